@@ -1,0 +1,107 @@
+package org.webphone.gateway.config;
+
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * The SIP accounts of the pool, from {@code pool.accounts} (explicit list) or, when that is empty, from
+ * {@code pool.range} (the seed's generator: {@code oz880}..{@code oz898} is prefix "oz8", from 80, to 98).
+ */
+public final class AccountList {
+  /** One SIP account. The password never leaves the node that registers it and is never logged. */
+  public record Account(String username, String password, String authUser, String displayName) {
+    public JsonObject toJson() {
+      return new JsonObject().put("username", username).put("password", password).put("authUser", authUser)
+          .put("displayName", displayName);
+    }
+
+    public static Account fromJson(JsonObject j) {
+      return new Account(j.getString("username"), j.getString("password"),
+          j.getString("authUser", j.getString("username")), j.getString("displayName", j.getString("username")));
+    }
+
+    @Override
+    public String toString() {
+      return "Account[" + username + "]";
+    }
+  }
+
+  private static final Pattern USER = Pattern.compile("^[A-Za-z0-9._~!$&'()*+,;=-]{1,64}$");
+  private static final int MAX_ACCOUNTS = 100_000;
+
+  private AccountList() {
+  }
+
+  public static List<Account> fromConfig(GatewayConfig cfg) {
+    List<Account> out = new ArrayList<>();
+    var explicit = cfg.getArray("pool.accounts");
+    if (!explicit.isEmpty()) {
+      for (int i = 0; i < explicit.size(); i++) {
+        String key = "pool.accounts[" + i + "]";
+        if (!(explicit.getValue(i) instanceof JsonObject o)) {
+          throw new ConfigException(key, "must be an object {username, password, authUser?, displayName?}");
+        }
+        String user = o.getValue("username") instanceof String s ? s : null;
+        String pass = o.getValue("password") instanceof String s ? s : null;
+        if (user == null || !USER.matcher(user).matches()) {
+          throw new ConfigException(key + ".username", "must be a SIP user part (letters, digits, ._-), 1-64 chars");
+        }
+        if (pass == null) {
+          throw new ConfigException(key + ".password", "must be a string");
+        }
+        String authUser = o.getValue("authUser", user) instanceof String s ? s : null;
+        String display = o.getValue("displayName", user) instanceof String s ? s : null;
+        if (authUser == null || display == null) {
+          throw new ConfigException(key, "authUser and displayName must be strings");
+        }
+        out.add(new Account(user, pass, authUser, display));
+      }
+    } else {
+      JsonObject r = cfg.getObject("pool.range");
+      Object from = r.getValue("from");
+      Object to = r.getValue("to");
+      Object prefix = r.getValue("prefix", "");
+      Object tmpl = r.getValue("passwordTemplate", "{user}");
+      for (String f : r.fieldNames()) {
+        if (!Set.of("from", "to", "prefix", "passwordTemplate").contains(f)) {
+          throw new ConfigException("pool.range." + f, "unknown key");
+        }
+      }
+      if (!(from instanceof Number) || !(to instanceof Number)) {
+        throw new ConfigException("pool.range", "needs whole numbers \"from\" and \"to\"");
+      }
+      if (!(prefix instanceof String p) || !(tmpl instanceof String t)) {
+        throw new ConfigException("pool.range", "\"prefix\" and \"passwordTemplate\" must be strings");
+      }
+      long a = ((Number) from).longValue();
+      long b = ((Number) to).longValue();
+      if (a < 0 || b < a) {
+        throw new ConfigException("pool.range.to", "must be >= pool.range.from (>= 0), got " + a + ".." + b);
+      }
+      if (b - a + 1 > MAX_ACCOUNTS) {
+        throw new ConfigException("pool.range", "more than " + MAX_ACCOUNTS + " accounts");
+      }
+      for (long n = a; n <= b; n++) {
+        String user = p + n;
+        if (!USER.matcher(user).matches()) {
+          throw new ConfigException("pool.range.prefix", "gives an invalid SIP user \"" + user + "\"");
+        }
+        out.add(new Account(user, t.replace("{user}", user).replace("{n}", Long.toString(n)), user, user));
+      }
+    }
+    Set<String> seen = new HashSet<>();
+    for (Account acc : out) {
+      if (!seen.add(acc.username())) {
+        throw new ConfigException("pool.accounts", "duplicate username " + acc.username());
+      }
+    }
+    if (out.isEmpty()) {
+      throw new ConfigException("pool", "no accounts configured");
+    }
+    return out;
+  }
+}
