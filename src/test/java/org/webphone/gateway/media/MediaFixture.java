@@ -102,6 +102,34 @@ final class MediaFixture implements AutoCloseable {
         + "a=" + direction + "\r\n";
   }
 
+  /**
+   * An outgoing call whose browser is connected and whose PBX answered from {@link #pbx}: create, pbx-sdp,
+   * ICE + DTLS, "connected" event. Returns the gateway's RTP port.
+   */
+  int startCall(String callId, String sessionId, WebRtcTestClient browser) throws Exception {
+    listen(sessionId);
+    JsonObject created = request(org.webphone.gateway.common.Addresses.MEDIA_CREATE,
+        new JsonObject().put("callId", callId).put("sessionId", sessionId).put("browserOffer", browser.offer()));
+    request(org.webphone.gateway.common.Addresses.MEDIA_PBX_SDP,
+        new JsonObject().put("callId", callId).put("sdp", pbxSdp(1, "0 101", "sendrecv")));
+    browser.connect(created.getString("browserAnswer"));
+    awaitEvent("connected", 5);
+    return Sdp.parse(created.getString("pbxSdp")).audio().port;
+  }
+
+  /** Receives datagrams at the PBX socket until {@code n} arrived or the socket times out. */
+  List<byte[]> pbxReceive(int n) throws Exception {
+    List<byte[]> out = new ArrayList<>();
+    while (out.size() < n) {
+      byte[] p = pbxReceive();
+      if (p == null) {
+        break;
+      }
+      out.add(p);
+    }
+    return out;
+  }
+
   /** Receives one datagram at the PBX socket, or null after the socket timeout. */
   byte[] pbxReceive() throws Exception {
     DatagramPacket p = new DatagramPacket(new byte[2048], 2048);
@@ -115,6 +143,17 @@ final class MediaFixture implements AutoCloseable {
 
   void pbxSend(byte[] rtp, int port) throws Exception {
     pbx.send(new DatagramPacket(rtp, rtp.length, InetAddress.getLoopbackAddress(), port));
+  }
+
+  /** Waits (bounded) until {@code media.status} field {@code key} equals {@code value}; returns the last status. */
+  JsonObject awaitStatus(String key, int value) throws Exception {
+    JsonObject s = status();
+    for (int i = 0; i < 50 && s.getInteger(key) != value; i++) {
+      Thread.sleep(50);
+      s = status();
+    }
+    assertEquals(value, s.getInteger(key), key + " in " + s);
+    return s;
   }
 
   /** Asserts that the verticle holds nothing any more. */

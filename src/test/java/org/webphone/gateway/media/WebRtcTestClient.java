@@ -73,6 +73,8 @@ public final class WebRtcTestClient implements AutoCloseable {
   /** Receive time (nanoTime) of each decrypted packet, same order as {@link #received}; for latency. */
   public final LinkedBlockingQueue<Long> receivedAt = new LinkedBlockingQueue<>();
   private volatile SrtpKeys keys;
+  /** The last SRTP packet sent, as on the wire (for replay tests). */
+  public volatile byte[] lastWire;
   private volatile boolean closed;
   private volatile InetSocketAddress gateway;
   private volatile String remoteUfrag;
@@ -161,6 +163,7 @@ public final class WebRtcTestClient implements AutoCloseable {
     }
     byte[] wire = java.util.Arrays.copyOf(txBuf.getBuffer(), txBuf.getLength());
     socket.send(new DatagramPacket(wire, wire.length, gateway));
+    lastWire = wire;
     return wire;
   }
 

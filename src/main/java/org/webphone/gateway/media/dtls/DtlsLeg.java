@@ -124,6 +124,8 @@ public final class DtlsLeg implements AutoCloseable {
       t = thread;
     }
     if (t != null && t != Thread.currentThread()) {
+      // Wakes the thread out of its queue wait; the transport turns that into an IOException bctls ends on.
+      t.interrupt();
       try {
         t.join(2000);
       } catch (InterruptedException e) {
