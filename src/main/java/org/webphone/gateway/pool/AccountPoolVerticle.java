@@ -3,19 +3,14 @@ package org.webphone.gateway.pool;
 import com.hazelcast.cluster.MembershipEvent;
 import com.hazelcast.cluster.MembershipListener;
 import com.hazelcast.core.HazelcastInstance;
-import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.Message;
-import io.vertx.core.eventbus.ReplyException;
-import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.Map;
 import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,6 +34,7 @@ public final class AccountPoolVerticle extends VerticleBase {
   static final long CHANGE_COALESCE_MS = 50;
 
   private PoolStore store;
+  private PoolMetrics metrics;
   private String nodeId;
   private boolean waitingLine;
   private int maxWaiting;
@@ -49,10 +45,7 @@ public final class AccountPoolVerticle extends VerticleBase {
   private PoolState.Counts lastCounts;
   private HazelcastInstance hz;
   private UUID membershipRegistration;
-  /** Sessions of this node in the waiting line, with the last position they were told. */
-  private final Map<String, Integer> localWaiters = new HashMap<>();
-  private boolean refreshing;
-  private boolean refreshAgain;
+  private WaitingLine line;
 
   @Override
   public Future<?> start() {
@@ -62,6 +55,7 @@ public final class AccountPoolVerticle extends VerticleBase {
     maxWaiting = cfg.getInt("pool.maxWaiting");
     ttlMs = cfg.getLong("pool.leaseTtlSec") * 1000;
     requestTimeoutMs = cfg.getLong("limits.requestTimeoutMs");
+    metrics = new PoolMetrics(nodeId);
     ArrayList<PoolState.Cred> wanted = new ArrayList<>();
     for (AccountList.Account a : AccountList.fromConfig(cfg)) {
       wanted.add(new PoolState.Cred(a.username(), a.password(), a.authUser(), a.displayName()));
@@ -75,13 +69,14 @@ public final class AccountPoolVerticle extends VerticleBase {
     }
     return storeReady.compose(s -> {
       store = s;
+      line = new WaitingLine(vertx, store, requestTimeoutMs, this::noteChange);
       return store.run(new PoolOp.Reconcile(wanted, now()));
     }).compose(r -> {
       LOG.info("pool ready on node {} (member {}): {} accounts configured, added {}, removed {}, retiring {}; "
               + "cluster pool total={} free={} leased={} waiting={}", nodeId, store.member(), wanted.size(),
           r.added(), r.removed(), r.retiring(), r.counts().total(), r.counts().free(), r.counts().leased(),
           r.counts().waiting());
-      r.handed().forEach(this::deliver);
+      r.handed().forEach(line::deliver);
       noteChange(r.counts());
       registerConsumers();
       if (hz != null) {
@@ -107,6 +102,7 @@ public final class AccountPoolVerticle extends VerticleBase {
   public Future<?> stop() {
     vertx.cancelTimer(heartbeatTimer);
     vertx.cancelTimer(changeTimer);
+    metrics.close();
     if (hz == null || store == null) {
       return Future.succeededFuture();
     }
@@ -118,8 +114,8 @@ public final class AccountPoolVerticle extends VerticleBase {
             LOG.info("pool stopping on node {}: gave back {} leases, removed {} waiters", nodeId, r.freed(),
                 r.unqueued());
           }
-          r.handed().forEach(this::deliver);
-          vertx.eventBus().publish(Addresses.POOL_CHANGED, countsJson(r.counts()));
+          r.handed().forEach(line::deliver);
+          vertx.eventBus().publish(Addresses.POOL_CHANGED, PoolJson.counts(r.counts()));
         })
         .eventually(() -> vertx.executeBlocking(() -> reg == null || hz.getCluster().removeMembershipListener(reg)))
         .recover(e -> {
@@ -135,8 +131,11 @@ public final class AccountPoolVerticle extends VerticleBase {
     bus.<JsonObject>localConsumer(Addresses.POOL_VALIDATE, this::onValidate);
     bus.<JsonObject>localConsumer(Addresses.POOL_STATUS, this::onStatus);
     bus.<JsonObject>localConsumer(Addresses.POOL_CANCEL_WAIT, this::onCancelWait);
-    bus.<JsonObject>consumer(Addresses.poolNode(store.member()), m -> deliverLocal(m.body()));
-    bus.<JsonObject>consumer(Addresses.POOL_CHANGED, m -> refreshPositions());
+    bus.<JsonObject>consumer(Addresses.poolNode(store.member()), m -> line.deliverLocal(m.body()));
+    bus.<JsonObject>consumer(Addresses.POOL_CHANGED, m -> {
+      metrics.counts(PoolJson.counts(m.body()));
+      line.refreshPositions();
+    });
   }
 
   // ---------------------------------------------------------------- commands
@@ -152,7 +151,7 @@ public final class AccountPoolVerticle extends VerticleBase {
       m.fail(ErrorCode.BAD_FIELD.code(), "nodeId must be a non-empty string");
       return;
     }
-    store.run(new PoolOp.Lease(sessionId, n, store.member(), wait, maxWaiting, now())).onComplete(ar -> {
+    run(new PoolOp.Lease(sessionId, n, store.member(), wait, maxWaiting, now())).onComplete(ar -> {
       if (ar.failed()) {
         fail(m, "lease", ar.cause());
         return;
@@ -161,14 +160,17 @@ public final class AccountPoolVerticle extends VerticleBase {
       if (r.grant() != null) {
         LOG.debug("line={} leased account {} token {}", sessionId, r.grant().lease().accountId(),
             r.grant().lease().token());
-        m.reply(grantJson(r.grant()));
+        metrics.granted();
+        m.reply(PoolJson.grant(r.grant()));
       } else if (r.position() > 0) {
         LOG.info("line={} waits for an account at position {}", sessionId, r.position());
-        localWaiters.put(sessionId, r.position());
+        line.queued(sessionId, r.position());
+        metrics.queued();
         m.reply(new JsonObject().put("queued", true).put("position", r.position()));
       } else {
         LOG.info("line={} refused: no free account ({} leased, {} waiting)", sessionId, r.counts().leased(),
             r.counts().waiting());
+        metrics.refused();
         m.fail(ErrorCode.NO_ACCOUNT.code(), ErrorCode.NO_ACCOUNT.text());
       }
       noteChange(r.counts());
@@ -181,7 +183,7 @@ public final class AccountPoolVerticle extends VerticleBase {
     if (token == null) {
       return;
     }
-    store.run(new PoolOp.Release(accountId, token, now())).onComplete(ar -> {
+    run(new PoolOp.Release(accountId, token, now())).onComplete(ar -> {
       if (ar.failed()) {
         fail(m, "release", ar.cause());
         return;
@@ -192,12 +194,14 @@ public final class AccountPoolVerticle extends VerticleBase {
           LOG.debug("account {} token {} released", accountId, token);
           m.reply(new JsonObject().put("released", true));
           if (r.handedTo() != null) {
-            deliver(r.handedTo());
+            line.deliver(r.handedTo());
           }
           noteChange(r.counts());
         }
-        case STALE -> m.fail(ErrorCode.STALE_TOKEN.code(),
-            "account " + accountId + ": token " + token + " is no longer current");
+        case STALE -> {
+          metrics.stale();
+          m.fail(ErrorCode.STALE_TOKEN.code(), "account " + accountId + ": token " + token + " is no longer current");
+        }
         default -> m.fail(ErrorCode.NOT_FOUND.code(), "no account " + accountId + " in the pool");
       }
     });
@@ -209,7 +213,7 @@ public final class AccountPoolVerticle extends VerticleBase {
     if (token == null) {
       return;
     }
-    store.run(new PoolOp.Validate(accountId, token)).onComplete(ar -> {
+    run(new PoolOp.Validate(accountId, token)).onComplete(ar -> {
       if (ar.failed()) {
         fail(m, "validate", ar.cause());
       } else {
@@ -228,10 +232,11 @@ public final class AccountPoolVerticle extends VerticleBase {
       JsonArray leases = new JsonArray();
       s.leases().forEach(l -> leases.add(new JsonObject().put("accountId", l.accountId()).put("token", l.token())
           .put("nodeId", l.nodeId()).put("sessionId", l.sessionId()).put("since", l.since())));
-      JsonArray line = new JsonArray();
-      s.waiters().forEach(w -> line.add(new JsonObject().put("sessionId", w.sessionId()).put("nodeId", w.nodeId())
+      JsonArray queue = new JsonArray();
+      s.waiters().forEach(w -> queue.add(new JsonObject().put("sessionId", w.sessionId()).put("nodeId", w.nodeId())
           .put("since", w.since())));
-      m.reply(countsJson(s.counts()).put("leases", leases).put("waitingLine", line).put("nodeId", nodeId));
+      m.reply(PoolJson.counts(s.counts()).put("leases", leases).put("waitingLine", queue).put("nodeId", nodeId)
+          .put("lastToken", s.lastToken()));
     });
   }
 
@@ -240,7 +245,7 @@ public final class AccountPoolVerticle extends VerticleBase {
     if (sessionId == null) {
       return;
     }
-    localWaiters.remove(sessionId);
+    line.left(sessionId);
     store.run(new PoolOp.CancelWait(sessionId, now())).onComplete(ar -> {
       if (ar.failed()) {
         fail(m, "cancel-wait", ar.cause());
@@ -263,7 +268,7 @@ public final class AccountPoolVerticle extends VerticleBase {
       } else if (ar.result().freed() + ar.result().unqueued() > 0) {
         LOG.warn("pool: leases of silent nodes expired after {} ms: freed {}, removed {} waiters", ttlMs,
             ar.result().freed(), ar.result().unqueued());
-        ar.result().handed().forEach(this::deliver);
+        ar.result().handed().forEach(line::deliver);
         noteChange(ar.result().counts());
       }
     });
@@ -277,101 +282,28 @@ public final class AccountPoolVerticle extends VerticleBase {
       } else if (ar.result().freed() + ar.result().unqueued() > 0) {
         LOG.warn("pool: member {} {}: freed {} leases, removed {} waiters", member, why, ar.result().freed(),
             ar.result().unqueued());
-        ar.result().handed().forEach(this::deliver);
+        ar.result().handed().forEach(line::deliver);
         noteChange(ar.result().counts());
-      }
-    });
-  }
-
-  // ---------------------------------------------------------------- waiting line
-
-  /** Sends a lease made for a waiter to the node that holds the waiting session. */
-  private void deliver(PoolState.Grant g) {
-    JsonObject ev = grantJson(g).put("event", "lease").put("sessionId", g.lease().sessionId());
-    if (g.lease().member().equals(store.member())) {
-      deliverLocal(ev);
-    } else {
-      // If that node is gone, its heartbeat stops and the TTL frees the account.
-      vertx.eventBus().send(Addresses.poolNode(g.lease().member()), ev);
-    }
-  }
-
-  private void deliverLocal(JsonObject ev) {
-    String sessionId = ev.getString("sessionId");
-    String accountId = ev.getString("accountId");
-    long token = ev.getLong("token");
-    localWaiters.remove(sessionId);
-    LOG.info("line={} waited and got account {} token {}", sessionId, accountId, token);
-    vertx.eventBus().<Object>request(Addresses.session(sessionId), ev,
-        new DeliveryOptions().setSendTimeout(requestTimeoutMs)).onComplete(ar -> {
-          boolean gone = ar.failed() && ar.cause() instanceof ReplyException re
-              && re.failureType() == ReplyFailure.NO_HANDLERS;
-          boolean refused = ar.succeeded() && ar.result().body() instanceof JsonObject b
-              && Boolean.FALSE.equals(b.getValue("accepted"));
-          if (gone || refused) {
-            LOG.info("line={} {}; account {} goes back", sessionId, gone ? "is gone" : "refused the lease", accountId);
-            store.run(new PoolOp.Release(accountId, token, now())).onSuccess(r -> {
-              if (r.handedTo() != null) {
-                deliver(r.handedTo());
-              }
-              noteChange(r.counts());
-            });
-          }
-        });
-  }
-
-  /** Tells this node's waiting sessions their new place in line after the pool changed. */
-  private void refreshPositions() {
-    if (localWaiters.isEmpty()) {
-      return;
-    }
-    if (refreshing) {
-      refreshAgain = true;
-      return;
-    }
-    refreshing = true;
-    store.run(new PoolOp.Positions(store.member())).onComplete(ar -> {
-      refreshing = false;
-      if (ar.succeeded()) {
-        for (Map.Entry<String, Integer> e : ar.result().entrySet()) {
-          Integer before = localWaiters.get(e.getKey());
-          if (before != null && !before.equals(e.getValue())) {
-            localWaiters.put(e.getKey(), e.getValue());
-            vertx.eventBus().send(Addresses.session(e.getKey()), new JsonObject().put("event", "queue")
-                .put("sessionId", e.getKey()).put("position", e.getValue()));
-          }
-        }
-        localWaiters.keySet().retainAll(ar.result().keySet());
-      }
-      if (refreshAgain) {
-        refreshAgain = false;
-        refreshPositions();
       }
     });
   }
 
   private void noteChange(PoolState.Counts counts) {
     lastCounts = counts;
+    metrics.counts(counts);
     if (changeTimer == -1) {
       changeTimer = vertx.setTimer(CHANGE_COALESCE_MS, t -> {
         changeTimer = -1;
-        vertx.eventBus().publish(Addresses.POOL_CHANGED, countsJson(lastCounts));
+        vertx.eventBus().publish(Addresses.POOL_CHANGED, PoolJson.counts(lastCounts));
       });
     }
   }
 
   // ---------------------------------------------------------------- helpers
 
-  private static JsonObject grantJson(PoolState.Grant g) {
-    PoolState.Cred c = g.cred();
-    return new JsonObject().put("accountId", g.lease().accountId()).put("token", g.lease().token())
-        .put("account", new JsonObject().put("username", c.username()).put("password", c.password())
-            .put("authUser", c.authUser()).put("displayName", c.displayName()));
-  }
-
-  private static JsonObject countsJson(PoolState.Counts c) {
-    return new JsonObject().put("total", c.total()).put("free", c.free()).put("leased", c.leased())
-        .put("waiting", c.waiting());
+  private <R extends java.io.Serializable> Future<R> run(PoolOp<R> op) {
+    long t0 = System.nanoTime();
+    return store.run(op).onComplete(ar -> metrics.op(t0));
   }
 
   private static JsonObject body(Message<JsonObject> m) {

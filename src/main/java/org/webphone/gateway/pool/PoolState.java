@@ -59,10 +59,10 @@ final class PoolState implements Serializable {
   /** Last sign of life of each cluster member that holds leases or waiters (ms, the caller's clock). */
   private final Map<String, Long> heartbeats = new TreeMap<>(); // sorted: the backup must drop members in the same order
   /**
-   * Last token issued, for all accounts together. It starts from the wall clock (ms × 1000) when the
-   * state is created, so a cluster restarted from nothing still issues tokens above all earlier ones
-   * (unless it ran more than 1000 leases per ms on average); 2^53 is reached in the year 2255, so tokens
-   * stay exact in JavaScript too.
+   * Last token issued, for all accounts together. A token is at least the wall clock of its lease (ms ×
+   * 1000), so a cluster restarted from nothing (or a state copy that won a split-brain merge) still issues
+   * tokens above all earlier ones, unless some copy ran more than 1000 leases per ms; 2^53 is reached in
+   * the year 2255, so tokens stay exact in JavaScript too.
    */
   private long lastToken;
 
@@ -108,7 +108,10 @@ final class PoolState implements Serializable {
   }
 
   private Grant grant(String accountId, String sessionId, String nodeId, String member, long now) {
-    Lease l = new Lease(accountId, ++lastToken, nodeId, sessionId, member, now);
+    // Never below the clock (ms × 1000): after a split-brain merge or a restart from nothing, tokens handed
+    // out by a lost copy of the state are not handed out again, so a fenced holder stays fenced.
+    lastToken = Math.max(lastToken + 1, now * 1000);
+    Lease l = new Lease(accountId, lastToken, nodeId, sessionId, member, now);
     leases.put(accountId, l);
     leaseOfSession.put(sessionId, accountId);
     return new Grant(l, accounts.get(accountId));
