@@ -25,11 +25,18 @@ public final class Sipp implements AutoCloseable {
   private final PeerProcess process;
   private final int port;
   private final Path dir;
+  private final int mediaPort;
 
-  private Sipp(PeerProcess process, int port, Path dir) {
+  private Sipp(PeerProcess process, int port, Path dir, int mediaPort) {
     this.process = process;
     this.port = port;
     this.dir = dir;
+    this.mediaPort = mediaPort;
+  }
+
+  /** The RTP port SIPp puts in its SDP as [media_port] (where {@code -rtp_echo} echoes); 0 if given by the caller. */
+  public int mediaPort() {
+    return mediaPort;
   }
 
   /** A server-side scenario (registrar, UAS): waits for requests on its port. */
@@ -57,11 +64,21 @@ public final class Sipp implements AutoCloseable {
     if (remote != null) {
       cmd.add(remote);
     }
-    cmd.addAll(List.of("-sf", file.toString(), "-i", "127.0.0.1", "-p", Integer.toString(port), "-m", "1",
+    cmd.addAll(List.of("-sf", file.toString(), "-i", "127.0.0.1", "-p", Integer.toString(port),
         "-timer_resol", "10", "-nostdin", "-trace_err", "-trace_msg", "-timeout", "60", "-timeout_error"));
+    if (!extraArgs.contains("-m")) {
+      cmd.addAll(List.of("-m", "1"));
+    }
+    int mediaPort = 0;
+    if (!extraArgs.contains("-mp")) {
+      // SIPp always binds a media port (6000 by default, and +2): never share it with a parallel test.
+      // Ports.free(true) cannot succeed on Linux >= 4.6 (bind to port 0 hands out odd ports only).
+      mediaPort = Ports.free();
+      cmd.addAll(List.of("-mp", Integer.toString(mediaPort)));
+    }
     cmd.addAll(extraArgs);
     PeerProcess p = PeerProcess.start("sipp-" + scenario.replace(".xml", ""), cmd, dir);
-    Sipp s = new Sipp(p, port, dir);
+    Sipp s = new Sipp(p, port, dir, mediaPort);
     s.awaitBound(Duration.ofSeconds(10));
     return s;
   }
