@@ -106,9 +106,12 @@ final class FakeLowerLayers {
         return;
       }
       mediaSessions.put(m.body().getString("callId"), true);
-      m.reply(new JsonObject().put("browserAnswer", "v=0 answer").put("pbxSdp", "v=0 pbx"));
+      m.reply(new JsonObject().put("browserAnswer", answerTo(m.body().getString("browserOffer")))
+          .put("pbxSdp", "v=0 pbx"));
     });
-    on(Addresses.MEDIA_BROWSER_OFFER, m -> m.reply(new JsonObject().put("browserAnswer", "v=0 answer 2")));
+    on(Addresses.MEDIA_BROWSER_OFFER, m -> m.reply(new JsonObject().put("browserAnswer",
+        m.body().getString("browserOffer").contains("a=mid:") ? answerTo(m.body().getString("browserOffer"))
+            : "v=0 answer 2")));
     on(Addresses.MEDIA_DTMF, m -> m.reply(new JsonObject().put("callId", m.body().getString("callId"))));
     on(Addresses.MEDIA_CLOSE, m -> {
       mediaSessions.remove(m.body().getString("callId"));
@@ -138,6 +141,26 @@ final class FakeLowerLayers {
 
   long count(String address) {
     return requests.stream().filter(r -> address.equals(r.getString("_address"))).count();
+  }
+
+  /**
+   * For a real browser offer, an answer Chrome accepts (BUNDLE, rtcp-mux, passive DTLS, PCMU; no
+   * candidates, so no media flows: these tests are about signalling and the page); else a placeholder.
+   */
+  static String answerTo(String offer) {
+    java.util.regex.Matcher mid = java.util.regex.Pattern.compile("a=mid:(\\S+)").matcher(offer);
+    if (!mid.find()) {
+      return "v=0 answer";
+    }
+    StringBuilder fp = new StringBuilder();
+    for (int i = 0; i < 32; i++) {
+      fp.append(i == 0 ? "" : ":").append(String.format("%02X", i * 7));
+    }
+    String m = mid.group(1);
+    return String.join("\r\n", "v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "t=0 0", "a=group:BUNDLE " + m,
+        "m=audio 9 UDP/TLS/RTP/SAVPF 0", "c=IN IP4 127.0.0.1", "a=ice-ufrag:fake", "a=ice-pwd:fakefakefakefakefakefake12",
+        "a=fingerprint:sha-256 " + fp, "a=setup:passive", "a=mid:" + m, "a=sendrecv", "a=rtcp-mux",
+        "a=rtpmap:0 PCMU/8000", "") ;
   }
 
   private static JsonObject state(String callId, String state, int code, String reason, String error) {
