@@ -358,7 +358,8 @@ public final class GatewayConfig {
     }
   }
 
-  private static List<String> leafKeys(JsonObject obj, String prefix) {
+  /** Every key that has its own environment variable (objects are descended into, except pool.range). */
+  static List<String> leafKeys(JsonObject obj, String prefix) {
     List<String> keys = new ArrayList<>();
     for (String name : obj.fieldNames()) {
       Object v = obj.getValue(name);
