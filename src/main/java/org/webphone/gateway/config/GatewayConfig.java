@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 
@@ -281,7 +282,7 @@ public final class GatewayConfig {
   private void oneOf(String key, Set<String> allowed) {
     String v = getString(key);
     if (!allowed.contains(v)) {
-      throw new ConfigException(key, "must be one of " + allowed + ", got \"" + v + "\"");
+      throw new ConfigException(key, "must be one of " + new TreeSet<>(allowed) + ", got \"" + v + "\"");
     }
   }
 
