@@ -137,6 +137,24 @@ public class MediaPacketPathBenchmark {
     return toBrowserChannel.send(txView, browserAddress) > 0;
   }
 
+  /** Baseline: SRTP unprotect alone (jitsi-srtp), no relay work, no socket. */
+  @Benchmark
+  public boolean srtpUnprotectOnly() throws Exception {
+    byte[] wire = srtpFromBrowser[index];
+    index = (index + 1) & (RING - 1);
+    rx.load(wire, 0, wire.length);
+    return gatewayKeys.unprotect(rx) == SrtpErrorStatus.OK;
+  }
+
+  /** Baseline: the relay's own work toward the PBX without SRTP: type check, rewrite, UDP send. */
+  @Benchmark
+  public void relayOnlyToPbx() {
+    byte[] b = rx.getBuffer();
+    System.arraycopy(pbxPacket, 0, b, 0, pbxPacket.length);
+    Rtp.setSeq(b, 0, pbxSeq++ & 0xFFFF);
+    session.fromBrowser(b, pbxPacket.length, rxView);
+  }
+
   @TearDown(Level.Trial)
   public void tearDown() throws IOException {
     ports.release(pair);
