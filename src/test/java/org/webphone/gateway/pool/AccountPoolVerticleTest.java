@@ -126,12 +126,18 @@ class AccountPoolVerticleTest {
     assertTrue(second.getLong("token") > first.getLong("token"));
     assertFalse(pool.current(first), "the old holder is fenced");
     assertTrue(pool.current(second));
+    assertTrue(pool.release(first).getBoolean("released"), "repeating the last release is harmless");
+    assertTrue(pool.current(second), "the repeated release did not touch the current lease");
+    pool.release(second);
+    JsonObject third = pool.lease("s3");
     assertEquals(ErrorCode.STALE_TOKEN.code(), pool.failureCode(Addresses.POOL_RELEASE,
         new JsonObject().put("accountId", "u1").put("token", first.getLong("token"))));
-    assertTrue(pool.current(second), "a refused stale release did not touch the current lease");
+    assertEquals(ErrorCode.STALE_TOKEN.code(), pool.failureCode(Addresses.POOL_RELEASE,
+        new JsonObject().put("accountId", "u1").put("token", third.getLong("token") + 1)));
+    assertTrue(pool.current(third), "refused stale releases did not touch the current lease");
     assertEquals(ErrorCode.NOT_FOUND.code(), pool.failureCode(Addresses.POOL_RELEASE,
         new JsonObject().put("accountId", "nobody").put("token", 1)));
-    pool.release(second);
+    pool.release(third);
   }
 
   @Test
