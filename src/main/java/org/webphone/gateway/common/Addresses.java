@@ -92,6 +92,15 @@ public final class Addresses {
   /** Session counts. Body {}. Reply {sessions, calls}. */
   public static final String SIGNALLING_STATUS = "signalling.status";
 
+  // ---- node operations (node.NodeOpsVerticle) ----
+  /**
+   * Cluster-wide address of one node. Body {} or {peer}: reply {nodeId, state, mode, clustered, members}
+   * and, with {peer}, that node's own reply as {peer} plus {peerRttMs}. Fails 302 (no such node), 501.
+   */
+  public static String node(String nodeId) {
+    return "gateway.node." + nodeId;
+  }
+
   /** Address where line, call and media events of one session are sent (consumed by signalling). */
   public static String session(String sessionId) {
     return "session." + sessionId;

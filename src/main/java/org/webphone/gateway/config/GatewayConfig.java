@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 
@@ -282,7 +283,7 @@ public final class GatewayConfig {
   private void oneOf(String key, Set<String> allowed) {
     String v = getString(key);
     if (!allowed.contains(v)) {
-      throw new ConfigException(key, "must be one of " + allowed + ", got \"" + v + "\"");
+      throw new ConfigException(key, "must be one of " + new TreeSet<>(allowed) + ", got \"" + v + "\"");
     }
   }
 
@@ -359,7 +360,8 @@ public final class GatewayConfig {
     }
   }
 
-  private static List<String> leafKeys(JsonObject obj, String prefix) {
+  /** Every key that has its own environment variable (objects are descended into, except pool.range). */
+  static List<String> leafKeys(JsonObject obj, String prefix) {
     List<String> keys = new ArrayList<>();
     for (String name : obj.fieldNames()) {
       Object v = obj.getValue(name);
