@@ -132,10 +132,7 @@ public final class AccountPoolVerticle extends VerticleBase {
     bus.<JsonObject>localConsumer(Addresses.POOL_STATUS, this::onStatus);
     bus.<JsonObject>localConsumer(Addresses.POOL_CANCEL_WAIT, this::onCancelWait);
     bus.<JsonObject>consumer(Addresses.poolNode(store.member()), m -> line.deliverLocal(m.body()));
-    bus.<JsonObject>consumer(Addresses.POOL_CHANGED, m -> {
-      metrics.counts(PoolJson.counts(m.body()));
-      line.refreshPositions();
-    });
+    bus.<JsonObject>consumer(Addresses.POOL_CHANGED, m -> line.refreshPositions());
   }
 
   // ---------------------------------------------------------------- commands
@@ -290,7 +287,6 @@ public final class AccountPoolVerticle extends VerticleBase {
 
   private void noteChange(PoolState.Counts counts) {
     lastCounts = counts;
-    metrics.counts(counts);
     if (changeTimer == -1) {
       changeTimer = vertx.setTimer(CHANGE_COALESCE_MS, t -> {
         changeTimer = -1;
