@@ -179,6 +179,19 @@ final class PoolState implements Serializable {
     return 0;
   }
 
+  /**
+   * Ends whatever {@code sessionId} has: its lease (as a release with its token) or its place in line.
+   * For a session that gave up before it learned its lease (its lease request timed out).
+   */
+  ReleaseResult releaseSession(String sessionId, long now) {
+    String id = leaseOfSession.get(sessionId);
+    if (id != null) {
+      return release(id, leases.get(id).token(), now);
+    }
+    ReleaseStatus s = cancelWait(sessionId) ? ReleaseStatus.RELEASED : ReleaseStatus.NOT_FOUND;
+    return new ReleaseResult(s, null, counts());
+  }
+
   boolean cancelWait(String sessionId) {
     return waiters.removeIf(w -> w.sessionId().equals(sessionId));
   }
@@ -203,10 +216,29 @@ final class PoolState implements Serializable {
   }
 
   /**
+   * A heartbeat's outcome: what was dropped, and the leases the caller's member holds now ({@code mine},
+   * account id → token) as of token {@code lastToken}, so the caller can tell its sessions which of
+   * their leases were taken away.
+   */
+  record HeartbeatResult(DropResult dropped, HashMap<String, Long> mine, long lastToken) implements Serializable {
+  }
+
+  HeartbeatResult heartbeat(String member, long now, long ttlMs) {
+    DropResult d = expire(member, now, ttlMs);
+    HashMap<String, Long> mine = new HashMap<>();
+    for (Lease l : leases.values()) {
+      if (l.member().equals(member)) {
+        mine.put(l.accountId(), l.token());
+      }
+    }
+    return new HeartbeatResult(d, mine, lastToken);
+  }
+
+  /**
    * Records that {@code member} is alive and drops every member whose last heartbeat is older than
    * {@code ttlMs}, and leases whose member is unknown (defensive: should not happen).
    */
-  DropResult heartbeat(String member, long now, long ttlMs) {
+  private DropResult expire(String member, long now, long ttlMs) {
     heartbeats.put(member, now);
     List<String> dead = new ArrayList<>();
     for (Map.Entry<String, Long> e : heartbeats.entrySet()) {

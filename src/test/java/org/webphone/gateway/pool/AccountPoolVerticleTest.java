@@ -248,6 +248,21 @@ class AccountPoolVerticleTest {
   }
 
   @Test
+  void aSessionThatNeverHeardOfItsLeaseCanGiveItBackBySessionId(Vertx vx) throws Exception {
+    deploy(vx, PoolClient.range("u", 1, 1).put("waitingLine", true));
+    JsonObject lost = pool.lease("s1"); // think of this reply as lost: signalling timed out
+    pool.call(Addresses.POOL_LEASE, new JsonObject().put("sessionId", "w1").put("wait", true));
+    assertTrue(pool.call(Addresses.POOL_RELEASE, new JsonObject().put("sessionId", "w1")).getBoolean("released"),
+        "a waiting session leaves the line the same way");
+    assertEquals(0, pool.status().getInteger("waiting"));
+    assertTrue(pool.call(Addresses.POOL_RELEASE, new JsonObject().put("sessionId", "s1")).getBoolean("released"));
+    assertFalse(pool.current(lost));
+    assertEquals(ErrorCode.NOT_FOUND.code(), pool.failureCode(Addresses.POOL_RELEASE,
+        new JsonObject().put("sessionId", "s1")), "nothing left to give back");
+    assertEquals(1, pool.status().getInteger("free"));
+  }
+
+  @Test
   void aSessionThatStopsWaitingLeavesTheLine(Vertx vx) throws Exception {
     deploy(vx, PoolClient.range("u", 1, 1).put("waitingLine", true));
     JsonObject held = pool.lease("s0");

@@ -340,7 +340,7 @@ class ClusterPoolTest {
 
   @Test
   @Order(4)
-  void aHungNodeLosesItsLeasesAfterTheTtlAndIsFencedWhenItWakesUp() throws Exception {
+  void aHungNodeLosesItsLeasesAfterTheTtlAndIsFencedAndToldWhenItWakesUp() throws Exception {
     try (PeerProcess hung = startOutsideNode("hung", ports.get(4), 2)) {
       hung.awaitLog(l -> l.equals("READY"), Duration.ofSeconds(60));
       List<JsonObject> leases = leasesOf(hung);
@@ -353,6 +353,11 @@ class ClusterPoolTest {
       LOG.info("leases of the hung node were free again after {} ms (TTL {} s)", took, TTL_SEC);
       assertTrue(took <= TTL_SEC * 1000L + 1000 + 3000, "freed after " + took + " ms");
       hung.awaitLog(l -> l.equals("AWAKE"), Duration.ofSeconds(20));
+      // Its next heartbeat shows the leases are gone: each session is told, to close and lease again.
+      for (JsonObject l : leases) {
+        hung.awaitLog(line -> line.startsWith("EVENT ") && line.contains("\"revoked\"")
+            && line.contains("\"token\":" + l.getLong("token")), Duration.ofSeconds(10));
+      }
       JsonObject l0 = leases.get(0);
       hung.process().getOutputStream().write(("VALIDATE " + l0.getString("accountId") + " " + l0.getLong("token")
           + "\n").getBytes(StandardCharsets.UTF_8));
