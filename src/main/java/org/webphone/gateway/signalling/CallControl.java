@@ -119,10 +119,7 @@ final class CallControl {
   }
 
   Future<JsonObject> accept(ClientFrame f) {
-    Call c = requireCall(f.string("callId"));
-    if (!c.incoming || c.answered || c.accepting) {
-      throw new ProtocolException(ErrorCode.WRONG_STATE, "no ringing incoming call to accept");
-    }
+    Call c = requireRinging(f.string("callId"), "accept");
     c.accepting = true;
     LOG.info("call={} line={} accepted by the browser", c.id, owner.lineId());
     JsonObject create = new JsonObject().put("callId", c.id).put("sessionId", owner.lineId())
@@ -151,11 +148,7 @@ final class CallControl {
   }
 
   Future<JsonObject> reject(ClientFrame f) {
-    Call c = requireCall(f.string("callId"));
-    if (!c.incoming || c.answered || c.accepting) {
-      throw new ProtocolException(ErrorCode.WRONG_STATE, "no ringing incoming call to reject");
-    }
-    return reject(c);
+    return reject(requireRinging(f.string("callId"), "reject"));
   }
 
   private Future<JsonObject> reject(Call c) {
@@ -383,6 +376,17 @@ final class CallControl {
       throw new ProtocolException(ErrorCode.WRONG_STATE, "there is no call");
     }
     if (callId != null && !callId.equals(c.id)) {
+      throw new ProtocolException(ErrorCode.NOT_FOUND, "no call " + callId);
+    }
+    return c;
+  }
+
+  private Call requireRinging(String callId, String what) {
+    Call c = call;
+    if (c == null || !c.incoming || c.answered || c.accepting) {
+      throw new ProtocolException(ErrorCode.WRONG_STATE, "no ringing incoming call to " + what);
+    }
+    if (!c.id.equals(callId)) {
       throw new ProtocolException(ErrorCode.NOT_FOUND, "no call " + callId);
     }
     return c;
