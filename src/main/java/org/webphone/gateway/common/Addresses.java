@@ -32,6 +32,13 @@ public final class Addresses {
   public static final String POOL_STATUS = "pool.status";
   /** Published (cluster-wide) whenever the pool changes. Body as {@link #POOL_STATUS} without leases. */
   public static final String POOL_CHANGED = "pool.changed";
+  /** Leave the waiting line (the session ended while waiting). Body {sessionId}. Reply {removed}. */
+  public static final String POOL_CANCEL_WAIT = "pool.account.cancel-wait";
+
+  /** Internal, cluster-wide: hands a lease made on another node to the pool verticle of member {@code member}. */
+  public static String poolNode(String member) {
+    return "pool.node." + member;
+  }
 
   // ---- SIP lines and calls (sip.SipLineVerticle) ----
   /** Register a leased account. Body {lineId, sessionId, account:{...}, token}. Reply {lineId}. */
@@ -84,6 +91,15 @@ public final class Addresses {
   public static final String SIGNALLING_CLOSE = "signalling.session.close";
   /** Session counts. Body {}. Reply {sessions, calls}. */
   public static final String SIGNALLING_STATUS = "signalling.status";
+
+  // ---- node operations (node.NodeOpsVerticle) ----
+  /**
+   * Cluster-wide address of one node. Body {} or {peer}: reply {nodeId, state, mode, clustered, members}
+   * and, with {peer}, that node's own reply as {peer} plus {peerRttMs}. Fails 302 (no such node), 501.
+   */
+  public static String node(String nodeId) {
+    return "gateway.node." + nodeId;
+  }
 
   /** Address where line, call and media events of one session are sent (consumed by signalling). */
   public static String session(String sessionId) {
