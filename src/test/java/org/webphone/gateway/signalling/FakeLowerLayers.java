@@ -16,9 +16,10 @@ import org.webphone.gateway.common.ErrorCode;
 
 /**
  * Stand-ins for the pool, SIP and media verticles on their event-bus addresses, following
- * docs/event-bus.md. Why a fake: those verticles are owned by other engineers and were still stubs on
- * main when these tests were written; the signalling contract is tested here against the documented
- * replies and events, and every request is recorded so tests can prove what was (not) asked of SIP.
+ * docs/event-bus.md. Why a fake: these tests are about the signalling side of the contract (every
+ * documented reply and event, in orders a real PBX gives only with one SIPp scenario each, and every
+ * request counted so a test can prove what was not asked); they run in seconds. The same flows through
+ * the real verticles and SIPp are {@link SessionWithRealGatewayTest}.
  *
  * <p>Scripted far end by the dialled number: {@code 1086} busy, {@code 1044} not found, {@code 1080}
  * unavailable, {@code 1099} rings forever, anything else answers at once.

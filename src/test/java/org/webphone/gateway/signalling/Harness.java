@@ -58,6 +58,13 @@ final class Harness implements AutoCloseable {
   }
 
   Client connect(String query, String origin) throws Exception {
+    Client c = connect(wsClient, port, query, origin);
+    clients.add(c);
+    return c;
+  }
+
+  /** A WebSocket client of any gateway on 127.0.0.1:{@code port}. */
+  static Client connect(WebSocketClient wsClient, int port, String query, String origin) throws Exception {
     WebSocketConnectOptions o = new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port)
         .setURI("/ws" + (query == null ? "" : "?" + query));
     if (origin != null) {
@@ -70,7 +77,6 @@ final class Harness implements AutoCloseable {
     ws.closeHandler(x -> c.closed = true);
     c.ws = ws;
     await(ws.connect(o));
-    clients.add(c);
     return c;
   }
 
