@@ -34,12 +34,24 @@ final class FakeLowerLayers {
   private final List<MessageConsumer<?>> consumers = new ArrayList<>();
   private int tokens;
 
+  private final boolean fakePool;
+
+  /** {@code accounts} &lt; 0: no fake pool (the test deploys the real AccountPoolVerticle). */
   FakeLowerLayers(Vertx vertx, int accounts) {
     this.vertx = vertx;
     this.accounts = accounts;
+    this.fakePool = accounts >= 0;
   }
 
   Future<Void> register() {
+    if (fakePool) {
+      registerPool();
+    }
+    registerSipAndMedia();
+    return Future.all(consumers.stream().map(c -> (Future<?>) c.completion()).toList()).mapEmpty();
+  }
+
+  private void registerPool() {
     on(Addresses.POOL_LEASE, m -> {
       if (leases.size() >= accounts) {
         m.fail(ErrorCode.NO_ACCOUNT.code(), "Connection limit");
@@ -63,6 +75,9 @@ final class FakeLowerLayers {
         m.reply(new JsonObject().put("released", true));
       }
     });
+  }
+
+  private void registerSipAndMedia() {
     on(Addresses.SIP_LINE_OPEN, m -> {
       openLines.incrementAndGet();
       String line = m.body().getString("lineId");
@@ -118,7 +133,6 @@ final class FakeLowerLayers {
       mediaSessions.remove(m.body().getString("callId"));
       m.reply(new JsonObject().put("callId", m.body().getString("callId")));
     });
-    return Future.all(consumers.stream().map(c -> (Future<?>) c.completion()).toList()).mapEmpty();
   }
 
   /** An INVITE from the far end to line {@code lineId}. */
