@@ -105,6 +105,10 @@ class PhonePageTest {
     awaitStatus("In call");
     assertTrue((Boolean) ((JavascriptExecutor) driver).executeScript(
         "return window.webphone.pc instanceof RTCPeerConnection && window.webphone.pc.remoteDescription !== null"));
+    driver.manage().window().setSize(new org.openqa.selenium.Dimension(400, 720));
+    Path shot = Path.of("target", "screenshots", "phone-in-call.png");
+    Files.createDirectories(shot.getParent());
+    Files.write(shot, ((org.openqa.selenium.TakesScreenshot) driver).getScreenshotAs(org.openqa.selenium.OutputType.BYTES));
     button("Hold").click();
     awaitStatus("On hold");
     button("Resume").click();
