@@ -109,6 +109,7 @@ final class ClientSession implements CallControl.Owner {
         ProtocolException p = Replies.toProtocol(Addresses.POOL_LEASE, ar.cause());
         if (p.code() == ErrorCode.NO_ACCOUNT) {
           LOG.info("line={} no free account: Connection limit", id);
+          host.metrics().refused(ErrorCode.NO_ACCOUNT);
           send(ServerEvent.registration(ServerEvent.REG_CONNECTION_LIMIT, ErrorCode.NO_ACCOUNT.code(),
               ErrorCode.NO_ACCOUNT.text()));
           close("Connection limit", (short) 1013);
