@@ -123,7 +123,10 @@ final class CallControl {
     c.accepting = true;
     LOG.info("call={} line={} accepted by the browser", c.id, owner.lineId());
     JsonObject create = new JsonObject().put("callId", c.id).put("sessionId", owner.lineId())
-        .put("browserOffer", f.string("sdp")).put("pbxOffer", c.pbxOffer);
+        .put("browserOffer", f.string("sdp"));
+    if (c.pbxOffer != null) {
+      create.put("pbxOffer", c.pbxOffer); // absent for an offerless INVITE: the 200 OK then carries our offer
+    }
     owner.replies().request(Addresses.MEDIA_CREATE, create).onComplete(ar -> {
       if (call != c) {
         closeMedia(c.id);
@@ -214,7 +217,8 @@ final class CallControl {
           .put("callId", id).put("code", 486));
       return;
     }
-    Call c = new Call(id, true, ev.getString("sdp"));
+    String sdp = ev.getString("sdp");
+    Call c = new Call(id, true, sdp == null || sdp.isBlank() ? null : sdp);
     c.state = CallState.Ringing.name();
     call = c;
     LOG.info("call={} line={} incoming from {}", id, owner.lineId(), ev.getString("from"));
