@@ -179,5 +179,31 @@ class PhonePageTest {
     new WebDriverWait(driver, Duration.ofSeconds(5)).until(d -> h.lower.count(Addresses.MEDIA_BROWSER_OFFER) == 1);
     assertEquals(0, h.lower.count(Addresses.SIP_CALL_HANGUP), "the reload did not end the SIP call");
     assertEquals(1, h.lower.leases.size());
+
+    // A network drop: the socket goes away under the page, which says so and comes back with the call.
+    ((JavascriptExecutor) driver).executeScript("window.__statuses = [];"
+        + "new MutationObserver(() => window.__statuses.push(document.querySelector('[role=status]').textContent))"
+        + ".observe(document.querySelector('[role=status]'), {childList: true, characterData: true, subtree: true});"
+        + "window.webphone.client.ws.close();");
+    new WebDriverWait(driver, Duration.ofSeconds(5)).until(d -> h.lower.count(Addresses.MEDIA_BROWSER_OFFER) == 2);
+    awaitStatus("In call");
+    assertTrue(((List<?>) ((JavascriptExecutor) driver).executeScript("return window.__statuses;"))
+        .contains("Reconnecting"), "the page said it was reconnecting");
+    assertEquals(0, h.lower.count(Addresses.SIP_CALL_HANGUP), "the drop did not end the SIP call");
+  }
+
+  @Test
+  void aBlockedMicrophoneIsSaidPlainlyAndNothingIsDialled(Vertx vertx) throws Exception {
+    h = new Harness(vertx, 1, new JsonObject());
+    driver.get("http://127.0.0.1:" + h.port + "/");
+    awaitStatus("Ready");
+    // As when the user refused the permission prompt.
+    ((JavascriptExecutor) driver).executeScript("navigator.mediaDevices.getUserMedia = () => "
+        + "Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));");
+    driver.findElement(By.cssSelector("input[aria-label='Number']")).sendKeys("600");
+    button("Call").click();
+    awaitStatus("Microphone blocked");
+    assertEquals(0, h.lower.count(Addresses.MEDIA_CREATE));
+    assertEquals(0, h.lower.count(Addresses.SIP_CALL_MAKE));
   }
 }
