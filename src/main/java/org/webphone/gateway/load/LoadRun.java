@@ -212,6 +212,7 @@ public final class LoadRun extends VerticleBase {
     finishing = true;
     vertx.cancelTimer(ticker);
     vertx.cancelTimer(deadline);
+    vertx.cancelTimer(progress);
     out.println("ending: " + why);
     for (VirtualClient c : clients) {
       c.cut();
@@ -222,7 +223,6 @@ public final class LoadRun extends VerticleBase {
       stats.cut += stats.active;
       stats.active = 0;
       Future.join(clients.stream().map(VirtualClient::close).toList()).onComplete(y -> {
-        vertx.cancelTimer(progress);
         out.println(stats.progressLine());
         result.complete(new Report(stats.toJson(options), stats.table(options)));
       });
