@@ -143,6 +143,7 @@ public final class LoadRun extends VerticleBase {
     out.printf("registered %d of %d clients in %d ms%s%n", stats.registered, stats.clients, stats.allRegisteredMs,
         stats.registerFailed.isEmpty() ? "" : ", failed " + stats.registerFailed);
     allRegistered.complete();
+    stats.callsFromNanos = System.nanoTime();
     if (stats.registered == 0) {
       finish("no client registered");
     } else if (options.mode().equals("call")) {

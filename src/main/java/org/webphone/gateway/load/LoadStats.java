@@ -13,6 +13,8 @@ import java.util.TreeMap;
  */
 final class LoadStats {
   private final long startNanos = System.nanoTime();
+  /** When the first call could start (after registration): calls per second are counted from here. */
+  long callsFromNanos = -1;
 
   int clients;
   int registered;
@@ -41,6 +43,12 @@ final class LoadStats {
     return (System.nanoTime() - startNanos) / 1e9;
   }
 
+  /** Completed calls per second of the calling phase (registration time excluded). */
+  double callsPerSecond() {
+    double t = callsFromNanos < 0 ? 0 : (System.nanoTime() - callsFromNanos) / 1e9;
+    return t > 0 ? completed / t : 0;
+  }
+
   int failedTotal() {
     return failed.values().stream().mapToInt(Integer::intValue).sum();
   }
@@ -67,7 +75,7 @@ final class LoadStats {
     return String.format(Locale.ROOT,
         "t=%6.1fs registered=%d/%d attempted=%d active=%d completed=%d failed=%d%s cps=%.1f setup p50=%s p95=%s p99=%s",
         t, registered, clients, attempted, active, completed, failedTotal(), failed.isEmpty() ? "" : " " + failed,
-        t > 0 ? completed / t : 0.0, ms(setupMs.percentile(50)), ms(setupMs.percentile(95)), ms(setupMs.percentile(99)));
+        callsPerSecond(), ms(setupMs.percentile(50)), ms(setupMs.percentile(95)), ms(setupMs.percentile(99)));
   }
 
   JsonObject toJson(LoadOptions o) {
@@ -85,7 +93,7 @@ final class LoadStats {
         .put("registerMs", registerMs.toJson())
         .put("attempted", attempted).put("completed", completed).put("failed", failedTotal())
         .put("failedByReason", failedJson).put("cut", cut).put("active", active)
-        .put("callsPerSecond", round(t > 0 ? completed / t : 0))
+        .put("callsPerSecond", round(callsPerSecond()))
         .put("setupMs", setupMs.toJson()).put("ackMs", ackMs.toJson())
         .put("countsAddUp", countsAddUp());
   }
@@ -103,7 +111,7 @@ final class LoadStats {
     row(sb, "calls failed", failedTotal() + (failed.isEmpty() ? "" : " " + failed));
     row(sb, "calls cut by the bound", Integer.toString(cut));
     row(sb, "calls still active", Integer.toString(active));
-    row(sb, "calls per second", String.format(Locale.ROOT, "%.1f", elapsedSec() > 0 ? completed / elapsedSec() : 0));
+    row(sb, "calls per second", String.format(Locale.ROOT, "%.1f (after registration)", callsPerSecond()));
     row(sb, "setup p50/p95/p99", triple(setupMs));
     row(sb, "ack p50/p95/p99", triple(ackMs));
     row(sb, "counts add up", countsAddUp() ? "yes" : "NO");
