@@ -76,9 +76,9 @@ common_env() { # the gateway's configuration, shared by every node
     WEBPHONE_LIMITS_CALLS_PER_MINUTE_PER_SESSION=1000000 WEBPHONE_LIMITS_MESSAGES_PER_SECOND=1000000 \
     WEBPHONE_LIMITS_REQUEST_TIMEOUT_MS=10000 WEBPHONE_LOG_LEVEL="${WEBPHONE_LOG_LEVEL:-WARN}"
 }
-node_env() { # ports of one node
+node_env() { # ports of node $1, HTTP on $2
   local rtp; rtp=$(even_range 2000)
-  echo WEBPHONE_NODE_ID="gw-$1" WEBPHONE_HTTP_PORT="$(free_port)" WEBPHONE_SIP_PORT="$(free_port)" \
+  echo WEBPHONE_NODE_ID="gw-$1" WEBPHONE_HTTP_PORT="$2" WEBPHONE_SIP_PORT="$(free_port)" \
     WEBPHONE_MEDIA_WEBRTC_PORT="$(free_port)" WEBPHONE_MEDIA_RTP_PORT_MIN="$rtp" \
     WEBPHONE_MEDIA_RTP_PORT_MAX="$((rtp + 1999))"
 }
@@ -90,14 +90,17 @@ if [ "$NODES" -gt 1 ]; then
   HZ=$(even_range 20)
   sed -e "s|<cluster-name>webphone-gateway</cluster-name>|<cluster-name>bench-$$-$RANDOM</cluster-name>|" \
     -e "s|>5701</port>|>$HZ</port>|" cluster.xml > "$OUT/cluster.xml"
+  HTTP=()
   for n in $(seq 1 "$NODES"); do
-    env $(common_env) $(node_env "$n") WEBPHONE_CLUSTER_ENABLED=true WEBPHONE_CLUSTER_CONFIG="$OUT/cluster.xml" \
-      "${JAVA[@]}" org.webphone.gateway.Main > "$OUT/node-$n.log" 2>&1 &
+    HTTP[$n]=$(free_port)
+    env $(common_env) $(node_env "$n" "${HTTP[$n]}") WEBPHONE_CLUSTER_ENABLED=true \
+      WEBPHONE_CLUSTER_CONFIG="$OUT/cluster.xml" "${JAVA[@]}" org.webphone.gateway.Main > "$OUT/node-$n.log" 2>&1 &
     PIDS+=($!)
   done
   for n in $(seq 1 "$NODES"); do
-    for _ in $(seq 1 180); do grep -q ' ready: ' "$OUT/node-$n.log" && break; sleep 1; done
-    grep -q ' ready: ' "$OUT/node-$n.log" || { echo "node $n not ready; see $OUT/node-$n.log" >&2; exit 1; }
+    for _ in $(seq 1 180); do curl -sf "http://127.0.0.1:${HTTP[$n]}/health" > /dev/null && break; sleep 1; done
+    curl -sf "http://127.0.0.1:${HTTP[$n]}/health" > "$OUT/health-$n-before.json" \
+      || { echo "node $n not ready; see $OUT/node-$n.log" >&2; exit 1; }
   done
   TARGET=(--target cluster --cluster-config "$OUT/cluster.xml")
 fi
@@ -125,11 +128,23 @@ SAMPLER=$!
 PIDS+=($SAMPLER)
 
 set +e
-env $(common_env) $( [ "$NODES" -eq 1 ] && node_env 1 ) "${JAVA[@]}" org.webphone.gateway.load.LoadTool \
+env $(common_env) $( [ "$NODES" -eq 1 ] && node_env 1 "$(free_port)" ) "${JAVA[@]}" org.webphone.gateway.load.LoadTool \
   "${TARGET[@]}" --json "$OUT/summary.json" "${LOAD_ARGS[@]}" 2>&1 | tee "$OUT/load.log" | grep -v ' WARN \| INFO '
 RC=${PIPESTATUS[0]}
 set -e
 sleep 1
+if [ "$NODES" -gt 1 ]; then
+  for n in $(seq 1 "$NODES"); do
+    curl -s "http://127.0.0.1:${HTTP[$n]}/health" > "$OUT/health-$n-after.json" || true
+  done
+  python3 - "$OUT" "$NODES" <<'PY' || true
+import json, sys
+out, n = sys.argv[1], int(sys.argv[2])
+for i in range(1, n + 1):
+    h = json.load(open(f"{out}/health-{i}-after.json"))
+    print(f"node {h.get('nodeId')}: members={len(h['cluster']['members'])} pool={h.get('pool')} sessions={h.get('sessions')} calls={h.get('calls')}")
+PY
+fi
 cat "$OUT/registrations.txt" 2>/dev/null || true
 echo "exit=$RC results in $OUT"
 exit "$RC"
