@@ -32,6 +32,13 @@ public final class Addresses {
   public static final String POOL_STATUS = "pool.status";
   /** Published (cluster-wide) whenever the pool changes. Body as {@link #POOL_STATUS} without leases. */
   public static final String POOL_CHANGED = "pool.changed";
+  /** Leave the waiting line (the session ended while waiting). Body {sessionId}. Reply {removed}. */
+  public static final String POOL_CANCEL_WAIT = "pool.account.cancel-wait";
+
+  /** Internal, cluster-wide: hands a lease made on another node to the pool verticle of member {@code member}. */
+  public static String poolNode(String member) {
+    return "pool.node." + member;
+  }
 
   // ---- SIP lines and calls (sip.SipLineVerticle) ----
   /** Register a leased account. Body {lineId, sessionId, account:{...}, token}. Reply {lineId}. */

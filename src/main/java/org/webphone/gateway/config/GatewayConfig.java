@@ -220,6 +220,7 @@ public final class GatewayConfig {
     positive("media.timeoutSec", 1, 86400);
     positive("media.holdTimeoutSec", 1, 864000);
     positive("pool.leaseTtlSec", 3, 3600);
+    positive("pool.maxWaiting", 0, 1_000_000);
     positive("dial.maxLength", 1, 128);
     positive("limits.maxSessionsPerIp", 1, 1_000_000);
     positive("limits.callsPerMinutePerSession", 1, 1_000_000);

@@ -2,15 +2,390 @@ package org.webphone.gateway.sip;
 
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.function.BiConsumer;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.common.CallState;
+import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.config.AccountList.Account;
+import org.webphone.gateway.config.GatewayConfig;
 
-/** SIP lines and calls over JAIN-SIP (issue 3). */
+/**
+ * The gateway's telephone: one JAIN-SIP stack per node, a registered line per leased account, calls both
+ * ways. Commands arrive on {@code sip.*} (see {@code docs/event-bus.md}); everything the session should
+ * know goes as events to {@code session.<sessionId>}. SIP requests are dispatched in {@link SipDispatcher}.
+ *
+ * <p>All state (lines, calls, dialogs' application data) is touched only on this verticle's event loop.
+ */
 public final class SipLineVerticle extends VerticleBase {
+  private static final Logger LOG = LoggerFactory.getLogger(SipLineVerticle.class);
+  private static final Pattern ID = Pattern.compile("^[A-Za-z0-9._:-]{1,64}$");
+
+  private SipSupport sip;
+  private SipEndpoint endpoint;
+  private final Map<String, SipLine> lines = new HashMap<>();
+  private final Map<String, SipLine> linesByUser = new HashMap<>();
+  private final Map<String, SipCall> calls = new HashMap<>();
+  private Pattern dialPattern;
+  private long optionsTimer = -1;
+  private boolean stopping;
+
   @Override
   public Future<?> start() {
-    vertx.eventBus().<JsonObject>localConsumer(Addresses.SIP_STATUS, m -> m.reply(
-        new JsonObject().put("lines", 0).put("registered", 0).put("calls", 0)));
-    return Future.succeededFuture();
+    GatewayConfig cfg = GatewayConfig.from(config());
+    dialPattern = Pattern.compile("^[0-9*#+]{1," + cfg.getInt("dial.maxLength") + "}$");
+    SipDispatcher dispatcher = new SipDispatcher(this);
+    SipEndpoint.Options o = new SipEndpoint.Options("webphone-sip", cfg.getString("sip.bindAddress"),
+        cfg.getInt("sip.port"), true, cfg.getInt("sip.tlsPort"), true);
+    return SipEndpoint.start(vertx, context, o, dispatcher).map(ep -> {
+      endpoint = ep;
+      sip = new SipSupport(vertx, ep, cfg);
+      dispatcher.init(sip);
+      consume(Addresses.SIP_LINE_OPEN, this::open);
+      consume(Addresses.SIP_LINE_CLOSE, this::close);
+      consume(Addresses.SIP_CALL_MAKE, this::make);
+      consume(Addresses.SIP_CALL_ACCEPT, this::accept);
+      consume(Addresses.SIP_CALL_REJECT, this::reject);
+      consume(Addresses.SIP_CALL_HANGUP, this::hangup);
+      consume(Addresses.SIP_CALL_HOLD, this::hold);
+      consume(Addresses.SIP_CALL_DTMF, this::dtmf);
+      consume(Addresses.SIP_CALL_TRANSFER, this::transfer);
+      consume(Addresses.SIP_STATUS, (m, b) -> m.reply(status()));
+      int optionsSec = cfg.getInt("sip.optionsIntervalSec");
+      if (optionsSec > 0) {
+        optionsTimer = vertx.setPeriodic(optionsSec * 1000L, t -> dispatcher.keepAlive(!lines.isEmpty()));
+      }
+      LOG.info("SIP lines ready; PBX {}:{} domain {}", sip.pbxHost, sip.pbxPort, sip.domain);
+      return null;
+    });
+  }
+
+  @Override
+  public Future<?> stop() {
+    stopping = true;
+    if (optionsTimer >= 0) {
+      vertx.cancelTimer(optionsTimer);
+    }
+    List<Future<Void>> closing = new ArrayList<>();
+    for (SipLine line : new ArrayList<>(lines.values())) {
+      closing.add(closeLine(line));
+    }
+    return Future.join(closing).eventually(() -> endpoint == null ? Future.succeededFuture() : endpoint.stop(vertx));
+  }
+
+  private void consume(String address, BiConsumer<Message<JsonObject>, JsonObject> handler) {
+    vertx.eventBus().<JsonObject>localConsumer(address, m -> {
+      JsonObject b = m.body();
+      if (b == null) {
+        fail(m, ErrorCode.BAD_JSON, "body must be a JSON object");
+        return;
+      }
+      try {
+        handler.accept(m, b);
+      } catch (RuntimeException e) {
+        LOG.error("{} failed", address, e);
+        fail(m, ErrorCode.INTERNAL, e.toString());
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ lines
+
+  private void open(Message<JsonObject> m, JsonObject b) {
+    String lineId = b.getValue("lineId") instanceof String s ? s : null;
+    String sessionId = b.getValue("sessionId") instanceof String s ? s : lineId;
+    String accountId = b.getValue("accountId") instanceof String s ? s : null;
+    JsonObject acc = b.getValue("account") instanceof JsonObject o ? o : null;
+    Object tokenObj = b.getValue("token");
+    if (stopping) {
+      fail(m, ErrorCode.SHUTTING_DOWN, "the gateway is shutting down");
+      return;
+    }
+    if (lineId == null || !ID.matcher(lineId).matches() || sessionId == null || !ID.matcher(sessionId).matches()
+        || acc == null || !(acc.getValue("username") instanceof String) || !(acc.getValue("password") instanceof String)
+        || !(tokenObj instanceof Number)) {
+      fail(m, ErrorCode.BAD_FIELD, "sip.line.open needs lineId, sessionId, accountId, token and account");
+      return;
+    }
+    Account account = Account.fromJson(acc);
+    String accId = accountId == null ? account.username() : accountId;
+    long token = ((Number) tokenObj).longValue();
+    if (lines.containsKey(lineId) || linesByUser.containsKey(account.username())) {
+      fail(m, ErrorCode.WRONG_STATE, "line " + lineId + " or account " + account.username() + " is already open");
+      return;
+    }
+    validateLease(accId, token).onComplete(ar -> {
+      if (ar.failed()) {
+        LOG.warn("line={} lease check failed: {}", lineId, ar.cause().getMessage());
+        fail(m, ErrorCode.STALE_TOKEN, "lease could not be confirmed: " + ar.cause().getMessage());
+        return;
+      }
+      if (!ar.result()) {
+        LOG.warn("line={} refused: lease of {} token {} is stale", lineId, accId, token);
+        fail(m, ErrorCode.STALE_TOKEN, ErrorCode.STALE_TOKEN.text());
+        return;
+      }
+      if (lines.containsKey(lineId) || linesByUser.containsKey(account.username())) {
+        fail(m, ErrorCode.WRONG_STATE, "line " + lineId + " is already open");
+        return;
+      }
+      try {
+        SipLine line = new SipLine(sip, lineId, sessionId, accId, token, account, () -> validateLease(accId, token));
+        lines.put(lineId, line);
+        linesByUser.put(account.username(), line);
+        LOG.info("line={} opened for account {} (session {})", lineId, account.username(), sessionId);
+        m.reply(new JsonObject().put("lineId", lineId));
+        line.open();
+      } catch (Exception e) {
+        fail(m, ErrorCode.BAD_FIELD, "account cannot be used in SIP: " + e.getMessage());
+      }
+    });
+  }
+
+  private Future<Boolean> validateLease(String accountId, long token) {
+    return sip.request(Addresses.POOL_VALIDATE, new JsonObject().put("accountId", accountId).put("token", token))
+        .map(r -> r.getBoolean("current", false));
+  }
+
+  private void close(Message<JsonObject> m, JsonObject b) {
+    SipLine line = lines.get(b.getString("lineId", ""));
+    if (line == null) {
+      fail(m, ErrorCode.NOT_FOUND, "no line " + b.getValue("lineId"));
+      return;
+    }
+    closeLine(line).onComplete(ar -> m.reply(new JsonObject().put("lineId", line.lineId)));
+  }
+
+  /** Ends the line's call (480 while it rings, CANCEL or BYE otherwise), then unregisters. */
+  private Future<Void> closeLine(SipLine line) {
+    SipCall c = line.call;
+    if (c != null && !c.ended()) {
+      if (c.phase == SipCall.Phase.RINGING_IN) {
+        c.reject(480, CallState.Cancelled);
+      } else {
+        c.hangup();
+        if (!c.ended()) {
+          c.end(CallState.Cancelled, 0, "line closed", null);
+        }
+      }
+    }
+    return line.close().onComplete(ar -> {
+      lines.remove(line.lineId, line);
+      linesByUser.remove(line.account.username(), line);
+    });
+  }
+
+  // ------------------------------------------------------------------ calls
+
+  private void make(Message<JsonObject> m, JsonObject b) {
+    SipLine line = lines.get(b.getString("lineId", ""));
+    String callId = b.getValue("callId") instanceof String s ? s : null;
+    String target = b.getValue("target") instanceof String s ? s : null;
+    String sdp = b.getValue("sdp") instanceof String s ? s : null;
+    if (line == null) {
+      fail(m, ErrorCode.NOT_FOUND, "no line " + b.getValue("lineId"));
+      return;
+    }
+    if (callId == null || !ID.matcher(callId).matches() || sdp == null || sdp.isBlank()) {
+      fail(m, ErrorCode.BAD_FIELD, "sip.call.make needs callId (letters, digits, ._:-) and sdp");
+      return;
+    }
+    if (target == null || !dialPattern.matcher(target).matches()) {
+      fail(m, ErrorCode.NUMBER_REFUSED, "number must be 1-" + sip.dialMaxLength + " of 0-9 * # +");
+      return;
+    }
+    if (!line.registered()) {
+      fail(m, ErrorCode.LINE_NOT_READY, ErrorCode.LINE_NOT_READY.text());
+      return;
+    }
+    if (line.call != null || calls.containsKey(callId)) {
+      fail(m, ErrorCode.LINE_BUSY, ErrorCode.LINE_BUSY.text());
+      return;
+    }
+    validateLease(line.accountId, line.token).onComplete(ar -> {
+      if (ar.failed() || !ar.result()) {
+        LOG.warn("call={} line={} refused: lease is not current", callId, line.lineId);
+        fail(m, ErrorCode.STALE_TOKEN, ErrorCode.STALE_TOKEN.text());
+        if (ar.succeeded()) {
+          closeLine(line);
+        }
+        return;
+      }
+      if (line.call != null || !line.registered() || lines.get(line.lineId) != line) {
+        fail(m, ErrorCode.LINE_BUSY, "line changed while checking the lease");
+        return;
+      }
+      try {
+        SipCall c = SipCall.outgoing(sip, line, callId, target, sdp, () -> forget(line, callId));
+        line.call = c;
+        calls.put(callId, c);
+        m.reply(new JsonObject().put("callId", callId));
+      } catch (Exception e) {
+        LOG.warn("call={} line={} INVITE not sent: {}", callId, line.lineId, e.toString());
+        fail(m, ErrorCode.INTERNAL, "INVITE not sent: " + e.getMessage());
+      }
+    });
+  }
+
+  /** Incoming INVITE for a registered, idle line (checked by the dispatcher). */
+  SipCall newIncoming(SipLine line, javax.sip.ServerTransaction st, javax.sip.message.Request req) throws Exception {
+    String callId = "in-" + UUID.randomUUID();
+    SipCall c = SipCall.incoming(sip, line, callId, st, req, () -> forget(line, callId));
+    line.call = c;
+    calls.put(callId, c);
+    return c;
+  }
+
+  private void forget(SipLine line, String callId) {
+    calls.remove(callId);
+    if (line.call != null && line.call.callId.equals(callId)) {
+      line.call = null;
+    }
+  }
+
+  private void accept(Message<JsonObject> m, JsonObject b) {
+    SipCall c = call(m, b);
+    if (c == null) {
+      return;
+    }
+    String sdp = b.getValue("sdp") instanceof String s ? s : null;
+    if (sdp == null || sdp.isBlank()) {
+      fail(m, ErrorCode.BAD_FIELD, "sip.call.accept needs sdp");
+      return;
+    }
+    if (c.outgoing || c.phase != SipCall.Phase.RINGING_IN) {
+      fail(m, ErrorCode.WRONG_STATE, "call " + c.callId + " is not ringing here");
+      return;
+    }
+    try {
+      c.accept(sdp);
+      m.reply(new JsonObject().put("callId", c.callId));
+    } catch (Exception e) {
+      fail(m, ErrorCode.INTERNAL, "200 OK not sent: " + e.getMessage());
+    }
+  }
+
+  private void reject(Message<JsonObject> m, JsonObject b) {
+    SipCall c = call(m, b);
+    if (c == null) {
+      return;
+    }
+    int code = b.getValue("code") instanceof Number n ? n.intValue() : sip.rejectCode;
+    if (code < 400 || code > 699) {
+      fail(m, ErrorCode.BAD_FIELD, "code must be 400..699");
+      return;
+    }
+    if (c.outgoing || c.phase != SipCall.Phase.RINGING_IN) {
+      fail(m, ErrorCode.WRONG_STATE, "call " + c.callId + " is not ringing here");
+      return;
+    }
+    c.reject(code, CallState.Rejected);
+    m.reply(new JsonObject().put("callId", c.callId));
+  }
+
+  private void hangup(Message<JsonObject> m, JsonObject b) {
+    SipCall c = call(m, b);
+    if (c != null) {
+      c.hangup();
+      m.reply(new JsonObject().put("callId", c.callId));
+    }
+  }
+
+  private void hold(Message<JsonObject> m, JsonObject b) {
+    SipCall c = call(m, b);
+    if (c == null) {
+      return;
+    }
+    if (!(b.getValue("hold") instanceof Boolean hold)) {
+      fail(m, ErrorCode.BAD_FIELD, "hold must be true or false");
+      return;
+    }
+    if (c.phase != SipCall.Phase.CONFIRMED) {
+      fail(m, ErrorCode.WRONG_STATE, "call " + c.callId + " is not established");
+      return;
+    }
+    c.inDialog.hold(hold).onComplete(ar -> replyOrFail(m, c, ar.cause()));
+  }
+
+  private void dtmf(Message<JsonObject> m, JsonObject b) {
+    SipCall c = call(m, b);
+    if (c == null) {
+      return;
+    }
+    String digits = b.getValue("digits") instanceof String s ? s : null;
+    if (digits == null || !digits.matches("^[0-9*#A-Da-d]{1,32}$")) {
+      fail(m, ErrorCode.BAD_FIELD, "digits must be 1-32 of 0-9 * # A-D");
+      return;
+    }
+    if (c.phase != SipCall.Phase.CONFIRMED) {
+      fail(m, ErrorCode.WRONG_STATE, "call " + c.callId + " is not established");
+      return;
+    }
+    c.inDialog.sendDtmf(digits.toUpperCase()).onComplete(ar -> replyOrFail(m, c, ar.cause()));
+  }
+
+  private void transfer(Message<JsonObject> m, JsonObject b) {
+    SipCall c = call(m, b);
+    if (c == null) {
+      return;
+    }
+    String target = b.getValue("target") instanceof String s ? s : null;
+    if (target == null || !dialPattern.matcher(target).matches()) {
+      fail(m, ErrorCode.NUMBER_REFUSED, "number must be 1-" + sip.dialMaxLength + " of 0-9 * # +");
+      return;
+    }
+    if (c.phase != SipCall.Phase.CONFIRMED) {
+      fail(m, ErrorCode.WRONG_STATE, "call " + c.callId + " is not established");
+      return;
+    }
+    c.inDialog.transfer(target).onComplete(ar -> replyOrFail(m, c, ar.cause()));
+  }
+
+  private void replyOrFail(Message<JsonObject> m, SipCall c, Throwable cause) {
+    if (cause == null) {
+      m.reply(new JsonObject().put("callId", c.callId));
+    } else {
+      int code = cause instanceof ReplyException re ? re.failureCode() : ErrorCode.WRONG_STATE.code();
+      m.fail(code, cause.getMessage());
+    }
+  }
+
+  private SipCall call(Message<JsonObject> m, JsonObject b) {
+    SipCall c = calls.get(b.getString("callId", ""));
+    String lineId = b.getValue("lineId") instanceof String s ? s : null;
+    if (c == null || (lineId != null && !lineId.equals(c.line.lineId))) {
+      fail(m, ErrorCode.NOT_FOUND, "no call " + b.getValue("callId") + " on line " + lineId);
+      return null;
+    }
+    return c;
+  }
+
+  // ------------------------------------------------------------------ for the dispatcher
+
+  SipLine lineForUser(String user) {
+    return user == null ? null : linesByUser.get(user);
+  }
+
+  boolean stopping() {
+    return stopping;
+  }
+
+  private JsonObject status() {
+    long registered = lines.values().stream().filter(SipLine::registered).count();
+    return new JsonObject().put("lines", lines.size()).put("registered", registered).put("calls", calls.size());
+  }
+
+  private static void fail(Message<JsonObject> m, ErrorCode code, String text) {
+    m.fail(code.code(), text);
   }
 }

@@ -1,0 +1,512 @@
+package org.webphone.gateway.sip;
+
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.json.JsonObject;
+import java.nio.charset.StandardCharsets;
+import java.text.ParseException;
+import javax.sip.ClientTransaction;
+import javax.sip.Dialog;
+import javax.sip.DialogState;
+import javax.sip.ServerTransaction;
+import javax.sip.address.Address;
+import javax.sip.address.SipURI;
+import javax.sip.header.CSeqHeader;
+import javax.sip.header.CallIdHeader;
+import javax.sip.header.ContentTypeHeader;
+import javax.sip.header.FromHeader;
+import javax.sip.header.ToHeader;
+import javax.sip.header.ViaHeader;
+import javax.sip.message.Message;
+import javax.sip.message.Request;
+import javax.sip.message.Response;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.common.CallError;
+import org.webphone.gateway.common.CallState;
+
+/**
+ * One call of a line, either direction, from the first INVITE to its ending. Reports every state change
+ * to the line's session, in order (a state that waits for the media verticle holds back the next one), and
+ * calls {@code onEnded} exactly once, however the call ends, so the line is idle again. Event-loop only.
+ * In-dialog requests (hold, DTMF, transfer, re-INVITE) are in {@link InDialog}.
+ */
+final class SipCall {
+  private static final Logger LOG = LoggerFactory.getLogger(SipCall.class);
+  /** How long a CANCELled or answered-but-not-ACKed call may take before it is ended locally. */
+  static final long SETTLE_MS = 4_000;
+
+  enum Phase { CALLING, EARLY, RINGING_IN, ANSWERING, CONFIRMED, ENDED }
+
+  final String callId;
+  final SipLine line;
+  final boolean outgoing;
+  final SipSupport sip;
+  private final Runnable onEnded;
+  Phase phase;
+  Dialog dialog;
+  CallState reported;
+  private Future<Void> chain = Future.succeededFuture();
+  private long timer = -1;
+  // outgoing
+  private Request invite;
+  private ClientTransaction inviteTx;
+  private DigestAuth auth;
+  private int authTries;
+  private boolean provisionalSeen;
+  private boolean cancelRequested;
+  private String pbxSdp;
+  // incoming
+  private ServerTransaction inviteSt;
+  private Request incomingInvite;
+  private boolean hangupAfterAck;
+  String localSdp;
+  final InDialog inDialog;
+
+  private SipCall(String callId, SipLine line, boolean outgoing, SipSupport sip, Runnable onEnded) {
+    this.callId = callId;
+    this.line = line;
+    this.outgoing = outgoing;
+    this.sip = sip;
+    this.onEnded = onEnded;
+    this.inDialog = new InDialog(this);
+  }
+
+  // ------------------------------------------------------------------ outgoing
+
+  /** Sends the INVITE; the returned future fails when it could not be built or sent. */
+  static SipCall outgoing(SipSupport sip, SipLine line, String callId, String target, String sdp, Runnable onEnded)
+      throws Exception {
+    SipCall c = new SipCall(callId, line, true, sip, onEnded);
+    c.phase = Phase.CALLING;
+    c.localSdp = sdp;
+    c.auth = new DigestAuth(line.account.authUser(), line.account.password());
+    // '#' is not allowed in a SIP URI user part; the other dial characters are.
+    SipURI ruri = sip.pbxUri(target.replace("#", "%23"));
+    Address to = sip.sip.addresses().createAddress(ruri);
+    CallIdHeader cid = sip.newCallId();
+    Request r = sip.newRequest(Request.INVITE, ruri, line.aor(), SipSupport.newTag(), to, cid, 1);
+    r.addHeader(sip.contact(line.account.username()));
+    r.addHeader(sip.headers().createHeader(sip.callIdHeader, callId));
+    r.addHeader(sip.headers().createAllowHeader("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY"));
+    r.setContent(sdp, sip.headers().createContentTypeHeader("application", "sdp"));
+    c.invite = r;
+    c.sendInvite(r);
+    LOG.info("call={} line={} INVITE to {} sent (sip call-id {})", callId, line.lineId, target, cid.getCallId());
+    c.report(CallState.Setup, 0, null, null);
+    return c;
+  }
+
+  private void sendInvite(Request r) throws Exception {
+    ClientTransaction tx = sip.sip.provider().getNewClientTransaction(r);
+    tx.setApplicationData(TxHandler.of(this::onInviteResponse, this::onInviteTimeout));
+    dialog = tx.getDialog();
+    if (dialog != null) {
+      dialog.setApplicationData(this);
+    }
+    inviteTx = tx;
+    tx.sendRequest();
+  }
+
+  private void onInviteResponse(Response r, ClientTransaction tx) {
+    int code = r.getStatusCode();
+    if (phase == Phase.ENDED) {
+      if (code >= 200 && code < 300) {
+        ackAndBye(r, tx);
+      }
+      return;
+    }
+    if (code < 200) {
+      provisionalSeen = true;
+      if (cancelRequested) {
+        sendCancel();
+        return;
+      }
+      phase = Phase.EARLY;
+      String body = sdpOf(r);
+      if (body != null && (code == 183 || code == 180)) {
+        String early = body;
+        serial(() -> givePbxSdp(early).map(x -> {
+          report(CallState.RingingWithEarlyMedia, code, r.getReasonPhrase(), null);
+          return null;
+        }));
+      } else if (reported != CallState.RingingWithEarlyMedia) {
+        serial(() -> {
+          report(CallState.Ringing, code, r.getReasonPhrase(), null);
+          return Future.succeededFuture();
+        });
+      }
+      return;
+    }
+    if (code < 300) {
+      dialog = tx.getDialog() != null ? tx.getDialog() : dialog;
+      if (dialog != null) {
+        dialog.setApplicationData(this);
+      }
+      if (!sendAck(r)) {
+        return;
+      }
+      if (cancelRequested) {
+        // CANCEL crossed the 200: the call exists on the far side now; end it as the user asked.
+        sendBye();
+        end(CallState.Cancelled, code, "cancelled after answer", null);
+        return;
+      }
+      phase = Phase.CONFIRMED;
+      String body = sdpOf(r);
+      serial(() -> (body == null ? Future.<Void>succeededFuture() : givePbxSdp(body)).map(x -> {
+        LOG.info("call={} line={} answered", callId, line.lineId);
+        report(CallState.InCall, code, r.getReasonPhrase(), null);
+        return (Void) null;
+      }).recover(err -> {
+        LOG.warn("call={} line={} media refused the answer: {}", callId, line.lineId, err.getMessage());
+        sendBye();
+        end(CallState.Error, code, "media refused the PBX's SDP", CallError.UnknownError);
+        return Future.succeededFuture();
+      }));
+      return;
+    }
+    if ((code == 401 || code == 407) && !cancelRequested && authTries < 2 && auth.accept(r)) {
+      authTries++;
+      try {
+        Request again = (Request) invite.clone();
+        CSeqHeader cs = (CSeqHeader) again.getHeader(CSeqHeader.NAME);
+        cs.setSeqNumber(cs.getSeqNumber() + 1);
+        again.removeHeader(ViaHeader.NAME);
+        again.addHeader(sip.headers().createViaHeader(sip.announced, sip.sipPort, sip.pbxTransport, null));
+        auth.authorize(again, sip.headers());
+        invite = again;
+        sendInvite(again);
+        return;
+      } catch (Exception e) {
+        LOG.warn("call={} line={} cannot answer the challenge: {}", callId, line.lineId, e.toString());
+      }
+    }
+    if (cancelRequested) {
+      end(CallState.Cancelled, code, r.getReasonPhrase(), null);
+      return;
+    }
+    CallOutcome o = CallOutcome.of(code);
+    LOG.info("call={} line={} failed: {} {}", callId, line.lineId, code, r.getReasonPhrase());
+    end(o.state(), code, r.getReasonPhrase(), o.error());
+  }
+
+  private void onInviteTimeout() {
+    if (phase == Phase.ENDED) {
+      return;
+    }
+    LOG.info("call={} line={} INVITE timed out", callId, line.lineId);
+    if (cancelRequested) {
+      end(CallState.Cancelled, 408, "Request Timeout", null);
+    } else {
+      end(CallState.Error, 408, "Request Timeout", CallError.Unavailable);
+    }
+  }
+
+  private boolean sendAck(Response r) {
+    try {
+      long cseq = ((CSeqHeader) r.getHeader(CSeqHeader.NAME)).getSeqNumber();
+      Request ack = dialog.createAck(cseq);
+      dialog.sendAck(ack);
+      return true;
+    } catch (Exception e) {
+      LOG.warn("call={} line={} cannot ACK: {}", callId, line.lineId, e.toString());
+      end(CallState.Error, r.getStatusCode(), "cannot acknowledge the answer", CallError.UnknownError);
+      return false;
+    }
+  }
+
+  private void ackAndBye(Response r, ClientTransaction tx) {
+    Dialog d = tx != null && tx.getDialog() != null ? tx.getDialog() : dialog;
+    if (d == null) {
+      return;
+    }
+    try {
+      long cseq = ((CSeqHeader) r.getHeader(CSeqHeader.NAME)).getSeqNumber();
+      d.sendAck(d.createAck(cseq));
+      Request bye = d.createRequest(Request.BYE);
+      d.sendRequest(sip.sip.provider().getNewClientTransaction(bye));
+    } catch (Exception e) {
+      LOG.debug("call={} late 200 not cleared: {}", callId, e.toString());
+    }
+  }
+
+  private void sendCancel() {
+    try {
+      Request cancel = inviteTx.createCancel();
+      ClientTransaction ct = sip.sip.provider().getNewClientTransaction(cancel);
+      ct.setApplicationData(TxHandler.of((r, t) -> { }, () -> { }));
+      ct.sendRequest();
+      LOG.info("call={} line={} CANCEL sent", callId, line.lineId);
+    } catch (Exception e) {
+      LOG.warn("call={} line={} cannot CANCEL: {}", callId, line.lineId, e.toString());
+    }
+  }
+
+  // ------------------------------------------------------------------ incoming
+
+  /** A new incoming INVITE for {@code line}: 180 with our tag, then the {@code incoming} event. */
+  static SipCall incoming(SipSupport sip, SipLine line, String callId, ServerTransaction st, Request req,
+      Runnable onEnded) throws Exception {
+    SipCall c = new SipCall(callId, line, false, sip, onEnded);
+    c.phase = Phase.RINGING_IN;
+    c.inviteSt = st;
+    c.incomingInvite = req;
+    st.setApplicationData(c);
+    c.dialog = st.getDialog();
+    Response ringing = c.response(Response.RINGING);
+    st.sendResponse(ringing);
+    if (c.dialog == null) {
+      c.dialog = st.getDialog();
+    }
+    if (c.dialog != null) {
+      c.dialog.setApplicationData(c);
+    }
+    FromHeader from = (FromHeader) req.getHeader(FromHeader.NAME);
+    String user = from.getAddress().getURI() instanceof SipURI u ? u.getUser() : from.getAddress().getURI().toString();
+    String display = from.getAddress().getDisplayName();
+    JsonObject ev = new JsonObject().put("event", "incoming").put("lineId", line.lineId).put("callId", callId)
+        .put("from", user == null ? "" : user).put("displayName", display == null ? "" : display)
+        .put("sdp", sdpOf(req) == null ? "" : sdpOf(req));
+    LOG.info("call={} line={} incoming from {}", callId, line.lineId, user);
+    sip.emit(line.sessionId, ev);
+    return c;
+  }
+
+  Response response(int code) throws ParseException {
+    Response r = sip.sip.messages().createResponse(code, incomingInvite);
+    ToHeader to = (ToHeader) r.getHeader(ToHeader.NAME);
+    if (to.getTag() == null) {
+      to.setTag(localTag());
+    }
+    if (code < 300) {
+      r.addHeader(sip.contact(line.account.username()));
+    }
+    return r;
+  }
+
+  private String localTagValue;
+
+  private String localTag() {
+    if (localTagValue == null) {
+      localTagValue = SipSupport.newTag();
+    }
+    return localTagValue;
+  }
+
+  /** The client's Accept: 200 OK with our SDP; InCall follows the ACK. */
+  void accept(String sdp) throws Exception {
+    Response ok = response(Response.OK);
+    ok.setContent(sdp, sip.headers().createContentTypeHeader("application", "sdp"));
+    localSdp = sdp;
+    inviteSt.sendResponse(ok);
+    phase = Phase.ANSWERING;
+    LOG.info("call={} line={} accepted, waiting for ACK", callId, line.lineId);
+    startTimer(SETTLE_MS * 8, () -> {
+      if (phase == Phase.ANSWERING) {
+        LOG.warn("call={} line={} no ACK for our 200", callId, line.lineId);
+        sendBye();
+        end(CallState.Error, 408, "no ACK", CallError.Unavailable);
+      }
+    });
+  }
+
+  /** The client's Reject, or the session vanishing while ringing (480). */
+  void reject(int code, CallState state) {
+    try {
+      inviteSt.sendResponse(response(code));
+    } catch (Exception e) {
+      LOG.warn("call={} line={} cannot send {}: {}", callId, line.lineId, code, e.toString());
+    }
+    end(state, code, null, null);
+  }
+
+  void onAck(Request ack) {
+    if (phase == Phase.CONFIRMED) {
+      String body = sdpOf(ack);
+      if (body != null) {
+        inDialog.onLateAnswer(body);
+      }
+      return;
+    }
+    if (phase != Phase.ANSWERING) {
+      return;
+    }
+    cancelTimer();
+    phase = Phase.CONFIRMED;
+    if (hangupAfterAck) {
+      sendBye();
+      end(CallState.Completed, 0, null, null);
+      return;
+    }
+    String offerless = sdpOf(incomingInvite) == null ? sdpOf(ack) : null;
+    serial(() -> (offerless == null ? Future.<Void>succeededFuture() : givePbxSdp(offerless)).map(x -> {
+      LOG.info("call={} line={} in call", callId, line.lineId);
+      report(CallState.InCall, 200, "OK", null);
+      return (Void) null;
+    }).recover(err -> {
+      sendBye();
+      end(CallState.Error, 0, "media refused the PBX's SDP", CallError.UnknownError);
+      return Future.succeededFuture();
+    }));
+  }
+
+  void onCancel() {
+    if (phase != Phase.RINGING_IN) {
+      return;
+    }
+    try {
+      inviteSt.sendResponse(response(Response.REQUEST_TERMINATED));
+    } catch (Exception e) {
+      LOG.debug("call={} 487 not sent: {}", callId, e.toString());
+    }
+    LOG.info("call={} line={} cancelled by the caller", callId, line.lineId);
+    end(CallState.Cancelled, 487, "Request Terminated", null);
+  }
+
+  void onInviteServerTimeout() {
+    if (phase == Phase.ANSWERING) {
+      sendBye();
+      end(CallState.Error, 408, "no ACK", CallError.Unavailable);
+    }
+  }
+
+  // ------------------------------------------------------------------ both
+
+  /** HangUp in any state: CANCEL before answer, BYE after, a decline while our phone rings. */
+  void hangup() {
+    switch (phase) {
+      case CALLING, EARLY -> {
+        cancelRequested = true;
+        if (provisionalSeen) {
+          sendCancel();
+        }
+        startTimer(SETTLE_MS, () -> end(CallState.Cancelled, 0, "no answer to CANCEL", null));
+      }
+      case RINGING_IN -> reject(sip.rejectCode, CallState.Rejected);
+      case ANSWERING -> {
+        hangupAfterAck = true;
+        startTimer(SETTLE_MS, () -> end(CallState.Completed, 0, null, null));
+      }
+      case CONFIRMED -> {
+        sendBye();
+        end(CallState.Completed, 0, null, null);
+      }
+      case ENDED -> { }
+    }
+  }
+
+  void onBye() {
+    LOG.info("call={} line={} ended by the far end", callId, line.lineId);
+    end(phase == Phase.RINGING_IN || phase == Phase.CALLING || phase == Phase.EARLY ? CallState.Cancelled
+        : CallState.Completed, 0, null, null);
+  }
+
+  void sendBye() {
+    if (dialog == null || dialog.getState() == DialogState.TERMINATED) {
+      return;
+    }
+    try {
+      Request bye = dialog.createRequest(Request.BYE);
+      ClientTransaction ct = sip.sip.provider().getNewClientTransaction(bye);
+      ct.setApplicationData(TxHandler.of((r, t) -> { }, () -> { }));
+      dialog.sendRequest(ct);
+      LOG.info("call={} line={} BYE sent", callId, line.lineId);
+    } catch (Exception e) {
+      LOG.warn("call={} line={} cannot send BYE: {}", callId, line.lineId, e.toString());
+    }
+  }
+
+  /** Ends the call: the final state to the session, the line idle again, timers and pending work freed. */
+  void end(CallState state, int code, String reason, CallError error) {
+    if (phase == Phase.ENDED) {
+      return;
+    }
+    phase = Phase.ENDED;
+    cancelTimer();
+    inDialog.failPending("call ended");
+    // The final state goes after any state still waiting for the media verticle.
+    serial(() -> {
+      report(state, code, reason, error);
+      return Future.succeededFuture();
+    });
+    onEnded.run();
+  }
+
+  boolean ended() {
+    return phase == Phase.ENDED;
+  }
+
+  Future<Void> givePbxSdp(String sdp) {
+    if (sdp.equals(pbxSdp)) {
+      return Future.succeededFuture();
+    }
+    pbxSdp = sdp;
+    return sip.request(Addresses.MEDIA_PBX_SDP, new JsonObject().put("callId", callId).put("sdp", sdp)).mapEmpty();
+  }
+
+  /** Runs {@code step} after the steps before it, so that state reports keep the order of SIP events. */
+  void serial(java.util.function.Supplier<Future<Void>> step) {
+    Promise<Void> done = Promise.promise();
+    chain.onComplete(x -> {
+      try {
+        step.get().onComplete(y -> done.complete());
+      } catch (RuntimeException e) {
+        LOG.warn("call={} step failed: {}", callId, e.toString());
+        done.complete();
+      }
+    });
+    chain = done.future();
+  }
+
+  void report(CallState state, int code, String reason, CallError error) {
+    if (state == reported && !state.isFinal()) {
+      return;
+    }
+    if (reported != null && reported.isFinal()) {
+      return;
+    }
+    reported = state;
+    JsonObject ev = new JsonObject().put("event", "callState").put("lineId", line.lineId).put("callId", callId)
+        .put("state", state.name()).put("direction", outgoing ? "out" : "in");
+    if (code > 0) {
+      ev.put("code", code);
+    }
+    if (reason != null) {
+      ev.put("reason", reason);
+    }
+    if (error != null) {
+      ev.put("error", error.name());
+    }
+    sip.emit(line.sessionId, ev);
+  }
+
+  void startTimer(long ms, Runnable r) {
+    cancelTimer();
+    timer = sip.vertx.setTimer(ms, t -> {
+      timer = -1;
+      r.run();
+    });
+  }
+
+  void cancelTimer() {
+    if (timer >= 0) {
+      sip.vertx.cancelTimer(timer);
+      timer = -1;
+    }
+  }
+
+  static String sdpOf(Message m) {
+    byte[] raw = m.getRawContent();
+    if (raw == null || raw.length == 0) {
+      return null;
+    }
+    ContentTypeHeader ct = (ContentTypeHeader) m.getHeader(ContentTypeHeader.NAME);
+    if (ct != null && !("application".equalsIgnoreCase(ct.getContentType())
+        && "sdp".equalsIgnoreCase(ct.getContentSubType()))) {
+      return null;
+    }
+    return new String(raw, StandardCharsets.UTF_8);
+  }
+}

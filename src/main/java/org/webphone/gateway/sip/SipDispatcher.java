@@ -1,0 +1,216 @@
+package org.webphone.gateway.sip;
+
+import gov.nist.javax.sip.stack.SIPServerTransaction;
+import javax.sip.ClientTransaction;
+import javax.sip.Dialog;
+import javax.sip.DialogTerminatedEvent;
+import javax.sip.IOExceptionEvent;
+import javax.sip.RequestEvent;
+import javax.sip.ResponseEvent;
+import javax.sip.ServerTransaction;
+import javax.sip.SipListener;
+import javax.sip.TimeoutEvent;
+import javax.sip.TransactionAlreadyExistsException;
+import javax.sip.TransactionTerminatedEvent;
+import javax.sip.address.SipURI;
+import javax.sip.header.ToHeader;
+import javax.sip.message.Request;
+import javax.sip.message.Response;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Routes what the stack delivers (already on the verticle's event loop, see {@link SipEndpoint}):
+ * responses and timeouts to the {@link TxHandler} of their client transaction, in-dialog requests to the
+ * {@link SipCall} stored on their dialog, new INVITEs to the line registered under the Request-URI's user.
+ * Anything else gets a plain answer (200 for OPTIONS, 481 for unknown dialogs, 405/501 otherwise).
+ */
+final class SipDispatcher implements SipListener {
+  private static final Logger LOG = LoggerFactory.getLogger(SipDispatcher.class);
+
+  private final SipLineVerticle verticle;
+  private SipSupport sip;
+  private boolean keepAliveOutstanding;
+
+  SipDispatcher(SipLineVerticle verticle) {
+    this.verticle = verticle;
+  }
+
+  void init(SipSupport support) {
+    this.sip = support;
+  }
+
+  @Override
+  public void processRequest(RequestEvent e) {
+    if (sip == null) {
+      return;
+    }
+    Request req = e.getRequest();
+    String method = req.getMethod();
+    if (Request.ACK.equals(method)) {
+      if (e.getDialog() != null && e.getDialog().getApplicationData() instanceof SipCall c) {
+        c.onAck(req);
+      }
+      return;
+    }
+    ServerTransaction st = e.getServerTransaction();
+    if (st == null) {
+      try {
+        st = sip.sip.provider().getNewServerTransaction(req);
+      } catch (TransactionAlreadyExistsException dup) {
+        return; // a retransmission the stack already handles
+      } catch (Exception ex) {
+        LOG.debug("no server transaction for {}: {}", method, ex.toString());
+        return;
+      }
+    }
+    if (Request.CANCEL.equals(method)) {
+      onCancel(req, st);
+      return;
+    }
+    Dialog d = st.getDialog() != null ? st.getDialog() : e.getDialog();
+    String toTag = ((ToHeader) req.getHeader(ToHeader.NAME)).getTag();
+    if (toTag != null) {
+      SipCall c = d != null && d.getApplicationData() instanceof SipCall sc ? sc : null;
+      if (c == null || c.ended()) {
+        if (Request.OPTIONS.equals(method)) {
+          respond(st, req, Response.OK);
+        } else {
+          respond(st, req, Response.CALL_OR_TRANSACTION_DOES_NOT_EXIST);
+        }
+        return;
+      }
+      inDialog(c, req, st);
+      return;
+    }
+    switch (method) {
+      case Request.INVITE -> onInvite(req, st);
+      case Request.OPTIONS -> respond(st, req, Response.OK);
+      case Request.BYE, Request.INFO, Request.NOTIFY, Request.PRACK, Request.UPDATE ->
+          respond(st, req, Response.CALL_OR_TRANSACTION_DOES_NOT_EXIST);
+      case Request.REGISTER, Request.SUBSCRIBE, Request.MESSAGE, Request.PUBLISH, Request.REFER ->
+          respond(st, req, Response.METHOD_NOT_ALLOWED);
+      default -> respond(st, req, Response.NOT_IMPLEMENTED);
+    }
+  }
+
+  private void inDialog(SipCall c, Request req, ServerTransaction st) {
+    switch (req.getMethod()) {
+      case Request.BYE -> {
+        respond(st, req, Response.OK);
+        c.onBye();
+      }
+      case Request.INVITE -> c.inDialog.onReInvite(req, st);
+      case Request.INFO -> c.inDialog.onInfo(req, st);
+      case Request.NOTIFY -> c.inDialog.onNotify(req, st);
+      case Request.OPTIONS -> respond(st, req, Response.OK);
+      case Request.REFER -> respond(st, req, Response.FORBIDDEN);
+      default -> respond(st, req, Response.NOT_IMPLEMENTED);
+    }
+  }
+
+  private void onInvite(Request req, ServerTransaction st) {
+    String user = req.getRequestURI() instanceof SipURI u ? u.getUser() : null;
+    SipLine line = verticle.lineForUser(user);
+    if (verticle.stopping()) {
+      respond(st, req, Response.SERVICE_UNAVAILABLE);
+    } else if (line == null) {
+      LOG.info("INVITE for unknown line {}: 404", user);
+      respond(st, req, Response.NOT_FOUND);
+    } else if (!line.registered()) {
+      LOG.info("line={} INVITE while not registered: 480", line.lineId);
+      respond(st, req, Response.TEMPORARILY_UNAVAILABLE);
+    } else if (line.call != null) {
+      LOG.info("line={} INVITE while busy with call={}: 486", line.lineId, line.call.callId);
+      respond(st, req, Response.BUSY_HERE);
+    } else {
+      try {
+        respond(st, req, Response.TRYING);
+        verticle.newIncoming(line, st, req);
+      } catch (Exception ex) {
+        LOG.warn("line={} incoming INVITE failed: {}", line.lineId, ex.toString());
+        respond(st, req, Response.SERVER_INTERNAL_ERROR);
+      }
+    }
+  }
+
+  private void onCancel(Request req, ServerTransaction st) {
+    SIPServerTransaction invite = st instanceof SIPServerTransaction s ? s.getCanceledInviteTransaction() : null;
+    if (invite == null || !(invite.getApplicationData() instanceof SipCall c)) {
+      respond(st, req, Response.CALL_OR_TRANSACTION_DOES_NOT_EXIST);
+      return;
+    }
+    respond(st, req, Response.OK);
+    c.onCancel();
+  }
+
+  @Override
+  public void processResponse(ResponseEvent e) {
+    ClientTransaction tx = e.getClientTransaction();
+    if (tx != null && tx.getApplicationData() instanceof TxHandler h) {
+      h.response(e.getResponse(), tx);
+    }
+  }
+
+  @Override
+  public void processTimeout(TimeoutEvent e) {
+    if (e.isServerTransaction()) {
+      if (e.getServerTransaction().getApplicationData() instanceof SipCall c) {
+        c.onInviteServerTimeout();
+      }
+      return;
+    }
+    ClientTransaction tx = e.getClientTransaction();
+    if (tx != null && tx.getApplicationData() instanceof TxHandler h) {
+      h.timeout();
+    }
+  }
+
+  @Override
+  public void processIOException(IOExceptionEvent e) {
+    LOG.warn("SIP I/O error toward {}:{} ({})", e.getHost(), e.getPort(), e.getTransport());
+  }
+
+  @Override
+  public void processTransactionTerminated(TransactionTerminatedEvent e) {
+  }
+
+  @Override
+  public void processDialogTerminated(DialogTerminatedEvent e) {
+  }
+
+  /** OPTIONS toward the PBX while lines exist; a failure is logged once until the PBX answers again. */
+  void keepAlive(boolean anyLine) {
+    if (!anyLine || keepAliveOutstanding || sip == null) {
+      return;
+    }
+    try {
+      SipURI target = sip.pbxUri(null);
+      javax.sip.address.Address me = sip.sip.addresses().createAddress(sip.sip.addresses().createSipURI("gateway",
+          sip.announced));
+      Request r = sip.newRequest(Request.OPTIONS, target, me, SipSupport.newTag(),
+          sip.sip.addresses().createAddress(target), sip.newCallId(), 1);
+      ClientTransaction tx = sip.sip.provider().getNewClientTransaction(r);
+      keepAliveOutstanding = true;
+      tx.setApplicationData(TxHandler.of((resp, t) -> {
+        if (resp.getStatusCode() >= 200) {
+          keepAliveOutstanding = false;
+        }
+      }, () -> {
+        keepAliveOutstanding = false;
+        LOG.warn("PBX {}:{} did not answer OPTIONS", sip.pbxHost, sip.pbxPort);
+      }));
+      tx.sendRequest();
+    } catch (Exception ex) {
+      LOG.debug("OPTIONS keep-alive not sent: {}", ex.toString());
+    }
+  }
+
+  private void respond(ServerTransaction st, Request req, int code) {
+    try {
+      st.sendResponse(sip.sip.messages().createResponse(code, req));
+    } catch (Exception ex) {
+      LOG.debug("cannot answer {} with {}: {}", req.getMethod(), code, ex.toString());
+    }
+  }
+}

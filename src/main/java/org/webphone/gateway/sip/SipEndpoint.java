@@ -1,0 +1,164 @@
+package org.webphone.gateway.sip;
+
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.util.Properties;
+import javax.sip.DialogTerminatedEvent;
+import javax.sip.IOExceptionEvent;
+import javax.sip.ListeningPoint;
+import javax.sip.RequestEvent;
+import javax.sip.ResponseEvent;
+import javax.sip.SipFactory;
+import javax.sip.SipListener;
+import javax.sip.SipProvider;
+import javax.sip.SipStack;
+import javax.sip.TimeoutEvent;
+import javax.sip.TransactionTerminatedEvent;
+import javax.sip.address.AddressFactory;
+import javax.sip.header.HeaderFactory;
+import javax.sip.message.MessageFactory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One JAIN-SIP stack with its listening points (UDP and TCP on the same port, TLS when asked) and one
+ * provider, plus the three factories.
+ *
+ * <p>Threading: the stack is created and stopped on a worker thread (it binds sockets and starts threads).
+ * JAIN-SIP calls the listener on its single event-scanner thread; this class only hands every event over
+ * to the owner's Vert.x context, so all SIP state lives on one event loop and needs no locks. Sending
+ * requests and responses from the event loop is fine over UDP (a datagram send); DNS is never involved
+ * because every address we build is an IP literal.
+ */
+public final class SipEndpoint {
+  private static final Logger LOG = LoggerFactory.getLogger(SipEndpoint.class);
+
+  private final SipStack stack;
+  private final SipProvider provider;
+  private final AddressFactory addresses;
+  private final HeaderFactory headers;
+  private final MessageFactory messages;
+
+  private SipEndpoint(SipStack stack, SipProvider provider, AddressFactory a, HeaderFactory h, MessageFactory m) {
+    this.stack = stack;
+    this.provider = provider;
+    this.addresses = a;
+    this.headers = h;
+    this.messages = m;
+  }
+
+  /** Options of {@link #start}. {@code tlsPort} 0 means no TLS listening point. */
+  public record Options(String name, String bindAddress, int port, boolean tcp, int tlsPort, boolean dialogSupport) {
+  }
+
+  /**
+   * Creates and starts the stack on a worker thread. {@code listener} is called on {@code context}, one
+   * event at a time.
+   */
+  public static Future<SipEndpoint> start(Vertx vertx, Context context, Options o, SipListener listener) {
+    return vertx.executeBlocking(() -> {
+      Properties p = new Properties();
+      p.setProperty("javax.sip.STACK_NAME", o.name() + "-" + o.port());
+      p.setProperty("gov.nist.javax.sip.STACK_LOGGER", Slf4jStackLogger.class.getName());
+      p.setProperty("gov.nist.javax.sip.SERVER_LOGGER", Slf4jServerLogger.class.getName());
+      p.setProperty("gov.nist.javax.sip.TRACE_LEVEL", "0");
+      p.setProperty("javax.sip.AUTOMATIC_DIALOG_SUPPORT", o.dialogSupport() ? "on" : "off");
+      // Oversized datagrams and bodies are refused by the parser instead of being buffered.
+      p.setProperty("gov.nist.javax.sip.MAX_MESSAGE_SIZE", "65536");
+      p.setProperty("gov.nist.javax.sip.MAX_SERVER_TRANSACTIONS", "10000");
+      p.setProperty("gov.nist.javax.sip.MAX_CLIENT_TRANSACTIONS", "10000");
+      p.setProperty("gov.nist.javax.sip.THREAD_POOL_SIZE", "2");
+      p.setProperty("gov.nist.javax.sip.CACHE_CLIENT_CONNECTIONS", "true");
+      p.setProperty("gov.nist.javax.sip.DELIVER_UNSOLICITED_NOTIFY", "false");
+      p.setProperty("gov.nist.javax.sip.AGGRESSIVE_CLEANUP", "true");
+      SipFactory f = SipFactory.getInstance();
+      f.setPathName("gov.nist");
+      SipStack stack = f.createSipStack(p);
+      SipProvider provider = null;
+      try {
+        ListeningPoint udp = stack.createListeningPoint(o.bindAddress(), o.port(), ListeningPoint.UDP);
+        provider = stack.createSipProvider(udp);
+        if (o.tcp()) {
+          provider.addListeningPoint(stack.createListeningPoint(o.bindAddress(), o.port(), ListeningPoint.TCP));
+        }
+        if (o.tlsPort() > 0) {
+          provider.addListeningPoint(stack.createListeningPoint(o.bindAddress(), o.tlsPort(), ListeningPoint.TLS));
+        }
+        provider.addSipListener(new Handoff(context, listener));
+        stack.start();
+      } catch (Exception e) {
+        stack.stop();
+        throw e;
+      }
+      LOG.info("SIP stack {} listening on {}:{} (udp{}{})", o.name(), o.bindAddress(), o.port(), o.tcp() ? ", tcp" : "",
+          o.tlsPort() > 0 ? ", tls " + o.tlsPort() : "");
+      return new SipEndpoint(stack, provider, f.createAddressFactory(), f.createHeaderFactory(),
+          f.createMessageFactory());
+    });
+  }
+
+  public Future<Void> stop(Vertx vertx) {
+    return vertx.executeBlocking(() -> {
+      stack.stop();
+      return null;
+    });
+  }
+
+  public SipProvider provider() {
+    return provider;
+  }
+
+  public AddressFactory addresses() {
+    return addresses;
+  }
+
+  public HeaderFactory headers() {
+    return headers;
+  }
+
+  public MessageFactory messages() {
+    return messages;
+  }
+
+  /** Moves every JAIN-SIP callback onto the owner's context; never blocks the stack's thread. */
+  private record Handoff(Context context, SipListener target) implements SipListener {
+    @Override
+    public void processRequest(RequestEvent e) {
+      context.runOnContext(v -> safely(() -> target.processRequest(e)));
+    }
+
+    @Override
+    public void processResponse(ResponseEvent e) {
+      context.runOnContext(v -> safely(() -> target.processResponse(e)));
+    }
+
+    @Override
+    public void processTimeout(TimeoutEvent e) {
+      context.runOnContext(v -> safely(() -> target.processTimeout(e)));
+    }
+
+    @Override
+    public void processIOException(IOExceptionEvent e) {
+      context.runOnContext(v -> safely(() -> target.processIOException(e)));
+    }
+
+    @Override
+    public void processTransactionTerminated(TransactionTerminatedEvent e) {
+      context.runOnContext(v -> safely(() -> target.processTransactionTerminated(e)));
+    }
+
+    @Override
+    public void processDialogTerminated(DialogTerminatedEvent e) {
+      context.runOnContext(v -> safely(() -> target.processDialogTerminated(e)));
+    }
+
+    private static void safely(Runnable r) {
+      try {
+        r.run();
+      } catch (RuntimeException ex) {
+        LOG.error("SIP event handling failed", ex);
+      }
+    }
+  }
+}

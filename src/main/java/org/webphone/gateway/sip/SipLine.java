@@ -1,0 +1,288 @@
+package org.webphone.gateway.sip;
+
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.json.JsonObject;
+import java.util.ListIterator;
+import java.util.function.Supplier;
+import javax.sip.ClientTransaction;
+import javax.sip.address.Address;
+import javax.sip.address.SipURI;
+import javax.sip.header.CallIdHeader;
+import javax.sip.header.ContactHeader;
+import javax.sip.header.ExpiresHeader;
+import javax.sip.header.MinExpiresHeader;
+import javax.sip.message.Request;
+import javax.sip.message.Response;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.webphone.gateway.config.AccountList.Account;
+
+/**
+ * One leased account registered on the PBX, owned by the session that leased it (the line's id is the
+ * session's id). Keeps the registration alive (refresh before the granted expiry, 423 honoured, capped
+ * exponential backoff while the PBX is unreachable), reports every registration state to the session,
+ * and holds at most one call. Runs on the SIP verticle's event loop only.
+ */
+final class SipLine {
+  private static final Logger LOG = LoggerFactory.getLogger(SipLine.class);
+  private static final long MAX_BACKOFF_MS = 60_000;
+  private static final long UNREGISTER_BOUND_MS = 3_000;
+
+  enum State { REGISTERING, REGISTERED, FAILED, UNREGISTERING, UNREGISTERED }
+
+  final String lineId;
+  final String sessionId;
+  final String accountId;
+  final long token;
+  final Account account;
+  private final SipSupport sip;
+  private final Supplier<Future<Boolean>> leaseCurrent;
+  private final Address aor;
+  private final String fromTag = SipSupport.newTag();
+  private final CallIdHeader regCallId;
+  private final DigestAuth auth;
+  private long cseq;
+  private State state = State.REGISTERING;
+  private int expiresAsked;
+  private int authTries;
+  private boolean minExpiresApplied;
+  private long timer = -1;
+  private long backoffMs = 1000;
+  private Promise<Void> unregistered;
+  SipCall call;
+
+  SipLine(SipSupport sip, String lineId, String sessionId, String accountId, long token, Account account,
+      Supplier<Future<Boolean>> leaseCurrent) throws java.text.ParseException {
+    this.sip = sip;
+    this.lineId = lineId;
+    this.sessionId = sessionId;
+    this.accountId = accountId;
+    this.token = token;
+    this.account = account;
+    this.leaseCurrent = leaseCurrent;
+    SipURI u = sip.sip.addresses().createSipURI(account.username(), sip.domain);
+    this.aor = sip.sip.addresses().createAddress(u);
+    if (account.displayName() != null && !account.displayName().isBlank()) {
+      aor.setDisplayName(account.displayName());
+    }
+    this.regCallId = sip.newCallId();
+    this.auth = new DigestAuth(account.authUser(), account.password());
+  }
+
+  State state() {
+    return state;
+  }
+
+  boolean registered() {
+    return state == State.REGISTERED;
+  }
+
+  Address aor() {
+    return aor;
+  }
+
+  String fromTagForRegister() {
+    return fromTag;
+  }
+
+  DigestAuth auth() {
+    return auth;
+  }
+
+  long nextCseq() {
+    return ++cseq;
+  }
+
+  /** Starts registering (the lease was validated by the caller). */
+  void open() {
+    report(State.REGISTERING, 0, null);
+    sendRegister(sip.registerExpires);
+  }
+
+  private void sendRegister(int expires) {
+    expiresAsked = expires;
+    try {
+      SipURI ruri = sip.sip.addresses().createSipURI(null, sip.domain);
+      SipURI pbx = sip.pbxUri(account.username());
+      if (pbx.getPort() > 0) {
+        ruri.setPort(pbx.getPort());
+      }
+      Request r = sip.newRequest(Request.REGISTER, ruri, aor, fromTag, aor, regCallId, nextCseq());
+      ContactHeader c = sip.contact(account.username());
+      r.addHeader(c);
+      r.addHeader(sip.headers().createExpiresHeader(expires));
+      auth.authorize(r, sip.headers());
+      ClientTransaction tx = sip.sip.provider().getNewClientTransaction(r);
+      tx.setApplicationData(TxHandler.of(this::onResponse, this::onTimeout));
+      tx.sendRequest();
+      LOG.debug("line={} REGISTER expires={} sent", lineId, expires);
+    } catch (Exception e) {
+      LOG.warn("line={} cannot send REGISTER: {}", lineId, e.toString());
+      onTimeout();
+    }
+  }
+
+  private void onResponse(Response r, ClientTransaction tx) {
+    int code = r.getStatusCode();
+    if (code < 200) {
+      return;
+    }
+    if ((code == 401 || code == 407) && authTries < 3 && auth.accept(r)) {
+      authTries++;
+      sendRegister(expiresAsked);
+      return;
+    }
+    authTries = 0;
+    if (code == 423 && !minExpiresApplied && r.getHeader(MinExpiresHeader.NAME) instanceof MinExpiresHeader m) {
+      minExpiresApplied = true;
+      LOG.info("line={} PBX wants Min-Expires {}", lineId, m.getExpires());
+      sendRegister(m.getExpires());
+      return;
+    }
+    if (expiresAsked == 0) {
+      finishUnregister();
+      return;
+    }
+    if (code >= 200 && code < 300) {
+      backoffMs = 1000;
+      int granted = grantedExpires(r);
+      long refreshMs = refreshDelayMs(granted);
+      LOG.info("line={} registered as {} for {} s (refresh in {} ms)", lineId, account.username(), granted, refreshMs);
+      if (state != State.REGISTERED) {
+        report(State.REGISTERED, code, r.getReasonPhrase());
+      }
+      schedule(refreshMs, this::refresh);
+      return;
+    }
+    auth.reset();
+    LOG.warn("line={} registration refused: {} {}", lineId, code, r.getReasonPhrase());
+    report(State.FAILED, code, r.getReasonPhrase());
+    if (code == 408 || code >= 500) {
+      retryLater();
+    }
+  }
+
+  private void onTimeout() {
+    if (expiresAsked == 0) {
+      finishUnregister();
+      return;
+    }
+    LOG.warn("line={} PBX {}:{} unreachable; retrying in {} ms", lineId, sip.pbxHost, sip.pbxPort, backoffMs);
+    report(State.FAILED, 408, "PBX unreachable");
+    retryLater();
+  }
+
+  private void retryLater() {
+    long delay = backoffMs;
+    backoffMs = Math.min(MAX_BACKOFF_MS, backoffMs * 2);
+    schedule(delay, () -> {
+      report(State.REGISTERING, 0, null);
+      refresh();
+    });
+  }
+
+  /** Refresh (or retry): the lease is checked first, a fenced line unregisters instead. */
+  private void refresh() {
+    leaseCurrent.get().onComplete(ar -> {
+      if (state == State.UNREGISTERING || state == State.UNREGISTERED) {
+        return;
+      }
+      if (ar.succeeded() && !ar.result()) {
+        LOG.warn("line={} lease of {} is no longer current: unregistering", lineId, accountId);
+        report(State.FAILED, 0, "lease no longer current");
+        close();
+        return;
+      }
+      minExpiresApplied = false;
+      sendRegister(Math.max(expiresAsked, 1));
+    });
+  }
+
+  private void schedule(long ms, Runnable r) {
+    cancelTimer();
+    timer = sip.vertx.setTimer(Math.max(1, ms), t -> {
+      timer = -1;
+      r.run();
+    });
+  }
+
+  private void cancelTimer() {
+    if (timer >= 0) {
+      sip.vertx.cancelTimer(timer);
+      timer = -1;
+    }
+  }
+
+  /**
+   * Unregisters (Expires: 0) and completes when the PBX answered, or after a short bound: a PBX that is
+   * gone must not hold the session's release.
+   */
+  Future<Void> close() {
+    if (unregistered != null) {
+      return unregistered.future();
+    }
+    unregistered = Promise.promise();
+    cancelTimer();
+    boolean wasRegistered = state == State.REGISTERED || state == State.REGISTERING;
+    if (!wasRegistered && state != State.FAILED) {
+      finishUnregister();
+      return unregistered.future();
+    }
+    report(State.UNREGISTERING, 0, null);
+    sendRegister(0);
+    timer = sip.vertx.setTimer(UNREGISTER_BOUND_MS, t -> {
+      timer = -1;
+      LOG.warn("line={} no answer to un-REGISTER within {} ms", lineId, UNREGISTER_BOUND_MS);
+      finishUnregister();
+    });
+    return unregistered.future();
+  }
+
+  private void finishUnregister() {
+    cancelTimer();
+    if (state != State.UNREGISTERED) {
+      report(State.UNREGISTERED, 0, null);
+      LOG.info("line={} unregistered", lineId);
+    }
+    if (unregistered == null) {
+      unregistered = Promise.promise();
+    }
+    unregistered.tryComplete();
+  }
+
+  private int grantedExpires(Response r) {
+    String ourHost = sip.announced;
+    for (ListIterator<?> it = r.getHeaders(ContactHeader.NAME); it.hasNext(); ) {
+      ContactHeader c = (ContactHeader) it.next();
+      if (c.getAddress().getURI() instanceof SipURI u && ourHost.equals(u.getHost())
+          && account.username().equals(u.getUser()) && (u.getPort() == sip.sipPort) && c.getExpires() >= 0) {
+        return c.getExpires();
+      }
+    }
+    if (r.getHeader(ExpiresHeader.NAME) instanceof ExpiresHeader e) {
+      return e.getExpires();
+    }
+    return expiresAsked;
+  }
+
+  /** Well before the granted expiry: at most 85 %, and at least 5 s early when the grant allows it. */
+  static long refreshDelayMs(int grantedSec) {
+    long g = Math.max(1, grantedSec) * 1000L;
+    long early = Math.max(g * 15 / 100, Math.min(5_000, g / 2));
+    return Math.max(500, g - early);
+  }
+
+  private void report(State s, int code, String reason) {
+    state = s;
+    JsonObject ev = new JsonObject().put("event", "registration").put("lineId", lineId)
+        .put("state", s.name().toLowerCase());
+    if (code > 0) {
+      ev.put("code", code);
+    }
+    if (reason != null) {
+      ev.put("reason", reason);
+    }
+    sip.emit(sessionId, ev);
+  }
+}

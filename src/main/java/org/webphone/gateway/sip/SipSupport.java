@@ -1,0 +1,137 @@
+package org.webphone.gateway.sip;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.json.JsonObject;
+import java.text.ParseException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import javax.sip.InvalidArgumentException;
+import javax.sip.address.Address;
+import javax.sip.address.SipURI;
+import javax.sip.header.CSeqHeader;
+import javax.sip.header.CallIdHeader;
+import javax.sip.header.ContactHeader;
+import javax.sip.header.FromHeader;
+import javax.sip.header.HeaderFactory;
+import javax.sip.header.MaxForwardsHeader;
+import javax.sip.header.ToHeader;
+import javax.sip.header.ViaHeader;
+import javax.sip.message.Request;
+import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.config.GatewayConfig;
+
+/**
+ * What lines and calls share: the endpoint, the settings they read, building out-of-dialog requests toward
+ * the PBX, and talking to the other verticles. Lives on the SIP verticle's event loop.
+ */
+final class SipSupport {
+  final Vertx vertx;
+  final SipEndpoint sip;
+  final String domain;
+  final String pbxHost;
+  final int pbxPort;
+  final String pbxTransport;
+  final boolean explicitDomain;
+  final String announced;
+  final int sipPort;
+  final String userAgent;
+  final String callIdHeader;
+  final int registerExpires;
+  final int rejectCode;
+  final boolean dtmfInfo;
+  final long requestTimeoutMs;
+  final int dialMaxLength;
+
+  SipSupport(Vertx vertx, SipEndpoint sip, GatewayConfig cfg) {
+    this.vertx = vertx;
+    this.sip = sip;
+    this.pbxHost = cfg.pbxHost();
+    this.pbxPort = cfg.pbxPort();
+    this.explicitDomain = !cfg.getString("pbx.domain").isBlank();
+    this.domain = cfg.pbxDomain();
+    this.pbxTransport = cfg.demoMode() ? "udp" : cfg.getString("pbx.transport");
+    this.announced = cfg.sipAnnouncedAddress();
+    this.sipPort = cfg.getInt("sip.port");
+    this.userAgent = cfg.getString("sip.userAgent");
+    this.callIdHeader = cfg.getString("sip.callIdHeader");
+    this.registerExpires = cfg.getInt("sip.registerExpires");
+    this.rejectCode = cfg.getInt("sip.rejectCode");
+    this.dtmfInfo = "info".equals(cfg.getString("sip.dtmfMode"));
+    this.requestTimeoutMs = cfg.getLong("limits.requestTimeoutMs");
+    this.dialMaxLength = cfg.getInt("dial.maxLength");
+  }
+
+  HeaderFactory headers() {
+    return sip.headers();
+  }
+
+  /** {@code sip:user@domain}; with no separate domain the PBX's port is part of the URI. */
+  SipURI pbxUri(String user) throws ParseException {
+    SipURI u = sip.addresses().createSipURI(user, domain);
+    if (!explicitDomain && pbxPort != 5060) {
+      u.setPort(pbxPort);
+    }
+    if (!"udp".equals(pbxTransport)) {
+      u.setTransportParam(pbxTransport);
+    }
+    return u;
+  }
+
+  /** Our Contact: the announced address, never the browser's. */
+  ContactHeader contact(String user) throws ParseException {
+    SipURI u = sip.addresses().createSipURI(user, announced);
+    u.setPort(sipPort);
+    if (!"udp".equals(pbxTransport)) {
+      u.setTransportParam(pbxTransport);
+    }
+    return sip.headers().createContactHeader(sip.addresses().createAddress(u));
+  }
+
+  /**
+   * A new out-of-dialog request. When {@code pbx.domain} names a domain other than the PBX host, a loose
+   * Route to the PBX makes the stack send it there.
+   */
+  Request newRequest(String method, SipURI requestUri, Address from, String fromTag, Address to, CallIdHeader callId,
+      long cseq) throws ParseException, InvalidArgumentException {
+    HeaderFactory h = sip.headers();
+    FromHeader fromH = h.createFromHeader(from, fromTag);
+    ToHeader toH = h.createToHeader(to, null);
+    CSeqHeader cseqH = h.createCSeqHeader(cseq, method);
+    MaxForwardsHeader mf = h.createMaxForwardsHeader(70);
+    List<ViaHeader> via = new ArrayList<>();
+    via.add(h.createViaHeader(announced, sipPort, pbxTransport, null));
+    Request r = sip.messages().createRequest(requestUri, method, callId, cseqH, fromH, toH, via, mf);
+    if (explicitDomain) {
+      SipURI route = sip.addresses().createSipURI(null, pbxHost);
+      route.setPort(pbxPort);
+      route.setLrParam();
+      if (!"udp".equals(pbxTransport)) {
+        route.setTransportParam(pbxTransport);
+      }
+      r.addHeader(h.createRouteHeader(sip.addresses().createAddress(route)));
+    }
+    r.addHeader(h.createUserAgentHeader(List.of(userAgent)));
+    return r;
+  }
+
+  CallIdHeader newCallId() {
+    return sip.provider().getNewCallId();
+  }
+
+  static String newTag() {
+    return UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+  }
+
+  void emit(String sessionId, JsonObject event) {
+    vertx.eventBus().send(Addresses.session(sessionId), event);
+  }
+
+  Future<JsonObject> request(String address, JsonObject body) {
+    return vertx.eventBus().<JsonObject>request(address, body, new DeliveryOptions().setSendTimeout(requestTimeoutMs))
+        .map(Message::body);
+  }
+}

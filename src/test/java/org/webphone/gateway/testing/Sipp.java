@@ -1,0 +1,195 @@
+package org.webphone.gateway.testing;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * A SIPp instance running one scenario of {@code src/test/resources/sipp/} on a free loopback port, for one
+ * call ({@code -m 1}) unless told otherwise. Stopped by PID in {@link #close()}.
+ *
+ * <pre>
+ * try (Sipp uas = Sipp.uas("uas-answer.xml", "-rtp_echo")) {
+ *   ... point the gateway at uas.port() ...
+ *   uas.awaitSuccess(Duration.ofSeconds(10));   // exit code 0 = every scenario step passed
+ * }
+ * </pre>
+ * Its screen output, {@code -trace_err} and {@code -trace_msg} files are kept in
+ * {@code target/peers/sipp-<port>/} and quoted when {@link #awaitSuccess} fails.
+ */
+public final class Sipp implements AutoCloseable {
+  private final PeerProcess process;
+  private final int port;
+  private final Path dir;
+  private final int mediaPort;
+
+  private Sipp(PeerProcess process, int port, Path dir, int mediaPort) {
+    this.process = process;
+    this.port = port;
+    this.dir = dir;
+    this.mediaPort = mediaPort;
+  }
+
+  /** The RTP port SIPp puts in its SDP as [media_port] (where {@code -rtp_echo} echoes); 0 if given by the caller. */
+  public int mediaPort() {
+    return mediaPort;
+  }
+
+  /** A server-side scenario (registrar, UAS): waits for requests on its port. */
+  public static Sipp uas(String scenario, String... extraArgs) throws IOException, InterruptedException {
+    return start(scenario, null, List.of(extraArgs));
+  }
+
+  /** A client-side scenario sending to {@code remote} ("127.0.0.1:port"). */
+  public static Sipp uac(String scenario, String remote, String... extraArgs) throws IOException, InterruptedException {
+    return start(scenario, remote, List.of(extraArgs));
+  }
+
+  /** The general form; {@code remote} may be null. Returns once SIPp has bound its SIP port. */
+  public static Sipp start(String scenario, String remote, List<String> extraArgs)
+      throws IOException, InterruptedException {
+    Path file = scenarioDir().resolve(scenario);
+    if (!Files.isRegularFile(file)) {
+      throw new IllegalArgumentException("no SIPp scenario " + file);
+    }
+    int port = Ports.free();
+    Path dir = Path.of("target", "peers", "sipp-" + port).toAbsolutePath();
+    Files.createDirectories(dir);
+    List<String> cmd = new ArrayList<>();
+    cmd.add("sipp");
+    if (remote != null) {
+      cmd.add(remote);
+    }
+    cmd.addAll(List.of("-sf", file.toString(), "-i", "127.0.0.1", "-p", Integer.toString(port),
+        "-timer_resol", "10", "-nostdin", "-trace_err", "-trace_msg", "-timeout", "60", "-timeout_error"));
+    if (!extraArgs.contains("-m")) {
+      cmd.addAll(List.of("-m", "1"));
+    }
+    int mediaPort = 0;
+    if (!extraArgs.contains("-mp")) {
+      // SIPp always binds a media port (6000 by default, and +2): never share it with a parallel test.
+      // Ports.free(true) cannot succeed on Linux >= 4.6 (bind to port 0 hands out odd ports only).
+      mediaPort = Ports.free();
+      cmd.addAll(List.of("-mp", Integer.toString(mediaPort)));
+    }
+    cmd.addAll(extraArgs);
+    PeerProcess p = PeerProcess.start("sipp-" + scenario.replace(".xml", ""), cmd, dir);
+    Sipp s = new Sipp(p, port, dir, mediaPort);
+    s.awaitBound(Duration.ofSeconds(10));
+    return s;
+  }
+
+  static Path scenarioDir() {
+    return Path.of(System.getProperty("project.basedir", "."), "src", "test", "resources", "sipp");
+  }
+
+  public int port() {
+    return port;
+  }
+
+  /** {@code 127.0.0.1:port}, for a remote argument or a config value. */
+  public String address() {
+    return "127.0.0.1:" + port;
+  }
+
+  public long pid() {
+    return process.pid();
+  }
+
+  public boolean isAlive() {
+    return process.isAlive();
+  }
+
+  /** Waits for SIPp to end by itself and fails, quoting its logs, unless it ended with exit code 0. */
+  public void awaitSuccess(Duration timeout) throws InterruptedException {
+    int code = process.awaitExit(timeout);
+    if (code != 0) {
+      throw new AssertionError("SIPp " + process.name() + " exited with " + code + "\n" + diagnostics());
+    }
+  }
+
+  /**
+   * Waits until SIPp's message trace holds at least {@code count} lines starting with {@code lineStart}
+   * (e.g. "REGISTER" for requests received or sent, "SIP/2.0 200" for responses): progress that the
+   * scenario itself cannot report to the test.
+   */
+  public void awaitTrace(String lineStart, int count, Duration timeout) throws InterruptedException {
+    long end = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < end) {
+      if (traceCount(lineStart) >= count) {
+        return;
+      }
+      if (!process.isAlive()) {
+        break;
+      }
+      Thread.sleep(20);
+    }
+    throw new AssertionError("SIPp trace has " + traceCount(lineStart) + " lines starting with " + lineStart
+        + ", wanted " + count + "\n" + diagnostics());
+  }
+
+  /** Lines of the message trace starting with {@code lineStart}. */
+  public long traceCount(String lineStart) {
+    try (Stream<Path> files = Files.list(dir)) {
+      long n = 0;
+      for (Path f : files.filter(f -> f.getFileName().toString().endsWith("_messages.log")).toList()) {
+        n += Files.readAllLines(f).stream().filter(l -> l.startsWith(lineStart)).count();
+      }
+      return n;
+    } catch (IOException | java.io.UncheckedIOException e) {
+      return 0;
+    }
+  }
+
+  /** Screen output and the error/message traces, for failure messages. */
+  public String diagnostics() {
+    StringBuilder sb = new StringBuilder(process.tail());
+    try (Stream<Path> files = Files.list(dir)) {
+      for (Path f : files.sorted().toList()) {
+        String name = f.getFileName().toString();
+        if (name.endsWith("_errors.log") || name.endsWith("_messages.log")) {
+          String text = Files.readString(f);
+          sb.append("\n--- ").append(name).append('\n')
+              .append(text.length() > 6000 ? text.substring(text.length() - 6000) : text);
+        }
+      }
+    } catch (IOException e) {
+      sb.append("\n(traces unreadable: ").append(e).append(')');
+    }
+    return sb.toString();
+  }
+
+  private void awaitBound(Duration timeout) throws InterruptedException {
+    long end = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < end) {
+      if (!process.isAlive()) {
+        throw new AssertionError("SIPp exited at start:\n" + diagnostics());
+      }
+      if (udpBound(port)) {
+        return;
+      }
+      Thread.sleep(20);
+    }
+    throw new AssertionError("SIPp did not bind port " + port + ":\n" + diagnostics());
+  }
+
+  /** Reads the kernel's UDP table instead of probing with a bind, which could race with SIPp's own bind. */
+  static boolean udpBound(int port) {
+    String hex = String.format(":%04X ", port);
+    try {
+      return Files.readAllLines(Path.of("/proc/net/udp")).stream().anyMatch(l -> l.contains(hex)
+          && l.trim().split("\\s+")[1].endsWith(hex.trim()));
+    } catch (IOException e) {
+      return true;
+    }
+  }
+
+  @Override
+  public void close() {
+    process.close();
+  }
+}
