@@ -1,3 +1,4 @@
+# Writes the uas-*.xml scenarios: SIPp playing the PBX and the called party (run with -m 2).
 import textwrap
 HEAD = '''<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!-- {doc}

@@ -29,7 +29,8 @@ class BrowserEchoCallTest {
 
   @BeforeEach
   void start() throws Exception {
-    node = TestNode.start(new JsonObject());
+    // A short resume grace: a closed tab keeps its session (and lease) only that long.
+    node = TestNode.start(new JsonObject().put("session", new JsonObject().put("resumeGraceSec", 2)));
     browser = Browser.start(Browser.tone(tmp, 440, 30));
   }
 
@@ -58,6 +59,7 @@ class BrowserEchoCallTest {
     browser.awaitStatus("In call", Duration.ofSeconds(20));
 
     Map<String, Object> audio = browser.remoteAudio(3000);
+    System.out.println("echo call audio in the browser: " + audio);
     long packets = ((Number) audio.get("packets")).longValue();
     double level = ((Number) audio.get("level")).doubleValue();
     double peakHz = ((Number) audio.get("peakHz")).doubleValue();

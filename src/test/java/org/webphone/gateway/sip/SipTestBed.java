@@ -37,6 +37,18 @@ final class SipTestBed implements AutoCloseable {
   private final List<MessageConsumer<?>> consumers = new ArrayList<>();
 
   SipTestBed(JsonObject overrides) throws Exception {
+    this(overrides, false);
+  }
+
+  /**
+   * A bed in demo mode: the real {@link org.webphone.gateway.sip.demo.DemoPbxVerticle} on a free port (pool
+   * accounts 1000-1009, password secret-&lt;user&gt;), deployed before the SIP verticle as the node does.
+   */
+  static SipTestBed withDemoPbx() throws Exception {
+    return new SipTestBed(new JsonObject().put("demo", new JsonObject().put("port", Ports.free())), true);
+  }
+
+  private SipTestBed(JsonObject overrides, boolean demo) throws Exception {
     JsonObject o = overrides.copy();
     JsonObject sipSection = o.getJsonObject("sip", new JsonObject());
     sipSection.put("port", sipPort);
@@ -44,6 +56,10 @@ final class SipTestBed implements AutoCloseable {
     o.put("sip", sipSection);
     config = GatewayConfig.of(o);
     fakes();
+    if (demo) {
+      await(vertx.deployVerticle(new org.webphone.gateway.sip.demo.DemoPbxVerticle(),
+          new DeploymentOptions().setConfig(config.json())));
+    }
     await(vertx.deployVerticle(new SipLineVerticle(), new DeploymentOptions().setConfig(config.json())));
   }
 
