@@ -254,4 +254,53 @@ class MediaRelayScenariosTest {
     f.assertNothingLeaks();
     tc.completeNow();
   }
+
+  @Test
+  void dtmfFromThePbxReachesTheBrowserAndIsReportedOncePerDigit(Vertx vertx, VertxTestContext tc) throws Exception {
+    f = new MediaFixture(vertx, new JsonObject());
+    WebRtcTestClient browser = f.own(new WebRtcTestClient());
+    int rtpPort = f.startCall("d2", "s8", browser);
+    for (int i = 0; i < 6; i++) {
+      boolean end = i >= 3;
+      f.pbxSend(rtp(101, 300 + i, 8000, 42, new byte[] {5, (byte) ((end ? 0x80 : 0) | 10), 0, (byte) (160 * (i + 1))}),
+          rtpPort);
+    }
+    for (int i = 0; i < 6; i++) {
+      byte[] p = browser.received.poll(3, TimeUnit.SECONDS);
+      assertNotNull(p, "telephone-event packet " + i);
+      assertEquals(WebRtcTestClient.TE_PT, Rtp.payloadType(p, 0));
+    }
+    JsonObject e = f.awaitDtmf(3);
+    assertEquals("5", e.getString("digit"));
+    assertEquals("rfc4733", e.getString("source"));
+    assertEquals("d2", e.getString("callId"));
+    assertNull(f.events.poll(300, TimeUnit.MILLISECONDS), "a digit was reported twice");
+    f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "d2"));
+    f.assertNothingLeaks();
+    tc.completeNow();
+  }
+
+  @Test
+  void aBrowserWhoseCertificateDoesNotMatchItsOfferedFingerprintGetsNoMedia(Vertx vertx, VertxTestContext tc)
+      throws Exception {
+    f = new MediaFixture(vertx, new JsonObject());
+    WebRtcTestClient browser = f.own(new WebRtcTestClient());
+    String other = org.webphone.gateway.media.dtls.DtlsIdentity.generate("someone-else").fingerprint();
+    f.listen("s9");
+    JsonObject created = f.request(Addresses.MEDIA_CREATE, new JsonObject().put("callId", "m1").put("sessionId", "s9")
+        .put("browserOffer", browser.offer().replace(browser.fingerprint(), other)));
+    Exception refused = null;
+    try {
+      browser.connect(created.getString("browserAnswer"));
+    } catch (Exception e) {
+      refused = e;
+    }
+    assertNotNull(refused, "the DTLS handshake succeeded with a certificate that is not the offered one");
+    JsonObject e = f.awaitEvent("failed", 5);
+    assertTrue(e.getString("reason").contains("fingerprint"), e.encode());
+    assertFalse(f.sessionStatus("m1").getBoolean("browserConnected"));
+    f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "m1"));
+    f.assertNothingLeaks();
+    tc.completeNow();
+  }
 }

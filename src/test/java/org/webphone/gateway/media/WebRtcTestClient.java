@@ -105,6 +105,11 @@ public final class WebRtcTestClient implements AutoCloseable {
     rxThread.start();
   }
 
+  /** The SHA-256 fingerprint of this browser's certificate, as its offer states it. */
+  public String fingerprint() {
+    return identity.fingerprint();
+  }
+
   /** A Chrome-like offer. */
   public String offer() {
     StringBuilder s = new StringBuilder();
