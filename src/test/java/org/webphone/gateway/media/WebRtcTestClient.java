@@ -105,6 +105,11 @@ public final class WebRtcTestClient implements AutoCloseable {
     rxThread.start();
   }
 
+  /** The gateway's ICE ufrag from the answer (after {@link #connect}). */
+  public String remoteUfrag() {
+    return remoteUfrag;
+  }
+
   /** The SHA-256 fingerprint of this browser's certificate, as its offer states it. */
   public String fingerprint() {
     return identity.fingerprint();
