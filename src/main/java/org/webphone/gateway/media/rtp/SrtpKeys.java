@@ -96,8 +96,23 @@ public final class SrtpKeys implements AutoCloseable {
     return status;
   }
 
-  /** Derives and uses a throw-away context once, so jitsi-srtp's cipher self-benchmark runs now. */
+  /**
+   * Pins jitsi-srtp's AES to OpenSSL (its bundled JNI library over the system libcrypto), so that runs are
+   * reproducible and the cipher self-benchmark is skipped, then derives and uses a throw-away context once
+   * so the remaining first-use cost is paid now. Falls back to jitsi-srtp's own choice when OpenSSL is
+   * not usable. Call once, from a background thread, at start.
+   */
   public static void warmUp() throws GeneralSecurityException {
+    org.jitsi.srtp.crypto.Aes.setFactoryClassName("org.jitsi.srtp.crypto.Aes$OpenSSLCipherFactory");
+    try {
+      exercise();
+    } catch (GeneralSecurityException | RuntimeException | LinkageError e) {
+      org.jitsi.srtp.crypto.Aes.setFactoryClassName(null);
+      exercise();
+    }
+  }
+
+  private static void exercise() throws GeneralSecurityException {
     byte[] material = new byte[KEYING_MATERIAL_LENGTH];
     new java.security.SecureRandom().nextBytes(material);
     try (SrtpKeys a = new SrtpKeys(material, true); SrtpKeys b = new SrtpKeys(material, false)) {
