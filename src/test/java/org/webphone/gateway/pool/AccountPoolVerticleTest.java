@@ -81,6 +81,9 @@ class AccountPoolVerticleTest {
     assertEquals(3, s.getInteger("leased"));
     assertEquals(3, s.getJsonArray("leases").size());
     assertEquals("s0", s.getJsonArray("leases").getJsonObject(0).getString("sessionId"));
+    JsonObject counts = pool.call(Addresses.POOL_STATUS, new JsonObject().put("leases", false));
+    assertEquals(3, counts.getInteger("leased"));
+    assertFalse(counts.containsKey("leases"), "pollers get the counts only");
 
     try {
       pool.lease("s3");
