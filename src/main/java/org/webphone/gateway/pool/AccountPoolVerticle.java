@@ -148,11 +148,16 @@ public final class AccountPoolVerticle extends VerticleBase {
       return;
     }
     Object node = body(m).getValue("nodeId", nodeId);
-    boolean wait = waitingLine && Boolean.TRUE.equals(body(m).getValue("wait"));
+    Object waitField = body(m).getValue("wait", false);
     if (!(node instanceof String n) || n.isBlank()) {
       m.fail(ErrorCode.BAD_FIELD.code(), "nodeId must be a non-empty string");
       return;
     }
+    if (!(waitField instanceof Boolean)) {
+      m.fail(ErrorCode.BAD_FIELD.code(), "wait must be true or false");
+      return;
+    }
+    boolean wait = waitingLine && (Boolean) waitField;
     run(new PoolOp.Lease(sessionId, n, store.member(), wait, maxWaiting, now())).onComplete(ar -> {
       if (ar.failed()) {
         fail(m, "lease", ar.cause());
