@@ -67,6 +67,9 @@ public final class AccountPoolVerticle extends VerticleBase {
       hz = cm.getHazelcastInstance();
       storeReady = vertx.executeBlocking(() -> (PoolStore) new HazelcastPoolStore(hz, context));
     } else {
+      if (vertx.isClustered()) {
+        LOG.warn("node {}: the cluster manager is not Hazelcast; this node keeps its own pool", nodeId);
+      }
       storeReady = Future.succeededFuture(new LocalPoolStore());
     }
     return storeReady.compose(s -> {
