@@ -65,7 +65,12 @@ final class HazelcastPoolStore implements PoolStore {
   @Override
   public <R extends Serializable> Future<R> run(PoolOp<R> op) {
     EntryProcessor<String, PoolState, R> p = op.readOnly() ? new Reader<>(op) : new Writer<>(op);
-    return Future.fromCompletionStage(map.submitToKey(KEY, p), context);
+    try {
+      return Future.fromCompletionStage(map.submitToKey(KEY, p), context);
+    } catch (RuntimeException e) {
+      // Thrown at once, not through the stage, e.g. when this member's Hazelcast is no longer running.
+      return Future.failedFuture(e);
+    }
   }
 
   @Override
