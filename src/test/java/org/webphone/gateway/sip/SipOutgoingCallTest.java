@@ -177,4 +177,26 @@ class SipOutgoingCallTest {
           "the number reached the PBX escaped by the URI rules");
     }
   }
+
+  @Test
+  void dtmfByInfoGoesBothWaysAndABlindTransferReportsItsProgressThenEnds() throws Exception {
+    try (Sipp uas = Sipp.uas("uas-info-refer.xml", "-m", "2"); SipTestBed bed = lineOn(uas)) {
+      bed.request(Addresses.SIP_CALL_MAKE, make("c8", "1001"));
+      bed.awaitCallState("c8", "InCall");
+      JsonObject call = new JsonObject().put("lineId", "s1").put("callId", "c8");
+      bed.request(Addresses.SIP_CALL_DTMF, call.copy().put("digits", "1"));
+      JsonObject digit = bed.awaitEvent(e -> "dtmf".equals(e.getString("event")), "dtmf from the PBX");
+      assertEquals(new JsonObject().put("event", "dtmf").put("callId", "c8").put("digit", "5").put("source", "info")
+          .put("session", "s1"), digit);
+      assertEquals(ErrorCode.NUMBER_REFUSED.code(), bed.refusal(Addresses.SIP_CALL_TRANSFER,
+          call.copy().put("target", "1002;evil")));
+      bed.request(Addresses.SIP_CALL_TRANSFER, call.copy().put("target", "1002"));
+      bed.awaitCallState("c8", "Completed");
+      closeLine(bed);
+      uas.awaitSuccess(SIPP_DONE);
+      assertEquals(List.of(100, 200), bed.events.stream().filter(e -> "transfer".equals(e.getString("event")))
+          .map(e -> e.getInteger("code")).toList());
+      assertEquals(List.of("Setup", "Ringing", "InCall", "Completed"), bed.callStates("c8"));
+    }
+  }
 }
