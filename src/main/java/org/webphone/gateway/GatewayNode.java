@@ -5,8 +5,8 @@ import com.hazelcast.config.Config;
 import com.hazelcast.config.FileSystemXmlConfig;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.Deployable;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.shareddata.LocalMap;
@@ -17,16 +17,20 @@ import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import java.io.FileNotFoundException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.config.GatewayConfig;
 import org.webphone.gateway.media.MediaRelayVerticle;
+import org.webphone.gateway.node.NodeOpsVerticle;
 import org.webphone.gateway.pool.AccountPoolVerticle;
 import org.webphone.gateway.signalling.SignallingVerticle;
 import org.webphone.gateway.sip.SipLineVerticle;
@@ -49,9 +53,12 @@ public final class GatewayNode {
 
   private final GatewayConfig config;
   private final String nodeId;
-  private final Deque<String> deployments = new ArrayDeque<>();
-  private Vertx vertx;
+  private final Deque<String> deployments = new ConcurrentLinkedDeque<>();
+  private volatile Vertx vertx;
   private HazelcastClusterManager clusterManager;
+  private Future<Void> started;
+  private volatile Future<Void> stopping;
+  private final List<String> stopProblems = new CopyOnWriteArrayList<>();
 
   public GatewayNode(GatewayConfig config) {
     this.config = config;
@@ -68,7 +75,15 @@ public final class GatewayNode {
   }
 
   /** Starts Vert.x (joining the cluster when enabled) and deploys the verticles in order. */
-  public Future<Void> start() {
+  public synchronized Future<Void> start() {
+    if (started != null) {
+      return started;
+    }
+    started = doStart();
+    return started;
+  }
+
+  private Future<Void> doStart() {
     VertxOptions options = new VertxOptions()
         .setMetricsOptions(new MicrometerMetricsOptions()
             .setEnabled(true)
@@ -98,6 +113,7 @@ public final class GatewayNode {
       LOG.info("node {} starting ({}, {})", nodeId, config.getBoolean("cluster.enabled") ? "clustered" : "standalone",
           config.demoMode() ? "embedded demo PBX" : "PBX " + config.pbxHost() + ":" + config.pbxPort());
       List<Supplier<Deployable>> order = new ArrayList<>();
+      order.add(NodeOpsVerticle::new);
       order.add(AccountPoolVerticle::new);
       order.add(MediaRelayVerticle::new);
       if (config.demoMode()) {
@@ -111,6 +127,9 @@ public final class GatewayNode {
       }
       return chain;
     }).onSuccess(x -> {
+      if (stopping != null) {
+        return; // a stop came in while starting: never announce ready
+      }
       vertx.sharedData().<String, String>getLocalMap(NODE_MAP).put("state", "ready");
       LOG.info("node {} ready: http://{}:{}/", nodeId, config.getString("http.host"), config.getInt("http.port"));
     });
@@ -119,43 +138,82 @@ public final class GatewayNode {
   private Future<Void> deploy(Deployable verticle) {
     return vertx.deployVerticle(verticle, new DeploymentOptions().setConfig(config.json().put("nodeId", nodeId)))
         .onSuccess(deployments::push)
+        .onFailure(e -> LOG.error("node {}: {} failed to deploy: {}", nodeId, verticle.getClass().getSimpleName(), e.toString()))
         .mapEmpty();
   }
 
   /**
-   * Graceful stop: state "draining" (health answers 503, no new sessions), verticles undeployed in reverse
-   * order, then Vert.x closed (which leaves the cluster). Bounded by {@code shutdown.graceSec} per step.
+   * First step of a graceful stop: {@code /health} answers 503 (load balancers stop sending browsers here)
+   * and signalling refuses new sessions. {@link #stop()} does this itself; it is separate so that an
+   * orchestrator (or a test) can drain before stopping.
    */
-  public Future<Void> stop() {
-    if (vertx == null) {
-      return Future.succeededFuture();
+  public synchronized void beginDrain() {
+    if (vertx != null) {
+      vertx.sharedData().<String, String>getLocalMap(NODE_MAP).put("state", "draining");
     }
-    vertx.sharedData().<String, String>getLocalMap(NODE_MAP).put("state", "draining");
-    LOG.info("node {} draining", nodeId);
-    long boundMs = Math.max(1, config.getInt("shutdown.graceSec")) * 1000L;
-    Future<Void> chain = Future.succeededFuture();
-    while (!deployments.isEmpty()) {
-      String id = deployments.pop();
-      chain = chain.compose(x -> bounded(vertx.undeploy(id), boundMs, "undeploy " + id));
-    }
-    Vertx v = vertx;
-    return chain.eventually(() -> {
-      v.sharedData().<String, String>getLocalMap(NODE_MAP).put("state", "stopped");
-      return v.close();
-    }).onComplete(ar -> LOG.info("node {} stopped", nodeId));
   }
 
-  private Future<Void> bounded(Future<Void> f, long ms, String what) {
+  /**
+   * Graceful stop, bounded by {@code shutdown.graceSec} in total: drain, undeploy the verticles in reverse
+   * order (signalling hangs up calls, unregisters lines and returns leases while SIP, media and pool are
+   * still there), then close Vert.x, which leaves the cluster. A step that overruns the bound is abandoned
+   * (logged) and the stop goes on. The returned future always completes once everything was tried: it
+   * fails, naming the steps, when a step failed or overran. Calling it again returns the same future;
+   * called during start, it waits for the start to end first.
+   */
+  public synchronized Future<Void> stop() {
+    if (stopping != null) {
+      return stopping;
+    }
+    long deadline = System.nanoTime() + Math.max(1, config.getInt("shutdown.graceSec")) * 1_000_000_000L;
+    Promise<Void> done = Promise.promise();
+    stopping = done.future();
+    Future<Void> afterStart = started == null ? Future.succeededFuture() : started.transform(ar -> Future.<Void>succeededFuture());
+    afterStart.onComplete(x -> {
+      if (vertx == null) {
+        done.complete();
+        return;
+      }
+      beginDrain();
+      LOG.info("node {} draining (bound {} s)", nodeId, config.getInt("shutdown.graceSec"));
+      Future<Void> chain = Future.succeededFuture();
+      while (!deployments.isEmpty()) {
+        String id = deployments.pop();
+        chain = chain.compose(y -> bounded(vertx.undeploy(id), deadline, "undeploy " + id));
+      }
+      Vertx v = vertx;
+      chain.compose(y -> {
+        v.sharedData().<String, String>getLocalMap(NODE_MAP).put("state", "stopped");
+        // Closing also leaves the cluster; give it at least a second even when the verticles used the bound.
+        return bounded(v.close(), Math.max(deadline, System.nanoTime() + 1_000_000_000L), "close Vert.x");
+      }).onComplete(ar -> {
+        if (stopProblems.isEmpty()) {
+          LOG.info("node {} stopped", nodeId);
+          done.complete();
+        } else {
+          LOG.warn("node {} stopped with problems: {}", nodeId, stopProblems);
+          done.fail(new IllegalStateException("stopped with problems: " + stopProblems));
+        }
+      });
+    });
+    return stopping;
+  }
+
+  /** {@code f}, or success at {@code deadline} (System.nanoTime) with a warning, whichever comes first. */
+  private Future<Void> bounded(Future<Void> f, long deadline, String what) {
     Promise<Void> p = Promise.promise();
-    long timer = vertx.setTimer(ms, t -> {
+    long ms = Math.max(1, (deadline - System.nanoTime()) / 1_000_000);
+    // A JDK timer, not a Vert.x one: the bound must hold while Vert.x itself is closing.
+    CompletableFuture.delayedExecutor(ms, TimeUnit.MILLISECONDS).execute(() -> {
       if (p.tryComplete()) {
-        LOG.warn("{} did not finish within {} ms; going on", what, ms);
+        LOG.warn("node {}: {} did not finish within the shutdown bound; going on", nodeId, what);
+        stopProblems.add(what + " overran the bound");
       }
     });
     f.onComplete(ar -> {
-      vertx.cancelTimer(timer);
       if (ar.failed()) {
-        LOG.warn("{} failed: {}", what, ar.cause().toString());
+        LOG.warn("node {}: {} failed: {}", nodeId, what, ar.cause().toString());
+        stopProblems.add(what + " failed: " + ar.cause());
       }
       p.tryComplete();
     });

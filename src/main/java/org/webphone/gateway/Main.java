@@ -11,8 +11,8 @@ import org.webphone.gateway.config.GatewayConfig;
 /**
  * Starts one gateway node: {@code java -cp ... org.webphone.gateway.Main [--config FILE] [--cluster]}.
  *
- * <p>Exit codes: 0 after a graceful stop, 1 when the node failed to start, 2 for a configuration error
- * (one line on stderr naming the key).
+ * <p>Exit codes: 2 for a configuration error (one line on stderr naming the key), 1 when the node failed
+ * to start, 143 (the JVM's 128 + SIGTERM) after a graceful stop on SIGTERM, 0 after {@code --help}.
  */
 public final class Main {
   private static final Logger LOG = LoggerFactory.getLogger(Main.class);
@@ -58,13 +58,7 @@ public final class Main {
     SLF4JBridgeHandler.install();
 
     GatewayNode node = new GatewayNode(config);
-    try {
-      node.start().toCompletionStage().toCompletableFuture().get(120, TimeUnit.SECONDS);
-    } catch (Exception e) {
-      LOG.error("node failed to start: {}", e.getCause() != null ? e.getCause().toString() : e.toString(), e);
-      node.stop().toCompletionStage().toCompletableFuture().completeOnTimeout(null, 10, TimeUnit.SECONDS).join();
-      System.exit(1);
-    }
+    // Registered before start so that SIGTERM during a slow cluster join still leaves the cluster cleanly.
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       long bound = config.getInt("shutdown.graceSec") + 5L;
       try {
@@ -73,5 +67,12 @@ public final class Main {
         LOG.warn("graceful stop did not finish within {} s: {}", bound, e.toString());
       }
     }, "gateway-shutdown"));
+    try {
+      node.start().toCompletionStage().toCompletableFuture().get(120, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      LOG.error("node failed to start: {}", e.getCause() != null ? e.getCause().toString() : e.toString(), e);
+      node.stop().toCompletionStage().toCompletableFuture().completeOnTimeout(null, 10, TimeUnit.SECONDS).join();
+      System.exit(1);
+    }
   }
 }

@@ -22,9 +22,13 @@ public final class Addresses {
   }
 
   // ---- account pool (pool.AccountPoolVerticle) ----
-  /** Lease a free account. Body {sessionId, nodeId}. Reply: the lease. Fails NO_ACCOUNT ("Connection limit"). */
+  /**
+   * Lease a free account. Body {sessionId, nodeId, wait?}. Reply: the lease, or {queued, position} when
+   * wait:true and the waiting line is on (the lease then comes as event "lease" to {@link #session}).
+   * Fails NO_ACCOUNT ("Connection limit").
+   */
   public static final String POOL_LEASE = "pool.account.lease";
-  /** Return a lease. Body {accountId, token}. Reply {released}. Fails STALE_TOKEN, NOT_FOUND. */
+  /** Return a lease. Body {accountId, token}. Reply {released}; a repeat succeeds. Fails STALE_TOKEN, NOT_FOUND. */
   public static final String POOL_RELEASE = "pool.account.release";
   /** Is this lease still current (fencing)? Body {accountId, token}. Reply {current}. */
   public static final String POOL_VALIDATE = "pool.account.validate";
@@ -32,6 +36,13 @@ public final class Addresses {
   public static final String POOL_STATUS = "pool.status";
   /** Published (cluster-wide) whenever the pool changes. Body as {@link #POOL_STATUS} without leases. */
   public static final String POOL_CHANGED = "pool.changed";
+  /** Leave the waiting line (the session ended while waiting). Body {sessionId}. Reply {removed}. */
+  public static final String POOL_CANCEL_WAIT = "pool.account.cancel-wait";
+
+  /** Internal, cluster-wide: hands a lease made on another node to the pool verticle of member {@code member}. */
+  public static String poolNode(String member) {
+    return "pool.node." + member;
+  }
 
   // ---- SIP lines and calls (sip.SipLineVerticle) ----
   /** Register a leased account. Body {lineId, sessionId, account:{...}, token}. Reply {lineId}. */
@@ -84,6 +95,15 @@ public final class Addresses {
   public static final String SIGNALLING_CLOSE = "signalling.session.close";
   /** Session counts. Body {}. Reply {sessions, calls}. */
   public static final String SIGNALLING_STATUS = "signalling.status";
+
+  // ---- node operations (node.NodeOpsVerticle) ----
+  /**
+   * Cluster-wide address of one node. Body {} or {peer}: reply {nodeId, state, mode, clustered, members}
+   * and, with {peer}, that node's own reply as {peer} plus {peerRttMs}. Fails 302 (no such node), 501.
+   */
+  public static String node(String nodeId) {
+    return "gateway.node." + nodeId;
+  }
 
   /** Address where line, call and media events of one session are sent (consumed by signalling). */
   public static String session(String sessionId) {

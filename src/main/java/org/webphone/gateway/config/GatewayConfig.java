@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 
@@ -219,6 +220,7 @@ public final class GatewayConfig {
     positive("media.timeoutSec", 1, 86400);
     positive("media.holdTimeoutSec", 1, 864000);
     positive("pool.leaseTtlSec", 3, 3600);
+    positive("pool.maxWaiting", 0, 1_000_000);
     positive("dial.maxLength", 1, 128);
     positive("limits.maxSessionsPerIp", 1, 1_000_000);
     positive("limits.callsPerMinutePerSession", 1, 1_000_000);
@@ -281,7 +283,7 @@ public final class GatewayConfig {
   private void oneOf(String key, Set<String> allowed) {
     String v = getString(key);
     if (!allowed.contains(v)) {
-      throw new ConfigException(key, "must be one of " + allowed + ", got \"" + v + "\"");
+      throw new ConfigException(key, "must be one of " + new TreeSet<>(allowed) + ", got \"" + v + "\"");
     }
   }
 
@@ -358,7 +360,8 @@ public final class GatewayConfig {
     }
   }
 
-  private static List<String> leafKeys(JsonObject obj, String prefix) {
+  /** Every key that has its own environment variable (objects are descended into, except pool.range). */
+  static List<String> leafKeys(JsonObject obj, String prefix) {
     List<String> keys = new ArrayList<>();
     for (String name : obj.fieldNames()) {
       Object v = obj.getValue(name);

@@ -1,16 +1,402 @@
 package org.webphone.gateway.media;
 
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.Message;
 import io.vertx.core.json.JsonObject;
+import java.net.InetAddress;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.config.GatewayConfig;
+import org.webphone.gateway.media.dtls.DtlsIdentity;
+import org.webphone.gateway.media.dtls.DtlsLeg;
+import org.webphone.gateway.media.ice.IceService;
+import org.webphone.gateway.media.rtp.RtpIoLoop;
+import org.webphone.gateway.media.rtp.RtpPorts;
+import org.webphone.gateway.media.rtp.SrtpKeys;
 
-/** WebRTC to RTP media relay (issue 5). */
+/**
+ * The media relay of a node: joins each call's browser WebRTC audio (ICE, DTLS-SRTP) to plain RTP toward
+ * the PBX. The contract is the "Media relay" section of {@code docs/event-bus.md}; the design is
+ * {@code docs/media.md}.
+ *
+ * <p>Threads: commands run on this verticle's event loop, which alone touches {@link #sessions}; anything
+ * that binds sockets, starts or joins threads (agents, ports, DTLS) runs in {@code executeBlocking}; packets
+ * never cross the event bus (see {@link MediaSession}).
+ */
 public final class MediaRelayVerticle extends VerticleBase {
+  private static final Logger LOG = LoggerFactory.getLogger(MediaRelayVerticle.class);
+
+  private final Map<String, MediaSession> sessions = new HashMap<>();
+  /** Calls whose create is in progress; a close that arrives meanwhile is remembered here. */
+  private final Map<String, Boolean> creating = new HashMap<>();
+  /** Calls whose last PBX SDP we sent was an offer still waiting for its answer. */
+  private final Set<String> awaitingAnswer = new HashSet<>();
+  private final Map<String, String> lastPbxOrigin = new HashMap<>();
+  private final MediaCounters retired = new MediaCounters();
+  private MediaRuntime rt;
+  private long timeoutNanos;
+  private long holdTimeoutNanos;
+  private long timer = -1;
+  private Thread warmUp;
+
   @Override
   public Future<?> start() {
-    vertx.eventBus().<JsonObject>localConsumer(Addresses.MEDIA_STATUS, m -> m.reply(
-        new JsonObject().put("sessions", 0)));
-    return Future.succeededFuture();
+    GatewayConfig cfg = GatewayConfig.from(config());
+    timeoutNanos = cfg.getLong("media.timeoutSec") * 1_000_000_000L;
+    holdTimeoutNanos = cfg.getLong("media.holdTimeoutSec") * 1_000_000_000L;
+    IceService.configureIce4j();
+    Context ctx = context;
+    warmUp = new Thread(() -> {
+      try {
+        long t0 = System.nanoTime();
+        SrtpKeys.warmUp();
+        LOG.info("SRTP ready ({} ms warm-up)", (System.nanoTime() - t0) / 1_000_000);
+      } catch (Exception e) {
+        LOG.warn("SRTP warm-up failed: {}", e.toString());
+      }
+    }, "media-srtp-warmup");
+    warmUp.setDaemon(true);
+    warmUp.start();
+    return vertx.executeBlocking(() -> {
+      String bind = cfg.getString("media.bindAddress");
+      IceService ice = new IceService(bind, cfg.getInt("media.webrtcPort"), cfg.mediaAnnouncedAddress());
+      try {
+        RtpPorts ports = new RtpPorts(InetAddress.getByName(bind), cfg.getInt("media.rtpPortMin"),
+            cfg.getInt("media.rtpPortMax"));
+        RtpIoLoop loop = new RtpIoLoop("media-rtp-io");
+        DtlsIdentity identity = DtlsIdentity.generate("webphone-" + config().getString("nodeId", "node"));
+        return new MediaRuntime(ice, identity, ports, loop, cfg.mediaAnnouncedAddress(),
+            cfg.getBoolean("media.learnPbxAddress"), (int) Math.min(30_000, timeoutNanos / 1_000_000),
+            (sessionId, event) -> ctx.runOnContext(v -> emit(sessionId, event)));
+      } catch (Exception e) {
+        ice.close();
+        throw e;
+      }
+    }).onSuccess(r -> {
+      rt = r;
+      var bus = vertx.eventBus();
+      bus.<JsonObject>localConsumer(Addresses.MEDIA_CREATE, this::create);
+      bus.<JsonObject>localConsumer(Addresses.MEDIA_PBX_SDP, this::pbxSdp);
+      bus.<JsonObject>localConsumer(Addresses.MEDIA_BROWSER_OFFER, this::browserOffer);
+      bus.<JsonObject>localConsumer(Addresses.MEDIA_DIRECTION, this::direction);
+      bus.<JsonObject>localConsumer(Addresses.MEDIA_DTMF, m -> MediaDtmf.handle(vertx, sessions, m));
+      bus.<JsonObject>localConsumer(Addresses.MEDIA_CLOSE, this::close);
+      bus.<JsonObject>localConsumer(Addresses.MEDIA_STATUS, this::status);
+      timer = vertx.setPeriodic(500, t -> checkTimeouts());
+      LOG.info("media relay on {}:{} (WebRTC), RTP {}..{}, fingerprint {}", cfg.getString("media.bindAddress"),
+          r.ice().port(), cfg.getInt("media.rtpPortMin"), cfg.getInt("media.rtpPortMax"), r.identity().fingerprint());
+    });
+  }
+
+  @Override
+  public Future<?> stop() {
+    if (timer >= 0) {
+      vertx.cancelTimer(timer);
+    }
+    var all = sessions.values().toArray(new MediaSession[0]);
+    sessions.clear();
+    MediaRuntime r = rt;
+    return vertx.executeBlocking(() -> {
+      for (MediaSession s : all) {
+        s.close();
+      }
+      if (r != null) {
+        r.loop().close();
+        r.ice().close();
+      }
+      warmUp.join(5000);
+      return null;
+    });
+  }
+
+  // ------------------------------------------------------------------ commands
+
+  private void create(Message<JsonObject> m) {
+    JsonObject b = m.body();
+    String callId = text(b, "callId");
+    String sessionId = text(b, "sessionId");
+    String offerText = text(b, "browserOffer");
+    if (callId == null || sessionId == null || offerText == null) {
+      m.fail(ErrorCode.MISSING_FIELD.code(), "media.session.create needs callId, sessionId and browserOffer");
+      return;
+    }
+    if (sessions.containsKey(callId) || creating.containsKey(callId)) {
+      m.fail(ErrorCode.WRONG_STATE.code(), "call " + callId + " already has media");
+      return;
+    }
+    MediaSdp.BrowserOffer offer;
+    MediaSdp.PbxMedia pbxOffer = null;
+    int codec;
+    int pbxTe;
+    try {
+      offer = MediaSdp.parseBrowserOffer(offerText);
+      if (b.getValue("pbxOffer") != null) {
+        pbxOffer = MediaSdp.parsePbx(text(b, "pbxOffer") == null ? "" : text(b, "pbxOffer"));
+        codec = pbxOffer.g711().stream().filter(offer.g711()::contains).findFirst()
+            .orElseThrow(() -> new IllegalArgumentException("no common G.711 codec between the PBX and the browser"));
+        pbxTe = offer.telephoneEvent() >= 0 ? pbxOffer.telephoneEvent() : -1;
+      } else {
+        codec = offer.g711().contains(MediaSdp.PCMU) ? MediaSdp.PCMU : MediaSdp.PCMA;
+        pbxTe = offer.telephoneEvent() >= 0 ? MediaSdp.PBX_TE_PT : -1;
+      }
+    } catch (IllegalArgumentException e) {
+      LOG.info("call={} refused SDP: {}", callId, e.getMessage());
+      m.fail(ErrorCode.BAD_SDP.code(), e.getMessage());
+      return;
+    }
+    creating.put(callId, false);
+    MediaSdp.PbxMedia pbx = pbxOffer;
+    vertx.executeBlocking(() -> {
+      RtpPorts.Pair ports = rt.ports().allocate();
+      if (ports == null) {
+        return null;
+      }
+      MediaSession s = new MediaSession(callId, sessionId, rt, ports);
+      s.negotiated(codec, offer.telephoneEvent(), pbxTe);
+      try {
+        s.replaceBrowserLeg(newLeg(s, offer));
+      } catch (Exception e) {
+        s.close();
+        throw e;
+      }
+      return s;
+    }).onComplete(ar -> {
+      boolean closeRequested = creating.remove(callId);
+      if (ar.failed()) {
+        LOG.warn("call={} media create failed: {}", callId, ar.cause().toString());
+        m.fail(ErrorCode.INTERNAL.code(), "media create failed: " + ar.cause().getMessage());
+        return;
+      }
+      MediaSession s = ar.result();
+      if (s == null) {
+        m.fail(ErrorCode.NO_PORT.code(), "no free RTP port pair in media.rtpPortMin..rtpPortMax");
+        return;
+      }
+      if (closeRequested) {
+        vertx.executeBlocking(() -> {
+          s.close();
+          return null;
+        });
+        m.fail(ErrorCode.NOT_FOUND.code(), "call " + callId + " was closed while its media was being created");
+        return;
+      }
+      sessions.put(callId, s);
+      s.startPbxLeg();
+      String pbxSdp;
+      if (pbx != null) {
+        s.applyPbx(pbx);
+        lastPbxOrigin.put(callId, pbx.origin());
+        pbxSdp = s.pbxSdp(pbx.direction());
+      } else {
+        awaitingAnswer.add(callId);
+        pbxSdp = s.pbxSdp(null);
+      }
+      LOG.info("call={} media created: browser codec {} te {}, RTP port {}", callId, codec, offer.telephoneEvent(),
+          s.rtpPort());
+      m.reply(new JsonObject().put("browserAnswer", s.browserAnswer(offer, s.browserLeg())).put("pbxSdp", pbxSdp));
+    });
+  }
+
+  private WebRtcLeg newLeg(MediaSession s, MediaSdp.BrowserOffer offer) throws java.io.IOException {
+    return new WebRtcLeg(s, rt.ice(), rt.identity(), offer, rt.handshakeTimeoutMs(), new WebRtcLeg.Events() {
+      @Override
+      public void onConnected(WebRtcLeg leg) {
+        context.runOnContext(v -> {
+          if (sessions.get(s.callId()) == s && s.browserLeg() == leg) {
+            emit(s.sessionId(), s.event("connected", null));
+          }
+        });
+      }
+
+      @Override
+      public void onFailed(WebRtcLeg leg, String reason) {
+        context.runOnContext(v -> {
+          if (sessions.get(s.callId()) == s && s.browserLeg() == leg) {
+            s.markEnded();
+            emit(s.sessionId(), s.event("failed", reason));
+          }
+        });
+      }
+    });
+  }
+
+  private void pbxSdp(Message<JsonObject> m) {
+    MediaSession s = session(m);
+    if (s == null) {
+      return;
+    }
+    MediaSdp.PbxMedia pbx;
+    try {
+      pbx = MediaSdp.parsePbx(text(m.body(), "sdp"));
+      if (pbx.rtp() != null && !pbx.g711().contains(s.codec())) {
+        throw new IllegalArgumentException("the PBX SDP lacks the call's codec " + s.codec());
+      }
+    } catch (IllegalArgumentException e) {
+      m.fail(ErrorCode.BAD_SDP.code(), e.getMessage());
+      return;
+    }
+    String callId = s.callId();
+    String type = m.body().getString("type");
+    boolean repeat = pbx.origin() != null && pbx.origin().equals(lastPbxOrigin.get(callId));
+    boolean isAnswer = "answer".equals(type) || (type == null && (awaitingAnswer.contains(callId) || repeat));
+    lastPbxOrigin.put(callId, pbx.origin());
+    s.applyPbx(pbx);
+    if (isAnswer) {
+      awaitingAnswer.remove(callId);
+      m.reply(new JsonObject());
+    } else {
+      m.reply(new JsonObject().put("sdp", s.pbxSdp(pbx.direction())));
+    }
+  }
+
+  private void browserOffer(Message<JsonObject> m) {
+    MediaSession s = session(m);
+    if (s == null) {
+      return;
+    }
+    MediaSdp.BrowserOffer offer;
+    try {
+      offer = MediaSdp.parseBrowserOffer(text(m.body(), "browserOffer"));
+      if (!offer.g711().contains(s.codec())) {
+        throw new IllegalArgumentException("the new offer lacks the call's codec " + s.codec());
+      }
+    } catch (IllegalArgumentException e) {
+      m.fail(ErrorCode.BAD_SDP.code(), e.getMessage());
+      return;
+    }
+    vertx.executeBlocking(() -> newLeg(s, offer)).onComplete(ar -> {
+      if (ar.failed()) {
+        m.fail(ErrorCode.INTERNAL.code(), "browser leg rebuild failed: " + ar.cause().getMessage());
+        return;
+      }
+      WebRtcLeg leg = ar.result();
+      if (sessions.get(s.callId()) != s) {
+        vertx.executeBlocking(() -> {
+          leg.close();
+          return null;
+        });
+        m.fail(ErrorCode.NOT_FOUND.code(), "call " + s.callId() + " was closed meanwhile");
+        return;
+      }
+      s.negotiated(s.codec(), offer.telephoneEvent(), s.pbxTe());
+      WebRtcLeg old = s.replaceBrowserLeg(leg);
+      if (old != null) {
+        vertx.executeBlocking(() -> {
+          old.close();
+          return null;
+        });
+      }
+      LOG.info("call={} browser leg rebuilt", s.callId());
+      m.reply(new JsonObject().put("browserAnswer", s.browserAnswer(offer, leg)));
+    });
+  }
+
+  private void direction(Message<JsonObject> m) {
+    MediaSession s = session(m);
+    if (s == null) {
+      return;
+    }
+    String d = text(m.body(), "direction");
+    if (d == null || !Set.of("sendrecv", "sendonly", "recvonly", "inactive").contains(d)) {
+      m.fail(ErrorCode.BAD_FIELD.code(), "direction must be sendrecv, sendonly, recvonly or inactive");
+      return;
+    }
+    s.setLocalDirection(d);
+    awaitingAnswer.add(s.callId());
+    m.reply(new JsonObject().put("sdp", s.pbxSdp(null)));
+  }
+
+  private void close(Message<JsonObject> m) {
+    String callId = text(m.body(), "callId");
+    if (callId == null) {
+      m.fail(ErrorCode.MISSING_FIELD.code(), "media.session.close needs callId");
+      return;
+    }
+    if (creating.containsKey(callId)) {
+      creating.put(callId, true);
+    }
+    MediaSession s = sessions.remove(callId);
+    awaitingAnswer.remove(callId);
+    lastPbxOrigin.remove(callId);
+    if (s == null) {
+      m.reply(new JsonObject().put("callId", callId));
+      return;
+    }
+    vertx.executeBlocking(() -> {
+      s.close();
+      return null;
+    }).onComplete(ar -> {
+      s.counters().addTo(retired);
+      LOG.info("call={} media closed: {}", callId, s.counters().toJson().encode());
+      emit(s.sessionId(), s.event("closed", m.body().getString("reason", "closed")));
+      m.reply(new JsonObject().put("callId", callId));
+    });
+  }
+
+  private void status(Message<JsonObject> m) {
+    MediaCounters total = new MediaCounters();
+    retired.addTo(total);
+    sessions.values().forEach(s -> s.counters().addTo(total));
+    JsonObject r = new JsonObject()
+        .put("sessions", sessions.size())
+        .put("creating", creating.size())
+        .put("rtpPorts", rt.ports().inUse())
+        .put("agents", rt.ice().liveAgents())
+        .put("dtlsThreads", DtlsLeg.liveThreads())
+        .put("rtpRegistrations", rt.loop().registrations())
+        .put("webrtcPort", rt.ice().port())
+        .put("fingerprint", rt.identity().fingerprint())
+        .put("counters", total.toJson());
+    String callId = m.body() == null ? null : text(m.body(), "callId");
+    if (callId != null && sessions.containsKey(callId)) {
+      r.put("session", sessions.get(callId).status());
+    }
+    m.reply(r);
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private void checkTimeouts() {
+    long now = System.nanoTime();
+    for (MediaSession s : sessions.values()) {
+      JsonObject e = s.checkTimeout(now, timeoutNanos, holdTimeoutNanos);
+      if (e != null) {
+        LOG.info("call={} media {}: {}", s.callId(), e.getString("state"), e.getString("reason"));
+        emit(s.sessionId(), e);
+      }
+    }
+  }
+
+  private void emit(String sessionId, JsonObject event) {
+    vertx.eventBus().send(Addresses.session(sessionId), event);
+  }
+
+  private MediaSession session(Message<JsonObject> m) {
+    String callId = m.body() == null ? null : text(m.body(), "callId");
+    if (callId == null) {
+      m.fail(ErrorCode.MISSING_FIELD.code(), "callId is missing");
+      return null;
+    }
+    MediaSession s = sessions.get(callId);
+    if (s == null) {
+      m.fail(ErrorCode.NOT_FOUND.code(), "no media for call " + callId);
+    }
+    return s;
+  }
+
+  private static String text(JsonObject b, String key) {
+    if (b == null) {
+      return null;
+    }
+    Object v = b.getValue(key);
+    return v instanceof String s && !s.isBlank() ? s : null;
   }
 }

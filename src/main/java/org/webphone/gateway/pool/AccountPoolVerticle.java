@@ -1,19 +1,385 @@
 package org.webphone.gateway.pool;
 
+import com.hazelcast.cluster.MembershipEvent;
+import com.hazelcast.cluster.MembershipListener;
+import com.hazelcast.core.HazelcastInstance;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.internal.VertxInternal;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
+import java.util.ArrayList;
+import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.common.ErrorCode;
 import org.webphone.gateway.config.AccountList;
 import org.webphone.gateway.config.GatewayConfig;
 
-/** The account pool (issue 4 fills in leases, fencing, the cluster-wide map and the waiting line). */
+/**
+ * The account pool of the node; the pool itself is cluster-wide. Contract: docs/event-bus.md ("Account
+ * pool"); semantics and failure recovery: docs/pool.md.
+ *
+ * <p>Every command becomes one atomic {@link PoolOp} on the shared {@link PoolState} (a Hazelcast entry
+ * when clustered, see {@link HazelcastPoolStore}; a local object when standalone). Leases of a node that
+ * leaves the cluster are freed on the membership event; leases of a node that stops heart-beating (hung,
+ * cut off, or an event nobody handled) are freed after {@code pool.leaseTtlSec}.
+ */
 public final class AccountPoolVerticle extends VerticleBase {
+  private static final Logger LOG = LoggerFactory.getLogger(AccountPoolVerticle.class);
+  /** pool.changed is coalesced: at thousands of leases per second one event per change would flood the bus. */
+  static final long CHANGE_COALESCE_MS = 50;
+
+  private PoolStore store;
+  private PoolMetrics metrics;
+  private String nodeId;
+  private boolean waitingLine;
+  private int maxWaiting;
+  private long ttlMs;
+  private long requestTimeoutMs;
+  private long heartbeatTimer = -1;
+  private long changeTimer = -1;
+  private PoolState.Counts lastCounts;
+  private HazelcastInstance hz;
+  private UUID membershipRegistration;
+  private WaitingLine line;
+  private final LocalLeases localLeases = new LocalLeases();
+
   @Override
   public Future<?> start() {
-    int total = AccountList.fromConfig(GatewayConfig.from(config())).size();
-    vertx.eventBus().<JsonObject>localConsumer(Addresses.POOL_STATUS, m -> m.reply(
-        new JsonObject().put("total", total).put("free", total).put("leased", 0).put("waiting", 0)));
-    return Future.succeededFuture();
+    GatewayConfig cfg = GatewayConfig.from(config());
+    nodeId = config().getString("nodeId", "local");
+    waitingLine = cfg.getBoolean("pool.waitingLine");
+    maxWaiting = cfg.getInt("pool.maxWaiting");
+    ttlMs = cfg.getLong("pool.leaseTtlSec") * 1000;
+    requestTimeoutMs = cfg.getLong("limits.requestTimeoutMs");
+    metrics = new PoolMetrics(nodeId);
+    ArrayList<PoolState.Cred> wanted = new ArrayList<>();
+    for (AccountList.Account a : AccountList.fromConfig(cfg)) {
+      wanted.add(new PoolState.Cred(a.username(), a.password(), a.authUser(), a.displayName()));
+    }
+    Future<PoolStore> storeReady;
+    if (vertx.isClustered() && ((VertxInternal) vertx).clusterManager() instanceof HazelcastClusterManager cm) {
+      hz = cm.getHazelcastInstance();
+      storeReady = vertx.executeBlocking(() -> (PoolStore) new HazelcastPoolStore(hz, context));
+    } else {
+      storeReady = Future.succeededFuture(new LocalPoolStore());
+    }
+    return storeReady.compose(s -> {
+      store = s;
+      line = new WaitingLine(vertx, store, requestTimeoutMs, localLeases, this::noteChange);
+      return store.run(new PoolOp.Reconcile(wanted, now()));
+    }).compose(r -> {
+      LOG.info("pool ready on node {} (member {}): {} accounts configured, added {}, removed {}, retiring {}; "
+              + "cluster pool total={} free={} leased={} waiting={}", nodeId, store.member(), wanted.size(),
+          r.added(), r.removed(), r.retiring(), r.counts().total(), r.counts().free(), r.counts().leased(),
+          r.counts().waiting());
+      r.handed().forEach(line::deliver);
+      noteChange(r.counts());
+      registerConsumers();
+      if (hz != null) {
+        heartbeatTimer = vertx.setPeriodic(Math.max(1000, ttlMs / 3), t -> heartbeat());
+        return vertx.executeBlocking(() -> hz.getCluster().addMembershipListener(new MembershipListener() {
+          @Override
+          public void memberAdded(MembershipEvent e) {
+          }
+
+          @Override
+          public void memberRemoved(MembershipEvent e) {
+            // Hazelcast's event thread: only hand the fact to our context.
+            String member = e.getMember().getUuid().toString();
+            context.runOnContext(v -> dropMember(member, "left the cluster"));
+          }
+        })).onSuccess(id -> membershipRegistration = id).mapEmpty();
+      }
+      return Future.succeededFuture();
+    });
+  }
+
+  @Override
+  public Future<?> stop() {
+    vertx.cancelTimer(heartbeatTimer);
+    vertx.cancelTimer(changeTimer);
+    metrics.close();
+    if (hz == null || store == null) {
+      return Future.succeededFuture();
+    }
+    UUID reg = membershipRegistration;
+    // Leases still held here (signalling normally returned them while draining) go back now, not after the TTL.
+    return store.run(new PoolOp.DropMember(store.member(), now()))
+        .onSuccess(r -> {
+          if (r.freed() + r.unqueued() > 0) {
+            LOG.info("pool stopping on node {}: gave back {} leases, removed {} waiters", nodeId, r.freed(),
+                r.unqueued());
+          }
+          r.handed().forEach(line::deliver);
+          vertx.eventBus().publish(Addresses.POOL_CHANGED, PoolJson.counts(r.counts()));
+        })
+        .eventually(() -> vertx.executeBlocking(() -> reg == null || hz.getCluster().removeMembershipListener(reg)))
+        .recover(e -> {
+          LOG.warn("pool stop on node {}: {}", nodeId, e.toString());
+          return Future.succeededFuture();
+        });
+  }
+
+  private void registerConsumers() {
+    var bus = vertx.eventBus();
+    bus.<JsonObject>localConsumer(Addresses.POOL_LEASE, this::onLease);
+    bus.<JsonObject>localConsumer(Addresses.POOL_RELEASE, this::onRelease);
+    bus.<JsonObject>localConsumer(Addresses.POOL_VALIDATE, this::onValidate);
+    bus.<JsonObject>localConsumer(Addresses.POOL_STATUS, this::onStatus);
+    bus.<JsonObject>localConsumer(Addresses.POOL_CANCEL_WAIT, this::onCancelWait);
+    bus.<JsonObject>consumer(Addresses.poolNode(store.member()), m -> line.deliverLocal(m.body()));
+    bus.<JsonObject>consumer(Addresses.POOL_CHANGED, m -> line.refreshPositions());
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  private void onLease(Message<JsonObject> m) {
+    String sessionId = text(m, "sessionId");
+    if (sessionId == null) {
+      return;
+    }
+    Object node = body(m).getValue("nodeId", nodeId);
+    boolean wait = waitingLine && Boolean.TRUE.equals(body(m).getValue("wait"));
+    if (!(node instanceof String n) || n.isBlank()) {
+      m.fail(ErrorCode.BAD_FIELD.code(), "nodeId must be a non-empty string");
+      return;
+    }
+    run(new PoolOp.Lease(sessionId, n, store.member(), wait, maxWaiting, now())).onComplete(ar -> {
+      if (ar.failed()) {
+        fail(m, "lease", ar.cause());
+        return;
+      }
+      PoolState.LeaseResult r = ar.result();
+      if (r.grant() != null) {
+        LOG.debug("line={} leased account {} token {}", sessionId, r.grant().lease().accountId(),
+            r.grant().lease().token());
+        metrics.granted();
+        localLeases.granted(r.grant().lease().accountId(), r.grant().lease().token(), sessionId);
+        m.reply(PoolJson.grant(r.grant()));
+      } else if (r.position() > 0) {
+        LOG.info("line={} waits for an account at position {}", sessionId, r.position());
+        line.queued(sessionId, r.position());
+        metrics.queued();
+        m.reply(new JsonObject().put("queued", true).put("position", r.position()));
+      } else {
+        LOG.info("line={} refused: no free account ({} leased, {} waiting)", sessionId, r.counts().leased(),
+            r.counts().waiting());
+        metrics.refused();
+        m.fail(ErrorCode.NO_ACCOUNT.code(), ErrorCode.NO_ACCOUNT.text());
+      }
+      noteChange(r.counts());
+    });
+  }
+
+  private void onRelease(Message<JsonObject> m) {
+    if (!body(m).containsKey("accountId") && body(m).containsKey("sessionId")) {
+      releaseSession(m);
+      return;
+    }
+    String accountId = text(m, "accountId");
+    Long token = accountId == null ? null : token(m);
+    if (token == null) {
+      return;
+    }
+    localLeases.releasing(accountId, token);
+    run(new PoolOp.Release(accountId, token, now())).onComplete(ar -> {
+      if (ar.failed()) {
+        fail(m, "release", ar.cause());
+        return;
+      }
+      PoolState.ReleaseResult r = ar.result();
+      switch (r.status()) {
+        case RELEASED -> {
+          LOG.debug("account {} token {} released", accountId, token);
+          m.reply(new JsonObject().put("released", true));
+          if (r.handedTo() != null) {
+            line.deliver(r.handedTo());
+          }
+          noteChange(r.counts());
+        }
+        case STALE -> {
+          metrics.stale();
+          m.fail(ErrorCode.STALE_TOKEN.code(), "account " + accountId + ": token " + token + " is no longer current");
+        }
+        default -> m.fail(ErrorCode.NOT_FOUND.code(), "no account " + accountId + " in the pool");
+      }
+    });
+  }
+
+  /** {sessionId} without accountId: whatever the session has (a lease it never heard of, or a place in line). */
+  private void releaseSession(Message<JsonObject> m) {
+    String sessionId = text(m, "sessionId");
+    if (sessionId == null) {
+      return;
+    }
+    localLeases.releasingSession(sessionId);
+    line.left(sessionId);
+    run(new PoolOp.ReleaseSession(sessionId, now())).onComplete(ar -> {
+      if (ar.failed()) {
+        fail(m, "release", ar.cause());
+      } else if (ar.result().status() == PoolState.ReleaseStatus.RELEASED) {
+        LOG.info("line={} gave back what it held", sessionId);
+        m.reply(new JsonObject().put("released", true));
+        if (ar.result().handedTo() != null) {
+          line.deliver(ar.result().handedTo());
+        }
+        noteChange(ar.result().counts());
+      } else {
+        m.fail(ErrorCode.NOT_FOUND.code(), "session " + sessionId + " holds no lease and does not wait");
+      }
+    });
+  }
+
+  private void onValidate(Message<JsonObject> m) {
+    String accountId = text(m, "accountId");
+    Long token = accountId == null ? null : token(m);
+    if (token == null) {
+      return;
+    }
+    run(new PoolOp.Validate(accountId, token)).onComplete(ar -> {
+      if (ar.failed()) {
+        fail(m, "validate", ar.cause());
+      } else {
+        m.reply(new JsonObject().put("current", ar.result()));
+      }
+    });
+  }
+
+  private void onStatus(Message<JsonObject> m) {
+    store.run(new PoolOp.Status()).onComplete(ar -> {
+      if (ar.failed()) {
+        fail(m, "status", ar.cause());
+        return;
+      }
+      PoolState.Status s = ar.result();
+      JsonArray leases = new JsonArray();
+      s.leases().forEach(l -> leases.add(new JsonObject().put("accountId", l.accountId()).put("token", l.token())
+          .put("nodeId", l.nodeId()).put("sessionId", l.sessionId()).put("since", l.since())));
+      JsonArray queue = new JsonArray();
+      s.waiters().forEach(w -> queue.add(new JsonObject().put("sessionId", w.sessionId()).put("nodeId", w.nodeId())
+          .put("since", w.since())));
+      m.reply(PoolJson.counts(s.counts()).put("leases", leases).put("waitingLine", queue).put("nodeId", nodeId)
+          .put("lastToken", s.lastToken()));
+    });
+  }
+
+  private void onCancelWait(Message<JsonObject> m) {
+    String sessionId = text(m, "sessionId");
+    if (sessionId == null) {
+      return;
+    }
+    line.left(sessionId);
+    store.run(new PoolOp.CancelWait(sessionId, now())).onComplete(ar -> {
+      if (ar.failed()) {
+        fail(m, "cancel-wait", ar.cause());
+        return;
+      }
+      m.reply(new JsonObject().put("removed", ar.result() != null));
+      if (ar.result() != null) {
+        LOG.info("line={} left the waiting line", sessionId);
+        noteChange(ar.result());
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- failures of nodes
+
+  private void heartbeat() {
+    store.run(new PoolOp.Heartbeat(store.member(), ttlMs, now())).onComplete(ar -> {
+      if (ar.failed()) {
+        LOG.warn("pool heartbeat of node {} failed: {}", nodeId, ar.cause().toString());
+        return;
+      }
+      PoolState.DropResult d = ar.result().dropped();
+      if (d.freed() + d.unqueued() > 0) {
+        LOG.warn("pool: leases of silent nodes expired after {} ms: freed {}, removed {} waiters", ttlMs,
+            d.freed(), d.unqueued());
+        d.handed().forEach(line::deliver);
+        noteChange(d.counts());
+      }
+      for (LocalLeases.Held h : localLeases.revoked(ar.result().mine(), ar.result().lastToken())) {
+        // This node was silent past the TTL (or dropped from the cluster): the account may be someone else's.
+        LOG.warn("line={} lost account {} token {}: the cluster took the lease away", h.sessionId(), h.accountId(),
+            h.token());
+        vertx.eventBus().send(Addresses.session(h.sessionId()), new JsonObject().put("event", "revoked")
+            .put("sessionId", h.sessionId()).put("accountId", h.accountId()).put("token", h.token()));
+      }
+    });
+  }
+
+  private void dropMember(String member, String why) {
+    store.run(new PoolOp.DropMember(member, now())).onComplete(ar -> {
+      if (ar.failed()) {
+        // The heartbeat expiry frees them later; the TTL is the bound either way.
+        LOG.warn("pool: freeing the leases of member {} failed: {}", member, ar.cause().toString());
+      } else if (ar.result().freed() + ar.result().unqueued() > 0) {
+        LOG.warn("pool: member {} {}: freed {} leases, removed {} waiters", member, why, ar.result().freed(),
+            ar.result().unqueued());
+        ar.result().handed().forEach(line::deliver);
+        noteChange(ar.result().counts());
+      }
+    });
+  }
+
+  private void noteChange(PoolState.Counts counts) {
+    lastCounts = counts;
+    if (changeTimer == -1) {
+      changeTimer = vertx.setTimer(CHANGE_COALESCE_MS, t -> {
+        changeTimer = -1;
+        vertx.eventBus().publish(Addresses.POOL_CHANGED, PoolJson.counts(lastCounts));
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private <R extends java.io.Serializable> Future<R> run(PoolOp<R> op) {
+    long t0 = System.nanoTime();
+    return store.run(op).onComplete(ar -> metrics.op(t0));
+  }
+
+  private static JsonObject body(Message<JsonObject> m) {
+    return m.body() == null ? new JsonObject() : m.body();
+  }
+
+  /** The non-empty string field {@code name}, or null after failing the message. */
+  private static String text(Message<JsonObject> m, String name) {
+    Object v = body(m).getValue(name);
+    if (v == null) {
+      m.fail(ErrorCode.MISSING_FIELD.code(), name + " is missing");
+      return null;
+    }
+    if (!(v instanceof String s) || s.isBlank()) {
+      m.fail(ErrorCode.BAD_FIELD.code(), name + " must be a non-empty string");
+      return null;
+    }
+    return s;
+  }
+
+  private static Long token(Message<JsonObject> m) {
+    Object v = body(m).getValue("token");
+    if (v == null) {
+      m.fail(ErrorCode.MISSING_FIELD.code(), "token is missing");
+      return null;
+    }
+    if (!(v instanceof Number n) || n.doubleValue() != Math.rint(n.doubleValue())) {
+      m.fail(ErrorCode.BAD_FIELD.code(), "token must be a whole number");
+      return null;
+    }
+    return n.longValue();
+  }
+
+  private void fail(Message<JsonObject> m, String what, Throwable e) {
+    LOG.error("pool {} failed on node {}", what, nodeId, e);
+    m.fail(ErrorCode.INTERNAL.code(), "pool " + what + " failed: " + e.getMessage());
+  }
+
+  private static long now() {
+    return System.currentTimeMillis();
   }
 }

@@ -2,6 +2,7 @@ package org.webphone.gateway.signalling;
 
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
@@ -16,28 +17,52 @@ import io.vertx.micrometer.PrometheusScrapingHandler;
 import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.GatewayNode;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.config.GatewayConfig;
+import org.webphone.gateway.signalling.protocol.ProtocolException;
 
 /**
- * The HTTP side of the node: the phone page (webroot/), {@code /health}, {@code /metrics} and the
- * WebSocket {@code /ws} (issue 6).
+ * The HTTP side of the node: the phone page (webroot/), {@code /health}, {@code /metrics}, the WebSocket
+ * {@code /ws} ({@link WebSocketEndpoint}) and bus sessions ({@link BusEndpoint}). It keeps the registry
+ * of the node's {@link ClientSession}s (by id and by resume token) and the {@link Gate}; all of it on
+ * this verticle's event loop. On stop it refuses new sessions and closes every session (call, line, lease).
  */
 public final class SignallingVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(SignallingVerticle.class);
   private static final long STATUS_TIMEOUT_MS = 2000;
 
+  private static final long SWEEP_MS = 1000;
+
   private HttpServer server;
   private GatewayConfig cfg;
+  private Gate gate;
+  private DialPolicy dialPolicy;
+  private Replies replies;
+  private SignallingMetrics metrics;
+  private final Map<String, ClientSession> sessions = new HashMap<>();
+  private final Map<String, ClientSession> byToken = new HashMap<>();
+  private boolean draining;
+  private long sweepTimer = -1;
+  private long sweeps;
 
   @Override
   public Future<?> start() {
     cfg = GatewayConfig.from(config());
-    vertx.eventBus().<JsonObject>localConsumer(Addresses.SIGNALLING_STATUS, m -> m.reply(
-        new JsonObject().put("sessions", 0).put("calls", 0)));
+    gate = new Gate(cfg);
+    dialPolicy = new DialPolicy(cfg);
+    replies = new Replies(vertx, cfg.getLong("limits.requestTimeoutMs"));
+    metrics = new SignallingMetrics(config().getString("nodeId"));
+    vertx.eventBus().<JsonObject>localConsumer(Addresses.SIGNALLING_STATUS, m -> m.reply(status()));
+    new BusEndpoint(this).register();
+    WebSocketEndpoint ws = new WebSocketEndpoint(this);
+    sweepTimer = vertx.setPeriodic(SWEEP_MS, x -> sweep());
 
     Router router = Router.router(vertx);
     router.get("/health").handler(this::health);
@@ -48,13 +73,16 @@ public final class SignallingVerticle extends VerticleBase {
     HttpServerOptions options = new HttpServerOptions()
         .setHost(cfg.getString("http.host"))
         .setPort(cfg.getInt("http.port"))
-        .setMaxWebSocketFrameSize(cfg.getInt("limits.maxFrameBytes"))
-        .setMaxWebSocketMessageSize(cfg.getInt("limits.maxFrameBytes"));
+        // Netty's hard cap is above the limit so that a frame a little too large gets an Error frame
+        // (FRAME_TOO_LARGE, socket kept) from WebSocketEndpoint; only far larger ones drop the socket.
+        .setMaxWebSocketFrameSize(4 * cfg.getInt("limits.maxFrameBytes"))
+        .setMaxWebSocketMessageSize(4 * cfg.getInt("limits.maxFrameBytes"));
     if (!cfg.getString("http.tlsCert").isBlank()) {
       options.setSsl(true).setKeyCertOptions(new PemKeyCertOptions()
           .setCertPath(cfg.getString("http.tlsCert")).setKeyPath(cfg.getString("http.tlsKey")));
     }
-    return vertx.createHttpServer(options).requestHandler(router).listen().onSuccess(s -> {
+    return vertx.createHttpServer(options).requestHandler(router)
+        .webSocketHandshakeHandler(ws::handshake).webSocketHandler(ws::connected).listen().onSuccess(s -> {
       server = s;
       LOG.info("HTTP{} listening on {}:{}", options.isSsl() ? "S" : "", options.getHost(), s.actualPort());
     });
@@ -72,7 +100,120 @@ public final class SignallingVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
-    return server == null ? Future.succeededFuture() : server.close();
+    draining = true;
+    if (sweepTimer >= 0) {
+      vertx.cancelTimer(sweepTimer);
+    }
+    List<Future<Void>> closing = new ArrayList<>();
+    for (ClientSession s : new ArrayList<>(sessions.values())) {
+      closing.add(s.close("the gateway is shutting down", (short) 1001));
+    }
+    return Future.join(closing).transform(x -> server == null ? Future.succeededFuture() : server.close())
+        .onComplete(x -> metrics.close());
+  }
+
+  // ------------------------------------------------------------------ session registry
+
+  /** Admits (sessions per IP) and registers a new session; {@link #start} starts it. */
+  ClientSession newSession(String ip) {
+    if (draining) {
+      throw new ProtocolException(org.webphone.gateway.common.ErrorCode.SHUTTING_DOWN, "the gateway is shutting down");
+    }
+    gate.admit(ip);
+    ClientSession s = new ClientSession(this, ip);
+    sessions.put(s.id(), s);
+    byToken.put(s.resumeToken(), s);
+    return s;
+  }
+
+  void start(ClientSession s, Transport t) {
+    s.start(t);
+  }
+
+  ClientSession open(String ip, Transport t) {
+    ClientSession s = newSession(ip);
+    s.start(t);
+    return s;
+  }
+
+  /** Gives session {@code s} to a returning client over {@code t}; its resume token changes. */
+  void attach(ClientSession s, Transport t) {
+    metrics.resumed();
+    byToken.remove(s.resumeToken());
+    s.attach(t);
+    byToken.put(s.resumeToken(), s);
+  }
+
+  /** Called by a closing session: it no longer counts anywhere. */
+  void forget(ClientSession s) {
+    if (sessions.remove(s.id()) != null) {
+      byToken.remove(s.resumeToken());
+      gate.leave(s.clientIp());
+    }
+  }
+
+  ClientSession session(String id) {
+    return sessions.get(id);
+  }
+
+  ClientSession byToken(String token) {
+    return token == null ? null : byToken.get(token);
+  }
+
+  boolean draining() {
+    return draining;
+  }
+
+  Gate gate() {
+    return gate;
+  }
+
+  DialPolicy dialPolicy() {
+    return dialPolicy;
+  }
+
+  SignallingMetrics metrics() {
+    return metrics;
+  }
+
+  Replies replies() {
+    return replies;
+  }
+
+  GatewayConfig cfg() {
+    return cfg;
+  }
+
+  Vertx vertx() {
+    return vertx;
+  }
+
+  String nodeId() {
+    return config().getString("nodeId", "node");
+  }
+
+  private JsonObject status() {
+    int calls = 0;
+    int detached = 0;
+    for (ClientSession s : sessions.values()) {
+      calls += s.hasCall() ? 1 : 0;
+      detached += s.isDetached() ? 1 : 0;
+    }
+    return new JsonObject().put("sessions", sessions.size()).put("calls", calls).put("detached", detached);
+  }
+
+  /** Closes sessions idle for {@code limits.idleSessionSec} (no frame, no call); trims the per-IP windows. */
+  private void sweep() {
+    long now = System.currentTimeMillis();
+    long idleMs = cfg.getLong("limits.idleSessionSec") * 1000;
+    for (ClientSession s : new ArrayList<>(sessions.values())) {
+      if (!s.isDetached() && !s.hasCall() && now - s.lastSeenMs() > idleMs) {
+        s.close("idle for " + cfg.getLong("limits.idleSessionSec") + " s", (short) 1000);
+      }
+    }
+    if (++sweeps % 60 == 0) {
+      gate.sweep(now);
+    }
   }
 
   /** The port actually bound (tests deploy on port 0). */

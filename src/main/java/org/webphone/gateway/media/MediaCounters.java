@@ -1,0 +1,70 @@
+package org.webphone.gateway.media;
+
+import io.vertx.core.json.JsonObject;
+import java.util.concurrent.atomic.AtomicLongArray;
+
+/**
+ * Packet counters of one session (and, summed, of the node). Each counter has a single writer thread (the
+ * direction's packet thread), so an increment is an uncontended atomic add with no allocation.
+ */
+public final class MediaCounters {
+  /** Counter names, in the order of {@link #toJson()}. */
+  public enum Name {
+    /** SRTP from the browser, authenticated and decrypted. */
+    browserIn,
+    /** SRTCP from the browser (counted, not relayed: the PBX leg has its own RTCP). */
+    browserRtcpIn,
+    /** SRTP that failed authentication or the replay check; never relayed. */
+    browserAuthFailed,
+    /** Media before DTLS finished (nothing can be decrypted yet). */
+    browserEarly,
+    /** Datagrams that are neither STUN, DTLS nor RTP. */
+    browserJunk,
+    /** Media not from the ICE-selected pair. */
+    browserWrongSource,
+    /** RTP relayed to the PBX. */
+    toPbx,
+    /** RTP received from the PBX's address. */
+    pbxIn,
+    /** RTCP received on the PBX leg's odd port. */
+    pbxRtcpIn,
+    /** RTP from an address other than the PBX's (dropped: no bleed, no injection). */
+    pbxWrongSource,
+    /** Datagrams on the PBX port that are not RTP, or arrive before the PBX address is known. */
+    pbxJunk,
+    /** SRTP relayed to the browser. */
+    toBrowser,
+    /** Sends that failed (no valid ICE pair, socket error). */
+    sendFailed,
+    /** Payload types the other leg did not negotiate (CN, Opus...). */
+    unsupportedPayload,
+    /** DTMF packets (RFC 4733) generated toward the PBX. */
+    dtmfSent,
+    /** DTLS records dropped because the handshake queue was full. */
+    dtlsDropped
+  }
+
+  private final AtomicLongArray values = new AtomicLongArray(Name.values().length);
+
+  public void inc(Name n) {
+    values.incrementAndGet(n.ordinal());
+  }
+
+  public long get(Name n) {
+    return values.get(n.ordinal());
+  }
+
+  public void addTo(MediaCounters total) {
+    for (Name n : Name.values()) {
+      total.values.addAndGet(n.ordinal(), values.get(n.ordinal()));
+    }
+  }
+
+  public JsonObject toJson() {
+    JsonObject j = new JsonObject();
+    for (Name n : Name.values()) {
+      j.put(n.name(), values.get(n.ordinal()));
+    }
+    return j;
+  }
+}

@@ -1,0 +1,206 @@
+package org.webphone.gateway.media;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.webphone.gateway.media.ice.IceCandidate;
+
+/**
+ * What the relay reads from and writes into SDP. The browser leg is UDP/TLS/RTP/SAVPF with ICE, DTLS
+ * ({@code a=setup:passive}: the gateway is the DTLS server), rtcp-mux and BUNDLE; the PBX leg is plain
+ * RTP/AVP. Only G.711 (PCMU 0, PCMA 8) is relayed, without transcoding, plus telephone-event.
+ * Every parse failure is an {@link IllegalArgumentException} whose message says what is wrong.
+ */
+public final class MediaSdp {
+  static final int PCMU = 0;
+  static final int PCMA = 8;
+  /** telephone-event payload type we offer the PBX (the usual one). */
+  static final int PBX_TE_PT = 101;
+
+  private MediaSdp() {
+  }
+
+  /** The parts of the browser's offer the relay uses. */
+  public record BrowserOffer(String ufrag, String pwd, String fingerprint, String mid, boolean bundle,
+                             List<IceCandidate> candidates, List<Integer> g711, int telephoneEvent, Sdp sdp,
+                             Sdp.Media audio) {
+  }
+
+  /** The parts of a PBX description (offer or answer) the relay uses. */
+  public record PbxMedia(InetSocketAddress rtp, List<Integer> g711, int telephoneEvent, String direction,
+                         String origin) {
+    /** True when the PBX wants no media from us (hold, or a rejected/zero-port stream). */
+    public boolean pbxReceives() {
+      return rtp != null && ("sendrecv".equals(direction) || "recvonly".equals(direction));
+    }
+
+    public boolean pbxSends() {
+      return rtp != null && ("sendrecv".equals(direction) || "sendonly".equals(direction));
+    }
+  }
+
+  public static BrowserOffer parseBrowserOffer(String text) {
+    Sdp sdp = Sdp.parse(text);
+    Sdp.Media audio = sdp.audio();
+    if (audio == null || audio.port == 0) {
+      throw new IllegalArgumentException("the offer has no audio m-line");
+    }
+    if (!audio.proto.toUpperCase(Locale.ROOT).contains("TLS/RTP/SAVP")) {
+      throw new IllegalArgumentException("the audio m-line is " + audio.proto + ", expected UDP/TLS/RTP/SAVPF");
+    }
+    String ufrag = sdp.attr(audio, "ice-ufrag");
+    String pwd = sdp.attr(audio, "ice-pwd");
+    if (ufrag == null || ufrag.isBlank() || pwd == null || pwd.isBlank()) {
+      throw new IllegalArgumentException("the offer has no ice-ufrag/ice-pwd");
+    }
+    String fp = sdp.attr(audio, "fingerprint");
+    if (fp == null || !fp.toLowerCase(Locale.ROOT).startsWith("sha-256 ")) {
+      throw new IllegalArgumentException("the offer has no sha-256 fingerprint");
+    }
+    String setup = sdp.attr(audio, "setup");
+    if (setup != null && !setup.equals("actpass") && !setup.equals("active")) {
+      throw new IllegalArgumentException("a=setup:" + setup + " not supported (the gateway is the DTLS server)");
+    }
+    List<Integer> g711 = new ArrayList<>();
+    for (String f : audio.formats) {
+      if (f.equals("0") || f.equals("8")) {
+        g711.add(Integer.parseInt(f));
+      }
+    }
+    if (g711.isEmpty()) {
+      throw new IllegalArgumentException("the offer has neither PCMU nor PCMA");
+    }
+    List<IceCandidate> cands = new ArrayList<>();
+    for (String c : audio.attrs("candidate")) {
+      IceCandidate ic = IceCandidate.parse(c);
+      if (ic != null && ic.usable()) {
+        cands.add(ic);
+      }
+    }
+    String group = sdp.sessionAttr("group");
+    return new BrowserOffer(ufrag.trim(), pwd.trim(), fp.substring(8).trim(), audio.attr("mid"),
+        group != null && group.startsWith("BUNDLE"), cands, g711, audio.payloadFor("telephone-event/8000"), sdp,
+        audio);
+  }
+
+  public static PbxMedia parsePbx(String text) {
+    Sdp sdp = Sdp.parse(text);
+    Sdp.Media audio = sdp.audio();
+    if (audio == null) {
+      throw new IllegalArgumentException("the PBX SDP has no audio m-line");
+    }
+    if (!audio.proto.equalsIgnoreCase("RTP/AVP") && !audio.proto.equalsIgnoreCase("RTP/AVPF")) {
+      throw new IllegalArgumentException("the PBX audio is " + audio.proto + ", expected RTP/AVP");
+    }
+    List<Integer> g711 = new ArrayList<>();
+    for (String f : audio.formats) {
+      if (f.equals("0") || f.equals("8")) {
+        g711.add(Integer.parseInt(f));
+      }
+    }
+    String c = sdp.connection(audio);
+    InetSocketAddress rtp = null;
+    if (audio.port != 0 && c != null && !c.equals("0.0.0.0")) {
+      if (!c.matches("[0-9.]+|[0-9a-fA-F:]+")) {
+        throw new IllegalArgumentException("the PBX connection address must be an IP literal, got " + c);
+      }
+      try {
+        rtp = new InetSocketAddress(InetAddress.getByName(c), audio.port);
+      } catch (UnknownHostException e) {
+        throw new IllegalArgumentException("bad connection address " + c);
+      }
+    } else if (audio.port != 0 && c == null) {
+      throw new IllegalArgumentException("the PBX SDP has no c= line");
+    }
+    String dir = sdp.direction(audio);
+    if (c != null && c.equals("0.0.0.0") && dir.equals("sendrecv")) {
+      dir = "inactive"; // RFC 2543 hold
+    }
+    return new PbxMedia(rtp, g711, audio.payloadFor("telephone-event/8000"), dir, sdp.origin());
+  }
+
+  /** The answer to the browser. */
+  public static String browserAnswer(BrowserOffer offer, long sessionId, long version, String address, int port,
+                                     String ufrag, String pwd, List<String> candidates, String fingerprint,
+                                     int codec, int telephoneEvent, int ssrc) {
+    StringBuilder s = new StringBuilder(1024);
+    line(s, "v=0");
+    line(s, "o=- " + sessionId + " " + version + " IN IP4 " + address);
+    line(s, "s=-");
+    line(s, "t=0 0");
+    String mid = offer.mid();
+    if (offer.bundle() && mid != null) {
+      line(s, "a=group:BUNDLE " + mid);
+    }
+    for (Sdp.Media m : offer.sdp().media()) {
+      if (m != offer.audio()) {
+        // One audio stream only: other m-lines are refused (port 0), as RFC 3264 wants.
+        line(s, "m=" + m.type + " 0 " + m.proto + " " + (m.formats.isEmpty() ? "0" : m.formats.get(0)));
+        if (m.attr("mid") != null) {
+          line(s, "a=mid:" + m.attr("mid"));
+        }
+        continue;
+      }
+      String fmts = codec + (telephoneEvent >= 0 ? " " + telephoneEvent : "");
+      line(s, "m=audio " + port + " UDP/TLS/RTP/SAVPF " + fmts);
+      line(s, "c=IN IP4 " + address);
+      line(s, "a=ice-ufrag:" + ufrag);
+      line(s, "a=ice-pwd:" + pwd);
+      line(s, "a=fingerprint:sha-256 " + fingerprint);
+      line(s, "a=setup:passive");
+      if (mid != null) {
+        line(s, "a=mid:" + mid);
+      }
+      line(s, "a=sendrecv");
+      line(s, "a=rtcp-mux");
+      line(s, "a=rtpmap:" + codec + (codec == PCMU ? " PCMU/8000" : " PCMA/8000"));
+      if (telephoneEvent >= 0) {
+        line(s, "a=rtpmap:" + telephoneEvent + " telephone-event/8000");
+        line(s, "a=fmtp:" + telephoneEvent + " 0-15");
+      }
+      line(s, "a=ptime:20");
+      line(s, "a=ssrc:" + Integer.toUnsignedString(ssrc) + " cname:webphone-gateway");
+      for (String c : candidates) {
+        line(s, "a=candidate:" + c);
+      }
+      line(s, "a=end-of-candidates");
+    }
+    return s.toString();
+  }
+
+  /** An offer or answer toward the PBX. */
+  public static String pbxSdp(long sessionId, long version, String address, int port, int codec,
+                              int telephoneEvent, String direction) {
+    StringBuilder s = new StringBuilder(256);
+    line(s, "v=0");
+    line(s, "o=webphone " + sessionId + " " + version + " IN IP4 " + address);
+    line(s, "s=webphone");
+    line(s, "c=IN IP4 " + address);
+    line(s, "t=0 0");
+    line(s, "m=audio " + port + " RTP/AVP " + codec + (telephoneEvent >= 0 ? " " + telephoneEvent : ""));
+    line(s, "a=rtpmap:" + codec + (codec == PCMU ? " PCMU/8000" : " PCMA/8000"));
+    if (telephoneEvent >= 0) {
+      line(s, "a=rtpmap:" + telephoneEvent + " telephone-event/8000");
+      line(s, "a=fmtp:" + telephoneEvent + " 0-16");
+    }
+    line(s, "a=ptime:20");
+    line(s, "a=" + direction);
+    return s.toString();
+  }
+
+  /** The direction that answers {@code offered} when we would like {@code ours}. */
+  public static String answerDirection(String offered, String ours) {
+    boolean weSend = !ours.equals("recvonly") && !ours.equals("inactive")
+        && (offered.equals("sendrecv") || offered.equals("recvonly"));
+    boolean weReceive = !ours.equals("sendonly") && !ours.equals("inactive")
+        && (offered.equals("sendrecv") || offered.equals("sendonly"));
+    return weSend && weReceive ? "sendrecv" : weSend ? "sendonly" : weReceive ? "recvonly" : "inactive";
+  }
+
+  private static void line(StringBuilder s, String l) {
+    s.append(l).append("\r\n");
+  }
+}

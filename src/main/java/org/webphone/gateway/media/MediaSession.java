@@ -1,0 +1,379 @@
+package org.webphone.gateway.media;
+
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.DatagramChannel;
+import java.util.concurrent.ThreadLocalRandom;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.webphone.gateway.media.MediaCounters.Name;
+import org.webphone.gateway.media.rtp.PacketBuffer;
+import org.webphone.gateway.media.rtp.Rtp;
+import org.webphone.gateway.media.rtp.RtpPorts;
+import org.webphone.gateway.media.rtp.StreamRewriter;
+
+/**
+ * The media of one call: a replaceable {@link WebRtcLeg} toward the browser and an RTP leg toward the PBX
+ * (a port pair, the PBX's address, the stream rewriters), relaying G.711 both ways without transcoding.
+ *
+ * <p>Threads: browser→PBX runs on ice4j's receive thread ({@link #fromBrowser}); PBX→browser on the node's
+ * {@code media-rtp-io} thread ({@link #onPbxReadable}); negotiation state is written by the verticle's event
+ * loop and read by the packet threads through volatile fields. Neither packet path allocates or blocks.
+ */
+final class MediaSession {
+  private static final Logger LOG = LoggerFactory.getLogger(MediaSession.class);
+  private static final int READS_PER_WAKEUP = 32;
+
+  private final String callId;
+  private final String sessionId;
+  private final MediaRuntime rt;
+  private final MediaCounters counters = new MediaCounters();
+  private final RtpPorts.Pair ports;
+  private final StreamRewriter toPbx = new StreamRewriter(ThreadLocalRandom.current().nextInt());
+  private final StreamRewriter toBrowser = new StreamRewriter(ThreadLocalRandom.current().nextInt());
+  private final PacketBuffer pbxRx = new PacketBuffer();
+  private final ByteBuffer pbxRxView = ByteBuffer.wrap(pbxRx.getBuffer());
+  private final long sdpSessionId = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE / 2);
+  private final long createdNanos = System.nanoTime();
+
+  private volatile WebRtcLeg browser;
+  private volatile InetSocketAddress pbxRemote;
+  private volatile boolean pbxLearned;
+  private volatile boolean sendToPbx;
+  private volatile int browserTe = -1;
+  private volatile int pbxTe = -1;
+  private volatile long lastBrowserNanos;
+  private volatile long lastPbxNanos;
+  private volatile boolean closed;
+  private volatile int codec;
+  private long browserVersion;
+  private long pbxVersion;
+  private String localDirection = "sendrecv";
+  private String pbxDirection = "sendrecv";
+  private boolean ended;
+
+  MediaSession(String callId, String sessionId, MediaRuntime rt, RtpPorts.Pair ports) {
+    this.callId = callId;
+    this.sessionId = sessionId;
+    this.rt = rt;
+    this.ports = ports;
+  }
+
+  String callId() {
+    return callId;
+  }
+
+  String sessionId() {
+    return sessionId;
+  }
+
+  MediaCounters counters() {
+    return counters;
+  }
+
+  int rtpPort() {
+    return ports.port();
+  }
+
+  /** Starts reading the PBX leg's ports on the packet thread. */
+  void startPbxLeg() {
+    rt.loop().register(ports.rtp(), this::onPbxReadable);
+    rt.loop().register(ports.rtcp(), this::onPbxReadable);
+  }
+
+  // ------------------------------------------------------------------ negotiation (event loop)
+
+  void negotiated(int codec, int browserTe, int pbxTe) {
+    this.codec = codec;
+    this.browserTe = browserTe;
+    this.pbxTe = pbxTe;
+  }
+
+  int codec() {
+    return codec;
+  }
+
+  int pbxTe() {
+    return pbxTe;
+  }
+
+  int browserTe() {
+    return browserTe;
+  }
+
+  /** Installs a (new) browser leg; returns the old one for the caller to close on a worker. */
+  WebRtcLeg replaceBrowserLeg(WebRtcLeg leg) {
+    WebRtcLeg old = browser;
+    browser = leg;
+    return old;
+  }
+
+  WebRtcLeg browserLeg() {
+    return browser;
+  }
+
+  String browserAnswer(MediaSdp.BrowserOffer offer, WebRtcLeg leg) {
+    return MediaSdp.browserAnswer(offer, sdpSessionId, ++browserVersion, rt.announcedAddress(), rt.ice().port(),
+        leg.localUfrag(), leg.localPassword(), leg.localCandidateLines(), rt.identity().fingerprint(), codec,
+        browserTe, toBrowser.ssrc());
+  }
+
+  /** Our SDP toward the PBX with the current local direction (offer, or answer to {@code offered}). */
+  String pbxSdp(String offeredDirection) {
+    String dir = offeredDirection == null ? localDirection : MediaSdp.answerDirection(offeredDirection, localDirection);
+    return MediaSdp.pbxSdp(sdpSessionId, ++pbxVersion, rt.announcedAddress(), ports.port(), codec, pbxTe, dir);
+  }
+
+  /** Takes the PBX's description (answer or offer): where to send, whether to send, its DTMF type. */
+  void applyPbx(MediaSdp.PbxMedia pbx) {
+    if (pbx.telephoneEvent() >= 0) {
+      pbxTe = pbx.telephoneEvent();
+    } else if (pbxTe >= 0 && pbx.rtp() != null) {
+      pbxTe = -1;
+    }
+    pbxDirection = pbx.direction();
+    if (pbx.rtp() != null && !pbx.rtp().equals(pbxRemote)) {
+      pbxRemote = pbx.rtp();
+      pbxLearned = false;
+    }
+    updateSending();
+    LOG.info("call={} PBX media {} {} codec {}", callId, pbxRemote, pbxDirection, codec);
+  }
+
+  void setLocalDirection(String direction) {
+    localDirection = direction;
+    updateSending();
+  }
+
+  private void updateSending() {
+    boolean pbxReceives = pbxDirection.equals("sendrecv") || pbxDirection.equals("recvonly");
+    boolean weSend = localDirection.equals("sendrecv") || localDirection.equals("sendonly");
+    sendToPbx = pbxReceives && weSend;
+  }
+
+  boolean onHold() {
+    return !localDirection.equals("sendrecv") || !pbxDirection.equals("sendrecv");
+  }
+
+  // ------------------------------------------------------------------ browser → PBX (ice4j thread)
+
+  /** A decrypted RTP packet from the browser at offset 0 of {@code b}; {@code view} wraps {@code b}. */
+  void fromBrowser(byte[] b, int len, ByteBuffer view) {
+    long now = System.nanoTime();
+    lastBrowserNanos = now;
+    InetSocketAddress to = pbxRemote;
+    if (!sendToPbx || to == null || closed) {
+      return;
+    }
+    len = Rtp.stripExtensions(b, 0, len);
+    if (len < 0) {
+      counters.inc(Name.browserJunk);
+      return;
+    }
+    int pt = Rtp.payloadType(b, 0);
+    if (pt != codec) {
+      int te = pbxTe;
+      if (pt == browserTe && te >= 0) {
+        Rtp.setPayloadType(b, 0, te);
+      } else {
+        counters.inc(Name.unsupportedPayload);
+        return;
+      }
+    }
+    synchronized (toPbx) {
+      toPbx.rewrite(b, 0, now);
+    }
+    sendPbx(view, len, to);
+  }
+
+  private void sendPbx(ByteBuffer view, int len, InetSocketAddress to) {
+    view.clear().limit(len);
+    try {
+      ports.rtp().send(view, to);
+      counters.inc(Name.toPbx);
+    } catch (IOException e) {
+      counters.inc(Name.sendFailed);
+    }
+  }
+
+  // ------------------------------------------------------------------ PBX → browser (media-rtp-io thread)
+
+  private void onPbxReadable(DatagramChannel ch) {
+    boolean rtcp = ch == ports.rtcp();
+    for (int i = 0; i < READS_PER_WAKEUP; i++) {
+      SocketAddress from;
+      pbxRxView.clear();
+      try {
+        from = ch.receive(pbxRxView);
+      } catch (IOException e) {
+        return;
+      }
+      if (from == null) {
+        return;
+      }
+      int len = pbxRxView.position();
+      byte[] b = pbxRx.getBuffer();
+      if (!Rtp.isRtpOrRtcp(b, 0, len)) {
+        counters.inc(Name.pbxJunk);
+        continue;
+      }
+      InetSocketAddress expected = pbxRemote;
+      if (expected == null) {
+        counters.inc(Name.pbxJunk);
+        continue;
+      }
+      if (rtcp) {
+        if (from instanceof InetSocketAddress f && f.getAddress().equals(expected.getAddress())) {
+          counters.inc(Name.pbxRtcpIn);
+        } else {
+          counters.inc(Name.pbxWrongSource);
+        }
+        continue;
+      }
+      if (!expected.equals(from)) {
+        if (rt.learnPbxAddress() && !pbxLearned && from instanceof InetSocketAddress f) {
+          // NATed PBX: the first RTP decides, then the address is locked for the rest of the call.
+          pbxRemote = f;
+          pbxLearned = true;
+          LOG.info("call={} PBX media address learned: {}", callId, f);
+        } else {
+          counters.inc(Name.pbxWrongSource);
+          continue;
+        }
+      } else {
+        pbxLearned = true;
+      }
+      long now = System.nanoTime();
+      lastPbxNanos = now;
+      counters.inc(Name.pbxIn);
+      relayToBrowser(b, len, now);
+    }
+  }
+
+  private void relayToBrowser(byte[] b, int len, long now) {
+    WebRtcLeg leg = browser;
+    if (leg == null || closed) {
+      return;
+    }
+    len = Rtp.stripExtensions(b, 0, len);
+    if (len < 0) {
+      counters.inc(Name.pbxJunk);
+      return;
+    }
+    int pt = Rtp.payloadType(b, 0);
+    if (pt != codec) {
+      int te = browserTe;
+      if (pt == pbxTe && te >= 0) {
+        Rtp.setPayloadType(b, 0, te);
+      } else {
+        counters.inc(Name.unsupportedPayload);
+        return;
+      }
+    }
+    toBrowser.rewrite(b, 0, now);
+    pbxRx.set(len);
+    if (leg.sendToBrowser(pbxRx)) {
+      counters.inc(Name.toBrowser);
+    }
+  }
+
+  // ------------------------------------------------------------------ DTMF toward the PBX (event loop)
+
+  /** Sends one RFC 4733 packet for {@code event}; {@code first} sets the marker bit. */
+  boolean sendDtmfPacket(int event, long timestamp, int duration, boolean first, boolean end) {
+    InetSocketAddress to = pbxRemote;
+    int te = pbxTe;
+    if (to == null || te < 0 || closed) {
+      return false;
+    }
+    byte[] b = new byte[16];
+    b[0] = (byte) 0x80;
+    b[1] = (byte) ((first ? 0x80 : 0) | te);
+    b[12] = (byte) event;
+    b[13] = (byte) ((end ? 0x80 : 0) | 10);
+    b[14] = (byte) (duration >>> 8);
+    b[15] = (byte) duration;
+    synchronized (toPbx) {
+      Rtp.setSsrc(b, 0, toPbx.ssrc());
+      Rtp.setSeq(b, 0, toPbx.nextOwnSeq());
+      Rtp.setTimestamp(b, 0, timestamp);
+    }
+    sendPbx(ByteBuffer.wrap(b), 16, to);
+    counters.inc(Name.dtmfSent);
+    return true;
+  }
+
+  long dtmfTimestamp() {
+    synchronized (toPbx) {
+      return toPbx.timestampAt(System.nanoTime());
+    }
+  }
+
+  // ------------------------------------------------------------------ timeouts (event loop)
+
+  /** Checks the legs once; returns an event to send when media stopped, at most once per session. */
+  JsonObject checkTimeout(long now, long timeoutNanos, long holdTimeoutNanos) {
+    if (ended || closed) {
+      return null;
+    }
+    WebRtcLeg leg = browser;
+    String reason = null;
+    String state = "timeout";
+    long secs = timeoutNanos / 1_000_000_000L;
+    if (leg != null && !leg.connected() && now - leg.createdNanos() > timeoutNanos) {
+      reason = "browser media (ICE/DTLS) not connected within " + secs + " s";
+      state = "failed";
+    } else if (leg != null && leg.connected() && now - Math.max(lastBrowserNanos, leg.createdNanos()) > timeoutNanos) {
+      reason = "no media from the browser for " + secs + " s";
+    } else {
+      long pbxLast = lastPbxNanos;
+      long limit = onHold() ? holdTimeoutNanos : timeoutNanos;
+      if (pbxLast != 0 && now - pbxLast > limit) {
+        reason = "no RTP from the PBX for " + limit / 1_000_000_000L + " s";
+      }
+    }
+    if (reason == null) {
+      return null;
+    }
+    ended = true;
+    return event(state, reason);
+  }
+
+  JsonObject event(String state, String reason) {
+    JsonObject e = new JsonObject().put("event", "media").put("callId", callId).put("state", state);
+    if (reason != null) {
+      e.put("reason", reason);
+    }
+    return e;
+  }
+
+  void markEnded() {
+    ended = true;
+  }
+
+  JsonObject status() {
+    return new JsonObject().put("callId", callId).put("sessionId", sessionId).put("rtpPort", ports.port())
+        .put("pbxAddress", pbxRemote == null ? null : pbxRemote.getAddress().getHostAddress() + ":" + pbxRemote.getPort())
+        .put("browserConnected", browser != null && browser.connected())
+        .put("codec", codec).put("hold", onHold())
+        .put("ageMs", (System.nanoTime() - createdNanos) / 1_000_000)
+        .put("counters", counters.toJson());
+  }
+
+  /** Frees the browser leg and the ports; blocking (joins the DTLS thread), call from a worker. Idempotent. */
+  void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    WebRtcLeg leg = browser;
+    browser = null;
+    if (leg != null) {
+      leg.close();
+    }
+    rt.ports().release(ports);
+  }
+}

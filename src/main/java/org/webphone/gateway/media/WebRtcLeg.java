@@ -1,0 +1,200 @@
+package org.webphone.gateway.media;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.security.GeneralSecurityException;
+import java.util.List;
+import org.ice4j.ice.IceProcessingState;
+import org.ice4j.util.Buffer;
+import org.jitsi.srtp.SrtpErrorStatus;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.webphone.gateway.media.MediaCounters.Name;
+import org.webphone.gateway.media.dtls.DtlsIdentity;
+import org.webphone.gateway.media.dtls.DtlsLeg;
+import org.webphone.gateway.media.ice.IceBufferPool;
+import org.webphone.gateway.media.ice.IceLeg;
+import org.webphone.gateway.media.ice.IceService;
+import org.webphone.gateway.media.rtp.PacketBuffer;
+import org.webphone.gateway.media.rtp.Rtp;
+import org.webphone.gateway.media.rtp.SrtpKeys;
+
+/**
+ * The browser side of a call: ICE agent, DTLS server and SRTP keys. Replaceable: a rebuilt leg (page reload,
+ * ICE restart) is a new instance while the session's PBX leg stays.
+ *
+ * <p>Packet path from the browser, all on ice4j's shared receive thread and without blocking: demultiplex
+ * (RFC 7983), DTLS records to the leg's queue, SRTP checked against the selected pair, decrypted in the
+ * leg's reusable buffer and handed to {@link MediaSession#fromBrowser} which sends it on to the PBX.
+ */
+final class WebRtcLeg implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(WebRtcLeg.class);
+
+  interface Events {
+    void onConnected(WebRtcLeg leg);
+
+    void onFailed(WebRtcLeg leg, String reason);
+  }
+
+  private final String callId;
+  private final MediaSession session;
+  private final MediaCounters counters;
+  private final DtlsLeg dtls;
+  private final IceLeg ice;
+  private final long createdNanos = System.nanoTime();
+  private final PacketBuffer rx = new PacketBuffer();
+  private final ByteBuffer rxView = ByteBuffer.wrap(rx.getBuffer());
+  private volatile SrtpKeys keys;
+  private volatile boolean closed;
+
+  /** Builds the agent and starts ICE; blocking, call from a worker. */
+  WebRtcLeg(MediaSession session, IceService iceService, DtlsIdentity identity, MediaSdp.BrowserOffer offer,
+            int handshakeTimeoutMs, Events events) throws IOException {
+    this.callId = session.callId();
+    this.session = session;
+    this.counters = session.counters();
+    this.dtls = new DtlsLeg(callId, identity, offer.fingerprint(), handshakeTimeoutMs, this::sendRaw,
+        new DtlsLeg.Listener() {
+          @Override
+          public void onConnected(SrtpKeys k) {
+            if (closed) {
+              return;
+            }
+            keys = k;
+            events.onConnected(WebRtcLeg.this);
+          }
+
+          @Override
+          public void onFailed(String reason) {
+            events.onFailed(WebRtcLeg.this, reason);
+          }
+        });
+    this.ice = new IceLeg(iceService, offer.ufrag(), offer.pwd(), offer.candidates(), new IceLeg.Listener() {
+      @Override
+      public void onState(IceProcessingState state) {
+        LOG.debug("call={} ICE {}", callId, state);
+        if (state == IceProcessingState.COMPLETED) {
+          dtls.start();
+        } else if (state == IceProcessingState.FAILED && !closed) {
+          events.onFailed(WebRtcLeg.this, "ICE failed");
+        }
+      }
+
+      @Override
+      public void onPacket(Buffer buffer) {
+        try {
+          receive(buffer);
+        } finally {
+          // Push mode: the buffer is ours once delivered; everything above copied what it kept.
+          IceBufferPool.release(buffer);
+        }
+      }
+    });
+  }
+
+  String localUfrag() {
+    return ice.localUfrag();
+  }
+
+  String localPassword() {
+    return ice.localPassword();
+  }
+
+  List<String> localCandidateLines() {
+    return ice.localCandidateLines();
+  }
+
+  boolean connected() {
+    return keys != null;
+  }
+
+  long createdNanos() {
+    return createdNanos;
+  }
+
+  InetSocketAddress selectedRemote() {
+    return ice.selectedRemote();
+  }
+
+  private void sendRaw(byte[] data, int off, int len) throws IOException {
+    ice.send(data, off, len);
+  }
+
+  /** On ice4j's receive thread. */
+  private void receive(Buffer buffer) {
+    if (closed) {
+      return;
+    }
+    byte[] b = buffer.getBuffer();
+    int off = buffer.getOffset();
+    int len = buffer.getLength();
+    if (Rtp.isDtls(b, off, len)) {
+      dtls.offer(b, off, len);
+      return;
+    }
+    if (!Rtp.isRtpOrRtcp(b, off, len)) {
+      counters.inc(Name.browserJunk);
+      return;
+    }
+    InetSocketAddress selected = ice.selectedRemote();
+    if (selected == null || !selected.equals(buffer.getRemoteAddress())) {
+      counters.inc(Name.browserWrongSource);
+      return;
+    }
+    SrtpKeys k = keys;
+    if (k == null) {
+      counters.inc(Name.browserEarly);
+      return;
+    }
+    if (Rtp.isRtcp(b, off)) {
+      counters.inc(Name.browserRtcpIn);
+      return;
+    }
+    if (!rx.load(b, off, len)) {
+      counters.inc(Name.browserJunk);
+      return;
+    }
+    SrtpErrorStatus status;
+    try {
+      status = k.unprotect(rx);
+    } catch (GeneralSecurityException | RuntimeException e) {
+      status = SrtpErrorStatus.FAIL;
+    }
+    if (status != SrtpErrorStatus.OK) {
+      counters.inc(Name.browserAuthFailed);
+      return;
+    }
+    counters.inc(Name.browserIn);
+    session.fromBrowser(rx.getBuffer(), rx.getLength(), rxView);
+  }
+
+  /** Encrypts the RTP in {@code buf} and sends it; on the PBX-side packet thread only. */
+  boolean sendToBrowser(PacketBuffer buf) {
+    SrtpKeys k = keys;
+    if (k == null || closed) {
+      return false;
+    }
+    try {
+      if (k.protect(buf) != SrtpErrorStatus.OK) {
+        return false;
+      }
+      ice.send(buf.getBuffer(), buf.getOffset(), buf.getLength());
+      return true;
+    } catch (IOException | GeneralSecurityException | RuntimeException e) {
+      counters.inc(Name.sendFailed);
+      return false;
+    }
+  }
+
+  /** Stops DTLS (joins its thread), frees the ICE agent and the keys; blocking, call from a worker. */
+  @Override
+  public void close() {
+    closed = true;
+    dtls.close();
+    ice.close();
+    // Not closed explicitly: a packet thread may be inside protect/unprotect right now, and jitsi-srtp's
+    // native cipher contexts are freed by their Cleaner once unreachable.
+    keys = null;
+  }
+}

@@ -1,0 +1,115 @@
+package org.webphone.gateway.media.ice;
+
+import java.beans.PropertyChangeEvent;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.ice4j.Transport;
+import org.ice4j.TransportAddress;
+import org.ice4j.ice.Agent;
+import org.ice4j.ice.CandidatePair;
+import org.ice4j.ice.CandidateType;
+import org.ice4j.ice.Component;
+import org.ice4j.ice.IceMediaStream;
+import org.ice4j.ice.IceProcessingState;
+import org.ice4j.ice.KeepAliveStrategy;
+import org.ice4j.ice.LocalCandidate;
+import org.ice4j.ice.RemoteCandidate;
+import org.ice4j.util.Buffer;
+
+/**
+ * One browser leg's ICE agent: full ICE in the controlled role (the browser made the offer; ice4j has no
+ * ICE-lite), one component (rtcp-mux), candidates from the node's single port.
+ *
+ * <p>Threading: {@link Listener#onPacket} runs on ice4j's single receive thread, shared by every session
+ * of the node, and {@link Listener#onState} on ice4j's agent threads; both must hand off quickly and never
+ * block.
+ */
+public final class IceLeg implements AutoCloseable {
+  /** Callbacks from ice4j threads. */
+  public interface Listener {
+    void onState(IceProcessingState state);
+
+    void onPacket(Buffer buffer);
+  }
+
+  private final IceService service;
+  private final Agent agent;
+  private final Component component;
+  private final AtomicBoolean freed = new AtomicBoolean();
+  private volatile InetSocketAddress selectedRemote;
+
+  /** Creates the agent and starts connectivity checks; blocking (harvesting), call from a worker. */
+  public IceLeg(IceService service, String remoteUfrag, String remotePwd, List<IceCandidate> remote,
+                Listener listener) throws IOException {
+    this.service = service;
+    agent = new Agent();
+    service.agentCreated();
+    try {
+      agent.setControlling(false);
+      agent.setUseDynamicPorts(false);
+      agent.addCandidateHarvester(service.harvester());
+      IceMediaStream stream = agent.createMediaStream("audio");
+      component = agent.createComponent(stream, KeepAliveStrategy.SELECTED_ONLY, false);
+      component.setBufferCallback(listener::onPacket);
+      agent.addStateChangeListener((PropertyChangeEvent e) -> {
+        if (e.getNewValue() instanceof IceProcessingState s) {
+          if (s == IceProcessingState.COMPLETED) {
+            CandidatePair pair = component.getSelectedPair();
+            if (pair != null) {
+              TransportAddress ta = pair.getRemoteCandidate().getTransportAddress();
+              selectedRemote = new InetSocketAddress(ta.getAddress(), ta.getPort());
+            }
+          }
+          listener.onState(s);
+        }
+      });
+      stream.setRemoteUfrag(remoteUfrag);
+      stream.setRemotePassword(remotePwd);
+      for (IceCandidate c : remote) {
+        component.addRemoteCandidate(new RemoteCandidate(new TransportAddress(c.ip(), c.port(), Transport.UDP),
+            component, CandidateType.parse(c.type()), c.foundation(), c.priority(), null));
+      }
+      agent.startConnectivityEstablishment();
+    } catch (IOException | RuntimeException e) {
+      close();
+      throw e;
+    }
+  }
+
+  public String localUfrag() {
+    return agent.getLocalUfrag();
+  }
+
+  public String localPassword() {
+    return agent.getLocalPassword();
+  }
+
+  /** The candidate lines for the answer, with the announced address in place of the bound one. */
+  public List<String> localCandidateLines() {
+    return component.getLocalCandidates().stream()
+        .map((LocalCandidate c) -> c.getFoundation() + " 1 udp " + c.getPriority() + " "
+            + service.announcedAddress() + " " + c.getTransportAddress().getPort() + " typ host")
+        .toList();
+  }
+
+  /** The browser's address on the selected pair; null until ICE completed. Packets from elsewhere are junk. */
+  public InetSocketAddress selectedRemote() {
+    return selectedRemote;
+  }
+
+  /** Sends on the selected pair; throws until ICE has validated a pair. Non-blocking UDP send. */
+  public void send(byte[] data, int off, int len) throws IOException {
+    component.send(data, off, len);
+  }
+
+  /** Frees the agent (its threads and its ufrag registration in the shared harvester). Idempotent. */
+  @Override
+  public void close() {
+    if (freed.compareAndSet(false, true)) {
+      agent.free();
+      service.agentFreed();
+    }
+  }
+}

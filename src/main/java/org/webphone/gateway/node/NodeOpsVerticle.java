@@ -1,0 +1,134 @@
+package org.webphone.gateway.node;
+
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.eventbus.ReplyFailure;
+import io.vertx.core.internal.VertxInternal;
+import io.vertx.core.json.JsonObject;
+import io.vertx.micrometer.backends.BackendRegistries;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.webphone.gateway.GatewayNode;
+import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.common.ErrorCode;
+
+/**
+ * Node-level operations, deployed first and stopped last so it answers while the node drains:
+ * <ul>
+ *   <li>{@code gateway.node.<nodeId>} (cluster-wide): who is this node and in what state; with
+ *       {@code {peer}} it also asks that node over the bus, a probe of node-to-node reachability.</li>
+ *   <li>Prometheus gauges {@code webphone_node_*} (sessions, calls, lines, media, ready, members) fed by
+ *       polling the verticles' status addresses, so scraping {@code /metrics} never waits on the event bus.
+ *       The pool exports its own {@code webphone_pool_*}; names here never overlap a verticle's own.</li>
+ * </ul>
+ */
+public final class NodeOpsVerticle extends VerticleBase {
+  private static final Logger LOG = LoggerFactory.getLogger(NodeOpsVerticle.class);
+  static final long POLL_MS = 2000;
+
+  /** Gauge name → status address and field it is read from. */
+  private static final String[][] GAUGES = {
+      {"webphone.node.sessions", Addresses.SIGNALLING_STATUS, "sessions"},
+      {"webphone.node.calls", Addresses.SIGNALLING_STATUS, "calls"},
+      {"webphone.node.sip.lines", Addresses.SIP_STATUS, "lines"},
+      {"webphone.node.sip.registered", Addresses.SIP_STATUS, "registered"},
+      {"webphone.node.sip.calls", Addresses.SIP_STATUS, "calls"},
+      {"webphone.node.media.sessions", Addresses.MEDIA_STATUS, "sessions"},
+  };
+
+  private final Map<String, Double> values = new ConcurrentHashMap<>();
+  private final List<Meter> meters = new ArrayList<>();
+  private MeterRegistry registry;
+  private MessageConsumer<JsonObject> consumer;
+  private String nodeId;
+  private long timer = -1;
+  private long requestTimeoutMs;
+
+  @Override
+  public Future<?> start() {
+    nodeId = config().getString("nodeId");
+    requestTimeoutMs = config().getJsonObject("limits").getLong("requestTimeoutMs");
+    consumer = vertx.eventBus().consumer(Addresses.node(nodeId), this::info);
+    registry = BackendRegistries.getNow(nodeId);
+    if (registry != null) {
+      for (String[] g : GAUGES) {
+        values.put(g[0], Double.NaN);
+        meters.add(Gauge.builder(g[0], values, m -> m.getOrDefault(g[0], Double.NaN))
+            .tag("node", nodeId).register(registry));
+      }
+      meters.add(Gauge.builder("webphone.node.ready", this, v -> "ready".equals(state()) ? 1 : 0)
+          .tag("node", nodeId).register(registry));
+      meters.add(Gauge.builder("webphone.node.cluster.members", this, v -> members())
+          .tag("node", nodeId).register(registry));
+      timer = vertx.setPeriodic(1, POLL_MS, t -> poll());
+    }
+    return consumer.completion();
+  }
+
+  @Override
+  public Future<?> stop() {
+    vertx.cancelTimer(timer);
+    if (registry != null) {
+      meters.forEach(registry::remove);
+    }
+    return consumer.unregister();
+  }
+
+  private String state() {
+    return vertx.sharedData().<String, String>getLocalMap(GatewayNode.NODE_MAP).getOrDefault("state", "starting");
+  }
+
+  private int members() {
+    var cm = ((VertxInternal) vertx).clusterManager();
+    return cm == null ? 1 : cm.getNodes().size();
+  }
+
+  private void poll() {
+    DeliveryOptions opts = new DeliveryOptions().setSendTimeout(Math.min(POLL_MS, requestTimeoutMs)).setLocalOnly(true);
+    for (String address : new String[] {Addresses.SIGNALLING_STATUS, Addresses.SIP_STATUS, Addresses.MEDIA_STATUS}) {
+      vertx.eventBus().<JsonObject>request(address, new JsonObject(), opts).onComplete(ar -> {
+        for (String[] g : GAUGES) {
+          if (g[1].equals(address)) {
+            Object v = ar.succeeded() ? ar.result().body().getValue(g[2]) : null;
+            // NaN rather than a stale number when a verticle does not answer: a scrape must not lie.
+            values.put(g[0], v instanceof Number n ? n.doubleValue() : Double.NaN);
+          }
+        }
+      });
+    }
+  }
+
+  private void info(Message<JsonObject> m) {
+    var map = vertx.sharedData().<String, String>getLocalMap(GatewayNode.NODE_MAP);
+    JsonObject me = new JsonObject().put("nodeId", nodeId).put("state", state()).put("mode", map.get("mode"))
+        .put("clustered", vertx.isClustered()).put("members", members());
+    String peer = m.body() == null ? null : m.body().getString("peer");
+    if (peer == null || peer.isBlank()) {
+      m.reply(me);
+      return;
+    }
+    long t0 = System.nanoTime();
+    vertx.eventBus().<JsonObject>request(Addresses.node(peer), new JsonObject(),
+        new DeliveryOptions().setSendTimeout(requestTimeoutMs)).onComplete(ar -> {
+          if (ar.succeeded()) {
+            m.reply(me.put("peer", ar.result().body()).put("peerRttMs", (System.nanoTime() - t0) / 1_000_000.0));
+          } else if (ar.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS) {
+            m.fail(ErrorCode.NOT_FOUND.code(), "no node " + peer + " in the cluster");
+          } else {
+            LOG.warn("node {} did not answer node {}: {}", peer, nodeId, ar.cause().toString());
+            m.fail(ErrorCode.TIMEOUT.code(), "node " + peer + " did not answer: " + ar.cause().getMessage());
+          }
+        });
+  }
+}

@@ -1,0 +1,356 @@
+package org.webphone.gateway.pool;
+
+import java.io.Serializable;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * The whole pool as one value: accounts, free line, leases, waiting line, member heartbeats.
+ *
+ * <p>It is kept as ONE entry of a Hazelcast map (or in memory when standalone) and changed only by
+ * {@link PoolOp}s, which Hazelcast runs one at a time on the partition that owns the entry: that is what
+ * makes "at most one holder per account" hold cluster-wide without locks. Every method here is
+ * deterministic given its arguments (time comes in as {@code now}), because Hazelcast replays the same
+ * op on the backup copy and both copies must end up equal.
+ *
+ * <p>Not thread-safe; never shared outside one op.
+ */
+final class PoolState implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  /** The credentials of one account. Travels inside the cluster only; never logged. */
+  record Cred(String username, String password, String authUser, String displayName) implements Serializable {
+    @Override
+    public String toString() {
+      return "Cred[" + username + "]";
+    }
+  }
+
+  record Lease(String accountId, long token, String nodeId, String sessionId, String member, long since)
+      implements Serializable {
+  }
+
+  record Waiter(String sessionId, String nodeId, String member, long since) implements Serializable {
+  }
+
+  /** A lease just made: the reply to a lease request, or an account handed to a waiter. */
+  record Grant(Lease lease, Cred cred) implements Serializable {
+  }
+
+  record Counts(int total, int free, int leased, int waiting) implements Serializable {
+  }
+
+  private final Map<String, Cred> accounts = new HashMap<>();
+  /** Accounts removed from the configuration while leased: dropped when their lease ends. */
+  private final Set<String> retired = new HashSet<>();
+  /** Free accounts, least recently released first (the seed's queue order). */
+  private final ArrayDeque<String> free = new ArrayDeque<>();
+  private final LinkedHashMap<String, Lease> leases = new LinkedHashMap<>();
+  private final Map<String, String> leaseOfSession = new HashMap<>();
+  /**
+   * Token of the last lease of each account that ended by an explicit release: a release repeated with it
+   * succeeds again and changes nothing. Leases taken away (TTL, member loss) are not here, so their holders
+   * get STALE_TOKEN. Hazelcast re-runs an op when the member that ran it dies before answering, and
+   * signalling may retry after a timeout; neither must turn a good release into STALE_TOKEN.
+   */
+  private final Map<String, Long> releasedToken = new HashMap<>();
+  private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
+  /** Last sign of life of each cluster member that holds leases or waiters (ms, the caller's clock). */
+  private final Map<String, Long> heartbeats = new TreeMap<>(); // sorted: the backup must drop members in the same order
+  /**
+   * Last token issued, for all accounts together. A token is at least the wall clock of its lease (ms ×
+   * 1000), so a cluster restarted from nothing (or a state copy that won a split-brain merge) still issues
+   * tokens above all earlier ones, unless some copy ran more than 1000 leases per ms; 2^53 is reached in
+   * the year 2255, so tokens stay exact in JavaScript too.
+   */
+  private long lastToken;
+
+  PoolState(long now) {
+    this.lastToken = now * 1000;
+  }
+
+  Counts counts() {
+    return new Counts(accounts.size(), free.size(), leases.size(), waiters.size());
+  }
+
+  long lastToken() {
+    return lastToken;
+  }
+
+  // ---------------------------------------------------------------- leases
+
+  /** Outcome of a lease request: a grant, or a place in the waiting line (position > 0), or neither (empty). */
+  record LeaseResult(Grant grant, int position, Counts counts) implements Serializable {
+  }
+
+  LeaseResult lease(String sessionId, String nodeId, String member, boolean wait, int maxWaiting, long now) {
+    heartbeats.put(member, now);
+    String held = leaseOfSession.get(sessionId);
+    if (held != null) {
+      // A retried request (the first reply was lost or timed out) gets the same lease, not a second account.
+      Lease l = leases.get(held);
+      return new LeaseResult(new Grant(l, accounts.get(held)), 0, counts());
+    }
+    int pos = positionOf(sessionId);
+    if (pos > 0) {
+      return new LeaseResult(null, pos, counts());
+    }
+    String id = free.pollFirst();
+    if (id != null) {
+      return new LeaseResult(grant(id, sessionId, nodeId, member, now), 0, counts());
+    }
+    if (wait && waiters.size() < maxWaiting) {
+      waiters.addLast(new Waiter(sessionId, nodeId, member, now));
+      return new LeaseResult(null, waiters.size(), counts());
+    }
+    return new LeaseResult(null, 0, counts());
+  }
+
+  private Grant grant(String accountId, String sessionId, String nodeId, String member, long now) {
+    // Never below the clock (ms × 1000): after a split-brain merge or a restart from nothing, tokens handed
+    // out by a lost copy of the state are not handed out again, so a fenced holder stays fenced.
+    lastToken = Math.max(lastToken + 1, now * 1000);
+    Lease l = new Lease(accountId, lastToken, nodeId, sessionId, member, now);
+    leases.put(accountId, l);
+    leaseOfSession.put(sessionId, accountId);
+    return new Grant(l, accounts.get(accountId));
+  }
+
+  enum ReleaseStatus { RELEASED, STALE, NOT_FOUND }
+
+  /** Outcome of a release; {@code handedTo} is the grant made to the longest waiter, if any. */
+  record ReleaseResult(ReleaseStatus status, Grant handedTo, Counts counts) implements Serializable {
+  }
+
+  ReleaseResult release(String accountId, long token, long now) {
+    if (Long.valueOf(token).equals(releasedToken.get(accountId))) {
+      return new ReleaseResult(ReleaseStatus.RELEASED, null, counts()); // a repeat: already done, change nothing
+    }
+    Lease l = leases.get(accountId);
+    if (l == null || l.token() != token) {
+      ReleaseStatus s = accounts.containsKey(accountId) ? ReleaseStatus.STALE : ReleaseStatus.NOT_FOUND;
+      return new ReleaseResult(s, null, counts());
+    }
+    releasedToken.put(accountId, token);
+    Grant handed = endLease(l, now);
+    return new ReleaseResult(ReleaseStatus.RELEASED, handed, counts());
+  }
+
+  /** Ends a lease; the account goes to the longest waiter, or to the tail of the free line, or away if retired. */
+  private Grant endLease(Lease l, long now) {
+    leases.remove(l.accountId());
+    leaseOfSession.remove(l.sessionId());
+    if (retired.remove(l.accountId())) {
+      accounts.remove(l.accountId());
+      releasedToken.remove(l.accountId());
+      return null;
+    }
+    Waiter w = waiters.pollFirst();
+    if (w != null) {
+      return grant(l.accountId(), w.sessionId(), w.nodeId(), w.member(), now);
+    }
+    free.addLast(l.accountId());
+    return null;
+  }
+
+  boolean isCurrent(String accountId, long token) {
+    Lease l = leases.get(accountId);
+    return l != null && l.token() == token;
+  }
+
+  // ---------------------------------------------------------------- waiting line
+
+  int positionOf(String sessionId) {
+    int i = 0;
+    for (Waiter w : waiters) {
+      i++;
+      if (w.sessionId().equals(sessionId)) {
+        return i;
+      }
+    }
+    return 0;
+  }
+
+  /**
+   * Ends whatever {@code sessionId} has: its lease (as a release with its token) or its place in line.
+   * For a session that gave up before it learned its lease (its lease request timed out).
+   */
+  ReleaseResult releaseSession(String sessionId, long now) {
+    String id = leaseOfSession.get(sessionId);
+    if (id != null) {
+      return release(id, leases.get(id).token(), now);
+    }
+    ReleaseStatus s = cancelWait(sessionId) ? ReleaseStatus.RELEASED : ReleaseStatus.NOT_FOUND;
+    return new ReleaseResult(s, null, counts());
+  }
+
+  boolean cancelWait(String sessionId) {
+    return waiters.removeIf(w -> w.sessionId().equals(sessionId));
+  }
+
+  /** Positions (1-based) of the waiters of one member, by session id. */
+  Map<String, Integer> positionsOf(String member) {
+    Map<String, Integer> out = new LinkedHashMap<>();
+    int i = 0;
+    for (Waiter w : waiters) {
+      i++;
+      if (w.member().equals(member)) {
+        out.put(w.sessionId(), i);
+      }
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- members
+
+  /** Leases and waiters given back because their member left or stopped beating. */
+  record DropResult(int freed, int unqueued, List<Grant> handed, Counts counts) implements Serializable {
+  }
+
+  /**
+   * A heartbeat's outcome: what was dropped, and the leases the caller's member holds now ({@code mine},
+   * account id → token) as of token {@code lastToken}, so the caller can tell its sessions which of
+   * their leases were taken away.
+   */
+  record HeartbeatResult(DropResult dropped, HashMap<String, Long> mine, long lastToken) implements Serializable {
+  }
+
+  HeartbeatResult heartbeat(String member, long now, long ttlMs) {
+    DropResult d = expire(member, now, ttlMs);
+    HashMap<String, Long> mine = new HashMap<>();
+    for (Lease l : leases.values()) {
+      if (l.member().equals(member)) {
+        mine.put(l.accountId(), l.token());
+      }
+    }
+    return new HeartbeatResult(d, mine, lastToken);
+  }
+
+  /**
+   * Records that {@code member} is alive and drops every member whose last heartbeat is older than
+   * {@code ttlMs}, and leases whose member is unknown (defensive: should not happen).
+   */
+  private DropResult expire(String member, long now, long ttlMs) {
+    heartbeats.put(member, now);
+    List<String> dead = new ArrayList<>();
+    for (Map.Entry<String, Long> e : heartbeats.entrySet()) {
+      if (e.getValue() < now - ttlMs) {
+        dead.add(e.getKey());
+      }
+    }
+    int freed = 0;
+    int unqueued = 0;
+    List<Grant> handed = new ArrayList<>();
+    for (String m : dead) {
+      DropResult r = dropMember(m, now);
+      freed += r.freed();
+      unqueued += r.unqueued();
+      handed.addAll(r.handed());
+    }
+    for (Lease l : List.copyOf(leases.values())) {
+      if (!heartbeats.containsKey(l.member())) {
+        freed++;
+        addIfNotNull(handed, endLease(l, now));
+      }
+    }
+    return new DropResult(freed, unqueued, handed, counts());
+  }
+
+  /** Frees the leases and drops the waiters of a member that left the cluster or stopped. */
+  DropResult dropMember(String member, long now) {
+    heartbeats.remove(member);
+    int unqueued = 0;
+    for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
+      if (it.next().member().equals(member)) {
+        it.remove();
+        unqueued++;
+      }
+    }
+    int freed = 0;
+    List<Grant> handed = new ArrayList<>();
+    for (Lease l : List.copyOf(leases.values())) {
+      if (l.member().equals(member)) {
+        freed++;
+        addIfNotNull(handed, endLease(l, now));
+      }
+    }
+    return new DropResult(freed, unqueued, handed, counts());
+  }
+
+  private static void addIfNotNull(List<Grant> list, Grant g) {
+    if (g != null) {
+      list.add(g);
+    }
+  }
+
+  // ---------------------------------------------------------------- configuration
+
+  /** What a reconciliation changed. */
+  record ReconcileResult(int added, int removed, int retiring, List<Grant> handed, Counts counts)
+      implements Serializable {
+  }
+
+  /**
+   * Makes the pool's account set equal to {@code wanted}: new accounts join the tail of the free line
+   * (or go to waiters), credentials of known ones are updated, absent free ones are removed, absent
+   * leased ones are retired when their lease ends. Valid leases are never touched.
+   */
+  ReconcileResult reconcile(List<Cred> wanted, long now) {
+    Set<String> names = new HashSet<>();
+    int added = 0;
+    List<Grant> handed = new ArrayList<>();
+    for (Cred c : wanted) {
+      names.add(c.username());
+      retired.remove(c.username());
+      if (accounts.put(c.username(), c) == null) {
+        added++;
+        Waiter w = waiters.pollFirst();
+        if (w != null) {
+          handed.add(grant(c.username(), w.sessionId(), w.nodeId(), w.member(), now));
+        } else {
+          free.addLast(c.username());
+        }
+      }
+    }
+    int removed = 0;
+    int retiring = 0;
+    for (String id : List.copyOf(accounts.keySet())) {
+      if (names.contains(id)) {
+        continue;
+      }
+      if (leases.containsKey(id)) {
+        if (retired.add(id)) {
+          retiring++;
+        }
+      } else {
+        accounts.remove(id);
+        free.remove(id);
+        releasedToken.remove(id);
+        removed++;
+      }
+    }
+    return new ReconcileResult(added, removed, retiring, handed, counts());
+  }
+
+  // ---------------------------------------------------------------- status
+
+  record Status(Counts counts, List<Lease> leases, List<Waiter> waiters, long lastToken) implements Serializable {
+  }
+
+  Status status() {
+    return new Status(counts(), List.copyOf(leases.values()), List.copyOf(waiters), lastToken);
+  }
+
+  /** Free account ids in lease order (tests check the fair order with it). */
+  List<String> freeOrder() {
+    return List.copyOf(free);
+  }
+}

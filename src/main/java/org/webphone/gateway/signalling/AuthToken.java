@@ -1,0 +1,87 @@
+package org.webphone.gateway.signalling;
+
+import io.vertx.core.json.JsonObject;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
+import java.util.Base64;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+
+/**
+ * The optional access token of {@code docs/protocol.md}: issued by the integrator's web site backend,
+ * given to the page, passed as {@code /ws?token=...}.
+ *
+ * <pre>
+ *   token   = base64url(payload) "." base64url(HMAC-SHA256(secret, base64url(payload)))
+ *   payload = {"iat": issued-at epoch seconds, "exp": optional expiry epoch seconds, "sub": optional user}
+ * </pre>
+ * A token is accepted when the signature matches, it was issued at most {@code auth.tokenMaxAgeSec} ago
+ * (and not more than a minute in the future: clock skew), and {@code exp}, if present, has not passed.
+ */
+public final class AuthToken {
+  private static final long SKEW_SEC = 60;
+  private static final Base64.Encoder B64 = Base64.getUrlEncoder().withoutPadding();
+
+  private AuthToken() {
+  }
+
+  /** Issues a token (integrators' example code, tests). */
+  public static String issue(String secret, long iatSec, String sub) {
+    JsonObject p = new JsonObject().put("iat", iatSec);
+    if (sub != null) {
+      p.put("sub", sub);
+    }
+    String payload = B64.encodeToString(p.encode().getBytes(StandardCharsets.UTF_8));
+    return payload + "." + B64.encodeToString(hmac(secret, payload));
+  }
+
+  /** Null when the token is acceptable, else why not (for the log; the client only gets TOKEN_REFUSED). */
+  public static String refusal(String token, String secret, long maxAgeSec, long nowSec) {
+    if (token == null || token.isEmpty()) {
+      return "no token";
+    }
+    if (token.length() > 2048) {
+      return "token too long";
+    }
+    int dot = token.indexOf('.');
+    if (dot <= 0 || dot != token.lastIndexOf('.')) {
+      return "malformed token";
+    }
+    String payload = token.substring(0, dot);
+    byte[] sig;
+    JsonObject p;
+    try {
+      sig = Base64.getUrlDecoder().decode(token.substring(dot + 1));
+      p = new JsonObject(new String(Base64.getUrlDecoder().decode(payload), StandardCharsets.UTF_8));
+    } catch (RuntimeException e) {
+      return "malformed token";
+    }
+    if (!MessageDigest.isEqual(sig, hmac(secret, payload))) {
+      return "bad signature";
+    }
+    Object iat = p.getValue("iat");
+    if (!(iat instanceof Number n)) {
+      return "no iat";
+    }
+    long issued = n.longValue();
+    if (issued > nowSec + SKEW_SEC || nowSec - issued > maxAgeSec) {
+      return "expired";
+    }
+    Object exp = p.getValue("exp");
+    if (exp != null && (!(exp instanceof Number e) || e.longValue() < nowSec)) {
+      return "expired";
+    }
+    return null;
+  }
+
+  private static byte[] hmac(String secret, String data) {
+    try {
+      Mac mac = Mac.getInstance("HmacSHA256");
+      mac.init(new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
+      return mac.doFinal(data.getBytes(StandardCharsets.UTF_8));
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

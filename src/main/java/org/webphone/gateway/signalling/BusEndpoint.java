@@ -1,0 +1,116 @@
+package org.webphone.gateway.signalling;
+
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.json.JsonObject;
+import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.signalling.protocol.ClientFrame;
+import org.webphone.gateway.signalling.protocol.ProtocolException;
+
+/**
+ * Sessions without a WebSocket (the load test, integrations): {@code signalling.session.open} gives a
+ * session whose commands are the WebSocket frames sent to {@code signalling.session.<id>.commands}
+ * (reply: the Ack/Pong body; failure: the Error code) and whose events are published as the same frames.
+ * Bus clients are trusted: no origin or token check; per-IP limits only when {@code clientIp} is given.
+ */
+final class BusEndpoint {
+  private final SignallingVerticle host;
+
+  BusEndpoint(SignallingVerticle host) {
+    this.host = host;
+  }
+
+  void register() {
+    host.vertx().eventBus().<JsonObject>consumer(Addresses.SIGNALLING_OPEN, this::open);
+    host.vertx().eventBus().<JsonObject>consumer(Addresses.SIGNALLING_CLOSE, this::close);
+  }
+
+  private void open(Message<JsonObject> m) {
+    JsonObject body = m.body() == null ? new JsonObject() : m.body();
+    try {
+      if (host.draining()) {
+        throw new ProtocolException(ErrorCode.SHUTTING_DOWN, "the gateway is shutting down");
+      }
+      String ip = string(body, "clientIp");
+      String resumeToken = string(body, "resumeToken");
+      String events = string(body, "events");
+      if (resumeToken != null) {
+        ClientSession s = host.byToken(resumeToken);
+        if (s == null) {
+          throw new ProtocolException(ErrorCode.NOT_FOUND, "resume token unknown or expired");
+        }
+        BusTransport t = transport(s, events);
+        host.attach(s, t);
+        m.reply(reply(s, t).put("resumed", true));
+        return;
+      }
+      ClientSession s = host.newSession(ip);
+      BusTransport t = transport(s, events);
+      // Reply first, so a client that did not name its own events address can subscribe before Ready.
+      m.reply(reply(s, t).put("resumed", false));
+      host.start(s, t);
+    } catch (ProtocolException e) {
+      m.fail(e.code().code(), e.getMessage());
+    }
+  }
+
+  private void close(Message<JsonObject> m) {
+    String id = m.body() == null ? null : m.body().getString("sessionId");
+    ClientSession s = id == null ? null : host.session(id);
+    if (s == null) {
+      m.fail(ErrorCode.NOT_FOUND.code(), "no session " + id);
+      return;
+    }
+    s.close("closed by request", (short) 1000).onComplete(x -> m.reply(new JsonObject().put("sessionId", id)));
+  }
+
+  private BusTransport transport(ClientSession s, String events) {
+    BusTransport t = new BusTransport(host.vertx().eventBus(),
+        events != null ? events : Addresses.sessionEvents(s.id()));
+    t.commands(host.vertx().eventBus().<JsonObject>consumer(Addresses.sessionCommands(s.id()),
+        c -> command(s, c)));
+    return t;
+  }
+
+  private void command(ClientSession s, Message<JsonObject> c) {
+    long now = System.currentTimeMillis();
+    if (!s.admitMessage(now)) {
+      host.metrics().refused(ErrorCode.RATE_LIMITED);
+      c.fail(ErrorCode.RATE_LIMITED.code(), "too many messages per second");
+      return;
+    }
+    ClientFrame f;
+    try {
+      f = ClientFrame.of(c.body());
+    } catch (ProtocolException e) {
+      host.metrics().refused(e.code());
+      c.fail(e.code().code(), e.getMessage());
+      return;
+    } catch (ClassCastException e) {
+      c.fail(ErrorCode.BAD_JSON.code(), "the command is not a JSON object");
+      return;
+    }
+    s.handle(f).onComplete(ar -> {
+      if (ar.succeeded()) {
+        c.reply(WebSocketEndpoint.ack(f, ar.result()));
+      } else {
+        ProtocolException p = Replies.toProtocol(f.method().name(), ar.cause());
+        host.metrics().refused(p.code());
+        c.fail(p.code().code(), p.getMessage());
+      }
+    });
+  }
+
+  private static JsonObject reply(ClientSession s, BusTransport t) {
+    return new JsonObject().put("sessionId", s.id()).put("resumeToken", s.resumeToken())
+        .put("commands", Addresses.sessionCommands(s.id())).put("events", t.events());
+  }
+
+  private static String string(JsonObject body, String field) {
+    Object v = body.getValue(field);
+    if (v != null && !(v instanceof String)) {
+      throw new ProtocolException(ErrorCode.BAD_FIELD, field + " must be a string");
+    }
+    return v == null || ((String) v).isEmpty() ? null : (String) v;
+  }
+}

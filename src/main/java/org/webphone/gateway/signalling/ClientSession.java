@@ -1,0 +1,444 @@
+package org.webphone.gateway.signalling;
+
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.json.JsonObject;
+import java.security.SecureRandom;
+import java.util.Base64;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.signalling.protocol.ClientFrame;
+import org.webphone.gateway.signalling.protocol.ProtocolException;
+import org.webphone.gateway.signalling.protocol.ServerEvent;
+
+/**
+ * One browser session, over a WebSocket or the event bus (the same frames). Life cycle, as the seed's:
+ * lease an account ({@code pool.account.lease}; none → "Connection limit" and close) → open the SIP line
+ * → registration events → Ready; calls ({@link CallControl}); on close: end the call, close the line,
+ * release the lease. A session whose WebSocket drops waits {@code session.resumeGraceSec} for a client
+ * with its resume token, keeping its line and its call.
+ *
+ * <p>Owns: its lease, its line, its call, its event consumer and its timers; {@link #close} frees them all,
+ * whatever state the session is in (lease or line open still pending included). Event loop only.
+ */
+final class ClientSession implements CallControl.Owner {
+  private static final Logger LOG = LoggerFactory.getLogger(ClientSession.class);
+  private static final SecureRandom RANDOM = new SecureRandom();
+
+  enum Phase { LEASING, REGISTERING, READY, CLOSING }
+
+  private final SignallingVerticle host;
+  private final String id;
+  private final String clientIp;
+  private final CallControl calls;
+  private final RateWindow messages;
+  private final RateWindow callAttempts;
+  private String resumeToken;
+  private Transport transport;
+  private Phase phase = Phase.LEASING;
+  private String registration = ServerEvent.REG_REGISTERING;
+  private JsonObject lease;
+  private boolean waiting;
+  private Future<JsonObject> leasing;
+  private Future<JsonObject> lineOpening;
+  private MessageConsumer<JsonObject> events;
+  private long graceTimer = -1;
+  private long lastSeenMs = System.currentTimeMillis();
+  private long lastRateErrorMs;
+  private Promise<Void> closed;
+
+  ClientSession(SignallingVerticle host, String clientIp) {
+    this.host = host;
+    this.id = "s-" + java.util.UUID.randomUUID();
+    this.clientIp = clientIp;
+    this.resumeToken = newToken();
+    this.calls = new CallControl(this);
+    this.messages = new RateWindow(host.cfg().getInt("limits.messagesPerSecond"), 1000);
+    this.callAttempts = new RateWindow(host.cfg().getInt("limits.callsPerMinutePerSession"), 60_000);
+  }
+
+  String id() {
+    return id;
+  }
+
+  String clientIp() {
+    return clientIp;
+  }
+
+  String resumeToken() {
+    return resumeToken;
+  }
+
+  boolean hasCall() {
+    return calls.current() != null;
+  }
+
+  boolean isDetached() {
+    return transport == null && phase != Phase.CLOSING;
+  }
+
+  long lastSeenMs() {
+    return lastSeenMs;
+  }
+
+  Phase phase() {
+    return phase;
+  }
+
+  /** Leases an account and opens the line; progress goes to the client over {@code t} as events. */
+  void start(Transport t) {
+    transport = t;
+    events = host.vertx().eventBus().localConsumer(Addresses.session(id), this::onMessage);
+    send(sessionEvent(false));
+    LOG.info("line={} session opened from {} over {}", id, clientIp == null ? "the bus" : clientIp, t.describe());
+    // wait:true only matters when the pool runs a waiting line (pool.waitingLine); else it refuses at once.
+    leasing = host.replies().request(Addresses.POOL_LEASE,
+        new JsonObject().put("sessionId", id).put("nodeId", host.nodeId()).put("wait", true));
+    leasing.onComplete(ar -> {
+      if (phase == Phase.CLOSING) {
+        if (ar.succeeded() && !ar.result().getBoolean("queued", false)) {
+          lease = ar.result(); // close() is waiting for this reply and releases it
+        }
+        return;
+      }
+      if (ar.failed()) {
+        ProtocolException p = Replies.toProtocol(Addresses.POOL_LEASE, ar.cause());
+        if (p.code() == ErrorCode.NO_ACCOUNT) {
+          LOG.info("line={} no free account: Connection limit", id);
+          host.metrics().refused(ErrorCode.NO_ACCOUNT);
+          send(ServerEvent.registration(ServerEvent.REG_CONNECTION_LIMIT, ErrorCode.NO_ACCOUNT.code(),
+              ErrorCode.NO_ACCOUNT.text()));
+          close("Connection limit", (short) 1013);
+        } else {
+          LOG.warn("line={} lease failed: {}", id, p.getMessage());
+          send(ServerEvent.error(p.code(), "no account: " + p.getMessage(), null, null));
+          close("lease failed", (short) 1011);
+        }
+        return;
+      }
+      if (ar.result().getBoolean("queued", false)) {
+        waiting = true;
+        onQueue(ar.result().getInteger("position", 0));
+        return;
+      }
+      leased(ar.result());
+    });
+  }
+
+  private void onQueue(int position) {
+    LOG.info("line={} waits for an account at position {}", id, position);
+    registration = ServerEvent.REG_WAITING;
+    send(ServerEvent.registration(ServerEvent.REG_WAITING, ErrorCode.NO_ACCOUNT.code(), "Connection limit")
+        .put("position", position));
+  }
+
+  private void leased(JsonObject granted) {
+    lease = granted;
+    waiting = false;
+    phase = Phase.REGISTERING;
+    registration = ServerEvent.REG_REGISTERING;
+    send(ServerEvent.registration(ServerEvent.REG_REGISTERING, null, null));
+    JsonObject open = new JsonObject().put("lineId", id).put("sessionId", id)
+        .put("accountId", lease.getString("accountId")).put("token", lease.getValue("token"))
+        .put("account", lease.getJsonObject("account"));
+    lineOpening = host.replies().request(Addresses.SIP_LINE_OPEN, open);
+    lineOpening.onFailure(e -> {
+      if (phase != Phase.CLOSING) {
+        ProtocolException p = Replies.toProtocol(Addresses.SIP_LINE_OPEN, e);
+        LOG.warn("line={} open failed: {}", id, p.getMessage());
+        send(ServerEvent.registration(ServerEvent.REG_FAILED, p.code().code(), p.getMessage()));
+        close("line failed", (short) 1011);
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ frames from the client
+
+  /**
+   * Handles one client frame; the future carries the acknowledgement body, or fails with a
+   * {@link ProtocolException}. Bad frames never change the session or its call.
+   */
+  Future<JsonObject> handle(ClientFrame f) {
+    lastSeenMs = System.currentTimeMillis();
+    try {
+      return switch (f.method()) {
+        case Call -> calls.call(f);
+        case HangUp -> calls.hangUp(f);
+        case Accept -> calls.accept(f);
+        case Reject -> calls.reject(f);
+        case SendDTMF -> calls.dtmf(f);
+        case Hold -> calls.hold(f, true);
+        case Unhold -> calls.hold(f, false);
+        case Transfer -> calls.transfer(f);
+        case Offer -> calls.offer(f);
+        // Over a WebSocket the verticle handles Resume before this; a bus client opens with resumeToken.
+        case Resume -> Future.failedFuture(new ProtocolException(ErrorCode.WRONG_STATE,
+            "resume a bus session with signalling.session.open {resumeToken}"));
+        case Ping -> Future.succeededFuture(new JsonObject().put("registered", phase == Phase.READY)
+            .put("callId", hasCall() ? calls.current().id : null));
+      };
+    } catch (ProtocolException e) {
+      return Future.failedFuture(e);
+    }
+  }
+
+  /**
+   * Counts a frame against {@code limits.messagesPerSecond}. Returns false when over the limit; the
+   * caller then drops it, and an error is due at most once a second so a flood is not echoed.
+   */
+  boolean admitMessage(long nowMs) {
+    lastSeenMs = nowMs;
+    return messages.tryAcquire(nowMs);
+  }
+
+  boolean rateErrorDue(long nowMs) {
+    if (nowMs - lastRateErrorMs < 1000) {
+      return false;
+    }
+    lastRateErrorMs = nowMs;
+    return true;
+  }
+
+  // ------------------------------------------------------------------ events from sip and media
+
+  private void onMessage(Message<JsonObject> m) {
+    JsonObject ev = m.body();
+    if (ev != null && "lease".equals(ev.getString("event"))) {
+      // The waiting line's grant is a request: accepting makes the account ours, refusing gives it back.
+      boolean take = waiting && phase == Phase.LEASING && lease == null;
+      m.reply(new JsonObject().put("accepted", take));
+      if (take) {
+        LOG.info("line={} got account {} from the waiting line", id, ev.getString("accountId"));
+        leased(ev);
+      }
+      return;
+    }
+    if (ev == null || phase == Phase.CLOSING) {
+      return;
+    }
+    String kind = ev.getString("event", "");
+    switch (kind) {
+      case "queue" -> {
+        if (waiting) {
+          onQueue(ev.getInteger("position", 0));
+        }
+      }
+      case "registration" -> onRegistration(ev);
+      case "incoming" -> calls.onIncoming(ev);
+      case "callState" -> calls.onCallState(ev);
+      case "media" -> calls.onMedia(ev);
+      default -> calls.onOther(kind, ev);
+    }
+  }
+
+  private void onRegistration(JsonObject ev) {
+    String state = ev.getString("state", "");
+    Integer code = ev.getInteger("code");
+    String reason = ev.getString("reason");
+    switch (state) {
+      case "registered" -> {
+        boolean wasReady = phase == Phase.READY;
+        phase = Phase.READY;
+        registration = ServerEvent.REG_REGISTERED;
+        if (!wasReady) {
+          LOG.info("line={} registered", id);
+          send(ServerEvent.registration(ServerEvent.REG_REGISTERED, code, reason));
+          send(ServerEvent.ready(true));
+        }
+      }
+      case "failed" -> {
+        LOG.warn("line={} registration failed: {} {}", id, code, reason);
+        phase = phase == Phase.LEASING ? phase : Phase.REGISTERING;
+        registration = ServerEvent.REG_FAILED;
+        send(ServerEvent.registration(ServerEvent.REG_FAILED, code, reason));
+        send(ServerEvent.ready(false));
+      }
+      case "unregistered" -> {
+        phase = Phase.REGISTERING;
+        registration = ServerEvent.REG_UNREGISTERED;
+        send(ServerEvent.registration(ServerEvent.REG_UNREGISTERED, code, reason));
+        send(ServerEvent.ready(false));
+      }
+      default -> {
+        // "registering"/"unregistering" refreshes of a registered line are not news for the browser.
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ transport, resume
+
+  /** The WebSocket dropped: wait for a resume during the grace period, or close now. */
+  void detach(Transport t) {
+    if (transport != t || phase == Phase.CLOSING) {
+      return;
+    }
+    transport = null;
+    int grace = host.cfg().getInt("session.resumeGraceSec");
+    if (grace <= 0) {
+      close("disconnected", (short) 1000);
+      return;
+    }
+    LOG.info("line={} transport gone; waiting {} s for a resume{}", id, grace,
+        hasCall() ? " with call=" + calls.current().id : "");
+    graceTimer = host.vertx().setTimer(grace * 1000L, x -> {
+      graceTimer = -1;
+      LOG.info("line={} not resumed within {} s", id, grace);
+      close("not resumed", (short) 1000);
+    });
+  }
+
+  /** A client came back with the token: it gets this session (and its call) over {@code t}. */
+  void attach(Transport t) {
+    if (graceTimer >= 0) {
+      host.vertx().cancelTimer(graceTimer);
+      graceTimer = -1;
+    }
+    Transport old = transport;
+    transport = t;
+    if (old != null) {
+      old.close((short) 4001, "session taken over");
+    }
+    resumeToken = newToken(); // a token works once
+    lastSeenMs = System.currentTimeMillis();
+    LOG.info("line={} resumed over {}{}", id, t.describe(), hasCall() ? " with call=" + calls.current().id : "");
+    send(sessionEvent(true));
+    if (phase == Phase.READY) {
+      send(ServerEvent.registration(registration, null, null));
+      send(ServerEvent.ready(true));
+    } else if (phase == Phase.REGISTERING || waiting) {
+      send(ServerEvent.registration(registration, null, null));
+    }
+  }
+
+  /** Lets go of the carrier without closing it (it now belongs to another session). */
+  void releaseTransport(Transport t) {
+    if (transport == t) {
+      transport = null;
+    }
+  }
+
+  private JsonObject sessionEvent(boolean resumed) {
+    JsonObject e = ServerEvent.of(ServerEvent.SESSION).put("sessionId", id).put("resumeToken", resumeToken)
+        .put("resumed", resumed).put("resumeGraceSec", host.cfg().getInt("session.resumeGraceSec"));
+    CallControl.Call c = calls.current();
+    if (c != null) {
+      e.put("call", new JsonObject().put("callId", c.id).put("state", c.state)
+          .put("direction", c.incoming ? "in" : "out"));
+    }
+    return e;
+  }
+
+  // ------------------------------------------------------------------ closing
+
+  /**
+   * Ends the session: call, line, lease, consumer, timers, in that order; each step bounded by the
+   * request timeout and failures logged, so a close always finishes. Idempotent.
+   */
+  Future<Void> close(String reason, short wsCode) {
+    if (closed != null) {
+      return closed.future();
+    }
+    closed = Promise.promise();
+    phase = Phase.CLOSING;
+    if (graceTimer >= 0) {
+      host.vertx().cancelTimer(graceTimer);
+      graceTimer = -1;
+    }
+    host.forget(this);
+    Transport t = transport;
+    transport = null;
+    if (t != null) {
+      t.send(ServerEvent.of(ServerEvent.CLOSED).put("reason", reason));
+      t.close(wsCode, reason);
+    }
+    LOG.info("line={} closing: {}", id, reason);
+    Future<Void> call = calls.endForClose();
+    Future<?> line = call.transform(x -> lineOpening == null ? Future.succeededFuture()
+        : lineOpening.transform(o -> o.failed() ? Future.succeededFuture()
+            : host.replies().request(Addresses.SIP_LINE_CLOSE, new JsonObject().put("lineId", id))))
+        .recover(e -> {
+          LOG.warn("line={} line close failed: {}", id, e.getMessage());
+          return Future.succeededFuture();
+        });
+    Future<?> released = line.transform(x -> leasing == null ? Future.succeededFuture() : leasing.transform(l -> {
+      JsonObject lz = lease;
+      if (lz != null) {
+        return host.replies().request(Addresses.POOL_RELEASE, new JsonObject()
+            .put("accountId", lz.getString("accountId")).put("token", lz.getValue("token")));
+      }
+      if (l.succeeded() && l.result().getBoolean("queued", false)) {
+        return host.replies().request(Addresses.POOL_CANCEL_WAIT, new JsonObject().put("sessionId", id));
+      }
+      return Future.succeededFuture();
+    })).recover(e -> {
+      LOG.warn("line={} lease release failed: {}", id, e.getMessage());
+      return Future.succeededFuture();
+    });
+    released.onComplete(x -> {
+      MessageConsumer<JsonObject> ev = events;
+      events = null;
+      Future<Void> unreg = ev == null ? Future.succeededFuture() : ev.unregister();
+      unreg.onComplete(y -> {
+        LOG.info("line={} closed", id);
+        closed.complete();
+      });
+    });
+    return closed.future();
+  }
+
+  // ------------------------------------------------------------------ CallControl.Owner
+
+  @Override
+  public String lineId() {
+    return id;
+  }
+
+  @Override
+  public boolean isReady() {
+    return phase == Phase.READY;
+  }
+
+  @Override
+  public void send(JsonObject frame) {
+    Transport t = transport;
+    if (t != null) {
+      t.send(frame);
+    }
+  }
+
+  @Override
+  public Replies replies() {
+    return host.replies();
+  }
+
+  @Override
+  public DialPolicy dialPolicy() {
+    return host.dialPolicy();
+  }
+
+  @Override
+  public void countCallAttempt() {
+    long now = System.currentTimeMillis();
+    if (!callAttempts.tryAcquire(now)) {
+      throw new ProtocolException(ErrorCode.CALL_LIMIT, "too many call attempts from this session; wait a minute");
+    }
+    if (!host.gate().callAllowed(clientIp, now)) {
+      throw new ProtocolException(ErrorCode.CALL_LIMIT, "too many call attempts from this address; wait a minute");
+    }
+  }
+
+  @Override
+  public boolean dtmfByInfo() {
+    return "info".equals(host.cfg().getString("sip.dtmfMode"));
+  }
+
+  private static String newToken() {
+    byte[] b = new byte[24];
+    RANDOM.nextBytes(b);
+    return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
+  }
+}

@@ -1,0 +1,115 @@
+package org.webphone.gateway.signalling;
+
+import io.vertx.core.MultiMap;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.config.GatewayConfig;
+import org.webphone.gateway.signalling.protocol.ProtocolException;
+
+/**
+ * The node's door: origin allow-list, optional access token, sessions per client IP and call attempts
+ * per client IP. Per-session limits live in the session. Used on the signalling event loop only.
+ */
+final class Gate {
+  private final Set<String> origins = new HashSet<>();
+  private final boolean anyOrigin;
+  private final String tokenSecret;
+  private final long tokenMaxAgeSec;
+  private final int maxSessionsPerIp;
+  private final int callsPerMinutePerIp;
+  private final Map<String, Integer> sessionsPerIp = new HashMap<>();
+  private final Map<String, RateWindow> callsPerIp = new HashMap<>();
+
+  Gate(GatewayConfig cfg) {
+    for (Object o : cfg.getArray("http.allowedOrigins")) {
+      origins.add((String) o);
+    }
+    anyOrigin = origins.remove("*");
+    tokenSecret = cfg.getString("auth.tokenSecret");
+    tokenMaxAgeSec = cfg.getLong("auth.tokenMaxAgeSec");
+    maxSessionsPerIp = cfg.getInt("limits.maxSessionsPerIp");
+    callsPerMinutePerIp = cfg.getInt("limits.callsPerMinutePerIp");
+  }
+
+  /**
+   * Checks the upgrade request's Origin. An empty allow-list means same origin: the Origin's host:port
+   * equals the Host header. A request without Origin is not from a browser page and is let through: the
+   * origin check protects against other web sites, the token against everything else.
+   */
+  void checkOrigin(MultiMap headers) {
+    String origin = headers.get("Origin");
+    if (origin == null || anyOrigin) {
+      return;
+    }
+    boolean ok;
+    if (origins.isEmpty()) {
+      String host = headers.get("Host");
+      int sep = origin.indexOf("://");
+      ok = host != null && sep > 0 && origin.substring(sep + 3).toLowerCase(Locale.ROOT).equals(host.toLowerCase(Locale.ROOT));
+    } else {
+      ok = origins.contains(origin);
+    }
+    if (!ok) {
+      throw new ProtocolException(ErrorCode.ORIGIN_REFUSED, "origin " + abbreviate(origin) + " is not allowed");
+    }
+  }
+
+  /** Throws TOKEN_REFUSED unless no token is required or {@code token} is acceptable; returns why for the log. */
+  void checkToken(String token) {
+    if (tokenSecret.isEmpty()) {
+      return;
+    }
+    String why = AuthToken.refusal(token, tokenSecret, tokenMaxAgeSec, System.currentTimeMillis() / 1000);
+    if (why != null) {
+      throw new ProtocolException(ErrorCode.TOKEN_REFUSED, "access token refused: " + why);
+    }
+  }
+
+  /** Counts a new session of {@code ip} (null: a trusted bus client, not counted) or throws SESSION_LIMIT. */
+  void admit(String ip) {
+    if (ip == null) {
+      return;
+    }
+    int n = sessionsPerIp.getOrDefault(ip, 0);
+    if (n >= maxSessionsPerIp) {
+      throw new ProtocolException(ErrorCode.SESSION_LIMIT, "too many sessions from this address (" + n + ")");
+    }
+    sessionsPerIp.put(ip, n + 1);
+  }
+
+  void leave(String ip) {
+    if (ip != null) {
+      sessionsPerIp.computeIfPresent(ip, (k, n) -> n <= 1 ? null : n - 1);
+    }
+  }
+
+  /** False when {@code ip} made {@code limits.callsPerMinutePerIp} call attempts in the last minute. */
+  boolean callAllowed(String ip, long nowMs) {
+    if (ip == null) {
+      return true;
+    }
+    return callsPerIp.computeIfAbsent(ip, k -> new RateWindow(callsPerMinutePerIp, 60_000)).tryAcquire(nowMs);
+  }
+
+  /** Forgets idle per-IP windows so memory stays bounded by the active addresses. */
+  void sweep(long nowMs) {
+    for (Iterator<RateWindow> it = callsPerIp.values().iterator(); it.hasNext(); ) {
+      if (it.next().isIdle(nowMs)) {
+        it.remove();
+      }
+    }
+  }
+
+  int sessionsOf(String ip) {
+    return sessionsPerIp.getOrDefault(ip, 0);
+  }
+
+  private static String abbreviate(String s) {
+    return s.length() > 80 ? s.substring(0, 80) + "..." : s;
+  }
+}

@@ -1,0 +1,43 @@
+package org.webphone.gateway.signalling;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.eventbus.ReplyFailure;
+import io.vertx.core.json.JsonObject;
+import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.signalling.protocol.ProtocolException;
+
+/** Event-bus requests with the configured timeout; failures become {@link ProtocolException}s with stable codes. */
+final class Replies {
+  private final Vertx vertx;
+  private final DeliveryOptions options;
+
+  Replies(Vertx vertx, long timeoutMs) {
+    this.vertx = vertx;
+    this.options = new DeliveryOptions().setSendTimeout(timeoutMs);
+  }
+
+  Future<JsonObject> request(String address, JsonObject body) {
+    return vertx.eventBus().<JsonObject>request(address, body, options)
+        .map(m -> m.body() == null ? new JsonObject() : m.body())
+        .recover(e -> Future.failedFuture(toProtocol(address, e)));
+  }
+
+  static ProtocolException toProtocol(String address, Throwable e) {
+    if (e instanceof ProtocolException p) {
+      return p;
+    }
+    if (e instanceof ReplyException r) {
+      if (r.failureType() == ReplyFailure.TIMEOUT) {
+        return new ProtocolException(ErrorCode.TIMEOUT, address + " did not answer in time");
+      }
+      if (r.failureType() == ReplyFailure.NO_HANDLERS) {
+        return new ProtocolException(ErrorCode.INTERNAL, address + " is not available");
+      }
+      return new ProtocolException(ErrorCode.of(r.failureCode()), String.valueOf(r.getMessage()));
+    }
+    return new ProtocolException(ErrorCode.INTERNAL, String.valueOf(e.getMessage()));
+  }
+}

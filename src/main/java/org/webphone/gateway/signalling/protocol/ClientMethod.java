@@ -1,0 +1,66 @@
+package org.webphone.gateway.signalling.protocol;
+
+import java.util.List;
+
+/**
+ * The client methods of the WebSocket protocol ({@code docs/protocol.md}) with their parameter tables.
+ * The seed's names are kept ({@code Call, HangUp, Accept, Reject}); the rest are additions.
+ *
+ * <p>Every frame is {@code {"method": <name>, "ref": <string|number, optional, echoed in Ack/Error>, ...}}.
+ */
+public enum ClientMethod {
+  /** Place a call: {number, sdp (the browser's WebRTC offer)}. */
+  Call(Fields.NUMBER, Fields.SDP),
+  /** End the current call: CANCEL or BYE; on a ringing incoming call, the same as Reject. */
+  HangUp(Fields.CALL_ID_OPT),
+  /** Answer the ringing incoming call with the browser's offer: {callId, sdp}. */
+  Accept(Fields.CALL_ID, Fields.SDP),
+  /** Decline the ringing incoming call: {callId}. */
+  Reject(Fields.CALL_ID),
+  /** Send DTMF digits during a call: {callId, digits}. */
+  SendDTMF(Fields.CALL_ID, Field.string("digits", true, "[0-9A-D*#]{1,32}", 32)),
+  /** Put the call on hold: {callId}. */
+  Hold(Fields.CALL_ID),
+  /** Take the call off hold: {callId}. */
+  Unhold(Fields.CALL_ID),
+  /** Blind transfer to another number (the dial policy applies): {callId, number}. */
+  Transfer(Fields.CALL_ID, Fields.NUMBER),
+  /** A new browser offer for the current call (after Resume, or an ICE restart): {callId, sdp}. */
+  Offer(Fields.CALL_ID, Fields.SDP),
+  /** Take back a session whose WebSocket dropped: {token}. */
+  Resume(Field.string("token", true, "[A-Za-z0-9_-]{16,128}", 128)),
+  /** Keep-alive; answered with Pong. */
+  Ping();
+
+  private final List<Field> fields;
+
+  ClientMethod(Field... fields) {
+    this.fields = List.of(fields);
+  }
+
+  public List<Field> fields() {
+    return fields;
+  }
+
+  /** The method of this name, or null. */
+  public static ClientMethod byName(String name) {
+    for (ClientMethod m : values()) {
+      if (m.name().equals(name)) {
+        return m;
+      }
+    }
+    return null;
+  }
+
+  /** Shared parameter definitions (an enum cannot refer to its own static fields in constructors). */
+  static final class Fields {
+    static final Field CALL_ID = Field.string("callId", true, "[A-Za-z0-9._:@-]{1,128}", 128);
+    static final Field CALL_ID_OPT = Field.string("callId", false, "[A-Za-z0-9._:@-]{1,128}", 128);
+    // Characters only; the length limit and what may be dialled is the dial policy's job (dial.*).
+    static final Field NUMBER = Field.string("number", true, null, 256);
+    static final Field SDP = Field.string("sdp", true, null, 60_000);
+
+    private Fields() {
+    }
+  }
+}

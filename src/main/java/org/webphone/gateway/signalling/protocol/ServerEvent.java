@@ -1,0 +1,72 @@
+package org.webphone.gateway.signalling.protocol;
+
+import io.vertx.core.json.JsonObject;
+import org.webphone.gateway.common.ErrorCode;
+
+/**
+ * Builders of the server frames of {@code docs/protocol.md}. Every frame is {@code {"event": <name>, ...}};
+ * every frame about a call has {@code callId}.
+ */
+public final class ServerEvent {
+  public static final String SESSION = "OnSession";
+  public static final String REGISTRATION = "OnRegistrationStateChanged";
+  public static final String READY = "OnSetReadyStatus";
+  public static final String CALL_REQUEST = "OnCallRequest";
+  public static final String IN_CALL = "OnInCall";
+  public static final String CALL_STATE = "OnCallStateChanged";
+  public static final String CALL_ERROR = "OnCallErrorOccurred";
+  public static final String ANSWER = "Answer";
+  public static final String MEDIA_STATE = "OnMediaStateChanged";
+  public static final String DTMF = "OnDtmfReceived";
+  public static final String TRANSFER = "OnTransferStateChanged";
+  public static final String ACK = "Ack";
+  public static final String PONG = "Pong";
+  public static final String ERROR = "Error";
+  public static final String CLOSED = "OnSessionClosed";
+
+  /** Registration states as the browser sees them. */
+  public static final String REG_REGISTERING = "Registering";
+  public static final String REG_REGISTERED = "Registered";
+  public static final String REG_FAILED = "Failed";
+  public static final String REG_UNREGISTERED = "Unregistered";
+  public static final String REG_CONNECTION_LIMIT = "Connection limit";
+  /** The pool's waiting line (pool.waitingLine): no account yet, {@code position} in line. */
+  public static final String REG_WAITING = "Waiting";
+
+  private ServerEvent() {
+  }
+
+  public static JsonObject of(String event) {
+    return new JsonObject().put("event", event);
+  }
+
+  public static JsonObject call(String event, String callId) {
+    return of(event).put("callId", callId);
+  }
+
+  public static JsonObject error(ErrorCode code, String message, Object ref, String method) {
+    JsonObject e = of(ERROR).put("code", code.code()).put("name", code.name()).put("message", message);
+    if (ref != null) {
+      e.put("ref", ref);
+    }
+    if (method != null) {
+      e.put("method", method);
+    }
+    return e;
+  }
+
+  public static JsonObject registration(String state, Integer code, String reason) {
+    JsonObject e = of(REGISTRATION).put("state", state);
+    if (code != null) {
+      e.put("code", code);
+    }
+    if (reason != null) {
+      e.put("reason", reason);
+    }
+    return e;
+  }
+
+  public static JsonObject ready(boolean ready) {
+    return of(READY).put("ready", ready);
+  }
+}

@@ -1,0 +1,209 @@
+package org.webphone.gateway.media;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.json.JsonObject;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.SocketTimeoutException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.config.GatewayConfig;
+import org.webphone.gateway.testing.Ports;
+
+/**
+ * A media verticle deployed on free loopback ports, a UDP socket playing the PBX's RTP endpoint, and the
+ * events the verticle sends to a session. Blocking helpers for tests written as straight-line scenarios
+ * (they run on the JUnit thread, never on an event loop).
+ */
+final class MediaFixture implements AutoCloseable {
+  final Vertx vertx;
+  final int webrtcPort = Ports.free();
+  final int rtpMin = freeEvenRange(20);
+  final DatagramSocket pbx;
+  final LinkedBlockingQueue<JsonObject> events = new LinkedBlockingQueue<>();
+  private final List<AutoCloseable> owned = new ArrayList<>();
+
+  MediaFixture(Vertx vertx, JsonObject mediaOverrides) throws Exception {
+    this.vertx = vertx;
+    JsonObject media = new JsonObject().put("webrtcPort", webrtcPort).put("rtpPortMin", rtpMin)
+        .put("rtpPortMax", rtpMin + 19).mergeIn(mediaOverrides);
+    GatewayConfig cfg = GatewayConfig.of(new JsonObject().put("media", media));
+    await(vertx.deployVerticle(new MediaRelayVerticle(), new DeploymentOptions().setConfig(cfg.json())));
+    pbx = new DatagramSocket(Ports.free(), InetAddress.getLoopbackAddress());
+    pbx.setSoTimeout(3000);
+  }
+
+  void listen(String sessionId) {
+    vertx.eventBus().<JsonObject>localConsumer(Addresses.session(sessionId), m -> events.add(m.body()));
+  }
+
+  <T> T own(T closeable) {
+    owned.add((AutoCloseable) closeable);
+    return closeable;
+  }
+
+  JsonObject request(String address, JsonObject body) throws Exception {
+    return await(vertx.eventBus().<JsonObject>request(address, body, new DeliveryOptions().setSendTimeout(10_000)))
+        .body();
+  }
+
+  /** The failure code of a request that must fail. */
+  int failure(String address, JsonObject body) throws Exception {
+    try {
+      request(address, body);
+    } catch (java.util.concurrent.ExecutionException e) {
+      if (e.getCause() instanceof ReplyException re) {
+        return re.failureCode();
+      }
+      throw e;
+    }
+    throw new AssertionError("request to " + address + " succeeded but should have failed");
+  }
+
+  JsonObject status() throws Exception {
+    return request(Addresses.MEDIA_STATUS, new JsonObject());
+  }
+
+  JsonObject sessionStatus(String callId) throws Exception {
+    return request(Addresses.MEDIA_STATUS, new JsonObject().put("callId", callId)).getJsonObject("session");
+  }
+
+  long counter(String callId, String name) throws Exception {
+    return sessionStatus(callId).getJsonObject("counters").getLong(name);
+  }
+
+  /** Waits for an event with this state; fails after {@code seconds}. */
+  JsonObject awaitEvent(String state, int seconds) throws InterruptedException {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    while (System.nanoTime() < end) {
+      JsonObject e = events.poll(100, TimeUnit.MILLISECONDS);
+      if (e != null && state.equals(e.getString("state"))) {
+        return e;
+      }
+    }
+    throw new AssertionError("no media event " + state + " within " + seconds + " s");
+  }
+
+  /** The PBX's SDP (answer or offer) for its socket, with payload types and direction. */
+  String pbxSdp(int version, String formats, String direction) {
+    return "v=0\r\no=pbx 77 " + version + " IN IP4 127.0.0.1\r\ns=pbx\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+        + "m=audio " + pbx.getLocalPort() + " RTP/AVP " + formats + "\r\n"
+        + "a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
+        + "a=" + direction + "\r\n";
+  }
+
+  /**
+   * An outgoing call whose browser is connected and whose PBX answered from {@link #pbx}: create, pbx-sdp,
+   * ICE + DTLS, "connected" event. Returns the gateway's RTP port.
+   */
+  int startCall(String callId, String sessionId, WebRtcTestClient browser) throws Exception {
+    listen(sessionId);
+    JsonObject created = request(org.webphone.gateway.common.Addresses.MEDIA_CREATE,
+        new JsonObject().put("callId", callId).put("sessionId", sessionId).put("browserOffer", browser.offer()));
+    request(org.webphone.gateway.common.Addresses.MEDIA_PBX_SDP,
+        new JsonObject().put("callId", callId).put("sdp", pbxSdp(1, "0 101", "sendrecv")));
+    browser.connect(created.getString("browserAnswer"));
+    awaitEvent("connected", 5);
+    return Sdp.parse(created.getString("pbxSdp")).audio().port;
+  }
+
+  /** Receives datagrams at the PBX socket until {@code n} arrived or the socket times out. */
+  List<byte[]> pbxReceive(int n) throws Exception {
+    List<byte[]> out = new ArrayList<>();
+    while (out.size() < n) {
+      byte[] p = pbxReceive();
+      if (p == null) {
+        break;
+      }
+      out.add(p);
+    }
+    return out;
+  }
+
+  /** Receives one datagram at the PBX socket, or null after the socket timeout. */
+  byte[] pbxReceive() throws Exception {
+    DatagramPacket p = new DatagramPacket(new byte[2048], 2048);
+    try {
+      pbx.receive(p);
+    } catch (SocketTimeoutException e) {
+      return null;
+    }
+    return java.util.Arrays.copyOf(p.getData(), p.getLength());
+  }
+
+  void pbxSend(byte[] rtp, int port) throws Exception {
+    pbx.send(new DatagramPacket(rtp, rtp.length, InetAddress.getLoopbackAddress(), port));
+  }
+
+  /** Waits (bounded) until {@code media.status} field {@code key} equals {@code value}; returns the last status. */
+  JsonObject awaitStatus(String key, int value) throws Exception {
+    JsonObject s = status();
+    for (int i = 0; i < 50 && s.getInteger(key) != value; i++) {
+      Thread.sleep(50);
+      s = status();
+    }
+    assertEquals(value, s.getInteger(key), key + " in " + s);
+    return s;
+  }
+
+  /** Asserts that the verticle holds nothing any more. */
+  void assertNothingLeaks() throws Exception {
+    JsonObject s = status();
+    assertEquals(0, s.getInteger("sessions"), "sessions: " + s);
+    assertEquals(0, s.getInteger("rtpPorts"), "RTP ports in use: " + s);
+    assertEquals(0, s.getInteger("agents"), "ICE agents: " + s);
+    assertEquals(0, s.getInteger("dtlsThreads"), "DTLS threads: " + s);
+  }
+
+  /**
+   * The start of {@code count} consecutive ports free on loopback UDP now, even. {@code Ports.free(true)}
+   * cannot be used: Linux hands out odd ports for bind(0), so it never finds an even one.
+   */
+  static int freeEvenRange(int count) {
+    for (int attempt = 0; attempt < 50; attempt++) {
+      int p = Ports.free();
+      int start = (p + 1) & ~1;
+      if (start + count > 65000) {
+        continue;
+      }
+      boolean ok = true;
+      for (int i = 0; i < count && ok; i++) {
+        try (DatagramSocket s = new DatagramSocket(start + i, InetAddress.getLoopbackAddress())) {
+          ok = s.isBound();
+        } catch (java.io.IOException busy) {
+          ok = false;
+        }
+      }
+      if (ok) {
+        return start;
+      }
+    }
+    throw new IllegalStateException("no free even port range of " + count);
+  }
+
+  static <T> T await(Future<T> f) throws Exception {
+    return f.toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
+  }
+
+  @Override
+  public void close() throws Exception {
+    for (AutoCloseable c : owned) {
+      try {
+        c.close();
+      } catch (Exception ignored) {
+        // best effort: the next owned thing must still be closed
+      }
+    }
+    pbx.close();
+  }
+}

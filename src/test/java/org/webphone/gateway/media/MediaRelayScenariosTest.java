@@ -1,0 +1,257 @@
+package org.webphone.gateway.media;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.webphone.gateway.media.MediaRelayVerticleTest.payload;
+import static org.webphone.gateway.media.MediaRelayVerticleTest.rtp;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.VertxExtension;
+import io.vertx.junit5.VertxTestContext;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.media.rtp.Rtp;
+
+/**
+ * Call scenarios beyond the basic relay: incoming calls, hold and re-offers, media timeout, browser leg
+ * rebuild, junk on both legs, DTMF. Same real peers as {@link MediaRelayVerticleTest}.
+ */
+@ExtendWith(VertxExtension.class)
+class MediaRelayScenariosTest {
+  private MediaFixture f;
+
+  @AfterEach
+  void tearDown() throws Exception {
+    if (f != null) {
+      f.close();
+    }
+  }
+
+  @Test
+  void anIncomingCallAnswersThePbxOfferWithItsFirstG711CodecAndRelaysBothWays(Vertx vertx, VertxTestContext tc)
+      throws Exception {
+    f = new MediaFixture(vertx, new JsonObject());
+    WebRtcTestClient browser = f.own(new WebRtcTestClient());
+    f.listen("s2");
+    JsonObject created = f.request(Addresses.MEDIA_CREATE, new JsonObject().put("callId", "in1").put("sessionId", "s2")
+        .put("browserOffer", browser.offer()).put("pbxOffer", f.pbxSdp(1, "8 0 101", "sendrecv")));
+    String pbxAnswer = created.getString("pbxSdp");
+    assertTrue(pbxAnswer.contains(" RTP/AVP 8 101"), pbxAnswer);
+    assertTrue(pbxAnswer.contains("a=sendrecv"), pbxAnswer);
+    assertTrue(created.getString("browserAnswer").contains("UDP/TLS/RTP/SAVPF 8 126"));
+    int rtpPort = Sdp.parse(pbxAnswer).audio().port;
+    browser.connect(created.getString("browserAnswer"));
+    f.awaitEvent("connected", 5);
+
+    byte[] sent = browser.sendRtp(8, payload(1));
+    byte[] got = f.pbxReceive();
+    assertNotNull(got);
+    assertEquals(8, Rtp.payloadType(got, 0));
+    assertArrayEquals(Arrays.copyOfRange(sent, 12, 172), Arrays.copyOfRange(got, 12, 172));
+    // telephone-event: the browser's 126 becomes the PBX's 101, and back.
+    browser.sendRtp(WebRtcTestClient.TE_PT, new byte[] {5, 0x0A, 0, (byte) 160});
+    byte[] dtmf = f.pbxReceive();
+    assertNotNull(dtmf);
+    assertEquals(101, Rtp.payloadType(dtmf, 0));
+    f.pbxSend(rtp(101, 1, 0, 42, new byte[] {7, 0x0A, 0, (byte) 160}), rtpPort);
+    byte[] back = browser.received.poll(3, TimeUnit.SECONDS);
+    assertNotNull(back);
+    assertEquals(WebRtcTestClient.TE_PT, Rtp.payloadType(back, 0));
+    assertEquals(7, back[12]);
+
+    f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "in1"));
+    f.assertNothingLeaks();
+    tc.completeNow();
+  }
+
+  @Test
+  void holdReOffersAnswerWithTheMirroredDirectionAndStopAudioTowardAPbxThatDoesNotReceive(Vertx vertx,
+      VertxTestContext tc) throws Exception {
+    f = new MediaFixture(vertx, new JsonObject());
+    WebRtcTestClient browser = f.own(new WebRtcTestClient());
+    f.startCall("h1", "s3", browser);
+    browser.sendRtp(0, payload(1));
+    assertNotNull(f.pbxReceive());
+
+    // The PBX puts us on hold (it will only send): we answer recvonly and send it nothing.
+    JsonObject answer = f.request(Addresses.MEDIA_PBX_SDP,
+        new JsonObject().put("callId", "h1").put("sdp", f.pbxSdp(2, "0 101", "sendonly")));
+    assertTrue(answer.getString("sdp").contains("a=recvonly"), answer.encode());
+    assertTrue(f.sessionStatus("h1").getBoolean("hold"));
+    long toPbx = f.counter("h1", "toPbx");
+    for (int i = 0; i < 5; i++) {
+      browser.sendRtp(0, payload(i));
+    }
+    f.pbx.setSoTimeout(300);
+    assertNull(f.pbxReceive(), "audio reached a PBX that holds the call");
+    assertEquals(toPbx, f.counter("h1", "toPbx"));
+
+    // Off hold: sendrecv again, audio flows again.
+    answer = f.request(Addresses.MEDIA_PBX_SDP,
+        new JsonObject().put("callId", "h1").put("sdp", f.pbxSdp(3, "0 101", "sendrecv")));
+    assertTrue(answer.getString("sdp").contains("a=sendrecv"));
+    f.pbx.setSoTimeout(3000);
+    browser.sendRtp(0, payload(9));
+    assertNotNull(f.pbxReceive());
+
+    // We hold the PBX: our re-offer says sendonly with a new o= version; its answer needs no reply SDP.
+    JsonObject offer = f.request(Addresses.MEDIA_DIRECTION, new JsonObject().put("callId", "h1").put("direction", "sendonly"));
+    String reOffer = offer.getString("sdp");
+    assertTrue(reOffer.contains("a=sendonly"), reOffer);
+    JsonObject ack = f.request(Addresses.MEDIA_PBX_SDP,
+        new JsonObject().put("callId", "h1").put("sdp", f.pbxSdp(4, "0 101", "recvonly")));
+    assertFalse(ack.containsKey("sdp"), ack.encode());
+    assertEquals(103, f.failure(Addresses.MEDIA_DIRECTION, new JsonObject().put("callId", "h1").put("direction", "up")));
+    f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "h1"));
+    f.assertNothingLeaks();
+    tc.completeNow();
+  }
+
+  @Test
+  void aBrowserThatStopsSendingEndsTheCallWithATimeoutEvent(Vertx vertx, VertxTestContext tc) throws Exception {
+    f = new MediaFixture(vertx, new JsonObject().put("timeoutSec", 1));
+    WebRtcTestClient browser = f.own(new WebRtcTestClient());
+    f.startCall("t1", "s4", browser);
+    browser.sendRtp(0, payload(1));
+    JsonObject e = f.awaitEvent("timeout", 4);
+    assertEquals("t1", e.getString("callId"));
+    assertTrue(e.getString("reason").contains("browser"), e.encode());
+    f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "t1"));
+    f.assertNothingLeaks();
+    tc.completeNow();
+  }
+
+  @Test
+  void aRebuiltBrowserLegKeepsTheSsrcSequenceAndTimestampsTowardThePbxContinuous(Vertx vertx, VertxTestContext tc)
+      throws Exception {
+    f = new MediaFixture(vertx, new JsonObject());
+    WebRtcTestClient first = f.own(new WebRtcTestClient());
+    int rtpPort = f.startCall("r1", "s5", first);
+    for (int i = 0; i < 10; i++) {
+      first.sendRtp(0, payload(i));
+      Thread.sleep(2);
+    }
+    List<byte[]> before = f.pbxReceive(10);
+    assertEquals(10, before.size());
+    byte[] last = before.get(9);
+
+    WebRtcTestClient second = f.own(new WebRtcTestClient());
+    JsonObject reply = f.request(Addresses.MEDIA_BROWSER_OFFER,
+        new JsonObject().put("callId", "r1").put("browserOffer", second.offer()));
+    second.connect(reply.getString("browserAnswer"));
+    f.awaitEvent("connected", 5);
+    f.awaitStatus("agents", 1);
+    f.awaitStatus("dtlsThreads", 1);
+    for (int i = 0; i < 10; i++) {
+      second.sendRtp(0, payload(50 + i));
+      Thread.sleep(2);
+    }
+    List<byte[]> after = f.pbxReceive(10);
+    assertEquals(10, after.size());
+    assertEquals(Rtp.ssrc(last, 0), Rtp.ssrc(after.get(0), 0), "SSRC changed");
+    assertEquals((Rtp.seq(last, 0) + 1) & 0xFFFF, Rtp.seq(after.get(0), 0), "sequence jumped");
+    long tsStep = (Rtp.timestamp(after.get(0), 0) - Rtp.timestamp(last, 0)) & 0xFFFFFFFFL;
+    assertTrue(tsStep > 0 && tsStep < 8000 * 30, "timestamp went from " + Rtp.timestamp(last, 0) + " to "
+        + Rtp.timestamp(after.get(0), 0));
+    assertArrayEquals(payload(50), Arrays.copyOfRange(after.get(0), 12, 172));
+
+    f.pbxSend(rtp(0, 1, 0, 42, payload(3)), rtpPort);
+    assertNotNull(second.received.poll(3, TimeUnit.SECONDS), "PBX audio did not reach the new leg");
+    f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "r1"));
+    f.assertNothingLeaks();
+    tc.completeNow();
+  }
+
+  @Test
+  void junkOnBothLegsIsDroppedAndCountedWhileTheAudioGoesOn(Vertx vertx, VertxTestContext tc) throws Exception {
+    f = new MediaFixture(vertx, new JsonObject());
+    WebRtcTestClient browser = f.own(new WebRtcTestClient());
+    int rtpPort = f.startCall("j1", "s6", browser);
+
+    // Browser leg: a replayed packet, a packet with a broken auth tag, non-RTP bytes; from the right pair.
+    browser.sendRtp(0, payload(1));
+    browser.sendRtp(0, payload(2));
+    byte[] wire = browser.lastWire;
+    assertEquals(2, f.pbxReceive(2).size());
+    browser.sendRaw(wire);
+    byte[] forged = wire.clone();
+    Rtp.setSeq(forged, 0, Rtp.seq(wire, 0) + 1);
+    forged[forged.length - 1] ^= 0x55;
+    browser.sendRaw(forged);
+    browser.sendRaw(new byte[] {(byte) 0xFF, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13});
+    // Random datagrams at the shared WebRTC port from a stranger: ice4j drops them (no ufrag session).
+    try (DatagramSocket stranger = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
+      byte[] junk = new byte[200];
+      ThreadLocalRandom.current().nextBytes(junk);
+      junk[0] = (byte) 0x80;
+      stranger.send(new DatagramPacket(junk, junk.length, InetAddress.getLoopbackAddress(), f.webrtcPort));
+      // PBX leg: RTP from a wrong source, then random bytes from the PBX itself.
+      stranger.send(new DatagramPacket(rtp(0, 1, 0, 1, payload(9)), 172, InetAddress.getLoopbackAddress(), rtpPort));
+      f.pbxSend(new byte[] {1, 2, 3}, rtpPort);
+    }
+    // The audio goes on, both ways.
+    byte[] sent = browser.sendRtp(0, payload(3));
+    byte[] got = f.pbxReceive();
+    assertNotNull(got);
+    assertArrayEquals(Arrays.copyOfRange(sent, 12, 172), Arrays.copyOfRange(got, 12, 172));
+    f.pbx.setSoTimeout(200);
+    assertNull(f.pbxReceive(), "junk was relayed to the PBX");
+    f.pbxSend(rtp(0, 1, 0, 42, payload(4)), rtpPort);
+    byte[] back = browser.received.poll(3, TimeUnit.SECONDS);
+    assertNotNull(back);
+    assertArrayEquals(payload(4), Arrays.copyOfRange(back, 12, 172));
+    assertNull(browser.received.poll(200, TimeUnit.MILLISECONDS), "the stranger's RTP reached the browser");
+
+    JsonObject c = f.sessionStatus("j1").getJsonObject("counters");
+    assertEquals(2, c.getLong("browserAuthFailed"), c.encode());
+    assertEquals(1, c.getLong("browserJunk"), c.encode());
+    assertEquals(1, c.getLong("pbxWrongSource"), c.encode());
+    assertEquals(1, c.getLong("pbxJunk"), c.encode());
+    assertEquals(3, c.getLong("toPbx"), c.encode());
+    assertEquals(1, c.getLong("toBrowser"), c.encode());
+    f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "j1"));
+    f.assertNothingLeaks();
+    tc.completeNow();
+  }
+
+  @Test
+  void dtmfDigitsGoToThePbxAsTelephoneEventsInTheCallsRtpStream(Vertx vertx, VertxTestContext tc) throws Exception {
+    f = new MediaFixture(vertx, new JsonObject());
+    WebRtcTestClient browser = f.own(new WebRtcTestClient());
+    f.startCall("d1", "s7", browser);
+    browser.sendRtp(0, payload(1));
+    byte[] audio = f.pbxReceive();
+    assertNotNull(audio);
+    f.request(Addresses.MEDIA_DTMF, new JsonObject().put("callId", "d1").put("digits", "1#"));
+    List<byte[]> packets = f.pbxReceive(16);
+    assertEquals(16, packets.size(), "two digits are 8 packets each");
+    int prevSeq = Rtp.seq(audio, 0);
+    for (int i = 0; i < packets.size(); i++) {
+      byte[] p = packets.get(i);
+      assertEquals(101, Rtp.payloadType(p, 0));
+      assertEquals(Rtp.ssrc(audio, 0), Rtp.ssrc(p, 0));
+      assertEquals((prevSeq + 1) & 0xFFFF, Rtp.seq(p, 0));
+      prevSeq = Rtp.seq(p, 0);
+      assertEquals(i < 8 ? 1 : 11, p[12]);
+      assertEquals(i % 8 >= 5, (p[13] & 0x80) != 0, "end bit of packet " + i);
+    }
+    assertEquals(103, f.failure(Addresses.MEDIA_DTMF, new JsonObject().put("callId", "d1").put("digits", "x")));
+    f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "d1"));
+    f.assertNothingLeaks();
+    tc.completeNow();
+  }
+}

@@ -1,0 +1,144 @@
+package org.webphone.gateway.media;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.VertxExtension;
+import io.vertx.junit5.VertxTestContext;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.media.rtp.Rtp;
+
+/**
+ * The media verticle against a synthetic browser (ice4j controlling agent + bctls DTLS client + jitsi-srtp,
+ * {@link WebRtcTestClient}) and a UDP socket playing the PBX: real ICE, DTLS and SRTP over loopback.
+ */
+@ExtendWith(VertxExtension.class)
+class MediaRelayVerticleTest {
+  private static final int PACKETS = 50;
+  private MediaFixture f;
+
+  @BeforeEach
+  void deploy(Vertx vertx) throws Exception {
+    f = new MediaFixture(vertx, new JsonObject());
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    f.close();
+  }
+
+  @Test
+  void anOutgoingCallRelaysBrowserAudioToThePbxAndPbxAudioToTheBrowserThenFreesEverything(VertxTestContext tc)
+      throws Exception {
+    WebRtcTestClient browser = f.own(new WebRtcTestClient());
+    f.listen("s1");
+    JsonObject created = f.request(Addresses.MEDIA_CREATE,
+        new JsonObject().put("callId", "c1").put("sessionId", "s1").put("browserOffer", browser.offer()));
+    String answer = created.getString("browserAnswer");
+    String pbxOffer = created.getString("pbxSdp");
+    assertTrue(answer.contains("a=setup:passive"), answer);
+    assertTrue(answer.contains("m=audio " + f.webrtcPort + " UDP/TLS/RTP/SAVPF 0 126"), answer);
+    assertTrue(pbxOffer.contains(" RTP/AVP 0 101"), pbxOffer);
+    int rtpPort = Sdp.parse(pbxOffer).audio().port;
+
+    f.request(Addresses.MEDIA_PBX_SDP, new JsonObject().put("callId", "c1").put("sdp", f.pbxSdp(1, "0 101", "sendrecv")));
+    browser.connect(answer);
+    f.awaitEvent("connected", 5);
+
+    List<byte[]> sent = new ArrayList<>();
+    for (int i = 0; i < PACKETS; i++) {
+      sent.add(browser.sendRtp(0, payload(i)));
+      Thread.sleep(2);
+    }
+    int got = 0;
+    int firstSeq = -1;
+    for (int i = 0; i < PACKETS; i++) {
+      byte[] p = f.pbxReceive();
+      assertNotNull(p, "PBX got only " + got + " packets");
+      assertEquals(0, Rtp.payloadType(p, 0));
+      assertEquals(172, p.length);
+      byte[] payload = java.util.Arrays.copyOfRange(p, 12, p.length);
+      assertArrayEquals(java.util.Arrays.copyOfRange(sent.get(i), 12, 172), payload, "payload of packet " + i);
+      if (firstSeq < 0) {
+        firstSeq = Rtp.seq(p, 0);
+      }
+      assertEquals((firstSeq + i) & 0xFFFF, Rtp.seq(p, 0));
+      got++;
+    }
+    assertEquals(PACKETS, got);
+
+    List<byte[]> fromPbx = new ArrayList<>();
+    for (int i = 0; i < PACKETS; i++) {
+      byte[] rtp = rtp(0, 7000 + i, 160L * i, 0x0BADCAFE, payload(100 + i));
+      fromPbx.add(rtp);
+      f.pbxSend(rtp, rtpPort);
+      Thread.sleep(2);
+    }
+    for (int i = 0; i < PACKETS; i++) {
+      byte[] p = browser.received.poll(3, TimeUnit.SECONDS);
+      assertNotNull(p, "browser got only " + i + " packets");
+      assertArrayEquals(java.util.Arrays.copyOfRange(fromPbx.get(i), 12, 172), java.util.Arrays.copyOfRange(p, 12, 172));
+    }
+    assertEquals(0, browser.receivedFailed.get());
+    JsonObject counters = f.sessionStatus("c1").getJsonObject("counters");
+    assertEquals(PACKETS, counters.getLong("browserIn"));
+    assertEquals(PACKETS, counters.getLong("toPbx"));
+    assertEquals(PACKETS, counters.getLong("pbxIn"));
+    assertEquals(PACKETS, counters.getLong("toBrowser"));
+
+    f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "c1"));
+    f.awaitEvent("closed", 5);
+    f.assertNothingLeaks();
+    tc.completeNow();
+  }
+
+  @Test
+  void badRequestsGetTheDocumentedCodesAndLeaveNothingBehind(VertxTestContext tc) throws Exception {
+    WebRtcTestClient browser = f.own(new WebRtcTestClient());
+    assertEquals(ErrorCode.MISSING_FIELD.code(), f.failure(Addresses.MEDIA_CREATE, new JsonObject().put("callId", "x")));
+    assertEquals(ErrorCode.BAD_SDP.code(), f.failure(Addresses.MEDIA_CREATE,
+        new JsonObject().put("callId", "x").put("sessionId", "s").put("browserOffer", "hello")));
+    String noFingerprint = browser.offer().replaceAll("a=fingerprint:[^\r\n]*\r\n", "");
+    assertEquals(ErrorCode.BAD_SDP.code(), f.failure(Addresses.MEDIA_CREATE,
+        new JsonObject().put("callId", "x").put("sessionId", "s").put("browserOffer", noFingerprint)));
+    String opusOnly = browser.offer().replace("SAVPF 111 0 8 13 126", "SAVPF 111");
+    assertEquals(ErrorCode.BAD_SDP.code(), f.failure(Addresses.MEDIA_CREATE,
+        new JsonObject().put("callId", "x").put("sessionId", "s").put("browserOffer", opusOnly)));
+    assertEquals(ErrorCode.NOT_FOUND.code(), f.failure(Addresses.MEDIA_PBX_SDP,
+        new JsonObject().put("callId", "nope").put("sdp", f.pbxSdp(1, "0", "sendrecv"))));
+    assertEquals("nope", f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "nope")).getString("callId"));
+    f.assertNothingLeaks();
+    tc.completeNow();
+  }
+
+  static byte[] payload(int seed) {
+    byte[] b = new byte[160];
+    for (int i = 0; i < b.length; i++) {
+      b[i] = (byte) (seed * 31 + i);
+    }
+    return b;
+  }
+
+  static byte[] rtp(int pt, int seq, long ts, int ssrc, byte[] payload) {
+    byte[] p = new byte[12 + payload.length];
+    p[0] = (byte) 0x80;
+    Rtp.setPayloadType(p, 0, pt);
+    Rtp.setSeq(p, 0, seq);
+    Rtp.setTimestamp(p, 0, ts);
+    Rtp.setSsrc(p, 0, ssrc);
+    System.arraycopy(payload, 0, p, 12, payload.length);
+    return p;
+  }
+}

@@ -1,0 +1,160 @@
+package org.webphone.gateway.node;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.hazelcast.config.FileSystemXmlConfig;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
+import java.io.IOException;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.testing.Ports;
+
+/**
+ * Two nodes started as separate processes with the README's cluster form (WEBPHONE_CLUSTER_ENABLED=true)
+ * form one Hazelcast cluster over loopback, talk over the clustered event bus, and leave it on SIGTERM.
+ * Each run uses its own copy of the top-level cluster.xml (own cluster name and ports) so that it never
+ * joins the nodes of a test running at the same time on this machine.
+ */
+class ClusterProcessTest {
+  private static final int GRACE_SEC = 5;
+
+  @TempDir
+  Path dir;
+
+  private final List<NodeProcess> nodes = new ArrayList<>();
+  private Vertx probe;
+
+  @AfterEach
+  void stopAll() throws Exception {
+    if (probe != null) {
+      probe.close().toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
+    }
+    nodes.forEach(NodeProcess::close);
+  }
+
+  /** The shipped cluster.xml with this run's cluster name, this member's port and the run's member list. */
+  private Path clusterXml(String name, String clusterName, int port, List<Integer> members) throws IOException {
+    String xml = Files.readString(Path.of(System.getProperty("project.basedir", "."), "cluster.xml"));
+    String[][] edits = {
+        {"<cluster-name>webphone-gateway</cluster-name>", "<cluster-name>" + clusterName + "</cluster-name>"},
+        {"<port auto-increment=\"true\" port-count=\"20\">5701</port>", "<port auto-increment=\"false\">" + port + "</port>"},
+        {"<member>127.0.0.1</member>", members.stream().map(p -> "<member>127.0.0.1:" + p + "</member>")
+            .reduce("", String::concat)},
+    };
+    for (String[] e : edits) {
+      assertTrue(xml.contains(e[0]), "cluster.xml changed: no " + e[0] + " to replace; update this test");
+      xml = xml.replace(e[0], e[1]);
+    }
+    Path file = dir.resolve(name + ".xml");
+    Files.writeString(file, xml);
+    return file;
+  }
+
+  private static JsonObject health(int port) throws Exception {
+    HttpResponse<String> r = NodeProcess.get(port, "/health");
+    assertEquals(200, r.statusCode(), r.body());
+    return new JsonObject(r.body());
+  }
+
+  /** Waits (bounded) until the node's /health lists {@code n} cluster members; returns that health. */
+  private static JsonObject awaitMembers(int port, int n) throws Exception {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    JsonObject h = health(port);
+    while (h.getJsonObject("cluster").getJsonArray("members").size() != n && System.nanoTime() < end) {
+      Thread.sleep(100); // membership changes arrive asynchronously
+      h = health(port);
+    }
+    assertEquals(n, h.getJsonObject("cluster").getJsonArray("members").size(), h.encodePrettily());
+    return h;
+  }
+
+  @Test
+  void twoNodeProcessesFormOneClusterExchangeARequestAndLeaveItOnSigterm() throws Exception {
+    String clusterName = "webphone-test-" + UUID.randomUUID();
+    int hzA = Ports.free();
+    int hzB = Ports.free();
+    int hzProbe = Ports.free();
+    List<Integer> members = List.of(hzA, hzB, hzProbe);
+    NodeFixtures.NodePorts portsA = NodeFixtures.NodePorts.allocate();
+    NodeFixtures.NodePorts portsB = NodeFixtures.NodePorts.allocate();
+    for (String id : List.of("a", "b")) {
+      NodeFixtures.NodePorts ports = id.equals("a") ? portsA : portsB;
+      Map<String, String> env = ports.env(id);
+      env.put("WEBPHONE_CLUSTER_ENABLED", "true");
+      env.put("WEBPHONE_CLUSTER_CONFIG", clusterXml(id, clusterName, id.equals("a") ? hzA : hzB, members).toString());
+      env.put("WEBPHONE_SHUTDOWN_GRACE_SEC", Integer.toString(GRACE_SEC));
+      nodes.add(NodeProcess.start("node-cluster-" + id, env));
+    }
+    for (NodeProcess n : nodes) {
+      n.awaitReady(Duration.ofSeconds(90));
+    }
+
+    JsonObject a = awaitMembers(portsA.http(), 2);
+    JsonObject b = awaitMembers(portsB.http(), 2);
+    JsonArray membersA = a.getJsonObject("cluster").getJsonArray("members");
+    JsonArray membersB = b.getJsonObject("cluster").getJsonArray("members");
+    String selfA = a.getJsonObject("cluster").getString("self");
+    String selfB = b.getJsonObject("cluster").getString("self");
+    assertTrue(membersA.contains(selfA) && membersA.contains(selfB), a.encodePrettily());
+    assertEquals(membersA.getList().stream().sorted().toList(), membersB.getList().stream().sorted().toList());
+
+    // The test joins the same cluster (as the load tool does) and asks node a to ask node b: a real
+    // request/reply from one node process to the other over the clustered event bus.
+    HazelcastClusterManager cm = new HazelcastClusterManager(
+        new FileSystemXmlConfig(clusterXml("probe", clusterName, hzProbe, members).toFile()));
+    VertxOptions opts = new VertxOptions();
+    opts.getEventBusOptions().setHost("127.0.0.1");
+    probe = Vertx.builder().with(opts).withClusterManager(cm).buildClustered()
+        .toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    DeliveryOptions timeout = new DeliveryOptions().setSendTimeout(10_000);
+    JsonObject viaA = probe.eventBus().<JsonObject>request(Addresses.node("a"), new JsonObject().put("peer", "b"), timeout)
+        .toCompletionStage().toCompletableFuture().get(15, TimeUnit.SECONDS).body();
+    assertEquals("a", viaA.getString("nodeId"));
+    assertEquals("b", viaA.getJsonObject("peer").getString("nodeId"));
+    assertEquals("ready", viaA.getJsonObject("peer").getString("state"));
+    assertEquals(3, viaA.getInteger("members"));
+    JsonObject viaB = probe.eventBus().<JsonObject>request(Addresses.node("b"), new JsonObject().put("peer", "a"), timeout)
+        .toCompletionStage().toCompletableFuture().get(15, TimeUnit.SECONDS).body();
+    assertEquals("a", viaB.getJsonObject("peer").getString("nodeId"));
+    probe.close().toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
+    probe = null;
+    awaitMembers(portsA.http(), 2);
+
+    // SIGTERM on b: it leaves the cluster at once (a graceful leave, not the 10 s failure detector).
+    NodeProcess nodeB = nodes.get(1);
+    long t0 = System.nanoTime();
+    nodeB.terminate();
+    assertEquals(143, nodeB.awaitExit(Duration.ofSeconds(GRACE_SEC + 10)), nodeB.tail());
+    long msB = (System.nanoTime() - t0) / 1_000_000;
+    assertTrue(msB < (GRACE_SEC + 2) * 1000L, "b stopped in " + msB + " ms");
+    assertTrue(nodeB.logText().contains("node b stopped"), nodeB.tail());
+    JsonObject alone = awaitMembers(portsA.http(), 1);
+    assertEquals(selfA, alone.getJsonObject("cluster").getJsonArray("members").getString(0));
+
+    NodeProcess nodeA = nodes.get(0);
+    nodeA.terminate();
+    assertEquals(143, nodeA.awaitExit(Duration.ofSeconds(GRACE_SEC + 10)), nodeA.tail());
+    assertTrue(nodeA.logText().contains("node a stopped"), nodeA.tail());
+    List<Integer> all = new ArrayList<>(portsA.all());
+    all.addAll(portsB.all());
+    all.addAll(List.of(hzA, hzB, hzProbe));
+    NodeFixtures.assertPortsFree(all);
+  }
+}

@@ -1,0 +1,134 @@
+package org.webphone.gateway.node;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonObject;
+import java.net.http.HttpResponse;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.webphone.gateway.GatewayNode;
+import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.config.GatewayConfig;
+
+/** The whole node in this JVM: every verticle deployed and undeployed, health, drain, metrics, no leaks. */
+class GatewayNodeTest {
+  private static final Pattern OUR_THREADS = Pattern.compile("^(vert\\.x-|vertx-|hz\\.|hazelcast|gateway).*");
+
+  private GatewayNode node;
+
+  private GatewayNode startNode(NodeFixtures.NodePorts ports) throws Exception {
+    JsonObject overrides = new JsonObject()
+        .put("node", new JsonObject().put("id", "t-" + ports.http()))
+        .put("http", new JsonObject().put("port", ports.http()))
+        .put("sip", new JsonObject().put("port", ports.sip()))
+        .put("demo", new JsonObject().put("port", ports.demo()))
+        .put("media", new JsonObject().put("webrtcPort", ports.webrtc()).put("rtpPortMin", ports.rtpMin())
+            .put("rtpPortMax", ports.rtpMin() + 1))
+        .put("shutdown", new JsonObject().put("graceSec", 5));
+    node = new GatewayNode(GatewayConfig.of(overrides));
+    await(node.start(), 60);
+    return node;
+  }
+
+  private static <T> T await(Future<T> f, int seconds) throws Exception {
+    return f.toCompletionStage().toCompletableFuture().get(seconds, TimeUnit.SECONDS);
+  }
+
+  @AfterEach
+  void stopNode() throws Exception {
+    if (node != null) {
+      node.stop().toCompletionStage().toCompletableFuture().handle((x, e) -> null).get(30, TimeUnit.SECONDS);
+    }
+  }
+
+  private static Set<Thread> ourThreads() {
+    return Thread.getAllStackTraces().keySet().stream()
+        .filter(t -> t.isAlive() && OUR_THREADS.matcher(t.getName()).matches()).collect(Collectors.toSet());
+  }
+
+  @Test
+  void everyVerticleDeploysAndUndeploysCleanlyLeavingNoPortOrThread() throws Exception {
+    Set<Thread> before = ourThreads();
+    NodeFixtures.NodePorts ports = NodeFixtures.NodePorts.allocate();
+    startNode(ports);
+    // ops, pool, media, demo PBX, sip, signalling (verticles may add children of their own)
+    assertTrue(node.vertx().deploymentIDs().size() >= 6, "deployments: " + node.vertx().deploymentIDs());
+
+    long t0 = System.nanoTime();
+    await(node.stop(), 30); // fails when any undeploy failed or overran the bound
+    long ms = (System.nanoTime() - t0) / 1_000_000;
+    assertTrue(ms < 5000 + 1000, "stop took " + ms + " ms, bound 5 s");
+    node = null;
+
+    NodeFixtures.assertPortsFree(ports.all());
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    Set<Thread> left = ourThreads();
+    left.removeAll(before);
+    while (!left.isEmpty() && System.nanoTime() < end) {
+      Thread.sleep(50); // threads end shortly after Vert.x reports closed
+      left = ourThreads();
+      left.removeAll(before);
+    }
+    assertEquals(List.of(), left.stream().map(Thread::getName).sorted().toList(), "threads left behind");
+  }
+
+  @Test
+  void healthAnswers200WithTheNodesFieldsThen503WhileDraining() throws Exception {
+    NodeFixtures.NodePorts ports = NodeFixtures.NodePorts.allocate();
+    startNode(ports);
+
+    HttpResponse<String> ok = NodeProcess.get(ports.http(), "/health");
+    assertEquals(200, ok.statusCode(), ok.body());
+    JsonObject h = new JsonObject(ok.body());
+    assertEquals("t-" + ports.http(), h.getString("nodeId"));
+    assertEquals("ready", h.getString("state"));
+    assertEquals("demo", h.getString("mode"));
+    assertEquals(false, h.getJsonObject("cluster").getBoolean("enabled"));
+    assertEquals(10, h.getJsonObject("pool").getInteger("total"));
+    assertEquals(10, h.getJsonObject("pool").getInteger("free") + h.getJsonObject("pool").getInteger("leased"));
+    assertEquals(0, h.getInteger("sessions"));
+    assertEquals(0, h.getInteger("calls"));
+    assertNotNull(h.getJsonObject("sip"));
+    assertNotNull(h.getJsonObject("media"));
+
+    node.beginDrain();
+    HttpResponse<String> draining = NodeProcess.get(ports.http(), "/health");
+    assertEquals(503, draining.statusCode(), draining.body());
+    assertEquals("draining", new JsonObject(draining.body()).getString("state"));
+  }
+
+  @Test
+  void theNodeAnswersOnItsOwnBusAddressAndMetricsCarryTheNodeGauges() throws Exception {
+    NodeFixtures.NodePorts ports = NodeFixtures.NodePorts.allocate();
+    startNode(ports);
+    JsonObject me = await(node.vertx().eventBus().<JsonObject>request(Addresses.node(node.nodeId()), new JsonObject()), 5)
+        .body();
+    assertEquals(node.nodeId(), me.getString("nodeId"));
+    assertEquals("ready", me.getString("state"));
+    assertEquals(1, me.getInteger("members"));
+
+    String line = "webphone_node_sessions{node=\"" + node.nodeId() + "\"} 0.0";
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    String metrics = "";
+    while (System.nanoTime() < end && !metrics.contains(line)) {
+      HttpResponse<String> r = NodeProcess.get(ports.http(), "/metrics");
+      assertEquals(200, r.statusCode());
+      metrics = r.body();
+      if (!metrics.contains(line)) {
+        Thread.sleep(200); // the gauges are refreshed by a periodic poll, not at scrape time
+      }
+    }
+    assertTrue(metrics.contains(line), "no " + line + " in /metrics:\n" + metrics.lines()
+        .filter(l -> l.startsWith("webphone")).collect(Collectors.joining("\n")));
+    assertTrue(metrics.contains("webphone_node_ready{node=\"" + node.nodeId() + "\"} 1.0"));
+    assertTrue(metrics.contains("webphone_node_sip_lines{node=\"" + node.nodeId() + "\"} 0.0"));
+  }
+}

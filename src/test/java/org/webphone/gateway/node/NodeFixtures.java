@@ -1,0 +1,80 @@
+package org.webphone.gateway.node;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.io.IOException;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.webphone.gateway.testing.Ports;
+
+/** Free ports for one node, as environment variables, and the check that they are free again. */
+public final class NodeFixtures {
+  private NodeFixtures() {
+  }
+
+  /** Every port a node binds, each from {@link Ports#free}; {@code http} first. */
+  record NodePorts(int http, int sip, int demo, int webrtc, int rtpMin) {
+    static NodePorts allocate() {
+      return new NodePorts(Ports.free(), Ports.free(), Ports.free(), Ports.free(), evenPair());
+    }
+
+    Map<String, String> env(String nodeId) {
+      Map<String, String> env = new HashMap<>();
+      env.put("WEBPHONE_NODE_ID", nodeId);
+      env.put("WEBPHONE_HTTP_PORT", Integer.toString(http));
+      env.put("WEBPHONE_SIP_PORT", Integer.toString(sip));
+      env.put("WEBPHONE_DEMO_PORT", Integer.toString(demo));
+      env.put("WEBPHONE_MEDIA_WEBRTC_PORT", Integer.toString(webrtc));
+      env.put("WEBPHONE_MEDIA_RTP_PORT_MIN", Integer.toString(rtpMin));
+      env.put("WEBPHONE_MEDIA_RTP_PORT_MAX", Integer.toString(rtpMin + 1));
+      return env;
+    }
+
+    List<Integer> all() {
+      return List.of(http, sip, demo, webrtc, rtpMin, rtpMin + 1);
+    }
+  }
+
+  /**
+   * An even port whose successor is also free. Not {@code Ports.free(true)}: Linux hands out odd ports for
+   * bind(0) (it keeps the even ones for connect()), so that search never finds an even one.
+   */
+  public static int evenPair() {
+    InetAddress lo = InetAddress.getLoopbackAddress();
+    for (int attempt = 0; attempt < 200; attempt++) {
+      int p = Ports.free();
+      int even = p % 2 == 0 ? p : p + 1;
+      if (even + 1 > 65535) {
+        continue;
+      }
+      try (DatagramSocket a = new DatagramSocket(even, lo); DatagramSocket b = new DatagramSocket(even + 1, lo);
+          ServerSocket c = new ServerSocket(even, 1, lo); ServerSocket d = new ServerSocket(even + 1, 1, lo)) {
+        return even;
+      } catch (IOException busy) {
+        // someone else has one of the two: try another
+      }
+    }
+    throw new IllegalStateException("no free even port pair on loopback");
+  }
+
+  /** Asserts every port can be bound again on loopback, TCP and UDP: nothing of the node holds it. */
+  static void assertPortsFree(List<Integer> ports) {
+    InetAddress lo = InetAddress.getLoopbackAddress();
+    List<Integer> busy = new ArrayList<>();
+    for (int p : ports) {
+      // SO_REUSEADDR: a TIME_WAIT left by the test's own HTTP requests is not a port the node holds.
+      try (ServerSocket t = new ServerSocket(); DatagramSocket u = new DatagramSocket(p, lo)) {
+        t.setReuseAddress(true);
+        t.bind(new java.net.InetSocketAddress(lo, p), 1);
+      } catch (IOException e) {
+        busy.add(p);
+      }
+    }
+    assertEquals(List.of(), busy, "ports still bound after the node stopped");
+  }
+}

@@ -1,0 +1,276 @@
+package org.webphone.gateway.pool;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.eventbus.ReplyFailure;
+import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.Checkpoint;
+import io.vertx.junit5.VertxExtension;
+import io.vertx.junit5.VertxTestContext;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.common.ErrorCode;
+
+/** One standalone node (in-memory pool): leases, fair order, fencing, exhaustion, the waiting line. */
+@ExtendWith(VertxExtension.class)
+class AccountPoolVerticleTest {
+  private Vertx vertx;
+  private PoolClient pool;
+  private String deployment;
+
+  private void deploy(Vertx vx, JsonObject poolSection) throws Exception {
+    vertx = vx;
+    pool = new PoolClient(vx);
+    deployment = vx.deployVerticle(new AccountPoolVerticle(),
+        new DeploymentOptions().setConfig(PoolClient.config("n1", poolSection))).await(10, TimeUnit.SECONDS);
+  }
+
+  @AfterEach
+  void nothingLeaks() throws Exception {
+    if (deployment == null) {
+      return;
+    }
+    JsonObject s = pool.status();
+    assertEquals(0, s.getInteger("leased"), "a test left a lease: " + s);
+    assertEquals(0, s.getInteger("waiting"), "a test left a waiter: " + s);
+    assertEquals(s.getInteger("total"), s.getInteger("free"));
+    vertx.undeploy(deployment).await(10, TimeUnit.SECONDS);
+    try {
+      pool.status();
+      throw new AssertionError("pool.status still answered after undeploy");
+    } catch (ReplyException e) {
+      assertEquals(ReplyFailure.NO_HANDLERS, e.failureType());
+    }
+  }
+
+  @Test
+  void everyAccountIsLeasedOnceThenTheNextSessionGetsConnectionLimit(Vertx vx) throws Exception {
+    deploy(vx, PoolClient.range("u", 1, 3));
+    List<JsonObject> leases = new ArrayList<>();
+    Set<String> ids = new HashSet<>();
+    long lastToken = 0;
+    for (int i = 0; i < 3; i++) {
+      JsonObject l = pool.lease("s" + i);
+      leases.add(l);
+      assertTrue(ids.add(l.getString("accountId")), "account leased twice: " + l.getString("accountId"));
+      assertTrue(l.getLong("token") > lastToken, "tokens grow");
+      lastToken = l.getLong("token");
+      JsonObject acc = l.getJsonObject("account");
+      assertEquals(l.getString("accountId"), acc.getString("username"));
+      assertEquals("pw-" + acc.getString("username"), acc.getString("password"));
+      assertEquals(acc.getString("username"), acc.getString("authUser"));
+    }
+    assertEquals(Set.of("u1", "u2", "u3"), ids);
+    JsonObject s = pool.status();
+    assertEquals(3, s.getInteger("total"));
+    assertEquals(0, s.getInteger("free"));
+    assertEquals(3, s.getInteger("leased"));
+    assertEquals(3, s.getJsonArray("leases").size());
+    assertEquals("s0", s.getJsonArray("leases").getJsonObject(0).getString("sessionId"));
+
+    try {
+      pool.lease("s3");
+      throw new AssertionError("a fourth lease from three accounts");
+    } catch (ReplyException e) {
+      assertEquals(ErrorCode.NO_ACCOUNT.code(), e.failureCode());
+      assertEquals("Connection limit", e.getMessage());
+    }
+    leases.forEach(l -> assertTrue(pool.release(l).getBoolean("released")));
+    assertEquals(3, pool.status().getInteger("free"));
+  }
+
+  @Test
+  void theLeastRecentlyReleasedAccountIsLeasedFirst(Vertx vx) throws Exception {
+    deploy(vx, PoolClient.range("u", 1, 3));
+    JsonObject a = pool.lease("a");
+    JsonObject b = pool.lease("b");
+    JsonObject c = pool.lease("c");
+    pool.release(b);
+    pool.release(c);
+    pool.release(a);
+    List<String> order = new ArrayList<>();
+    List<JsonObject> again = new ArrayList<>();
+    for (String s : List.of("x", "y", "z")) {
+      JsonObject l = pool.lease(s);
+      again.add(l);
+      order.add(l.getString("accountId"));
+    }
+    assertEquals(List.of(b.getString("accountId"), c.getString("accountId"), a.getString("accountId")), order);
+    assertTrue(again.get(0).getLong("token") > c.getLong("token"), "a new lease of an account has a bigger token");
+    again.forEach(pool::release);
+  }
+
+  @Test
+  void aStaleTokenIsRefusedForReleaseAndValidate(Vertx vx) throws Exception {
+    deploy(vx, PoolClient.range("u", 1, 1));
+    JsonObject first = pool.lease("s1");
+    assertTrue(pool.current(first));
+    pool.release(first);
+    assertFalse(pool.current(first), "a released lease is no longer current");
+    JsonObject second = pool.lease("s2");
+    assertEquals(first.getString("accountId"), second.getString("accountId"));
+    assertTrue(second.getLong("token") > first.getLong("token"));
+    assertFalse(pool.current(first), "the old holder is fenced");
+    assertTrue(pool.current(second));
+    assertTrue(pool.release(first).getBoolean("released"), "repeating the last release is harmless");
+    assertTrue(pool.current(second), "the repeated release did not touch the current lease");
+    pool.release(second);
+    JsonObject third = pool.lease("s3");
+    assertEquals(ErrorCode.STALE_TOKEN.code(), pool.failureCode(Addresses.POOL_RELEASE,
+        new JsonObject().put("accountId", "u1").put("token", first.getLong("token"))));
+    assertEquals(ErrorCode.STALE_TOKEN.code(), pool.failureCode(Addresses.POOL_RELEASE,
+        new JsonObject().put("accountId", "u1").put("token", third.getLong("token") + 1)));
+    assertTrue(pool.current(third), "refused stale releases did not touch the current lease");
+    assertEquals(ErrorCode.NOT_FOUND.code(), pool.failureCode(Addresses.POOL_RELEASE,
+        new JsonObject().put("accountId", "nobody").put("token", 1)));
+    pool.release(third);
+  }
+
+  @Test
+  void aRetriedLeaseOfTheSameSessionGetsTheSameLeaseNotASecondAccount(Vertx vx) throws Exception {
+    deploy(vx, PoolClient.range("u", 1, 2));
+    JsonObject l1 = pool.lease("s1");
+    JsonObject l2 = pool.lease("s1");
+    assertEquals(l1, l2);
+    assertEquals(1, pool.status().getInteger("leased"));
+    pool.release(l1);
+  }
+
+  @Test
+  void badRequestsGetClearErrorsAndThePoolStillWorksAfterwards(Vertx vx) throws Exception {
+    deploy(vx, PoolClient.range("u", 1, 1));
+    record Bad(String address, JsonObject body, ErrorCode code) {
+    }
+    List<Bad> table = List.of(
+        new Bad(Addresses.POOL_LEASE, new JsonObject(), ErrorCode.MISSING_FIELD),
+        new Bad(Addresses.POOL_LEASE, new JsonObject().put("sessionId", 7), ErrorCode.BAD_FIELD),
+        new Bad(Addresses.POOL_LEASE, new JsonObject().put("sessionId", " "), ErrorCode.BAD_FIELD),
+        new Bad(Addresses.POOL_LEASE, new JsonObject().put("sessionId", "s").put("nodeId", 3), ErrorCode.BAD_FIELD),
+        new Bad(Addresses.POOL_RELEASE, new JsonObject().put("token", 1), ErrorCode.MISSING_FIELD),
+        new Bad(Addresses.POOL_RELEASE, new JsonObject().put("accountId", "u1"), ErrorCode.MISSING_FIELD),
+        new Bad(Addresses.POOL_RELEASE, new JsonObject().put("accountId", "u1").put("token", "1"), ErrorCode.BAD_FIELD),
+        new Bad(Addresses.POOL_RELEASE, new JsonObject().put("accountId", "u1").put("token", 1.5), ErrorCode.BAD_FIELD),
+        new Bad(Addresses.POOL_VALIDATE, new JsonObject().put("accountId", "u1"), ErrorCode.MISSING_FIELD),
+        new Bad(Addresses.POOL_CANCEL_WAIT, new JsonObject(), ErrorCode.MISSING_FIELD));
+    for (Bad b : table) {
+      assertEquals(b.code().code(), pool.failureCode(b.address(), b.body()), b.address() + " " + b.body());
+    }
+    assertEquals(1, pool.status().getInteger("free"), "bad requests took nothing");
+    JsonObject l = pool.lease("good");
+    assertTrue(pool.current(l));
+    pool.release(l);
+  }
+
+  @Test
+  void waitersGetFreedAccountsInArrivalOrderAndHearTheirNewPlace(Vertx vx, VertxTestContext ctx) throws Exception {
+    deploy(vx, PoolClient.range("u", 1, 1).put("waitingLine", true));
+    JsonObject held = pool.lease("s0");
+    JsonObject wait = new JsonObject().put("nodeId", "test").put("wait", true);
+    // Sessions are signalling's; these consumers stand in for them as the addresses the pool sends to.
+    List<String> events = new ArrayList<>();
+    List<JsonObject> granted = new ArrayList<>();
+    Checkpoint s2Leased = ctx.checkpoint();
+    Checkpoint s1Leased = ctx.checkpoint();
+    MessageConsumer<JsonObject> c1 = vx.eventBus().consumer(Addresses.session("s1"), m -> ctx.verify(() -> {
+      events.add("s1:" + m.body().getString("event"));
+      if ("lease".equals(m.body().getString("event"))) {
+        granted.add(m.body());
+        assertTrue(m.body().getLong("token") > held.getLong("token"));
+        m.reply(new JsonObject().put("accepted", true));
+        s1Leased.flag();
+      }
+    }));
+    MessageConsumer<JsonObject> c2 = vx.eventBus().consumer(Addresses.session("s2"), m -> ctx.verify(() -> {
+      events.add("s2:" + m.body().getString("event") + ":" + m.body().getValue("position", ""));
+      if ("lease".equals(m.body().getString("event"))) {
+        granted.add(m.body());
+        m.reply(new JsonObject().put("accepted", true));
+        s2Leased.flag();
+      }
+    }));
+    assertEquals(new JsonObject().put("queued", true).put("position", 1),
+        pool.call(Addresses.POOL_LEASE, wait.copy().put("sessionId", "s1")));
+    assertEquals(new JsonObject().put("queued", true).put("position", 2),
+        pool.call(Addresses.POOL_LEASE, wait.copy().put("sessionId", "s2")));
+    assertEquals(ErrorCode.NO_ACCOUNT.code(), pool.failureCode(Addresses.POOL_LEASE,
+        new JsonObject().put("sessionId", "s3")), "without wait:true an empty pool still answers Connection limit");
+    assertEquals(2, pool.status().getInteger("waiting"));
+
+    pool.release(held);
+    // s1 gets the account; s2 is told it is now first, then gets the account s1 gives back.
+    long deadline = System.currentTimeMillis() + 10_000;
+    while (granted.isEmpty() && System.currentTimeMillis() < deadline) {
+      Thread.sleep(20);
+    }
+    assertEquals(1, granted.size(), "s1 got the freed account");
+    while (!events.contains("s2:queue:1") && System.currentTimeMillis() < deadline) {
+      Thread.sleep(20);
+    }
+    assertTrue(events.contains("s2:queue:1"), "s2 heard it is first now: " + events);
+    pool.release(granted.get(0));
+    assertTrue(ctx.awaitCompletion(10, TimeUnit.SECONDS));
+    assertEquals(List.of("s1:lease", "s2:queue:1", "s2:lease:"), events);
+    pool.release(granted.get(1));
+    c1.unregister().await();
+    c2.unregister().await();
+  }
+
+  @Test
+  void anAccountGrantedToAWaiterWhoseSessionIsGoneGoesBackToThePool(Vertx vx) throws Exception {
+    deploy(vx, PoolClient.range("u", 1, 1).put("waitingLine", true));
+    JsonObject held = pool.lease("s0");
+    pool.call(Addresses.POOL_LEASE, new JsonObject().put("sessionId", "ghost").put("wait", true));
+    pool.release(held);
+    long deadline = System.currentTimeMillis() + 10_000;
+    JsonObject s = pool.status();
+    while (s.getInteger("free") != 1 && System.currentTimeMillis() < deadline) {
+      Thread.sleep(20);
+      s = pool.status();
+    }
+    assertEquals(1, s.getInteger("free"), "the account nobody could take is free again: " + s);
+    JsonObject again = pool.lease("s5");
+    assertNotEquals(held.getLong("token"), again.getLong("token"));
+    pool.release(again);
+  }
+
+  @Test
+  void aSessionThatNeverHeardOfItsLeaseCanGiveItBackBySessionId(Vertx vx) throws Exception {
+    deploy(vx, PoolClient.range("u", 1, 1).put("waitingLine", true));
+    JsonObject lost = pool.lease("s1"); // think of this reply as lost: signalling timed out
+    pool.call(Addresses.POOL_LEASE, new JsonObject().put("sessionId", "w1").put("wait", true));
+    assertTrue(pool.call(Addresses.POOL_RELEASE, new JsonObject().put("sessionId", "w1")).getBoolean("released"),
+        "a waiting session leaves the line the same way");
+    assertEquals(0, pool.status().getInteger("waiting"));
+    assertTrue(pool.call(Addresses.POOL_RELEASE, new JsonObject().put("sessionId", "s1")).getBoolean("released"));
+    assertFalse(pool.current(lost));
+    assertEquals(ErrorCode.NOT_FOUND.code(), pool.failureCode(Addresses.POOL_RELEASE,
+        new JsonObject().put("sessionId", "s1")), "nothing left to give back");
+    assertEquals(1, pool.status().getInteger("free"));
+  }
+
+  @Test
+  void aSessionThatStopsWaitingLeavesTheLine(Vertx vx) throws Exception {
+    deploy(vx, PoolClient.range("u", 1, 1).put("waitingLine", true));
+    JsonObject held = pool.lease("s0");
+    pool.call(Addresses.POOL_LEASE, new JsonObject().put("sessionId", "w").put("wait", true));
+    assertTrue(pool.call(Addresses.POOL_CANCEL_WAIT, new JsonObject().put("sessionId", "w")).getBoolean("removed"));
+    assertFalse(pool.call(Addresses.POOL_CANCEL_WAIT, new JsonObject().put("sessionId", "w")).getBoolean("removed"));
+    assertEquals(0, pool.status().getInteger("waiting"));
+    pool.release(held);
+    assertEquals(1, pool.status().getInteger("free"), "the account went to the free line, not to the gone waiter");
+  }
+}

@@ -1,0 +1,212 @@
+package org.webphone.gateway.signalling;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.ClientWebSocket;
+import io.vertx.core.http.WebSocket;
+import io.vertx.core.http.WebSocketClient;
+import io.vertx.core.http.WebSocketConnectOptions;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.LinkedBlockingDeque;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.config.GatewayConfig;
+import org.webphone.gateway.testing.Ports;
+
+/**
+ * A signalling verticle on a free loopback port with {@link FakeLowerLayers} below it, WebSocket clients
+ * that queue what they receive, and the leak check every test ends with. Tests run on the JUnit thread and
+ * wait on queues with a bound; the verticle's event loop is never blocked.
+ */
+final class Harness implements AutoCloseable {
+  static final long WAIT_MS = 5000;
+
+  final Vertx vertx;
+  final FakeLowerLayers lower;
+  final int port;
+  final WebSocketClient wsClient;
+  private final List<Client> clients = new ArrayList<>();
+  private String deployment;
+  private String poolDeployment;
+
+  Harness(Vertx vertx, int accounts, JsonObject overrides) throws Exception {
+    this.vertx = vertx;
+    this.lower = new FakeLowerLayers(vertx, accounts);
+    this.port = Ports.free();
+    await(lower.register());
+    // Sessions end when their socket closes unless a test asks for a resume grace period.
+    JsonObject o = new JsonObject().put("session", new JsonObject().put("resumeGraceSec", 0)).mergeIn(overrides, true);
+    JsonObject http = o.getJsonObject("http", new JsonObject()).put("port", port);
+    o.put("http", http);
+    JsonObject cfg = GatewayConfig.of(o).json().put("nodeId", "test-node");
+    if (accounts < 0) {
+      poolDeployment = await(vertx.deployVerticle(new org.webphone.gateway.pool.AccountPoolVerticle(),
+          new DeploymentOptions().setConfig(cfg)));
+    }
+    deployment = await(vertx.deployVerticle(new SignallingVerticle(), new DeploymentOptions().setConfig(cfg)));
+    wsClient = vertx.createWebSocketClient();
+  }
+
+  static <T> T await(Future<T> f) throws Exception {
+    return f.toCompletionStage().toCompletableFuture().get(WAIT_MS, TimeUnit.MILLISECONDS);
+  }
+
+  Client connect(String query) throws Exception {
+    return connect(query, null);
+  }
+
+  Client connect(String query, String origin) throws Exception {
+    Client c = connect(wsClient, port, query, origin);
+    clients.add(c);
+    return c;
+  }
+
+  /** A WebSocket client of any gateway on 127.0.0.1:{@code port}. */
+  static Client connect(WebSocketClient wsClient, int port, String query, String origin) throws Exception {
+    WebSocketConnectOptions o = new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port)
+        .setURI("/ws" + (query == null ? "" : "?" + query));
+    if (origin != null) {
+      o.putHeader("Origin", origin);
+    }
+    Client c = new Client();
+    ClientWebSocket ws = wsClient.webSocket();
+    // Handlers before connecting: the server speaks first, right after the handshake.
+    ws.textMessageHandler(t -> c.frames.add(new JsonObject(t)));
+    ws.closeHandler(x -> c.closed = true);
+    c.ws = ws;
+    await(ws.connect(o));
+    return c;
+  }
+
+  /** A client that waited until its line is Ready. */
+  Client ready() throws Exception {
+    Client c = connect(null);
+    c.await("OnSetReadyStatus", e -> e.getBoolean("ready"));
+    return c;
+  }
+
+  JsonObject status() throws Exception {
+    return await(vertx.eventBus().<JsonObject>request(Addresses.SIGNALLING_STATUS, new JsonObject())).body();
+  }
+
+  /** Leased plus waiting at the real pool (0 with the fake one). */
+  int realPoolBusy() throws Exception {
+    if (poolDeployment == null) {
+      return 0;
+    }
+    JsonObject p = await(vertx.eventBus().<JsonObject>request(Addresses.POOL_STATUS, new JsonObject())).body();
+    return p.getInteger("leased") + p.getInteger("waiting");
+  }
+
+  /** Nothing left behind: no session, lease, line or media session, a bounded wait for async closes. */
+  void assertNothingLeaked() throws Exception {
+    long end = System.currentTimeMillis() + WAIT_MS;
+    while (System.currentTimeMillis() < end) {
+      if (status().getInteger("sessions") == 0 && lower.leases.isEmpty() && lower.openLines.get() == 0
+          && lower.mediaSessions.isEmpty() && realPoolBusy() == 0) {
+        return;
+      }
+      Thread.sleep(20);
+    }
+    assertEquals(0, realPoolBusy(), "leased or waiting at the pool");
+    assertEquals(0, status().getInteger("sessions"), "sessions");
+    assertEquals(List.of(), List.copyOf(lower.leases.keySet()), "leases");
+    assertEquals(0, lower.openLines.get(), "open lines");
+    assertEquals(List.of(), List.copyOf(lower.mediaSessions.keySet()), "media sessions");
+  }
+
+  @Override
+  public void close() throws Exception {
+    for (Client c : clients) {
+      if (!c.closed) {
+        c.ws.close();
+      }
+    }
+    if (deployment != null) {
+      await(vertx.undeploy(deployment));
+    }
+    if (poolDeployment != null) {
+      await(vertx.undeploy(poolDeployment));
+    }
+    await(wsClient.close());
+  }
+
+  /** One WebSocket and the frames it received, in order. */
+  static final class Client {
+    WebSocket ws;
+    final LinkedBlockingDeque<JsonObject> frames = new LinkedBlockingDeque<>();
+    volatile boolean closed;
+
+    void send(JsonObject frame) {
+      ws.writeTextMessage(frame.encode());
+    }
+
+    void sendText(String text) {
+      ws.writeTextMessage(text);
+    }
+
+    /** The next frame of kind {@code event} matching {@code p}; frames before it are skipped. */
+    JsonObject await(String event, Predicate<JsonObject> p) throws InterruptedException {
+      long end = System.currentTimeMillis() + WAIT_MS;
+      List<JsonObject> skipped = new ArrayList<>();
+      while (true) {
+        long left = end - System.currentTimeMillis();
+        JsonObject f = left <= 0 ? null : frames.poll(left, TimeUnit.MILLISECONDS);
+        if (f == null) {
+          fail("no " + event + " within " + WAIT_MS + " ms; got " + skipped);
+        }
+        if (event.equals(f.getString("event")) && p.test(f)) {
+          return f;
+        }
+        skipped.add(f);
+      }
+    }
+
+    JsonObject await(String event) throws InterruptedException {
+      return await(event, e -> true);
+    }
+
+    /** Sends {@code frame} with a fresh ref and returns the Ack/Pong or Error answering it. */
+    JsonObject request(JsonObject frame) throws InterruptedException {
+      String ref = "r" + System.nanoTime();
+      send(frame.copy().put("ref", ref));
+      long end = System.currentTimeMillis() + WAIT_MS;
+      List<JsonObject> skipped = new ArrayList<>();
+      try {
+        while (true) {
+          long left = end - System.currentTimeMillis();
+          JsonObject f = left <= 0 ? null : frames.poll(left, TimeUnit.MILLISECONDS);
+          if (f == null) {
+            fail("no answer to " + frame.getString("method") + " within " + WAIT_MS + " ms; got " + skipped);
+          }
+          if (ref.equals(f.getString("ref"))) {
+            return f;
+          }
+          skipped.add(f);
+        }
+      } finally {
+        // Events that arrived before the answer stay queued, in order, for the next await.
+        for (int i = skipped.size() - 1; i >= 0; i--) {
+          frames.addFirst(skipped.get(i));
+        }
+      }
+    }
+
+    void awaitClosed() throws InterruptedException {
+      long end = System.currentTimeMillis() + WAIT_MS;
+      while (!closed && System.currentTimeMillis() < end) {
+        Thread.sleep(10);
+      }
+      if (!closed) {
+        fail("the server did not close the WebSocket");
+      }
+    }
+  }
+}

@@ -1,0 +1,141 @@
+package org.webphone.gateway.testing;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A baresip agent (softphone) on loopback: plays a WAV as its microphone ({@code aufile}), records what it
+ * sends and receives to WAV files ({@code sndfile}), answers automatically, and takes commands over
+ * {@code ctrl_tcp} (netstring JSON). No sound card is needed.
+ */
+public final class Baresip implements AutoCloseable {
+  private final PeerProcess process;
+  private final Path dir;
+  private final int ctrlPort;
+  private final int sipPort;
+
+  private Baresip(PeerProcess process, Path dir, int ctrlPort, int sipPort) {
+    this.process = process;
+    this.dir = dir;
+    this.ctrlPort = ctrlPort;
+    this.sipPort = sipPort;
+  }
+
+  /**
+   * Starts baresip with one account.
+   *
+   * @param user       the SIP user, e.g. "2000"
+   * @param password   its password at the registrar, or null to not register
+   * @param registrar  "127.0.0.1:port" of the registrar, or null for a direct (unregistered) account
+   * @param microphone the WAV it sends (8 kHz mono works best: no resampling)
+   */
+  public static Baresip start(Path dir, String user, String password, String registrar, Path microphone)
+      throws IOException, InterruptedException {
+    PeerProcess.requireBinary("baresip");
+    Files.createDirectories(dir);
+    int sipPort = Ports.free();
+    int ctrlPort = Ports.free();
+    int rtp = Ports.free(true);
+    String config = String.join("\n",
+        "poll_method epoll",
+        // "lo" is refused ("could not get IPv4 address"); the address works and keeps SDP on loopback.
+        "net_interface 127.0.0.1",
+        "sip_listen 127.0.0.1:" + sipPort,
+        "call_local_timeout 120",
+        "call_max_calls 4",
+        "audio_player aubridge,nil",
+        "audio_alert aubridge,nil",
+        "audio_source aufile," + microphone.toAbsolutePath(),
+        "snd_path " + dir.toAbsolutePath(),
+        "rtp_ports " + rtp + "-" + (rtp + 1),
+        "module_path /usr/lib/baresip/modules",
+        "module g711.so",
+        "module aufile.so",
+        "module aubridge.so",
+        "module sndfile.so",
+        "module_tmp account.so",
+        "module_app menu.so",
+        "module_app ctrl_tcp.so",
+        "ctrl_tcp_listen 127.0.0.1:" + ctrlPort,
+        "");
+    Files.writeString(dir.resolve("config"), config);
+    String aor = registrar == null ? "<sip:" + user + "@127.0.0.1:" + sipPort + ">" : "<sip:" + user + "@" + registrar + ">";
+    String params = registrar == null ? ";regint=0" : ";auth_pass=" + password + ";regint=60";
+    Files.writeString(dir.resolve("accounts"), aor + params + ";answermode=auto;audio_codecs=PCMU,PCMA\n");
+    PeerProcess p = PeerProcess.start("baresip-" + user, List.of("baresip", "-f", dir.toAbsolutePath().toString()), dir);
+    Baresip b = new Baresip(p, dir, ctrlPort, sipPort);
+    p.awaitLog(l -> l.contains("baresip is ready") || l.contains("ctrl_tcp: TCP socket listening"), Duration.ofSeconds(10));
+    if (registrar != null) {
+      p.awaitLog(l -> l.contains("200 OK") || l.contains("registered successfully"), Duration.ofSeconds(10));
+    }
+    return b;
+  }
+
+  public int sipPort() {
+    return sipPort;
+  }
+
+  public PeerProcess process() {
+    return process;
+  }
+
+  /** Sends a ctrl_tcp command (e.g. "dial" with "sip:1000@..." or "hangup") and returns the raw response. */
+  public String command(String command, String params) throws IOException {
+    String json = "{\"command\":\"" + command + "\",\"params\":\"" + (params == null ? "" : params) + "\",\"token\":\"t\"}";
+    byte[] body = json.getBytes(StandardCharsets.UTF_8);
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress("127.0.0.1", ctrlPort), 2000);
+      s.setSoTimeout(3000);
+      OutputStream out = s.getOutputStream();
+      out.write((body.length + ":").getBytes(StandardCharsets.US_ASCII));
+      out.write(body);
+      out.write(',');
+      out.flush();
+      InputStream in = s.getInputStream();
+      byte[] buf = new byte[8192];
+      int n = in.read(buf);
+      return n <= 0 ? "" : new String(buf, 0, n, StandardCharsets.UTF_8);
+    }
+  }
+
+  public void awaitLog(String fragment, Duration timeout) throws InterruptedException {
+    process.awaitLog(l -> l.contains(fragment), timeout);
+  }
+
+  /** The WAV of what baresip received (decoded), once a call has started. */
+  public Optional<Path> receivedWav() throws IOException {
+    try (var s = Files.list(dir)) {
+      return s.filter(p -> p.getFileName().toString().endsWith("-dec.wav")).findFirst();
+    }
+  }
+
+  /** sox's statistics of a WAV: RMS amplitude and rough frequency in Hz. */
+  public static double[] soxStat(Path wav) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder("sox", wav.toString(), "-n", "stat").redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    p.waitFor(30, TimeUnit.SECONDS);
+    return new double[] {number(out, "RMS\\s+amplitude:\\s+([0-9.]+)"), number(out, "Rough\\s+frequency:\\s+([0-9.]+)")};
+  }
+
+  private static double number(String text, String regex) {
+    Matcher m = Pattern.compile(regex).matcher(text);
+    return m.find() ? Double.parseDouble(m.group(1)) : Double.NaN;
+  }
+
+  @Override
+  public void close() {
+    process.close();
+  }
+}

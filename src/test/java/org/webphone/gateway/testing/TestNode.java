@@ -1,0 +1,65 @@
+package org.webphone.gateway.testing;
+
+import io.vertx.core.json.JsonObject;
+import java.util.concurrent.TimeUnit;
+import org.webphone.gateway.GatewayNode;
+import org.webphone.gateway.config.GatewayConfig;
+
+/**
+ * A gateway node in the test's JVM on free loopback ports. {@code overrides} uses the same keys as
+ * default-config.json; ports not given are picked free.
+ */
+public final class TestNode implements AutoCloseable {
+  private final GatewayNode node;
+  private final GatewayConfig config;
+
+  private TestNode(GatewayNode node, GatewayConfig config) {
+    this.node = node;
+    this.config = config;
+  }
+
+  public static TestNode start(JsonObject overrides) throws Exception {
+    int rtp = Ports.free(true);
+    JsonObject base = new JsonObject()
+        .put("http", new JsonObject().put("port", Ports.free()))
+        .put("sip", new JsonObject().put("port", Ports.free()))
+        .put("demo", new JsonObject().put("port", Ports.free()))
+        .put("media", new JsonObject().put("webrtcPort", Ports.free()).put("rtpPortMin", rtp)
+            .put("rtpPortMax", Math.min(65535, rtp + 199)))
+        .put("shutdown", new JsonObject().put("graceSec", 5));
+    GatewayConfig cfg = GatewayConfig.of(base.mergeIn(overrides, true));
+    GatewayNode node = new GatewayNode(cfg);
+    try {
+      node.start().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      node.stop().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      throw e;
+    }
+    return new TestNode(node, cfg);
+  }
+
+  public GatewayNode node() {
+    return node;
+  }
+
+  public GatewayConfig config() {
+    return config;
+  }
+
+  public String url() {
+    return "http://127.0.0.1:" + config.getInt("http.port") + "/";
+  }
+
+  /** The node's /health body (whatever its status code). */
+  public JsonObject health() throws Exception {
+    var client = java.net.http.HttpClient.newHttpClient();
+    var resp = client.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(url() + "health")).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString());
+    return new JsonObject(resp.body());
+  }
+
+  @Override
+  public void close() throws Exception {
+    node.stop().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+  }
+}

@@ -1,0 +1,424 @@
+// <web-phone>: the browser phone of the gateway, as a custom element (docs/embedding.md).
+//   <script type="module" src="https://gateway.example/js/web-phone.js"></script>
+//   <web-phone></web-phone>                                   full phone, connects at once
+//   <web-phone number="1000" label="Call sales"></web-phone>  click-to-call: one button
+// Attributes: gateway (ws(s) URL; default: /ws of the host that served this script), token (access
+// token), number + label (click-to-call). The last element created is window.webphone (tests use
+// window.webphone.pc for getStats()).
+
+import { WebphoneClient, defaultGatewayUrl } from './webphone-client.js';
+import { newPeerConnection, completeOffer, Ringtone, keyTone, levelMeter } from './media.js';
+import { buildPhone, buildClickToCall } from './phone-view.js';
+
+const END_TEXT = { Completed: 'Call ended', Busy: 'Busy', Rejected: 'Rejected', Cancelled: 'Cancelled' };
+const ERROR_TEXT = { NotFound: 'Not found', Unavailable: 'Unavailable' };
+const BACK_TO_READY_MS = 3000;
+
+class WebPhone extends HTMLElement {
+  connectedCallback() {
+    if (this.v) return;
+    this.clickToCall = this.hasAttribute('number');
+    this.v = this.clickToCall
+      ? buildClickToCall(this, this.getAttribute('label') || 'Call')
+      : buildPhone(this);
+    this.call = null;
+    this.pc = null;
+    this.stream = null;
+    this.lastError = null;
+    this.ready = false;
+    this.ringtone = new Ringtone(this.v.ring);
+    window.webphone = this;
+    this.wire();
+    if (!this.clickToCall) this.connect();
+  }
+
+  disconnectedCallback() {
+    if (this.client) this.client.close();
+    this.endMedia();
+  }
+
+  connect() {
+    const url = this.getAttribute('gateway') || defaultGatewayUrl(import.meta.url);
+    const c = new WebphoneClient(url, {
+      token: this.getAttribute('token'),
+      storageKey: 'webphone.resume.' + (this.getAttribute('number') || 'phone'),
+    });
+    this.client = c;
+    this.status('Connecting');
+    const on = (name, fn) => c.addEventListener(name, (e) => fn.call(this, e.detail || {}));
+    on('OnSession', this.onSession);
+    on('OnRegistrationStateChanged', this.onRegistration);
+    on('OnSetReadyStatus', this.onReady);
+    on('OnCallRequest', this.onCallRequest);
+    on('Answer', this.onAnswer);
+    on('OnCallErrorOccurred', (f) => { this.lastError = f; });
+    on('OnCallStateChanged', this.onCallState);
+    on('OnInCall', () => this.startTimer());
+    on('Error', this.onError);
+    on('reconnecting', () => this.status('Reconnecting'));
+    on('disconnected', this.onDisconnected);
+    c.connect();
+  }
+
+  // ---------------------------------------------------------------- server events
+
+  onSession(f) {
+    if (f.resumed && f.call) {
+      const known = this.call && this.call.id === f.call.callId;
+      this.call = known ? this.call : { id: f.call.callId, incoming: f.call.direction === 'in' };
+      this.call.state = f.call.state;
+      this.showCallState(f.call.state);
+      if (f.call.state === 'Ringing' && this.call.incoming) {
+        this.call.ringing = true;
+      } else {
+        this.renegotiate(f.call.callId);
+      }
+    } else if (this.call) {
+      this.finishCall('Call ended'); // the session (and the call) did not survive
+    }
+  }
+
+  onRegistration(f) {
+    if (f.state === 'Connection limit') {
+      this.status('Connection limit');
+    } else if (f.state === 'Waiting') {
+      this.status('Connection limit', 'All lines are busy; you are number ' + f.position + ' in line.');
+    } else if (f.state === 'Registering' && !this.call) {
+      this.status('Registering');
+    } else if (f.state === 'Failed') {
+      this.ready = false;
+      this.status('Unavailable', f.reason ? 'Registration failed: ' + f.reason : 'Registration failed');
+    }
+  }
+
+  onReady(f) {
+    this.ready = !!f.ready;
+    if (this.ready && !this.call) this.status('Ready');
+    if (this.ready && this.clickToCall && this.wantCall) {
+      this.wantCall = false;
+      this.dial(this.getAttribute('number'));
+    }
+  }
+
+  onCallRequest(f) {
+    if (this.call) return;
+    this.call = { id: f.callId, incoming: true, ringing: true, state: 'Ringing' };
+    this.status('Incoming call from ' + (f.caller || f.displayName || 'unknown'),
+      f.displayName && f.displayName !== f.caller ? f.displayName : '');
+    this.ringtone.start();
+    this.updateButtons();
+  }
+
+  async onAnswer(f) {
+    if (!this.pc || !this.call || this.call.id !== f.callId) return;
+    try {
+      await this.pc.setRemoteDescription({ type: 'answer', sdp: f.sdp });
+    } catch (e) {
+      this.status('Call ended', 'Media failed: ' + e.message);
+      this.hangUp();
+    }
+  }
+
+  onCallState(f) {
+    if (this.call && !this.call.id && !this.call.incoming) this.call.id = f.callId;
+    if (!this.call || this.call.id !== f.callId) return;
+    this.call.state = f.state;
+    if (f.state !== 'Ringing' || !this.call.incoming) this.call.ringing = false;
+    if (['Completed', 'Busy', 'Rejected', 'Cancelled', 'Error'].includes(f.state)) {
+      const err = this.lastError && this.lastError.callId === f.callId ? this.lastError : null;
+      const text = f.state === 'Error' ? (ERROR_TEXT[err && err.error] || 'Call ended') : END_TEXT[f.state];
+      this.finishCall(text, f.reason && f.state !== 'Completed' ? f.reason : '');
+      return;
+    }
+    this.showCallState(f.state);
+  }
+
+  onError(f) {
+    if (!f.method) {
+      // A refusal at connect time (origin, token, limits): the socket closes next.
+      this.status('Disconnected', f.message);
+    }
+  }
+
+  onDisconnected() {
+    if (this.v.status.textContent !== 'Connection limit') this.status('Disconnected');
+    this.ready = false;
+    if (this.call) {
+      this.call = null;
+      this.endMedia();
+    }
+    this.updateButtons();
+  }
+
+  // ---------------------------------------------------------------- user actions
+
+  async dial(number) {
+    number = (number || '').trim();
+    if (!number) { this.detail('Enter a number'); return; }
+    if (this.call) return;
+    if (!this.client || !this.ready) { this.detail('Not ready yet'); return; }
+    const call = { id: null, incoming: false, state: 'Created' };
+    this.call = call;
+    this.status('Calling');
+    try {
+      const sdp = await this.startMedia();
+      if (this.call !== call) return; // hung up while preparing
+      const ack = await this.client.request('Call', { number, sdp });
+      call.id = ack.callId;
+      if (this.call !== call) this.client.request('HangUp', { callId: ack.callId }).catch(() => {});
+    } catch (e) {
+      if (this.call !== call) return;
+      this.call = null;
+      this.endMedia();
+      if (e && e.name === 'NotAllowedError') {
+        this.status('Microphone blocked', 'Allow the microphone for this site to call.');
+      } else {
+        this.status(this.ready ? 'Ready' : 'Disconnected', e && e.message ? e.message : String(e));
+      }
+    }
+  }
+
+  async accept() {
+    const call = this.call;
+    if (!call || !call.incoming || !call.ringing) return;
+    call.ringing = false;
+    this.ringtone.stop();
+    try {
+      const sdp = await this.startMedia();
+      if (this.call !== call) return;
+      await this.client.request('Accept', { callId: call.id, sdp });
+    } catch (e) {
+      if (this.call !== call) return;
+      if (e && e.name === 'NotAllowedError') {
+        call.ringing = true;
+        this.status('Microphone blocked', 'Allow the microphone for this site to answer.');
+      } else {
+        this.detail(e && e.message ? e.message : String(e));
+      }
+    }
+  }
+
+  hangUp() {
+    const call = this.call;
+    if (!call) { if (this.v.number) this.v.number.value = ''; return; }
+    if (call.incoming && call.ringing) {
+      this.client.request('Reject', { callId: call.id }).catch(() => {});
+    } else if (call.id) {
+      this.client.request('HangUp', { callId: call.id }).catch(() => {});
+    } else {
+      this.finishCall('Call ended'); // still preparing the offer: nothing was sent yet
+    }
+  }
+
+  toggleHold() {
+    const c = this.call;
+    if (!c || !c.id) return;
+    if (c.state === 'LocalHeld') this.client.request('Unhold', { callId: c.id }).catch((e) => this.detail(e.message));
+    else if (c.state === 'InCall' || c.state === 'RemoteHeld') this.client.request('Hold', { callId: c.id }).catch((e) => this.detail(e.message));
+  }
+
+  toggleMute() {
+    if (!this.stream) return;
+    const track = this.stream.getAudioTracks()[0];
+    if (!track) return;
+    track.enabled = !track.enabled;
+    this.updateButtons();
+  }
+
+  press(key) {
+    const c = this.call;
+    keyTone(key);
+    if (c && c.id && ['InCall', 'RemoteHeld'].includes(c.state)) {
+      this.client.request('SendDTMF', { callId: c.id, digits: key }).catch((e) => this.detail(e.message));
+    } else if (this.v.number) {
+      this.v.number.value += key;
+    }
+  }
+
+  // ---------------------------------------------------------------- media
+
+  async startMedia() {
+    const micId = this.v.mic && this.v.mic.value;
+    if (!this.stream || !this.stream.getAudioTracks().some((t) => t.readyState === 'live')) {
+      this.stream = await navigator.mediaDevices.getUserMedia({ audio: micId ? { deviceId: { exact: micId } } : true });
+      this.fillDevices();
+      if (this.v.meter) this.stopMeter = levelMeter(this.stream, (x) => { this.v.meter.value = x; });
+    }
+    if (this.pc) this.pc.close();
+    const pc = newPeerConnection();
+    this.pc = pc;
+    this.stream.getAudioTracks().forEach((t) => pc.addTrack(t, this.stream));
+    pc.ontrack = (e) => {
+      this.v.remote.srcObject = e.streams[0] || new MediaStream([e.track]);
+      this.v.remote.play().catch(() => {});
+    };
+    return completeOffer(pc);
+  }
+
+  /** After a resume: a new browser leg for the same call (the SIP leg never noticed). */
+  async renegotiate(callId) {
+    try {
+      const sdp = await this.startMedia();
+      await this.client.request('Offer', { callId, sdp });
+    } catch (e) {
+      this.detail('Could not restore the audio: ' + (e.message || e));
+    }
+  }
+
+  endMedia() {
+    if (this.pc) { this.pc.close(); this.pc = null; }
+    if (this.stopMeter) { this.stopMeter(); this.stopMeter = null; }
+    if (this.stream) { this.stream.getTracks().forEach((t) => t.stop()); this.stream = null; }
+    this.ringtone.stop();
+    if (this.v.remote) this.v.remote.srcObject = null;
+    this.stopTimer();
+  }
+
+  async fillDevices() {
+    if (!this.v.mic || !navigator.mediaDevices.enumerateDevices) return;
+    const devices = await navigator.mediaDevices.enumerateDevices();
+    const fill = (select, kind) => {
+      const keep = select.value;
+      select.replaceChildren(...devices.filter((d) => d.kind === kind).map((d, i) => {
+        const o = document.createElement('option');
+        o.value = d.deviceId;
+        o.textContent = d.label || kind + ' ' + (i + 1);
+        return o;
+      }));
+      if (keep) select.value = keep;
+    };
+    fill(this.v.mic, 'audioinput');
+    fill(this.v.speaker, 'audiooutput');
+    fill(this.v.ringer, 'audiooutput');
+  }
+
+  // ---------------------------------------------------------------- view
+
+  finishCall(text, detail = '') {
+    this.call = null;
+    this.lastError = null;
+    this.endMedia();
+    this.status(text, detail);
+    this.updateButtons();
+    clearTimeout(this.readyTimer);
+    this.readyTimer = setTimeout(() => {
+      if (!this.call && this.ready) this.status('Ready');
+      if (this.clickToCall && !this.call && this.client) {
+        this.client.close(); // click-to-call holds a line only while calling
+        this.client = null;
+        this.ready = false;
+        this.status('');
+      }
+    }, BACK_TO_READY_MS);
+  }
+
+  showCallState(state) {
+    const c = this.call;
+    const text = {
+      Created: 'Calling', Setup: 'Calling', Ringing: c && c.incoming ? null : 'Ringing',
+      RingingWithEarlyMedia: 'Ringing', InCall: 'In call', LocalHeld: 'On hold', RemoteHeld: 'Held by remote',
+    }[state];
+    if (text) this.status(text);
+    if (state === 'InCall') { this.ringtone.stop(); this.startTimer(); }
+    this.updateButtons();
+  }
+
+  status(text, detail = '') {
+    this.v.status.textContent = text;
+    this.detail(detail);
+    this.updateButtons();
+  }
+
+  detail(text) {
+    this.v.detail.textContent = text || '';
+  }
+
+  startTimer() {
+    if (this.timer) return;
+    const t0 = Date.now();
+    const show = () => {
+      const s = Math.floor((Date.now() - t0) / 1000);
+      this.v.timer.textContent = String(Math.floor(s / 60)).padStart(2, '0') + ':' + String(s % 60).padStart(2, '0');
+    };
+    show();
+    this.timer = setInterval(show, 1000);
+  }
+
+  stopTimer() {
+    clearInterval(this.timer);
+    this.timer = null;
+    this.v.timer.textContent = '';
+  }
+
+  updateButtons() {
+    const c = this.call;
+    if (this.clickToCall) {
+      this.v.button.textContent = c ? 'Hang up' : (this.getAttribute('label') || 'Call');
+      this.v.button.className = c ? 'wp-hangup wp-one' : 'wp-call wp-one';
+      return;
+    }
+    const v = this.v;
+    v.call.disabled = !!c && !(c.incoming && c.ringing);
+    v.hangup.disabled = false;
+    v.hold.textContent = c && c.state === 'LocalHeld' ? 'Resume' : 'Hold';
+    v.hold.disabled = !c || !['InCall', 'LocalHeld', 'RemoteHeld'].includes(c.state);
+    const track = this.stream && this.stream.getAudioTracks()[0];
+    v.mute.textContent = track && !track.enabled ? 'Unmute' : 'Mute';
+    v.mute.disabled = !c || !track;
+  }
+
+  wire() {
+    const v = this.v;
+    if (this.clickToCall) {
+      v.button.addEventListener('click', () => {
+        if (this.call) { this.hangUp(); return; }
+        if (!this.client) { this.wantCall = true; this.connect(); return; }
+        this.dial(this.getAttribute('number'));
+      });
+      return;
+    }
+    v.call.addEventListener('click', () => {
+      if (this.call && this.call.incoming && this.call.ringing) this.accept();
+      else this.dial(v.number.value);
+    });
+    v.hangup.addEventListener('click', () => this.hangUp());
+    v.hold.addEventListener('click', () => this.toggleHold());
+    v.mute.addEventListener('click', () => this.toggleMute());
+    for (const [k, b] of Object.entries(v.keyButtons)) b.addEventListener('click', () => this.press(k));
+    v.number.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') { e.preventDefault(); v.call.click(); }
+    });
+    // Typing digits anywhere else on the page acts on the keypad (DTMF during a call).
+    document.addEventListener('keydown', (e) => {
+      const t = e.target;
+      if (t && (t.tagName === 'INPUT' || t.tagName === 'SELECT' || t.tagName === 'TEXTAREA' || t.isContentEditable)) return;
+      if (/^[0-9*#]$/.test(e.key)) { e.preventDefault(); this.press(e.key); }
+      else if (e.key === 'Enter' && this.call && this.call.incoming && this.call.ringing) this.accept();
+      else if (e.key === 'Escape') this.hangUp();
+    });
+    v.speaker.addEventListener('change', () => {
+      if (v.remote.setSinkId) v.remote.setSinkId(v.speaker.value).catch((e) => this.detail(e.message));
+    });
+    v.ringer.addEventListener('change', () => {
+      if (v.ring.setSinkId) v.ring.setSinkId(v.ringer.value).catch((e) => this.detail(e.message));
+    });
+    v.mic.addEventListener('change', async () => {
+      if (!this.stream || !this.pc) return;
+      try {
+        const s = await navigator.mediaDevices.getUserMedia({ audio: { deviceId: { exact: v.mic.value } } });
+        const track = s.getAudioTracks()[0];
+        const sender = this.pc.getSenders().find((x) => x.track && x.track.kind === 'audio');
+        if (sender) await sender.replaceTrack(track);
+        this.stream.getTracks().forEach((t) => t.stop());
+        this.stream = s;
+        if (this.stopMeter) this.stopMeter();
+        this.stopMeter = levelMeter(s, (x) => { v.meter.value = x; });
+      } catch (e) {
+        this.detail('Microphone change failed: ' + e.message);
+      }
+    });
+    this.updateButtons();
+  }
+}
+
+if (!customElements.get('web-phone')) customElements.define('web-phone', WebPhone);
