@@ -137,8 +137,9 @@ for code, reason in [(486,'Busy Here'),(404,'Not Found'),(480,'Temporarily Unava
 files['uas-early-media.xml'] = ('183 with SDP (early media), then 200, then waits for the BYE.', 'early media',
     resp(100,'Trying') + resp(183,'Session Progress',sdp()) + '  <pause milliseconds="300" />\n'
     + resp(200,'OK',sdp()) + RECV_ACK + RECV_BYE_OK)
-files['uas-cancelled.xml'] = ('rings until the caller CANCELs; 200 to the CANCEL, 487 to the INVITE.', 'cancelled',
-    resp(100,'Trying') + resp(180,'Ringing') + '  <recv request="CANCEL" />\n' + '''  <send><![CDATA[
+files['uas-cancelled.xml'] = ('rings (180 only, so Ringing means the 180 arrived) until the caller CANCELs; 200 to '
+    'the CANCEL, 487 to the INVITE.', 'cancelled',
+    resp(180,'Ringing') + '  <recv request="CANCEL" />\n' + '''  <send><![CDATA[
 
 SIP/2.0 200 OK
 [last_Via:]
@@ -209,6 +210,10 @@ files['uas-info-refer.xml'] = ('answers; takes a DTMF INFO (Signal=1), sends one
 ''' + resp(202, 'Accepted').replace(';tag=[pid]SIPpTag01[call_number]', '')
     + notify(2, 'active;expires=60', 'SIP/2.0 100 Trying') + notify(3, 'terminated;reason=noresource', 'SIP/2.0 200 OK')
     + RECV_BYE_OK + '  <nop><action><log message="[$sig] [$referto]" /></action></nop>\n')
+
+files['uas-slow-ring.xml'] = ('rings only after 600 ms, so a hangup comes before any provisional response; then the '
+    'CANCEL as in uas-cancelled.', 'slow ring',
+    '  <pause milliseconds="600" />\n' + files['uas-cancelled.xml'][2])
 
 for name,(doc,title,body) in files.items():
     open(name,'w').write(HEAD.format(doc=doc,name=title) + body + TAIL)

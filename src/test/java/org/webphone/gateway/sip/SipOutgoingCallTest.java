@@ -127,6 +127,19 @@ class SipOutgoingCallTest {
   }
 
   @Test
+  void hangingUpBeforeAnyProvisionalResponseCancelsOnTheFirstOne() throws Exception {
+    try (Sipp uas = Sipp.uas("uas-slow-ring.xml", "-m", "2"); SipTestBed bed = lineOn(uas)) {
+      bed.request(Addresses.SIP_CALL_MAKE, make("c9", "1001"));
+      bed.request(Addresses.SIP_CALL_HANGUP, new JsonObject().put("lineId", "s1").put("callId", "c9"));
+      JsonObject end = bed.awaitCallState("c9", "Cancelled");
+      assertEquals(487, end.getInteger("code"));
+      closeLine(bed);
+      uas.awaitSuccess(SIPP_DONE);
+      assertEquals(List.of("Setup", "Cancelled"), bed.callStates("c9"));
+    }
+  }
+
+  @Test
   void theFarEndHangingUpEndsTheCallCompleted() throws Exception {
     try (Sipp uas = Sipp.uas("uas-remote-bye.xml", "-m", "2"); SipTestBed bed = lineOn(uas)) {
       bed.request(Addresses.SIP_CALL_MAKE, make("c4", "1001"));
