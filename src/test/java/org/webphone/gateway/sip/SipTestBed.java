@@ -66,7 +66,7 @@ final class SipTestBed implements AutoCloseable {
   /** A bed whose lines register with the PBX on 127.0.0.1:{@code pbxPort}. */
   static SipTestBed withPbx(int pbxPort, JsonObject more) throws Exception {
     JsonObject o = more.copy();
-    o.put("pbx", new JsonObject().put("host", "127.0.0.1").put("port", pbxPort));
+    o.put("pbx", o.getJsonObject("pbx", new JsonObject()).copy().put("host", "127.0.0.1").put("port", pbxPort));
     return new SipTestBed(o);
   }
 
