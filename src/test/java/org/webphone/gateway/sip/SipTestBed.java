@@ -196,6 +196,7 @@ final class SipTestBed implements AutoCloseable {
     return a;
   }
 
+  /** Closes Vert.x (undeploying the verticles) and fails when a SIP stack thread of this bed outlives it. */
   @Override
   public void close() throws Exception {
     try {
@@ -203,5 +204,17 @@ final class SipTestBed implements AutoCloseable {
     } finally {
       consumers.clear();
     }
+    List<String> prefixes = List.of("webphone-sip-" + sipPort, "webphone-demo-" + config.getInt("demo.port"));
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    List<String> left = List.of();
+    while (System.nanoTime() < end) {
+      left = Thread.getAllStackTraces().keySet().stream().map(Thread::getName)
+          .filter(n -> prefixes.stream().anyMatch(n::startsWith)).toList();
+      if (left.isEmpty()) {
+        return;
+      }
+      Thread.sleep(50);
+    }
+    throw new AssertionError("SIP stack threads still running after close: " + left);
   }
 }
