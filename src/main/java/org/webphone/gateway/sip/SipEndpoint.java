@@ -48,8 +48,12 @@ public final class SipEndpoint {
     this.messages = m;
   }
 
-  /** Options of {@link #start}. {@code tlsPort} 0 means no TLS listening point. */
-  public record Options(String name, String bindAddress, int port, boolean tcp, int tlsPort, boolean dialogSupport) {
+  /**
+   * Options of {@link #start}. {@code tlsPort} 0 means no TLS listening point. {@code announcedAddress}, when
+   * not blank and not the bind address, is the "sent-by" of the listening points (1:1 NAT).
+   */
+  public record Options(String name, String bindAddress, int port, boolean tcp, int tlsPort, boolean dialogSupport,
+      String announcedAddress) {
   }
 
   /**
@@ -86,6 +90,12 @@ public final class SipEndpoint {
         }
         if (o.tlsPort() > 0) {
           provider.addListeningPoint(stack.createListeningPoint(o.bindAddress(), o.tlsPort(), ListeningPoint.TLS));
+        }
+        String announced = o.announcedAddress();
+        if (announced != null && !announced.isBlank() && !announced.equals(o.bindAddress())) {
+          for (ListeningPoint lp : provider.getListeningPoints()) {
+            ((gov.nist.javax.sip.ListeningPointExt) lp).setSentBy(announced + ":" + lp.getPort());
+          }
         }
         provider.addSipListener(new Handoff(context, listener));
         stack.start();

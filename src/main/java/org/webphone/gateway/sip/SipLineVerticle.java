@@ -46,7 +46,7 @@ public final class SipLineVerticle extends VerticleBase {
     dialPattern = Pattern.compile("^[0-9*#+]{1," + cfg.getInt("dial.maxLength") + "}$");
     SipDispatcher dispatcher = new SipDispatcher(this);
     SipEndpoint.Options o = new SipEndpoint.Options("webphone-sip", cfg.getString("sip.bindAddress"),
-        cfg.getInt("sip.port"), true, cfg.getInt("sip.tlsPort"), true);
+        cfg.getInt("sip.port"), true, cfg.getInt("sip.tlsPort"), true, cfg.sipAnnouncedAddress());
     return SipEndpoint.start(vertx, context, o, dispatcher).map(ep -> {
       endpoint = ep;
       sip = new SipSupport(vertx, ep, cfg);

@@ -43,15 +43,18 @@ class SipRegistrationTest {
   }
 
   @Test
-  void a423IsHonouredByRetryingWithTheMinExpires() throws Exception {
+  void a423IsHonouredByRetryingWithTheMinExpiresAndContactAndViaCarryTheAnnouncedAddress() throws Exception {
     try (Sipp registrar = Sipp.uas("registrar-423.xml"); SipTestBed bed = SipTestBed.withPbx(registrar.port(),
-        new JsonObject())) {
+        new JsonObject().put("sip", new JsonObject().put("announcedAddress", "198.51.100.7")))) {
       bed.open("s3", "1000", "secret-1000");
       bed.awaitRegistration("s3", "registered");
       bed.request(Addresses.SIP_LINE_CLOSE, new JsonObject().put("lineId", "s3"));
       registrar.awaitSuccess(Duration.ofSeconds(10));
       assertEquals(List.of("registering", "registered", "unregistering", "unregistered"),
           bed.registrationStates("s3"));
+      String trace = registrar.diagnostics();
+      assertTrue(trace.contains("Contact: <sip:1000@198.51.100.7:" + bed.sipPort + ">"), "Contact announced");
+      assertTrue(trace.contains("Via: SIP/2.0/UDP 198.51.100.7:" + bed.sipPort), "Via announced");
     }
   }
 
