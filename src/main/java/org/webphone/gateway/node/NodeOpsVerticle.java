@@ -28,8 +28,9 @@ import org.webphone.gateway.common.ErrorCode;
  * <ul>
  *   <li>{@code gateway.node.<nodeId>} (cluster-wide): who is this node and in what state; with
  *       {@code {peer}} it also asks that node over the bus, a probe of node-to-node reachability.</li>
- *   <li>Prometheus gauges {@code webphone_*} (pool, sessions, calls, lines, media) fed by polling the
- *       verticles' status addresses, so scraping {@code /metrics} never waits on the event bus.</li>
+ *   <li>Prometheus gauges {@code webphone_node_*} (sessions, calls, lines, media, ready, members) fed by
+ *       polling the verticles' status addresses, so scraping {@code /metrics} never waits on the event bus.
+ *       The pool exports its own {@code webphone_pool_*}; names here never overlap a verticle's own.</li>
  * </ul>
  */
 public final class NodeOpsVerticle extends VerticleBase {
@@ -38,16 +39,12 @@ public final class NodeOpsVerticle extends VerticleBase {
 
   /** Gauge name → status address and field it is read from. */
   private static final String[][] GAUGES = {
-      {"webphone.pool.total", Addresses.POOL_STATUS, "total"},
-      {"webphone.pool.free", Addresses.POOL_STATUS, "free"},
-      {"webphone.pool.leased", Addresses.POOL_STATUS, "leased"},
-      {"webphone.pool.waiting", Addresses.POOL_STATUS, "waiting"},
-      {"webphone.sessions", Addresses.SIGNALLING_STATUS, "sessions"},
-      {"webphone.calls", Addresses.SIGNALLING_STATUS, "calls"},
-      {"webphone.sip.lines", Addresses.SIP_STATUS, "lines"},
-      {"webphone.sip.registered", Addresses.SIP_STATUS, "registered"},
-      {"webphone.sip.calls", Addresses.SIP_STATUS, "calls"},
-      {"webphone.media.sessions", Addresses.MEDIA_STATUS, "sessions"},
+      {"webphone.node.sessions", Addresses.SIGNALLING_STATUS, "sessions"},
+      {"webphone.node.calls", Addresses.SIGNALLING_STATUS, "calls"},
+      {"webphone.node.sip.lines", Addresses.SIP_STATUS, "lines"},
+      {"webphone.node.sip.registered", Addresses.SIP_STATUS, "registered"},
+      {"webphone.node.sip.calls", Addresses.SIP_STATUS, "calls"},
+      {"webphone.node.media.sessions", Addresses.MEDIA_STATUS, "sessions"},
   };
 
   private final Map<String, Double> values = new ConcurrentHashMap<>();
@@ -72,7 +69,7 @@ public final class NodeOpsVerticle extends VerticleBase {
       }
       meters.add(Gauge.builder("webphone.node.ready", this, v -> "ready".equals(state()) ? 1 : 0)
           .tag("node", nodeId).register(registry));
-      meters.add(Gauge.builder("webphone.cluster.members", this, v -> members())
+      meters.add(Gauge.builder("webphone.node.cluster.members", this, v -> members())
           .tag("node", nodeId).register(registry));
       timer = vertx.setPeriodic(1, POLL_MS, t -> poll());
     }
@@ -99,8 +96,7 @@ public final class NodeOpsVerticle extends VerticleBase {
 
   private void poll() {
     DeliveryOptions opts = new DeliveryOptions().setSendTimeout(Math.min(POLL_MS, requestTimeoutMs)).setLocalOnly(true);
-    for (String address : new String[] {Addresses.POOL_STATUS, Addresses.SIGNALLING_STATUS, Addresses.SIP_STATUS,
-        Addresses.MEDIA_STATUS}) {
+    for (String address : new String[] {Addresses.SIGNALLING_STATUS, Addresses.SIP_STATUS, Addresses.MEDIA_STATUS}) {
       vertx.eventBus().<JsonObject>request(address, new JsonObject(), opts).onComplete(ar -> {
         for (String[] g : GAUGES) {
           if (g[1].equals(address)) {

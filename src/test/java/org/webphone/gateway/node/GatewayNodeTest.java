@@ -106,7 +106,7 @@ class GatewayNodeTest {
   }
 
   @Test
-  void theNodeAnswersOnItsOwnBusAddressAndMetricsCarryThePoolGauges() throws Exception {
+  void theNodeAnswersOnItsOwnBusAddressAndMetricsCarryTheNodeGauges() throws Exception {
     NodeFixtures.NodePorts ports = NodeFixtures.NodePorts.allocate();
     startNode(ports);
     JsonObject me = await(node.vertx().eventBus().<JsonObject>request(Addresses.node(node.nodeId()), new JsonObject()), 5)
@@ -115,7 +115,7 @@ class GatewayNodeTest {
     assertEquals("ready", me.getString("state"));
     assertEquals(1, me.getInteger("members"));
 
-    String line = "webphone_pool_free{node=\"" + node.nodeId() + "\"} 10.0";
+    String line = "webphone_node_sessions{node=\"" + node.nodeId() + "\"} 0.0";
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     String metrics = "";
     while (System.nanoTime() < end && !metrics.contains(line)) {
@@ -129,6 +129,6 @@ class GatewayNodeTest {
     assertTrue(metrics.contains(line), "no " + line + " in /metrics:\n" + metrics.lines()
         .filter(l -> l.startsWith("webphone")).collect(Collectors.joining("\n")));
     assertTrue(metrics.contains("webphone_node_ready{node=\"" + node.nodeId() + "\"} 1.0"));
-    assertTrue(metrics.contains("webphone_sessions{node=\"" + node.nodeId() + "\"} 0.0"));
+    assertTrue(metrics.contains("webphone_node_sip_lines{node=\"" + node.nodeId() + "\"} 0.0"));
   }
 }

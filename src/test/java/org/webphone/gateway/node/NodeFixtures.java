@@ -13,7 +13,7 @@ import java.util.Map;
 import org.webphone.gateway.testing.Ports;
 
 /** Free ports for one node, as environment variables, and the check that they are free again. */
-final class NodeFixtures {
+public final class NodeFixtures {
   private NodeFixtures() {
   }
 
@@ -44,7 +44,7 @@ final class NodeFixtures {
    * An even port whose successor is also free. Not {@code Ports.free(true)}: Linux hands out odd ports for
    * bind(0) (it keeps the even ones for connect()), so that search never finds an even one.
    */
-  static int evenPair() {
+  public static int evenPair() {
     InetAddress lo = InetAddress.getLoopbackAddress();
     for (int attempt = 0; attempt < 200; attempt++) {
       int p = Ports.free();

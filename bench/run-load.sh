@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# One load benchmark on this machine, loopback only:
+#   virtual clients (LoadTool) -> gateway node(s) -> Kamailio (digest auth) -> SIPp UAS
+#
+#   bench/run-load.sh [--nodes N] [--pool N] -- [LoadTool options, e.g. --clients 100 --calls 2000 --rate 50]
+#
+# --nodes 1 (default): the load tool starts the gateway node in its own JVM (--target in-process).
+# --nodes 2..: N gateway processes form one Hazelcast cluster sharing one pool (a private copy of
+#   cluster.xml: own cluster name and ports); the load tool joins it as a lite member (--target cluster).
+# --pool: accounts in the pool (default: clients + 10), users 2000.., password "secret-<user>".
+# While it runs, Kamailio's registrations are sampled every second: the most contacts any account had
+# at once (1 = no account was ever leased twice) goes into the result directory, with every log and the
+# load tool's summary.json. Needs a build: mvn -q -B -o test-compile (for target/classpath.txt).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+NODES=1
+POOL=
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+  case "$1" in
+    --nodes) NODES=$2; shift 2 ;;
+    --pool) POOL=$2; shift 2 ;;
+    *) echo "unknown option $1 (load tool options go after --)" >&2; exit 2 ;;
+  esac
+done
+[ "${1:-}" = "--" ] && shift
+LOAD_ARGS=("$@")
+CLIENTS=10
+for ((i = 0; i < ${#LOAD_ARGS[@]}; i++)); do
+  [ "${LOAD_ARGS[$i]}" = "--clients" ] && CLIENTS=${LOAD_ARGS[$((i + 1))]}
+done
+POOL=${POOL:-$((CLIENTS + 10))}
+[ -f target/classpath.txt ] || { echo "build first: mvn -q -B -o test-compile" >&2; exit 2; }
+CP="$ROOT/target/classes:$(cat target/classpath.txt)"
+OUT="$ROOT/target/bench/$(date -u +%Y%m%dT%H%M%SZ)-n$NODES"
+mkdir -p "$OUT"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+even_range() { # an even port P with P..P+$1-1 free for UDP
+  python3 - "$1" <<'PY'
+import random, socket, sys
+n = int(sys.argv[1])
+for _ in range(500):
+    p = random.randrange(30000, 60000 - n) & ~1
+    socks = []
+    try:
+        for q in range(p, p + n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", q)); socks.append(s)
+        print(p); break
+    except OSError:
+        pass
+    finally:
+        for s in socks: s.close()
+PY
+}
+
+UAS_PORT=$(free_port); UAS_MEDIA=$(free_port); PBX_PORT=$(free_port)
+CTL="unix:$OUT/kamailio.ctl"
+sipp -sf bench/sipp/uas-bench.xml -i 127.0.0.1 -p "$UAS_PORT" -mp "$UAS_MEDIA" -timer_resol 10 -nostdin \
+  -m 100000000 -timeout 3600 -trace_err -trace_screen > "$OUT/sipp.log" 2>&1 &
+PIDS+=($!)
+kamailio -DD -E -m 256 -M 16 -f bench/kamailio/bench.cfg -l "udp:127.0.0.1:$PBX_PORT" \
+  -A "UAS_URI=\"sip:127.0.0.1:$UAS_PORT\"" -A "CTL_SOCK=\"$CTL\"" > "$OUT/kamailio.log" 2>&1 &
+PIDS+=($!)
+sleep 1
+
+common_env() { # the gateway's configuration, shared by every node
+  echo WEBPHONE_PBX_HOST=127.0.0.1 WEBPHONE_PBX_PORT="$PBX_PORT" \
+    WEBPHONE_POOL_RANGE="{\"prefix\":\"\",\"from\":2000,\"to\":$((2000 + POOL - 1)),\"passwordTemplate\":\"secret-{user}\"}" \
+    WEBPHONE_LIMITS_CALLS_PER_MINUTE_PER_SESSION=1000000 WEBPHONE_LIMITS_MESSAGES_PER_SECOND=1000000 \
+    WEBPHONE_LIMITS_REQUEST_TIMEOUT_MS=10000 WEBPHONE_LOG_LEVEL="${WEBPHONE_LOG_LEVEL:-WARN}"
+}
+node_env() { # ports of node $1, HTTP on $2
+  local rtp; rtp=$(even_range 2000)
+  echo WEBPHONE_NODE_ID="gw-$1" WEBPHONE_HTTP_PORT="$2" WEBPHONE_SIP_PORT="$(free_port)" \
+    WEBPHONE_MEDIA_WEBRTC_PORT="$(free_port)" WEBPHONE_MEDIA_RTP_PORT_MIN="$rtp" \
+    WEBPHONE_MEDIA_RTP_PORT_MAX="$((rtp + 1999))"
+}
+JAVA=(java -Xmx1g -XX:+UseParallelGC -Djava.net.preferIPv4Stack=true -Dice4j.harvest.mapping.aws.enabled=false
+  -Dice4j.harvest.mapping.stun.addresses= -cp "$CP")
+
+TARGET=(--target in-process)
+if [ "$NODES" -gt 1 ]; then
+  HZ=$(even_range 20)
+  sed -e "s|<cluster-name>webphone-gateway</cluster-name>|<cluster-name>bench-$$-$RANDOM</cluster-name>|" \
+    -e "s|>5701</port>|>$HZ</port>|" cluster.xml > "$OUT/cluster.xml"
+  HTTP=()
+  for n in $(seq 1 "$NODES"); do
+    HTTP[$n]=$(free_port)
+    env $(common_env) $(node_env "$n" "${HTTP[$n]}") WEBPHONE_CLUSTER_ENABLED=true \
+      WEBPHONE_CLUSTER_CONFIG="$OUT/cluster.xml" "${JAVA[@]}" org.webphone.gateway.Main > "$OUT/node-$n.log" 2>&1 &
+    PIDS+=($!)
+  done
+  for n in $(seq 1 "$NODES"); do
+    for _ in $(seq 1 180); do curl -sf "http://127.0.0.1:${HTTP[$n]}/health" > /dev/null && break; sleep 1; done
+    curl -sf "http://127.0.0.1:${HTTP[$n]}/health" > "$OUT/health-$n-before.json" \
+      || { echo "node $n not ready; see $OUT/node-$n.log" >&2; exit 1; }
+  done
+  TARGET=(--target cluster --cluster-config "$OUT/cluster.xml")
+fi
+
+# Sampler: the most contacts one account had at once, and the most accounts registered at once.
+(
+  max_c=0; max_aor=0
+  while true; do
+    read -r aors contacts < <(kamcmd -s "$CTL" ul.dump 2>/dev/null | python3 -c '
+import sys, re
+aors = 0; most = 0; cur = 0
+for line in sys.stdin:
+    if re.search(r"^\s*AoR:", line):
+        aors += 1; most = max(most, cur); cur = 0
+    elif re.search(r"^\s*Address:", line):
+        cur += 1
+print(aors, max(most, cur))' || echo "0 0")
+    [ "${contacts:-0}" -gt "$max_c" ] && max_c=$contacts
+    [ "${aors:-0}" -gt "$max_aor" ] && max_aor=$aors
+    echo "max_contacts_per_account=$max_c max_registered_accounts=$max_aor" > "$OUT/registrations.txt"
+    sleep 1
+  done
+) &
+SAMPLER=$!
+PIDS+=($SAMPLER)
+
+set +e
+env $(common_env) $( [ "$NODES" -eq 1 ] && node_env 1 "$(free_port)" ) "${JAVA[@]}" org.webphone.gateway.load.LoadTool \
+  "${TARGET[@]}" --json "$OUT/summary.json" "${LOAD_ARGS[@]}" 2>&1 | tee "$OUT/load.log" | grep -v ' WARN \| INFO '
+RC=${PIPESTATUS[0]}
+set -e
+sleep 1
+if [ "$NODES" -gt 1 ]; then
+  for n in $(seq 1 "$NODES"); do
+    curl -s "http://127.0.0.1:${HTTP[$n]}/health" > "$OUT/health-$n-after.json" || true
+  done
+  python3 - "$OUT" "$NODES" <<'PY' || true
+import json, sys
+out, n = sys.argv[1], int(sys.argv[2])
+for i in range(1, n + 1):
+    h = json.load(open(f"{out}/health-{i}-after.json"))
+    print(f"node {h.get('nodeId')}: members={len(h['cluster']['members'])} pool={h.get('pool')} sessions={h.get('sessions')} calls={h.get('calls')}")
+PY
+fi
+cat "$OUT/registrations.txt" 2>/dev/null || true
+echo "exit=$RC results in $OUT"
+exit "$RC"

@@ -1,0 +1,241 @@
+package org.webphone.gateway.load;
+
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.json.JsonObject;
+import java.io.PrintStream;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One load run as a verticle, so that every client, timer and counter lives on one context and needs no
+ * lock: open the sessions ({@code openConcurrency} at a time), then (call mode) place calls at
+ * {@code rate} on idle clients until {@code calls} were attempted, or (answer mode) answer what comes;
+ * end at the count or at {@code durationSec}, hang up what is still up (counted as cut), close every
+ * session. {@link #result()} completes with the summary. Undeploying it frees its consumers and timers.
+ */
+public final class LoadRun extends VerticleBase {
+  private static final Logger LOG = LoggerFactory.getLogger(LoadRun.class);
+  private static final long TICK_MS = 10;
+  private static final long REQUEST_TIMEOUT_MS = 10_000;
+  private static final long CUT_WAIT_MS = 5_000;
+
+  /** The summary: the JSON form and the table, both of the same numbers. */
+  public record Report(JsonObject json, String table) {
+  }
+
+  private final LoadOptions options;
+  private final PrintStream out;
+  private final Promise<Report> result = Promise.promise();
+  private final Promise<Void> allRegistered = Promise.promise();
+  private final List<VirtualClient> clients = new ArrayList<>();
+  private final Deque<VirtualClient> toOpen = new ArrayDeque<>();
+  private final Deque<VirtualClient> idle = new ArrayDeque<>();
+  private LoadStats stats;
+  private int opening;
+  private int launched;
+  private long callStartNanos;
+  private long ticker = -1;
+  private long progress = -1;
+  private long deadline = -1;
+  private boolean finishing;
+
+  public LoadRun(LoadOptions options, PrintStream out) {
+    this.options = options;
+    this.out = out;
+  }
+
+  /** Completes with the summary once the run ended and every session is closed. */
+  public Future<Report> result() {
+    return result.future();
+  }
+
+  /** Completes when every client is registered or failed; an answer-mode run is then ready for calls. */
+  public Future<Void> allRegistered() {
+    return allRegistered.future();
+  }
+
+  LoadOptions options() {
+    return options;
+  }
+
+  LoadStats stats() {
+    return stats;
+  }
+
+  boolean acceptingIncoming() {
+    return !finishing && stats.attempted < options.calls();
+  }
+
+  @Override
+  public Future<?> start() {
+    stats = new LoadStats(options.calls(), options.clients());
+    String run = "load." + UUID.randomUUID().toString().substring(0, 8);
+    out.printf("load run %s: %d clients, mode %s, %d calls to %s at %.1f/s, hold %d ms, bound %d s%n", run,
+        options.clients(), options.mode(), options.calls(), options.number(), options.rate(), options.holdMs(),
+        options.durationSec());
+    for (int i = 0; i < options.clients(); i++) {
+      VirtualClient c = new VirtualClient(this, vertx, run + "." + i + ".events", REQUEST_TIMEOUT_MS);
+      clients.add(c);
+      toOpen.add(c);
+    }
+    deadline = vertx.setTimer(options.durationSec() * 1000, t -> finish("the time bound (" + options.durationSec() + " s)"));
+    progress = vertx.setPeriodic(options.progressSec() * 1000, t -> out.println(stats.progressLine()));
+    openMore();
+    return Future.succeededFuture();
+  }
+
+  @Override
+  public Future<?> stop() {
+    for (long t : new long[] {ticker, progress, deadline}) {
+      if (t >= 0) {
+        vertx.cancelTimer(t);
+      }
+    }
+    return Future.join(clients.stream().map(VirtualClient::close).toList());
+  }
+
+  // ------------------------------------------------------------------ registration
+
+  private void openMore() {
+    while (!finishing && opening < options.openConcurrency() && !toOpen.isEmpty()) {
+      opening++;
+      toOpen.poll().open();
+    }
+  }
+
+  void clientReady(VirtualClient c, double ms) {
+    opening--;
+    stats.registerPending--;
+    stats.registered++;
+    stats.registerMs.add(ms);
+    idle.add(c);
+    openMore();
+    registrationProgress();
+  }
+
+  void clientFailed(VirtualClient c, String reason) {
+    opening--;
+    stats.registerPending--;
+    stats.registerFail(reason);
+    LOG.debug("line={} registration failed: {}", c.sessionId(), reason);
+    openMore();
+    registrationProgress();
+  }
+
+  /** The gateway closed a session that was registered: it can take no more calls. */
+  void clientGone(VirtualClient c) {
+    idle.remove(c);
+    checkDone();
+  }
+
+  private void registrationProgress() {
+    if (stats.registerPending > 0 || allRegistered.future().isComplete()) {
+      return;
+    }
+    stats.allRegisteredMs = Math.round(stats.elapsedSec() * 1000);
+    out.printf("registered %d of %d clients in %d ms%s%n", stats.registered, stats.clients, stats.allRegisteredMs,
+        stats.registerFailed.isEmpty() ? "" : ", failed " + stats.registerFailed);
+    allRegistered.complete();
+    stats.callsFromNanos = System.nanoTime();
+    if (stats.registered == 0) {
+      finish("no client registered");
+    } else if (options.mode().equals("call")) {
+      callStartNanos = System.nanoTime();
+      ticker = vertx.setPeriodic(TICK_MS, t -> launchDue());
+    } else {
+      out.println("ready for incoming calls");
+    }
+    checkDone();
+  }
+
+  // ------------------------------------------------------------------ calls
+
+  private void launchDue() {
+    if (finishing) {
+      return;
+    }
+    double elapsed = (System.nanoTime() - callStartNanos) / 1e9;
+    long due = Math.min(options.calls(), (long) Math.floor(options.rate() * elapsed) + 1) - launched;
+    // A due call with no idle client waits for one: the offered rate is capped by clients / (hold + setup).
+    while (due-- > 0 && !idle.isEmpty()) {
+      launched++;
+      idle.poll().call(options.number());
+    }
+    checkDone();
+  }
+
+  void callStarted() {
+    stats.attempted++;
+    stats.active++;
+  }
+
+  void callEnded(VirtualClient c, boolean completed, boolean cut, String reason) {
+    stats.active--;
+    if (cut) {
+      stats.cut++; // hung up because the run ended, whatever state it was in
+    } else if (completed) {
+      stats.completed++;
+    } else {
+      stats.fail(reason);
+    }
+    if (c.phase() == VirtualClient.Phase.READY && !finishing) {
+      idle.add(c);
+    }
+    checkDone();
+  }
+
+  private void checkDone() {
+    if (finishing || !allRegistered.future().isComplete()) {
+      return;
+    }
+    boolean allDone = stats.attempted >= options.calls() && stats.active == 0;
+    boolean nobodyLeft = stats.active == 0 && clients.stream().noneMatch(c -> c.phase() == VirtualClient.Phase.READY);
+    if (allDone) {
+      finish("all " + options.calls() + " calls done");
+    } else if (nobodyLeft) {
+      finish("no client left");
+    }
+  }
+
+  // ------------------------------------------------------------------ the end
+
+  private void finish(String why) {
+    if (finishing) {
+      return;
+    }
+    finishing = true;
+    vertx.cancelTimer(ticker);
+    vertx.cancelTimer(deadline);
+    vertx.cancelTimer(progress);
+    out.println("ending: " + why);
+    for (VirtualClient c : clients) {
+      c.cut();
+    }
+    long waitUntil = System.nanoTime() + CUT_WAIT_MS * 1_000_000;
+    awaitNoActive(waitUntil).onComplete(x -> {
+      // Counted as cut whatever happens to them: the run's counts must add up.
+      stats.cut += stats.active;
+      stats.active = 0;
+      Future.join(clients.stream().map(VirtualClient::close).toList()).onComplete(y -> {
+        out.println(stats.progressLine());
+        result.complete(new Report(stats.toJson(options), stats.table(options)));
+      });
+    });
+  }
+
+  private Future<Void> awaitNoActive(long untilNanos) {
+    if (stats.active == 0 || System.nanoTime() > untilNanos) {
+      return Future.succeededFuture();
+    }
+    Promise<Void> p = Promise.promise();
+    vertx.setTimer(50, t -> awaitNoActive(untilNanos).onComplete(p));
+    return p.future();
+  }
+}

@@ -1,0 +1,77 @@
+package org.webphone.gateway.load;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.vertx.core.json.JsonObject;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.webphone.gateway.GatewayNode;
+import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.config.GatewayConfig;
+import org.webphone.gateway.node.NodeFixtures;
+import org.webphone.gateway.testing.Ports;
+
+/**
+ * A short bounded run of the load tool through a real gateway node in demo mode (embedded PBX, echo
+ * extension 600): a few calls, and the counts must add up with nothing left behind on the node.
+ */
+class LoadToolTest {
+  private GatewayNode node;
+
+  @AfterEach
+  void stopNode() throws Exception {
+    if (node != null) {
+      node.stop().toCompletionStage().toCompletableFuture().handle((x, e) -> null).get(30, TimeUnit.SECONDS);
+    }
+  }
+
+  private GatewayNode startDemoNode() throws Exception {
+    int rtp = NodeFixtures.evenPair();
+    JsonObject overrides = new JsonObject()
+        .put("http", new JsonObject().put("port", Ports.free()))
+        .put("sip", new JsonObject().put("port", Ports.free()))
+        .put("demo", new JsonObject().put("port", Ports.free()))
+        .put("media", new JsonObject().put("webrtcPort", Ports.free()).put("rtpPortMin", rtp).put("rtpPortMax", rtp + 1))
+        .put("shutdown", new JsonObject().put("graceSec", 5));
+    node = new GatewayNode(GatewayConfig.of(overrides));
+    node.start().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    return node;
+  }
+
+  @Test
+  void aShortRunPlacesEveryCallToTheEchoExtensionAndItsCountsAddUp() throws Exception {
+    startDemoNode();
+    ByteArrayOutputStream text = new ByteArrayOutputStream();
+    PrintStream out = new PrintStream(text, true, StandardCharsets.UTF_8);
+    // 3 clients, 6 calls at 5/s held 300 ms: each client places two calls, well inside the 30 s bound.
+    LoadOptions options = LoadOptions.defaults().withCounts(3, 6, 5, 300, 30).withProgressSec(1);
+
+    JsonObject r = LoadTool.runOn(node.vertx(), options, out).json();
+
+    String printed = text.toString(StandardCharsets.UTF_8);
+    assertEquals(3, r.getInteger("registered"), printed);
+    assertEquals(6, r.getInteger("attempted"), printed);
+    assertEquals(6, r.getInteger("completed"), printed);
+    assertEquals(0, r.getInteger("failed"), printed);
+    assertEquals(0, r.getInteger("cut"), printed);
+    assertEquals(0, r.getInteger("active"), printed);
+    assertTrue(r.getBoolean("countsAddUp"), printed);
+    assertEquals(6, r.getJsonObject("setupMs").getInteger("count"), printed);
+    assertTrue(r.getJsonObject("setupMs").getDouble("p99") > 0, printed);
+    assertTrue(printed.contains("counts add up            yes"), printed);
+
+    // Every session was closed by the tool: no lease, session or call is left on the node.
+    JsonObject pool = node.vertx().eventBus().<JsonObject>request(Addresses.POOL_STATUS, new JsonObject())
+        .toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS).body();
+    assertEquals(0, pool.getInteger("leased"), pool.encode());
+    JsonObject sig = node.vertx().eventBus().<JsonObject>request(Addresses.SIGNALLING_STATUS, new JsonObject())
+        .toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS).body();
+    assertEquals(0, sig.getInteger("sessions"), sig.encode());
+    assertEquals(0, sig.getInteger("calls"), sig.encode());
+  }
+}
