@@ -13,10 +13,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.webphone.gateway.media.WebRtcTestClient;
 import org.webphone.gateway.testing.Sipp;
-import org.webphone.gateway.GatewayNode;
 import org.webphone.gateway.common.Addresses;
-import org.webphone.gateway.config.GatewayConfig;
-import org.webphone.gateway.testing.Ports;
+import org.webphone.gateway.testing.TestNode;
 
 /**
  * Sessions through the whole node (real pool, SIP and media verticles) with SIPp as the PBX: what the
@@ -28,8 +26,7 @@ import org.webphone.gateway.testing.Ports;
 @ExtendWith(VertxExtension.class)
 class SessionWithRealGatewayTest {
   private Sipp sipp;
-  private GatewayNode node;
-  private GatewayConfig config;
+  private TestNode node;
   private WebSocketClient ws;
 
   @AfterEach
@@ -39,7 +36,7 @@ class SessionWithRealGatewayTest {
         Harness.await(ws.close());
       }
       if (node != null) {
-        node.stop().toCompletionStage().toCompletableFuture().get(60, java.util.concurrent.TimeUnit.SECONDS);
+        node.close();
       }
     } finally {
       if (sipp != null) {
@@ -70,26 +67,15 @@ class SessionWithRealGatewayTest {
 
   private void start(Vertx vertx, int graceSec, Sipp pbx) throws Exception {
     sipp = pbx;
-    // Not TestNode: it picks the RTP range with Ports.free(true), which never succeeds on this kernel
-    // (bind to port 0 hands out odd ports only); the same node, with an even range found here. Free ports
-    // can be taken by a parallel test between the check and the bind: a few bounded attempts.
+    // Free ports can be taken by a parallel test between the check and the bind: a few bounded attempts.
     for (int attempt = 1; ; attempt++) {
-      int rtp = evenPortBase();
-      config = GatewayConfig.of(new JsonObject()
-          .put("http", new JsonObject().put("port", Ports.free()))
-          .put("sip", new JsonObject().put("port", Ports.free()).put("optionsIntervalSec", 0))
-          .put("media", new JsonObject().put("webrtcPort", Ports.free()).put("rtpPortMin", rtp)
-              .put("rtpPortMax", rtp + 99))
-          .put("pbx", new JsonObject().put("host", "127.0.0.1").put("port", sipp.port()))
-          .put("session", new JsonObject().put("resumeGraceSec", graceSec))
-          .put("shutdown", new JsonObject().put("graceSec", 5)));
-      GatewayNode n = new GatewayNode(config);
       try {
-        n.start().toCompletionStage().toCompletableFuture().get(60, java.util.concurrent.TimeUnit.SECONDS);
-        node = n;
+        node = TestNode.start(new JsonObject()
+            .put("sip", new JsonObject().put("optionsIntervalSec", 0))
+            .put("pbx", new JsonObject().put("host", "127.0.0.1").put("port", sipp.port()))
+            .put("session", new JsonObject().put("resumeGraceSec", graceSec)));
         break;
       } catch (java.util.concurrent.ExecutionException e) {
-        n.stop().toCompletionStage().toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
         if (!(e.getCause() instanceof java.net.BindException) || attempt == 3) {
           throw e;
         }
@@ -98,28 +84,8 @@ class SessionWithRealGatewayTest {
     ws = vertx.createWebSocketClient();
   }
 
-  /** An even port with the next 99 free for UDP on loopback, from a random start (bounded attempts). */
-  private static int evenPortBase() {
-    java.util.Random r = new java.util.Random();
-    for (int attempt = 0; attempt < 50; attempt++) {
-      int base = 30000 + 2 * r.nextInt(12000);
-      boolean free = true;
-      for (int p = base; p < base + 100 && free; p++) {
-        try (java.net.DatagramSocket s = new java.net.DatagramSocket(p, java.net.InetAddress.getLoopbackAddress())) {
-          free = true;
-        } catch (java.io.IOException e) {
-          free = false;
-        }
-      }
-      if (free) {
-        return base;
-      }
-    }
-    throw new IllegalStateException("no free even RTP range on loopback");
-  }
-
   private int httpPort() {
-    return config.getInt("http.port");
+    return node.config().getInt("http.port");
   }
 
   private static JsonObject m(String method) {
@@ -127,7 +93,7 @@ class SessionWithRealGatewayTest {
   }
 
   private int leased() throws Exception {
-    JsonObject pool = Harness.await(node.vertx().eventBus().<JsonObject>request(Addresses.POOL_STATUS,
+    JsonObject pool = Harness.await(node.node().vertx().eventBus().<JsonObject>request(Addresses.POOL_STATUS,
         new JsonObject())).body();
     return pool.getInteger("leased");
   }
@@ -198,7 +164,7 @@ class SessionWithRealGatewayTest {
       Harness.Client c = Harness.connect(ws, httpPort(), null, null);
       c.await("OnSetReadyStatus", e -> e.getBoolean("ready"));
       String account = status(Addresses.POOL_STATUS).getJsonArray("leases").getJsonObject(0).getString("accountId");
-      try (Sipp caller = Sipp.start("uac-answered.xml", "127.0.0.1:" + config.getInt("sip.port"),
+      try (Sipp caller = Sipp.start("uac-answered.xml", "127.0.0.1:" + node.config().getInt("sip.port"),
           java.util.List.of("-s", account))) {
         JsonObject ring = c.await("OnCallRequest");
         assertEquals("1001", ring.getString("caller"));
@@ -234,6 +200,6 @@ class SessionWithRealGatewayTest {
   }
 
   private JsonObject status(String address) throws Exception {
-    return Harness.await(node.vertx().eventBus().<JsonObject>request(address, new JsonObject())).body();
+    return Harness.await(node.node().vertx().eventBus().<JsonObject>request(address, new JsonObject())).body();
   }
 }
