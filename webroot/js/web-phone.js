@@ -81,6 +81,8 @@ class WebPhone extends HTMLElement {
   onRegistration(f) {
     if (f.state === 'Connection limit') {
       this.status('Connection limit');
+    } else if (f.state === 'Waiting') {
+      this.status('Connection limit', 'All lines are busy; you are number ' + f.position + ' in line.');
     } else if (f.state === 'Registering' && !this.call) {
       this.status('Registering');
     } else if (f.state === 'Failed') {

@@ -4,6 +4,7 @@
 
 const RECONNECT_STEPS_MS = [250, 500, 1000, 1000, 2000];
 const PING_MS = 25000;
+const FRESH_TRIES = 5;
 
 export class WebphoneClient extends EventTarget {
   /**
@@ -51,6 +52,7 @@ export class WebphoneClient extends EventTarget {
     ws.onopen = () => {
       this.retry = 0;
       this.lostAt = 0;
+      this.freshTries = 0;
       clearInterval(this.pingTimer);
       this.pingTimer = setInterval(() => this.request('Ping').catch(() => {}), PING_MS);
     };
@@ -110,12 +112,16 @@ export class WebphoneClient extends EventTarget {
       this.dispatchEvent(new CustomEvent('disconnected', { detail: { code: ev.code, reason: ev.reason } }));
       return;
     }
-    // The session waits graceSec for us: keep trying with the resume token until then.
+    // The session waits graceSec for us: keep trying with the resume token until then; after that a
+    // few more tries give a fresh session (the call is gone, the phone is usable again).
     if (!this.lostAt) this.lostAt = Date.now();
     if (Date.now() - this.lostAt > this.graceSec * 1000) {
       this.resumeToken = null;
-      this.dispatchEvent(new CustomEvent('disconnected', { detail: { code: ev.code, reason: 'gave up' } }));
-      return;
+      this.freshTries = (this.freshTries || 0) + 1;
+      if (this.freshTries > FRESH_TRIES) {
+        this.dispatchEvent(new CustomEvent('disconnected', { detail: { code: ev.code, reason: 'gave up' } }));
+        return;
+      }
     }
     this.dispatchEvent(new CustomEvent('reconnecting'));
     const wait = RECONNECT_STEPS_MS[Math.min(this.retry++, RECONNECT_STEPS_MS.length - 1)];

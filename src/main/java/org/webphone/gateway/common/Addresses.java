@@ -22,9 +22,13 @@ public final class Addresses {
   }
 
   // ---- account pool (pool.AccountPoolVerticle) ----
-  /** Lease a free account. Body {sessionId, nodeId}. Reply: the lease. Fails NO_ACCOUNT ("Connection limit"). */
+  /**
+   * Lease a free account. Body {sessionId, nodeId, wait?}. Reply: the lease, or {queued, position} when
+   * wait:true and the waiting line is on (the lease then comes as event "lease" to {@link #session}).
+   * Fails NO_ACCOUNT ("Connection limit").
+   */
   public static final String POOL_LEASE = "pool.account.lease";
-  /** Return a lease. Body {accountId, token}. Reply {released}. Fails STALE_TOKEN, NOT_FOUND. */
+  /** Return a lease. Body {accountId, token}. Reply {released}; a repeat succeeds. Fails STALE_TOKEN, NOT_FOUND. */
   public static final String POOL_RELEASE = "pool.account.release";
   /** Is this lease still current (fencing)? Body {accountId, token}. Reply {current}. */
   public static final String POOL_VALIDATE = "pool.account.validate";

@@ -48,7 +48,7 @@ final class MediaSession {
   private volatile long lastBrowserNanos;
   private volatile long lastPbxNanos;
   private volatile boolean closed;
-  private int codec;
+  private volatile int codec;
   private long browserVersion;
   private long pbxVersion;
   private String localDirection = "sendrecv";

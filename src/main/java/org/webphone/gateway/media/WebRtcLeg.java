@@ -13,6 +13,7 @@ import org.slf4j.LoggerFactory;
 import org.webphone.gateway.media.MediaCounters.Name;
 import org.webphone.gateway.media.dtls.DtlsIdentity;
 import org.webphone.gateway.media.dtls.DtlsLeg;
+import org.webphone.gateway.media.ice.IceBufferPool;
 import org.webphone.gateway.media.ice.IceLeg;
 import org.webphone.gateway.media.ice.IceService;
 import org.webphone.gateway.media.rtp.PacketBuffer;
@@ -82,7 +83,12 @@ final class WebRtcLeg implements AutoCloseable {
 
       @Override
       public void onPacket(Buffer buffer) {
-        receive(buffer);
+        try {
+          receive(buffer);
+        } finally {
+          // Push mode: the buffer is ours once delivered; everything above copied what it kept.
+          IceBufferPool.release(buffer);
+        }
       }
     });
   }

@@ -46,6 +46,7 @@ public final class AccountPoolVerticle extends VerticleBase {
   private HazelcastInstance hz;
   private UUID membershipRegistration;
   private WaitingLine line;
+  private final LocalLeases localLeases = new LocalLeases();
 
   @Override
   public Future<?> start() {
@@ -69,7 +70,7 @@ public final class AccountPoolVerticle extends VerticleBase {
     }
     return storeReady.compose(s -> {
       store = s;
-      line = new WaitingLine(vertx, store, requestTimeoutMs, this::noteChange);
+      line = new WaitingLine(vertx, store, requestTimeoutMs, localLeases, this::noteChange);
       return store.run(new PoolOp.Reconcile(wanted, now()));
     }).compose(r -> {
       LOG.info("pool ready on node {} (member {}): {} accounts configured, added {}, removed {}, retiring {}; "
@@ -132,10 +133,7 @@ public final class AccountPoolVerticle extends VerticleBase {
     bus.<JsonObject>localConsumer(Addresses.POOL_STATUS, this::onStatus);
     bus.<JsonObject>localConsumer(Addresses.POOL_CANCEL_WAIT, this::onCancelWait);
     bus.<JsonObject>consumer(Addresses.poolNode(store.member()), m -> line.deliverLocal(m.body()));
-    bus.<JsonObject>consumer(Addresses.POOL_CHANGED, m -> {
-      metrics.counts(PoolJson.counts(m.body()));
-      line.refreshPositions();
-    });
+    bus.<JsonObject>consumer(Addresses.POOL_CHANGED, m -> line.refreshPositions());
   }
 
   // ---------------------------------------------------------------- commands
@@ -161,6 +159,7 @@ public final class AccountPoolVerticle extends VerticleBase {
         LOG.debug("line={} leased account {} token {}", sessionId, r.grant().lease().accountId(),
             r.grant().lease().token());
         metrics.granted();
+        localLeases.granted(r.grant().lease().accountId(), r.grant().lease().token(), sessionId);
         m.reply(PoolJson.grant(r.grant()));
       } else if (r.position() > 0) {
         LOG.info("line={} waits for an account at position {}", sessionId, r.position());
@@ -178,11 +177,16 @@ public final class AccountPoolVerticle extends VerticleBase {
   }
 
   private void onRelease(Message<JsonObject> m) {
+    if (!body(m).containsKey("accountId") && body(m).containsKey("sessionId")) {
+      releaseSession(m);
+      return;
+    }
     String accountId = text(m, "accountId");
     Long token = accountId == null ? null : token(m);
     if (token == null) {
       return;
     }
+    localLeases.releasing(accountId, token);
     run(new PoolOp.Release(accountId, token, now())).onComplete(ar -> {
       if (ar.failed()) {
         fail(m, "release", ar.cause());
@@ -203,6 +207,30 @@ public final class AccountPoolVerticle extends VerticleBase {
           m.fail(ErrorCode.STALE_TOKEN.code(), "account " + accountId + ": token " + token + " is no longer current");
         }
         default -> m.fail(ErrorCode.NOT_FOUND.code(), "no account " + accountId + " in the pool");
+      }
+    });
+  }
+
+  /** {sessionId} without accountId: whatever the session has (a lease it never heard of, or a place in line). */
+  private void releaseSession(Message<JsonObject> m) {
+    String sessionId = text(m, "sessionId");
+    if (sessionId == null) {
+      return;
+    }
+    localLeases.releasingSession(sessionId);
+    line.left(sessionId);
+    run(new PoolOp.ReleaseSession(sessionId, now())).onComplete(ar -> {
+      if (ar.failed()) {
+        fail(m, "release", ar.cause());
+      } else if (ar.result().status() == PoolState.ReleaseStatus.RELEASED) {
+        LOG.info("line={} gave back what it held", sessionId);
+        m.reply(new JsonObject().put("released", true));
+        if (ar.result().handedTo() != null) {
+          line.deliver(ar.result().handedTo());
+        }
+        noteChange(ar.result().counts());
+      } else {
+        m.fail(ErrorCode.NOT_FOUND.code(), "session " + sessionId + " holds no lease and does not wait");
       }
     });
   }
@@ -265,11 +293,21 @@ public final class AccountPoolVerticle extends VerticleBase {
     store.run(new PoolOp.Heartbeat(store.member(), ttlMs, now())).onComplete(ar -> {
       if (ar.failed()) {
         LOG.warn("pool heartbeat of node {} failed: {}", nodeId, ar.cause().toString());
-      } else if (ar.result().freed() + ar.result().unqueued() > 0) {
+        return;
+      }
+      PoolState.DropResult d = ar.result().dropped();
+      if (d.freed() + d.unqueued() > 0) {
         LOG.warn("pool: leases of silent nodes expired after {} ms: freed {}, removed {} waiters", ttlMs,
-            ar.result().freed(), ar.result().unqueued());
-        ar.result().handed().forEach(line::deliver);
-        noteChange(ar.result().counts());
+            d.freed(), d.unqueued());
+        d.handed().forEach(line::deliver);
+        noteChange(d.counts());
+      }
+      for (LocalLeases.Held h : localLeases.revoked(ar.result().mine(), ar.result().lastToken())) {
+        // This node was silent past the TTL (or dropped from the cluster): the account may be someone else's.
+        LOG.warn("line={} lost account {} token {}: the cluster took the lease away", h.sessionId(), h.accountId(),
+            h.token());
+        vertx.eventBus().send(Addresses.session(h.sessionId()), new JsonObject().put("event", "revoked")
+            .put("sessionId", h.sessionId()).put("accountId", h.accountId()).put("token", h.token()));
       }
     });
   }
@@ -290,7 +328,6 @@ public final class AccountPoolVerticle extends VerticleBase {
 
   private void noteChange(PoolState.Counts counts) {
     lastCounts = counts;
-    metrics.counts(counts);
     if (changeTimer == -1) {
       changeTimer = vertx.setTimer(CHANGE_COALESCE_MS, t -> {
         changeTimer = -1;

@@ -19,9 +19,4 @@ final class PoolJson {
     return new JsonObject().put("total", c.total()).put("free", c.free()).put("leased", c.leased())
         .put("waiting", c.waiting());
   }
-
-  static PoolState.Counts counts(JsonObject j) {
-    return new PoolState.Counts(j.getInteger("total", 0), j.getInteger("free", 0), j.getInteger("leased", 0),
-        j.getInteger("waiting", 0));
-  }
 }

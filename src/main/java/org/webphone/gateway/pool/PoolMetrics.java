@@ -1,7 +1,6 @@
 package org.webphone.gateway.pool;
 
 import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -9,16 +8,15 @@ import io.vertx.micrometer.backends.BackendRegistries;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * The pool on /metrics: the cluster-wide counts as this node last heard them ({@code pool.changed}), and
- * this node's own lease outcomes and op latency. A no-op when the node has no metrics registry (tests).
+ * This node's lease outcomes and pool-op latency on /metrics (tagged {@code node}). The pool's counts
+ * (total, free, leased, waiting) are gauges of node.NodeOpsVerticle, which polls {@code pool.status}.
+ * A no-op when the node has no metrics registry (tests).
  */
 final class PoolMetrics {
   private final MeterRegistry registry;
   private final List<Meter> meters = new ArrayList<>();
-  private final AtomicReference<PoolState.Counts> counts = new AtomicReference<>(new PoolState.Counts(0, 0, 0, 0));
   private Counter granted;
   private Counter refused;
   private Counter queued;
@@ -31,30 +29,23 @@ final class PoolMetrics {
     if (registry == null) {
       return;
     }
-    gauge("webphone.pool.total", "accounts in the cluster's pool", c -> c.total());
-    gauge("webphone.pool.free", "free accounts in the cluster's pool", c -> c.free());
-    gauge("webphone.pool.leased", "leased accounts in the cluster's pool", c -> c.leased());
-    gauge("webphone.pool.waiting", "sessions in the cluster's waiting line", c -> c.waiting());
-    granted = add(Counter.builder("webphone.pool.leases").tag("outcome", "granted").register(registry));
-    refused = add(Counter.builder("webphone.pool.leases").tag("outcome", "refused").register(registry));
-    queued = add(Counter.builder("webphone.pool.leases").tag("outcome", "queued").register(registry));
+    granted = add(lease(registryName, "granted"));
+    refused = add(lease(registryName, "refused"));
+    queued = add(lease(registryName, "queued"));
     stale = add(Counter.builder("webphone.pool.stale").description("stale-token releases refused")
-        .register(registry));
+        .tag("node", registryName).register(registry));
     ops = add(Timer.builder("webphone.pool.op").description("time of one pool operation against the store")
-        .register(registry));
+        .tag("node", registryName).register(registry));
   }
 
-  private void gauge(String name, String help, java.util.function.ToIntFunction<PoolState.Counts> f) {
-    add(Gauge.builder(name, counts, r -> f.applyAsInt(r.get())).description(help).register(registry));
+  private Counter lease(String node, String outcome) {
+    return Counter.builder("webphone.pool.leases").description("lease requests by outcome")
+        .tag("node", node).tag("outcome", outcome).register(registry);
   }
 
   private <M extends Meter> M add(M m) {
     meters.add(m);
     return m;
-  }
-
-  void counts(PoolState.Counts c) {
-    counts.set(c);
   }
 
   void granted() {

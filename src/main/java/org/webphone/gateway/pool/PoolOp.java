@@ -50,6 +50,13 @@ interface PoolOp<R extends Serializable> extends Serializable {
     }
   }
 
+  record ReleaseSession(String sessionId, long now) implements PoolOp<PoolState.ReleaseResult> {
+    @Override
+    public PoolState.ReleaseResult apply(PoolState s) {
+      return s.releaseSession(sessionId, now);
+    }
+  }
+
   record CancelWait(String sessionId, long now) implements PoolOp<PoolState.Counts> {
     /** The counts after the change, or null when the session was not waiting. */
     @Override
@@ -75,9 +82,9 @@ interface PoolOp<R extends Serializable> extends Serializable {
     }
   }
 
-  record Heartbeat(String member, long ttlMs, long now) implements PoolOp<PoolState.DropResult> {
+  record Heartbeat(String member, long ttlMs, long now) implements PoolOp<PoolState.HeartbeatResult> {
     @Override
-    public PoolState.DropResult apply(PoolState s) {
+    public PoolState.HeartbeatResult apply(PoolState s) {
       return s.heartbeat(member, now, ttlMs);
     }
   }

@@ -55,6 +55,13 @@ final class PoolState implements Serializable {
   private final ArrayDeque<String> free = new ArrayDeque<>();
   private final LinkedHashMap<String, Lease> leases = new LinkedHashMap<>();
   private final Map<String, String> leaseOfSession = new HashMap<>();
+  /**
+   * Token of the last lease of each account that ended by an explicit release: a release repeated with it
+   * succeeds again and changes nothing. Leases taken away (TTL, member loss) are not here, so their holders
+   * get STALE_TOKEN. Hazelcast re-runs an op when the member that ran it dies before answering, and
+   * signalling may retry after a timeout; neither must turn a good release into STALE_TOKEN.
+   */
+  private final Map<String, Long> releasedToken = new HashMap<>();
   private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
   /** Last sign of life of each cluster member that holds leases or waiters (ms, the caller's clock). */
   private final Map<String, Long> heartbeats = new TreeMap<>(); // sorted: the backup must drop members in the same order
@@ -124,11 +131,15 @@ final class PoolState implements Serializable {
   }
 
   ReleaseResult release(String accountId, long token, long now) {
+    if (Long.valueOf(token).equals(releasedToken.get(accountId))) {
+      return new ReleaseResult(ReleaseStatus.RELEASED, null, counts()); // a repeat: already done, change nothing
+    }
     Lease l = leases.get(accountId);
     if (l == null || l.token() != token) {
       ReleaseStatus s = accounts.containsKey(accountId) ? ReleaseStatus.STALE : ReleaseStatus.NOT_FOUND;
       return new ReleaseResult(s, null, counts());
     }
+    releasedToken.put(accountId, token);
     Grant handed = endLease(l, now);
     return new ReleaseResult(ReleaseStatus.RELEASED, handed, counts());
   }
@@ -139,6 +150,7 @@ final class PoolState implements Serializable {
     leaseOfSession.remove(l.sessionId());
     if (retired.remove(l.accountId())) {
       accounts.remove(l.accountId());
+      releasedToken.remove(l.accountId());
       return null;
     }
     Waiter w = waiters.pollFirst();
@@ -167,6 +179,19 @@ final class PoolState implements Serializable {
     return 0;
   }
 
+  /**
+   * Ends whatever {@code sessionId} has: its lease (as a release with its token) or its place in line.
+   * For a session that gave up before it learned its lease (its lease request timed out).
+   */
+  ReleaseResult releaseSession(String sessionId, long now) {
+    String id = leaseOfSession.get(sessionId);
+    if (id != null) {
+      return release(id, leases.get(id).token(), now);
+    }
+    ReleaseStatus s = cancelWait(sessionId) ? ReleaseStatus.RELEASED : ReleaseStatus.NOT_FOUND;
+    return new ReleaseResult(s, null, counts());
+  }
+
   boolean cancelWait(String sessionId) {
     return waiters.removeIf(w -> w.sessionId().equals(sessionId));
   }
@@ -191,10 +216,29 @@ final class PoolState implements Serializable {
   }
 
   /**
+   * A heartbeat's outcome: what was dropped, and the leases the caller's member holds now ({@code mine},
+   * account id → token) as of token {@code lastToken}, so the caller can tell its sessions which of
+   * their leases were taken away.
+   */
+  record HeartbeatResult(DropResult dropped, HashMap<String, Long> mine, long lastToken) implements Serializable {
+  }
+
+  HeartbeatResult heartbeat(String member, long now, long ttlMs) {
+    DropResult d = expire(member, now, ttlMs);
+    HashMap<String, Long> mine = new HashMap<>();
+    for (Lease l : leases.values()) {
+      if (l.member().equals(member)) {
+        mine.put(l.accountId(), l.token());
+      }
+    }
+    return new HeartbeatResult(d, mine, lastToken);
+  }
+
+  /**
    * Records that {@code member} is alive and drops every member whose last heartbeat is older than
    * {@code ttlMs}, and leases whose member is unknown (defensive: should not happen).
    */
-  DropResult heartbeat(String member, long now, long ttlMs) {
+  private DropResult expire(String member, long now, long ttlMs) {
     heartbeats.put(member, now);
     List<String> dead = new ArrayList<>();
     for (Map.Entry<String, Long> e : heartbeats.entrySet()) {
@@ -289,6 +333,7 @@ final class PoolState implements Serializable {
       } else {
         accounts.remove(id);
         free.remove(id);
+        releasedToken.remove(id);
         removed++;
       }
     }

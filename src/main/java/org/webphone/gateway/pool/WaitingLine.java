@@ -24,13 +24,16 @@ final class WaitingLine {
   private final PoolStore store;
   private final long requestTimeoutMs;
   private final Consumer<PoolState.Counts> changed;
+  private final LocalLeases leases;
   /** Sessions of this node in the line, with the last position they were told. */
   private final Map<String, Integer> local = new HashMap<>();
   private boolean refreshing;
   private boolean refreshAgain;
 
-  WaitingLine(Vertx vertx, PoolStore store, long requestTimeoutMs, Consumer<PoolState.Counts> changed) {
+  WaitingLine(Vertx vertx, PoolStore store, long requestTimeoutMs, LocalLeases leases,
+      Consumer<PoolState.Counts> changed) {
     this.vertx = vertx;
+    this.leases = leases;
     this.store = store;
     this.requestTimeoutMs = requestTimeoutMs;
     this.changed = changed;
@@ -64,6 +67,7 @@ final class WaitingLine {
     String accountId = ev.getString("accountId");
     long token = ev.getLong("token");
     local.remove(sessionId);
+    leases.granted(accountId, token, sessionId);
     LOG.info("line={} waited and got account {} token {}", sessionId, accountId, token);
     vertx.eventBus().<Object>request(Addresses.session(sessionId), ev,
         new DeliveryOptions().setSendTimeout(requestTimeoutMs)).onComplete(ar -> {
@@ -73,6 +77,7 @@ final class WaitingLine {
               && Boolean.FALSE.equals(b.getValue("accepted"));
           if (gone || refused) {
             LOG.info("line={} {}; account {} goes back", sessionId, gone ? "is gone" : "refused the lease", accountId);
+            leases.releasing(accountId, token);
             store.run(new PoolOp.Release(accountId, token, System.currentTimeMillis())).onSuccess(r -> {
               if (r.handedTo() != null) {
                 deliver(r.handedTo());

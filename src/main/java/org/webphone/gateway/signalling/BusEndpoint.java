@@ -75,6 +75,7 @@ final class BusEndpoint {
   private void command(ClientSession s, Message<JsonObject> c) {
     long now = System.currentTimeMillis();
     if (!s.admitMessage(now)) {
+      host.metrics().refused(ErrorCode.RATE_LIMITED);
       c.fail(ErrorCode.RATE_LIMITED.code(), "too many messages per second");
       return;
     }
@@ -82,6 +83,7 @@ final class BusEndpoint {
     try {
       f = ClientFrame.of(c.body());
     } catch (ProtocolException e) {
+      host.metrics().refused(e.code());
       c.fail(e.code().code(), e.getMessage());
       return;
     } catch (ClassCastException e) {
@@ -93,6 +95,7 @@ final class BusEndpoint {
         c.reply(WebSocketEndpoint.ack(f, ar.result()));
       } else {
         ProtocolException p = Replies.toProtocol(f.method().name(), ar.cause());
+        host.metrics().refused(p.code());
         c.fail(p.code().code(), p.getMessage());
       }
     });

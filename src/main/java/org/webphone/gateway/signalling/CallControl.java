@@ -119,14 +119,14 @@ final class CallControl {
   }
 
   Future<JsonObject> accept(ClientFrame f) {
-    Call c = requireCall(f.string("callId"));
-    if (!c.incoming || c.answered || c.accepting) {
-      throw new ProtocolException(ErrorCode.WRONG_STATE, "no ringing incoming call to accept");
-    }
+    Call c = requireRinging(f.string("callId"), "accept");
     c.accepting = true;
     LOG.info("call={} line={} accepted by the browser", c.id, owner.lineId());
     JsonObject create = new JsonObject().put("callId", c.id).put("sessionId", owner.lineId())
-        .put("browserOffer", f.string("sdp")).put("pbxOffer", c.pbxOffer);
+        .put("browserOffer", f.string("sdp"));
+    if (c.pbxOffer != null) {
+      create.put("pbxOffer", c.pbxOffer); // absent for an offerless INVITE: the 200 OK then carries our offer
+    }
     owner.replies().request(Addresses.MEDIA_CREATE, create).onComplete(ar -> {
       if (call != c) {
         closeMedia(c.id);
@@ -151,11 +151,7 @@ final class CallControl {
   }
 
   Future<JsonObject> reject(ClientFrame f) {
-    Call c = requireCall(f.string("callId"));
-    if (!c.incoming || c.answered || c.accepting) {
-      throw new ProtocolException(ErrorCode.WRONG_STATE, "no ringing incoming call to reject");
-    }
-    return reject(c);
+    return reject(requireRinging(f.string("callId"), "reject"));
   }
 
   private Future<JsonObject> reject(Call c) {
@@ -221,7 +217,8 @@ final class CallControl {
           .put("callId", id).put("code", 486));
       return;
     }
-    Call c = new Call(id, true, ev.getString("sdp"));
+    String sdp = ev.getString("sdp");
+    Call c = new Call(id, true, sdp == null || sdp.isBlank() ? null : sdp);
     c.state = CallState.Ringing.name();
     call = c;
     LOG.info("call={} line={} incoming from {}", id, owner.lineId(), ev.getString("from"));
@@ -383,6 +380,17 @@ final class CallControl {
       throw new ProtocolException(ErrorCode.WRONG_STATE, "there is no call");
     }
     if (callId != null && !callId.equals(c.id)) {
+      throw new ProtocolException(ErrorCode.NOT_FOUND, "no call " + callId);
+    }
+    return c;
+  }
+
+  private Call requireRinging(String callId, String what) {
+    Call c = call;
+    if (c == null || !c.incoming || c.answered || c.accepting) {
+      throw new ProtocolException(ErrorCode.WRONG_STATE, "no ringing incoming call to " + what);
+    }
+    if (!c.id.equals(callId)) {
       throw new ProtocolException(ErrorCode.NOT_FOUND, "no call " + callId);
     }
     return c;

@@ -2,6 +2,7 @@ package org.webphone.gateway.signalling;
 
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
+import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonObject;
 import java.security.SecureRandom;
@@ -41,6 +42,7 @@ final class ClientSession implements CallControl.Owner {
   private Phase phase = Phase.LEASING;
   private String registration = ServerEvent.REG_REGISTERING;
   private JsonObject lease;
+  private boolean waiting;
   private Future<JsonObject> leasing;
   private Future<JsonObject> lineOpening;
   private MessageConsumer<JsonObject> events;
@@ -90,19 +92,24 @@ final class ClientSession implements CallControl.Owner {
   /** Leases an account and opens the line; progress goes to the client over {@code t} as events. */
   void start(Transport t) {
     transport = t;
-    events = host.vertx().eventBus().localConsumer(Addresses.session(id), m -> onEvent(m.body()));
+    events = host.vertx().eventBus().localConsumer(Addresses.session(id), this::onMessage);
     send(sessionEvent(false));
     LOG.info("line={} session opened from {} over {}", id, clientIp == null ? "the bus" : clientIp, t.describe());
+    // wait:true only matters when the pool runs a waiting line (pool.waitingLine); else it refuses at once.
     leasing = host.replies().request(Addresses.POOL_LEASE,
-        new JsonObject().put("sessionId", id).put("nodeId", host.nodeId()));
+        new JsonObject().put("sessionId", id).put("nodeId", host.nodeId()).put("wait", true));
     leasing.onComplete(ar -> {
       if (phase == Phase.CLOSING) {
-        return; // close() releases it
+        if (ar.succeeded() && !ar.result().getBoolean("queued", false)) {
+          lease = ar.result(); // close() is waiting for this reply and releases it
+        }
+        return;
       }
       if (ar.failed()) {
         ProtocolException p = Replies.toProtocol(Addresses.POOL_LEASE, ar.cause());
         if (p.code() == ErrorCode.NO_ACCOUNT) {
           LOG.info("line={} no free account: Connection limit", id);
+          host.metrics().refused(ErrorCode.NO_ACCOUNT);
           send(ServerEvent.registration(ServerEvent.REG_CONNECTION_LIMIT, ErrorCode.NO_ACCOUNT.code(),
               ErrorCode.NO_ACCOUNT.text()));
           close("Connection limit", (short) 1013);
@@ -113,21 +120,39 @@ final class ClientSession implements CallControl.Owner {
         }
         return;
       }
-      lease = ar.result();
-      phase = Phase.REGISTERING;
-      send(ServerEvent.registration(ServerEvent.REG_REGISTERING, null, null));
-      JsonObject open = new JsonObject().put("lineId", id).put("sessionId", id)
-          .put("accountId", lease.getString("accountId")).put("token", lease.getValue("token"))
-          .put("account", lease.getJsonObject("account"));
-      lineOpening = host.replies().request(Addresses.SIP_LINE_OPEN, open);
-      lineOpening.onFailure(e -> {
-        if (phase != Phase.CLOSING) {
-          ProtocolException p = Replies.toProtocol(Addresses.SIP_LINE_OPEN, e);
-          LOG.warn("line={} open failed: {}", id, p.getMessage());
-          send(ServerEvent.registration(ServerEvent.REG_FAILED, p.code().code(), p.getMessage()));
-          close("line failed", (short) 1011);
-        }
-      });
+      if (ar.result().getBoolean("queued", false)) {
+        waiting = true;
+        onQueue(ar.result().getInteger("position", 0));
+        return;
+      }
+      leased(ar.result());
+    });
+  }
+
+  private void onQueue(int position) {
+    LOG.info("line={} waits for an account at position {}", id, position);
+    registration = ServerEvent.REG_WAITING;
+    send(ServerEvent.registration(ServerEvent.REG_WAITING, ErrorCode.NO_ACCOUNT.code(), "Connection limit")
+        .put("position", position));
+  }
+
+  private void leased(JsonObject granted) {
+    lease = granted;
+    waiting = false;
+    phase = Phase.REGISTERING;
+    registration = ServerEvent.REG_REGISTERING;
+    send(ServerEvent.registration(ServerEvent.REG_REGISTERING, null, null));
+    JsonObject open = new JsonObject().put("lineId", id).put("sessionId", id)
+        .put("accountId", lease.getString("accountId")).put("token", lease.getValue("token"))
+        .put("account", lease.getJsonObject("account"));
+    lineOpening = host.replies().request(Addresses.SIP_LINE_OPEN, open);
+    lineOpening.onFailure(e -> {
+      if (phase != Phase.CLOSING) {
+        ProtocolException p = Replies.toProtocol(Addresses.SIP_LINE_OPEN, e);
+        LOG.warn("line={} open failed: {}", id, p.getMessage());
+        send(ServerEvent.registration(ServerEvent.REG_FAILED, p.code().code(), p.getMessage()));
+        close("line failed", (short) 1011);
+      }
     });
   }
 
@@ -180,12 +205,28 @@ final class ClientSession implements CallControl.Owner {
 
   // ------------------------------------------------------------------ events from sip and media
 
-  private void onEvent(JsonObject ev) {
+  private void onMessage(Message<JsonObject> m) {
+    JsonObject ev = m.body();
+    if (ev != null && "lease".equals(ev.getString("event"))) {
+      // The waiting line's grant is a request: accepting makes the account ours, refusing gives it back.
+      boolean take = waiting && phase == Phase.LEASING && lease == null;
+      m.reply(new JsonObject().put("accepted", take));
+      if (take) {
+        LOG.info("line={} got account {} from the waiting line", id, ev.getString("accountId"));
+        leased(ev);
+      }
+      return;
+    }
     if (ev == null || phase == Phase.CLOSING) {
       return;
     }
     String kind = ev.getString("event", "");
     switch (kind) {
+      case "queue" -> {
+        if (waiting) {
+          onQueue(ev.getInteger("position", 0));
+        }
+      }
       case "registration" -> onRegistration(ev);
       case "incoming" -> calls.onIncoming(ev);
       case "callState" -> calls.onCallState(ev);
@@ -268,7 +309,7 @@ final class ClientSession implements CallControl.Owner {
     if (phase == Phase.READY) {
       send(ServerEvent.registration(registration, null, null));
       send(ServerEvent.ready(true));
-    } else if (phase == Phase.REGISTERING) {
+    } else if (phase == Phase.REGISTERING || waiting) {
       send(ServerEvent.registration(registration, null, null));
     }
   }
@@ -324,12 +365,15 @@ final class ClientSession implements CallControl.Owner {
           return Future.succeededFuture();
         });
     Future<?> released = line.transform(x -> leasing == null ? Future.succeededFuture() : leasing.transform(l -> {
-      if (l.failed()) {
-        return Future.succeededFuture();
+      JsonObject lz = lease;
+      if (lz != null) {
+        return host.replies().request(Addresses.POOL_RELEASE, new JsonObject()
+            .put("accountId", lz.getString("accountId")).put("token", lz.getValue("token")));
       }
-      JsonObject lz = l.result();
-      return host.replies().request(Addresses.POOL_RELEASE, new JsonObject()
-          .put("accountId", lz.getString("accountId")).put("token", lz.getValue("token")));
+      if (l.succeeded() && l.result().getBoolean("queued", false)) {
+        return host.replies().request(Addresses.POOL_CANCEL_WAIT, new JsonObject().put("sessionId", id));
+      }
+      return Future.succeededFuture();
     })).recover(e -> {
       LOG.warn("line={} lease release failed: {}", id, e.getMessage());
       return Future.succeededFuture();

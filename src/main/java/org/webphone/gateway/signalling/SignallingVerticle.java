@@ -45,6 +45,7 @@ public final class SignallingVerticle extends VerticleBase {
   private Gate gate;
   private DialPolicy dialPolicy;
   private Replies replies;
+  private SignallingMetrics metrics;
   private final Map<String, ClientSession> sessions = new HashMap<>();
   private final Map<String, ClientSession> byToken = new HashMap<>();
   private boolean draining;
@@ -57,6 +58,7 @@ public final class SignallingVerticle extends VerticleBase {
     gate = new Gate(cfg);
     dialPolicy = new DialPolicy(cfg);
     replies = new Replies(vertx, cfg.getLong("limits.requestTimeoutMs"));
+    metrics = new SignallingMetrics(config().getString("nodeId"));
     vertx.eventBus().<JsonObject>localConsumer(Addresses.SIGNALLING_STATUS, m -> m.reply(status()));
     new BusEndpoint(this).register();
     WebSocketEndpoint ws = new WebSocketEndpoint(this);
@@ -106,7 +108,8 @@ public final class SignallingVerticle extends VerticleBase {
     for (ClientSession s : new ArrayList<>(sessions.values())) {
       closing.add(s.close("the gateway is shutting down", (short) 1001));
     }
-    return Future.join(closing).transform(x -> server == null ? Future.succeededFuture() : server.close());
+    return Future.join(closing).transform(x -> server == null ? Future.succeededFuture() : server.close())
+        .onComplete(x -> metrics.close());
   }
 
   // ------------------------------------------------------------------ session registry
@@ -135,6 +138,7 @@ public final class SignallingVerticle extends VerticleBase {
 
   /** Gives session {@code s} to a returning client over {@code t}; its resume token changes. */
   void attach(ClientSession s, Transport t) {
+    metrics.resumed();
     byToken.remove(s.resumeToken());
     s.attach(t);
     byToken.put(s.resumeToken(), s);
@@ -166,6 +170,10 @@ public final class SignallingVerticle extends VerticleBase {
 
   DialPolicy dialPolicy() {
     return dialPolicy;
+  }
+
+  SignallingMetrics metrics() {
+    return metrics;
   }
 
   Replies replies() {

@@ -70,6 +70,7 @@ final class WebSocketEndpoint {
       }
     } catch (ProtocolException e) {
       LOG.info("WebSocket from {} refused: {} {}", ip, e.code(), e.getMessage());
+      host.metrics().refused(e.code());
       t.send(ServerEvent.error(e.code(), e.getMessage(), null, null));
       t.close(POLICY, e.code().code() + " " + e.code().name());
       return;
@@ -77,23 +78,28 @@ final class WebSocketEndpoint {
     Binding b = new Binding();
     b.session = session;
     ws.textMessageHandler(text -> onText(b, t, text));
-    ws.binaryMessageHandler(buf -> t.send(ServerEvent.error(ErrorCode.BAD_JSON,
-        "binary frames are not supported; send JSON text", null, null)));
+    ws.binaryMessageHandler(buf -> refuse(t, ErrorCode.BAD_JSON,
+        "binary frames are not supported; send JSON text", null, null));
     ws.exceptionHandler(e -> LOG.debug("line={} WebSocket error: {}", b.session.id(), e.toString()));
     ws.closeHandler(x -> b.session.detach(t));
+  }
+
+  private void refuse(WebSocketTransport t, ErrorCode code, String message, Object ref, String method) {
+    host.metrics().refused(code);
+    t.send(ServerEvent.error(code, message, ref, method));
   }
 
   private void onText(Binding b, WebSocketTransport t, String text) {
     ClientSession s = b.session;
     long now = System.currentTimeMillis();
     if (text.length() > maxFrame) {
-      t.send(ServerEvent.error(ErrorCode.FRAME_TOO_LARGE, "frame larger than " + maxFrame + " bytes", null, null));
+      refuse(t, ErrorCode.FRAME_TOO_LARGE, "frame larger than " + maxFrame + " bytes", null, null);
       return;
     }
     if (!s.admitMessage(now)) {
       if (s.rateErrorDue(now)) {
-        t.send(ServerEvent.error(ErrorCode.RATE_LIMITED, "more than "
-            + host.cfg().getInt("limits.messagesPerSecond") + " messages per second; frames dropped", null, null));
+        refuse(t, ErrorCode.RATE_LIMITED, "more than "
+            + host.cfg().getInt("limits.messagesPerSecond") + " messages per second; frames dropped", null, null);
       }
       return;
     }
@@ -101,7 +107,7 @@ final class WebSocketEndpoint {
     try {
       f = ClientFrame.parse(text);
     } catch (ProtocolException e) {
-      t.send(ServerEvent.error(e.code(), e.getMessage(), refOf(text), null));
+      refuse(t, e.code(), e.getMessage(), refOf(text), null);
       return;
     }
     if (f.method() == ClientMethod.Resume) {
@@ -114,7 +120,7 @@ final class WebSocketEndpoint {
       } else {
         ProtocolException p = Replies.toProtocol(f.method().name(), ar.cause());
         LOG.info("line={} {} refused: {} {}", s.id(), f.method(), p.code(), p.getMessage());
-        t.send(ServerEvent.error(p.code(), p.getMessage(), f.ref(), f.method().name()));
+        refuse(t, p.code(), p.getMessage(), f.ref(), f.method().name());
       }
     });
   }
@@ -123,7 +129,7 @@ final class WebSocketEndpoint {
   private void resume(Binding b, WebSocketTransport t, ClientFrame f) {
     ClientSession target = host.byToken(f.string("token"));
     if (target == null || target == b.session) {
-      t.send(ServerEvent.error(ErrorCode.NOT_FOUND, "resume token unknown or expired", f.ref(), f.method().name()));
+      refuse(t, ErrorCode.NOT_FOUND, "resume token unknown or expired", f.ref(), f.method().name());
       return;
     }
     ClientSession fresh = b.session;

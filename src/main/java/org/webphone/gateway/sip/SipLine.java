@@ -50,6 +50,7 @@ final class SipLine {
   private long timer = -1;
   private long backoffMs = 1000;
   private Promise<Void> unregistered;
+  private boolean everRegistered;
   SipCall call;
 
   SipLine(SipSupport sip, String lineId, String sessionId, String accountId, long token, Account account,
@@ -149,6 +150,7 @@ final class SipLine {
       int granted = grantedExpires(r);
       long refreshMs = refreshDelayMs(granted);
       LOG.info("line={} registered as {} for {} s (refresh in {} ms)", lineId, account.username(), granted, refreshMs);
+      everRegistered = true;
       if (state != State.REGISTERED) {
         report(State.REGISTERED, code, r.getReasonPhrase());
       }
@@ -224,8 +226,8 @@ final class SipLine {
     }
     unregistered = Promise.promise();
     cancelTimer();
-    boolean wasRegistered = state == State.REGISTERED || state == State.REGISTERING;
-    if (!wasRegistered && state != State.FAILED) {
+    // A line the PBX never accepted has nothing to remove there (and a refused password would only be refused again).
+    if (!everRegistered && state != State.REGISTERING || state == State.UNREGISTERED) {
       finishUnregister();
       return unregistered.future();
     }

@@ -82,9 +82,14 @@ public final class Slf4jStackLogger implements StackLogger {
     return LOG.isErrorEnabled();
   }
 
+  /**
+   * The stack reports a malformed datagram as an error with the whole packet and a stack trace; one
+   * short line is enough (the datagram is dropped and nothing else happens).
+   */
   @Override
   public void logError(String message, Exception ex) {
-    LOG.error(message, ex);
+    String m = message == null ? "" : message;
+    LOG.warn("{}: {}", m.length() > 120 ? m.substring(0, 120) + "..." : m, String.valueOf(ex));
   }
 
   @Override

@@ -126,12 +126,18 @@ class AccountPoolVerticleTest {
     assertTrue(second.getLong("token") > first.getLong("token"));
     assertFalse(pool.current(first), "the old holder is fenced");
     assertTrue(pool.current(second));
+    assertTrue(pool.release(first).getBoolean("released"), "repeating the last release is harmless");
+    assertTrue(pool.current(second), "the repeated release did not touch the current lease");
+    pool.release(second);
+    JsonObject third = pool.lease("s3");
     assertEquals(ErrorCode.STALE_TOKEN.code(), pool.failureCode(Addresses.POOL_RELEASE,
         new JsonObject().put("accountId", "u1").put("token", first.getLong("token"))));
-    assertTrue(pool.current(second), "a refused stale release did not touch the current lease");
+    assertEquals(ErrorCode.STALE_TOKEN.code(), pool.failureCode(Addresses.POOL_RELEASE,
+        new JsonObject().put("accountId", "u1").put("token", third.getLong("token") + 1)));
+    assertTrue(pool.current(third), "refused stale releases did not touch the current lease");
     assertEquals(ErrorCode.NOT_FOUND.code(), pool.failureCode(Addresses.POOL_RELEASE,
         new JsonObject().put("accountId", "nobody").put("token", 1)));
-    pool.release(second);
+    pool.release(third);
   }
 
   @Test
@@ -239,6 +245,21 @@ class AccountPoolVerticleTest {
     JsonObject again = pool.lease("s5");
     assertNotEquals(held.getLong("token"), again.getLong("token"));
     pool.release(again);
+  }
+
+  @Test
+  void aSessionThatNeverHeardOfItsLeaseCanGiveItBackBySessionId(Vertx vx) throws Exception {
+    deploy(vx, PoolClient.range("u", 1, 1).put("waitingLine", true));
+    JsonObject lost = pool.lease("s1"); // think of this reply as lost: signalling timed out
+    pool.call(Addresses.POOL_LEASE, new JsonObject().put("sessionId", "w1").put("wait", true));
+    assertTrue(pool.call(Addresses.POOL_RELEASE, new JsonObject().put("sessionId", "w1")).getBoolean("released"),
+        "a waiting session leaves the line the same way");
+    assertEquals(0, pool.status().getInteger("waiting"));
+    assertTrue(pool.call(Addresses.POOL_RELEASE, new JsonObject().put("sessionId", "s1")).getBoolean("released"));
+    assertFalse(pool.current(lost));
+    assertEquals(ErrorCode.NOT_FOUND.code(), pool.failureCode(Addresses.POOL_RELEASE,
+        new JsonObject().put("sessionId", "s1")), "nothing left to give back");
+    assertEquals(1, pool.status().getInteger("free"));
   }
 
   @Test

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.hazelcast.core.HazelcastInstance;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -11,7 +12,9 @@ import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.json.JsonArray;
+import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.json.JsonObject;
+import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -60,6 +63,16 @@ class ClusterPoolTest {
   private final List<Integer> ports = new ArrayList<>();
   private final List<Vertx> nodes = new ArrayList<>();
   private final List<PoolClient> clients = new ArrayList<>();
+  private final List<Vertx> crashed = new ArrayList<>();
+
+  private PoolClient live() {
+    for (int i = 0; i < nodes.size(); i++) {
+      if (!crashed.contains(nodes.get(i))) {
+        return clients.get(i);
+      }
+    }
+    throw new IllegalStateException("no live node");
+  }
 
   private JsonObject poolSection() {
     return PoolClient.range("u", 1, ACCOUNTS).put("waitingLine", true).put("leaseTtlSec", TTL_SEC);
@@ -90,13 +103,20 @@ class ClusterPoolTest {
   @AfterAll
   void stopNodes() throws Exception {
     for (Vertx vx : nodes) {
-      vx.close().await(60, TimeUnit.SECONDS);
+      try {
+        vx.close().await(30, TimeUnit.SECONDS);
+      } catch (Exception e) {
+        if (!crashed.contains(vx)) {
+          throw e;
+        }
+        LOG.info("closing the node whose Hazelcast was terminated: {}", e.toString());
+      }
     }
   }
 
   @AfterEach
   void everyAccountIsBackAndNothingWaits() {
-    JsonObject s = clients.get(0).status();
+    JsonObject s = live().status();
     assertEquals(0, s.getInteger("leased"), "a lease was left over: " + s);
     assertEquals(0, s.getInteger("waiting"), "a waiter was left over: " + s);
     assertEquals(ACCOUNTS, s.getInteger("total"));
@@ -287,7 +307,7 @@ class ClusterPoolTest {
     long t0 = System.nanoTime();
     long end = t0 + limit.toNanos();
     while (System.nanoTime() < end) {
-      if (leases.stream().noneMatch(clients.get(0)::current)) {
+      if (leases.stream().noneMatch(live()::current)) {
         return (System.nanoTime() - t0) / 1_000_000;
       }
       Thread.sleep(50);
@@ -320,7 +340,7 @@ class ClusterPoolTest {
 
   @Test
   @Order(4)
-  void aHungNodeLosesItsLeasesAfterTheTtlAndIsFencedWhenItWakesUp() throws Exception {
+  void aHungNodeLosesItsLeasesAfterTheTtlAndIsFencedAndToldWhenItWakesUp() throws Exception {
     try (PeerProcess hung = startOutsideNode("hung", ports.get(4), 2)) {
       hung.awaitLog(l -> l.equals("READY"), Duration.ofSeconds(60));
       List<JsonObject> leases = leasesOf(hung);
@@ -333,12 +353,19 @@ class ClusterPoolTest {
       LOG.info("leases of the hung node were free again after {} ms (TTL {} s)", took, TTL_SEC);
       assertTrue(took <= TTL_SEC * 1000L + 1000 + 3000, "freed after " + took + " ms");
       hung.awaitLog(l -> l.equals("AWAKE"), Duration.ofSeconds(20));
+      // Its next heartbeat shows the leases are gone: each session is told, to close and lease again.
+      for (JsonObject l : leases) {
+        hung.awaitLog(line -> line.startsWith("EVENT ") && line.contains("\"revoked\"")
+            && line.contains("\"token\":" + l.getLong("token")), Duration.ofSeconds(10));
+      }
       JsonObject l0 = leases.get(0);
       hung.process().getOutputStream().write(("VALIDATE " + l0.getString("accountId") + " " + l0.getLong("token")
           + "\n").getBytes(StandardCharsets.UTF_8));
       hung.process().getOutputStream().flush();
       hung.awaitLog(l -> l.startsWith("CURRENT "), Duration.ofSeconds(20));
       assertTrue(hung.logText().contains("CURRENT false"), "the woken node's lease is fenced");
+      assertEquals(ErrorCode.STALE_TOKEN.code(), clients.get(1).failureCode(Addresses.POOL_RELEASE, l0),
+          "a lease taken away by the TTL cannot be released by its old holder");
     }
     // The hung node stopped by SIGTERM-then-kill in close(): nothing of it may stay in the pool.
     awaitTrue(() -> clients.get(0).status().getInteger("leased") == 0, Duration.ofSeconds(15), "leases left");
@@ -391,6 +418,45 @@ class ClusterPoolTest {
         late.close().await(60, TimeUnit.SECONDS);
       }
     }
+  }
+
+  // ---------------------------------------------------------------- the owner of the state dies
+
+  @Test
+  @Order(6)
+  void whenTheNodeHoldingThePoolStateCrashesTheBackupKeepsEveryLeaseAndToken() throws Exception {
+    HazelcastInstance any = hazelcast(nodes.get(0));
+    UUID owner = any.getPartitionService().getPartition(HazelcastPoolStore.KEY).getOwner().getUuid();
+    int ownerIndex = -1;
+    for (int i = 0; i < nodes.size(); i++) {
+      if (hazelcast(nodes.get(i)).getCluster().getLocalMember().getUuid().equals(owner)) {
+        ownerIndex = i;
+      }
+    }
+    assertTrue(ownerIndex >= 0, "one of the three in-JVM nodes owns the pool state");
+    int a = (ownerIndex + 1) % 3;
+    int b = (ownerIndex + 2) % 3;
+    List<JsonObject> held = List.of(clients.get(a).lease("keep-a1"), clients.get(a).lease("keep-a2"),
+        clients.get(b).lease("keep-b1"));
+    long maxToken = held.stream().mapToLong(l -> l.getLong("token")).max().orElseThrow();
+    Vertx victim = nodes.get(ownerIndex);
+    crashed.add(victim);
+    hazelcast(victim).getLifecycleService().terminate(); // no graceful hand-over of its partitions
+    for (JsonObject l : held) {
+      assertTrue(clients.get(a).current(l), "lease " + l + " survived the owner's crash");
+      assertTrue(clients.get(b).current(l));
+    }
+    JsonObject s = clients.get(b).status();
+    assertEquals(ACCOUNTS, s.getInteger("total"), "no account lost: " + s);
+    assertEquals(3, s.getInteger("leased"));
+    JsonObject next = clients.get(b).lease("after-crash");
+    assertTrue(next.getLong("token") > maxToken, "tokens keep growing on the promoted backup");
+    clients.get(a).release(next);
+    held.forEach(l -> clients.get(b).release(l));
+  }
+
+  private static HazelcastInstance hazelcast(Vertx vx) {
+    return ((HazelcastClusterManager) ((VertxInternal) vx).clusterManager()).getHazelcastInstance();
   }
 
   private static void awaitTrue(java.util.function.BooleanSupplier cond, Duration limit, String what)

@@ -15,7 +15,8 @@ import org.webphone.gateway.common.Addresses;
 
 /**
  * A clustered pool node in its own JVM, for the crash test: joins the test cluster, leases accounts, prints
- * {@code LEASED <accountId> <token>} for each and {@code READY}, then waits to be killed.
+ * {@code LEASED <accountId> <token>} for each and {@code READY}, then waits to be killed. Events the pool
+ * sends to those sessions are printed as {@code EVENT <json>}.
  *
  * <p>Arguments: clusterName myPort memberPorts(comma list) noHeartbeatSec nodeId leases poolSectionJson
  */
@@ -38,6 +39,11 @@ public final class PoolNodeMain {
         new DeploymentOptions().setConfig(PoolClient.config(nodeId, poolSection))).await(60, TimeUnit.SECONDS);
     PoolClient pool = new PoolClient(vertx);
     for (int i = 0; i < leases; i++) {
+      // Stands in for the session's signalling consumer: prints what the pool tells the session.
+      vertx.eventBus().<JsonObject>localConsumer(Addresses.session(nodeId + "-s" + i), m -> {
+        System.out.println("EVENT " + m.body().encode());
+        System.out.flush();
+      }).completion().await(10, TimeUnit.SECONDS);
       JsonObject l = pool.call(Addresses.POOL_LEASE,
           new JsonObject().put("sessionId", nodeId + "-s" + i).put("nodeId", nodeId));
       System.out.println("LEASED " + l.getString("accountId") + " " + l.getLong("token"));

@@ -52,8 +52,11 @@ class PoolStateTest {
     PoolState.Grant gb = s.lease("s2", "n2", "m2", false, 10, T0).grant();
     assertEquals(1, s.lease("w", "n2", "m2", true, 10, T0).position());
     long ttl = 3000;
-    assertEquals(0, s.heartbeat("m2", T0 + 2000, ttl).freed(), "m1 is not late yet");
-    PoolState.DropResult r = s.heartbeat("m2", T0 + 3500, ttl);
+    assertEquals(0, s.heartbeat("m2", T0 + 2000, ttl).dropped().freed(), "m1 is not late yet");
+    PoolState.HeartbeatResult h = s.heartbeat("m2", T0 + 3500, ttl);
+    assertEquals(java.util.Map.of(gb.lease().accountId(), gb.lease().token(), ga.lease().accountId(),
+        h.dropped().handed().get(0).lease().token()), h.mine(), "m2 holds its own lease and the one handed to w");
+    PoolState.DropResult r = h.dropped();
     assertEquals(1, r.freed(), "m1 was silent longer than the TTL");
     assertEquals(1, r.handed().size());
     assertEquals("w", r.handed().get(0).lease().sessionId());
@@ -102,10 +105,11 @@ class PoolStateTest {
     primary.lease("w2", "n", "m3", true, 10, T0);
     PoolState backup = copy(primary);
     PoolOp.Heartbeat op = new PoolOp.Heartbeat("m3", 1000, T0 + 5000);
-    PoolState.DropResult a = op.apply(primary);
+    PoolState.HeartbeatResult a = op.apply(primary);
     // m3 is the caller, so only m1 and m2 expire
-    PoolState.DropResult b = op.apply(backup);
-    assertEquals(a.handed(), b.handed());
+    PoolState.HeartbeatResult b = op.apply(backup);
+    assertEquals(2, a.dropped().handed().size());
+    assertEquals(a, b);
     assertEquals(primary.status(), backup.status());
   }
 

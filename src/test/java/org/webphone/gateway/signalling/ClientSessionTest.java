@@ -90,6 +90,29 @@ class ClientSessionTest {
   }
 
   @Test
+  void withTheRealPoolsWaitingLineASessionWaitsItsTurnAndGetsTheFreedLine(Vertx vertx) throws Exception {
+    h = new Harness(vertx, -1, new JsonObject().put("pool", new JsonObject().put("waitingLine", true)
+        .put("range", new JsonObject().put("prefix", "").put("from", 1000).put("to", 1000)
+            .put("passwordTemplate", "pw-{user}"))));
+    Harness.Client first = h.ready();
+    Harness.Client second = h.connect(null);
+    JsonObject waiting = second.await("OnRegistrationStateChanged");
+    assertEquals("Waiting", waiting.getString("state"));
+    assertEquals(1, waiting.getInteger("position"));
+    Harness.Client third = h.connect(null);
+    assertEquals(2, third.await("OnRegistrationStateChanged").getInteger("position"));
+    third.ws.close(); // leaves the line
+    first.ws.close(); // frees the account: it goes to the second
+    second.await("OnRegistrationStateChanged", e -> e.getString("state").equals("Registering"));
+    second.await("OnSetReadyStatus", e -> e.getBoolean("ready"));
+    assertEquals("1000", h.lower.requests.stream()
+        .filter(r -> r.getString("_address").equals(Addresses.SIP_LINE_OPEN)).reduce((a, b) -> b).orElseThrow()
+        .getString("accountId"));
+    second.ws.close();
+    h.assertNothingLeaked();
+  }
+
+  @Test
   void farEndFailuresBecomeCallErrorsAndTheFinalState(Vertx vertx) throws Exception {
     h = new Harness(vertx, 1, new JsonObject());
     Harness.Client c = h.ready();

@@ -16,9 +16,10 @@ import org.webphone.gateway.common.ErrorCode;
 
 /**
  * Stand-ins for the pool, SIP and media verticles on their event-bus addresses, following
- * docs/event-bus.md. Why a fake: those verticles are owned by other engineers and were still stubs on
- * main when these tests were written; the signalling contract is tested here against the documented
- * replies and events, and every request is recorded so tests can prove what was (not) asked of SIP.
+ * docs/event-bus.md. Why a fake: these tests are about the signalling side of the contract (every
+ * documented reply and event, in orders a real PBX gives only with one SIPp scenario each, and every
+ * request counted so a test can prove what was not asked); they run in seconds. The same flows through
+ * the real verticles and SIPp are {@link SessionWithRealGatewayTest}.
  *
  * <p>Scripted far end by the dialled number: {@code 1086} busy, {@code 1044} not found, {@code 1080}
  * unavailable, {@code 1099} rings forever, anything else answers at once.
@@ -33,12 +34,24 @@ final class FakeLowerLayers {
   private final List<MessageConsumer<?>> consumers = new ArrayList<>();
   private int tokens;
 
+  private final boolean fakePool;
+
+  /** {@code accounts} &lt; 0: no fake pool (the test deploys the real AccountPoolVerticle). */
   FakeLowerLayers(Vertx vertx, int accounts) {
     this.vertx = vertx;
     this.accounts = accounts;
+    this.fakePool = accounts >= 0;
   }
 
   Future<Void> register() {
+    if (fakePool) {
+      registerPool();
+    }
+    registerSipAndMedia();
+    return Future.all(consumers.stream().map(c -> (Future<?>) c.completion()).toList()).mapEmpty();
+  }
+
+  private void registerPool() {
     on(Addresses.POOL_LEASE, m -> {
       if (leases.size() >= accounts) {
         m.fail(ErrorCode.NO_ACCOUNT.code(), "Connection limit");
@@ -62,6 +75,9 @@ final class FakeLowerLayers {
         m.reply(new JsonObject().put("released", true));
       }
     });
+  }
+
+  private void registerSipAndMedia() {
     on(Addresses.SIP_LINE_OPEN, m -> {
       openLines.incrementAndGet();
       String line = m.body().getString("lineId");
@@ -117,7 +133,6 @@ final class FakeLowerLayers {
       mediaSessions.remove(m.body().getString("callId"));
       m.reply(new JsonObject().put("callId", m.body().getString("callId")));
     });
-    return Future.all(consumers.stream().map(c -> (Future<?>) c.completion()).toList()).mapEmpty();
   }
 
   /** An INVITE from the far end to line {@code lineId}. */

@@ -34,6 +34,7 @@ final class Harness implements AutoCloseable {
   final WebSocketClient wsClient;
   private final List<Client> clients = new ArrayList<>();
   private String deployment;
+  private String poolDeployment;
 
   Harness(Vertx vertx, int accounts, JsonObject overrides) throws Exception {
     this.vertx = vertx;
@@ -45,6 +46,10 @@ final class Harness implements AutoCloseable {
     JsonObject http = o.getJsonObject("http", new JsonObject()).put("port", port);
     o.put("http", http);
     JsonObject cfg = GatewayConfig.of(o).json().put("nodeId", "test-node");
+    if (accounts < 0) {
+      poolDeployment = await(vertx.deployVerticle(new org.webphone.gateway.pool.AccountPoolVerticle(),
+          new DeploymentOptions().setConfig(cfg)));
+    }
     deployment = await(vertx.deployVerticle(new SignallingVerticle(), new DeploymentOptions().setConfig(cfg)));
     wsClient = vertx.createWebSocketClient();
   }
@@ -58,6 +63,13 @@ final class Harness implements AutoCloseable {
   }
 
   Client connect(String query, String origin) throws Exception {
+    Client c = connect(wsClient, port, query, origin);
+    clients.add(c);
+    return c;
+  }
+
+  /** A WebSocket client of any gateway on 127.0.0.1:{@code port}. */
+  static Client connect(WebSocketClient wsClient, int port, String query, String origin) throws Exception {
     WebSocketConnectOptions o = new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port)
         .setURI("/ws" + (query == null ? "" : "?" + query));
     if (origin != null) {
@@ -70,7 +82,6 @@ final class Harness implements AutoCloseable {
     ws.closeHandler(x -> c.closed = true);
     c.ws = ws;
     await(ws.connect(o));
-    clients.add(c);
     return c;
   }
 
@@ -85,16 +96,26 @@ final class Harness implements AutoCloseable {
     return await(vertx.eventBus().<JsonObject>request(Addresses.SIGNALLING_STATUS, new JsonObject())).body();
   }
 
+  /** Leased plus waiting at the real pool (0 with the fake one). */
+  int realPoolBusy() throws Exception {
+    if (poolDeployment == null) {
+      return 0;
+    }
+    JsonObject p = await(vertx.eventBus().<JsonObject>request(Addresses.POOL_STATUS, new JsonObject())).body();
+    return p.getInteger("leased") + p.getInteger("waiting");
+  }
+
   /** Nothing left behind: no session, lease, line or media session, a bounded wait for async closes. */
   void assertNothingLeaked() throws Exception {
     long end = System.currentTimeMillis() + WAIT_MS;
     while (System.currentTimeMillis() < end) {
       if (status().getInteger("sessions") == 0 && lower.leases.isEmpty() && lower.openLines.get() == 0
-          && lower.mediaSessions.isEmpty()) {
+          && lower.mediaSessions.isEmpty() && realPoolBusy() == 0) {
         return;
       }
       Thread.sleep(20);
     }
+    assertEquals(0, realPoolBusy(), "leased or waiting at the pool");
     assertEquals(0, status().getInteger("sessions"), "sessions");
     assertEquals(List.of(), List.copyOf(lower.leases.keySet()), "leases");
     assertEquals(0, lower.openLines.get(), "open lines");
@@ -110,6 +131,9 @@ final class Harness implements AutoCloseable {
     }
     if (deployment != null) {
       await(vertx.undeploy(deployment));
+    }
+    if (poolDeployment != null) {
+      await(vertx.undeploy(poolDeployment));
     }
     await(wsClient.close());
   }

@@ -105,6 +105,10 @@ class PhonePageTest {
     awaitStatus("In call");
     assertTrue((Boolean) ((JavascriptExecutor) driver).executeScript(
         "return window.webphone.pc instanceof RTCPeerConnection && window.webphone.pc.remoteDescription !== null"));
+    driver.manage().window().setSize(new org.openqa.selenium.Dimension(400, 720));
+    Path shot = Path.of("target", "screenshots", "phone-in-call.png");
+    Files.createDirectories(shot.getParent());
+    Files.write(shot, ((org.openqa.selenium.TakesScreenshot) driver).getScreenshotAs(org.openqa.selenium.OutputType.BYTES));
     button("Hold").click();
     awaitStatus("On hold");
     button("Resume").click();
@@ -175,5 +179,31 @@ class PhonePageTest {
     new WebDriverWait(driver, Duration.ofSeconds(5)).until(d -> h.lower.count(Addresses.MEDIA_BROWSER_OFFER) == 1);
     assertEquals(0, h.lower.count(Addresses.SIP_CALL_HANGUP), "the reload did not end the SIP call");
     assertEquals(1, h.lower.leases.size());
+
+    // A network drop: the socket goes away under the page, which says so and comes back with the call.
+    ((JavascriptExecutor) driver).executeScript("window.__statuses = [];"
+        + "new MutationObserver(() => window.__statuses.push(document.querySelector('[role=status]').textContent))"
+        + ".observe(document.querySelector('[role=status]'), {childList: true, characterData: true, subtree: true});"
+        + "window.webphone.client.ws.close();");
+    new WebDriverWait(driver, Duration.ofSeconds(5)).until(d -> h.lower.count(Addresses.MEDIA_BROWSER_OFFER) == 2);
+    awaitStatus("In call");
+    assertTrue(((List<?>) ((JavascriptExecutor) driver).executeScript("return window.__statuses;"))
+        .contains("Reconnecting"), "the page said it was reconnecting");
+    assertEquals(0, h.lower.count(Addresses.SIP_CALL_HANGUP), "the drop did not end the SIP call");
+  }
+
+  @Test
+  void aBlockedMicrophoneIsSaidPlainlyAndNothingIsDialled(Vertx vertx) throws Exception {
+    h = new Harness(vertx, 1, new JsonObject());
+    driver.get("http://127.0.0.1:" + h.port + "/");
+    awaitStatus("Ready");
+    // As when the user refused the permission prompt.
+    ((JavascriptExecutor) driver).executeScript("navigator.mediaDevices.getUserMedia = () => "
+        + "Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));");
+    driver.findElement(By.cssSelector("input[aria-label='Number']")).sendKeys("600");
+    button("Call").click();
+    awaitStatus("Microphone blocked");
+    assertEquals(0, h.lower.count(Addresses.MEDIA_CREATE));
+    assertEquals(0, h.lower.count(Addresses.SIP_CALL_MAKE));
   }
 }

@@ -43,6 +43,7 @@ public final class IceService implements AutoCloseable {
 
   /** Binds the port; blocking, call from a worker thread. */
   public IceService(String bindAddress, int port, String announcedAddress) throws IOException {
+    IceBufferPool.install();
     this.harvester = new SinglePortUdpHarvester(new TransportAddress(bindAddress, port, Transport.UDP));
     this.port = harvester.getLocalAddress().getPort();
     this.announcedAddress = announcedAddress;

@@ -30,6 +30,8 @@ public final class ServerEvent {
   public static final String REG_FAILED = "Failed";
   public static final String REG_UNREGISTERED = "Unregistered";
   public static final String REG_CONNECTION_LIMIT = "Connection limit";
+  /** The pool's waiting line (pool.waitingLine): no account yet, {@code position} in line. */
+  public static final String REG_WAITING = "Waiting";
 
   private ServerEvent() {
   }

@@ -1,0 +1,159 @@
+package org.webphone.gateway.media;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.VertxExtension;
+import io.vertx.junit5.VertxTestContext;
+import java.net.DatagramPacket;
+import java.net.SocketTimeoutException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.media.rtp.Rtp;
+import org.webphone.gateway.testing.Browser;
+import org.webphone.gateway.testing.Ports;
+
+/**
+ * The media verticle alone against real headless Chromium: a bare page makes the offer (no signalling
+ * verticle involved), the gateway answers, and a UDP socket playing the PBX echoes every RTP packet. The
+ * browser's 440 Hz fake microphone must come back to it through ICE/DTLS-SRTP → RTP → echo → SRTP.
+ */
+@Tag("e2e")
+@ExtendWith(VertxExtension.class)
+class ChromiumMediaTest {
+  private static final String PAGE = """
+      <!doctype html><html><body><div role="status" id="st">starting</div><script>
+      (async () => {
+        const st = document.getElementById('st');
+        try {
+          const pc = new RTCPeerConnection({bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require'});
+          window.webphone = {pc};
+          const mic = await navigator.mediaDevices.getUserMedia({audio: true});
+          mic.getTracks().forEach(t => pc.addTrack(t, mic));
+          pc.ontrack = e => { const a = new Audio(); a.srcObject = new MediaStream([e.track]); a.play().catch(() => {}); };
+          await pc.setLocalDescription(await pc.createOffer());
+          await new Promise(r => {
+            if (pc.iceGatheringState === 'complete') { r(); return; }
+            pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') r(); };
+            setTimeout(r, 3000);
+          });
+          const res = await fetch('/offer', {method: 'POST', body: pc.localDescription.sdp});
+          const text = await res.text();
+          if (!res.ok) { st.textContent = 'error ' + text; return; }
+          pc.onconnectionstatechange = () => { st.textContent = pc.connectionState; };
+          await pc.setRemoteDescription({type: 'answer', sdp: text});
+        } catch (e) { st.textContent = 'error ' + e; }
+      })();
+      </script></body></html>
+      """;
+
+  @TempDir
+  Path tmp;
+  private MediaFixture f;
+  private Browser browser;
+  private HttpServer http;
+  private volatile boolean echoing = true;
+
+  @AfterEach
+  void tearDown() throws Exception {
+    echoing = false;
+    try {
+      if (browser != null) {
+        browser.close();
+      }
+    } finally {
+      if (http != null) {
+        MediaFixture.await(http.close());
+      }
+      if (f != null) {
+        f.close();
+      }
+    }
+  }
+
+  @Test
+  void chromiumHearsItsOwnToneEchoedByThePbxThroughTheRelay(Vertx vertx, VertxTestContext tc) throws Exception {
+    browser = Browser.start(Browser.tone(tmp, 440, 30));
+    f = new MediaFixture(vertx, new JsonObject());
+    f.listen("chrome");
+    int[] rtpPort = {0};
+    http = vertx.createHttpServer().requestHandler(req -> {
+      if (req.path().equals("/offer")) {
+        req.body().compose(body -> vertx.eventBus().<JsonObject>request(Addresses.MEDIA_CREATE, new JsonObject()
+                .put("callId", "chrome-1").put("sessionId", "chrome").put("browserOffer", body.toString()))
+            .compose(created -> {
+              rtpPort[0] = Sdp.parse(created.body().getString("pbxSdp")).audio().port;
+              return vertx.eventBus().<JsonObject>request(Addresses.MEDIA_PBX_SDP, new JsonObject()
+                  .put("callId", "chrome-1").put("sdp", f.pbxSdp(1, "0 101", "sendrecv")))
+                  .map(x -> created.body().getString("browserAnswer"));
+            }))
+            .onSuccess(answer -> req.response().end(answer))
+            .onFailure(e -> req.response().setStatusCode(500).end(String.valueOf(e.getMessage())));
+      } else {
+        req.response().putHeader("content-type", "text/html").end(PAGE);
+      }
+    });
+    int port = Ports.free();
+    MediaFixture.await(http.listen(port, "127.0.0.1"));
+    AtomicInteger echoed = new AtomicInteger();
+    AtomicInteger g711 = new AtomicInteger();
+    Thread echo = new Thread(() -> echo(echoed, g711), "test-pbx-echo");
+    echo.setDaemon(true);
+    echo.start();
+
+    browser.open("http://127.0.0.1:" + port + "/");
+    browser.awaitStatus("connected", Duration.ofSeconds(20));
+    f.awaitEvent("connected", 10);
+    Map<String, Object> audio = browser.remoteAudio(3000);
+    long packets = ((Number) audio.get("packets")).longValue();
+    double level = ((Number) audio.get("level")).doubleValue();
+    double peakHz = ((Number) audio.get("peakHz")).doubleValue();
+    assertTrue(packets > 100, "inbound RTP packets in Chromium: " + audio);
+    assertTrue(level > 0.02, "audio level of the echo: " + audio);
+    assertTrue(Math.abs(peakHz - 440) < 25, "frequency of the echoed tone: " + audio);
+    assertTrue(g711.get() > 100, "PCMU packets of 172 bytes at the PBX: " + g711.get() + " of " + echoed.get());
+    JsonObject c = f.sessionStatus("chrome-1").getJsonObject("counters");
+    assertEquals(0, c.getLong("browserAuthFailed"), c.encode());
+    assertEquals(0, c.getLong("sendFailed"), c.encode());
+
+    echoing = false;
+    echo.join(3000);
+    f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "chrome-1"));
+    f.assertNothingLeaks();
+    tc.completeNow();
+  }
+
+  private void echo(AtomicInteger echoed, AtomicInteger g711) {
+    byte[] buf = new byte[2048];
+    DatagramPacket p = new DatagramPacket(buf, buf.length);
+    try {
+      f.pbx.setSoTimeout(200);
+      while (echoing) {
+        p.setLength(buf.length);
+        try {
+          f.pbx.receive(p);
+        } catch (SocketTimeoutException idle) {
+          continue;
+        }
+        if (p.getLength() == 172 && Rtp.payloadType(buf, 0) == 0) {
+          g711.incrementAndGet();
+        }
+        f.pbx.send(new DatagramPacket(buf, p.getLength(), p.getSocketAddress()));
+        echoed.incrementAndGet();
+      }
+    } catch (Exception e) {
+      // the socket was closed by the fixture at the end of the test
+    }
+  }
+}
