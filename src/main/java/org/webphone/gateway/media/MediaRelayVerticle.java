@@ -10,13 +10,13 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.ErrorCode;
 import org.webphone.gateway.config.GatewayConfig;
 import org.webphone.gateway.media.dtls.DtlsIdentity;
-import org.webphone.gateway.media.dtls.DtlsLeg;
 import org.webphone.gateway.media.ice.IceService;
 import org.webphone.gateway.media.rtp.RtpIoLoop;
 import org.webphone.gateway.media.rtp.RtpPorts;
@@ -75,7 +75,7 @@ public final class MediaRelayVerticle extends VerticleBase {
         DtlsIdentity identity = DtlsIdentity.generate("webphone-" + config().getString("nodeId", "node"));
         return new MediaRuntime(ice, identity, ports, loop, cfg.mediaAnnouncedAddress(),
             cfg.getBoolean("media.learnPbxAddress"), cfg.getBoolean("media.pbxSrtp"), (int) Math.min(30_000, timeoutNanos / 1_000_000),
-            (sessionId, event) -> ctx.runOnContext(v -> emit(sessionId, event)));
+            (sessionId, event) -> ctx.runOnContext(v -> emit(sessionId, event)), new AtomicInteger());
       } catch (Exception e) {
         ice.close();
         throw e;
@@ -211,7 +211,7 @@ public final class MediaRelayVerticle extends VerticleBase {
   }
 
   private WebRtcLeg newLeg(MediaSession s, MediaSdp.BrowserOffer offer) throws java.io.IOException {
-    return new WebRtcLeg(s, rt.ice(), rt.identity(), offer, rt.handshakeTimeoutMs(), new WebRtcLeg.Events() {
+    return new WebRtcLeg(s, rt, offer, new WebRtcLeg.Events() {
       @Override
       public void onConnected(WebRtcLeg leg) {
         context.runOnContext(v -> {
@@ -359,7 +359,7 @@ public final class MediaRelayVerticle extends VerticleBase {
         .put("creating", creating.size())
         .put("rtpPorts", rt.ports().inUse())
         .put("agents", rt.ice().liveAgents())
-        .put("dtlsThreads", DtlsLeg.liveThreads())
+        .put("dtlsThreads", rt.dtlsThreads().get())
         .put("rtpRegistrations", rt.loop().registrations())
         .put("webrtcPort", rt.ice().port())
         .put("fingerprint", rt.identity().fingerprint())

@@ -22,7 +22,6 @@ import org.webphone.gateway.media.rtp.SrtpKeys;
  */
 public final class DtlsLeg implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(DtlsLeg.class);
-  private static final AtomicInteger LIVE_THREADS = new AtomicInteger();
   private static final int QUEUE = 64;
   private static final int MTU = 1200;
   private static final byte[] WAKE_UP = new byte[0];
@@ -40,6 +39,7 @@ public final class DtlsLeg implements AutoCloseable {
   }
 
   private final String callId;
+  private final AtomicInteger liveThreads;
   private final SrtpDtlsServer server;
   private final Sender sender;
   private final Listener listener;
@@ -48,17 +48,16 @@ public final class DtlsLeg implements AutoCloseable {
   private volatile boolean closed;
   private volatile Thread thread;
 
+  /**
+   * @param liveThreads the node's count of running DTLS threads (for leak checks), kept up to date here
+   */
   public DtlsLeg(String callId, DtlsIdentity identity, String browserFingerprint, int handshakeTimeoutMs,
-                 Sender sender, Listener listener) {
+                 AtomicInteger liveThreads, Sender sender, Listener listener) {
     this.callId = callId;
+    this.liveThreads = liveThreads;
     this.server = new SrtpDtlsServer(identity, browserFingerprint, handshakeTimeoutMs);
     this.sender = sender;
     this.listener = listener;
-  }
-
-  /** DTLS threads alive in this JVM (for leak checks). */
-  public static int liveThreads() {
-    return LIVE_THREADS.get();
   }
 
   /** Queues one record; called from ice4j's thread, copies, never blocks (drops when the queue is full). */
@@ -77,7 +76,7 @@ public final class DtlsLeg implements AutoCloseable {
     }
     Thread t = new Thread(this::run, "media-dtls-" + callId);
     t.setDaemon(true);
-    LIVE_THREADS.incrementAndGet();
+    liveThreads.incrementAndGet();
     thread = t;
     t.start();
   }
@@ -113,7 +112,7 @@ public final class DtlsLeg implements AutoCloseable {
           // close_notify is a courtesy; the browser learns the end from signalling too
         }
       }
-      LIVE_THREADS.decrementAndGet();
+      liveThreads.decrementAndGet();
     }
   }
 
