@@ -36,7 +36,24 @@ public final class Kamailio implements AutoCloseable {
 
   /** Starts Kamailio with these accounts (user name → password); returns once it listens. */
   public static Kamailio start(Map<String, String> accounts) throws IOException, InterruptedException {
+    return start(accounts, Map.of());
+  }
+
+  /**
+   * Starts Kamailio with these accounts and static routes: a call to a number of {@code routes} (e.g.
+   * "700") is relayed to that loopback port (e.g. a SIPp UAS) instead of a registered contact.
+   */
+  public static Kamailio start(Map<String, String> accounts, Map<String, Integer> routes)
+      throws IOException, InterruptedException {
     PeerProcess.requireBinary("kamailio");
+    StringBuilder routeLines = new StringBuilder();
+    for (Map.Entry<String, Integer> r : routes.entrySet()) {
+      if (!SAFE.matcher(r.getKey()).matches()) {
+        throw new IllegalArgumentException("route numbers must be plain tokens");
+      }
+      routeLines.append("  if ($rU == \"").append(r.getKey()).append("\") {\n    $du = \"sip:127.0.0.1:")
+          .append(r.getValue()).append("\";\n    t_relay();\n    exit;\n  }\n");
+    }
     StringBuilder users = new StringBuilder();
     for (Map.Entry<String, String> a : accounts.entrySet()) {
       if (!SAFE.matcher(a.getKey()).matches() || !SAFE.matcher(a.getValue()).matches()) {
@@ -52,7 +69,7 @@ public final class Kamailio implements AutoCloseable {
     Path template = Path.of(System.getProperty("project.basedir", "."), "src", "test", "resources", "kamailio",
         "registrar-proxy.cfg");
     String cfg = Files.readString(template).replace("@PORT@", Integer.toString(port)).replace("@MPATH@", mpath + "/")
-        .replace("@USERS@", users.toString());
+        .replace("@USERS@", users.toString()).replace("@ROUTES@", routeLines.toString());
     Path cfgFile = dir.resolve("kamailio.cfg");
     Files.writeString(cfgFile, cfg);
     PeerProcess p = PeerProcess.start("kamailio", List.of("kamailio", "-DD", "-E", "-m", "64", "-M", "8",
