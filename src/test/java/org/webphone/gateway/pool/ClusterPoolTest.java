@@ -144,7 +144,7 @@ class ClusterPoolTest {
   @Order(1)
   void thousandsOfConcurrentLeasesFromThreeNodesNeverHoldAnAccountTwiceAndLoseNone() throws Exception {
     int workersPerNode = 8;
-    int cycles = 150;
+    int cycles = 100;
     Map<String, Long> holders = new ConcurrentHashMap<>();
     List<Grant> grants = new CopyOnWriteArrayList<>();
     List<String> violations = new CopyOnWriteArrayList<>();
