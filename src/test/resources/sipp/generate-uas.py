@@ -215,6 +215,22 @@ files['uas-slow-ring.xml'] = ('rings only after 600 ms, so a hangup comes before
     'CANCEL as in uas-cancelled.', 'slow ring',
     '  <pause milliseconds="600" />\n' + files['uas-cancelled.xml'][2])
 
+files['uas-cancel-crosses-200.xml'] = ('rings; when the CANCEL comes it has already answered: 200 to the CANCEL, '
+    'then the 200 to the INVITE; expects ACK and BYE.', 'cancel crosses 200',
+    resp(180,'Ringing') + '''  <recv request="CANCEL" />
+  <send><![CDATA[
+
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+''' + resp(200, 'OK', sdp()).replace('[last_CSeq:]', 'CSeq: 1 INVITE') + RECV_ACK + RECV_BYE_OK)
+
 for name,(doc,title,body) in files.items():
     open(name,'w').write(HEAD.format(doc=doc,name=title) + body + TAIL)
 print(list(files))

@@ -148,6 +148,37 @@ class SipOutgoingCallTest {
   }
 
   @Test
+  void aCancelCrossingTheAnswerIsAckedAndByedAndEndsCancelled() throws Exception {
+    try (Sipp uas = Sipp.uas("uas-cancel-crosses-200.xml", "-m", "2"); SipTestBed bed = lineOn(uas)) {
+      bed.request(Addresses.SIP_CALL_MAKE, make("x1", "1001"));
+      bed.awaitCallState("x1", "Ringing");
+      bed.request(Addresses.SIP_CALL_HANGUP, new JsonObject().put("lineId", "s1").put("callId", "x1"));
+      bed.awaitCallState("x1", "Cancelled");
+      closeLine(bed);
+      uas.awaitSuccess(SIPP_DONE);
+      assertEquals(List.of("Setup", "Ringing", "Cancelled"), bed.callStates("x1"));
+    }
+  }
+
+  @Test
+  void manyCallsHungUpWhileRingingInARowLeaveTheLineIdle() throws Exception {
+    int rounds = 5;
+    try (Sipp uas = Sipp.uas("uas-cancelled.xml", "-m", Integer.toString(rounds + 1)); SipTestBed bed = lineOn(uas)) {
+      for (int i = 0; i < rounds; i++) {
+        String id = "loop" + i;
+        bed.request(Addresses.SIP_CALL_MAKE, make(id, "1001"));
+        bed.awaitCallState(id, "Ringing");
+        bed.request(Addresses.SIP_CALL_HANGUP, new JsonObject().put("lineId", "s1").put("callId", id));
+        bed.awaitCallState(id, "Cancelled");
+        assertEquals(List.of("Setup", "Ringing", "Cancelled"), bed.callStates(id));
+        assertEquals(0, bed.status().getInteger("calls"), "idle after round " + i);
+      }
+      closeLine(bed);
+      uas.awaitSuccess(SIPP_DONE);
+    }
+  }
+
+  @Test
   void theFarEndHangingUpEndsTheCallCompleted() throws Exception {
     try (Sipp uas = Sipp.uas("uas-remote-bye.xml", "-m", "2"); SipTestBed bed = lineOn(uas)) {
       bed.request(Addresses.SIP_CALL_MAKE, make("c4", "1001"));
