@@ -76,6 +76,8 @@ public final class SipEndpoint {
       // parsing is cheap and the listener only hands off, so one thread is not a bottleneck.
       p.setProperty("gov.nist.javax.sip.THREAD_POOL_SIZE", "1");
       p.setProperty("gov.nist.javax.sip.CACHE_CLIENT_CONNECTIONS", "true");
+      // A TCP/TLS connect happens inside sendRequest, i.e. on the event loop: bound it.
+      p.setProperty("gov.nist.javax.sip.CONNECTION_TIMEOUT", "2000");
       p.setProperty("gov.nist.javax.sip.DELIVER_UNSOLICITED_NOTIFY", "false");
       p.setProperty("gov.nist.javax.sip.AGGRESSIVE_CLEANUP", "true");
       SipFactory f = SipFactory.getInstance();
