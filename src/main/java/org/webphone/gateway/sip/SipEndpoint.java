@@ -66,7 +66,8 @@ public final class SipEndpoint {
       p.setProperty("javax.sip.STACK_NAME", o.name() + "-" + o.port());
       p.setProperty("gov.nist.javax.sip.STACK_LOGGER", Slf4jStackLogger.class.getName());
       p.setProperty("gov.nist.javax.sip.SERVER_LOGGER", Slf4jServerLogger.class.getName());
-      p.setProperty("gov.nist.javax.sip.TRACE_LEVEL", "0");
+      // Messages are logged only when the logger sip.wire is at TRACE (see Slf4jServerLogger).
+      p.setProperty("gov.nist.javax.sip.TRACE_LEVEL", Slf4jServerLogger.wireEnabled() ? "16" : "0");
       p.setProperty("javax.sip.AUTOMATIC_DIALOG_SUPPORT", o.dialogSupport() ? "on" : "off");
       // Oversized datagrams and bodies are refused by the parser instead of being buffered.
       p.setProperty("gov.nist.javax.sip.MAX_MESSAGE_SIZE", "65536");
