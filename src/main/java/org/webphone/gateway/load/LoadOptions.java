@@ -21,10 +21,12 @@ import java.util.Locale;
  *                        {@code cluster}: join the cluster of {@code clusterConfig} and drive its nodes
  * @param clusterConfig   Hazelcast XML (file, else classpath resource) for {@code cluster}
  * @param jsonFile        where to write the summary JSON too, or null
+ * @param lingerMs        how long the registered lines stay up after the last call, before the sessions
+ *                        are closed (to look at the PBX's registrations, e.g. in a registration storm)
  */
 public record LoadOptions(String mode, int clients, int calls, double rate, long holdMs, String number,
                           long durationSec, long setupTimeoutMs, long progressSec, int openConcurrency,
-                          String target, String clusterConfig, Path jsonFile) {
+                          String target, String clusterConfig, Path jsonFile, long lingerMs) {
 
   public static final String USAGE = String.join("\n",
       "usage: LoadTool [options]     (bounded by --calls and --duration; loopback only)",
@@ -40,10 +42,11 @@ public record LoadOptions(String mode, int clients, int calls, double rate, long
       "  --open-concurrency N      sessions opened at once (default 50)",
       "  --target in-process|cluster  own node in this JVM (WEBPHONE_* configure it), or join a cluster",
       "  --cluster-config FILE     Hazelcast XML for --target cluster (default cluster.xml)",
-      "  --json FILE               also write the summary JSON to FILE");
+      "  --json FILE               also write the summary JSON to FILE",
+      "  --linger-ms MS            keep the lines registered this long after the last call (default 0)");
 
   public static LoadOptions defaults() {
-    return new LoadOptions("call", 10, 20, 5, 2000, "600", 60, 10_000, 5, 50, "in-process", "cluster.xml", null);
+    return new LoadOptions("call", 10, 20, 5, 2000, "600", 60, 10_000, 5, 50, "in-process", "cluster.xml", null, 0);
   }
 
   /** Parses command-line options; throws IllegalArgumentException with a one-line reason. */
@@ -69,6 +72,7 @@ public record LoadOptions(String mode, int clients, int calls, double rate, long
         case "--target" -> o.with("target", oneOf(name, v, "in-process", "cluster"));
         case "--cluster-config" -> o.with("clusterConfig", v);
         case "--json" -> o.with("jsonFile", Path.of(v));
+        case "--linger-ms" -> o.with("lingerMs", whole(name, v, 0, 3_600_000));
         default -> throw new IllegalArgumentException(name + ": unknown option");
       };
     }
@@ -89,28 +93,29 @@ public record LoadOptions(String mode, int clients, int calls, double rate, long
         field.equals("openConcurrency") ? ((Long) v).intValue() : openConcurrency,
         field.equals("target") ? (String) v : target,
         field.equals("clusterConfig") ? (String) v : clusterConfig,
-        field.equals("jsonFile") ? (Path) v : jsonFile);
+        field.equals("jsonFile") ? (Path) v : jsonFile,
+        field.equals("lingerMs") ? (Long) v : lingerMs);
   }
 
   /** The same options with other counts; for tests and benchmarks that build options in code. */
   public LoadOptions withCounts(int clients, int calls, double rate, long holdMs, long durationSec) {
     return new LoadOptions(mode, clients, calls, rate, holdMs, number, durationSec, setupTimeoutMs, progressSec,
-        openConcurrency, target, clusterConfig, jsonFile);
+        openConcurrency, target, clusterConfig, jsonFile, lingerMs);
   }
 
   public LoadOptions withMode(String mode) {
     return new LoadOptions(mode, clients, calls, rate, holdMs, number, durationSec, setupTimeoutMs, progressSec,
-        openConcurrency, target, clusterConfig, jsonFile);
+        openConcurrency, target, clusterConfig, jsonFile, lingerMs);
   }
 
   public LoadOptions withNumber(String number) {
     return new LoadOptions(mode, clients, calls, rate, holdMs, number, durationSec, setupTimeoutMs, progressSec,
-        openConcurrency, target, clusterConfig, jsonFile);
+        openConcurrency, target, clusterConfig, jsonFile, lingerMs);
   }
 
   public LoadOptions withProgressSec(long progressSec) {
     return new LoadOptions(mode, clients, calls, rate, holdMs, number, durationSec, setupTimeoutMs, progressSec,
-        openConcurrency, target, clusterConfig, jsonFile);
+        openConcurrency, target, clusterConfig, jsonFile, lingerMs);
   }
 
   private static long whole(String name, String v, long min, long max) {

@@ -219,7 +219,7 @@ public final class LoadRun extends VerticleBase {
       c.cut();
     }
     long waitUntil = System.nanoTime() + CUT_WAIT_MS * 1_000_000;
-    awaitNoActive(waitUntil).onComplete(x -> {
+    awaitNoActive(waitUntil).compose(x -> linger()).onComplete(x -> {
       // Counted as cut whatever happens to them: the run's counts must add up.
       stats.cut += stats.active;
       stats.active = 0;
@@ -228,6 +228,16 @@ public final class LoadRun extends VerticleBase {
         result.complete(new Report(stats.toJson(options), stats.table(options)));
       });
     });
+  }
+
+  private Future<Void> linger() {
+    if (options.lingerMs() <= 0) {
+      return Future.succeededFuture();
+    }
+    out.printf("lines stay registered for %d ms%n", options.lingerMs());
+    Promise<Void> p = Promise.promise();
+    vertx.setTimer(options.lingerMs(), t -> p.complete());
+    return p.future();
   }
 
   private Future<Void> awaitNoActive(long untilNanos) {

@@ -50,6 +50,11 @@ public final class LoadTool {
     } catch (ConfigException e) {
       System.err.println(e.getMessage());
       code = 2;
+    } catch (Exception e) {
+      // Always exit: a failed start leaves non-daemon Vert.x threads that would keep the JVM alive.
+      Throwable cause = e instanceof java.util.concurrent.ExecutionException && e.getCause() != null ? e.getCause() : e;
+      System.err.println("load tool: " + cause);
+      code = 1;
     }
     System.exit(code);
   }
@@ -60,7 +65,12 @@ public final class LoadTool {
     Vertx vertx;
     if (options.target().equals("in-process")) {
       node = new GatewayNode(GatewayConfig.load(null, System.getenv(), System.getProperties()));
-      await(node.start(), 120);
+      try {
+        await(node.start(), 120);
+      } catch (Exception e) {
+        node.stop().toCompletionStage().toCompletableFuture().handle((x, f) -> null).get(60, TimeUnit.SECONDS);
+        throw e;
+      }
       vertx = node.vertx();
     } else {
       vertx = await(joinCluster(options.clusterConfig()), 120);

@@ -123,8 +123,7 @@ final class VirtualClient {
         if (state == CallState.InCall) {
           onInCall();
         } else if (state.isFinal()) {
-          String error = f.getString("error", lastError);
-          endCall(state, state.name() + (error != null && state != CallState.Completed ? "/" + error : ""));
+          endCall(state, failureName(state, f));
         }
       }
       default -> {
@@ -132,6 +131,21 @@ final class VirtualClient {
         // the call with a final OnCallStateChanged, counted there.
       }
     }
+  }
+
+  /**
+   * A failure's bucket in the summary: state, error and SIP/gateway code (e.g. {@code Busy/Unavailable 486},
+   * {@code Error/UnknownError 305}); short fixed reasons (e.g. "media failed") when there is no code.
+   */
+  private String failureName(CallState state, JsonObject f) {
+    if (state == CallState.Completed) {
+      return state.name();
+    }
+    String error = f.getString("error", lastError);
+    Object code = f.getValue("code");
+    String reason = f.getString("reason");
+    return state.name() + (error != null ? "/" + error : "") + (code != null ? " " + code
+        : reason != null && reason.length() <= 24 ? " (" + reason + ")" : "");
   }
 
   /** A frame about the call in progress (the Ack with its callId may come after the first events). */

@@ -12,40 +12,26 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.webphone.gateway.GatewayNode;
 import org.webphone.gateway.common.Addresses;
-import org.webphone.gateway.config.GatewayConfig;
-import org.webphone.gateway.node.NodeFixtures;
-import org.webphone.gateway.testing.Ports;
+import org.webphone.gateway.testing.TestNode;
 
 /**
  * A short bounded run of the load tool through a real gateway node in demo mode (embedded PBX, echo
  * extension 600): a few calls, and the counts must add up with nothing left behind on the node.
  */
 class LoadToolTest {
-  private GatewayNode node;
+  private TestNode testNode;
 
   @AfterEach
   void stopNode() throws Exception {
-    if (node != null) {
-      node.stop().toCompletionStage().toCompletableFuture().handle((x, e) -> null).get(30, TimeUnit.SECONDS);
+    if (testNode != null) {
+      testNode.close();
     }
-  }
-
-  private GatewayNode startDemoNode() throws Exception {
-    int rtp = NodeFixtures.evenPair();
-    JsonObject overrides = new JsonObject()
-        .put("http", new JsonObject().put("port", Ports.free()))
-        .put("sip", new JsonObject().put("port", Ports.free()))
-        .put("demo", new JsonObject().put("port", Ports.free()))
-        .put("media", new JsonObject().put("webrtcPort", Ports.free()).put("rtpPortMin", rtp).put("rtpPortMax", rtp + 1))
-        .put("shutdown", new JsonObject().put("graceSec", 5));
-    node = new GatewayNode(GatewayConfig.of(overrides));
-    node.start().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
-    return node;
   }
 
   @Test
   void aShortRunPlacesEveryCallToTheEchoExtensionAndItsCountsAddUp() throws Exception {
-    startDemoNode();
+    testNode = TestNode.start(new JsonObject());
+    GatewayNode node = testNode.node();
     ByteArrayOutputStream text = new ByteArrayOutputStream();
     PrintStream out = new PrintStream(text, true, StandardCharsets.UTF_8);
     // 3 clients, 6 calls at 5/s held 300 ms: each client places two calls, well inside the 30 s bound.

@@ -20,7 +20,9 @@ import org.webphone.gateway.config.GatewayConfig;
 
 /** The whole node in this JVM: every verticle deployed and undeployed, health, drain, metrics, no leaks. */
 class GatewayNodeTest {
-  private static final Pattern OUR_THREADS = Pattern.compile("^(vert\\.x-|vertx-|hz\\.|hazelcast|gateway).*");
+  /** JVM-wide pools and the test's own HTTP client: started once, shared, not the node's to stop. */
+  private static final Pattern SHARED_THREADS = Pattern.compile(
+      "^(ForkJoinPool|CompletableFutureDelayScheduler|process reaper|Common-Cleaner|HttpClient-|surefire|Attach Listener).*");
 
   private GatewayNode node;
 
@@ -51,7 +53,7 @@ class GatewayNodeTest {
 
   private static Set<Thread> ourThreads() {
     return Thread.getAllStackTraces().keySet().stream()
-        .filter(t -> t.isAlive() && OUR_THREADS.matcher(t.getName()).matches()).collect(Collectors.toSet());
+        .filter(t -> t.isAlive() && !SHARED_THREADS.matcher(t.getName()).matches()).collect(Collectors.toSet());
   }
 
   @Test
@@ -77,6 +79,8 @@ class GatewayNodeTest {
       left = ourThreads();
       left.removeAll(before);
     }
+    // A known one: JAIN-SIP 1.3.0-91's EventScanner stays blocked in take() after SipStack.stop() (forceStop
+    // only sets a flag), one "EventScannerThread" per stack; the SIP verticle must wake or interrupt it.
     assertEquals(List.of(), left.stream().map(Thread::getName).sorted().toList(), "threads left behind");
   }
 

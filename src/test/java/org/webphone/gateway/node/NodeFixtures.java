@@ -13,14 +13,14 @@ import java.util.Map;
 import org.webphone.gateway.testing.Ports;
 
 /** Free ports for one node, as environment variables, and the check that they are free again. */
-public final class NodeFixtures {
+final class NodeFixtures {
   private NodeFixtures() {
   }
 
   /** Every port a node binds, each from {@link Ports#free}; {@code http} first. */
   record NodePorts(int http, int sip, int demo, int webrtc, int rtpMin) {
     static NodePorts allocate() {
-      return new NodePorts(Ports.free(), Ports.free(), Ports.free(), Ports.free(), evenPair());
+      return new NodePorts(Ports.free(), Ports.free(), Ports.free(), Ports.free(), Ports.free(true));
     }
 
     Map<String, String> env(String nodeId) {
@@ -38,28 +38,6 @@ public final class NodeFixtures {
     List<Integer> all() {
       return List.of(http, sip, demo, webrtc, rtpMin, rtpMin + 1);
     }
-  }
-
-  /**
-   * An even port whose successor is also free. Not {@code Ports.free(true)}: Linux hands out odd ports for
-   * bind(0) (it keeps the even ones for connect()), so that search never finds an even one.
-   */
-  public static int evenPair() {
-    InetAddress lo = InetAddress.getLoopbackAddress();
-    for (int attempt = 0; attempt < 200; attempt++) {
-      int p = Ports.free();
-      int even = p % 2 == 0 ? p : p + 1;
-      if (even + 1 > 65535) {
-        continue;
-      }
-      try (DatagramSocket a = new DatagramSocket(even, lo); DatagramSocket b = new DatagramSocket(even + 1, lo);
-          ServerSocket c = new ServerSocket(even, 1, lo); ServerSocket d = new ServerSocket(even + 1, 1, lo)) {
-        return even;
-      } catch (IOException busy) {
-        // someone else has one of the two: try another
-      }
-    }
-    throw new IllegalStateException("no free even port pair on loopback");
   }
 
   /** Asserts every port can be bound again on loopback, TCP and UDP: nothing of the node holds it. */
