@@ -88,6 +88,9 @@ class WebPhone extends HTMLElement {
     } else if (f.state === 'Failed') {
       this.ready = false;
       this.status('Unavailable', f.reason ? 'Registration failed: ' + f.reason : 'Registration failed');
+    } else if (f.state === 'Unregistered' && !this.call) {
+      this.ready = false;
+      this.status('Unavailable', 'The line is not registered');
     }
   }
 
@@ -110,6 +113,7 @@ class WebPhone extends HTMLElement {
   }
 
   async onAnswer(f) {
+    if (this.call && !this.call.id && !this.call.incoming) this.call.id = f.callId;
     if (!this.pc || !this.call || this.call.id !== f.callId) return;
     try {
       await this.pc.setRemoteDescription({ type: 'answer', sdp: f.sdp });

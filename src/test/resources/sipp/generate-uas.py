@@ -137,8 +137,9 @@ for code, reason in [(486,'Busy Here'),(404,'Not Found'),(480,'Temporarily Unava
 files['uas-early-media.xml'] = ('183 with SDP (early media), then 200, then waits for the BYE.', 'early media',
     resp(100,'Trying') + resp(183,'Session Progress',sdp()) + '  <pause milliseconds="300" />\n'
     + resp(200,'OK',sdp()) + RECV_ACK + RECV_BYE_OK)
-files['uas-cancelled.xml'] = ('rings until the caller CANCELs; 200 to the CANCEL, 487 to the INVITE.', 'cancelled',
-    resp(100,'Trying') + resp(180,'Ringing') + '  <recv request="CANCEL" />\n' + '''  <send><![CDATA[
+files['uas-cancelled.xml'] = ('rings (180 only, so Ringing means the 180 arrived) until the caller CANCELs; 200 to '
+    'the CANCEL, 487 to the INVITE.', 'cancelled',
+    resp(180,'Ringing') + '  <recv request="CANCEL" />\n' + '''  <send><![CDATA[
 
 SIP/2.0 200 OK
 [last_Via:]
@@ -173,6 +174,47 @@ files['uas-hold.xml'] = ('answers; holds the caller (re-INVITE sendonly) and res
     + '  <recv request="INVITE" />\n' + resp(200, 'OK', sdp('recvonly')).replace(';tag=[pid]SIPpTag01[call_number]', '') + RECV_ACK
     + '  <recv request="INVITE" />\n' + resp(200, 'OK', sdp('sendrecv')).replace(';tag=[pid]SIPpTag01[call_number]', '') + RECV_ACK
     + '  <pause milliseconds="200" />\n' + req('BYE', 3) + '  <recv response="200" />\n')
+def notify(cseq, state, frag):
+    return ('''  <send retrans="500"><![CDATA[
+
+NOTIFY [$invcontact] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: [$invto];tag=[pid]SIPpTag01[call_number]
+To: [$invfrom]
+[last_Call-ID:]
+CSeq: %d NOTIFY
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Max-Forwards: 70
+Event: refer
+Subscription-State: %s
+Content-Type: message/sipfrag;version=2.0
+Content-Length: [len]
+
+%s
+]]></send>
+  <recv response="200" />
+''' % (cseq, state, frag))
+
+files['uas-info-refer.xml'] = ('answers; takes a DTMF INFO (Signal=1), sends one (Signal=5); accepts a REFER to '
+    '1002 and reports its progress by NOTIFY (100, then 200); then takes the BYE.', 'info and refer',
+    resp(100,'Trying') + resp(200,'OK',sdp()) + RECV_ACK
+    + '''  <recv request="INFO">
+    <action><ereg regexp="Signal=1" search_in="body" check_it="true" assign_to="sig" /></action>
+  </recv>
+''' + resp(200, 'OK').replace(';tag=[pid]SIPpTag01[call_number]', '')
+    + req('INFO', 1).replace('Content-Length: 0\n', 'Content-Type: application/dtmf-relay\nContent-Length: [len]\n\nSignal=5\nDuration=160\n')
+    + '  <recv response="200" />\n'
+    + '''  <recv request="REFER">
+    <action><ereg regexp="Refer-To: .*1002@" search_in="msg" check_it="true" assign_to="referto" /></action>
+  </recv>
+''' + resp(202, 'Accepted').replace(';tag=[pid]SIPpTag01[call_number]', '')
+    + notify(2, 'active;expires=60', 'SIP/2.0 100 Trying') + notify(3, 'terminated;reason=noresource', 'SIP/2.0 200 OK')
+    + RECV_BYE_OK + '  <nop><action><log message="[$sig] [$referto]" /></action></nop>\n')
+
+files['uas-slow-ring.xml'] = ('rings only after 600 ms, so a hangup comes before any provisional response; then the '
+    'CANCEL as in uas-cancelled.', 'slow ring',
+    '  <pause milliseconds="600" />\n' + files['uas-cancelled.xml'][2])
+
 for name,(doc,title,body) in files.items():
     open(name,'w').write(HEAD.format(doc=doc,name=title) + body + TAIL)
 print(list(files))

@@ -87,8 +87,10 @@ public final class Addresses {
 
   // ---- signalling (signalling.SignallingVerticle) ----
   /**
-   * Open a session without a WebSocket (load tests, integrations). Body {clientIp?, resumeToken?}.
-   * Reply {sessionId, resumeToken, commands, events}: where to send commands and where events are published.
+   * Open a session without a WebSocket (load tests, integrations). Body {clientIp?, resumeToken?, events?}:
+   * {@code events} is an address the caller already consumes, so no frame is missed. Reply {sessionId,
+   * resumeToken, commands, events, resumed}: where to send commands and where events are published.
+   * Fails SESSION_LIMIT (with clientIp), NOT_FOUND (unknown resumeToken), SHUTTING_DOWN.
    */
   public static final String SIGNALLING_OPEN = "signalling.session.open";
   /** Close a session opened over the bus. Body {sessionId}. Reply {sessionId}. */

@@ -54,6 +54,10 @@ final class MediaSession {
   private String localDirection = "sendrecv";
   private String pbxDirection = "sendrecv";
   private boolean ended;
+  /** Only the rtp-io thread touches these. */
+  private boolean dtmfEndSeen;
+  private long lastDtmfEndTs;
+  private static final String DTMF_DIGITS = "0123456789*#ABCD";
 
   MediaSession(String callId, String sessionId, MediaRuntime rt, RtpPorts.Pair ports) {
     this.callId = callId;
@@ -266,6 +270,9 @@ final class MediaSession {
     int pt = Rtp.payloadType(b, 0);
     if (pt != codec) {
       int te = browserTe;
+      if (pt == pbxTe && pt >= 0) {
+        noteDtmfFromPbx(b, len);
+      }
       if (pt == pbxTe && te >= 0) {
         Rtp.setPayloadType(b, 0, te);
       } else {
@@ -277,6 +284,27 @@ final class MediaSession {
     pbxRx.set(len);
     if (leg.sendToBrowser(pbxRx)) {
       counters.inc(Name.toBrowser);
+    }
+  }
+
+  /**
+   * Reports a digit the PBX sends (RFC 4733) once, when its first end packet arrives; the event is
+   * relayed to the browser as well. On the rtp-io thread; allocates only per digit.
+   */
+  private void noteDtmfFromPbx(byte[] b, int len) {
+    if (len < Rtp.HEADER + 4 || (b[Rtp.HEADER + 1] & 0x80) == 0) {
+      return;
+    }
+    long ts = Rtp.timestamp(b, 0);
+    if (dtmfEndSeen && ts == lastDtmfEndTs) {
+      return;
+    }
+    dtmfEndSeen = true;
+    lastDtmfEndTs = ts;
+    int event = b[Rtp.HEADER] & 0xFF;
+    if (event < DTMF_DIGITS.length()) {
+      rt.events().emit(sessionId, new JsonObject().put("event", "dtmf").put("callId", callId)
+          .put("digit", String.valueOf(DTMF_DIGITS.charAt(event))).put("source", "rfc4733"));
     }
   }
 

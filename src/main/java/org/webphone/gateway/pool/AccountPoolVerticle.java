@@ -11,6 +11,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import java.util.ArrayList;
+import java.util.List;
 import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -66,6 +67,9 @@ public final class AccountPoolVerticle extends VerticleBase {
       hz = cm.getHazelcastInstance();
       storeReady = vertx.executeBlocking(() -> (PoolStore) new HazelcastPoolStore(hz, context));
     } else {
+      if (vertx.isClustered()) {
+        LOG.warn("node {}: the cluster manager is not Hazelcast; this node keeps its own pool", nodeId);
+      }
       storeReady = Future.succeededFuture(new LocalPoolStore());
     }
     return storeReady.compose(s -> {
@@ -79,7 +83,8 @@ public final class AccountPoolVerticle extends VerticleBase {
           r.counts().waiting());
       r.handed().forEach(line::deliver);
       noteChange(r.counts());
-      registerConsumers();
+      return registerConsumers();
+    }).compose(x -> {
       if (hz != null) {
         heartbeatTimer = vertx.setPeriodic(Math.max(1000, ttlMs / 3), t -> heartbeat());
         return vertx.executeBlocking(() -> hz.getCluster().addMembershipListener(new MembershipListener() {
@@ -125,15 +130,17 @@ public final class AccountPoolVerticle extends VerticleBase {
         });
   }
 
-  private void registerConsumers() {
+  /** Completes when every consumer is registered, also in the cluster's subscription table. */
+  private Future<?> registerConsumers() {
     var bus = vertx.eventBus();
-    bus.<JsonObject>localConsumer(Addresses.POOL_LEASE, this::onLease);
-    bus.<JsonObject>localConsumer(Addresses.POOL_RELEASE, this::onRelease);
-    bus.<JsonObject>localConsumer(Addresses.POOL_VALIDATE, this::onValidate);
-    bus.<JsonObject>localConsumer(Addresses.POOL_STATUS, this::onStatus);
-    bus.<JsonObject>localConsumer(Addresses.POOL_CANCEL_WAIT, this::onCancelWait);
-    bus.<JsonObject>consumer(Addresses.poolNode(store.member()), m -> line.deliverLocal(m.body()));
-    bus.<JsonObject>consumer(Addresses.POOL_CHANGED, m -> line.refreshPositions());
+    return Future.all(List.of(
+        bus.<JsonObject>localConsumer(Addresses.POOL_LEASE, this::onLease).completion(),
+        bus.<JsonObject>localConsumer(Addresses.POOL_RELEASE, this::onRelease).completion(),
+        bus.<JsonObject>localConsumer(Addresses.POOL_VALIDATE, this::onValidate).completion(),
+        bus.<JsonObject>localConsumer(Addresses.POOL_STATUS, this::onStatus).completion(),
+        bus.<JsonObject>localConsumer(Addresses.POOL_CANCEL_WAIT, this::onCancelWait).completion(),
+        bus.<JsonObject>consumer(Addresses.poolNode(store.member()), m -> line.deliverLocal(m.body())).completion(),
+        bus.<JsonObject>consumer(Addresses.POOL_CHANGED, m -> line.refreshPositions()).completion()));
   }
 
   // ---------------------------------------------------------------- commands
@@ -144,11 +151,16 @@ public final class AccountPoolVerticle extends VerticleBase {
       return;
     }
     Object node = body(m).getValue("nodeId", nodeId);
-    boolean wait = waitingLine && Boolean.TRUE.equals(body(m).getValue("wait"));
+    Object waitField = body(m).getValue("wait", false);
     if (!(node instanceof String n) || n.isBlank()) {
       m.fail(ErrorCode.BAD_FIELD.code(), "nodeId must be a non-empty string");
       return;
     }
+    if (!(waitField instanceof Boolean)) {
+      m.fail(ErrorCode.BAD_FIELD.code(), "wait must be true or false");
+      return;
+    }
+    boolean wait = waitingLine && (Boolean) waitField;
     run(new PoolOp.Lease(sessionId, n, store.member(), wait, maxWaiting, now())).onComplete(ar -> {
       if (ar.failed()) {
         fail(m, "lease", ar.cause());
@@ -251,6 +263,17 @@ public final class AccountPoolVerticle extends VerticleBase {
   }
 
   private void onStatus(Message<JsonObject> m) {
+    if (Boolean.FALSE.equals(body(m).getValue("leases"))) {
+      // Pollers (metrics, health) need the counts only: no list of every lease across the cluster.
+      store.run(new PoolOp.CountsOnly()).onComplete(ar -> {
+        if (ar.failed()) {
+          fail(m, "status", ar.cause());
+        } else {
+          m.reply(PoolJson.counts(ar.result()).put("nodeId", nodeId));
+        }
+      });
+      return;
+    }
     store.run(new PoolOp.Status()).onComplete(ar -> {
       if (ar.failed()) {
         fail(m, "status", ar.cause());

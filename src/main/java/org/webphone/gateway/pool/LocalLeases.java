@@ -14,22 +14,27 @@ final class LocalLeases {
   record Held(String accountId, long token, String sessionId) {
   }
 
-  private final Map<String, Held> byAccount = new HashMap<>();
+  /**
+   * By account and token, not by account alone: after this node was fenced, the same account may be
+   * leased again here to another session while the old holder has not been told yet.
+   */
+  private final Map<String, Held> held = new HashMap<>();
+
+  private static String key(String accountId, long token) {
+    return accountId + "#" + token;
+  }
 
   void granted(String accountId, long token, String sessionId) {
-    byAccount.put(accountId, new Held(accountId, token, sessionId));
+    held.put(key(accountId, token), new Held(accountId, token, sessionId));
   }
 
   /** Forgets the lease when its release is asked for, before the answer: it is being given back anyway. */
   void releasing(String accountId, long token) {
-    Held h = byAccount.get(accountId);
-    if (h != null && h.token() == token) {
-      byAccount.remove(accountId);
-    }
+    held.remove(key(accountId, token));
   }
 
   void releasingSession(String sessionId) {
-    byAccount.values().removeIf(h -> h.sessionId().equals(sessionId));
+    held.values().removeIf(h -> h.sessionId().equals(sessionId));
   }
 
   /**
@@ -38,16 +43,16 @@ final class LocalLeases {
    */
   List<Held> revoked(Map<String, Long> mine, long lastToken) {
     List<Held> out = new ArrayList<>();
-    for (Held h : List.copyOf(byAccount.values())) {
+    for (Held h : List.copyOf(held.values())) {
       if (h.token() <= lastToken && !Long.valueOf(h.token()).equals(mine.get(h.accountId()))) {
         out.add(h);
-        byAccount.remove(h.accountId());
+        held.remove(key(h.accountId(), h.token()));
       }
     }
     return out;
   }
 
   int size() {
-    return byAccount.size();
+    return held.size();
   }
 }

@@ -103,6 +103,23 @@ interface PoolOp<R extends Serializable> extends Serializable {
     }
   }
 
+  record CountsOnly() implements PoolOp<PoolState.Counts> {
+    @Override
+    public PoolState.Counts apply(PoolState s) {
+      return s.counts();
+    }
+
+    @Override
+    public long now() {
+      return 0;
+    }
+
+    @Override
+    public boolean readOnly() {
+      return true;
+    }
+  }
+
   record Status() implements PoolOp<PoolState.Status> {
     @Override
     public PoolState.Status apply(PoolState s) {

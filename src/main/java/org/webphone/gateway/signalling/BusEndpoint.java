@@ -40,15 +40,20 @@ final class BusEndpoint {
           throw new ProtocolException(ErrorCode.NOT_FOUND, "resume token unknown or expired");
         }
         BusTransport t = transport(s, events);
-        host.attach(s, t);
-        m.reply(reply(s, t).put("resumed", true));
+        // In a cluster the commands consumer must be known everywhere before the client uses it.
+        t.ready().onComplete(x -> {
+          host.attach(s, t);
+          m.reply(reply(s, t).put("resumed", true));
+        });
         return;
       }
       ClientSession s = host.newSession(ip);
       BusTransport t = transport(s, events);
-      // Reply first, so a client that did not name its own events address can subscribe before Ready.
-      m.reply(reply(s, t).put("resumed", false));
-      host.start(s, t);
+      t.ready().onComplete(x -> {
+        // Reply first, so a client that did not name its own events address can subscribe before Ready.
+        m.reply(reply(s, t).put("resumed", false));
+        host.start(s, t);
+      });
     } catch (ProtocolException e) {
       m.fail(e.code().code(), e.getMessage());
     }

@@ -26,6 +26,11 @@ final class BusTransport implements Transport {
     this.commands = consumer;
   }
 
+  /** Completes when the commands consumer is registered (cluster-wide when clustered). */
+  io.vertx.core.Future<Void> ready() {
+    return commands == null ? io.vertx.core.Future.succeededFuture() : commands.completion();
+  }
+
   @Override
   public void send(JsonObject frame) {
     bus.publish(events, frame);

@@ -80,7 +80,17 @@ final class WebSocketEndpoint {
     ws.textMessageHandler(text -> onText(b, t, text));
     ws.binaryMessageHandler(buf -> refuse(t, ErrorCode.BAD_JSON,
         "binary frames are not supported; send JSON text", null, null));
-    ws.exceptionHandler(e -> LOG.debug("line={} WebSocket error: {}", b.session.id(), e.toString()));
+    ws.exceptionHandler(e -> {
+      if (e instanceof IllegalStateException && String.valueOf(e.getMessage()).startsWith("Cannot process")) {
+        // Vert.x's aggregator refused a message above the hard cap (4 x limits.maxFrameBytes): the rest of
+        // that message cannot be read sensibly, so this socket ends.
+        LOG.info("line={} message above the hard size cap; closing the socket", b.session.id());
+        refuse(t, ErrorCode.FRAME_TOO_LARGE, "message far larger than " + maxFrame + " bytes", null, null);
+        t.close((short) 1009, "message too big");
+      } else {
+        LOG.debug("line={} WebSocket error: {}", b.session.id(), e.toString());
+      }
+    });
     ws.closeHandler(x -> b.session.detach(t));
   }
 

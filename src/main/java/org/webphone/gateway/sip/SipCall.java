@@ -56,6 +56,7 @@ final class SipCall {
   private int authTries;
   private boolean provisionalSeen;
   private boolean cancelRequested;
+  private boolean cancelSent;
   private String pbxSdp;
   // incoming
   private ServerTransaction inviteSt;
@@ -114,6 +115,8 @@ final class SipCall {
     if (phase == Phase.ENDED) {
       if (code >= 200 && code < 300) {
         ackAndBye(r, tx);
+      } else if (code < 200 && cancelRequested) {
+        sendCancel(); // ended locally before any provisional: the far end must still stop ringing
       }
       return;
     }
@@ -233,6 +236,10 @@ final class SipCall {
   }
 
   private void sendCancel() {
+    if (cancelSent) {
+      return;
+    }
+    cancelSent = true;
     try {
       Request cancel = inviteTx.createCancel();
       ClientTransaction ct = sip.sip.provider().getNewClientTransaction(cancel);

@@ -48,8 +48,12 @@ public final class SipEndpoint {
     this.messages = m;
   }
 
-  /** Options of {@link #start}. {@code tlsPort} 0 means no TLS listening point. */
-  public record Options(String name, String bindAddress, int port, boolean tcp, int tlsPort, boolean dialogSupport) {
+  /**
+   * Options of {@link #start}. {@code tlsPort} 0 means no TLS listening point. {@code announcedAddress}, when
+   * not blank and not the bind address, is the "sent-by" of the listening points (1:1 NAT).
+   */
+  public record Options(String name, String bindAddress, int port, boolean tcp, int tlsPort, boolean dialogSupport,
+      String announcedAddress) {
   }
 
   /**
@@ -68,7 +72,9 @@ public final class SipEndpoint {
       p.setProperty("gov.nist.javax.sip.MAX_MESSAGE_SIZE", "65536");
       p.setProperty("gov.nist.javax.sip.MAX_SERVER_TRANSACTIONS", "10000");
       p.setProperty("gov.nist.javax.sip.MAX_CLIENT_TRANSACTIONS", "10000");
-      p.setProperty("gov.nist.javax.sip.THREAD_POOL_SIZE", "2");
+      // One worker keeps the messages of a call in arrival order (a 100 or 180 is not overtaken by its 200);
+      // parsing is cheap and the listener only hands off, so one thread is not a bottleneck.
+      p.setProperty("gov.nist.javax.sip.THREAD_POOL_SIZE", "1");
       p.setProperty("gov.nist.javax.sip.CACHE_CLIENT_CONNECTIONS", "true");
       p.setProperty("gov.nist.javax.sip.DELIVER_UNSOLICITED_NOTIFY", "false");
       p.setProperty("gov.nist.javax.sip.AGGRESSIVE_CLEANUP", "true");
@@ -84,6 +90,12 @@ public final class SipEndpoint {
         }
         if (o.tlsPort() > 0) {
           provider.addListeningPoint(stack.createListeningPoint(o.bindAddress(), o.tlsPort(), ListeningPoint.TLS));
+        }
+        String announced = o.announcedAddress();
+        if (announced != null && !announced.isBlank() && !announced.equals(o.bindAddress())) {
+          for (ListeningPoint lp : provider.getListeningPoints()) {
+            ((gov.nist.javax.sip.ListeningPointExt) lp).setSentBy(announced + ":" + lp.getPort());
+          }
         }
         provider.addSipListener(new Handoff(context, listener));
         stack.start();

@@ -28,6 +28,8 @@ final class SipLine {
   private static final Logger LOG = LoggerFactory.getLogger(SipLine.class);
   private static final long MAX_BACKOFF_MS = 60_000;
   private static final long UNREGISTER_BOUND_MS = 3_000;
+  /** A PBX silent this long counts as unreachable (SIP's own timer F would wait 32 s). */
+  static final long ATTEMPT_TIMEOUT_MS = 5_000;
 
   enum State { REGISTERING, REGISTERED, FAILED, UNREGISTERING, UNREGISTERED }
 
@@ -51,6 +53,8 @@ final class SipLine {
   private long backoffMs = 1000;
   private Promise<Void> unregistered;
   private boolean everRegistered;
+  private ClientTransaction pending;
+  private long attemptTimer = -1;
   SipCall call;
 
   SipLine(SipSupport sip, String lineId, String sessionId, String accountId, long token, Account account,
@@ -115,7 +119,13 @@ final class SipLine {
       r.addHeader(sip.headers().createExpiresHeader(expires));
       auth.authorize(r, sip.headers());
       ClientTransaction tx = sip.sip.provider().getNewClientTransaction(r);
-      tx.setApplicationData(TxHandler.of(this::onResponse, this::onTimeout));
+      tx.setApplicationData(TxHandler.of(this::onResponse, () -> {
+        if (tx == pending) {
+          stopWatching();
+          onTimeout();
+        }
+      }));
+      watch(tx);
       tx.sendRequest();
       LOG.debug("line={} REGISTER expires={} sent", lineId, expires);
     } catch (Exception e) {
@@ -124,11 +134,39 @@ final class SipLine {
     }
   }
 
+  private void watch(ClientTransaction tx) {
+    pending = tx;
+    if (attemptTimer >= 0) {
+      sip.vertx.cancelTimer(attemptTimer);
+    }
+    attemptTimer = sip.vertx.setTimer(ATTEMPT_TIMEOUT_MS, t -> {
+      attemptTimer = -1;
+      if (pending == tx) {
+        pending = null;
+        try {
+          tx.terminate();
+        } catch (Exception e) {
+          LOG.debug("line={} REGISTER transaction not terminated: {}", lineId, e.toString());
+        }
+        onTimeout();
+      }
+    });
+  }
+
+  private void stopWatching() {
+    pending = null;
+    if (attemptTimer >= 0) {
+      sip.vertx.cancelTimer(attemptTimer);
+      attemptTimer = -1;
+    }
+  }
+
   private void onResponse(Response r, ClientTransaction tx) {
     int code = r.getStatusCode();
-    if (code < 200) {
+    if (code < 200 || tx != pending) {
       return;
     }
+    stopWatching();
     if ((code == 401 || code == 407) && authTries < 3 && auth.accept(r)) {
       authTries++;
       sendRegister(expiresAsked);
@@ -243,6 +281,7 @@ final class SipLine {
 
   private void finishUnregister() {
     cancelTimer();
+    stopWatching();
     if (state != State.UNREGISTERED) {
       report(State.UNREGISTERED, 0, null);
       LOG.info("line={} unregistered", lineId);

@@ -46,7 +46,7 @@ public final class SipLineVerticle extends VerticleBase {
     dialPattern = Pattern.compile("^[0-9*#+]{1," + cfg.getInt("dial.maxLength") + "}$");
     SipDispatcher dispatcher = new SipDispatcher(this);
     SipEndpoint.Options o = new SipEndpoint.Options("webphone-sip", cfg.getString("sip.bindAddress"),
-        cfg.getInt("sip.port"), true, cfg.getInt("sip.tlsPort"), true);
+        cfg.getInt("sip.port"), true, cfg.getInt("sip.tlsPort"), true, cfg.sipAnnouncedAddress());
     return SipEndpoint.start(vertx, context, o, dispatcher).map(ep -> {
       endpoint = ep;
       sip = new SipSupport(vertx, ep, cfg);
@@ -84,9 +84,10 @@ public final class SipLineVerticle extends VerticleBase {
   }
 
   private void consume(String address, BiConsumer<Message<JsonObject>, JsonObject> handler) {
-    vertx.eventBus().<JsonObject>localConsumer(address, m -> {
-      JsonObject b = m.body();
-      if (b == null) {
+    vertx.eventBus().<Object>localConsumer(address, raw -> {
+      @SuppressWarnings("unchecked")
+      Message<JsonObject> m = (Message<JsonObject>) (Message<?>) raw;
+      if (!(raw.body() instanceof JsonObject b)) {
         fail(m, ErrorCode.BAD_JSON, "body must be a JSON object");
         return;
       }
@@ -174,7 +175,8 @@ public final class SipLineVerticle extends VerticleBase {
         c.reject(480, CallState.Cancelled);
       } else {
         c.hangup();
-        if (!c.ended()) {
+        // An answered incoming call waits for its ACK to send the BYE (RFC 3261 15); it ends by itself.
+        if (!c.ended() && c.phase != SipCall.Phase.ANSWERING) {
           c.end(CallState.Cancelled, 0, "line closed", null);
         }
       }

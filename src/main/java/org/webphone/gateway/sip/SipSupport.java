@@ -53,7 +53,9 @@ final class SipSupport {
     this.pbxPort = cfg.pbxPort();
     this.explicitDomain = !cfg.getString("pbx.domain").isBlank();
     this.domain = cfg.pbxDomain();
-    this.pbxTransport = cfg.demoMode() ? "udp" : cfg.getString("pbx.transport");
+    // pbx.transport names the PBX's transport; sip.transport is the older name of the same choice.
+    String t = cfg.getString("pbx.transport");
+    this.pbxTransport = cfg.demoMode() ? "udp" : "udp".equals(t) ? cfg.getString("sip.transport") : t;
     this.announced = cfg.sipAnnouncedAddress();
     this.sipPort = cfg.getInt("sip.port");
     this.userAgent = cfg.getString("sip.userAgent");

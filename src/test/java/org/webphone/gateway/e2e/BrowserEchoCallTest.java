@@ -61,10 +61,11 @@ class BrowserEchoCallTest {
     Map<String, Object> audio = browser.remoteAudio(3000);
     System.out.println("echo call audio in the browser: " + audio);
     long packets = ((Number) audio.get("packets")).longValue();
-    double level = ((Number) audio.get("level")).doubleValue();
+    // totalAudioEnergy, not the instantaneous audioLevel: one getStats sample can fall in a quiet moment.
+    double energy = ((Number) audio.get("energy")).doubleValue();
     double peakHz = ((Number) audio.get("peakHz")).doubleValue();
     assertTrue(packets > 100, "inbound RTP packets in the browser: " + audio);
-    assertTrue(level > 0.02, "audio level of what came back: " + audio);
+    assertTrue(energy > 0.005, "audio energy of what came back: " + audio);
     assertTrue(Math.abs(peakHz - 440) < 25, "the echoed tone's frequency: " + audio);
     assertTrue(browser.packetsSent() > 100, "the browser sent audio");
     browser.screenshot(Path.of("target", "screenshots", "in-call.png"));
@@ -74,18 +75,11 @@ class BrowserEchoCallTest {
     List<String> history = browser.statusHistory();
     assertEquals(List.of("Ready", "Calling", "In call", "Call ended", "Ready"), dedupe(history), "status line history");
 
-    JsonObject health = node.health();
-    assertEquals(0, health.getJsonObject("media").getInteger("sessions"), health.encode());
-    assertEquals(0, health.getJsonObject("sip").getInteger("calls"), health.encode());
-    assertEquals(1, health.getJsonObject("pool").getInteger("leased"), health.encode());
+    node.awaitIdle(1);
 
     browser.close();
     browser = null;
-    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-    while (node.health().getJsonObject("pool").getInteger("leased") != 0 && System.nanoTime() < deadline) {
-      Thread.sleep(100);
-    }
-    assertEquals(0, node.health().getJsonObject("pool").getInteger("leased"), "the lease came back when the tab closed");
+    node.awaitIdle(0); // the lease came back when the tab closed (after the resume grace)
   }
 
   /** The status line may pass through "Ringing" on its way; the history asserted is the rest. */

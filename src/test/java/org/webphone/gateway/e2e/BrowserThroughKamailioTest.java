@@ -93,7 +93,7 @@ class BrowserThroughKamailioTest {
     if (browser != null) {
       browser.close();
     }
-    awaitNoLeases();
+    node.awaitIdle(0);
   }
 
   @Test
@@ -104,7 +104,7 @@ class BrowserThroughKamailioTest {
     Map<String, Object> audio = browser.remoteAudio(3000);
     System.out.println("SIPp echo through Kamailio, audio in the browser: " + audio);
     assertTrue(((Number) audio.get("packets")).longValue() > 100, "inbound packets: " + audio);
-    assertTrue(((Number) audio.get("level")).doubleValue() > 0.02, "audio level: " + audio);
+    assertTrue(((Number) audio.get("energy")).doubleValue() > 0.005, "audio energy: " + audio);
     assertTrue(Math.abs(((Number) audio.get("peakHz")).doubleValue() - 440) < 25, "echoed 440 Hz: " + audio);
 
     browser.click("Hang up");
@@ -115,7 +115,7 @@ class BrowserThroughKamailioTest {
     echo.awaitSuccess(Duration.ofSeconds(10));
     echo.close();
     echo = Sipp.uas("uas-answer.xml", "-rtp_echo");
-    assertNoCallsOrMedia();
+    node.awaitIdle(1);
   }
 
   @Test
@@ -135,7 +135,7 @@ class BrowserThroughKamailioTest {
     System.out.println("baresip agent received: rms=" + stat[0] + " freq=" + stat[1] + " (" + received + ")");
     assertTrue(stat[0] > 0.05, "the agent heard sound, rms " + stat[0]);
     assertTrue(Math.abs(stat[1] - 440) < 40, "the agent heard the visitor's 440 Hz, got " + stat[1]);
-    assertNoCallsOrMedia();
+    node.awaitIdle(1);
   }
 
   @Test
@@ -152,7 +152,7 @@ class BrowserThroughKamailioTest {
     agent.command("hangup", null);
     browser.awaitStatus("Call ended", Duration.ofSeconds(10));
     browser.awaitStatus("Ready", Duration.ofSeconds(10));
-    assertNoCallsOrMedia();
+    node.awaitIdle(1);
   }
 
   @Test
@@ -169,8 +169,7 @@ class BrowserThroughKamailioTest {
       Thread.sleep(100);
     }
     assertTrue(terminations() > before, "baresip saw the call end:\n" + agent.process().tail());
-    awaitNoLeases();
-    assertNoCallsOrMedia();
+    node.awaitIdle(0);
   }
 
   private static long terminations() {
@@ -199,25 +198,5 @@ class BrowserThroughKamailioTest {
     JsonArray leases = status.getJsonArray("leases");
     assertEquals(1, leases.size(), status.encode());
     return leases.getJsonObject(0).getString("accountId");
-  }
-
-  private static void awaitNoLeases() throws Exception {
-    long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
-    while (node.health().getJsonObject("pool").getInteger("leased") != 0 && System.nanoTime() < deadline) {
-      Thread.sleep(100);
-    }
-    assertEquals(0, node.health().getJsonObject("pool").getInteger("leased"), "every lease returned");
-  }
-
-  private static void assertNoCallsOrMedia() throws Exception {
-    long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-    JsonObject h = node.health();
-    while ((h.getJsonObject("media").getInteger("sessions") != 0 || h.getJsonObject("sip").getInteger("calls") != 0)
-        && System.nanoTime() < deadline) {
-      Thread.sleep(100);
-      h = node.health();
-    }
-    assertEquals(0, h.getJsonObject("media").getInteger("sessions"), h.encode());
-    assertEquals(0, h.getJsonObject("sip").getInteger("calls"), h.encode());
   }
 }

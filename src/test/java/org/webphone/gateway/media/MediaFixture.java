@@ -94,6 +94,18 @@ final class MediaFixture implements AutoCloseable {
     throw new AssertionError("no media event " + state + " within " + seconds + " s");
   }
 
+  /** Waits for the next {@code dtmf} event; fails after {@code seconds}. */
+  JsonObject awaitDtmf(int seconds) throws InterruptedException {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    while (System.nanoTime() < end) {
+      JsonObject e = events.poll(100, TimeUnit.MILLISECONDS);
+      if (e != null && "dtmf".equals(e.getString("event"))) {
+        return e;
+      }
+    }
+    throw new AssertionError("no dtmf event within " + seconds + " s");
+  }
+
   /** The PBX's SDP (answer or offer) for its socket, with payload types and direction. */
   String pbxSdp(int version, String formats, String direction) {
     return "v=0\r\no=pbx 77 " + version + " IN IP4 127.0.0.1\r\ns=pbx\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"

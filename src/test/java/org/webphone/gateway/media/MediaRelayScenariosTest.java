@@ -193,6 +193,8 @@ class MediaRelayScenariosTest {
     forged[forged.length - 1] ^= 0x55;
     browser.sendRaw(forged);
     browser.sendRaw(new byte[] {(byte) 0xFF, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13});
+    // A connectivity check signed with the wrong password: ice4j rejects it, the pair stays selected.
+    browser.sendRaw(StunMessages.bindingRequest(browser.remoteUfrag() + ":x", "not-the-password", 1L));
     // Random datagrams at the shared WebRTC port from a stranger: ice4j drops them (no ufrag session).
     try (DatagramSocket stranger = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
       byte[] junk = new byte[200];
@@ -251,6 +253,110 @@ class MediaRelayScenariosTest {
     }
     assertEquals(103, f.failure(Addresses.MEDIA_DTMF, new JsonObject().put("callId", "d1").put("digits", "x")));
     f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "d1"));
+    f.assertNothingLeaks();
+    tc.completeNow();
+  }
+
+  @Test
+  void dtmfFromThePbxReachesTheBrowserAndIsReportedOncePerDigit(Vertx vertx, VertxTestContext tc) throws Exception {
+    f = new MediaFixture(vertx, new JsonObject());
+    WebRtcTestClient browser = f.own(new WebRtcTestClient());
+    int rtpPort = f.startCall("d2", "s8", browser);
+    for (int i = 0; i < 6; i++) {
+      boolean end = i >= 3;
+      f.pbxSend(rtp(101, 300 + i, 8000, 42, new byte[] {5, (byte) ((end ? 0x80 : 0) | 10), 0, (byte) (160 * (i + 1))}),
+          rtpPort);
+    }
+    for (int i = 0; i < 6; i++) {
+      byte[] p = browser.received.poll(3, TimeUnit.SECONDS);
+      assertNotNull(p, "telephone-event packet " + i);
+      assertEquals(WebRtcTestClient.TE_PT, Rtp.payloadType(p, 0));
+    }
+    JsonObject e = f.awaitDtmf(3);
+    assertEquals("5", e.getString("digit"));
+    assertEquals("rfc4733", e.getString("source"));
+    assertEquals("d2", e.getString("callId"));
+    assertNull(f.events.poll(300, TimeUnit.MILLISECONDS), "a digit was reported twice");
+    f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "d2"));
+    f.assertNothingLeaks();
+    tc.completeNow();
+  }
+
+  @Test
+  void aBrowserWhoseCertificateDoesNotMatchItsOfferedFingerprintGetsNoMedia(Vertx vertx, VertxTestContext tc)
+      throws Exception {
+    f = new MediaFixture(vertx, new JsonObject());
+    WebRtcTestClient browser = f.own(new WebRtcTestClient());
+    String other = org.webphone.gateway.media.dtls.DtlsIdentity.generate("someone-else").fingerprint();
+    f.listen("s9");
+    JsonObject created = f.request(Addresses.MEDIA_CREATE, new JsonObject().put("callId", "m1").put("sessionId", "s9")
+        .put("browserOffer", browser.offer().replace(browser.fingerprint(), other)));
+    Exception refused = null;
+    try {
+      browser.connect(created.getString("browserAnswer"));
+    } catch (Exception e) {
+      refused = e;
+    }
+    assertNotNull(refused, "the DTLS handshake succeeded with a certificate that is not the offered one");
+    JsonObject e = f.awaitEvent("failed", 5);
+    assertTrue(e.getString("reason").contains("fingerprint"), e.encode());
+    assertFalse(f.sessionStatus("m1").getBoolean("browserConnected"));
+    f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "m1"));
+    f.assertNothingLeaks();
+    tc.completeNow();
+  }
+
+  @Test
+  void aPbxThatStopsSendingEndsTheCallWithATimeoutEventOnlyAfterItHasSentMedia(Vertx vertx, VertxTestContext tc)
+      throws Exception {
+    f = new MediaFixture(vertx, new JsonObject().put("timeoutSec", 1));
+    WebRtcTestClient browser = f.own(new WebRtcTestClient());
+    int rtpPort = f.startCall("t2", "s10", browser);
+    // The browser keeps talking; the PBX sends a few packets, then nothing.
+    long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2500);
+    int i = 0;
+    JsonObject timeout = null;
+    while (System.nanoTime() < end && timeout == null) {
+      browser.sendRtp(0, payload(i));
+      if (i < 5) {
+        f.pbxSend(rtp(0, i, 160L * i, 42, payload(i)), rtpPort);
+      }
+      i++;
+      JsonObject e = f.events.poll(20, TimeUnit.MILLISECONDS);
+      if (e != null && "timeout".equals(e.getString("state"))) {
+        timeout = e;
+      }
+    }
+    assertNotNull(timeout, "no timeout event within 2.5 s of the PBX going quiet");
+    assertTrue(timeout.getString("reason").contains("PBX"), timeout.encode());
+    f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "t2"));
+    f.assertNothingLeaks();
+    tc.completeNow();
+  }
+
+  @Test
+  void aNattedPbxAddressIsLearnedFromItsFirstPacketThenLocked(Vertx vertx, VertxTestContext tc) throws Exception {
+    f = new MediaFixture(vertx, new JsonObject().put("learnPbxAddress", true));
+    WebRtcTestClient browser = f.own(new WebRtcTestClient());
+    f.listen("s11");
+    JsonObject created = f.request(Addresses.MEDIA_CREATE,
+        new JsonObject().put("callId", "n1").put("sessionId", "s11").put("browserOffer", browser.offer()));
+    int rtpPort = Sdp.parse(created.getString("pbxSdp")).audio().port;
+    // The PBX's SDP names its private address; its packets come from the NAT's (here: our socket).
+    String privateSdp = f.pbxSdp(1, "0 101", "sendrecv").replace("c=IN IP4 127.0.0.1", "c=IN IP4 10.9.8.7");
+    f.request(Addresses.MEDIA_PBX_SDP, new JsonObject().put("callId", "n1").put("sdp", privateSdp));
+    browser.connect(created.getString("browserAnswer"));
+    f.awaitEvent("connected", 5);
+    f.pbxSend(rtp(0, 1, 0, 42, payload(1)), rtpPort);
+    assertNotNull(browser.received.poll(3, TimeUnit.SECONDS), "the first PBX packet was not relayed");
+    browser.sendRtp(0, payload(2));
+    assertNotNull(f.pbxReceive(), "the browser's audio did not go to the learned address");
+    try (DatagramSocket other = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
+      other.send(new DatagramPacket(rtp(0, 2, 160, 43, payload(3)), 172, InetAddress.getLoopbackAddress(), rtpPort));
+    }
+    assertNull(browser.received.poll(300, TimeUnit.MILLISECONDS), "a second source was accepted after learning");
+    assertEquals(1, f.counter("n1", "pbxWrongSource"));
+    f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "n1"));
     f.assertNothingLeaks();
     tc.completeNow();
   }

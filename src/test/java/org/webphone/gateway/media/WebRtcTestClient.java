@@ -73,6 +73,17 @@ public final class WebRtcTestClient implements AutoCloseable {
   /** Receive time (nanoTime) of each decrypted packet, same order as {@link #received}; for latency. */
   public final LinkedBlockingQueue<Long> receivedAt = new LinkedBlockingQueue<>();
   private volatile SrtpKeys keys;
+  /**
+   * When set, each decrypted RTP packet goes here (buffer, length, receive nanoTime) instead of being queued;
+   * called on the client's receive thread with a reused buffer. For the load benchmark.
+   */
+  public volatile RtpSink sink;
+
+  /** Receives decrypted RTP without queueing it. */
+  public interface RtpSink {
+    void onRtp(byte[] rtp, int len, long receivedNanos);
+  }
+
   /** The last SRTP packet sent, as on the wire (for replay tests). */
   public volatile byte[] lastWire;
   private volatile boolean closed;
@@ -86,10 +97,22 @@ public final class WebRtcTestClient implements AutoCloseable {
   public final int ssrc = ThreadLocalRandom.current().nextInt();
 
   public WebRtcTestClient() throws IOException {
-    socket = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+    socket = new DatagramSocket(null);
+    socket.setReceiveBufferSize(1 << 20);
+    socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
     rxThread = new Thread(this::receiveLoop, "test-browser-rx");
     rxThread.setDaemon(true);
     rxThread.start();
+  }
+
+  /** The gateway's ICE ufrag from the answer (after {@link #connect}). */
+  public String remoteUfrag() {
+    return remoteUfrag;
+  }
+
+  /** The SHA-256 fingerprint of this browser's certificate, as its offer states it. */
+  public String fingerprint() {
+    return identity.fingerprint();
   }
 
   /** A Chrome-like offer. */
@@ -219,6 +242,11 @@ public final class WebRtcTestClient implements AutoCloseable {
     try {
       rxBuf.load(d, off, len);
       if (k.unprotect(rxBuf) == SrtpErrorStatus.OK) {
+        RtpSink sk = sink;
+        if (sk != null) {
+          sk.onRtp(rxBuf.getBuffer(), rxBuf.getLength(), System.nanoTime());
+          return;
+        }
         receivedAt.add(System.nanoTime());
         received.add(java.util.Arrays.copyOf(rxBuf.getBuffer(), rxBuf.getLength()));
       } else {

@@ -81,6 +81,9 @@ class AccountPoolVerticleTest {
     assertEquals(3, s.getInteger("leased"));
     assertEquals(3, s.getJsonArray("leases").size());
     assertEquals("s0", s.getJsonArray("leases").getJsonObject(0).getString("sessionId"));
+    JsonObject counts = pool.call(Addresses.POOL_STATUS, new JsonObject().put("leases", false));
+    assertEquals(3, counts.getInteger("leased"));
+    assertFalse(counts.containsKey("leases"), "pollers get the counts only");
 
     try {
       pool.lease("s3");
@@ -89,6 +92,8 @@ class AccountPoolVerticleTest {
       assertEquals(ErrorCode.NO_ACCOUNT.code(), e.failureCode());
       assertEquals("Connection limit", e.getMessage());
     }
+    assertEquals(ErrorCode.NO_ACCOUNT.code(), pool.failureCode(Addresses.POOL_LEASE,
+        new JsonObject().put("sessionId", "s4").put("wait", true)), "no waiting line unless pool.waitingLine");
     leases.forEach(l -> assertTrue(pool.release(l).getBoolean("released")));
     assertEquals(3, pool.status().getInteger("free"));
   }
@@ -160,6 +165,7 @@ class AccountPoolVerticleTest {
         new Bad(Addresses.POOL_LEASE, new JsonObject().put("sessionId", 7), ErrorCode.BAD_FIELD),
         new Bad(Addresses.POOL_LEASE, new JsonObject().put("sessionId", " "), ErrorCode.BAD_FIELD),
         new Bad(Addresses.POOL_LEASE, new JsonObject().put("sessionId", "s").put("nodeId", 3), ErrorCode.BAD_FIELD),
+        new Bad(Addresses.POOL_LEASE, new JsonObject().put("sessionId", "s").put("wait", "yes"), ErrorCode.BAD_FIELD),
         new Bad(Addresses.POOL_RELEASE, new JsonObject().put("token", 1), ErrorCode.MISSING_FIELD),
         new Bad(Addresses.POOL_RELEASE, new JsonObject().put("accountId", "u1"), ErrorCode.MISSING_FIELD),
         new Bad(Addresses.POOL_RELEASE, new JsonObject().put("accountId", "u1").put("token", "1"), ErrorCode.BAD_FIELD),

@@ -78,6 +78,10 @@ class ClusterPoolTest {
     return PoolClient.range("u", 1, ACCOUNTS).put("waitingLine", true).put("leaseTtlSec", TTL_SEC);
   }
 
+  /** Nodes in their own JVMs, one to kill, one to freeze; started early because a JVM takes long to start. */
+  private PeerProcess victim;
+  private PeerProcess hung;
+
   @BeforeAll
   void startThreeNodes() throws Exception {
     for (int i = 0; i < 6; i++) {
@@ -93,6 +97,9 @@ class ClusterPoolTest {
       clients.add(new PoolClient(vx));
       deployPool(vx, "n" + nodes.size(), poolSection());
     }
+    // They join while the first test runs: its operations must also survive partitions moving to them.
+    victim = startOutsideNode("victim", ports.get(3));
+    hung = startOutsideNode("hung", ports.get(4));
   }
 
   private String deployPool(Vertx vx, String nodeId, JsonObject section) throws Exception {
@@ -102,6 +109,11 @@ class ClusterPoolTest {
 
   @AfterAll
   void stopNodes() throws Exception {
+    for (PeerProcess p : new PeerProcess[] {victim, hung}) {
+      if (p != null) {
+        p.close();
+      }
+    }
     for (Vertx vx : nodes) {
       try {
         vx.close().await(30, TimeUnit.SECONDS);
@@ -289,13 +301,26 @@ class ClusterPoolTest {
 
   // ---------------------------------------------------------------- node failures
 
-  private PeerProcess startOutsideNode(String nodeId, int port, int leases) throws IOException {
+  private PeerProcess startOutsideNode(String nodeId, int port) throws IOException {
     Path cp = Path.of("target", "classpath.txt");
     String classpath = "target/test-classes:target/classes:" + Files.readString(cp, StandardCharsets.UTF_8).trim();
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     return PeerProcess.start(nodeId, List.of(java, "-Xmx256m", "-Djava.net.preferIPv4Stack=true", "-cp",
         classpath, PoolNodeMain.class.getName(), cluster, Integer.toString(port), TestCluster.portList(ports),
-        Integer.toString(NO_HEARTBEAT_SEC), nodeId, Integer.toString(leases), poolSection().encode()), null);
+        Integer.toString(NO_HEARTBEAT_SEC), nodeId, "0", poolSection().encode()), null);
+  }
+
+  /** Has the outside node lease {@code n} accounts; returns them. */
+  private static List<JsonObject> leaseOutside(PeerProcess p, int n) throws Exception {
+    p.awaitLog(l -> l.equals("READY"), Duration.ofSeconds(90));
+    command(p, "LEASE " + n);
+    p.awaitLog(l -> l.equals("LEASED-DONE"), Duration.ofSeconds(30));
+    return leasesOf(p);
+  }
+
+  private static void command(PeerProcess p, String line) throws IOException {
+    p.process().getOutputStream().write((line + "\n").getBytes(StandardCharsets.UTF_8));
+    p.process().getOutputStream().flush();
   }
 
   private static List<JsonObject> leasesOf(PeerProcess p) {
@@ -318,9 +343,8 @@ class ClusterPoolTest {
   @Test
   @Order(3)
   void theLeasesOfANodeKilledAbruptlyAreFreeAgainWithinTheBound() throws Exception {
-    try (PeerProcess victim = startOutsideNode("victim", ports.get(3), 3)) {
-      victim.awaitLog(l -> l.equals("READY"), Duration.ofSeconds(60));
-      List<JsonObject> leases = leasesOf(victim);
+    try (PeerProcess victim = this.victim) {
+      List<JsonObject> leases = leaseOutside(victim, 3);
       assertEquals(3, leases.size());
       JsonArray seen = clients.get(1).status().getJsonArray("leases");
       assertEquals(3, seen.stream().filter(o -> "victim".equals(((JsonObject) o).getString("nodeId"))).count(),
@@ -341,13 +365,11 @@ class ClusterPoolTest {
   @Test
   @Order(4)
   void aHungNodeLosesItsLeasesAfterTheTtlAndIsFencedAndToldWhenItWakesUp() throws Exception {
-    try (PeerProcess hung = startOutsideNode("hung", ports.get(4), 2)) {
-      hung.awaitLog(l -> l.equals("READY"), Duration.ofSeconds(60));
-      List<JsonObject> leases = leasesOf(hung);
+    try (PeerProcess hung = this.hung) {
+      List<JsonObject> leases = leaseOutside(hung, 2);
       assertEquals(2, leases.size());
       // Its event loop stops (GC pause, overload) while Hazelcast keeps it a member: only the TTL can help.
-      hung.process().getOutputStream().write(("HANG " + (TTL_SEC * 1000 + 6000) + "\n").getBytes(StandardCharsets.UTF_8));
-      hung.process().getOutputStream().flush();
+      command(hung, "HANG " + (TTL_SEC * 1000 + 6000));
       hung.awaitLog(l -> l.equals("HANGING"), Duration.ofSeconds(10));
       long took = millisUntilFree(leases, Duration.ofSeconds(TTL_SEC + 10));
       LOG.info("leases of the hung node were free again after {} ms (TTL {} s)", took, TTL_SEC);
@@ -359,9 +381,7 @@ class ClusterPoolTest {
             && line.contains("\"token\":" + l.getLong("token")), Duration.ofSeconds(10));
       }
       JsonObject l0 = leases.get(0);
-      hung.process().getOutputStream().write(("VALIDATE " + l0.getString("accountId") + " " + l0.getLong("token")
-          + "\n").getBytes(StandardCharsets.UTF_8));
-      hung.process().getOutputStream().flush();
+      command(hung, "VALIDATE " + l0.getString("accountId") + " " + l0.getLong("token"));
       hung.awaitLog(l -> l.startsWith("CURRENT "), Duration.ofSeconds(20));
       assertTrue(hung.logText().contains("CURRENT false"), "the woken node's lease is fenced");
       assertEquals(ErrorCode.STALE_TOKEN.code(), clients.get(1).failureCode(Addresses.POOL_RELEASE, l0),
@@ -426,6 +446,9 @@ class ClusterPoolTest {
   @Order(6)
   void whenTheNodeHoldingThePoolStateCrashesTheBackupKeepsEveryLeaseAndToken() throws Exception {
     HazelcastInstance any = hazelcast(nodes.get(0));
+    // The outside nodes of earlier tests are gone; wait until the cluster has noticed and moved partitions.
+    awaitTrue(() -> any.getCluster().getMembers().size() == 3 && any.getPartitionService().isClusterSafe(),
+        Duration.ofSeconds(30), "a safe cluster of the three in-JVM nodes");
     UUID owner = any.getPartitionService().getPartition(HazelcastPoolStore.KEY).getOwner().getUuid();
     int ownerIndex = -1;
     for (int i = 0; i < nodes.size(); i++) {

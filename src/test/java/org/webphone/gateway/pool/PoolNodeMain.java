@@ -38,24 +38,20 @@ public final class PoolNodeMain {
     vertx.deployVerticle(new AccountPoolVerticle(),
         new DeploymentOptions().setConfig(PoolClient.config(nodeId, poolSection))).await(60, TimeUnit.SECONDS);
     PoolClient pool = new PoolClient(vertx);
-    for (int i = 0; i < leases; i++) {
-      // Stands in for the session's signalling consumer: prints what the pool tells the session.
-      vertx.eventBus().<JsonObject>localConsumer(Addresses.session(nodeId + "-s" + i), m -> {
-        System.out.println("EVENT " + m.body().encode());
-        System.out.flush();
-      }).completion().await(10, TimeUnit.SECONDS);
-      JsonObject l = pool.call(Addresses.POOL_LEASE,
-          new JsonObject().put("sessionId", nodeId + "-s" + i).put("nodeId", nodeId));
-      System.out.println("LEASED " + l.getString("accountId") + " " + l.getLong("token"));
-    }
+    int sessions = lease(vertx, pool, nodeId, 0, leases);
     System.out.println("READY");
     System.out.flush();
-    // Commands on stdin: "HANG ms" freezes the event loop (a hung node: Hazelcast still beats, the pool does
-    // not); "VALIDATE accountId token" prints "CURRENT true|false".
+    // Commands on stdin: "LEASE n" leases n more and prints "LEASED-DONE"; "HANG ms" freezes the event loop
+    // (a hung node: Hazelcast still beats, the pool does not); "VALIDATE accountId token" prints
+    // "CURRENT true|false".
     BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
     for (String line = in.readLine(); line != null; line = in.readLine()) {
       String[] w = line.trim().split(" ");
-      if (w[0].equals("HANG")) {
+      if (w[0].equals("LEASE")) {
+        sessions = lease(vertx, pool, nodeId, sessions, Integer.parseInt(w[1]));
+        System.out.println("LEASED-DONE");
+        System.out.flush();
+      } else if (w[0].equals("HANG")) {
         long ms = Long.parseLong(w[1]);
         vertx.runOnContext(v -> {
           System.out.println("HANGING");
@@ -74,5 +70,21 @@ public final class PoolNodeMain {
       }
     }
     Thread.sleep(Long.MAX_VALUE);
+  }
+
+  /** Leases {@code n} accounts for sessions numbered from {@code first}; returns the next number. */
+  private static int lease(Vertx vertx, PoolClient pool, String nodeId, int first, int n) throws Exception {
+    for (int i = first; i < first + n; i++) {
+      // Stands in for the session's signalling consumer: prints what the pool tells the session.
+      vertx.eventBus().<JsonObject>localConsumer(Addresses.session(nodeId + "-s" + i), m -> {
+        System.out.println("EVENT " + m.body().encode());
+        System.out.flush();
+      }).completion().await(10, TimeUnit.SECONDS);
+      JsonObject l = pool.call(Addresses.POOL_LEASE,
+          new JsonObject().put("sessionId", nodeId + "-s" + i).put("nodeId", nodeId));
+      System.out.println("LEASED " + l.getString("accountId") + " " + l.getLong("token"));
+      System.out.flush();
+    }
+    return first + n;
   }
 }

@@ -81,6 +81,17 @@ class GateTest {
   }
 
   @Test
+  void aFrameFarAboveTheLimitClosesTheSocketAndTheSessionEnds(Vertx vertx) throws Exception {
+    h = new Harness(vertx, 1, new JsonObject());
+    Harness.Client c = h.ready();
+    c.sendText("x".repeat(5 * 65_536));
+    assertEquals(105, c.await("Error").getInteger("code"));
+    c.awaitClosed();
+    assertEquals(1009, (int) c.ws.closeStatusCode(), "message too big");
+    h.assertNothingLeaked();
+  }
+
+  @Test
   void aForeignOriginIsRefusedBeforeAnyLeaseAndAListedOneIsLetIn(Vertx vertx) throws Exception {
     h = new Harness(vertx, 1, new JsonObject());
     Harness.Client evil = h.connect(null, "http://evil.example");

@@ -193,6 +193,24 @@ class PhonePageTest {
   }
 
   @Test
+  void theClickToCallButtonTakesALineOnlyForItsCall(Vertx vertx) throws Exception {
+    h = new Harness(vertx, 1, new JsonObject());
+    driver.get("http://127.0.0.1:" + h.port + "/example.html");
+    WebElement b = button("Call sales");
+    assertEquals(0, h.lower.count(Addresses.POOL_LEASE), "no line is held before the click");
+    b.click();
+    awaitStatus("In call");
+    JsonObject make = h.lower.requests.stream().filter(r -> r.getString("_address").equals(Addresses.SIP_CALL_MAKE))
+        .findFirst().orElseThrow();
+    assertEquals("1000", make.getString("target"));
+    button("Hang up").click();
+    awaitStatus("Call ended");
+    new WebDriverWait(driver, Duration.ofSeconds(8)).until(d -> h.lower.leases.isEmpty());
+    assertEquals("Call sales", button("Call sales").getText(), "back to its one button");
+    h.assertNothingLeaked();
+  }
+
+  @Test
   void aBlockedMicrophoneIsSaidPlainlyAndNothingIsDialled(Vertx vertx) throws Exception {
     h = new Harness(vertx, 1, new JsonObject());
     driver.get("http://127.0.0.1:" + h.port + "/");

@@ -14,12 +14,23 @@ class SipKamailioTest {
 
   @Test
   void twoLinesRegisterWithKamailioAndCallEachOtherThroughIt() throws Exception {
+    lineToLine("udp");
+  }
+
+  @Test
+  void theSameWorksOverTcp() throws Exception {
+    lineToLine("tcp");
+  }
+
+  private void lineToLine(String transport) throws Exception {
     try (Kamailio pbx = Kamailio.start(Map.of("1000", "secret-1000", "1001", "secret-1001"));
-        SipTestBed bed = SipTestBed.withPbx(pbx.port(), new JsonObject())) {
+        SipTestBed bed = SipTestBed.withPbx(pbx.port(), new JsonObject().put("pbx", new JsonObject()
+            .put("transport", transport)))) {
       bed.open("a", "1000", "secret-1000");
       bed.open("b", "1001", "secret-1001");
       bed.awaitRegistration("a", "registered");
       bed.awaitRegistration("b", "registered");
+      assertEquals("tcp".equals(transport), tcpConnectionTo(pbx.port()), "a TCP connection to the PBX");
       bed.request(Addresses.SIP_CALL_MAKE, new JsonObject().put("lineId", "a").put("callId", "k1")
           .put("target", "1001").put("sdp", SipTestBed.sdp(40000, "sendrecv")));
       JsonObject inc = bed.awaitIncoming("b");
@@ -50,5 +61,12 @@ class SipKamailioTest {
       assertEquals(401, failed.getInteger("code"));
       assertEquals(List.of("registering", "failed"), bed.registrationStates("a"));
     }
+  }
+
+  /** An established TCP connection to 127.0.0.1:{@code port} in the kernel's table (ours: nobody else talks to it). */
+  private static boolean tcpConnectionTo(int port) throws java.io.IOException {
+    String remote = String.format("0100007F:%04X", port);
+    return java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/net/tcp")).stream().skip(1)
+        .map(l -> l.trim().split("\\s+")).anyMatch(f -> f[2].equals(remote) && f[3].equals("01"));
   }
 }

@@ -127,6 +127,19 @@ class SipOutgoingCallTest {
   }
 
   @Test
+  void hangingUpBeforeAnyProvisionalResponseCancelsOnTheFirstOne() throws Exception {
+    try (Sipp uas = Sipp.uas("uas-slow-ring.xml", "-m", "2"); SipTestBed bed = lineOn(uas)) {
+      bed.request(Addresses.SIP_CALL_MAKE, make("c9", "1001"));
+      bed.request(Addresses.SIP_CALL_HANGUP, new JsonObject().put("lineId", "s1").put("callId", "c9"));
+      JsonObject end = bed.awaitCallState("c9", "Cancelled");
+      assertEquals(487, end.getInteger("code"));
+      closeLine(bed);
+      uas.awaitSuccess(SIPP_DONE);
+      assertEquals(List.of("Setup", "Cancelled"), bed.callStates("c9"));
+    }
+  }
+
+  @Test
   void theFarEndHangingUpEndsTheCallCompleted() throws Exception {
     try (Sipp uas = Sipp.uas("uas-remote-bye.xml", "-m", "2"); SipTestBed bed = lineOn(uas)) {
       bed.request(Addresses.SIP_CALL_MAKE, make("c4", "1001"));
@@ -175,6 +188,28 @@ class SipOutgoingCallTest {
       uas.awaitSuccess(SIPP_DONE);
       assertTrue(uas.diagnostics().contains("INVITE sip:*600%23@127.0.0.1:" + uas.port()),
           "the number reached the PBX escaped by the URI rules");
+    }
+  }
+
+  @Test
+  void dtmfByInfoGoesBothWaysAndABlindTransferReportsItsProgressThenEnds() throws Exception {
+    try (Sipp uas = Sipp.uas("uas-info-refer.xml", "-m", "2"); SipTestBed bed = lineOn(uas)) {
+      bed.request(Addresses.SIP_CALL_MAKE, make("c8", "1001"));
+      bed.awaitCallState("c8", "InCall");
+      JsonObject call = new JsonObject().put("lineId", "s1").put("callId", "c8");
+      bed.request(Addresses.SIP_CALL_DTMF, call.copy().put("digits", "1"));
+      JsonObject digit = bed.awaitEvent(e -> "dtmf".equals(e.getString("event")), "dtmf from the PBX");
+      assertEquals(new JsonObject().put("event", "dtmf").put("callId", "c8").put("digit", "5").put("source", "info")
+          .put("session", "s1"), digit);
+      assertEquals(ErrorCode.NUMBER_REFUSED.code(), bed.refusal(Addresses.SIP_CALL_TRANSFER,
+          call.copy().put("target", "1002;evil")));
+      bed.request(Addresses.SIP_CALL_TRANSFER, call.copy().put("target", "1002"));
+      bed.awaitCallState("c8", "Completed");
+      closeLine(bed);
+      uas.awaitSuccess(SIPP_DONE);
+      assertEquals(List.of(100, 200), bed.events.stream().filter(e -> "transfer".equals(e.getString("event")))
+          .map(e -> e.getInteger("code")).toList());
+      assertEquals(List.of("Setup", "Ringing", "InCall", "Completed"), bed.callStates("c8"));
     }
   }
 }

@@ -20,10 +20,11 @@ import org.webphone.gateway.testing.Ports;
 /**
  * A real {@link SipLineVerticle} on a free loopback port, plus recorders for what it sends to sessions.
  *
- * <p>The media verticle on main is still a skeleton and the pool does not answer {@code validate} yet, so
- * this bed registers small stand-ins for {@code media.session.pbx-sdp}, {@code media.session.direction} and
- * {@code pool.account.validate} that record what they got and answer like the contract says. Replace them
- * with the real verticles once those land.
+ * <p>Stand-ins, and why: {@code media.session.pbx-sdp} and {@code media.session.direction} are answered by
+ * a recorder, because the real media verticle only knows calls created with a browser's WebRTC offer
+ * ({@code media.session.create}), which these SIP-level tests do not have (the end-to-end tests run the
+ * real chain). {@code pool.account.validate} is a switch ({@link #leaseCurrent}) so that any lease can be
+ * made stale; {@link #withDemoPbxAndRealPool()} uses the real pool instead.
  */
 final class SipTestBed implements AutoCloseable {
   static final Duration WAIT = Duration.ofSeconds(10);
@@ -37,7 +38,7 @@ final class SipTestBed implements AutoCloseable {
   private final List<MessageConsumer<?>> consumers = new ArrayList<>();
 
   SipTestBed(JsonObject overrides) throws Exception {
-    this(overrides, false);
+    this(overrides, false, false);
   }
 
   /**
@@ -45,17 +46,26 @@ final class SipTestBed implements AutoCloseable {
    * accounts 1000-1009, password secret-&lt;user&gt;), deployed before the SIP verticle as the node does.
    */
   static SipTestBed withDemoPbx() throws Exception {
-    return new SipTestBed(new JsonObject().put("demo", new JsonObject().put("port", Ports.free())), true);
+    return new SipTestBed(new JsonObject().put("demo", new JsonObject().put("port", Ports.free())), true, false);
   }
 
-  private SipTestBed(JsonObject overrides, boolean demo) throws Exception {
+  /** Demo mode with the real {@link org.webphone.gateway.pool.AccountPoolVerticle} answering the lease checks. */
+  static SipTestBed withDemoPbxAndRealPool() throws Exception {
+    return new SipTestBed(new JsonObject().put("demo", new JsonObject().put("port", Ports.free())), true, true);
+  }
+
+  private SipTestBed(JsonObject overrides, boolean demo, boolean realPool) throws Exception {
     JsonObject o = overrides.copy();
     JsonObject sipSection = o.getJsonObject("sip", new JsonObject());
     sipSection.put("port", sipPort);
     sipSection.put("optionsIntervalSec", sipSection.getInteger("optionsIntervalSec", 0));
     o.put("sip", sipSection);
     config = GatewayConfig.of(o);
-    fakes();
+    fakes(!realPool);
+    if (realPool) {
+      await(vertx.deployVerticle(new org.webphone.gateway.pool.AccountPoolVerticle(),
+          new DeploymentOptions().setConfig(config.json().put("nodeId", "test-node"))));
+    }
     if (demo) {
       await(vertx.deployVerticle(new org.webphone.gateway.sip.demo.DemoPbxVerticle(),
           new DeploymentOptions().setConfig(config.json())));
@@ -66,13 +76,15 @@ final class SipTestBed implements AutoCloseable {
   /** A bed whose lines register with the PBX on 127.0.0.1:{@code pbxPort}. */
   static SipTestBed withPbx(int pbxPort, JsonObject more) throws Exception {
     JsonObject o = more.copy();
-    o.put("pbx", new JsonObject().put("host", "127.0.0.1").put("port", pbxPort));
+    o.put("pbx", o.getJsonObject("pbx", new JsonObject()).copy().put("host", "127.0.0.1").put("port", pbxPort));
     return new SipTestBed(o);
   }
 
-  private void fakes() {
-    consumers.add(vertx.eventBus().<JsonObject>consumer(Addresses.POOL_VALIDATE,
-        m -> m.reply(new JsonObject().put("current", leaseCurrent))));
+  private void fakes(boolean fakePool) {
+    if (fakePool) {
+      consumers.add(vertx.eventBus().<JsonObject>consumer(Addresses.POOL_VALIDATE,
+          m -> m.reply(new JsonObject().put("current", leaseCurrent))));
+    }
     consumers.add(vertx.eventBus().<JsonObject>consumer(Addresses.MEDIA_PBX_SDP, m -> {
       mediaRequests.add(m.body().copy().put("address", Addresses.MEDIA_PBX_SDP));
       m.reply(new JsonObject().put("sdp", sdp(40000, "sendrecv")));
@@ -184,6 +196,7 @@ final class SipTestBed implements AutoCloseable {
     return a;
   }
 
+  /** Closes Vert.x (undeploying the verticles) and fails when a SIP stack thread of this bed outlives it. */
   @Override
   public void close() throws Exception {
     try {
@@ -191,5 +204,17 @@ final class SipTestBed implements AutoCloseable {
     } finally {
       consumers.clear();
     }
+    List<String> prefixes = List.of("webphone-sip-" + sipPort, "webphone-demo-" + config.getInt("demo.port"));
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    List<String> left = List.of();
+    while (System.nanoTime() < end) {
+      left = Thread.getAllStackTraces().keySet().stream().map(Thread::getName)
+          .filter(n -> prefixes.stream().anyMatch(n::startsWith)).toList();
+      if (left.isEmpty()) {
+        return;
+      }
+      Thread.sleep(50);
+    }
+    throw new AssertionError("SIP stack threads still running after close: " + left);
   }
 }

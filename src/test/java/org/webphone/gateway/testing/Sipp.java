@@ -72,8 +72,7 @@ public final class Sipp implements AutoCloseable {
     int mediaPort = 0;
     if (!extraArgs.contains("-mp")) {
       // SIPp always binds a media port (6000 by default, and +2): never share it with a parallel test.
-      // Ports.free(true) cannot succeed on Linux >= 4.6 (bind to port 0 hands out odd ports only).
-      mediaPort = Ports.free();
+      mediaPort = mediaPorts();
       cmd.addAll(List.of("-mp", Integer.toString(mediaPort)));
     }
     cmd.addAll(extraArgs);
@@ -81,6 +80,32 @@ public final class Sipp implements AutoCloseable {
     Sipp s = new Sipp(p, port, dir, mediaPort);
     s.awaitBound(Duration.ofSeconds(10));
     return s;
+  }
+
+  /**
+   * A port p with p..p+3 free: SIPp binds audio on p and video on p+2 (RTCP next to each). Ports.free(true)
+   * cannot help on Linux >= 4.6, where binding port 0 hands out odd ports only.
+   */
+  private static int mediaPorts() {
+    java.net.InetAddress lo = java.net.InetAddress.getLoopbackAddress();
+    for (int attempt = 0; attempt < 50; attempt++) {
+      int p = Ports.free();
+      if (p > 65000) {
+        continue;
+      }
+      boolean ok = true;
+      for (int q = p + 1; q <= p + 3 && ok; q++) {
+        try (java.net.DatagramSocket probe = new java.net.DatagramSocket(q, lo)) {
+          ok = true;
+        } catch (IOException busy) {
+          ok = false;
+        }
+      }
+      if (ok) {
+        return p;
+      }
+    }
+    throw new IllegalStateException("no four free loopback ports in a row");
   }
 
   static Path scenarioDir() {

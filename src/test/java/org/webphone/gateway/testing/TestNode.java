@@ -58,6 +58,26 @@ public final class TestNode implements AutoCloseable {
     return new JsonObject(resp.body());
   }
 
+  /**
+   * Waits (up to 20 s: a closed page keeps its session for the resume grace) until the node holds
+   * {@code leases} leases and no SIP call or media session, then asserts exactly that.
+   */
+  public void awaitIdle(int leases) throws Exception {
+    long deadline = System.nanoTime() + java.time.Duration.ofSeconds(20).toNanos();
+    JsonObject h = health();
+    while (!idle(h, leases) && System.nanoTime() < deadline) {
+      Thread.sleep(100);
+      h = health();
+    }
+    org.junit.jupiter.api.Assertions.assertTrue(idle(h, leases),
+        "expected " + leases + " leases, no calls and no media sessions: " + h.encode());
+  }
+
+  private static boolean idle(JsonObject h, int leases) {
+    return h.getJsonObject("pool").getInteger("leased") == leases
+        && h.getJsonObject("media").getInteger("sessions") == 0 && h.getJsonObject("sip").getInteger("calls") == 0;
+  }
+
   @Override
   public void close() throws Exception {
     node.stop().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);

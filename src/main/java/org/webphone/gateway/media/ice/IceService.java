@@ -22,13 +22,18 @@ public final class IceService implements AutoCloseable {
 
   /**
    * ice4j settings that must hold before the first Agent: no AWS metadata probe (it blocks the first agent
-   * for about 1.6 s), and no STUN mapping. ice4j reads system properties through jitsi-metaconfig, where an
+   * for about 1.6 s), a large receive buffer on the single port, and no STUN mapping. ice4j reads system properties through jitsi-metaconfig, where an
    * empty {@code -Dice4j.harvest.mapping.stun.addresses=} is a STRING, not a list, and makes every
    * {@code new Agent()} throw; such a blank value is removed so the library default (none) applies.
    */
   public static void configureIce4j() {
     if (System.getProperty("ice4j.harvest.mapping.aws.enabled") == null) {
       System.setProperty("ice4j.harvest.mapping.aws.enabled", "false");
+    }
+    if (System.getProperty("ice4j.harvest.udp.receive-buffer-size") == null) {
+      // Every browser leg of the node arrives on this one socket; the OS default (about 200 KB) overflows
+      // within milliseconds at a few hundred calls whenever the receive thread is descheduled.
+      System.setProperty("ice4j.harvest.udp.receive-buffer-size", String.valueOf(4 * 1024 * 1024));
     }
     String stun = System.getProperty("ice4j.harvest.mapping.stun.addresses");
     if (stun != null && stun.isBlank()) {

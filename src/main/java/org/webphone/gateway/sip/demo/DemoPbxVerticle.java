@@ -62,7 +62,7 @@ public final class DemoPbxVerticle extends VerticleBase implements SipListener {
     echoExtension = cfg.getString("demo.echoExtension");
     registrar = new DemoRegistrar(AccountList.fromConfig(cfg));
     echo = new EchoCalls(vertx, host);
-    return SipEndpoint.start(vertx, context, new SipEndpoint.Options("webphone-demo", host, port, false, 0, false), this)
+    return SipEndpoint.start(vertx, context, new SipEndpoint.Options("webphone-demo", host, port, false, 0, false, null), this)
         .map(ep -> {
           sip = ep;
           LOG.info("demo PBX on {}:{}: pool accounts register here, {} is the echo", host, port, echoExtension);
