@@ -21,7 +21,7 @@ PIDS+=($!)
 sleep 1
 set +e
 sipp "127.0.0.1:$PBX" -sf bench/sipp/uac-bench.xml -s 600 -i 127.0.0.1 -p "$UAC" -mp "$UAC_M" -timer_resol 10 \
-  -nostdin -r "$RATE" -m "$CALLS" -d "$HOLD" -l $((RATE * (HOLD / 1000 + 2) + 100)) -timeout 600 \
+  -nostdin -r "$RATE" -m "$CALLS" -d "$HOLD" -l $((RATE * (HOLD / 1000 + 2) + 100)) -timeout $((CALLS / RATE + 60)) \
   -trace_stat -stf "$OUT/uac-stat.csv" -trace_screen -screen_file "$OUT/uac-screen.log" > "$OUT/uac.log" 2>&1
 RC=$?
 set -e
