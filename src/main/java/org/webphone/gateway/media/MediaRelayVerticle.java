@@ -74,7 +74,7 @@ public final class MediaRelayVerticle extends VerticleBase {
         RtpIoLoop loop = new RtpIoLoop("media-rtp-io");
         DtlsIdentity identity = DtlsIdentity.generate("webphone-" + config().getString("nodeId", "node"));
         return new MediaRuntime(ice, identity, ports, loop, cfg.mediaAnnouncedAddress(),
-            cfg.getBoolean("media.learnPbxAddress"), (int) Math.min(30_000, timeoutNanos / 1_000_000),
+            cfg.getBoolean("media.learnPbxAddress"), cfg.getBoolean("media.pbxSrtp"), (int) Math.min(30_000, timeoutNanos / 1_000_000),
             (sessionId, event) -> ctx.runOnContext(v -> emit(sessionId, event)));
       } catch (Exception e) {
         ice.close();
@@ -161,6 +161,11 @@ public final class MediaRelayVerticle extends VerticleBase {
       }
       MediaSession s = new MediaSession(callId, sessionId, rt, ports);
       s.negotiated(codec, offer.telephoneEvent(), pbxTe);
+      if (pbx != null) {
+        s.useSavp(pbx.savp(), pbx.cryptoTag());
+      } else {
+        s.useSavp(rt.pbxSrtp(), 1);
+      }
       try {
         s.replaceBrowserLeg(newLeg(s, offer));
       } catch (Exception e) {
@@ -238,6 +243,10 @@ public final class MediaRelayVerticle extends VerticleBase {
       pbx = MediaSdp.parsePbx(text(m.body(), "sdp"));
       if (pbx.rtp() != null && !pbx.g711().contains(s.codec())) {
         throw new IllegalArgumentException("the PBX SDP lacks the call's codec " + s.codec());
+      }
+      if (pbx.rtp() != null && pbx.savp() != s.savp()) {
+        throw new IllegalArgumentException("the PBX SDP is " + (pbx.savp() ? "RTP/SAVP" : "RTP/AVP")
+            + " but the call's PBX leg is " + (s.savp() ? "RTP/SAVP (media.pbxSrtp)" : "RTP/AVP"));
       }
     } catch (IllegalArgumentException e) {
       m.fail(ErrorCode.BAD_SDP.code(), e.getMessage());

@@ -11,7 +11,7 @@ import org.webphone.gateway.media.rtp.RtpPorts;
  * packet thread, the settings, and the way back to the event loop for events.
  */
 record MediaRuntime(IceService ice, DtlsIdentity identity, RtpPorts ports, RtpIoLoop loop, String announcedAddress,
-                    boolean learnPbxAddress, int handshakeTimeoutMs, Events events) {
+                    boolean learnPbxAddress, boolean pbxSrtp, int handshakeTimeoutMs, Events events) {
 
   /** Delivers a session event ({@code {event:"media", ...}}); safe to call from any thread. */
   interface Events {

@@ -13,6 +13,7 @@ import org.webphone.gateway.media.MediaCounters.Name;
 import org.webphone.gateway.media.rtp.PacketBuffer;
 import org.webphone.gateway.media.rtp.Rtp;
 import org.webphone.gateway.media.rtp.RtpPorts;
+import org.webphone.gateway.media.rtp.SrtpKeys;
 import org.webphone.gateway.media.rtp.StreamRewriter;
 
 /**
@@ -39,6 +40,15 @@ final class MediaSession {
   private final long sdpSessionId = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE / 2);
   private final long createdNanos = System.nanoTime();
 
+  /** Our SDES master key and salt toward the PBX (used when the PBX leg is RTP/SAVP). */
+  private final byte[] sdesKey = new byte[SrtpKeys.SDES_KEY_LENGTH];
+  /** SRTP output toward an SDES PBX; touched only by the browser→PBX thread. */
+  private final PacketBuffer srtpOut = new PacketBuffer();
+  private final ByteBuffer srtpOutView = ByteBuffer.wrap(srtpOut.getBuffer());
+  private volatile boolean savp;
+  private volatile SrtpKeys pbxKeys;
+  private byte[] pbxKeyInUse;
+  private int cryptoTag = 1;
   private volatile WebRtcLeg browser;
   private volatile InetSocketAddress pbxRemote;
   private volatile boolean pbxLearned;
@@ -64,6 +74,17 @@ final class MediaSession {
     this.sessionId = sessionId;
     this.rt = rt;
     this.ports = ports;
+    new java.security.SecureRandom().nextBytes(sdesKey);
+  }
+
+  /** Makes the PBX leg RTP/SAVP with SDES keys (RFC 4568) or plain RTP/AVP; set once at create. */
+  void useSavp(boolean savp, int tag) {
+    this.savp = savp;
+    this.cryptoTag = tag < 0 ? 1 : tag;
+  }
+
+  boolean savp() {
+    return savp;
   }
 
   String callId() {
@@ -128,7 +149,8 @@ final class MediaSession {
   /** Our SDP toward the PBX with the current local direction (offer, or answer to {@code offered}). */
   String pbxSdp(String offeredDirection) {
     String dir = offeredDirection == null ? localDirection : MediaSdp.answerDirection(offeredDirection, localDirection);
-    return MediaSdp.pbxSdp(sdpSessionId, ++pbxVersion, rt.announcedAddress(), ports.port(), codec, pbxTe, dir);
+    return MediaSdp.pbxSdp(sdpSessionId, ++pbxVersion, rt.announcedAddress(), ports.port(), codec, pbxTe, dir,
+        cryptoTag, savp ? sdesKey : null);
   }
 
   /** Takes the PBX's description (answer or offer): where to send, whether to send, its DTMF type. */
@@ -139,6 +161,12 @@ final class MediaSession {
       pbxTe = -1;
     }
     pbxDirection = pbx.direction();
+    if (savp && pbx.cryptoKey() != null && !java.util.Arrays.equals(pbx.cryptoKey(), pbxKeyInUse)) {
+      // A new PBX key (first answer, or re-keying in a re-offer): a fresh receive context; ours stays.
+      pbxKeys = SrtpKeys.sdes(sdesKey, pbx.cryptoKey());
+      pbxKeyInUse = pbx.cryptoKey();
+      cryptoTag = pbx.cryptoTag();
+    }
     if (pbx.rtp() != null && !pbx.rtp().equals(pbxRemote)) {
       pbxRemote = pbx.rtp();
       pbxLearned = false;
@@ -190,7 +218,24 @@ final class MediaSession {
     synchronized (toPbx) {
       toPbx.rewrite(b, 0, now);
     }
+    if (savp) {
+      SrtpKeys k = pbxKeys;
+      if (k == null || !srtpOut.load(b, 0, len) || !protect(k, srtpOut)) {
+        counters.inc(Name.sendFailed);
+        return;
+      }
+      sendPbx(srtpOutView, srtpOut.getLength(), to);
+      return;
+    }
     sendPbx(view, len, to);
+  }
+
+  private static boolean protect(SrtpKeys k, PacketBuffer buf) {
+    try {
+      return k.protect(buf) == org.jitsi.srtp.SrtpErrorStatus.OK;
+    } catch (java.security.GeneralSecurityException | RuntimeException e) {
+      return false;
+    }
   }
 
   private void sendPbx(ByteBuffer view, int len, InetSocketAddress to) {
@@ -249,6 +294,21 @@ final class MediaSession {
         }
       } else {
         pbxLearned = true;
+      }
+      if (savp) {
+        SrtpKeys k = pbxKeys;
+        pbxRx.set(len);
+        org.jitsi.srtp.SrtpErrorStatus status;
+        try {
+          status = k == null ? org.jitsi.srtp.SrtpErrorStatus.FAIL : k.unprotect(pbxRx);
+        } catch (java.security.GeneralSecurityException | RuntimeException e) {
+          status = org.jitsi.srtp.SrtpErrorStatus.FAIL;
+        }
+        if (status != org.jitsi.srtp.SrtpErrorStatus.OK) {
+          counters.inc(Name.pbxAuthFailed);
+          continue;
+        }
+        len = pbxRx.getLength();
       }
       long now = System.nanoTime();
       lastPbxNanos = now;
@@ -329,7 +389,16 @@ final class MediaSession {
       Rtp.setSeq(b, 0, toPbx.nextOwnSeq());
       Rtp.setTimestamp(b, 0, timestamp);
     }
-    sendPbx(ByteBuffer.wrap(b), 16, to);
+    if (savp) {
+      SrtpKeys k = pbxKeys;
+      PacketBuffer pb = new PacketBuffer();
+      if (k == null || !pb.load(b, 0, 16) || !protect(k, pb)) {
+        return false;
+      }
+      sendPbx(ByteBuffer.wrap(pb.getBuffer()), pb.getLength(), to);
+    } else {
+      sendPbx(ByteBuffer.wrap(b), 16, to);
+    }
     counters.inc(Name.dtmfSent);
     return true;
   }
@@ -386,7 +455,7 @@ final class MediaSession {
     return new JsonObject().put("callId", callId).put("sessionId", sessionId).put("rtpPort", ports.port())
         .put("pbxAddress", pbxRemote == null ? null : pbxRemote.getAddress().getHostAddress() + ":" + pbxRemote.getPort())
         .put("browserConnected", browser != null && browser.connected())
-        .put("codec", codec).put("hold", onHold())
+        .put("codec", codec).put("hold", onHold()).put("pbxSrtp", savp)
         .put("ageMs", (System.nanoTime() - createdNanos) / 1_000_000)
         .put("counters", counters.toJson());
   }

@@ -137,8 +137,7 @@ final class WebRtcLeg implements AutoCloseable {
       counters.inc(Name.browserJunk);
       return;
     }
-    InetSocketAddress selected = ice.selectedRemote();
-    if (selected == null || !selected.equals(buffer.getRemoteAddress())) {
+    if (!ice.isSelected(buffer.getRemoteAddress())) {
       counters.inc(Name.browserWrongSource);
       return;
     }

@@ -11,12 +11,10 @@ import javax.sip.DialogState;
 import javax.sip.ServerTransaction;
 import javax.sip.address.Address;
 import javax.sip.address.SipURI;
-import javax.sip.header.CSeqHeader;
 import javax.sip.header.CallIdHeader;
 import javax.sip.header.ContentTypeHeader;
 import javax.sip.header.FromHeader;
 import javax.sip.header.ToHeader;
-import javax.sip.header.ViaHeader;
 import javax.sip.message.Message;
 import javax.sip.message.Request;
 import javax.sip.message.Response;
@@ -49,14 +47,7 @@ final class SipCall {
   CallState reported;
   private Future<Void> chain = Future.succeededFuture();
   private long timer = -1;
-  // outgoing
-  private Request invite;
-  private ClientTransaction inviteTx;
-  private DigestAuth auth;
-  private int authTries;
-  private boolean provisionalSeen;
-  private boolean cancelRequested;
-  private boolean cancelSent;
+  private OutgoingInvite out;
   private String pbxSdp;
   // incoming
   private ServerTransaction inviteSt;
@@ -82,7 +73,6 @@ final class SipCall {
     SipCall c = new SipCall(callId, line, true, sip, onEnded);
     c.phase = Phase.CALLING;
     c.localSdp = sdp;
-    c.auth = new DigestAuth(line.account.authUser(), line.account.password());
     // '#' is not allowed in a SIP URI user part; the other dial characters are.
     SipURI ruri = sip.pbxUri(target.replace("#", "%23"));
     Address to = sip.sip.addresses().createAddress(ruri);
@@ -92,163 +82,11 @@ final class SipCall {
     r.addHeader(sip.headers().createHeader(sip.callIdHeader, callId));
     r.addHeader(sip.headers().createAllowHeader("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY"));
     r.setContent(sdp, sip.headers().createContentTypeHeader("application", "sdp"));
-    c.invite = r;
-    c.sendInvite(r);
+    c.out = new OutgoingInvite(c, r, new DigestAuth(line.account.authUser(), line.account.password()));
+    c.out.send(r);
     LOG.info("call={} line={} INVITE to {} sent (sip call-id {})", callId, line.lineId, target, cid.getCallId());
     c.report(CallState.Setup, 0, null, null);
     return c;
-  }
-
-  private void sendInvite(Request r) throws Exception {
-    ClientTransaction tx = sip.sip.provider().getNewClientTransaction(r);
-    tx.setApplicationData(TxHandler.of(this::onInviteResponse, this::onInviteTimeout));
-    dialog = tx.getDialog();
-    if (dialog != null) {
-      dialog.setApplicationData(this);
-    }
-    inviteTx = tx;
-    tx.sendRequest();
-  }
-
-  private void onInviteResponse(Response r, ClientTransaction tx) {
-    int code = r.getStatusCode();
-    if (phase == Phase.ENDED) {
-      if (code >= 200 && code < 300) {
-        ackAndBye(r, tx);
-      } else if (code < 200 && cancelRequested) {
-        sendCancel(); // ended locally before any provisional: the far end must still stop ringing
-      }
-      return;
-    }
-    if (code < 200) {
-      provisionalSeen = true;
-      if (cancelRequested) {
-        sendCancel();
-        return;
-      }
-      phase = Phase.EARLY;
-      String body = sdpOf(r);
-      if (body != null && (code == 183 || code == 180)) {
-        String early = body;
-        serial(() -> givePbxSdp(early).map(x -> {
-          report(CallState.RingingWithEarlyMedia, code, r.getReasonPhrase(), null);
-          return null;
-        }));
-      } else if (reported != CallState.RingingWithEarlyMedia) {
-        serial(() -> {
-          report(CallState.Ringing, code, r.getReasonPhrase(), null);
-          return Future.succeededFuture();
-        });
-      }
-      return;
-    }
-    if (code < 300) {
-      dialog = tx.getDialog() != null ? tx.getDialog() : dialog;
-      if (dialog != null) {
-        dialog.setApplicationData(this);
-      }
-      if (!sendAck(r)) {
-        return;
-      }
-      if (cancelRequested) {
-        // CANCEL crossed the 200: the call exists on the far side now; end it as the user asked.
-        sendBye();
-        end(CallState.Cancelled, code, "cancelled after answer", null);
-        return;
-      }
-      phase = Phase.CONFIRMED;
-      String body = sdpOf(r);
-      serial(() -> (body == null ? Future.<Void>succeededFuture() : givePbxSdp(body)).map(x -> {
-        LOG.info("call={} line={} answered", callId, line.lineId);
-        report(CallState.InCall, code, r.getReasonPhrase(), null);
-        return (Void) null;
-      }).recover(err -> {
-        LOG.warn("call={} line={} media refused the answer: {}", callId, line.lineId, err.getMessage());
-        sendBye();
-        end(CallState.Error, code, "media refused the PBX's SDP", CallError.UnknownError);
-        return Future.succeededFuture();
-      }));
-      return;
-    }
-    if ((code == 401 || code == 407) && !cancelRequested && authTries < 2 && auth.accept(r)) {
-      authTries++;
-      try {
-        Request again = (Request) invite.clone();
-        CSeqHeader cs = (CSeqHeader) again.getHeader(CSeqHeader.NAME);
-        cs.setSeqNumber(cs.getSeqNumber() + 1);
-        again.removeHeader(ViaHeader.NAME);
-        again.addHeader(sip.headers().createViaHeader(sip.announced, sip.sipPort, sip.pbxTransport, null));
-        auth.authorize(again, sip.headers());
-        invite = again;
-        sendInvite(again);
-        return;
-      } catch (Exception e) {
-        LOG.warn("call={} line={} cannot answer the challenge: {}", callId, line.lineId, e.toString());
-      }
-    }
-    if (cancelRequested) {
-      end(CallState.Cancelled, code, r.getReasonPhrase(), null);
-      return;
-    }
-    CallOutcome o = CallOutcome.of(code);
-    LOG.info("call={} line={} failed: {} {}", callId, line.lineId, code, r.getReasonPhrase());
-    end(o.state(), code, r.getReasonPhrase(), o.error());
-  }
-
-  private void onInviteTimeout() {
-    if (phase == Phase.ENDED) {
-      return;
-    }
-    LOG.info("call={} line={} INVITE timed out", callId, line.lineId);
-    if (cancelRequested) {
-      end(CallState.Cancelled, 408, "Request Timeout", null);
-    } else {
-      end(CallState.Error, 408, "Request Timeout", CallError.Unavailable);
-    }
-  }
-
-  private boolean sendAck(Response r) {
-    try {
-      long cseq = ((CSeqHeader) r.getHeader(CSeqHeader.NAME)).getSeqNumber();
-      Request ack = dialog.createAck(cseq);
-      dialog.sendAck(ack);
-      return true;
-    } catch (Exception e) {
-      LOG.warn("call={} line={} cannot ACK: {}", callId, line.lineId, e.toString());
-      end(CallState.Error, r.getStatusCode(), "cannot acknowledge the answer", CallError.UnknownError);
-      return false;
-    }
-  }
-
-  private void ackAndBye(Response r, ClientTransaction tx) {
-    Dialog d = tx != null && tx.getDialog() != null ? tx.getDialog() : dialog;
-    if (d == null) {
-      return;
-    }
-    try {
-      long cseq = ((CSeqHeader) r.getHeader(CSeqHeader.NAME)).getSeqNumber();
-      d.sendAck(d.createAck(cseq));
-      Request bye = d.createRequest(Request.BYE);
-      d.sendRequest(sip.sip.provider().getNewClientTransaction(bye));
-    } catch (Exception e) {
-      LOG.debug("call={} late 200 not cleared: {}", callId, e.toString());
-    }
-  }
-
-  private void sendCancel() {
-    if (cancelSent) {
-      return;
-    }
-    cancelSent = true;
-    try {
-      Request cancel = inviteTx.createCancel();
-      ClientTransaction ct = sip.sip.provider().getNewClientTransaction(cancel);
-      ct.setApplicationData(TxHandler.of((r, t) -> { }, () -> { }));
-      ct.sendRequest();
-      LOG.info("call={} line={} CANCEL sent", callId, line.lineId);
-    } catch (Exception e) {
-      LOG.warn("call={} line={} cannot CANCEL: {}", callId, line.lineId, e.toString());
-    }
   }
 
   // ------------------------------------------------------------------ incoming
@@ -385,10 +223,7 @@ final class SipCall {
   void hangup() {
     switch (phase) {
       case CALLING, EARLY -> {
-        cancelRequested = true;
-        if (provisionalSeen) {
-          sendCancel();
-        }
+        out.cancel();
         startTimer(SETTLE_MS, () -> end(CallState.Cancelled, 0, "no answer to CANCEL", null));
       }
       case RINGING_IN -> reject(sip.rejectCode, CallState.Rejected);

@@ -66,7 +66,8 @@ public final class SipEndpoint {
       p.setProperty("javax.sip.STACK_NAME", o.name() + "-" + o.port());
       p.setProperty("gov.nist.javax.sip.STACK_LOGGER", Slf4jStackLogger.class.getName());
       p.setProperty("gov.nist.javax.sip.SERVER_LOGGER", Slf4jServerLogger.class.getName());
-      p.setProperty("gov.nist.javax.sip.TRACE_LEVEL", "0");
+      // Messages are logged only when the logger sip.wire is at TRACE (see Slf4jServerLogger).
+      p.setProperty("gov.nist.javax.sip.TRACE_LEVEL", Slf4jServerLogger.wireEnabled() ? "16" : "0");
       p.setProperty("javax.sip.AUTOMATIC_DIALOG_SUPPORT", o.dialogSupport() ? "on" : "off");
       // Oversized datagrams and bodies are refused by the parser instead of being buffered.
       p.setProperty("gov.nist.javax.sip.MAX_MESSAGE_SIZE", "65536");
@@ -76,6 +77,8 @@ public final class SipEndpoint {
       // parsing is cheap and the listener only hands off, so one thread is not a bottleneck.
       p.setProperty("gov.nist.javax.sip.THREAD_POOL_SIZE", "1");
       p.setProperty("gov.nist.javax.sip.CACHE_CLIENT_CONNECTIONS", "true");
+      // A TCP/TLS connect happens inside sendRequest, i.e. on the event loop: bound it.
+      p.setProperty("gov.nist.javax.sip.CONNECTION_TIMEOUT", "2000");
       p.setProperty("gov.nist.javax.sip.DELIVER_UNSOLICITED_NOTIFY", "false");
       p.setProperty("gov.nist.javax.sip.AGGRESSIVE_CLEANUP", "true");
       SipFactory f = SipFactory.getInstance();

@@ -5,6 +5,7 @@ import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.json.JsonObject;
+import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -47,27 +48,38 @@ public final class SipLineVerticle extends VerticleBase {
     SipDispatcher dispatcher = new SipDispatcher(this);
     SipEndpoint.Options o = new SipEndpoint.Options("webphone-sip", cfg.getString("sip.bindAddress"),
         cfg.getInt("sip.port"), true, cfg.getInt("sip.tlsPort"), true, cfg.sipAnnouncedAddress());
-    return SipEndpoint.start(vertx, context, o, dispatcher).map(ep -> {
-      endpoint = ep;
-      sip = new SipSupport(vertx, ep, cfg);
-      dispatcher.init(sip);
-      consume(Addresses.SIP_LINE_OPEN, this::open);
-      consume(Addresses.SIP_LINE_CLOSE, this::close);
-      consume(Addresses.SIP_CALL_MAKE, this::make);
-      consume(Addresses.SIP_CALL_ACCEPT, this::accept);
-      consume(Addresses.SIP_CALL_REJECT, this::reject);
-      consume(Addresses.SIP_CALL_HANGUP, this::hangup);
-      consume(Addresses.SIP_CALL_HOLD, this::hold);
-      consume(Addresses.SIP_CALL_DTMF, this::dtmf);
-      consume(Addresses.SIP_CALL_TRANSFER, this::transfer);
-      consume(Addresses.SIP_STATUS, (m, b) -> m.reply(status()));
-      int optionsSec = cfg.getInt("sip.optionsIntervalSec");
-      if (optionsSec > 0) {
-        optionsTimer = vertx.setPeriodic(optionsSec * 1000L, t -> dispatcher.keepAlive(!lines.isEmpty()));
-      }
-      LOG.info("SIP lines ready; PBX {}:{} domain {}", sip.pbxHost, sip.pbxPort, sip.domain);
-      return null;
-    });
+    // The PBX's address is looked up once, here on a worker: a host name in a Request-URI would make the
+    // stack do a blocking DNS lookup on the event loop for every request.
+    Future<String> pbxIp = vertx.executeBlocking(() -> InetAddress.getByName(cfg.pbxHost()).getHostAddress())
+        .recover(e -> {
+          LOG.warn("PBX host {} does not resolve now ({}); requests will look it up each time", cfg.pbxHost(),
+              e.toString());
+          return Future.succeededFuture(cfg.pbxHost());
+        });
+    return pbxIp.compose(ip -> SipEndpoint.start(vertx, context, o, dispatcher)
+        .map(ep -> ready(cfg, dispatcher, ep, ip)));
+  }
+
+  private Void ready(GatewayConfig cfg, SipDispatcher dispatcher, SipEndpoint ep, String pbxIp) {
+    endpoint = ep;
+    sip = new SipSupport(vertx, ep, cfg, pbxIp);
+    dispatcher.init(sip);
+    consume(Addresses.SIP_LINE_OPEN, this::open);
+    consume(Addresses.SIP_LINE_CLOSE, this::close);
+    consume(Addresses.SIP_CALL_MAKE, this::make);
+    consume(Addresses.SIP_CALL_ACCEPT, this::accept);
+    consume(Addresses.SIP_CALL_REJECT, this::reject);
+    consume(Addresses.SIP_CALL_HANGUP, this::hangup);
+    consume(Addresses.SIP_CALL_HOLD, this::hold);
+    consume(Addresses.SIP_CALL_DTMF, this::dtmf);
+    consume(Addresses.SIP_CALL_TRANSFER, this::transfer);
+    consume(Addresses.SIP_STATUS, (m, b) -> m.reply(status()));
+    int optionsSec = cfg.getInt("sip.optionsIntervalSec");
+    if (optionsSec > 0) {
+      optionsTimer = vertx.setPeriodic(optionsSec * 1000L, t -> dispatcher.keepAlive(!lines.isEmpty()));
+    }
+    LOG.info("SIP lines ready; PBX {}:{} ({}) domain {}", sip.pbxHost, sip.pbxPort, pbxIp, sip.domain);
+    return null;
   }
 
   @Override

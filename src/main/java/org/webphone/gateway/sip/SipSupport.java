@@ -33,9 +33,13 @@ final class SipSupport {
   final SipEndpoint sip;
   final String domain;
   final String pbxHost;
+  /** The PBX's IP address (looked up at start), where requests are sent. */
+  final String pbxAddress;
   final int pbxPort;
   final String pbxTransport;
   final boolean explicitDomain;
+  /** True when requests need a loose Route to {@link #pbxAddress}: a separate domain, or a PBX host name. */
+  final boolean routeToPbx;
   final String announced;
   final int sipPort;
   final String userAgent;
@@ -46,13 +50,15 @@ final class SipSupport {
   final long requestTimeoutMs;
   final int dialMaxLength;
 
-  SipSupport(Vertx vertx, SipEndpoint sip, GatewayConfig cfg) {
+  SipSupport(Vertx vertx, SipEndpoint sip, GatewayConfig cfg, String pbxAddress) {
     this.vertx = vertx;
     this.sip = sip;
     this.pbxHost = cfg.pbxHost();
+    this.pbxAddress = pbxAddress;
     this.pbxPort = cfg.pbxPort();
     this.explicitDomain = !cfg.getString("pbx.domain").isBlank();
     this.domain = cfg.pbxDomain();
+    this.routeToPbx = explicitDomain || !pbxAddress.equals(pbxHost);
     // pbx.transport names the PBX's transport; sip.transport is the older name of the same choice.
     String t = cfg.getString("pbx.transport");
     this.pbxTransport = cfg.demoMode() ? "udp" : "udp".equals(t) ? cfg.getString("sip.transport") : t;
@@ -94,8 +100,8 @@ final class SipSupport {
   }
 
   /**
-   * A new out-of-dialog request. When {@code pbx.domain} names a domain other than the PBX host, a loose
-   * Route to the PBX makes the stack send it there.
+   * A new out-of-dialog request. When {@code pbx.domain} names a domain other than the PBX host, or the PBX
+   * is given by name, a loose Route to the PBX's IP address makes the stack send it there (no DNS).
    */
   Request newRequest(String method, SipURI requestUri, Address from, String fromTag, Address to, CallIdHeader callId,
       long cseq) throws ParseException, InvalidArgumentException {
@@ -107,8 +113,8 @@ final class SipSupport {
     List<ViaHeader> via = new ArrayList<>();
     via.add(h.createViaHeader(announced, sipPort, pbxTransport, null));
     Request r = sip.messages().createRequest(requestUri, method, callId, cseqH, fromH, toH, via, mf);
-    if (explicitDomain) {
-      SipURI route = sip.addresses().createSipURI(null, pbxHost);
+    if (routeToPbx) {
+      SipURI route = sip.addresses().createSipURI(null, pbxAddress);
       route.setPort(pbxPort);
       route.setLrParam();
       if (!"udp".equals(pbxTransport)) {

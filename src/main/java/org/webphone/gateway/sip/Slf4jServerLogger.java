@@ -17,6 +17,10 @@ public final class Slf4jServerLogger implements ServerLogger {
   public Slf4jServerLogger() {
   }
 
+  static boolean wireEnabled() {
+    return WIRE.isTraceEnabled();
+  }
+
   @Override
   public void closeLogFile() {
   }

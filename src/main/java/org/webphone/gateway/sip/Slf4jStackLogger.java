@@ -67,6 +67,9 @@ public final class Slf4jStackLogger implements StackLogger {
 
   @Override
   public boolean isLoggingEnabled(int level) {
+    if (level == TRACE_MESSAGES && Slf4jServerLogger.wireEnabled()) {
+      return true; // JAIN-SIP asks this level before handing each message to the server logger
+    }
     if (level >= TRACE_TRACE) {
       return LOG.isTraceEnabled();
     }
@@ -99,7 +102,7 @@ public final class Slf4jStackLogger implements StackLogger {
 
   @Override
   public void logInfo(String message) {
-    LOG.info(message);
+    LOG.debug(message); // the stack's "info" is chatty (every message processed); ours is for the call's life
   }
 
   @Override

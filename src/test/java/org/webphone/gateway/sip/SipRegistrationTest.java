@@ -94,4 +94,18 @@ class SipRegistrationTest {
       assertEquals(0, bed.status().getInteger("lines"));
     }
   }
+
+  @Test
+  void aPbxGivenByNameIsLookedUpOnceAndReachedThroughALooseRoute() throws Exception {
+    try (Sipp registrar = Sipp.uas("registrar-ok.xml"); SipTestBed bed = new SipTestBed(new JsonObject()
+        .put("pbx", new JsonObject().put("host", "localhost").put("port", registrar.port())))) {
+      bed.open("s6", "1000", "secret-1000");
+      bed.awaitRegistration("s6", "registered");
+      bed.request(Addresses.SIP_LINE_CLOSE, new JsonObject().put("lineId", "s6"));
+      registrar.awaitSuccess(Duration.ofSeconds(10));
+      String trace = registrar.diagnostics();
+      assertTrue(trace.contains("REGISTER sip:localhost:" + registrar.port() + " SIP/2.0"), "domain kept");
+      assertTrue(trace.contains("Route: <sip:127.0.0.1:" + registrar.port() + ";lr>"), "routed to the address");
+    }
+  }
 }

@@ -25,6 +25,7 @@ public final class DtlsLeg implements AutoCloseable {
   private static final AtomicInteger LIVE_THREADS = new AtomicInteger();
   private static final int QUEUE = 64;
   private static final int MTU = 1200;
+  private static final byte[] WAKE_UP = new byte[0];
 
   /** Where the leg sends its records (the ICE selected pair). */
   public interface Sender {
@@ -91,8 +92,9 @@ public final class DtlsLeg implements AutoCloseable {
       listener.onConnected(keys);
       byte[] buf = new byte[MTU + 100];
       while (!closed) {
-        // Keeps answering retransmitted client flights; application data is not used on this leg.
-        dtls.receive(buf, 0, buf.length, 500);
+        // Keeps answering retransmitted client flights; application data is not used on this leg. The long
+        // wait keeps a thousand idle legs from waking up; close() wakes it.
+        dtls.receive(buf, 0, buf.length, 30_000);
       }
     } catch (IOException | RuntimeException e) {
       if (!closed) {
@@ -124,8 +126,10 @@ public final class DtlsLeg implements AutoCloseable {
       t = thread;
     }
     if (t != null && t != Thread.currentThread()) {
-      // Wakes the thread out of its queue wait; the transport turns that into an IOException bctls ends on.
-      t.interrupt();
+      // Wakes the thread out of its queue wait (the transport then throws, which ends bctls). Not an
+      // interrupt: it could land in a send on ice4j's shared socket.
+      inbound.clear();
+      inbound.offer(WAKE_UP);
       try {
         t.join(2000);
       } catch (InterruptedException e) {
@@ -153,9 +157,12 @@ public final class DtlsLeg implements AutoCloseable {
         throw new IOException("leg closed");
       }
       try {
-        byte[] rec = inbound.poll(Math.min(waitMillis, 500), TimeUnit.MILLISECONDS);
+        byte[] rec = inbound.poll(waitMillis, TimeUnit.MILLISECONDS);
         if (rec == null) {
           return -1;
+        }
+        if (rec == WAKE_UP || closed) {
+          throw new IOException("leg closed");
         }
         int n = Math.min(len, rec.length);
         System.arraycopy(rec, 0, buf, off, n);

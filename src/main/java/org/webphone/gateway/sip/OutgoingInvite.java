@@ -1,0 +1,198 @@
+package org.webphone.gateway.sip;
+
+import io.vertx.core.Future;
+import javax.sip.ClientTransaction;
+import javax.sip.Dialog;
+import javax.sip.header.CSeqHeader;
+import javax.sip.header.ViaHeader;
+import javax.sip.message.Request;
+import javax.sip.message.Response;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.webphone.gateway.common.CallError;
+import org.webphone.gateway.common.CallState;
+
+/**
+ * The INVITE transaction of an outgoing call: provisional responses, the answer and its ACK, digest
+ * challenges, CANCEL (also when the user hung up before anything came back) and the mapping of a failure
+ * to the seed's states ({@link CallOutcome}). Event-loop only, like its {@link SipCall}.
+ */
+final class OutgoingInvite {
+  private static final Logger LOG = LoggerFactory.getLogger(OutgoingInvite.class);
+
+  private final SipCall call;
+  private final DigestAuth auth;
+  private Request invite;
+  private ClientTransaction inviteTx;
+  private int authTries;
+  private boolean provisionalSeen;
+  private boolean cancelRequested;
+  private boolean cancelSent;
+
+  OutgoingInvite(SipCall call, Request invite, DigestAuth auth) {
+    this.call = call;
+    this.invite = invite;
+    this.auth = auth;
+  }
+
+  /** HangUp before the answer: CANCEL now if the far end answered provisionally, else on its first answer. */
+  void cancel() {
+    cancelRequested = true;
+    if (provisionalSeen) {
+      sendCancel();
+    }
+  }
+
+  void send(Request r) throws Exception {
+    ClientTransaction tx = call.sip.sip.provider().getNewClientTransaction(r);
+    tx.setApplicationData(TxHandler.of(this::onResponse, this::onTimeout));
+    call.dialog = tx.getDialog();
+    if (call.dialog != null) {
+      call.dialog.setApplicationData(call);
+    }
+    inviteTx = tx;
+    tx.sendRequest();
+  }
+
+  private void onResponse(Response r, ClientTransaction tx) {
+    int code = r.getStatusCode();
+    if (call.phase == SipCall.Phase.ENDED) {
+      if (code >= 200 && code < 300) {
+        ackAndBye(r, tx);
+      } else if (code < 200 && cancelRequested) {
+        sendCancel(); // ended locally before any provisional: the far end must still stop ringing
+      }
+      return;
+    }
+    if (code < 200) {
+      provisionalSeen = true;
+      if (cancelRequested) {
+        sendCancel();
+        return;
+      }
+      call.phase = SipCall.Phase.EARLY;
+      String body = SipCall.sdpOf(r);
+      if (body != null && (code == 183 || code == 180)) {
+        String early = body;
+        call.serial(() -> call.givePbxSdp(early).map(x -> {
+          call.report(CallState.RingingWithEarlyMedia, code, r.getReasonPhrase(), null);
+          return null;
+        }));
+      } else if (call.reported != CallState.RingingWithEarlyMedia) {
+        call.serial(() -> {
+          call.report(CallState.Ringing, code, r.getReasonPhrase(), null);
+          return Future.succeededFuture();
+        });
+      }
+      return;
+    }
+    if (code < 300) {
+      call.dialog = tx.getDialog() != null ? tx.getDialog() : call.dialog;
+      if (call.dialog != null) {
+        call.dialog.setApplicationData(call);
+      }
+      if (!sendAck(r)) {
+        return;
+      }
+      if (cancelRequested) {
+        // CANCEL crossed the 200: the call exists on the far side now; end it as the user asked.
+        call.sendBye();
+        call.end(CallState.Cancelled, code, "cancelled after answer", null);
+        return;
+      }
+      call.phase = SipCall.Phase.CONFIRMED;
+      String body = SipCall.sdpOf(r);
+      call.serial(() -> (body == null ? Future.<Void>succeededFuture() : call.givePbxSdp(body)).map(x -> {
+        LOG.info("call={} line={} answered", call.callId, call.line.lineId);
+        call.report(CallState.InCall, code, r.getReasonPhrase(), null);
+        return (Void) null;
+      }).recover(err -> {
+        LOG.warn("call={} line={} media refused the answer: {}", call.callId, call.line.lineId, err.getMessage());
+        call.sendBye();
+        call.end(CallState.Error, code, "media refused the PBX's SDP", CallError.UnknownError);
+        return Future.succeededFuture();
+      }));
+      return;
+    }
+    if ((code == 401 || code == 407) && !cancelRequested && authTries < 2 && auth.accept(r)) {
+      authTries++;
+      try {
+        Request again = (Request) invite.clone();
+        CSeqHeader cs = (CSeqHeader) again.getHeader(CSeqHeader.NAME);
+        cs.setSeqNumber(cs.getSeqNumber() + 1);
+        again.removeHeader(ViaHeader.NAME);
+        SipSupport sip = call.sip;
+        again.addHeader(sip.headers().createViaHeader(sip.announced, sip.sipPort, sip.pbxTransport, null));
+        auth.authorize(again, call.sip.headers());
+        invite = again;
+        send(again);
+        return;
+      } catch (Exception e) {
+        LOG.warn("call={} line={} cannot answer the challenge: {}", call.callId, call.line.lineId, e.toString());
+      }
+    }
+    if (cancelRequested) {
+      call.end(CallState.Cancelled, code, r.getReasonPhrase(), null);
+      return;
+    }
+    CallOutcome o = CallOutcome.of(code);
+    LOG.info("call={} line={} failed: {} {}", call.callId, call.line.lineId, code, r.getReasonPhrase());
+    call.end(o.state(), code, r.getReasonPhrase(), o.error());
+  }
+
+  private void onTimeout() {
+    if (call.phase == SipCall.Phase.ENDED) {
+      return;
+    }
+    LOG.info("call={} line={} INVITE timed out", call.callId, call.line.lineId);
+    if (cancelRequested) {
+      call.end(CallState.Cancelled, 408, "Request Timeout", null);
+    } else {
+      call.end(CallState.Error, 408, "Request Timeout", CallError.Unavailable);
+    }
+  }
+
+  private boolean sendAck(Response r) {
+    try {
+      long cseq = ((CSeqHeader) r.getHeader(CSeqHeader.NAME)).getSeqNumber();
+      Request ack = call.dialog.createAck(cseq);
+      call.dialog.sendAck(ack);
+      return true;
+    } catch (Exception e) {
+      LOG.warn("call={} line={} cannot ACK: {}", call.callId, call.line.lineId, e.toString());
+      call.end(CallState.Error, r.getStatusCode(), "cannot acknowledge the answer", CallError.UnknownError);
+      return false;
+    }
+  }
+
+  private void ackAndBye(Response r, ClientTransaction tx) {
+    Dialog d = tx != null && tx.getDialog() != null ? tx.getDialog() : call.dialog;
+    if (d == null) {
+      return;
+    }
+    try {
+      long cseq = ((CSeqHeader) r.getHeader(CSeqHeader.NAME)).getSeqNumber();
+      d.sendAck(d.createAck(cseq));
+      Request bye = d.createRequest(Request.BYE);
+      d.sendRequest(call.sip.sip.provider().getNewClientTransaction(bye));
+    } catch (Exception e) {
+      LOG.debug("call={} late 200 not cleared: {}", call.callId, e.toString());
+    }
+  }
+
+  private void sendCancel() {
+    if (cancelSent) {
+      return;
+    }
+    cancelSent = true;
+    try {
+      Request cancel = inviteTx.createCancel();
+      ClientTransaction ct = call.sip.sip.provider().getNewClientTransaction(cancel);
+      ct.setApplicationData(TxHandler.of((r, t) -> { }, () -> { }));
+      ct.sendRequest();
+      LOG.info("call={} line={} CANCEL sent", call.callId, call.line.lineId);
+    } catch (Exception e) {
+      LOG.warn("call={} line={} cannot CANCEL: {}", call.callId, call.line.lineId, e.toString());
+    }
+  }
+}
