@@ -1,11 +1,7 @@
 package org.webphone.gateway.media;
 
-import io.vertx.core.DeploymentOptions;
-import io.vertx.core.Vertx;
-import io.vertx.core.json.JsonObject;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
-import java.lang.management.ThreadInfo;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -18,8 +14,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import org.webphone.gateway.common.Addresses;
-import org.webphone.gateway.config.GatewayConfig;
 
 /**
  * Relay load: N concurrent calls through one in-process media verticle, each a synthetic browser
@@ -31,8 +25,6 @@ import org.webphone.gateway.config.GatewayConfig;
  * <p>Run: {@code bench/media-load.sh 100 200} (arguments: call counts; window {@code JAVA_OPTS=-Dseconds=20}).
  */
 public final class MediaLoadBenchmark {
-  private static final String[] GENERATOR_THREADS = {"test-browser-rx", "load-", "main"};
-
   public static void main(String[] args) throws Exception {
     // ice4j logs through java.util.logging; route it to logback (bench/logback-quiet.xml: warnings only).
     org.slf4j.bridge.SLF4JBridgeHandler.removeHandlersForRootLogger();
@@ -58,14 +50,19 @@ public final class MediaLoadBenchmark {
     System.exit(0);
   }
 
+  static LoadRelay relay(int calls) throws Exception {
+    String which = System.getProperty("relay", "gateway");
+    if ("rtpengine".equals(which)) {
+      return new RtpengineLoadRelay(Integer.getInteger("rtpengine.ng"), Integer.getInteger("rtpengine.pid"));
+    }
+    if (!"gateway".equals(which)) {
+      throw new IllegalArgumentException("-Drelay=gateway|rtpengine, not " + which);
+    }
+    return new GatewayLoadRelay(calls);
+  }
+
   static void run(int calls, int seconds) throws Exception {
-    Vertx vertx = Vertx.vertx();
-    // Below the ephemeral range, so other programs' sockets do not take ports of the range meanwhile.
-    int rtpMin = 20000 + 2 * java.util.concurrent.ThreadLocalRandom.current().nextInt(3000);
-    JsonObject media = new JsonObject().put("webrtcPort", org.webphone.gateway.testing.Ports.free())
-        .put("rtpPortMin", rtpMin).put("rtpPortMax", rtpMin + 4 * calls + 99).put("timeoutSec", 60);
-    GatewayConfig cfg = GatewayConfig.of(new JsonObject().put("media", media));
-    MediaFixture.await(vertx.deployVerticle(new MediaRelayVerticle(), new DeploymentOptions().setConfig(cfg.json())));
+    LoadRelay relay = relay(calls);
     DatagramChannel pbx = DatagramChannel.open();
     pbx.setOption(java.net.StandardSocketOptions.SO_RCVBUF, 4 << 20);
     pbx.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
@@ -84,16 +81,14 @@ public final class MediaLoadBenchmark {
     long setupStart = System.nanoTime();
     ExecutorService setup = Executors.newFixedThreadPool(4, r -> new Thread(r, "load-setup"));
     List<Future<WebRtcTestClient>> pending = new ArrayList<>();
+    String run = Long.toHexString(System.nanoTime() & 0xFFFFFFL);
     for (int i = 0; i < calls; i++) {
-      int id = i;
+      String callId = "load-" + run + "-" + i;
       pending.add(setup.submit(() -> {
         WebRtcTestClient c = new WebRtcTestClient();
-        JsonObject created = vertx.eventBus().<JsonObject>request(Addresses.MEDIA_CREATE, new JsonObject()
-            .put("callId", "load-" + id).put("sessionId", "load").put("browserOffer", c.offer()))
-            .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS).body();
-        vertx.eventBus().request(Addresses.MEDIA_PBX_SDP, new JsonObject().put("callId", "load-" + id)
-            .put("sdp", pbxAnswer)).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
-        c.connect(created.getString("browserAnswer"));
+        // Both relays then run SRTP_AES128_CM_HMAC_SHA1_80 (ours offers nothing else; rtpengine prefers GCM).
+        c.offerAeadGcm = false;
+        c.connect(relay.open(callId, c.offer(), pbxAnswer));
         c.sink = (rtp, len, at) -> {
           long sent = ByteBuffer.wrap(rtp, 12, 8).getLong();
           int us = (int) Math.min(histogramUs.length - 1, Math.max(0, (at - sent) / 1000));
@@ -124,13 +119,14 @@ public final class MediaLoadBenchmark {
     long sent0 = sent.get();
     long recv0 = received.get();
     long echoed0 = echoed.get();
-    JsonObject c0 = counters(vertx);
-    long cpu0 = gatewayCpuNanos();
+    Object start = relay.windowStart();
+    long cpu0 = relay.cpuNanos();
     long gcCount0 = gcCount();
     long gcTime0 = gcTimeMs();
+    double load0 = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
     long t0 = System.nanoTime();
     Thread.sleep(seconds * 1000L);
-    long cpu1 = gatewayCpuNanos();
+    long cpu1 = relay.cpuNanos();
     double wall = (System.nanoTime() - t0) / 1e9;
     long sentN = sent.get() - sent0;
     running[0] = false;
@@ -138,7 +134,7 @@ public final class MediaLoadBenchmark {
     Thread.sleep(500); // in-flight packets of the window come back
     long recvN = received.get() - recv0;
     long echoedN = echoed.get() - echoed0;
-    JsonObject c1 = counters(vertx);
+    String details = relay.windowDetails(start);
     long gcCount = gcCount() - gcCount0;
     long gcTime = gcTimeMs() - gcTime0;
 
@@ -150,40 +146,24 @@ public final class MediaLoadBenchmark {
     total = java.util.Arrays.stream(h).sum();
     double cpuPerCallPct = 100.0 * (cpu1 - cpu0) / 1e9 / wall / calls;
     double nsPerForward = (cpu1 - cpu0) / Math.max(1.0, 2.0 * recvN);
-    JsonObject status = vertx.eventBus().<JsonObject>request(Addresses.MEDIA_STATUS, new JsonObject())
-        .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS).body();
     System.out.printf(
-        "calls=%d setup=%.1fs window=%.1fs sent=%d echoedBack=%d loss=%.3f%% rtt p50=%.2fms p99=%.2fms max=%.2fms "
-            + "gatewayCpu=%.1f%% of a core (%.3f%%/call, %.1f us per forwarded packet) gc=%d (%d ms) "
-            + "authFailed=%d sendFailed=%d%n"
-            + "  path: sent %d -> gateway browserIn %d -> toPbx %d -> echoed %d -> gateway pbxIn %d -> toBrowser %d"
-            + " -> received %d%n",
-        calls, setupS, wall, sentN, recvN, 100.0 * Math.max(0, sentN - recvN) / Math.max(1, sentN),
+        "relay=%s calls=%d load=%.2f setup=%.1fs window=%.1fs sent=%d echoed=%d received=%d loss=%.3f%% "
+            + "rtt p50=%.2fms p99=%.2fms max=%.2fms relayCpu=%.1f%% of a core (%.3f%%/call, %.1f us per forwarded "
+            + "packet) gc=%d (%d ms) %s%n  cpu: %s%n",
+        relay.name(), calls, load0, setupS, wall, sentN, echoedN, recvN,
+        100.0 * Math.max(0, sentN - recvN) / Math.max(1, sentN),
         pct(h, total, 0.50) / 1000.0, pct(h, total, 0.99) / 1000.0, max(h) / 1000.0,
-        100.0 * (cpu1 - cpu0) / 1e9 / wall, cpuPerCallPct, nsPerForward / 1000.0, gcCount, gcTime,
-        status.getJsonObject("counters").getLong("browserAuthFailed"),
-        status.getJsonObject("counters").getLong("sendFailed"),
-        sentN, delta(c0, c1, "browserIn"), delta(c0, c1, "toPbx"), echoedN, delta(c0, c1, "pbxIn"),
-        delta(c0, c1, "toBrowser"), recvN);
+        100.0 * (cpu1 - cpu0) / 1e9 / wall, cpuPerCallPct, nsPerForward / 1000.0, gcCount, gcTime, details,
+        relay.cpuScope());
 
     for (int i = 0; i < calls; i++) {
-      vertx.eventBus().request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "load-" + i))
-          .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      relay.close("load-" + run + "-" + i);
     }
     for (WebRtcTestClient c : clients) {
       c.close();
     }
     pbx.close();
-    MediaFixture.await(vertx.close());
-  }
-
-  private static JsonObject counters(Vertx vertx) throws Exception {
-    return vertx.eventBus().<JsonObject>request(Addresses.MEDIA_STATUS, new JsonObject())
-        .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS).body().getJsonObject("counters");
-  }
-
-  private static long delta(JsonObject a, JsonObject b, String key) {
-    return b.getLong(key) - a.getLong(key);
+    relay.close();
   }
 
   private static void send(List<WebRtcTestClient> clients, AtomicLong sent, boolean[] running) {
@@ -224,26 +204,6 @@ public final class MediaLoadBenchmark {
     } catch (Exception closed) {
       // end of the run
     }
-  }
-
-  /** CPU time of every live thread that is not the load generator's. */
-  private static long gatewayCpuNanos() {
-    var mx = ManagementFactory.getThreadMXBean();
-    long sum = 0;
-    for (ThreadInfo ti : mx.getThreadInfo(mx.getAllThreadIds())) {
-      if (ti == null) {
-        continue;
-      }
-      boolean generator = false;
-      for (String p : GENERATOR_THREADS) {
-        generator |= ti.getThreadName().startsWith(p);
-      }
-      if (!generator) {
-        long t = mx.getThreadCpuTime(ti.getThreadId());
-        sum += Math.max(0, t);
-      }
-    }
-    return sum;
   }
 
   private static long gcCount() {

@@ -78,6 +78,11 @@ public final class WebRtcTestClient implements AutoCloseable {
    * called on the client's receive thread with a reused buffer. For the load benchmark.
    */
   public volatile RtpSink sink;
+  /**
+   * Whether the DTLS client offers AEAD_AES_128_GCM besides SRTP_AES128_CM_HMAC_SHA1_80 (as Chrome does). The
+   * keys are always derived for AES-CM, so turn it off against a server that would pick GCM (rtpengine).
+   */
+  public volatile boolean offerAeadGcm = true;
 
   /** Receives decrypted RTP without queueing it. */
   public interface RtpSink {
@@ -294,9 +299,10 @@ public final class WebRtcTestClient implements AutoCloseable {
     @Override
     public Hashtable getClientExtensions() throws IOException {
       Hashtable ext = TlsExtensionsUtils.ensureExtensionsInitialised(super.getClientExtensions());
-      TlsSRTPUtils.addUseSRTPExtension(ext, new UseSRTPData(new int[] {
-          SRTPProtectionProfile.SRTP_AES128_CM_HMAC_SHA1_80, SRTPProtectionProfile.SRTP_AEAD_AES_128_GCM},
-          TlsUtils.EMPTY_BYTES));
+      int[] profiles = offerAeadGcm
+          ? new int[] {SRTPProtectionProfile.SRTP_AES128_CM_HMAC_SHA1_80, SRTPProtectionProfile.SRTP_AEAD_AES_128_GCM}
+          : new int[] {SRTPProtectionProfile.SRTP_AES128_CM_HMAC_SHA1_80};
+      TlsSRTPUtils.addUseSRTPExtension(ext, new UseSRTPData(profiles, TlsUtils.EMPTY_BYTES));
       return ext;
     }
 

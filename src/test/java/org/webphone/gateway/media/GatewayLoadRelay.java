@@ -1,0 +1,118 @@
+package org.webphone.gateway.media;
+
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadInfo;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.config.GatewayConfig;
+
+/**
+ * Our media verticle, deployed in the benchmark's JVM, as the relay of the load benchmark. Its CPU is the CPU
+ * time of every Java thread that is not the load generator's (ice4j, media I/O, DTLS, Vert.x); the JVM's own
+ * threads (GC, JIT, VM) are reported apart because they also serve the in-process generator.
+ */
+final class GatewayLoadRelay implements LoadRelay {
+  static final String[] GENERATOR_THREADS = {"test-browser-rx", "load-", "main"};
+  private final Vertx vertx = Vertx.vertx();
+
+  GatewayLoadRelay(int calls) throws Exception {
+    // Below the ephemeral range, so other programs' sockets do not take ports of the range meanwhile.
+    int rtpMin = 20000 + 2 * ThreadLocalRandom.current().nextInt(3000);
+    JsonObject media = new JsonObject().put("webrtcPort", org.webphone.gateway.testing.Ports.free())
+        .put("rtpPortMin", rtpMin).put("rtpPortMax", rtpMin + 4 * calls + 99).put("timeoutSec", 60);
+    GatewayConfig cfg = GatewayConfig.of(new JsonObject().put("media", media));
+    MediaFixture.await(vertx.deployVerticle(new MediaRelayVerticle(), new DeploymentOptions().setConfig(cfg.json())));
+  }
+
+  @Override
+  public String name() {
+    return "gateway";
+  }
+
+  @Override
+  public String open(String callId, String browserOffer, String pbxAnswer) throws Exception {
+    JsonObject created = vertx.eventBus().<JsonObject>request(Addresses.MEDIA_CREATE, new JsonObject()
+        .put("callId", callId).put("sessionId", "load").put("browserOffer", browserOffer))
+        .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS).body();
+    vertx.eventBus().request(Addresses.MEDIA_PBX_SDP, new JsonObject().put("callId", callId).put("sdp", pbxAnswer))
+        .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    return created.getString("browserAnswer");
+  }
+
+  @Override
+  public void close(String callId) throws Exception {
+    vertx.eventBus().request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", callId))
+        .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+  }
+
+  @Override
+  public long cpuNanos() {
+    return javaThreadsCpu(false);
+  }
+
+  @Override
+  public String cpuScope() {
+    return "gateway: CPU clock (utime+stime) of the JVM's Java threads that are not the generator's";
+  }
+
+  private record Start(JsonObject counters, long process, long allJava) {
+  }
+
+  @Override
+  public Object windowStart() throws Exception {
+    return new Start(counters(), LoadRelay.procCpuNanos("/proc/self/stat"), javaThreadsCpu(true));
+  }
+
+  @Override
+  public String windowDetails(Object start) throws Exception {
+    Start s = (Start) start;
+    JsonObject c1 = counters();
+    // Process CPU minus every live Java thread's: GC, JIT and VM threads, which serve the generator too.
+    long internal = (LoadRelay.procCpuNanos("/proc/self/stat") - s.process) - (javaThreadsCpu(true) - s.allJava);
+    JsonObject status = vertx.eventBus().<JsonObject>request(Addresses.MEDIA_STATUS, new JsonObject())
+        .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS).body();
+    return String.format("jvmInternalCpu=%.2fs authFailed=%d sendFailed=%d%n"
+            + "  path: gateway browserIn %d -> toPbx %d -> gateway pbxIn %d -> toBrowser %d",
+        internal / 1e9, status.getJsonObject("counters").getLong("browserAuthFailed"),
+        status.getJsonObject("counters").getLong("sendFailed"),
+        delta(s.counters, c1, "browserIn"), delta(s.counters, c1, "toPbx"), delta(s.counters, c1, "pbxIn"),
+        delta(s.counters, c1, "toBrowser"));
+  }
+
+  private JsonObject counters() throws Exception {
+    return vertx.eventBus().<JsonObject>request(Addresses.MEDIA_STATUS, new JsonObject())
+        .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS).body().getJsonObject("counters");
+  }
+
+  private static long delta(JsonObject a, JsonObject b, String key) {
+    return b.getLong(key) - a.getLong(key);
+  }
+
+  /** CPU time of the live Java threads: all of them, or only those that are not the load generator's. */
+  static long javaThreadsCpu(boolean all) {
+    var mx = ManagementFactory.getThreadMXBean();
+    long sum = 0;
+    for (ThreadInfo ti : mx.getThreadInfo(mx.getAllThreadIds())) {
+      if (ti == null) {
+        continue;
+      }
+      boolean generator = false;
+      for (String p : GENERATOR_THREADS) {
+        generator |= ti.getThreadName().startsWith(p);
+      }
+      if (all || !generator) {
+        sum += Math.max(0, mx.getThreadCpuTime(ti.getThreadId()));
+      }
+    }
+    return sum;
+  }
+
+  @Override
+  public void close() throws Exception {
+    MediaFixture.await(vertx.close());
+  }
+}
