@@ -3,6 +3,7 @@
 # UDP echo "PBX", G.711 20 ms both ways. Arguments: call counts (default 100).
 # The measured window (default 20 s): JAVA_OPTS=-Dseconds=30 bench/media-load.sh 500
 #   bench/media-load.sh 100 200
+# The same against rtpengine, side by side: bench/media-vs-rtpengine.sh (sets -Drelay=rtpengine).
 set -e
 cd "$(dirname "$0")/.."
 mvn -o -q -B test-compile dependency:build-classpath \

@@ -68,7 +68,7 @@ final class GatewayLoadRelay implements LoadRelay {
   }
 
   @Override
-  public String windowDetails(Object start) throws Exception {
+  public String windowDetails(Object start, long sent, long echoed, long received) throws Exception {
     Start s = (Start) start;
     JsonObject c1 = counters();
     // Process CPU minus every live Java thread's: GC, JIT and VM threads, which serve the generator too.
@@ -76,11 +76,12 @@ final class GatewayLoadRelay implements LoadRelay {
     JsonObject status = vertx.eventBus().<JsonObject>request(Addresses.MEDIA_STATUS, new JsonObject())
         .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS).body();
     return String.format("jvmInternalCpu=%.2fs authFailed=%d sendFailed=%d%n"
-            + "  path: gateway browserIn %d -> toPbx %d -> gateway pbxIn %d -> toBrowser %d",
+            + "  path: sent %d -> gateway browserIn %d -> toPbx %d -> echoed %d -> gateway pbxIn %d -> toBrowser %d"
+            + " -> received %d",
         internal / 1e9, status.getJsonObject("counters").getLong("browserAuthFailed"),
         status.getJsonObject("counters").getLong("sendFailed"),
-        delta(s.counters, c1, "browserIn"), delta(s.counters, c1, "toPbx"), delta(s.counters, c1, "pbxIn"),
-        delta(s.counters, c1, "toBrowser"));
+        sent, delta(s.counters, c1, "browserIn"), delta(s.counters, c1, "toPbx"), echoed,
+        delta(s.counters, c1, "pbxIn"), delta(s.counters, c1, "toBrowser"), received);
   }
 
   private JsonObject counters() throws Exception {

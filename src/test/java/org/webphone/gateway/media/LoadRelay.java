@@ -26,8 +26,11 @@ interface LoadRelay extends AutoCloseable {
   /** One line on what {@link #cpuNanos} counts, for the report. */
   String cpuScope();
 
-  /** Extra figures on the measured window (path counters, JVM threads), given the state at its start. */
-  default String windowDetails(Object start) throws Exception {
+  /**
+   * Extra figures on the measured window (path counters, JVM threads), given the state at its start and the
+   * generator's counts of the window.
+   */
+  default String windowDetails(Object start, long sent, long echoed, long received) throws Exception {
     return "";
   }
 

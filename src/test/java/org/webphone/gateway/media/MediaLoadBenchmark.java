@@ -134,7 +134,7 @@ public final class MediaLoadBenchmark {
     Thread.sleep(500); // in-flight packets of the window come back
     long recvN = received.get() - recv0;
     long echoedN = echoed.get() - echoed0;
-    String details = relay.windowDetails(start);
+    String details = relay.windowDetails(start, sentN, echoedN, recvN);
     long gcCount = gcCount() - gcCount0;
     long gcTime = gcTimeMs() - gcTime0;
 

@@ -65,7 +65,7 @@ final class RtpengineLoadRelay implements LoadRelay {
    * {@code jvmInternalCpu}; here they show how much of that the generator alone causes.
    */
   @Override
-  public String windowDetails(Object start) throws IOException {
+  public String windowDetails(Object start, long sent, long echoed, long received) throws IOException {
     long[] s = (long[]) start;
     long internal = (LoadRelay.procCpuNanos("/proc/self/stat") - s[0]) - (GatewayLoadRelay.javaThreadsCpu(true) - s[1]);
     return String.format("generatorJvmInternalCpu=%.2fs", internal / 1e9);
