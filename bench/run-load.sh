@@ -86,11 +86,11 @@ JAVA=(java -Xmx1g -XX:+UseParallelGC -Djava.net.preferIPv4Stack=true -Dice4j.har
   -Dice4j.harvest.mapping.stun.addresses= -cp "$CP")
 
 TARGET=(--target in-process)
+HTTP=()
 if [ "$NODES" -gt 1 ]; then
   HZ=$(even_range 20)
   sed -e "s|<cluster-name>webphone-gateway</cluster-name>|<cluster-name>bench-$$-$RANDOM</cluster-name>|" \
     -e "s|>5701</port>|>$HZ</port>|" cluster.xml > "$OUT/cluster.xml"
-  HTTP=()
   for n in $(seq 1 "$NODES"); do
     HTTP[$n]=$(free_port)
     env $(common_env) $(node_env "$n" "${HTTP[$n]}") WEBPHONE_CLUSTER_ENABLED=true \
@@ -108,13 +108,21 @@ fi
 # Sampler: the most accounts registered at once, and the most contacts beyond one per account ever seen
 # (Kamailio's usrloc counters; 0 extra contacts = no account was registered by two lines at once).
 (
-  max_users=0; max_extra=0
+  max_users=0; max_extra=0; most=()
   while true; do
     read -r users contacts < <(kamcmd -s "$CTL" stats.get_statistics usrloc: 2>/dev/null | awk \
       '/location_users/ {u=$3} /location_contacts/ {c=$3} END {print (u==""?0:u), (c==""?0:c)}')
     [ "${users:-0}" -gt "$max_users" ] && max_users=$users
     [ $((${contacts:-0} - ${users:-0})) -gt "$max_extra" ] && max_extra=$((contacts - users))
-    echo "max_registered_accounts=$max_users max_extra_contacts=$max_extra" > "$OUT/registrations.txt"
+    spread=""
+    for n in $(seq 1 "$NODES"); do # sessions held by each node (cluster runs): are they spread?
+      [ -n "${HTTP[$n]:-}" ] || continue
+      s=$(curl -s -m 1 "http://127.0.0.1:${HTTP[$n]}/health" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("sessions") or 0)' 2>/dev/null || echo 0)
+      [ "${s:-0}" -gt "${most[$n]:-0}" ] && most[$n]=$s
+      spread="$spread gw-$n=${most[$n]:-0}"
+    done
+    echo "max_registered_accounts=$max_users max_extra_contacts=$max_extra${spread:+ max_sessions_per_node:$spread}" \
+      > "$OUT/registrations.txt"
     sleep 0.5
   done
 ) 2>/dev/null &

@@ -13,6 +13,18 @@ import { buildPhone, buildClickToCall } from './phone-view.js';
 const END_TEXT = { Completed: 'Call ended', Busy: 'Busy', Rejected: 'Rejected', Cancelled: 'Cancelled' };
 const ERROR_TEXT = { NotFound: 'Not found', Unavailable: 'Unavailable' };
 const BACK_TO_READY_MS = 3000;
+const RESTORE_WAIT_MS = 4000;
+
+/** Resolves when the peer connection is connected, or after waitMs (the status must not hang). */
+function connected(pc, waitMs) {
+  return new Promise((resolve) => {
+    if (pc.connectionState === 'connected') { resolve(); return; }
+    const done = () => { clearTimeout(t); pc.removeEventListener('connectionstatechange', check); resolve(); };
+    const check = () => { if (pc.connectionState === 'connected' || pc.connectionState === 'failed') done(); };
+    const t = setTimeout(done, waitMs);
+    pc.addEventListener('connectionstatechange', check);
+  });
+}
 
 class WebPhone extends HTMLElement {
   connectedCallback() {
@@ -67,10 +79,13 @@ class WebPhone extends HTMLElement {
       const known = this.call && this.call.id === f.call.callId;
       this.call = known ? this.call : { id: f.call.callId, incoming: f.call.direction === 'in' };
       this.call.state = f.call.state;
-      this.showCallState(f.call.state);
       if (f.call.state === 'Ringing' && this.call.incoming) {
         this.call.ringing = true;
+        this.showCallState(f.call.state);
       } else {
+        // The call is there, its audio not yet: "Reconnecting" until the new browser leg is up.
+        this.call.restoring = true;
+        this.status('Reconnecting');
         this.renegotiate(f.call.callId);
       }
     } else if (this.call) {
@@ -116,7 +131,16 @@ class WebPhone extends HTMLElement {
     if (this.call && !this.call.id && !this.call.incoming) this.call.id = f.callId;
     if (!this.pc || !this.call || this.call.id !== f.callId) return;
     try {
-      await this.pc.setRemoteDescription({ type: 'answer', sdp: f.sdp });
+      const pc = this.pc;
+      await pc.setRemoteDescription({ type: 'answer', sdp: f.sdp });
+      const call = this.call;
+      if (call && call.restoring) {
+        await connected(pc, RESTORE_WAIT_MS);
+        if (this.call === call && call.restoring) {
+          call.restoring = false;
+          this.showCallState(call.state);
+        }
+      }
     } catch (e) {
       this.status('Call ended', 'Media failed: ' + e.message);
       this.hangUp();
@@ -128,6 +152,10 @@ class WebPhone extends HTMLElement {
     if (!this.call || this.call.id !== f.callId) return;
     this.call.state = f.state;
     if (f.state !== 'Ringing' || !this.call.incoming) this.call.ringing = false;
+    if (this.call.restoring && !['Completed', 'Busy', 'Rejected', 'Cancelled', 'Error'].includes(f.state)) {
+      this.updateButtons(); // the status says "Reconnecting" until the audio is back
+      return;
+    }
     if (['Completed', 'Busy', 'Rejected', 'Cancelled', 'Error'].includes(f.state)) {
       const err = this.lastError && this.lastError.callId === f.callId ? this.lastError : null;
       const text = f.state === 'Error' ? (ERROR_TEXT[err && err.error] || 'Call ended') : END_TEXT[f.state];
@@ -265,6 +293,10 @@ class WebPhone extends HTMLElement {
       const sdp = await this.startMedia();
       await this.client.request('Offer', { callId, sdp });
     } catch (e) {
+      if (this.call && this.call.restoring) {
+        this.call.restoring = false;
+        this.showCallState(this.call.state);
+      }
       this.detail('Could not restore the audio: ' + (e.message || e));
     }
   }

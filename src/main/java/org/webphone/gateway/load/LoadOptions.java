@@ -23,10 +23,12 @@ import java.util.Locale;
  * @param jsonFile        where to write the summary JSON too, or null
  * @param lingerMs        how long the registered lines stay up after the last call, before the sessions
  *                        are closed (to look at the PBX's registrations, e.g. in a registration storm)
+ * @param warmupSec       calls started in the first seconds of the calling phase are counted but their
+ *                        latencies are left out of the percentiles (JIT and pools still warming up)
  */
 public record LoadOptions(String mode, int clients, int calls, double rate, long holdMs, String number,
                           long durationSec, long setupTimeoutMs, long progressSec, int openConcurrency,
-                          String target, String clusterConfig, Path jsonFile, long lingerMs) {
+                          String target, String clusterConfig, Path jsonFile, long lingerMs, long warmupSec) {
 
   public static final String USAGE = String.join("\n",
       "usage: LoadTool [options]     (bounded by --calls and --duration; loopback only)",
@@ -43,10 +45,11 @@ public record LoadOptions(String mode, int clients, int calls, double rate, long
       "  --target in-process|cluster  own node in this JVM (WEBPHONE_* configure it), or join a cluster",
       "  --cluster-config FILE     Hazelcast XML for --target cluster (default cluster.xml)",
       "  --json FILE               also write the summary JSON to FILE",
-      "  --linger-ms MS            keep the lines registered this long after the last call (default 0)");
+      "  --linger-ms MS            keep the lines registered this long after the last call (default 0)",
+      "  --warmup-sec SEC          leave the latencies of calls started in the first SEC s out (default 0)");
 
   public static LoadOptions defaults() {
-    return new LoadOptions("call", 10, 20, 5, 2000, "600", 60, 10_000, 5, 50, "in-process", "cluster.xml", null, 0);
+    return new LoadOptions("call", 10, 20, 5, 2000, "600", 60, 10_000, 5, 50, "in-process", "cluster.xml", null, 0, 0);
   }
 
   /** Parses command-line options; throws IllegalArgumentException with a one-line reason. */
@@ -73,6 +76,7 @@ public record LoadOptions(String mode, int clients, int calls, double rate, long
         case "--cluster-config" -> o.with("clusterConfig", v);
         case "--json" -> o.with("jsonFile", Path.of(v));
         case "--linger-ms" -> o.with("lingerMs", whole(name, v, 0, 3_600_000));
+        case "--warmup-sec" -> o.with("warmupSec", whole(name, v, 0, 3600));
         default -> throw new IllegalArgumentException(name + ": unknown option");
       };
     }
@@ -94,28 +98,29 @@ public record LoadOptions(String mode, int clients, int calls, double rate, long
         field.equals("target") ? (String) v : target,
         field.equals("clusterConfig") ? (String) v : clusterConfig,
         field.equals("jsonFile") ? (Path) v : jsonFile,
-        field.equals("lingerMs") ? (Long) v : lingerMs);
+        field.equals("lingerMs") ? (Long) v : lingerMs,
+        field.equals("warmupSec") ? (Long) v : warmupSec);
   }
 
   /** The same options with other counts; for tests and benchmarks that build options in code. */
   public LoadOptions withCounts(int clients, int calls, double rate, long holdMs, long durationSec) {
     return new LoadOptions(mode, clients, calls, rate, holdMs, number, durationSec, setupTimeoutMs, progressSec,
-        openConcurrency, target, clusterConfig, jsonFile, lingerMs);
+        openConcurrency, target, clusterConfig, jsonFile, lingerMs, warmupSec);
   }
 
   public LoadOptions withMode(String mode) {
     return new LoadOptions(mode, clients, calls, rate, holdMs, number, durationSec, setupTimeoutMs, progressSec,
-        openConcurrency, target, clusterConfig, jsonFile, lingerMs);
+        openConcurrency, target, clusterConfig, jsonFile, lingerMs, warmupSec);
   }
 
   public LoadOptions withNumber(String number) {
     return new LoadOptions(mode, clients, calls, rate, holdMs, number, durationSec, setupTimeoutMs, progressSec,
-        openConcurrency, target, clusterConfig, jsonFile, lingerMs);
+        openConcurrency, target, clusterConfig, jsonFile, lingerMs, warmupSec);
   }
 
   public LoadOptions withProgressSec(long progressSec) {
     return new LoadOptions(mode, clients, calls, rate, holdMs, number, durationSec, setupTimeoutMs, progressSec,
-        openConcurrency, target, clusterConfig, jsonFile, lingerMs);
+        openConcurrency, target, clusterConfig, jsonFile, lingerMs, warmupSec);
   }
 
   private static long whole(String name, String v, long min, long max) {

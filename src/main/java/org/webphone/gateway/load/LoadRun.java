@@ -144,6 +144,9 @@ public final class LoadRun extends VerticleBase {
         stats.registerFailed.isEmpty() ? "" : ", failed " + stats.registerFailed);
     allRegistered.complete();
     stats.callsFromNanos = System.nanoTime();
+    if (options.warmupSec() > 0) {
+      stats.warmupUntilNanos = stats.callsFromNanos + options.warmupSec() * 1_000_000_000L;
+    }
     if (stats.registered == 0) {
       finish("no client registered");
     } else if (options.mode().equals("call")) {

@@ -15,6 +15,10 @@ final class LoadStats {
   private final long startNanos = System.nanoTime();
   /** When the first call could start (after registration): calls per second are counted from here. */
   long callsFromNanos = -1;
+  /** Calls started before this (System.nanoTime) keep their latencies out of the percentiles. */
+  long warmupUntilNanos = -1;
+  private int completedAtLastLine;
+  private long lastLineNanos = System.nanoTime();
 
   int clients;
   int registered;
@@ -70,12 +74,22 @@ final class LoadStats {
         && clients == registered + registerFailedTotal() + registerPending;
   }
 
+  /** True when a call started at {@code startNanos} counts for the latency percentiles. */
+  boolean measured(long startNanos) {
+    return warmupUntilNanos < 0 || startNanos >= warmupUntilNanos;
+  }
+
   String progressLine() {
     double t = elapsedSec();
+    long now = System.nanoTime();
+    double window = (now - lastLineNanos) / 1e9;
+    double recent = window > 0 ? (completed - completedAtLastLine) / window : 0;
+    completedAtLastLine = completed;
+    lastLineNanos = now;
     return String.format(Locale.ROOT,
-        "t=%6.1fs registered=%d/%d attempted=%d active=%d completed=%d failed=%d%s cps=%.1f setup p50=%s p95=%s p99=%s",
+        "t=%6.1fs registered=%d/%d attempted=%d active=%d completed=%d failed=%d%s cps=%.1f (now %.1f) setup p50=%s p95=%s p99=%s",
         t, registered, clients, attempted, active, completed, failedTotal(), failed.isEmpty() ? "" : " " + failed,
-        callsPerSecond(), ms(setupMs.percentile(50)), ms(setupMs.percentile(95)), ms(setupMs.percentile(99)));
+        callsPerSecond(), recent, ms(setupMs.percentile(50)), ms(setupMs.percentile(95)), ms(setupMs.percentile(99)));
   }
 
   JsonObject toJson(LoadOptions o) {

@@ -193,7 +193,9 @@ final class VirtualClient {
       return; // that call already ended (its events can overtake the Ack)
     }
     if (ar.succeeded()) {
-      run.stats().ackMs.add((System.nanoTime() - callNanos) / 1e6);
+      if (run.stats().measured(callNanos)) {
+        run.stats().ackMs.add((System.nanoTime() - callNanos) / 1e6);
+      }
       if (callId == null) {
         callId = ar.result().body().getString("callId");
       }
@@ -228,7 +230,9 @@ final class VirtualClient {
       return;
     }
     inCall = true;
-    run.stats().setupMs.add((System.nanoTime() - callNanos) / 1e6);
+    if (run.stats().measured(callNanos)) {
+      run.stats().setupMs.add((System.nanoTime() - callNanos) / 1e6);
+    }
     cancelTimer();
     callTimer = vertx.setTimer(Math.max(1, run.options().holdMs()), t -> {
       callTimer = -1;

@@ -41,7 +41,9 @@ public final class MediaCounters {
     /** DTMF packets (RFC 4733) generated toward the PBX. */
     dtmfSent,
     /** DTLS records dropped because the handshake queue was full. */
-    dtlsDropped
+    dtlsDropped,
+    /** SDES-SRTP from the PBX that failed authentication or the replay check; never relayed. */
+    pbxAuthFailed
   }
 
   private final AtomicLongArray values = new AtomicLongArray(Name.values().length);

@@ -10,13 +10,13 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.ErrorCode;
 import org.webphone.gateway.config.GatewayConfig;
 import org.webphone.gateway.media.dtls.DtlsIdentity;
-import org.webphone.gateway.media.dtls.DtlsLeg;
 import org.webphone.gateway.media.ice.IceService;
 import org.webphone.gateway.media.rtp.RtpIoLoop;
 import org.webphone.gateway.media.rtp.RtpPorts;
@@ -74,8 +74,8 @@ public final class MediaRelayVerticle extends VerticleBase {
         RtpIoLoop loop = new RtpIoLoop("media-rtp-io");
         DtlsIdentity identity = DtlsIdentity.generate("webphone-" + config().getString("nodeId", "node"));
         return new MediaRuntime(ice, identity, ports, loop, cfg.mediaAnnouncedAddress(),
-            cfg.getBoolean("media.learnPbxAddress"), (int) Math.min(30_000, timeoutNanos / 1_000_000),
-            (sessionId, event) -> ctx.runOnContext(v -> emit(sessionId, event)));
+            cfg.getBoolean("media.learnPbxAddress"), cfg.getBoolean("media.pbxSrtp"), (int) Math.min(30_000, timeoutNanos / 1_000_000),
+            (sessionId, event) -> ctx.runOnContext(v -> emit(sessionId, event)), new AtomicInteger());
       } catch (Exception e) {
         ice.close();
         throw e;
@@ -161,6 +161,11 @@ public final class MediaRelayVerticle extends VerticleBase {
       }
       MediaSession s = new MediaSession(callId, sessionId, rt, ports);
       s.negotiated(codec, offer.telephoneEvent(), pbxTe);
+      if (pbx != null) {
+        s.useSavp(pbx.savp(), pbx.cryptoTag());
+      } else {
+        s.useSavp(rt.pbxSrtp(), 1);
+      }
       try {
         s.replaceBrowserLeg(newLeg(s, offer));
       } catch (Exception e) {
@@ -206,7 +211,7 @@ public final class MediaRelayVerticle extends VerticleBase {
   }
 
   private WebRtcLeg newLeg(MediaSession s, MediaSdp.BrowserOffer offer) throws java.io.IOException {
-    return new WebRtcLeg(s, rt.ice(), rt.identity(), offer, rt.handshakeTimeoutMs(), new WebRtcLeg.Events() {
+    return new WebRtcLeg(s, rt, offer, new WebRtcLeg.Events() {
       @Override
       public void onConnected(WebRtcLeg leg) {
         context.runOnContext(v -> {
@@ -238,6 +243,10 @@ public final class MediaRelayVerticle extends VerticleBase {
       pbx = MediaSdp.parsePbx(text(m.body(), "sdp"));
       if (pbx.rtp() != null && !pbx.g711().contains(s.codec())) {
         throw new IllegalArgumentException("the PBX SDP lacks the call's codec " + s.codec());
+      }
+      if (pbx.rtp() != null && pbx.savp() != s.savp()) {
+        throw new IllegalArgumentException("the PBX SDP is " + (pbx.savp() ? "RTP/SAVP" : "RTP/AVP")
+            + " but the call's PBX leg is " + (s.savp() ? "RTP/SAVP (media.pbxSrtp)" : "RTP/AVP"));
       }
     } catch (IllegalArgumentException e) {
       m.fail(ErrorCode.BAD_SDP.code(), e.getMessage());
@@ -350,7 +359,7 @@ public final class MediaRelayVerticle extends VerticleBase {
         .put("creating", creating.size())
         .put("rtpPorts", rt.ports().inUse())
         .put("agents", rt.ice().liveAgents())
-        .put("dtlsThreads", DtlsLeg.liveThreads())
+        .put("dtlsThreads", rt.dtlsThreads().get())
         .put("rtpRegistrations", rt.loop().registrations())
         .put("webrtcPort", rt.ice().port())
         .put("fingerprint", rt.identity().fingerprint())

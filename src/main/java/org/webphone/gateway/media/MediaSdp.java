@@ -19,6 +19,8 @@ public final class MediaSdp {
   static final int PCMA = 8;
   /** telephone-event payload type we offer the PBX (the usual one). */
   static final int PBX_TE_PT = 101;
+  /** The one SDES suite offered and accepted toward the PBX (RFC 4568). */
+  static final String SDES_SUITE = "AES_CM_128_HMAC_SHA1_80";
 
   private MediaSdp() {
   }
@@ -31,7 +33,7 @@ public final class MediaSdp {
 
   /** The parts of a PBX description (offer or answer) the relay uses. */
   public record PbxMedia(InetSocketAddress rtp, List<Integer> g711, int telephoneEvent, String direction,
-                         String origin) {
+                         String origin, boolean savp, int cryptoTag, byte[] cryptoKey) {
     /** True when the PBX wants no media from us (hold, or a rejected/zero-port stream). */
     public boolean pbxReceives() {
       return rtp != null && ("sendrecv".equals(direction) || "recvonly".equals(direction));
@@ -92,8 +94,31 @@ public final class MediaSdp {
     if (audio == null) {
       throw new IllegalArgumentException("the PBX SDP has no audio m-line");
     }
-    if (!audio.proto.equalsIgnoreCase("RTP/AVP") && !audio.proto.equalsIgnoreCase("RTP/AVPF")) {
-      throw new IllegalArgumentException("the PBX audio is " + audio.proto + ", expected RTP/AVP");
+    boolean savp = audio.proto.equalsIgnoreCase("RTP/SAVP") || audio.proto.equalsIgnoreCase("RTP/SAVPF");
+    if (!savp && !audio.proto.equalsIgnoreCase("RTP/AVP") && !audio.proto.equalsIgnoreCase("RTP/AVPF")) {
+      throw new IllegalArgumentException("the PBX audio is " + audio.proto + ", expected RTP/AVP or RTP/SAVP");
+    }
+    int cryptoTag = -1;
+    byte[] cryptoKey = null;
+    if (savp) {
+      for (String c : audio.attrs("crypto")) {
+        String[] f = c.trim().split("\\s+");
+        if (f.length >= 3 && f[1].equals(SDES_SUITE) && f[2].startsWith("inline:")) {
+          try {
+            byte[] key = java.util.Base64.getDecoder().decode(f[2].substring(7).split("\\|")[0]);
+            if (key.length == org.webphone.gateway.media.rtp.SrtpKeys.SDES_KEY_LENGTH) {
+              cryptoTag = Integer.parseInt(f[0]);
+              cryptoKey = key;
+              break;
+            }
+          } catch (IllegalArgumentException ignored) {
+            // a malformed crypto line is skipped; another may be usable
+          }
+        }
+      }
+      if (cryptoKey == null && audio.port != 0) {
+        throw new IllegalArgumentException("the PBX's RTP/SAVP has no usable a=crypto " + SDES_SUITE);
+      }
     }
     List<Integer> g711 = new ArrayList<>();
     for (String f : audio.formats) {
@@ -119,7 +144,8 @@ public final class MediaSdp {
     if (c != null && c.equals("0.0.0.0") && dir.equals("sendrecv")) {
       dir = "inactive"; // RFC 2543 hold
     }
-    return new PbxMedia(rtp, g711, audio.payloadFor("telephone-event/8000"), dir, sdp.origin());
+    return new PbxMedia(rtp, g711, audio.payloadFor("telephone-event/8000"), dir, sdp.origin(), savp, cryptoTag,
+        cryptoKey);
   }
 
   /** The answer to the browser. */
@@ -171,16 +197,20 @@ public final class MediaSdp {
     return s.toString();
   }
 
-  /** An offer or answer toward the PBX. */
+  /** An offer or answer toward the PBX; {@code crypto} (tag and our key) makes it RTP/SAVP, else RTP/AVP. */
   public static String pbxSdp(long sessionId, long version, String address, int port, int codec,
-                              int telephoneEvent, String direction) {
+                              int telephoneEvent, String direction, int cryptoTag, byte[] crypto) {
     StringBuilder s = new StringBuilder(256);
     line(s, "v=0");
     line(s, "o=webphone " + sessionId + " " + version + " IN IP4 " + address);
     line(s, "s=webphone");
     line(s, "c=IN IP4 " + address);
     line(s, "t=0 0");
-    line(s, "m=audio " + port + " RTP/AVP " + codec + (telephoneEvent >= 0 ? " " + telephoneEvent : ""));
+    line(s, "m=audio " + port + (crypto != null ? " RTP/SAVP " : " RTP/AVP ") + codec
+        + (telephoneEvent >= 0 ? " " + telephoneEvent : ""));
+    if (crypto != null) {
+      line(s, "a=crypto:" + cryptoTag + " " + SDES_SUITE + " inline:" + java.util.Base64.getEncoder().encodeToString(crypto));
+    }
     line(s, "a=rtpmap:" + codec + (codec == PCMU ? " PCMU/8000" : " PCMA/8000"));
     if (telephoneEvent >= 0) {
       line(s, "a=rtpmap:" + telephoneEvent + " telephone-event/8000");

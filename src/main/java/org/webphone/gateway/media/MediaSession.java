@@ -1,11 +1,8 @@
 package org.webphone.gateway.media;
 
 import io.vertx.core.json.JsonObject;
-import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.DatagramChannel;
 import java.util.concurrent.ThreadLocalRandom;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -16,37 +13,33 @@ import org.webphone.gateway.media.rtp.RtpPorts;
 import org.webphone.gateway.media.rtp.StreamRewriter;
 
 /**
- * The media of one call: a replaceable {@link WebRtcLeg} toward the browser and an RTP leg toward the PBX
- * (a port pair, the PBX's address, the stream rewriters), relaying G.711 both ways without transcoding.
+ * The media of one call: a replaceable {@link WebRtcLeg} toward the browser and a {@link PbxLeg} that stays
+ * for the whole call, relaying G.711 both ways without transcoding: payload types mapped, SSRC, sequence
+ * numbers and timestamps kept continuous per direction ({@link StreamRewriter}), DTMF, hold, timeouts.
  *
  * <p>Threads: browser→PBX runs on ice4j's receive thread ({@link #fromBrowser}); PBX→browser on the node's
- * {@code media-rtp-io} thread ({@link #onPbxReadable}); negotiation state is written by the verticle's event
- * loop and read by the packet threads through volatile fields. Neither packet path allocates or blocks.
+ * {@code media-rtp-io} thread ({@link #relayToBrowser}, called by the PBX leg); negotiation state is
+ * written by the verticle's event loop and read by the packet threads through volatile fields. Neither
+ * packet path allocates or blocks.
  */
 final class MediaSession {
   private static final Logger LOG = LoggerFactory.getLogger(MediaSession.class);
-  private static final int READS_PER_WAKEUP = 32;
 
   private final String callId;
   private final String sessionId;
   private final MediaRuntime rt;
   private final MediaCounters counters = new MediaCounters();
-  private final RtpPorts.Pair ports;
   private final StreamRewriter toPbx = new StreamRewriter(ThreadLocalRandom.current().nextInt());
   private final StreamRewriter toBrowser = new StreamRewriter(ThreadLocalRandom.current().nextInt());
-  private final PacketBuffer pbxRx = new PacketBuffer();
-  private final ByteBuffer pbxRxView = ByteBuffer.wrap(pbxRx.getBuffer());
   private final long sdpSessionId = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE / 2);
   private final long createdNanos = System.nanoTime();
 
+  private final PbxLeg pbx;
   private volatile WebRtcLeg browser;
-  private volatile InetSocketAddress pbxRemote;
-  private volatile boolean pbxLearned;
   private volatile boolean sendToPbx;
   private volatile int browserTe = -1;
   private volatile int pbxTe = -1;
   private volatile long lastBrowserNanos;
-  private volatile long lastPbxNanos;
   private volatile boolean closed;
   private volatile int codec;
   private long browserVersion;
@@ -63,7 +56,16 @@ final class MediaSession {
     this.callId = callId;
     this.sessionId = sessionId;
     this.rt = rt;
-    this.ports = ports;
+    this.pbx = new PbxLeg(callId, rt, ports, counters, this::relayToBrowser);
+  }
+
+  /** Makes the PBX leg RTP/SAVP with SDES keys (RFC 4568) or plain RTP/AVP; set once at create. */
+  void useSavp(boolean savp, int tag) {
+    pbx.useSavp(savp, tag);
+  }
+
+  boolean savp() {
+    return pbx.savp();
   }
 
   String callId() {
@@ -79,13 +81,12 @@ final class MediaSession {
   }
 
   int rtpPort() {
-    return ports.port();
+    return pbx.port();
   }
 
   /** Starts reading the PBX leg's ports on the packet thread. */
   void startPbxLeg() {
-    rt.loop().register(ports.rtp(), this::onPbxReadable);
-    rt.loop().register(ports.rtcp(), this::onPbxReadable);
+    pbx.start();
   }
 
   // ------------------------------------------------------------------ negotiation (event loop)
@@ -128,23 +129,21 @@ final class MediaSession {
   /** Our SDP toward the PBX with the current local direction (offer, or answer to {@code offered}). */
   String pbxSdp(String offeredDirection) {
     String dir = offeredDirection == null ? localDirection : MediaSdp.answerDirection(offeredDirection, localDirection);
-    return MediaSdp.pbxSdp(sdpSessionId, ++pbxVersion, rt.announcedAddress(), ports.port(), codec, pbxTe, dir);
+    return MediaSdp.pbxSdp(sdpSessionId, ++pbxVersion, rt.announcedAddress(), pbx.port(), codec, pbxTe, dir,
+        pbx.cryptoTag(), pbx.ourKey());
   }
 
   /** Takes the PBX's description (answer or offer): where to send, whether to send, its DTMF type. */
-  void applyPbx(MediaSdp.PbxMedia pbx) {
-    if (pbx.telephoneEvent() >= 0) {
-      pbxTe = pbx.telephoneEvent();
-    } else if (pbxTe >= 0 && pbx.rtp() != null) {
+  void applyPbx(MediaSdp.PbxMedia desc) {
+    if (desc.telephoneEvent() >= 0) {
+      pbxTe = desc.telephoneEvent();
+    } else if (pbxTe >= 0 && desc.rtp() != null) {
       pbxTe = -1;
     }
-    pbxDirection = pbx.direction();
-    if (pbx.rtp() != null && !pbx.rtp().equals(pbxRemote)) {
-      pbxRemote = pbx.rtp();
-      pbxLearned = false;
-    }
+    pbxDirection = desc.direction();
+    pbx.apply(desc);
     updateSending();
-    LOG.info("call={} PBX media {} {} codec {}", callId, pbxRemote, pbxDirection, codec);
+    LOG.info("call={} PBX media {} {} codec {}", callId, pbx.remote(), pbxDirection, codec);
   }
 
   void setLocalDirection(String direction) {
@@ -168,7 +167,7 @@ final class MediaSession {
   void fromBrowser(byte[] b, int len, ByteBuffer view) {
     long now = System.nanoTime();
     lastBrowserNanos = now;
-    InetSocketAddress to = pbxRemote;
+    InetSocketAddress to = pbx.remote();
     if (!sendToPbx || to == null || closed) {
       return;
     }
@@ -190,74 +189,14 @@ final class MediaSession {
     synchronized (toPbx) {
       toPbx.rewrite(b, 0, now);
     }
-    sendPbx(view, len, to);
-  }
-
-  private void sendPbx(ByteBuffer view, int len, InetSocketAddress to) {
-    view.clear().limit(len);
-    try {
-      ports.rtp().send(view, to);
-      counters.inc(Name.toPbx);
-    } catch (IOException e) {
-      counters.inc(Name.sendFailed);
-    }
+    pbx.send(b, len, view, to);
   }
 
   // ------------------------------------------------------------------ PBX → browser (media-rtp-io thread)
 
-  private void onPbxReadable(DatagramChannel ch) {
-    boolean rtcp = ch == ports.rtcp();
-    for (int i = 0; i < READS_PER_WAKEUP; i++) {
-      SocketAddress from;
-      pbxRxView.clear();
-      try {
-        from = ch.receive(pbxRxView);
-      } catch (IOException e) {
-        return;
-      }
-      if (from == null) {
-        return;
-      }
-      int len = pbxRxView.position();
-      byte[] b = pbxRx.getBuffer();
-      if (!Rtp.isRtpOrRtcp(b, 0, len)) {
-        counters.inc(Name.pbxJunk);
-        continue;
-      }
-      InetSocketAddress expected = pbxRemote;
-      if (expected == null) {
-        counters.inc(Name.pbxJunk);
-        continue;
-      }
-      if (rtcp) {
-        if (from instanceof InetSocketAddress f && f.getAddress().equals(expected.getAddress())) {
-          counters.inc(Name.pbxRtcpIn);
-        } else {
-          counters.inc(Name.pbxWrongSource);
-        }
-        continue;
-      }
-      if (!expected.equals(from)) {
-        if (rt.learnPbxAddress() && !pbxLearned && from instanceof InetSocketAddress f) {
-          // NATed PBX: the first RTP decides, then the address is locked for the rest of the call.
-          pbxRemote = f;
-          pbxLearned = true;
-          LOG.info("call={} PBX media address learned: {}", callId, f);
-        } else {
-          counters.inc(Name.pbxWrongSource);
-          continue;
-        }
-      } else {
-        pbxLearned = true;
-      }
-      long now = System.nanoTime();
-      lastPbxNanos = now;
-      counters.inc(Name.pbxIn);
-      relayToBrowser(b, len, now);
-    }
-  }
-
-  private void relayToBrowser(byte[] b, int len, long now) {
+  /** An accepted (and decrypted) RTP packet from the PBX, at offset 0 of {@code buf}. */
+  private void relayToBrowser(PacketBuffer buf, int len, long now) {
+    byte[] b = buf.getBuffer();
     WebRtcLeg leg = browser;
     if (leg == null || closed) {
       return;
@@ -281,8 +220,8 @@ final class MediaSession {
       }
     }
     toBrowser.rewrite(b, 0, now);
-    pbxRx.set(len);
-    if (leg.sendToBrowser(pbxRx)) {
+    buf.set(len);
+    if (leg.sendToBrowser(buf)) {
       counters.inc(Name.toBrowser);
     }
   }
@@ -312,9 +251,8 @@ final class MediaSession {
 
   /** Sends one RFC 4733 packet for {@code event}; {@code first} sets the marker bit. */
   boolean sendDtmfPacket(int event, long timestamp, int duration, boolean first, boolean end) {
-    InetSocketAddress to = pbxRemote;
     int te = pbxTe;
-    if (to == null || te < 0 || closed) {
+    if (pbx.remote() == null || te < 0 || closed) {
       return false;
     }
     byte[] b = new byte[16];
@@ -329,7 +267,9 @@ final class MediaSession {
       Rtp.setSeq(b, 0, toPbx.nextOwnSeq());
       Rtp.setTimestamp(b, 0, timestamp);
     }
-    sendPbx(ByteBuffer.wrap(b), 16, to);
+    if (!pbx.sendOwn(b, 16)) {
+      return false;
+    }
     counters.inc(Name.dtmfSent);
     return true;
   }
@@ -357,7 +297,7 @@ final class MediaSession {
     } else if (leg != null && leg.connected() && now - Math.max(lastBrowserNanos, leg.createdNanos()) > timeoutNanos) {
       reason = "no media from the browser for " + secs + " s";
     } else {
-      long pbxLast = lastPbxNanos;
+      long pbxLast = pbx.lastRxNanos();
       long limit = onHold() ? holdTimeoutNanos : timeoutNanos;
       if (pbxLast != 0 && now - pbxLast > limit) {
         reason = "no RTP from the PBX for " + limit / 1_000_000_000L + " s";
@@ -383,10 +323,11 @@ final class MediaSession {
   }
 
   JsonObject status() {
-    return new JsonObject().put("callId", callId).put("sessionId", sessionId).put("rtpPort", ports.port())
-        .put("pbxAddress", pbxRemote == null ? null : pbxRemote.getAddress().getHostAddress() + ":" + pbxRemote.getPort())
+    return new JsonObject().put("callId", callId).put("sessionId", sessionId).put("rtpPort", pbx.port())
+        .put("pbxAddress", pbx.remote() == null ? null
+            : pbx.remote().getAddress().getHostAddress() + ":" + pbx.remote().getPort())
         .put("browserConnected", browser != null && browser.connected())
-        .put("codec", codec).put("hold", onHold())
+        .put("codec", codec).put("hold", onHold()).put("pbxSrtp", pbx.savp())
         .put("ageMs", (System.nanoTime() - createdNanos) / 1_000_000)
         .put("counters", counters.toJson());
   }
@@ -402,6 +343,6 @@ final class MediaSession {
     if (leg != null) {
       leg.close();
     }
-    rt.ports().release(ports);
+    pbx.close();
   }
 }

@@ -11,11 +11,9 @@ import org.jitsi.srtp.SrtpErrorStatus;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.media.MediaCounters.Name;
-import org.webphone.gateway.media.dtls.DtlsIdentity;
 import org.webphone.gateway.media.dtls.DtlsLeg;
 import org.webphone.gateway.media.ice.IceBufferPool;
 import org.webphone.gateway.media.ice.IceLeg;
-import org.webphone.gateway.media.ice.IceService;
 import org.webphone.gateway.media.rtp.PacketBuffer;
 import org.webphone.gateway.media.rtp.Rtp;
 import org.webphone.gateway.media.rtp.SrtpKeys;
@@ -49,12 +47,13 @@ final class WebRtcLeg implements AutoCloseable {
   private volatile boolean closed;
 
   /** Builds the agent and starts ICE; blocking, call from a worker. */
-  WebRtcLeg(MediaSession session, IceService iceService, DtlsIdentity identity, MediaSdp.BrowserOffer offer,
-            int handshakeTimeoutMs, Events events) throws IOException {
+  WebRtcLeg(MediaSession session, MediaRuntime rt, MediaSdp.BrowserOffer offer, Events events)
+      throws IOException {
     this.callId = session.callId();
     this.session = session;
     this.counters = session.counters();
-    this.dtls = new DtlsLeg(callId, identity, offer.fingerprint(), handshakeTimeoutMs, this::sendRaw,
+    this.dtls = new DtlsLeg(callId, rt.identity(), offer.fingerprint(), rt.handshakeTimeoutMs(), rt.dtlsThreads(),
+        this::sendRaw,
         new DtlsLeg.Listener() {
           @Override
           public void onConnected(SrtpKeys k) {
@@ -70,7 +69,7 @@ final class WebRtcLeg implements AutoCloseable {
             events.onFailed(WebRtcLeg.this, reason);
           }
         });
-    this.ice = new IceLeg(iceService, offer.ufrag(), offer.pwd(), offer.candidates(), new IceLeg.Listener() {
+    this.ice = new IceLeg(rt.ice(), offer.ufrag(), offer.pwd(), offer.candidates(), new IceLeg.Listener() {
       @Override
       public void onState(IceProcessingState state) {
         LOG.debug("call={} ICE {}", callId, state);
@@ -137,8 +136,7 @@ final class WebRtcLeg implements AutoCloseable {
       counters.inc(Name.browserJunk);
       return;
     }
-    InetSocketAddress selected = ice.selectedRemote();
-    if (selected == null || !selected.equals(buffer.getRemoteAddress())) {
+    if (!ice.isSelected(buffer.getRemoteAddress())) {
       counters.inc(Name.browserWrongSource);
       return;
     }

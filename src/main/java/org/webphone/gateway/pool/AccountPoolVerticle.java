@@ -183,6 +183,7 @@ public final class AccountPoolVerticle extends VerticleBase {
             r.counts().waiting());
         metrics.refused();
         m.fail(ErrorCode.NO_ACCOUNT.code(), ErrorCode.NO_ACCOUNT.text());
+        return; // nothing changed: a storm of refusals publishes nothing
       }
       noteChange(r.counts());
     });

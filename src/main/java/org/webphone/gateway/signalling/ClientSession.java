@@ -258,10 +258,13 @@ final class ClientSession implements CallControl.Owner {
         send(ServerEvent.ready(false));
       }
       case "unregistered" -> {
-        phase = Phase.REGISTERING;
+        // We did not close the line (closing sessions ignore events): it was fenced or lost. A session
+        // without a line is useless; it ends, and the page reconnects into a fresh one.
+        LOG.warn("line={} unregistered by the SIP side: {}", id, reason);
         registration = ServerEvent.REG_UNREGISTERED;
         send(ServerEvent.registration(ServerEvent.REG_UNREGISTERED, code, reason));
         send(ServerEvent.ready(false));
+        close("the line was lost", (short) 1011);
       }
       default -> {
         // "registering"/"unregistering" refreshes of a registered line are not news for the browser.

@@ -178,8 +178,8 @@ final class MediaFixture implements AutoCloseable {
   }
 
   /**
-   * The start of {@code count} consecutive ports free on loopback UDP now, even. {@code Ports.free(true)}
-   * cannot be used: Linux hands out odd ports for bind(0), so it never finds an even one.
+   * The start of {@code count} consecutive ports free on loopback UDP now, even: the verticle's RTP range
+   * ({@code Ports.free(true)} gives one pair, a session test needs several).
    */
   static int freeEvenRange(int count) {
     for (int attempt = 0; attempt < 50; attempt++) {

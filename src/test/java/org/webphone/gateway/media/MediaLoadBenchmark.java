@@ -28,12 +28,15 @@ import org.webphone.gateway.config.GatewayConfig;
  * (browser→PBX, PBX→browser). Reports loss, round-trip latency, the relay's CPU per call (CPU time of the
  * gateway's threads only, not the load generator's) and GC.
  *
- * <p>Run: {@code bench/media-load.sh 100 200} (arguments: call counts; {@code -Dseconds=20}).
+ * <p>Run: {@code bench/media-load.sh 100 200} (arguments: call counts; window {@code JAVA_OPTS=-Dseconds=20}).
  */
 public final class MediaLoadBenchmark {
   private static final String[] GENERATOR_THREADS = {"test-browser-rx", "load-", "main"};
 
   public static void main(String[] args) throws Exception {
+    // ice4j logs through java.util.logging; route it to logback (bench/logback-quiet.xml: warnings only).
+    org.slf4j.bridge.SLF4JBridgeHandler.removeHandlersForRootLogger();
+    org.slf4j.bridge.SLF4JBridgeHandler.install();
     int seconds = Integer.getInteger("seconds", 20);
     List<Integer> sizes = new ArrayList<>();
     for (String a : args) {

@@ -360,4 +360,56 @@ class MediaRelayScenariosTest {
     f.assertNothingLeaks();
     tc.completeNow();
   }
+
+  @Test
+  void withPbxSrtpThePbxLegIsSdesSrtpBothWaysAndForgedPbxPacketsAreDropped(Vertx vertx, VertxTestContext tc)
+      throws Exception {
+    f = new MediaFixture(vertx, new JsonObject().put("pbxSrtp", true));
+    WebRtcTestClient browser = f.own(new WebRtcTestClient());
+    f.listen("s12");
+    JsonObject created = f.request(Addresses.MEDIA_CREATE,
+        new JsonObject().put("callId", "sd1").put("sessionId", "s12").put("browserOffer", browser.offer()));
+    Sdp offer = Sdp.parse(created.getString("pbxSdp"));
+    assertEquals("RTP/SAVP", offer.audio().proto);
+    String crypto = offer.audio().attr("crypto");
+    assertTrue(crypto.startsWith("1 AES_CM_128_HMAC_SHA1_80 inline:"), crypto);
+    byte[] gatewayKey = java.util.Base64.getDecoder().decode(crypto.substring(crypto.indexOf("inline:") + 7));
+    byte[] pbxKey = new byte[30];
+    ThreadLocalRandom.current().nextBytes(pbxKey);
+    org.webphone.gateway.media.rtp.SrtpKeys pbxSide = org.webphone.gateway.media.rtp.SrtpKeys.sdes(pbxKey, gatewayKey);
+    String answer = f.pbxSdp(1, "0 101", "sendrecv").replace("RTP/AVP", "RTP/SAVP")
+        + "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" + java.util.Base64.getEncoder().encodeToString(pbxKey) + "\r\n";
+    // A plain RTP/AVP answer to an RTP/SAVP offer is refused.
+    assertEquals(306, f.failure(Addresses.MEDIA_PBX_SDP,
+        new JsonObject().put("callId", "sd1").put("sdp", f.pbxSdp(1, "0 101", "sendrecv"))));
+    f.request(Addresses.MEDIA_PBX_SDP, new JsonObject().put("callId", "sd1").put("sdp", answer));
+    int rtpPort = offer.audio().port;
+    browser.connect(created.getString("browserAnswer"));
+    f.awaitEvent("connected", 5);
+
+    byte[] sent = browser.sendRtp(0, payload(1));
+    byte[] wire = f.pbxReceive();
+    assertNotNull(wire);
+    assertEquals(182, wire.length, "SRTP adds the 10-byte auth tag");
+    org.webphone.gateway.media.rtp.PacketBuffer buf = new org.webphone.gateway.media.rtp.PacketBuffer();
+    buf.load(wire, 0, wire.length);
+    assertEquals(org.jitsi.srtp.SrtpErrorStatus.OK, pbxSide.unprotect(buf));
+    assertArrayEquals(Arrays.copyOfRange(sent, 12, 172), Arrays.copyOfRange(buf.getBuffer(), 12, 172));
+
+    buf.load(rtp(0, 1, 0, 42, payload(5)), 0, 172);
+    assertEquals(org.jitsi.srtp.SrtpErrorStatus.OK, pbxSide.protect(buf));
+    byte[] srtp = Arrays.copyOf(buf.getBuffer(), buf.getLength());
+    f.pbxSend(srtp, rtpPort);
+    byte[] back = browser.received.poll(3, TimeUnit.SECONDS);
+    assertNotNull(back, "the PBX's SRTP did not reach the browser");
+    assertArrayEquals(payload(5), Arrays.copyOfRange(back, 12, 172));
+    f.pbxSend(srtp, rtpPort); // a replay
+    byte[] forged = rtp(0, 2, 160, 42, payload(6));
+    f.pbxSend(Arrays.copyOf(forged, 182), rtpPort); // plain RTP with a made-up tag
+    assertNull(browser.received.poll(300, TimeUnit.MILLISECONDS), "a replayed or forged PBX packet was relayed");
+    assertEquals(2, f.counter("sd1", "pbxAuthFailed"));
+    f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "sd1"));
+    f.assertNothingLeaks();
+    tc.completeNow();
+  }
 }

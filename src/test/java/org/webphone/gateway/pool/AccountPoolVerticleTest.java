@@ -146,6 +146,23 @@ class AccountPoolVerticleTest {
   }
 
   @Test
+  void changesArePublishedOnPoolChangedWithTheNewCounts(Vertx vx, VertxTestContext ctx) throws Exception {
+    deploy(vx, PoolClient.range("u", 1, 2));
+    Checkpoint seen = ctx.checkpoint();
+    MessageConsumer<JsonObject> c = vx.eventBus().consumer(Addresses.POOL_CHANGED, m -> ctx.verify(() -> {
+      if (m.body().getInteger("leased") == 1) {
+        assertEquals(new JsonObject().put("total", 2).put("free", 1).put("leased", 1).put("waiting", 0), m.body());
+        seen.flag();
+      }
+    }));
+    c.completion().await(5, TimeUnit.SECONDS);
+    JsonObject l = pool.lease("s1");
+    assertTrue(ctx.awaitCompletion(5, TimeUnit.SECONDS), "pool.changed with leased=1");
+    pool.release(l);
+    c.unregister().await(5, TimeUnit.SECONDS);
+  }
+
+  @Test
   void aRetriedLeaseOfTheSameSessionGetsTheSameLeaseNotASecondAccount(Vertx vx) throws Exception {
     deploy(vx, PoolClient.range("u", 1, 2));
     JsonObject l1 = pool.lease("s1");

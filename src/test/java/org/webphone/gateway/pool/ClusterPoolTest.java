@@ -54,10 +54,14 @@ import org.webphone.gateway.testing.Ports;
 class ClusterPoolTest {
   private static final Logger LOG = LoggerFactory.getLogger(ClusterPoolTest.class);
   private static final int ACCOUNTS = 20;
-  /** Hazelcast removes a silent member after this long (cluster.xml: 10 s; shorter keeps the test fast). */
-  private static final int NO_HEARTBEAT_SEC = 6;
-  /** The pool's own lease TTL on every node of this test. */
-  private static final int TTL_SEC = 3;
+  /** Hazelcast removes a silent member after this long (as in cluster.xml). */
+  private static final int NO_HEARTBEAT_SEC = 10;
+  /**
+   * The pool's lease TTL on every node of this test. Short, to test expiry fast, but not below 6 s: on this
+   * shared 2-core machine (load average 20-30 at times) an in-JVM node's event loop was once starved for
+   * more than 3 s, and the other nodes rightly took its leases away.
+   */
+  private static final int TTL_SEC = 6;
 
   private final String cluster = "pool-test-" + UUID.randomUUID().toString().substring(0, 8);
   private final List<Integer> ports = new ArrayList<>();
@@ -144,7 +148,7 @@ class ClusterPoolTest {
   @Order(1)
   void thousandsOfConcurrentLeasesFromThreeNodesNeverHoldAnAccountTwiceAndLoseNone() throws Exception {
     int workersPerNode = 8;
-    int cycles = 150;
+    int cycles = 100;
     Map<String, Long> holders = new ConcurrentHashMap<>();
     List<Grant> grants = new CopyOnWriteArrayList<>();
     List<String> violations = new CopyOnWriteArrayList<>();
@@ -373,7 +377,7 @@ class ClusterPoolTest {
       hung.awaitLog(l -> l.equals("HANGING"), Duration.ofSeconds(10));
       long took = millisUntilFree(leases, Duration.ofSeconds(TTL_SEC + 10));
       LOG.info("leases of the hung node were free again after {} ms (TTL {} s)", took, TTL_SEC);
-      assertTrue(took <= TTL_SEC * 1000L + 1000 + 3000, "freed after " + took + " ms");
+      assertTrue(took <= TTL_SEC * 1000L + TTL_SEC * 1000L / 3 + 3000, "freed after " + took + " ms");
       hung.awaitLog(l -> l.equals("AWAKE"), Duration.ofSeconds(20));
       // Its next heartbeat shows the leases are gone: each session is told, to close and lease again.
       for (JsonObject l : leases) {

@@ -113,6 +113,21 @@ class ClientSessionTest {
   }
 
   @Test
+  void aLineLostOnTheSipSideEndsTheSessionAndGivesEverythingBack(Vertx vertx) throws Exception {
+    h = new Harness(vertx, 1, new JsonObject());
+    Harness.Client c = h.connect(null);
+    String line = c.await("OnSession").getString("sessionId");
+    c.await("OnSetReadyStatus", e -> e.getBoolean("ready"));
+    h.lower.emit(line, new JsonObject().put("event", "registration").put("state", "unregistered")
+        .put("reason", "lease no longer current"));
+    c.await("OnRegistrationStateChanged", e -> e.getString("state").equals("Unregistered"));
+    c.await("OnSessionClosed");
+    c.awaitClosed();
+    assertEquals(1011, (int) c.ws.closeStatusCode());
+    h.assertNothingLeaked();
+  }
+
+  @Test
   void farEndFailuresBecomeCallErrorsAndTheFinalState(Vertx vertx) throws Exception {
     h = new Harness(vertx, 1, new JsonObject());
     Harness.Client c = h.ready();

@@ -11,7 +11,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.openqa.selenium.By;
@@ -36,11 +37,13 @@ import org.webphone.gateway.testing.Ports;
 @ExtendWith(VertxExtension.class)
 class PhonePageTest {
   private Harness h;
-  private WebDriver driver;
-  private Path profile;
+  // One browser for the class (each test has its own gateway, so its own origin and storage): Chromium
+  // starts once, not once per test.
+  private static WebDriver driver;
+  private static Path profile;
 
-  @BeforeEach
-  void browser() throws Exception {
+  @BeforeAll
+  static void browser() throws Exception {
     PeerProcess.requireBinary("/usr/bin/chromedriver");
     profile = Files.createTempDirectory("webphone-chrome");
     ChromeOptions o = new ChromeOptions();
@@ -57,10 +60,17 @@ class PhonePageTest {
   @AfterEach
   void tearDown() throws Exception {
     if (driver != null) {
-      driver.quit();
+      driver.get("about:blank"); // the page lets go of its session before its gateway goes
     }
     if (h != null) {
       h.close();
+    }
+  }
+
+  @AfterAll
+  static void quit() throws Exception {
+    if (driver != null) {
+      driver.quit();
     }
     if (profile != null) {
       try (var files = Files.walk(profile)) {

@@ -22,9 +22,9 @@ import org.webphone.gateway.media.rtp.SrtpKeys;
  */
 public final class DtlsLeg implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(DtlsLeg.class);
-  private static final AtomicInteger LIVE_THREADS = new AtomicInteger();
   private static final int QUEUE = 64;
   private static final int MTU = 1200;
+  private static final byte[] WAKE_UP = new byte[0];
 
   /** Where the leg sends its records (the ICE selected pair). */
   public interface Sender {
@@ -39,6 +39,7 @@ public final class DtlsLeg implements AutoCloseable {
   }
 
   private final String callId;
+  private final AtomicInteger liveThreads;
   private final SrtpDtlsServer server;
   private final Sender sender;
   private final Listener listener;
@@ -47,17 +48,16 @@ public final class DtlsLeg implements AutoCloseable {
   private volatile boolean closed;
   private volatile Thread thread;
 
+  /**
+   * @param liveThreads the node's count of running DTLS threads (for leak checks), kept up to date here
+   */
   public DtlsLeg(String callId, DtlsIdentity identity, String browserFingerprint, int handshakeTimeoutMs,
-                 Sender sender, Listener listener) {
+                 AtomicInteger liveThreads, Sender sender, Listener listener) {
     this.callId = callId;
+    this.liveThreads = liveThreads;
     this.server = new SrtpDtlsServer(identity, browserFingerprint, handshakeTimeoutMs);
     this.sender = sender;
     this.listener = listener;
-  }
-
-  /** DTLS threads alive in this JVM (for leak checks). */
-  public static int liveThreads() {
-    return LIVE_THREADS.get();
   }
 
   /** Queues one record; called from ice4j's thread, copies, never blocks (drops when the queue is full). */
@@ -76,7 +76,7 @@ public final class DtlsLeg implements AutoCloseable {
     }
     Thread t = new Thread(this::run, "media-dtls-" + callId);
     t.setDaemon(true);
-    LIVE_THREADS.incrementAndGet();
+    liveThreads.incrementAndGet();
     thread = t;
     t.start();
   }
@@ -91,8 +91,9 @@ public final class DtlsLeg implements AutoCloseable {
       listener.onConnected(keys);
       byte[] buf = new byte[MTU + 100];
       while (!closed) {
-        // Keeps answering retransmitted client flights; application data is not used on this leg.
-        dtls.receive(buf, 0, buf.length, 500);
+        // Keeps answering retransmitted client flights; application data is not used on this leg. The long
+        // wait keeps a thousand idle legs from waking up; close() wakes it.
+        dtls.receive(buf, 0, buf.length, 30_000);
       }
     } catch (IOException | RuntimeException e) {
       if (!closed) {
@@ -111,7 +112,7 @@ public final class DtlsLeg implements AutoCloseable {
           // close_notify is a courtesy; the browser learns the end from signalling too
         }
       }
-      LIVE_THREADS.decrementAndGet();
+      liveThreads.decrementAndGet();
     }
   }
 
@@ -124,8 +125,10 @@ public final class DtlsLeg implements AutoCloseable {
       t = thread;
     }
     if (t != null && t != Thread.currentThread()) {
-      // Wakes the thread out of its queue wait; the transport turns that into an IOException bctls ends on.
-      t.interrupt();
+      // Wakes the thread out of its queue wait (the transport then throws, which ends bctls). Not an
+      // interrupt: it could land in a send on ice4j's shared socket.
+      inbound.clear();
+      inbound.offer(WAKE_UP);
       try {
         t.join(2000);
       } catch (InterruptedException e) {
@@ -153,9 +156,12 @@ public final class DtlsLeg implements AutoCloseable {
         throw new IOException("leg closed");
       }
       try {
-        byte[] rec = inbound.poll(Math.min(waitMillis, 500), TimeUnit.MILLISECONDS);
+        byte[] rec = inbound.poll(waitMillis, TimeUnit.MILLISECONDS);
         if (rec == null) {
           return -1;
+        }
+        if (rec == WAKE_UP || closed) {
+          throw new IOException("leg closed");
         }
         int n = Math.min(len, rec.length);
         System.arraycopy(rec, 0, buf, off, n);

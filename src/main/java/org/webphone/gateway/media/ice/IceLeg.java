@@ -99,6 +99,31 @@ public final class IceLeg implements AutoCloseable {
     return selectedRemote;
   }
 
+  /**
+   * Whether {@code from} is the browser's address on the ICE-selected pair. Fast path: the address cached at
+   * COMPLETED; a different address is checked against ice4j's current selected pair (the browser may
+   * nominate another pair later), so only media from the selected pair is ever accepted.
+   */
+  public boolean isSelected(java.net.SocketAddress from) {
+    InetSocketAddress cached = selectedRemote;
+    if (cached != null && cached.equals(from)) {
+      return true;
+    }
+    if (cached == null) {
+      return false;
+    }
+    CandidatePair pair = component.getSelectedPair();
+    if (pair == null || !(from instanceof InetSocketAddress f)) {
+      return false;
+    }
+    TransportAddress ta = pair.getRemoteCandidate().getTransportAddress();
+    if (ta.getPort() == f.getPort() && ta.getAddress().equals(f.getAddress())) {
+      selectedRemote = f;
+      return true;
+    }
+    return false;
+  }
+
   /** Sends on the selected pair; throws until ICE has validated a pair. Non-blocking UDP send. */
   public void send(byte[] data, int off, int len) throws IOException {
     component.send(data, off, len);

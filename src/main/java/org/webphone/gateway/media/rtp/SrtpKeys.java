@@ -12,8 +12,9 @@ import org.jitsi.utils.logging2.LoggerImpl;
  * SRTP (AES128_CM_HMAC_SHA1_80) for one DTLS-SRTP association, from the 60 bytes of keying material of
  * RFC 5764 (client key | server key | client salt | server salt).
  *
- * <p>Threading: {@link #protect} is called only by the thread sending toward the browser, {@link #unprotect}
- * only by the thread receiving from it. Receive contexts are created per remote SSRC, at most
+ * <p>Threading: {@link #unprotect} is called only by the one thread receiving the stream; {@link #protect}
+ * is synchronized (uncontended on the audio path) because DTMF toward an SDES-SRTP PBX comes from another
+ * thread. Receive contexts are created per remote SSRC, at most
  * {@link #MAX_REMOTE_SSRCS}, so junk with random SSRCs cannot make us derive keys without end.
  */
 public final class SrtpKeys implements AutoCloseable {
@@ -47,6 +48,24 @@ public final class SrtpKeys implements AutoCloseable {
     rxFactory = factory(false, server ? clientKey : serverKey, server ? clientSalt : serverSalt);
   }
 
+  private SrtpKeys(SrtpContextFactory tx, SrtpContextFactory rx) {
+    txFactory = tx;
+    rxFactory = rx;
+  }
+
+  /** Length of an SDES (RFC 4568) inline key: 16 bytes of master key then 14 of master salt. */
+  public static final int SDES_KEY_LENGTH = KEY + SALT;
+
+  /** SDES-SRTP keys: we send with {@code ours}, receive with {@code theirs} (each key‖salt, 30 bytes). */
+  public static SrtpKeys sdes(byte[] ours, byte[] theirs) {
+    if (ours.length != SDES_KEY_LENGTH || theirs.length != SDES_KEY_LENGTH) {
+      throw new IllegalArgumentException("SDES keys are 30 bytes");
+    }
+    return new SrtpKeys(
+        factory(true, Arrays.copyOfRange(ours, 0, KEY), Arrays.copyOfRange(ours, KEY, SDES_KEY_LENGTH)),
+        factory(false, Arrays.copyOfRange(theirs, 0, KEY), Arrays.copyOfRange(theirs, KEY, SDES_KEY_LENGTH)));
+  }
+
   private static SrtpContextFactory factory(boolean sender, byte[] key, byte[] salt) {
     return new SrtpContextFactory(sender, key, salt, policy(), policy(), new LoggerImpl("media.srtp"));
   }
@@ -56,7 +75,7 @@ public final class SrtpKeys implements AutoCloseable {
   }
 
   /** Encrypts the RTP packet in {@code buf} in place (appending the auth tag). */
-  public SrtpErrorStatus protect(PacketBuffer buf) throws GeneralSecurityException {
+  public synchronized SrtpErrorStatus protect(PacketBuffer buf) throws GeneralSecurityException {
     int ssrc = Rtp.ssrc(buf.getBuffer(), buf.getOffset());
     if (txContext == null || ssrc != txSsrc) {
       txContext = txFactory.deriveContext(ssrc, 0);
@@ -96,8 +115,23 @@ public final class SrtpKeys implements AutoCloseable {
     return status;
   }
 
-  /** Derives and uses a throw-away context once, so jitsi-srtp's cipher self-benchmark runs now. */
+  /**
+   * Pins jitsi-srtp's AES to OpenSSL (its bundled JNI library over the system libcrypto), so that runs are
+   * reproducible and the cipher self-benchmark is skipped, then derives and uses a throw-away context once
+   * so the remaining first-use cost is paid now. Falls back to jitsi-srtp's own choice when OpenSSL is
+   * not usable. Call once, from a background thread, at start.
+   */
   public static void warmUp() throws GeneralSecurityException {
+    org.jitsi.srtp.crypto.Aes.setFactoryClassName("org.jitsi.srtp.crypto.Aes$OpenSSLCipherFactory");
+    try {
+      exercise();
+    } catch (GeneralSecurityException | RuntimeException | LinkageError e) {
+      org.jitsi.srtp.crypto.Aes.setFactoryClassName(null);
+      exercise();
+    }
+  }
+
+  private static void exercise() throws GeneralSecurityException {
     byte[] material = new byte[KEYING_MATERIAL_LENGTH];
     new java.security.SecureRandom().nextBytes(material);
     try (SrtpKeys a = new SrtpKeys(material, true); SrtpKeys b = new SrtpKeys(material, false)) {

@@ -1,0 +1,247 @@
+package org.webphone.gateway.media;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.DatagramChannel;
+import java.security.GeneralSecurityException;
+import java.security.SecureRandom;
+import java.util.Arrays;
+import org.jitsi.srtp.SrtpErrorStatus;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.webphone.gateway.media.MediaCounters.Name;
+import org.webphone.gateway.media.rtp.PacketBuffer;
+import org.webphone.gateway.media.rtp.Rtp;
+import org.webphone.gateway.media.rtp.RtpPorts;
+import org.webphone.gateway.media.rtp.SrtpKeys;
+
+/**
+ * The PBX side of a call: its RTP/RTCP port pair, the PBX's address (strict source, or learned once then
+ * locked), and optional SDES-SRTP (RTP/SAVP, RFC 4568). Stays for the whole call while browser legs come
+ * and go.
+ *
+ * <p>Threads: {@link #send} runs on the browser→PBX thread (ice4j's receive thread), {@link #sendOwn} on the
+ * event loop (DTMF), reception on {@code media-rtp-io}; the address and keys are written by the event loop
+ * and read through volatile fields.
+ */
+final class PbxLeg {
+  private static final Logger LOG = LoggerFactory.getLogger(PbxLeg.class);
+  private static final int READS_PER_WAKEUP = 32;
+
+  /** Gets each RTP packet that passed the checks (decrypted when SRTP), on the rtp-io thread. */
+  interface Receiver {
+    void onRtp(PacketBuffer buf, int len, long nowNanos);
+  }
+
+  private final String callId;
+  private final MediaRuntime rt;
+  private final RtpPorts.Pair ports;
+  private final MediaCounters counters;
+  private final Receiver receiver;
+  private final PacketBuffer rx = new PacketBuffer();
+  private final ByteBuffer rxView = ByteBuffer.wrap(rx.getBuffer());
+  /** Our SDES master key and salt (used when the leg is RTP/SAVP). */
+  private final byte[] sdesKey = new byte[SrtpKeys.SDES_KEY_LENGTH];
+  /** SRTP output; touched only by the browser→PBX thread. */
+  private final PacketBuffer srtpOut = new PacketBuffer();
+  private final ByteBuffer srtpOutView = ByteBuffer.wrap(srtpOut.getBuffer());
+  private volatile boolean savp;
+  private volatile SrtpKeys keys;
+  private volatile InetSocketAddress remote;
+  private volatile boolean learned;
+  private volatile long lastRxNanos;
+  private byte[] theirKey;
+  private int cryptoTag = 1;
+
+  PbxLeg(String callId, MediaRuntime rt, RtpPorts.Pair ports, MediaCounters counters, Receiver receiver) {
+    this.callId = callId;
+    this.rt = rt;
+    this.ports = ports;
+    this.counters = counters;
+    this.receiver = receiver;
+    new SecureRandom().nextBytes(sdesKey);
+  }
+
+  /** Starts reading both ports on the packet thread. */
+  void start() {
+    rt.loop().register(ports.rtp(), this::onReadable);
+    rt.loop().register(ports.rtcp(), this::onReadable);
+  }
+
+  int port() {
+    return ports.port();
+  }
+
+  /** RTP/SAVP with SDES keys, or plain RTP/AVP; set once at create. */
+  void useSavp(boolean savp, int tag) {
+    this.savp = savp;
+    this.cryptoTag = tag < 0 ? 1 : tag;
+  }
+
+  boolean savp() {
+    return savp;
+  }
+
+  int cryptoTag() {
+    return cryptoTag;
+  }
+
+  /** Our key for the SDP's a=crypto, or null for RTP/AVP. */
+  byte[] ourKey() {
+    return savp ? sdesKey : null;
+  }
+
+  InetSocketAddress remote() {
+    return remote;
+  }
+
+  /** Nanos of the last accepted packet, 0 before the first. */
+  long lastRxNanos() {
+    return lastRxNanos;
+  }
+
+  /** Takes the address and key of a PBX SDP (event loop). */
+  void apply(MediaSdp.PbxMedia pbx) {
+    if (savp && pbx.cryptoKey() != null && !Arrays.equals(pbx.cryptoKey(), theirKey)) {
+      // A new PBX key (first answer, or re-keying in a re-offer): a fresh receive context; ours stays.
+      keys = SrtpKeys.sdes(sdesKey, pbx.cryptoKey());
+      theirKey = pbx.cryptoKey();
+      cryptoTag = pbx.cryptoTag();
+    }
+    if (pbx.rtp() != null && !pbx.rtp().equals(remote)) {
+      remote = pbx.rtp();
+      learned = false;
+    }
+  }
+
+  /**
+   * Sends a relayed RTP packet at offset 0 of {@code b} ({@code view} wraps {@code b}); on the browser→PBX
+   * thread, allocation-free.
+   */
+  void send(byte[] b, int len, ByteBuffer view, InetSocketAddress to) {
+    if (savp) {
+      SrtpKeys k = keys;
+      if (k == null || !srtpOut.load(b, 0, len) || !protect(k, srtpOut)) {
+        counters.inc(Name.sendFailed);
+        return;
+      }
+      sendRaw(srtpOutView, srtpOut.getLength(), to);
+      return;
+    }
+    sendRaw(view, len, to);
+  }
+
+  /** Sends a packet the gateway made itself (DTMF); from any thread, allocates. */
+  boolean sendOwn(byte[] b, int len) {
+    InetSocketAddress to = remote;
+    if (to == null) {
+      return false;
+    }
+    if (savp) {
+      SrtpKeys k = keys;
+      PacketBuffer pb = new PacketBuffer();
+      if (k == null || !pb.load(b, 0, len) || !protect(k, pb)) {
+        return false;
+      }
+      sendRaw(ByteBuffer.wrap(pb.getBuffer()), pb.getLength(), to);
+    } else {
+      sendRaw(ByteBuffer.wrap(b), len, to);
+    }
+    return true;
+  }
+
+  private static boolean protect(SrtpKeys k, PacketBuffer buf) {
+    try {
+      return k.protect(buf) == SrtpErrorStatus.OK;
+    } catch (GeneralSecurityException | RuntimeException e) {
+      return false;
+    }
+  }
+
+  private void sendRaw(ByteBuffer view, int len, InetSocketAddress to) {
+    view.clear().limit(len);
+    try {
+      ports.rtp().send(view, to);
+      counters.inc(Name.toPbx);
+    } catch (IOException e) {
+      counters.inc(Name.sendFailed);
+    }
+  }
+
+  /** On media-rtp-io: up to 32 datagrams per wake-up, each checked, decrypted and handed on. */
+  private void onReadable(DatagramChannel ch) {
+    boolean rtcp = ch == ports.rtcp();
+    for (int i = 0; i < READS_PER_WAKEUP; i++) {
+      SocketAddress from;
+      rxView.clear();
+      try {
+        from = ch.receive(rxView);
+      } catch (IOException e) {
+        return;
+      }
+      if (from == null) {
+        return;
+      }
+      int len = rxView.position();
+      byte[] b = rx.getBuffer();
+      if (!Rtp.isRtpOrRtcp(b, 0, len)) {
+        counters.inc(Name.pbxJunk);
+        continue;
+      }
+      InetSocketAddress expected = remote;
+      if (expected == null) {
+        counters.inc(Name.pbxJunk);
+        continue;
+      }
+      if (rtcp) {
+        if (from instanceof InetSocketAddress f && f.getAddress().equals(expected.getAddress())) {
+          counters.inc(Name.pbxRtcpIn);
+        } else {
+          counters.inc(Name.pbxWrongSource);
+        }
+        continue;
+      }
+      if (!expected.equals(from)) {
+        if (rt.learnPbxAddress() && !learned && from instanceof InetSocketAddress f) {
+          // NATed PBX: the first RTP decides, then the address is locked for the rest of the call.
+          remote = f;
+          learned = true;
+          LOG.info("call={} PBX media address learned: {}", callId, f);
+        } else {
+          counters.inc(Name.pbxWrongSource);
+          continue;
+        }
+      } else {
+        learned = true;
+      }
+      if (savp) {
+        len = unprotect(len);
+        if (len < 0) {
+          counters.inc(Name.pbxAuthFailed);
+          continue;
+        }
+      }
+      long now = System.nanoTime();
+      lastRxNanos = now;
+      counters.inc(Name.pbxIn);
+      receiver.onRtp(rx, len, now);
+    }
+  }
+
+  private int unprotect(int len) {
+    SrtpKeys k = keys;
+    rx.set(len);
+    try {
+      return k != null && k.unprotect(rx) == SrtpErrorStatus.OK ? rx.getLength() : -1;
+    } catch (GeneralSecurityException | RuntimeException e) {
+      return -1;
+    }
+  }
+
+  /** Closes the ports (the selector drops their registrations); blocking-free, idempotent via RtpPorts. */
+  void close() {
+    rt.ports().release(ports);
+  }
+}
