@@ -39,8 +39,11 @@ public final class SipEndpoint {
   private final AddressFactory addresses;
   private final HeaderFactory headers;
   private final MessageFactory messages;
+  private final Handoff handoff;
 
-  private SipEndpoint(SipStack stack, SipProvider provider, AddressFactory a, HeaderFactory h, MessageFactory m) {
+  private SipEndpoint(SipStack stack, SipProvider provider, AddressFactory a, HeaderFactory h, MessageFactory m,
+      Handoff handoff) {
+    this.handoff = handoff;
     this.stack = stack;
     this.provider = provider;
     this.addresses = a;
@@ -85,6 +88,7 @@ public final class SipEndpoint {
       f.setPathName("gov.nist");
       SipStack stack = f.createSipStack(p);
       SipProvider provider = null;
+      Handoff handoff;
       try {
         ListeningPoint udp = stack.createListeningPoint(o.bindAddress(), o.port(), ListeningPoint.UDP);
         provider = stack.createSipProvider(udp);
@@ -100,7 +104,8 @@ public final class SipEndpoint {
             ((gov.nist.javax.sip.ListeningPointExt) lp).setSentBy(announced + ":" + lp.getPort());
           }
         }
-        provider.addSipListener(new Handoff(context, listener));
+        handoff = new Handoff(context, listener);
+        provider.addSipListener(handoff);
         stack.start();
       } catch (Exception e) {
         stack.stop();
@@ -109,13 +114,27 @@ public final class SipEndpoint {
       LOG.info("SIP stack {} listening on {}:{} (udp{}{})", o.name(), o.bindAddress(), o.port(), o.tcp() ? ", tcp" : "",
           o.tlsPort() > 0 ? ", tls " + o.tlsPort() : "");
       return new SipEndpoint(stack, provider, f.createAddressFactory(), f.createHeaderFactory(),
-          f.createMessageFactory());
+          f.createMessageFactory(), handoff);
     });
   }
 
+  /**
+   * Stops the stack and ends its event-scanner thread: JAIN-SIP 1.3.0-91's {@code stop()} only sets a flag
+   * while that thread waits in {@code take()} for the next event, so it would stay forever. One harmless event
+   * (ignored by our hand-off, which is closed first) wakes it; it then sees the flag and ends.
+   */
   public Future<Void> stop(Vertx vertx) {
+    handoff.closed = true;
     return vertx.executeBlocking(() -> {
+      // taken before stop(), which forgets it
+      gov.nist.javax.sip.EventScanner scanner = stack instanceof gov.nist.javax.sip.SipStackImpl impl
+          ? impl.getEventScanner() : null;
       stack.stop();
+      if (scanner != null) {
+        scanner.forceStop();
+        scanner.addEvent(new gov.nist.javax.sip.EventWrapper(
+            new javax.sip.IOExceptionEvent(provider, "0.0.0.0", 0, "udp"), null));
+      }
       return null;
     });
   }
@@ -137,35 +156,50 @@ public final class SipEndpoint {
   }
 
   /** Moves every JAIN-SIP callback onto the owner's context; never blocks the stack's thread. */
-  private record Handoff(Context context, SipListener target) implements SipListener {
+  private static final class Handoff implements SipListener {
+    private final Context context;
+    private final SipListener target;
+    volatile boolean closed;
+
+    Handoff(Context context, SipListener target) {
+      this.context = context;
+      this.target = target;
+    }
+
+    private void hand(Runnable r) {
+      if (!closed) {
+        context.runOnContext(v -> safely(r));
+      }
+    }
+
     @Override
     public void processRequest(RequestEvent e) {
-      context.runOnContext(v -> safely(() -> target.processRequest(e)));
+      hand(() -> target.processRequest(e));
     }
 
     @Override
     public void processResponse(ResponseEvent e) {
-      context.runOnContext(v -> safely(() -> target.processResponse(e)));
+      hand(() -> target.processResponse(e));
     }
 
     @Override
     public void processTimeout(TimeoutEvent e) {
-      context.runOnContext(v -> safely(() -> target.processTimeout(e)));
+      hand(() -> target.processTimeout(e));
     }
 
     @Override
     public void processIOException(IOExceptionEvent e) {
-      context.runOnContext(v -> safely(() -> target.processIOException(e)));
+      hand(() -> target.processIOException(e));
     }
 
     @Override
     public void processTransactionTerminated(TransactionTerminatedEvent e) {
-      context.runOnContext(v -> safely(() -> target.processTransactionTerminated(e)));
+      hand(() -> target.processTransactionTerminated(e));
     }
 
     @Override
     public void processDialogTerminated(DialogTerminatedEvent e) {
-      context.runOnContext(v -> safely(() -> target.processDialogTerminated(e)));
+      hand(() -> target.processDialogTerminated(e));
     }
 
     private static void safely(Runnable r) {

@@ -149,7 +149,8 @@ public final class WebRtcTestClient implements AutoCloseable {
     remotePwd = sdp.attr(audio, "ice-pwd");
     IceCandidate c = IceCandidate.parse(audio.attrs("candidate").get(0));
     gateway = new InetSocketAddress(InetAddress.getByName(c.ip()), c.port());
-    for (int i = 0; i < 50 && iceDone.getCount() > 0; i++) {
+    // Up to 15 s: the first ice4j agent of a JVM takes seconds on a busy 2-core machine.
+    for (int i = 0; i < 150 && iceDone.getCount() > 0; i++) {
       sendCheck();
       iceDone.await(100, TimeUnit.MILLISECONDS);
     }

@@ -114,7 +114,10 @@ class SessionWithRealGatewayTest {
           && l.contains("code=\"NUMBER_REFUSED\"") && l.endsWith(" 3.0")), "refusals on /metrics");
       String callId = c.request(m("Call").put("number", "600").put("sdp", browser.offer())).getString("callId");
       c.await("OnInCall", e -> callId.equals(e.getString("callId")));
-      assertEquals(1, sipp.traceCount("INVITE sip:"), "only the allowed number was sent to the PBX");
+      // Count what was asked, not datagrams: a loaded machine may make the INVITE be retransmitted.
+      assertTrue(sipp.traceCount("INVITE sip:") >= 1, "the allowed number reached the PBX");
+      assertEquals(sipp.traceCount("INVITE sip:"), sipp.traceCount("INVITE sip:600@"),
+          "only the allowed number was sent to the PBX");
       assertTrue(sipp.diagnostics().contains("INVITE sip:600@"), "the INVITE is for 600");
       assertTrue(sipp.diagnostics().contains("X-Webphone-Call-Id: " + callId), "the call id reaches the PBX");
       assertEquals("Ack", c.request(m("HangUp")).getString("event"));

@@ -83,7 +83,9 @@ class SipIncomingCallTest {
   @Test
   void theCallerCancellingWhileItRingsGives487AndCancelled() throws Exception {
     try (Sipp uac = call("uac-cancel.xml")) {
-      String callId = bed.awaitIncoming("s1").getString("callId");
+      // Not awaitIncoming: on a slow machine the caller's CANCEL may already have ended the call when we look.
+      String callId = bed.awaitEvent(e -> "incoming".equals(e.getString("event")) && "s1".equals(e.getString("lineId")),
+          "incoming on s1").getString("callId");
       JsonObject end = bed.awaitCallState(callId, "Cancelled");
       assertEquals(487, end.getInteger("code"));
       uac.awaitSuccess(SIPP_DONE);

@@ -36,6 +36,7 @@ final class SipTestBed implements AutoCloseable {
   final List<JsonObject> mediaRequests = new CopyOnWriteArrayList<>();
   volatile boolean leaseCurrent = true;
   private final List<MessageConsumer<?>> consumers = new ArrayList<>();
+  private final long scannersBefore = eventScanners();
 
   SipTestBed(JsonObject overrides) throws Exception {
     this(overrides, false, false);
@@ -208,13 +209,20 @@ final class SipTestBed implements AutoCloseable {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
     List<String> left = List.of();
     while (System.nanoTime() < end) {
-      left = Thread.getAllStackTraces().keySet().stream().map(Thread::getName)
+      left = Thread.getAllStackTraces().keySet().stream().filter(Thread::isAlive).map(Thread::getName)
           .filter(n -> prefixes.stream().anyMatch(n::startsWith)).toList();
-      if (left.isEmpty()) {
+      if (left.isEmpty() && eventScanners() <= scannersBefore) {
         return;
       }
       Thread.sleep(50);
     }
-    throw new AssertionError("SIP stack threads still running after close: " + left);
+    throw new AssertionError("SIP stack threads still running after close: " + left + ", EventScannerThreads "
+        + eventScanners() + " (before: " + scannersBefore + ")");
+  }
+
+  /** JAIN-SIP's listener threads; they carry no stack name, so they are counted. */
+  private static long eventScanners() {
+    return Thread.getAllStackTraces().keySet().stream()
+        .filter(t -> t.isAlive() && t.getName().equals("EventScannerThread")).count();
   }
 }

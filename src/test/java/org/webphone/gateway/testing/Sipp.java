@@ -52,6 +52,27 @@ public final class Sipp implements AutoCloseable {
   /** The general form; {@code remote} may be null. Returns once SIPp has bound its SIP port. */
   public static Sipp start(String scenario, String remote, List<String> extraArgs)
       throws IOException, InterruptedException {
+    // The ports are free when picked, but another process on the machine may take one before SIPp binds it:
+    // SIPp then exits at once with "Address already in use", and a fresh pick is the cure.
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return startOnce(scenario, remote, extraArgs);
+      } catch (PortTakenException e) {
+        if (attempt == 3) {
+          throw new AssertionError("SIPp could not bind its ports three times:\n" + e.getMessage());
+        }
+      }
+    }
+  }
+
+  private static final class PortTakenException extends Exception {
+    PortTakenException(String diagnostics) {
+      super(diagnostics);
+    }
+  }
+
+  private static Sipp startOnce(String scenario, String remote, List<String> extraArgs)
+      throws IOException, InterruptedException, PortTakenException {
     Path file = scenarioDir().resolve(scenario);
     if (!Files.isRegularFile(file)) {
       throw new IllegalArgumentException("no SIPp scenario " + file);
@@ -78,7 +99,15 @@ public final class Sipp implements AutoCloseable {
     cmd.addAll(extraArgs);
     PeerProcess p = PeerProcess.start("sipp-" + scenario.replace(".xml", ""), cmd, dir);
     Sipp s = new Sipp(p, port, dir, mediaPort);
-    s.awaitBound(Duration.ofSeconds(10));
+    try {
+      s.awaitBound(Duration.ofSeconds(10));
+    } catch (AssertionError e) {
+      s.close();
+      if (p.logText().contains("Address already in use")) {
+        throw new PortTakenException(e.getMessage());
+      }
+      throw e;
+    }
     return s;
   }
 
