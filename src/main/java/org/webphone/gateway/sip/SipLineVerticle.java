@@ -310,7 +310,15 @@ public final class SipLineVerticle extends VerticleBase {
   private void hangup(Message<JsonObject> m, JsonObject b) {
     SipCall c = call(m, b);
     if (c != null) {
+      boolean cancelling = c.phase == SipCall.Phase.CALLING || c.phase == SipCall.Phase.EARLY;
       c.hangup();
+      // A cancelled INVITE still waits for its 487 (or ACKs and BYEs a 200 that crossed the CANCEL) for up to
+      // a few seconds. The session already counts the call as over, so the line is free for the next call at
+      // once: load runs saw a Call right after such a HangUp refused with 304 LINE_BUSY. The settling call
+      // stays in `calls` and forgets itself; forget() only clears the slot if it still holds this call.
+      if (cancelling && !c.ended() && c.line.call == c) {
+        c.line.call = null;
+      }
       m.reply(new JsonObject().put("callId", c.callId));
     }
   }

@@ -179,6 +179,30 @@ class SipOutgoingCallTest {
   }
 
   @Test
+  void aCallPlacedRightAfterHangingUpARingingCallIsNotRefusedAsBusy() throws Exception {
+    try (Sipp uas = Sipp.uas("uas-cancelled.xml", "-m", "3"); SipTestBed bed = lineOn(uas)) {
+      bed.request(Addresses.SIP_CALL_MAKE, make("first", "1001"));
+      bed.awaitCallState("first", "Ringing");
+      bed.request(Addresses.SIP_CALL_HANGUP, new JsonObject().put("lineId", "s1").put("callId", "first"));
+      // No wait for the 487: the next Call comes at once, as a visitor's second click would.
+      bed.request(Addresses.SIP_CALL_MAKE, make("second", "1001"));
+      bed.awaitCallState("second", "Ringing");
+      bed.request(Addresses.SIP_CALL_HANGUP, new JsonObject().put("lineId", "s1").put("callId", "second"));
+      bed.awaitCallState("first", "Cancelled");
+      bed.awaitCallState("second", "Cancelled");
+      assertEquals(List.of("Setup", "Ringing", "Cancelled"), bed.callStates("first"));
+      assertEquals(List.of("Setup", "Ringing", "Cancelled"), bed.callStates("second"));
+      long end = System.nanoTime() + SIPP_DONE.toNanos();
+      while (bed.status().getInteger("calls") != 0 && System.nanoTime() < end) {
+        Thread.sleep(20);
+      }
+      assertEquals(0, bed.status().getInteger("calls"), "both calls settled");
+      closeLine(bed);
+      uas.awaitSuccess(SIPP_DONE);
+    }
+  }
+
+  @Test
   void theFarEndHangingUpEndsTheCallCompleted() throws Exception {
     try (Sipp uas = Sipp.uas("uas-remote-bye.xml", "-m", "2"); SipTestBed bed = lineOn(uas)) {
       bed.request(Addresses.SIP_CALL_MAKE, make("c4", "1001"));
