@@ -129,11 +129,19 @@ public final class SipEndpoint {
       // taken before stop(), which forgets it
       gov.nist.javax.sip.EventScanner scanner = stack instanceof gov.nist.javax.sip.SipStackImpl impl
           ? impl.getEventScanner() : null;
+      String prefix = stack.getStackName() + "-";
       stack.stop();
       if (scanner != null) {
         scanner.forceStop();
         scanner.addEvent(new gov.nist.javax.sip.EventWrapper(
             new javax.sip.IOExceptionEvent(provider, "0.0.0.0", 0, "udp"), null));
+      }
+      // The UDP message-channel workers wait in take() and look at the stopped flag only when woken; now and
+      // then one stays (seen in DemoPbxTest). The stack is stopped, so waking them ends them.
+      for (Thread t : Thread.getAllStackTraces().keySet()) {
+        if (t.getName().startsWith(prefix) && t.getName().contains("MessageChannelThread")) {
+          t.interrupt();
+        }
       }
       return null;
     });
