@@ -240,21 +240,24 @@ public final class SignallingVerticle extends VerticleBase {
     Future<JsonObject> media = status(Addresses.MEDIA_STATUS, opts);
     Future<JsonObject> sig = status(Addresses.SIGNALLING_STATUS, opts);
     Future.join(pool, sip, media, sig).onComplete(ar -> {
-      body.put("pool", pool.succeeded() ? pool.result().copy().put("leases", (Object) null) : null);
+      // The lease list (accounts and session ids) stays off /health.
+      body.put("pool", pool.succeeded() ? withoutLeases(pool.result()) : null);
       body.put("sip", sip.succeeded() ? sip.result() : null);
       body.put("media", media.succeeded() ? media.result() : null);
       body.put("sessions", sig.succeeded() ? sig.result().getValue("sessions") : null);
       body.put("calls", sig.succeeded() ? sig.result().getValue("calls") : null);
-      JsonObject poolBody = body.getJsonObject("pool");
-      if (poolBody != null) {
-        poolBody.remove("leases");
-      }
       boolean ok = "ready".equals(state) && pool.succeeded() && sip.succeeded() && media.succeeded();
       rc.response().setStatusCode(ok ? 200 : 503)
           .putHeader("content-type", "application/json")
           .putHeader("cache-control", "no-store")
           .end(body.encodePrettily());
     });
+  }
+
+  private static JsonObject withoutLeases(JsonObject poolStatus) {
+    JsonObject copy = poolStatus.copy();
+    copy.remove("leases");
+    return copy;
   }
 
   private Future<JsonObject> status(String address, DeliveryOptions opts) {
