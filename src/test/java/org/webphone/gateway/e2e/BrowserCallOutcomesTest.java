@@ -139,10 +139,10 @@ class BrowserCallOutcomesTest {
 
     b.driver().navigate().refresh();
     b.awaitStatus("In call", SETUP);
-    Map<String, Object> audio = b.remoteAudio(3000);
+    Browser.RemoteAudio audio = b.remoteAudio(3000);
     System.out.println("after reload, audio in the browser: " + audio);
-    assertTrue(((Number) audio.get("packets")).longValue() > 50, "audio flows on the new browser leg: " + audio);
-    assertTrue(Math.abs(((Number) audio.get("peakHz")).doubleValue() - 440) < 25, "echoed 440 Hz: " + audio);
+    assertTrue(audio.packets() > 50, "audio flows on the new browser leg: " + audio);
+    assertTrue(Math.abs(audio.peakHz() - 440) < 25, "echoed 440 Hz: " + audio);
     assertEquals(byesBefore, echo.traceCount("BYE"), "the far end saw no BYE during the reload");
     assertTrue(echo.isAlive(), "the SIPp call is still up");
 

@@ -7,7 +7,6 @@ import io.vertx.core.json.JsonObject;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -58,15 +57,12 @@ class BrowserEchoCallTest {
     browser.click("Call");
     browser.awaitStatus("In call", Duration.ofSeconds(20));
 
-    Map<String, Object> audio = browser.remoteAudio(3000);
+    Browser.RemoteAudio audio = browser.remoteAudio(3000);
     System.out.println("echo call audio in the browser: " + audio);
-    long packets = ((Number) audio.get("packets")).longValue();
+    assertTrue(audio.packets() > 100, "inbound RTP packets in the browser: " + audio);
     // totalAudioEnergy, not the instantaneous audioLevel: one getStats sample can fall in a quiet moment.
-    double energy = ((Number) audio.get("energy")).doubleValue();
-    double peakHz = ((Number) audio.get("peakHz")).doubleValue();
-    assertTrue(packets > 100, "inbound RTP packets in the browser: " + audio);
-    assertTrue(energy > 0.005, "audio energy of what came back: " + audio);
-    assertTrue(Math.abs(peakHz - 440) < 25, "the echoed tone's frequency: " + audio);
+    assertTrue(audio.energy() > 0.005, "audio energy of what came back: " + audio);
+    assertTrue(Math.abs(audio.peakHz() - 440) < 25, "the echoed tone's frequency: " + audio);
     assertTrue(browser.packetsSent() > 100, "the browser sent audio");
     browser.screenshot(Path.of("target", "screenshots", "in-call.png"));
 

@@ -47,7 +47,7 @@ class BrowserThroughKamailioTest {
     pbx = Kamailio.start(Map.of("1000", "secret-1000", "1001", "secret-1001", "2000", "agent-2000"),
         Map.of("700", echo.port()));
     agent = Baresip.start(dir.resolve("agent"), "2000", "agent-2000", "127.0.0.1:" + pbx.port(),
-        agentTone(dir));
+        Browser.tone(dir, 1000, 120, 8000)); // 8 kHz: baresip's aufile plays it without resampling
     node = TestNode.start(new JsonObject()
         .put("pbx", new JsonObject().put("host", "127.0.0.1").put("port", pbx.port()))
         .put("pool", new JsonObject().put("range", new JsonObject().put("prefix", "").put("from", 1000).put("to", 1001)
@@ -55,14 +55,6 @@ class BrowserThroughKamailioTest {
         .put("dial", new JsonObject().put("allow", new JsonArray().add("700").add("2000")))
         .put("session", new JsonObject().put("resumeGraceSec", 2)));
     visitorTone = Browser.tone(dir, 440, 30);
-  }
-
-  private static Path agentTone(Path dir) throws Exception {
-    Path wav = dir.resolve("agent-1000hz.wav");
-    Process p = new ProcessBuilder("sox", "-n", "-r", "8000", "-c", "1", "-b", "16", wav.toString(), "synth", "120",
-        "sine", "1000", "vol", "0.5").redirectErrorStream(true).start();
-    assertTrue(p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0, "sox made the agent's tone");
-    return wav;
   }
 
   @AfterAll
@@ -101,11 +93,11 @@ class BrowserThroughKamailioTest {
     browser.dialWithKeypad("700");
     browser.click("Call");
     browser.awaitStatus("In call", SETUP);
-    Map<String, Object> audio = browser.remoteAudio(3000);
+    Browser.RemoteAudio audio = browser.remoteAudio(3000);
     System.out.println("SIPp echo through Kamailio, audio in the browser: " + audio);
-    assertTrue(((Number) audio.get("packets")).longValue() > 100, "inbound packets: " + audio);
-    assertTrue(((Number) audio.get("energy")).doubleValue() > 0.005, "audio energy: " + audio);
-    assertTrue(Math.abs(((Number) audio.get("peakHz")).doubleValue() - 440) < 25, "echoed 440 Hz: " + audio);
+    assertTrue(audio.packets() > 100, "inbound packets: " + audio);
+    assertTrue(audio.energy() > 0.005, "audio energy: " + audio);
+    assertTrue(Math.abs(audio.peakHz() - 440) < 25, "echoed 440 Hz: " + audio);
 
     browser.click("Hang up");
     browser.awaitStatus("Ready", Duration.ofSeconds(10));
@@ -123,10 +115,10 @@ class BrowserThroughKamailioTest {
     browser.dialWithKeypad("2000");
     browser.click("Call");
     browser.awaitStatus("In call", SETUP);
-    Map<String, Object> audio = browser.remoteAudio(3000);
+    Browser.RemoteAudio audio = browser.remoteAudio(3000);
     System.out.println("baresip agent, audio in the browser: " + audio);
-    assertTrue(((Number) audio.get("packets")).longValue() > 100, "inbound packets: " + audio);
-    assertTrue(Math.abs(((Number) audio.get("peakHz")).doubleValue() - 1000) < 30, "the agent's 1000 Hz: " + audio);
+    assertTrue(audio.packets() > 100, "inbound packets: " + audio);
+    assertTrue(Math.abs(audio.peakHz() - 1000) < 30, "the agent's 1000 Hz: " + audio);
 
     browser.click("Hang up");
     browser.awaitStatus("Ready", Duration.ofSeconds(10));
@@ -146,8 +138,8 @@ class BrowserThroughKamailioTest {
     assertTrue(browser.status().contains("2000"), "caller shown: " + browser.status());
     browser.click("Call");
     browser.awaitStatus("In call", SETUP);
-    Map<String, Object> audio = browser.remoteAudio(2000);
-    assertTrue(Math.abs(((Number) audio.get("peakHz")).doubleValue() - 1000) < 30, "the agent's 1000 Hz: " + audio);
+    Browser.RemoteAudio audio = browser.remoteAudio(2000);
+    assertTrue(Math.abs(audio.peakHz() - 1000) < 30, "the agent's 1000 Hz: " + audio);
 
     agent.command("hangup", null);
     browser.awaitStatus("Call ended", Duration.ofSeconds(10));

@@ -6,7 +6,6 @@ import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
-import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.json.JsonObject;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
@@ -19,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.config.GatewayConfig;
 import org.webphone.gateway.testing.Ports;
+import org.webphone.gateway.testing.Replies;
 
 /**
  * A media verticle deployed on free loopback ports, a UDP socket playing the PBX's RTP endpoint, and the
@@ -28,7 +28,7 @@ import org.webphone.gateway.testing.Ports;
 final class MediaFixture implements AutoCloseable {
   final Vertx vertx;
   final int webrtcPort = Ports.free();
-  final int rtpMin = freeEvenRange(20);
+  final int rtpMin = Ports.freeRange(20);
   final DatagramSocket pbx;
   final LinkedBlockingQueue<JsonObject> events = new LinkedBlockingQueue<>();
   private final List<AutoCloseable> owned = new ArrayList<>();
@@ -59,15 +59,7 @@ final class MediaFixture implements AutoCloseable {
 
   /** The failure code of a request that must fail. */
   int failure(String address, JsonObject body) throws Exception {
-    try {
-      request(address, body);
-    } catch (java.util.concurrent.ExecutionException e) {
-      if (e.getCause() instanceof ReplyException re) {
-        return re.failureCode();
-      }
-      throw e;
-    }
-    throw new AssertionError("request to " + address + " succeeded but should have failed");
+    return Replies.failureCode(() -> request(address, body), address + " " + body);
   }
 
   JsonObject status() throws Exception {
@@ -175,32 +167,6 @@ final class MediaFixture implements AutoCloseable {
     assertEquals(0, s.getInteger("rtpPorts"), "RTP ports in use: " + s);
     assertEquals(0, s.getInteger("agents"), "ICE agents: " + s);
     assertEquals(0, s.getInteger("dtlsThreads"), "DTLS threads: " + s);
-  }
-
-  /**
-   * The start of {@code count} consecutive ports free on loopback UDP now, even: the verticle's RTP range
-   * ({@code Ports.free(true)} gives one pair, a session test needs several).
-   */
-  static int freeEvenRange(int count) {
-    for (int attempt = 0; attempt < 50; attempt++) {
-      int p = Ports.free();
-      int start = (p + 1) & ~1;
-      if (start + count > 65000) {
-        continue;
-      }
-      boolean ok = true;
-      for (int i = 0; i < count && ok; i++) {
-        try (DatagramSocket s = new DatagramSocket(start + i, InetAddress.getLoopbackAddress())) {
-          ok = s.isBound();
-        } catch (java.io.IOException busy) {
-          ok = false;
-        }
-      }
-      if (ok) {
-        return start;
-      }
-    }
-    throw new IllegalStateException("no free even port range of " + count);
   }
 
   static <T> T await(Future<T> f) throws Exception {

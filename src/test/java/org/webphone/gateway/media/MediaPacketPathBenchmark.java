@@ -1,5 +1,6 @@
 package org.webphone.gateway.media;
 
+import org.webphone.gateway.testing.Ports;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -87,7 +88,7 @@ public class MediaPacketPathBenchmark {
     }
     InetAddress lo = InetAddress.getLoopbackAddress();
     sink = DatagramChannel.open().bind(new InetSocketAddress(lo, 0));
-    int min = MediaFixture.freeEvenRange(2);
+    int min = Ports.free(true);
     ports = new RtpPorts(lo, min, min + 1);
     pair = ports.allocate();
     MediaRuntime rt = new MediaRuntime(null, null, ports, null, "127.0.0.1", false, false, 1000, (s, e) -> { },

@@ -1,5 +1,6 @@
 package org.webphone.gateway.media;
 
+import org.webphone.gateway.testing.Ports;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -22,7 +23,7 @@ class PacketPathAllocationTest {
   @Test
   void relayingAPacketTowardThePbxAllocatesNoBytes() throws Exception {
     InetAddress lo = InetAddress.getLoopbackAddress();
-    int min = MediaFixture.freeEvenRange(2);
+    int min = Ports.free(true);
     RtpPorts ports = new RtpPorts(lo, min, min + 1);
     RtpPorts.Pair pair = ports.allocate();
     try (DatagramSocket pbx = new DatagramSocket(new InetSocketAddress(lo, 0))) {

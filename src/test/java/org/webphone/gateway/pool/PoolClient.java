@@ -3,11 +3,11 @@ package org.webphone.gateway.pool;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
-import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.json.JsonObject;
 import java.util.concurrent.TimeUnit;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.config.GatewayConfig;
+import org.webphone.gateway.testing.Replies;
 
 /** Test helper: talks to a node's pool verticle over the event bus, as signalling does. */
 final class PoolClient {
@@ -42,13 +42,8 @@ final class PoolClient {
   }
 
   /** The failure code of a request that must fail; an AssertionError when it succeeds. */
-  int failureCode(String address, JsonObject body) {
-    try {
-      JsonObject ok = call(address, body);
-      throw new AssertionError(address + " " + body + " should have failed but answered " + ok);
-    } catch (ReplyException e) {
-      return e.failureCode();
-    }
+  int failureCode(String address, JsonObject body) throws Exception {
+    return Replies.failureCode(() -> call(address, body), address + " " + body);
   }
 
   JsonObject lease(String sessionId) {

@@ -20,13 +20,9 @@ import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.WebDriver;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.WindowType;
-import org.openqa.selenium.chrome.ChromeDriver;
-import org.openqa.selenium.chrome.ChromeDriverService;
-import org.openqa.selenium.chrome.ChromeOptions;
 import org.openqa.selenium.support.ui.WebDriverWait;
 import org.webphone.gateway.common.Addresses;
-import org.webphone.gateway.testing.PeerProcess;
-import org.webphone.gateway.testing.Ports;
+import org.webphone.gateway.testing.Browser;
 
 /**
  * The phone page in real headless Chromium against the real signalling verticle: the accessibility
@@ -39,22 +35,13 @@ class PhonePageTest {
   private Harness h;
   // One browser for the class (each test has its own gateway, so its own origin and storage): Chromium
   // starts once, not once per test.
+  private static Browser browser;
   private static WebDriver driver;
-  private static Path profile;
 
   @BeforeAll
   static void browser() throws Exception {
-    PeerProcess.requireBinary("/usr/bin/chromedriver");
-    profile = Files.createTempDirectory("webphone-chrome");
-    ChromeOptions o = new ChromeOptions();
-    o.setBinary("/usr/bin/chromium");
-    o.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream", "--allow-loopback-in-peer-connection",
-        "--disable-features=WebRtcHideLocalIpsWithMdns", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir=" + profile);
-    ChromeDriverService service = new ChromeDriverService.Builder()
-        .usingDriverExecutable(Path.of("/usr/bin/chromedriver").toFile()).usingPort(Ports.free()).build();
-    driver = new ChromeDriver(service, o);
+    browser = Browser.start(null);
+    driver = browser.driver();
   }
 
   @AfterEach
@@ -68,14 +55,9 @@ class PhonePageTest {
   }
 
   @AfterAll
-  static void quit() throws Exception {
-    if (driver != null) {
-      driver.quit();
-    }
-    if (profile != null) {
-      try (var files = Files.walk(profile)) {
-        files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-      }
+  static void quit() {
+    if (browser != null) {
+      browser.close();
     }
   }
 

@@ -4,7 +4,6 @@ import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.MessageConsumer;
-import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
@@ -16,6 +15,7 @@ import java.util.function.Predicate;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.config.GatewayConfig;
 import org.webphone.gateway.testing.Ports;
+import org.webphone.gateway.testing.Replies;
 
 /**
  * A real {@link SipLineVerticle} on a free loopback port, plus recorders for what it sends to sessions.
@@ -126,15 +126,7 @@ final class SipTestBed implements AutoCloseable {
 
   /** The failure code of a command that must be refused. */
   int refusal(String address, JsonObject body) throws Exception {
-    try {
-      request(address, body);
-    } catch (java.util.concurrent.ExecutionException e) {
-      if (e.getCause() instanceof ReplyException re) {
-        return re.failureCode();
-      }
-      throw e;
-    }
-    throw new AssertionError(address + " was accepted: " + body);
+    return Replies.failureCode(() -> request(address, body), address + " " + body);
   }
 
   static <T> T await(Future<T> f) throws Exception {

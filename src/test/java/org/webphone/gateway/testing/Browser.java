@@ -38,7 +38,7 @@ public final class Browser implements AutoCloseable {
     this.profile = profile;
   }
 
-  /** Starts a browser whose microphone plays {@code microphoneWav}. */
+  /** Starts a browser whose microphone plays {@code microphoneWav} (null: Chromium's own fake beep). */
   public static Browser start(Path microphoneWav) throws IOException {
     PeerProcess.requireBinary(CHROMIUM);
     PeerProcess.requireBinary(CHROMEDRIVER);
@@ -54,11 +54,13 @@ public final class Browser implements AutoCloseable {
     options.addArguments(
         "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-        "--use-file-for-fake-audio-capture=" + microphoneWav.toAbsolutePath(),
         "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
         "--autoplay-policy=no-user-gesture-required",
         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
         "--disable-quic", "--user-data-dir=" + profile.toAbsolutePath(), "--window-size=420,860");
+    if (microphoneWav != null) {
+      options.addArguments("--use-file-for-fake-audio-capture=" + microphoneWav.toAbsolutePath());
+    }
     ChromeDriver driver;
     try {
       driver = new ChromeDriver(service, options);
@@ -150,8 +152,7 @@ public final class Browser implements AutoCloseable {
    * of the inbound RTP stream, and the frequency (Hz) of the strongest tone in the remote audio as a
    * WebAudio analyser hears it over {@code listenMs}.
    */
-  @SuppressWarnings("unchecked")
-  public Map<String, Object> remoteAudio(long listenMs) {
+  public RemoteAudio remoteAudio(long listenMs) {
     String script = """
         const done = arguments[arguments.length - 1];
         const listenMs = arguments[0];
@@ -188,7 +189,24 @@ public final class Browser implements AutoCloseable {
           done({packets, level, energy, lost, peakHz, frames});
         })().catch(e => done({error: String(e)}));
         """;
-    return (Map<String, Object>) ((JavascriptExecutor) driver).executeAsyncScript(script, listenMs);
+    @SuppressWarnings("unchecked")
+    Map<String, Object> m = (Map<String, Object>) ((JavascriptExecutor) driver).executeAsyncScript(script, listenMs);
+    if (m == null || m.containsKey("error")) {
+      throw new AssertionError("remote audio could not be measured: " + m);
+    }
+    return new RemoteAudio(num(m, "packets").longValue(), num(m, "level").doubleValue(),
+        num(m, "energy").doubleValue(), num(m, "lost").longValue(), num(m, "peakHz").doubleValue());
+  }
+
+  private static Number num(Map<String, Object> m, String key) {
+    return (Number) Objects.requireNonNull(m.get(key), key);
+  }
+
+  /**
+   * What {@link #remoteAudio} measured: inbound packets, instantaneous level, total energy, packets lost and
+   * the analyser's strongest frequency in Hz.
+   */
+  public record RemoteAudio(long packets, double level, double energy, long lost, double peakHz) {
   }
 
   /** Packets the browser has sent on its outbound audio stream. */
@@ -233,9 +251,14 @@ public final class Browser implements AutoCloseable {
 
   /** A WAV tone for the fake microphone, made with sox (48 kHz mono, {@code seconds} long). */
   public static Path tone(Path dir, int hz, int seconds) throws IOException, InterruptedException {
+    return tone(dir, hz, seconds, 48000);
+  }
+
+  /** A mono 16-bit WAV sine of {@code hz} at {@code rate} samples per second, made with sox. */
+  public static Path tone(Path dir, int hz, int seconds, int rate) throws IOException, InterruptedException {
     PeerProcess.requireBinary("sox");
-    Path wav = dir.resolve("tone-" + hz + ".wav");
-    Process p = new ProcessBuilder("sox", "-n", "-r", "48000", "-c", "1", "-b", "16", wav.toString(),
+    Path wav = dir.resolve("tone-" + hz + "-" + rate + ".wav");
+    Process p = new ProcessBuilder("sox", "-n", "-r", String.valueOf(rate), "-c", "1", "-b", "16", wav.toString(),
         "synth", String.valueOf(seconds), "sine", String.valueOf(hz), "vol", "0.5").redirectErrorStream(true).start();
     if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
       throw new IOException("sox failed: " + new String(p.getInputStream().readAllBytes()));

@@ -12,9 +12,18 @@ public final class Ports {
 
   /**
    * A port free for both TCP and UDP on 127.0.0.1; with {@code pair}, an even port whose successor is free
-   * too (RTP/RTCP). Linux 4.6+ hands out odd ports for bind(0), so a pair starts at the next even port.
+   * too (RTP/RTCP).
    */
-  public static synchronized int free(boolean pair) {
+  public static int free(boolean pair) {
+    return pair ? freeRange(2) : freeRange(1);
+  }
+
+  /**
+   * The start of {@code count} consecutive ports free for TCP and UDP on 127.0.0.1 now; even when
+   * {@code count} &gt; 1 (RTP on the even port, RTCP on the next). Linux 4.6+ hands out odd ports for
+   * bind(0), so a range starts at the next even port.
+   */
+  public static synchronized int freeRange(int count) {
     InetAddress lo = InetAddress.getLoopbackAddress();
     for (int attempt = 0; attempt < 200; attempt++) {
       int p;
@@ -23,15 +32,21 @@ public final class Ports {
       } catch (IOException e) {
         throw new IllegalStateException(e);
       }
-      if (pair && p % 2 != 0) {
+      if (count > 1 && p % 2 != 0) {
         p++;
       }
-      if (p > 65000 || !isFree(lo, p) || (pair && !isFree(lo, p + 1))) {
+      if (p + count > 65000) {
         continue;
       }
-      return p;
+      boolean ok = true;
+      for (int i = 0; i < count && ok; i++) {
+        ok = isFree(lo, p + i);
+      }
+      if (ok) {
+        return p;
+      }
     }
-    throw new IllegalStateException("no free loopback port found");
+    throw new IllegalStateException("no " + count + " free loopback ports in a row");
   }
 
   private static boolean isFree(InetAddress lo, int port) {

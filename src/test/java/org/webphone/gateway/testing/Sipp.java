@@ -93,7 +93,8 @@ public final class Sipp implements AutoCloseable {
     int mediaPort = 0;
     if (!extraArgs.contains("-mp")) {
       // SIPp always binds a media port (6000 by default, and +2): never share it with a parallel test.
-      mediaPort = mediaPorts();
+      // p..p+3: SIPp binds audio on p and video on p+2 (RTCP next to each).
+      mediaPort = Ports.freeRange(4);
       cmd.addAll(List.of("-mp", Integer.toString(mediaPort)));
     }
     cmd.addAll(extraArgs);
@@ -109,32 +110,6 @@ public final class Sipp implements AutoCloseable {
       throw e;
     }
     return s;
-  }
-
-  /**
-   * A port p with p..p+3 free: SIPp binds audio on p and video on p+2 (RTCP next to each). Ports.free(true)
-   * cannot help on Linux >= 4.6, where binding port 0 hands out odd ports only.
-   */
-  private static int mediaPorts() {
-    java.net.InetAddress lo = java.net.InetAddress.getLoopbackAddress();
-    for (int attempt = 0; attempt < 50; attempt++) {
-      int p = Ports.free();
-      if (p > 65000) {
-        continue;
-      }
-      boolean ok = true;
-      for (int q = p + 1; q <= p + 3 && ok; q++) {
-        try (java.net.DatagramSocket probe = new java.net.DatagramSocket(q, lo)) {
-          ok = true;
-        } catch (IOException busy) {
-          ok = false;
-        }
-      }
-      if (ok) {
-        return p;
-      }
-    }
-    throw new IllegalStateException("no four free loopback ports in a row");
   }
 
   static Path scenarioDir() {
