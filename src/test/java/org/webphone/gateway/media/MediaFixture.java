@@ -1,5 +1,6 @@
 package org.webphone.gateway.media;
 
+import org.webphone.gateway.media.client.SyntheticBrowser;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.vertx.core.DeploymentOptions;
@@ -110,7 +111,7 @@ final class MediaFixture implements AutoCloseable {
    * An outgoing call whose browser is connected and whose PBX answered from {@link #pbx}: create, pbx-sdp,
    * ICE + DTLS, "connected" event. Returns the gateway's RTP port.
    */
-  int startCall(String callId, String sessionId, WebRtcTestClient browser) throws Exception {
+  int startCall(String callId, String sessionId, SyntheticBrowser browser) throws Exception {
     listen(sessionId);
     JsonObject created = request(org.webphone.gateway.common.Addresses.MEDIA_CREATE,
         new JsonObject().put("callId", callId).put("sessionId", sessionId).put("browserOffer", browser.offer()));

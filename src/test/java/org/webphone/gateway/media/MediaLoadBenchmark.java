@@ -1,5 +1,6 @@
 package org.webphone.gateway.media;
 
+import org.webphone.gateway.media.client.SyntheticBrowser;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
@@ -17,7 +18,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Relay load: N concurrent calls through one in-process media verticle, each a synthetic browser
- * ({@link WebRtcTestClient}: ICE, DTLS client, SRTP) sending G.711 20 ms packets (50/s), and one UDP socket
+ * ({@link SyntheticBrowser}: ICE, DTLS client, SRTP) sending G.711 20 ms packets (50/s), and one UDP socket
  * playing every PBX that echoes each RTP packet back. So every packet crosses the relay twice
  * (browser→PBX, PBX→browser). Reports loss, round-trip latency, the relay's CPU per call (CPU time of the
  * gateway's threads only, not the load generator's) and GC.
@@ -75,17 +76,17 @@ public final class MediaLoadBenchmark {
     echo.setDaemon(true);
     echo.start();
 
-    List<WebRtcTestClient> clients = new ArrayList<>();
+    List<SyntheticBrowser> clients = new ArrayList<>();
     long[] histogramUs = new long[1_000_001];
     AtomicLong received = new AtomicLong();
     long setupStart = System.nanoTime();
     ExecutorService setup = Executors.newFixedThreadPool(4, r -> new Thread(r, "load-setup"));
-    List<Future<WebRtcTestClient>> pending = new ArrayList<>();
+    List<Future<SyntheticBrowser>> pending = new ArrayList<>();
     String run = Long.toHexString(System.nanoTime() & 0xFFFFFFL);
     for (int i = 0; i < calls; i++) {
       String callId = "load-" + run + "-" + i;
       pending.add(setup.submit(() -> {
-        WebRtcTestClient c = new WebRtcTestClient();
+        SyntheticBrowser c = new SyntheticBrowser();
         // Both relays then run SRTP_AES128_CM_HMAC_SHA1_80 (ours offers nothing else; rtpengine prefers GCM).
         c.offerAeadGcm = false;
         c.connect(relay.open(callId, c.offer(), pbxAnswer));
@@ -100,7 +101,7 @@ public final class MediaLoadBenchmark {
         return c;
       }));
     }
-    for (Future<WebRtcTestClient> f : pending) {
+    for (Future<SyntheticBrowser> f : pending) {
       clients.add(f.get(120, TimeUnit.SECONDS));
     }
     setup.shutdown();
@@ -159,18 +160,18 @@ public final class MediaLoadBenchmark {
     for (int i = 0; i < calls; i++) {
       relay.close("load-" + run + "-" + i);
     }
-    for (WebRtcTestClient c : clients) {
+    for (SyntheticBrowser c : clients) {
       c.close();
     }
     pbx.close();
     relay.close();
   }
 
-  private static void send(List<WebRtcTestClient> clients, AtomicLong sent, boolean[] running) {
+  private static void send(List<SyntheticBrowser> clients, AtomicLong sent, boolean[] running) {
     byte[] payload = MediaRelayVerticleTest.payload(3);
     long next = System.nanoTime();
     while (running[0]) {
-      for (WebRtcTestClient c : clients) {
+      for (SyntheticBrowser c : clients) {
         ByteBuffer.wrap(payload, 0, 8).putLong(System.nanoTime());
         try {
           c.sendRtp(0, payload);

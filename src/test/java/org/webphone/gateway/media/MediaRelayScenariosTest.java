@@ -1,5 +1,7 @@
 package org.webphone.gateway.media;
 
+import org.webphone.gateway.media.client.SyntheticBrowser;
+import org.webphone.gateway.media.client.StunMessages;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -45,7 +47,7 @@ class MediaRelayScenariosTest {
   void anIncomingCallAnswersThePbxOfferWithItsFirstG711CodecAndRelaysBothWays(Vertx vertx, VertxTestContext tc)
       throws Exception {
     f = new MediaFixture(vertx, new JsonObject());
-    WebRtcTestClient browser = f.own(new WebRtcTestClient());
+    SyntheticBrowser browser = f.own(new SyntheticBrowser());
     f.listen("s2");
     JsonObject created = f.request(Addresses.MEDIA_CREATE, new JsonObject().put("callId", "in1").put("sessionId", "s2")
         .put("browserOffer", browser.offer()).put("pbxOffer", f.pbxSdp(1, "8 0 101", "sendrecv")));
@@ -63,14 +65,14 @@ class MediaRelayScenariosTest {
     assertEquals(8, Rtp.payloadType(got, 0));
     assertArrayEquals(Arrays.copyOfRange(sent, 12, 172), Arrays.copyOfRange(got, 12, 172));
     // telephone-event: the browser's 126 becomes the PBX's 101, and back.
-    browser.sendRtp(WebRtcTestClient.TE_PT, new byte[] {5, 0x0A, 0, (byte) 160});
+    browser.sendRtp(SyntheticBrowser.TE_PT, new byte[] {5, 0x0A, 0, (byte) 160});
     byte[] dtmf = f.pbxReceive();
     assertNotNull(dtmf);
     assertEquals(101, Rtp.payloadType(dtmf, 0));
     f.pbxSend(rtp(101, 1, 0, 42, new byte[] {7, 0x0A, 0, (byte) 160}), rtpPort);
     byte[] back = browser.received.poll(3, TimeUnit.SECONDS);
     assertNotNull(back);
-    assertEquals(WebRtcTestClient.TE_PT, Rtp.payloadType(back, 0));
+    assertEquals(SyntheticBrowser.TE_PT, Rtp.payloadType(back, 0));
     assertEquals(7, back[12]);
 
     f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "in1"));
@@ -82,7 +84,7 @@ class MediaRelayScenariosTest {
   void holdReOffersAnswerWithTheMirroredDirectionAndStopAudioTowardAPbxThatDoesNotReceive(Vertx vertx,
       VertxTestContext tc) throws Exception {
     f = new MediaFixture(vertx, new JsonObject());
-    WebRtcTestClient browser = f.own(new WebRtcTestClient());
+    SyntheticBrowser browser = f.own(new SyntheticBrowser());
     f.startCall("h1", "s3", browser);
     browser.sendRtp(0, payload(1));
     assertNotNull(f.pbxReceive());
@@ -124,7 +126,7 @@ class MediaRelayScenariosTest {
   @Test
   void aBrowserThatStopsSendingEndsTheCallWithATimeoutEvent(Vertx vertx, VertxTestContext tc) throws Exception {
     f = new MediaFixture(vertx, new JsonObject().put("timeoutSec", 1));
-    WebRtcTestClient browser = f.own(new WebRtcTestClient());
+    SyntheticBrowser browser = f.own(new SyntheticBrowser());
     f.startCall("t1", "s4", browser);
     browser.sendRtp(0, payload(1));
     JsonObject e = f.awaitEvent("timeout", 4);
@@ -139,7 +141,7 @@ class MediaRelayScenariosTest {
   void aRebuiltBrowserLegKeepsTheSsrcSequenceAndTimestampsTowardThePbxContinuous(Vertx vertx, VertxTestContext tc)
       throws Exception {
     f = new MediaFixture(vertx, new JsonObject());
-    WebRtcTestClient first = f.own(new WebRtcTestClient());
+    SyntheticBrowser first = f.own(new SyntheticBrowser());
     int rtpPort = f.startCall("r1", "s5", first);
     for (int i = 0; i < 10; i++) {
       first.sendRtp(0, payload(i));
@@ -149,7 +151,7 @@ class MediaRelayScenariosTest {
     assertEquals(10, before.size());
     byte[] last = before.get(9);
 
-    WebRtcTestClient second = f.own(new WebRtcTestClient());
+    SyntheticBrowser second = f.own(new SyntheticBrowser());
     JsonObject reply = f.request(Addresses.MEDIA_BROWSER_OFFER,
         new JsonObject().put("callId", "r1").put("browserOffer", second.offer()));
     second.connect(reply.getString("browserAnswer"));
@@ -179,7 +181,7 @@ class MediaRelayScenariosTest {
   @Test
   void junkOnBothLegsIsDroppedAndCountedWhileTheAudioGoesOn(Vertx vertx, VertxTestContext tc) throws Exception {
     f = new MediaFixture(vertx, new JsonObject());
-    WebRtcTestClient browser = f.own(new WebRtcTestClient());
+    SyntheticBrowser browser = f.own(new SyntheticBrowser());
     int rtpPort = f.startCall("j1", "s6", browser);
 
     // Browser leg: a replayed packet, a packet with a broken auth tag, non-RTP bytes; from the right pair.
@@ -233,7 +235,7 @@ class MediaRelayScenariosTest {
   @Test
   void dtmfDigitsGoToThePbxAsTelephoneEventsInTheCallsRtpStream(Vertx vertx, VertxTestContext tc) throws Exception {
     f = new MediaFixture(vertx, new JsonObject());
-    WebRtcTestClient browser = f.own(new WebRtcTestClient());
+    SyntheticBrowser browser = f.own(new SyntheticBrowser());
     f.startCall("d1", "s7", browser);
     browser.sendRtp(0, payload(1));
     byte[] audio = f.pbxReceive();
@@ -260,7 +262,7 @@ class MediaRelayScenariosTest {
   @Test
   void dtmfFromThePbxReachesTheBrowserAndIsReportedOncePerDigit(Vertx vertx, VertxTestContext tc) throws Exception {
     f = new MediaFixture(vertx, new JsonObject());
-    WebRtcTestClient browser = f.own(new WebRtcTestClient());
+    SyntheticBrowser browser = f.own(new SyntheticBrowser());
     int rtpPort = f.startCall("d2", "s8", browser);
     for (int i = 0; i < 6; i++) {
       boolean end = i >= 3;
@@ -270,7 +272,7 @@ class MediaRelayScenariosTest {
     for (int i = 0; i < 6; i++) {
       byte[] p = browser.received.poll(3, TimeUnit.SECONDS);
       assertNotNull(p, "telephone-event packet " + i);
-      assertEquals(WebRtcTestClient.TE_PT, Rtp.payloadType(p, 0));
+      assertEquals(SyntheticBrowser.TE_PT, Rtp.payloadType(p, 0));
     }
     JsonObject e = f.awaitDtmf(3);
     assertEquals("5", e.getString("digit"));
@@ -286,7 +288,7 @@ class MediaRelayScenariosTest {
   void aBrowserWhoseCertificateDoesNotMatchItsOfferedFingerprintGetsNoMedia(Vertx vertx, VertxTestContext tc)
       throws Exception {
     f = new MediaFixture(vertx, new JsonObject());
-    WebRtcTestClient browser = f.own(new WebRtcTestClient());
+    SyntheticBrowser browser = f.own(new SyntheticBrowser());
     String other = org.webphone.gateway.media.dtls.DtlsIdentity.generate("someone-else").fingerprint();
     f.listen("s9");
     JsonObject created = f.request(Addresses.MEDIA_CREATE, new JsonObject().put("callId", "m1").put("sessionId", "s9")
@@ -310,7 +312,7 @@ class MediaRelayScenariosTest {
   void aPbxThatStopsSendingEndsTheCallWithATimeoutEventOnlyAfterItHasSentMedia(Vertx vertx, VertxTestContext tc)
       throws Exception {
     f = new MediaFixture(vertx, new JsonObject().put("timeoutSec", 1));
-    WebRtcTestClient browser = f.own(new WebRtcTestClient());
+    SyntheticBrowser browser = f.own(new SyntheticBrowser());
     int rtpPort = f.startCall("t2", "s10", browser);
     // The browser keeps talking; the PBX sends a few packets, then nothing.
     long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2500);
@@ -337,7 +339,7 @@ class MediaRelayScenariosTest {
   @Test
   void aNattedPbxAddressIsLearnedFromItsFirstPacketThenLocked(Vertx vertx, VertxTestContext tc) throws Exception {
     f = new MediaFixture(vertx, new JsonObject().put("learnPbxAddress", true));
-    WebRtcTestClient browser = f.own(new WebRtcTestClient());
+    SyntheticBrowser browser = f.own(new SyntheticBrowser());
     f.listen("s11");
     JsonObject created = f.request(Addresses.MEDIA_CREATE,
         new JsonObject().put("callId", "n1").put("sessionId", "s11").put("browserOffer", browser.offer()));
@@ -365,7 +367,7 @@ class MediaRelayScenariosTest {
   void withPbxSrtpThePbxLegIsSdesSrtpBothWaysAndForgedPbxPacketsAreDropped(Vertx vertx, VertxTestContext tc)
       throws Exception {
     f = new MediaFixture(vertx, new JsonObject().put("pbxSrtp", true));
-    WebRtcTestClient browser = f.own(new WebRtcTestClient());
+    SyntheticBrowser browser = f.own(new SyntheticBrowser());
     f.listen("s12");
     JsonObject created = f.request(Addresses.MEDIA_CREATE,
         new JsonObject().put("callId", "sd1").put("sessionId", "s12").put("browserOffer", browser.offer()));

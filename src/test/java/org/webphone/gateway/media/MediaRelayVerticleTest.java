@@ -1,5 +1,6 @@
 package org.webphone.gateway.media;
 
+import org.webphone.gateway.media.client.SyntheticBrowser;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -22,7 +23,7 @@ import org.webphone.gateway.media.rtp.Rtp;
 
 /**
  * The media verticle against a synthetic browser (ice4j controlling agent + bctls DTLS client + jitsi-srtp,
- * {@link WebRtcTestClient}) and a UDP socket playing the PBX: real ICE, DTLS and SRTP over loopback.
+ * {@link SyntheticBrowser}) and a UDP socket playing the PBX: real ICE, DTLS and SRTP over loopback.
  */
 @ExtendWith(VertxExtension.class)
 class MediaRelayVerticleTest {
@@ -42,7 +43,7 @@ class MediaRelayVerticleTest {
   @Test
   void anOutgoingCallRelaysBrowserAudioToThePbxAndPbxAudioToTheBrowserThenFreesEverything(VertxTestContext tc)
       throws Exception {
-    WebRtcTestClient browser = f.own(new WebRtcTestClient());
+    SyntheticBrowser browser = f.own(new SyntheticBrowser());
     f.listen("s1");
     JsonObject created = f.request(Addresses.MEDIA_CREATE,
         new JsonObject().put("callId", "c1").put("sessionId", "s1").put("browserOffer", browser.offer()));
@@ -106,7 +107,7 @@ class MediaRelayVerticleTest {
 
   @Test
   void badRequestsGetTheDocumentedCodesAndLeaveNothingBehind(VertxTestContext tc) throws Exception {
-    WebRtcTestClient browser = f.own(new WebRtcTestClient());
+    SyntheticBrowser browser = f.own(new SyntheticBrowser());
     assertEquals(ErrorCode.MISSING_FIELD.code(), f.failure(Addresses.MEDIA_CREATE, new JsonObject().put("callId", "x")));
     assertEquals(ErrorCode.BAD_SDP.code(), f.failure(Addresses.MEDIA_CREATE,
         new JsonObject().put("callId", "x").put("sessionId", "s").put("browserOffer", "hello")));

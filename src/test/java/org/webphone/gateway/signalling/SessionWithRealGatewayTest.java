@@ -11,7 +11,7 @@ import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
-import org.webphone.gateway.media.WebRtcTestClient;
+import org.webphone.gateway.media.client.SyntheticBrowser;
 import org.webphone.gateway.testing.Sipp;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.testing.TestNode;
@@ -101,7 +101,7 @@ class SessionWithRealGatewayTest {
   @Test
   void aRefusedNumberNeverReachesThePbxAndAnAllowedOneDoes(Vertx vertx) throws Exception {
     start(vertx, 0);
-    try (WebRtcTestClient browser = new WebRtcTestClient()) {
+    try (SyntheticBrowser browser = new SyntheticBrowser()) {
       Harness.Client c = Harness.connect(ws, httpPort(), null, null);
       c.await("OnSetReadyStatus", e -> e.getBoolean("ready"));
       for (String n : new String[] {"0900123456", "+441234", "5555"}) {
@@ -131,7 +131,7 @@ class SessionWithRealGatewayTest {
   @Test
   void aResumedSessionKeepsItsSipCallAndAnAbandonedOneIsHungUpAfterTheGrace(Vertx vertx) throws Exception {
     start(vertx, 2);
-    try (WebRtcTestClient first = new WebRtcTestClient(); WebRtcTestClient second = new WebRtcTestClient()) {
+    try (SyntheticBrowser first = new SyntheticBrowser(); SyntheticBrowser second = new SyntheticBrowser()) {
       Harness.Client c = Harness.connect(ws, httpPort(), null, null);
       String token = c.await("OnSession").getString("resumeToken");
       c.await("OnSetReadyStatus", e -> e.getBoolean("ready"));
@@ -163,7 +163,7 @@ class SessionWithRealGatewayTest {
   @Test
   void anIncomingCallIsOfferedToTheBrowserAcceptedWithItsOfferAndEndedByTheFarEnd(Vertx vertx) throws Exception {
     start(vertx, 0, sippUas("registrar-ok.xml"));
-    try (WebRtcTestClient browser = new WebRtcTestClient()) {
+    try (SyntheticBrowser browser = new SyntheticBrowser()) {
       Harness.Client c = Harness.connect(ws, httpPort(), null, null);
       c.await("OnSetReadyStatus", e -> e.getBoolean("ready"));
       String account = status(Addresses.POOL_STATUS).getJsonArray("leases").getJsonObject(0).getString("accountId");

@@ -1,4 +1,4 @@
-package org.webphone.gateway.media;
+package org.webphone.gateway.media.client;
 
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -41,6 +41,7 @@ import org.bouncycastle.tls.AlertDescription;
 import org.bouncycastle.tls.crypto.TlsCryptoParameters;
 import org.bouncycastle.tls.crypto.impl.bc.BcDefaultTlsCredentialedSigner;
 import org.jitsi.srtp.SrtpErrorStatus;
+import org.webphone.gateway.media.Sdp;
 import org.webphone.gateway.media.dtls.DtlsIdentity;
 import org.webphone.gateway.media.ice.IceCandidate;
 import org.webphone.gateway.media.rtp.PacketBuffer;
@@ -54,7 +55,7 @@ import org.webphone.gateway.media.rtp.SrtpKeys;
  * setup:actpass), connects to the answer, sends SRTP and records what it decrypts. Used by the media tests
  * and the load benchmark; one receive thread per client.
  */
-public final class WebRtcTestClient implements AutoCloseable {
+public final class SyntheticBrowser implements AutoCloseable {
   public static final int TE_PT = 126;
 
   private final DatagramSocket socket;
@@ -101,7 +102,7 @@ public final class WebRtcTestClient implements AutoCloseable {
   private long ts = 50_000;
   public final int ssrc = ThreadLocalRandom.current().nextInt();
 
-  public WebRtcTestClient() throws IOException {
+  public SyntheticBrowser() throws IOException {
     socket = new DatagramSocket(null);
     socket.setReceiveBufferSize(1 << 20);
     socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));

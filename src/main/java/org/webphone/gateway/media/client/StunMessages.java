@@ -1,4 +1,4 @@
-package org.webphone.gateway.media;
+package org.webphone.gateway.media.client;
 
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -15,8 +15,8 @@ import javax.crypto.spec.SecretKeySpec;
  * hand for the test browser because ice4j's single-port harvester cannot start checks (it only has a
  * socket for a remote address once that remote has sent a request), and Chrome never uses one.
  */
-final class StunMessages {
-  static final int MAGIC = 0x2112A442;
+public final class StunMessages {
+  public static final int MAGIC = 0x2112A442;
   private static final int USERNAME = 0x0006;
   private static final int MESSAGE_INTEGRITY = 0x0008;
   private static final int XOR_MAPPED_ADDRESS = 0x0020;
@@ -28,16 +28,16 @@ final class StunMessages {
   private StunMessages() {
   }
 
-  static boolean isStun(byte[] b, int len) {
+  public static boolean isStun(byte[] b, int len) {
     return len >= 20 && (b[0] & 0xC0) == 0 && ByteBuffer.wrap(b, 4, 4).getInt() == MAGIC;
   }
 
-  static int type(byte[] b) {
+  public static int type(byte[] b) {
     return ((b[0] & 0xFF) << 8) | (b[1] & 0xFF);
   }
 
   /** Binding request from the controlling side, nominating the pair. */
-  static byte[] bindingRequest(String username, String remotePassword, long tieBreaker) {
+  public static byte[] bindingRequest(String username, String remotePassword, long tieBreaker) {
     byte[] tx = new byte[12];
     ThreadLocalRandom.current().nextBytes(tx);
     ByteBuffer b = ByteBuffer.allocate(200);
@@ -50,7 +50,7 @@ final class StunMessages {
   }
 
   /** Success response to a request (whose transaction id is copied), signed with our password. */
-  static byte[] bindingSuccess(byte[] request, InetSocketAddress from, String localPassword) {
+  public static byte[] bindingSuccess(byte[] request, InetSocketAddress from, String localPassword) {
     byte[] tx = new byte[12];
     System.arraycopy(request, 8, tx, 0, 12);
     ByteBuffer b = ByteBuffer.allocate(200);
