@@ -168,6 +168,7 @@ final class MediaFixture implements AutoCloseable {
     assertEquals(0, s.getInteger("rtpPorts"), "RTP ports in use: " + s);
     assertEquals(0, s.getInteger("agents"), "ICE agents: " + s);
     assertEquals(0, s.getInteger("dtlsThreads"), "DTLS threads: " + s);
+    assertEquals(0, s.getInteger("rtcpTasks"), "RTCP timer tasks: " + s);
   }
 
   static <T> T await(Future<T> f) throws Exception {
