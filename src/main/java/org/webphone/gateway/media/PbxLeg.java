@@ -134,6 +134,15 @@ final class PbxLeg {
     return savp ? keys : null;
   }
 
+  /**
+   * Strict source for RTCP as for RTP: exactly the PBX's RTCP address (a=rtcp, else RTP port + 1); a NATed
+   * PBX (learnPbxAddress) may use any port of the address its RTP came from.
+   */
+  private boolean rtcpSourceOk(InetSocketAddress from) {
+    InetSocketAddress r = rtcpRemote;
+    return r != null && (rt.learnPbxAddress() ? from.getAddress().equals(r.getAddress()) : r.equals(from));
+  }
+
   /** Sends one of our RTCP compound packets from the odd port to the PBX's RTCP address. */
   void sendRtcp(byte[] b, int off, int len) throws IOException {
     InetSocketAddress to = rtcpRemote;
@@ -222,7 +231,7 @@ final class PbxLeg {
         continue;
       }
       if (rtcp) {
-        if (from instanceof InetSocketAddress f && f.getAddress().equals(expected.getAddress())) {
+        if (from instanceof InetSocketAddress f && rtcpSourceOk(f)) {
           counters.inc(Name.pbxRtcpIn);
           rx.set(len);
           this.rtcp.onRtcp(rx, System.nanoTime());

@@ -187,6 +187,87 @@ class MediaRtcpTest {
     tc.completeNow();
   }
 
+  @Test
+  void withAesCmToTheBrowserAndSdesSrtpToThePbxBothLegsCarryProtectedRtcpAndForgedRtcpIsDropped(Vertx vertx,
+      VertxTestContext tc) throws Exception {
+    deploy(vertx, new JsonObject().put("srtpAeadGcm", false).put("pbxSrtp", true));
+    SyntheticBrowser browser = f.own(new SyntheticBrowser());
+    f.listen("s-c3");
+    JsonObject created = f.request(Addresses.MEDIA_CREATE, new JsonObject().put("callId", "c3")
+        .put("sessionId", "s-c3").put("browserOffer", browser.offer()));
+    Sdp offer = Sdp.parse(created.getString("pbxSdp"));
+    String crypto = offer.audio().attr("crypto");
+    byte[] gatewayKey = java.util.Base64.getDecoder().decode(crypto.substring(crypto.indexOf("inline:") + 7));
+    byte[] pbxKey = new byte[30];
+    java.util.concurrent.ThreadLocalRandom.current().nextBytes(pbxKey);
+    SrtpKeys pbxSide = SrtpKeys.sdes(pbxKey, gatewayKey);
+    f.request(Addresses.MEDIA_PBX_SDP, new JsonObject().put("callId", "c3").put("sdp",
+        f.pbxSdp(1, "0 101", "sendrecv").replace("RTP/AVP", "RTP/SAVP") + "a=rtcp:" + pbxRtcp.getLocalPort() + "\r\n"
+            + "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" + java.util.Base64.getEncoder().encodeToString(pbxKey)
+            + "\r\n"));
+    int rtpPort = offer.audio().port;
+    browser.connect(created.getString("browserAnswer"));
+    f.awaitEvent("connected", 5);
+    assertEquals(SrtpKeys.Profile.AES128_CM_HMAC_SHA1_80, browser.srtpProfile(), "GCM switched off");
+    assertEquals("AES128_CM_HMAC_SHA1_80", f.sessionStatus("c3").getString("srtpProfile"));
+
+    for (int i = 0; i < 20; i++) {
+      browser.sendRtp(0, MediaRelayVerticleTest.payload(i));
+      Thread.sleep(20);
+    }
+    assertEquals(20, f.pbxReceive(20).size());
+    // SRTCP at the PBX: only the SDES keys open it.
+    org.webphone.gateway.media.rtp.PacketBuffer buf = new org.webphone.gateway.media.rtp.PacketBuffer();
+    RtcpView sr = null;
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(6);
+    DatagramPacket p = new DatagramPacket(new byte[2048], 2048);
+    while (sr == null && System.nanoTime() < end) {
+      try {
+        pbxRtcp.receive(p);
+      } catch (SocketTimeoutException e) {
+        continue;
+      }
+      srSeenAt = System.nanoTime();
+      buf.load(p.getData(), 0, p.getLength());
+      assertEquals(org.jitsi.srtp.SrtpErrorStatus.OK, pbxSide.unprotectRtcp(buf), "SRTCP from the gateway");
+      RtcpView v = RtcpView.parse(java.util.Arrays.copyOf(buf.getBuffer(), buf.getLength()));
+      if (v.sr && v.packets == 20) {
+        sr = v;
+      }
+    }
+    assertNotNull(sr, "no SR for the 20 packets reached the PBX as SRTCP");
+    assertEquals(20 * 160, sr.octets);
+
+    // A forged (unprotected) RR is dropped and counted; the real SRTCP one gives an RTT.
+    byte[] rr = RtcpView.receiverReport(PBX_SSRC, sr.senderSsrc, sr, System.nanoTime() - srSeenAt, false);
+    pbxRtcp.send(new DatagramPacket(rr, rr.length, InetAddress.getLoopbackAddress(), rtpPort + 1));
+    buf.load(rr, 0, rr.length);
+    assertEquals(org.jitsi.srtp.SrtpErrorStatus.OK, pbxSide.protectRtcp(buf));
+    pbxRtcp.send(new DatagramPacket(buf.getBuffer(), buf.getLength(), InetAddress.getLoopbackAddress(), rtpPort + 1));
+    JsonObject q = awaitQuality("c3", "pbx", j -> j.containsKey("rttMs"));
+    assertTrue(q.getDouble("rttMs") < 200, q.encode());
+    assertEquals(1, f.counter("c3", "rtcpBad"), "the unprotected RR");
+    // RTCP from another port of the PBX's host is not the PBX's RTCP: dropped as a wrong source.
+    try (DatagramSocket stranger = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
+      stranger.send(new DatagramPacket(buf.getBuffer(), buf.getLength(), InetAddress.getLoopbackAddress(),
+          rtpPort + 1));
+    }
+    long wrong = 0;
+    for (int i = 0; i < 40 && wrong == 0; i++) {
+      wrong = f.counter("c3", "pbxWrongSource");
+      Thread.sleep(25);
+    }
+    assertEquals(1, wrong);
+
+    // The browser leg's SRTCP (AES-CM) decrypts too.
+    awaitBrowserRtcp(browser, v -> !v.blocks.isEmpty() && v.blocks.get(0).ssrc() == browser.ssrc, 4);
+    assertEquals(0, browser.rtcpFailed.get());
+    f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "c3"));
+    f.awaitEvent("closed", 5);
+    f.assertNothingLeaks();
+    tc.completeNow();
+  }
+
   private long srSeenAt;
 
 
