@@ -1,5 +1,6 @@
 package org.webphone.gateway.signalling;
 
+import org.webphone.gateway.testing.Http;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -7,10 +8,6 @@ import io.vertx.core.Vertx;
 import io.vertx.core.http.WebSocketClient;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
@@ -83,8 +80,7 @@ class GatewayAddedLatencyTest {
       assertEquals(1, toInvite.getJsonArray("counts").getLong(toInvite.getJsonArray("counts").size() - 1),
           latency.encode());
 
-      String metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(node.url() + "metrics")).build(),
-          HttpResponse.BodyHandlers.ofString()).body();
+      String metrics = Http.get(node.url() + "metrics").body();
       String ours = metrics.lines().filter(l -> l.startsWith("webphone_call_setup_added"))
           .collect(Collectors.joining("\n"));
       for (String phase : SetupLatency.PHASES) {
