@@ -69,9 +69,20 @@ final class LoadMedia {
     sender.start();
   }
 
-  /** Legs that exist (made, not yet closed). */
-  int openLegs() {
-    return open.size();
+  /** What the legs that exist now (made, not yet closed) did so far. */
+  record Live(int browsers, int sending, long sent, long received) {
+  }
+
+  Live live() {
+    int sending = 0;
+    long sent = 0;
+    long received = 0;
+    for (MediaLeg leg : open) {
+      sending += leg.sending() ? 1 : 0;
+      sent += leg.sent.get();
+      received += leg.received.get();
+    }
+    return new Live(open.size(), sending, sent, received);
   }
 
   /** A new browser with its offer; its socket and receive thread exist until {@link #close(MediaLeg)}. */

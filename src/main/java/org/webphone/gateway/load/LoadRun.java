@@ -89,7 +89,7 @@ public final class LoadRun extends VerticleBase {
     if (options.media()) {
       media = new LoadMedia(context);
       stats.media = true;
-      stats.openLegs = media::openLegs;
+      stats.live = media::live;
       out.printf("with media: PCMU 20 ms from a synthetic WebRTC browser per call, no audio back within %d ms fails%n",
           options.mediaTimeoutMs());
     }

@@ -5,7 +5,7 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.function.IntSupplier;
+import java.util.function.Supplier;
 
 /**
  * The counts of one run. Touched only on the run's event-loop context, so plain fields. Invariants the
@@ -38,8 +38,8 @@ final class LoadStats {
 
   // --media: the audio of the completed calls (a call without audio back fails as "no_media")
   boolean media;
-  /** Browsers that exist right now (for the progress line). */
-  IntSupplier openLegs = () -> 0;
+  /** The browsers that exist right now (for the progress line). */
+  Supplier<LoadMedia.Live> live = () -> new LoadMedia.Live(0, 0, 0, 0);
   int mediaCalls;
   long mediaSent;
   long mediaReceived;
@@ -133,9 +133,14 @@ final class LoadStats {
         + (media ? mediaProgress() : "");
   }
 
+  /** Live calls' packets too (their last ones still in flight), so a long hold shows its audio as it goes. */
   private String mediaProgress() {
-    return String.format(Locale.ROOT, " | media browsers=%d sent=%d received=%d loss=%.2f%% audio p50=%s p99=%s",
-        openLegs.getAsInt(), mediaSent, mediaReceived, lossPct(mediaSent, mediaReceived),
+    LoadMedia.Live l = live.get();
+    long sent = mediaSent + l.sent();
+    long received = mediaReceived + l.received();
+    return String.format(Locale.ROOT,
+        " | media browsers=%d sending=%d sent=%d received=%d loss=%.2f%% no_media=%d audio p50=%s p99=%s",
+        l.browsers(), l.sending(), sent, received, lossPct(sent, received), failed.getOrDefault("no_media", 0),
         ms(mediaSetupMs.percentile(50)), ms(mediaSetupMs.percentile(99)));
   }
 
