@@ -18,6 +18,7 @@ import java.util.stream.IntStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.media.client.SyntheticBrowser;
+import org.webphone.gateway.media.rtp.SrtpKeys;
 
 /**
  * The audio side of a load run ({@code --media}): makes, connects and closes the virtual clients'
@@ -43,6 +44,7 @@ final class LoadMedia {
 
   private final Context context;
   private final ExecutorService setup;
+  private final java.util.concurrent.Future<?> srtpReady;
   private final Thread sender;
   @SuppressWarnings("unchecked")
   private final List<MediaLeg>[] slots = IntStream.range(0, SLOTS).mapToObj(i -> new CopyOnWriteArrayList<MediaLeg>())
@@ -63,6 +65,15 @@ final class LoadMedia {
         });
     pool.allowCoreThreadTimeOut(true);
     this.setup = pool;
+    // The browsers' SRTP as the gateway's: jitsi-srtp's AES pinned and used once before the first call,
+    // else the first packets of the first calls wait seconds for its cipher self-benchmark.
+    this.srtpReady = pool.submit(() -> {
+      try {
+        SrtpKeys.warmUp();
+      } catch (Exception e) {
+        LOG.warn("SRTP warm-up failed, the first calls' audio may start late: {}", e.toString());
+      }
+    });
     this.sender = new Thread(this::sendLoop, "load-media-sender");
     sender.setDaemon(true);
     sender.setPriority(Thread.MAX_PRIORITY);
@@ -88,6 +99,7 @@ final class LoadMedia {
   /** A new browser with its offer; its socket and receive thread exist until {@link #close(MediaLeg)}. */
   Future<MediaLeg> open() {
     return blocking(() -> {
+      srtpReady.get();
       if (!running) {
         throw new IllegalStateException("the run's media is closed");
       }
@@ -103,8 +115,10 @@ final class LoadMedia {
 
   /** ICE then DTLS against the gateway's answer (bounded by the browser: 15 s of ICE checks). */
   Future<Void> connect(MediaLeg leg, String answerSdp) {
+    leg.answerNanos = System.nanoTime();
     return blocking(() -> {
       leg.browser.connect(answerSdp);
+      leg.connectedNanos = System.nanoTime();
       leg.connected = true;
       return null;
     });

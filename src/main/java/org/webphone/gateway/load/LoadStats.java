@@ -48,6 +48,10 @@ final class LoadStats {
   long mediaSendFailed;
   /** InCall → the first echoed packet back. */
   final Samples mediaSetupMs;
+  /** The gateway's answer → ICE and DTLS done (the browser's side of the set-up). */
+  final Samples mediaConnectMs;
+  /** The first packet sent → its echo back (the first round trip, with every queue on the way cold). */
+  final Samples firstEchoMs;
   /** Each call's loss in percent (sent but not echoed back). */
   final Samples callLossPct;
 
@@ -58,6 +62,8 @@ final class LoadStats {
     this.setupMs = new Samples(expectedCalls);
     this.ackMs = new Samples(expectedCalls);
     this.mediaSetupMs = new Samples(expectedCalls);
+    this.mediaConnectMs = new Samples(expectedCalls);
+    this.firstEchoMs = new Samples(expectedCalls);
     this.callLossPct = new Samples(expectedCalls);
   }
 
@@ -73,8 +79,14 @@ final class LoadStats {
     mediaSendFailed += leg.sendFailed.get();
     callLossPct.add(lossPct(sent, received));
     long first = leg.firstAudioNanos.get();
-    if (first > 0 && leg.answeredNanos > 0) {
-      mediaSetupMs.add(Math.max(0, first - leg.answeredNanos) / 1e6);
+    if (first > 0 && leg.inCallNanos > 0) {
+      mediaSetupMs.add(Math.max(0, first - leg.inCallNanos) / 1e6);
+    }
+    if (leg.connectedNanos > 0 && leg.answerNanos > 0) {
+      mediaConnectMs.add((leg.connectedNanos - leg.answerNanos) / 1e6);
+    }
+    if (first > 0 && leg.firstSentNanos > 0) {
+      firstEchoMs.add(Math.max(0, first - leg.firstSentNanos) / 1e6);
     }
   }
 
@@ -149,7 +161,8 @@ final class LoadStats {
         .put("lossPct", round(lossPct(mediaSent, mediaReceived))).put("mismatched", mediaMismatched)
         .put("duplicates", mediaDuplicates).put("sendFailed", mediaSendFailed)
         .put("noMedia", failed.getOrDefault("no_media", 0))
-        .put("setupMs", mediaSetupMs.toJson()).put("callLossPct", callLossPct.toJson());
+        .put("setupMs", mediaSetupMs.toJson()).put("connectMs", mediaConnectMs.toJson())
+        .put("firstEchoMs", firstEchoMs.toJson()).put("callLossPct", callLossPct.toJson());
   }
 
   JsonObject toJson(LoadOptions o) {
@@ -198,6 +211,8 @@ final class LoadStats {
           + mediaSendFailed + " send failures");
       row(sb, "calls without audio", Integer.toString(failed.getOrDefault("no_media", 0)));
       row(sb, "audio p50/p95/p99", triple(mediaSetupMs) + "  InCall -> first echo");
+      row(sb, "  ICE+DTLS p50/p95/p99", triple(mediaConnectMs) + "  Answer -> DTLS done");
+      row(sb, "  1st echo p50/p95/p99", triple(firstEchoMs) + "  first packet sent -> back");
     }
     row(sb, "counts add up", countsAddUp() ? "yes" : "NO");
     return sb.toString();

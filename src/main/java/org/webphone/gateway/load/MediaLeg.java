@@ -34,10 +34,14 @@ final class MediaLeg {
   final AtomicLong mismatched = new AtomicLong();
   final AtomicLong duplicates = new AtomicLong();
   final AtomicLong firstAudioNanos = new AtomicLong(-1);
+  volatile long firstSentNanos = -1;
+  /** When the gateway's answer came and when ICE + DTLS were done with it (for the set-up split). */
+  volatile long answerNanos = -1;
+  volatile long connectedNanos = -1;
   volatile boolean connected;
   private volatile boolean sending;
   /** When the call was answered (InCall), on the run's context. */
-  long answeredNanos = -1;
+  long inCallNanos = -1;
   /** The gateway's answer was applied (run's context only). */
   boolean connectStarted;
   /** The sender's slot (0..19): which millisecond of each 20 ms period this leg sends in. */
@@ -69,6 +73,9 @@ final class MediaLeg {
     int index = nextIndex++;
     fill(payload, tag, index);
     try {
+      if (index == 0) {
+        firstSentNanos = System.nanoTime();
+      }
       browser.sendRtp(PCMU, payload);
       sent.incrementAndGet();
     } catch (Exception e) {

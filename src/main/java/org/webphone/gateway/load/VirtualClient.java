@@ -273,7 +273,7 @@ final class VirtualClient {
   /** Holds an answered call with audio: packets until shortly before the hang-up; no echo in time fails it. */
   private void holdWithMedia(long holdMs) {
     MediaLeg l = leg;
-    l.answeredNanos = System.nanoTime();
+    l.inCallNanos = System.nanoTime();
     startAudio();
     long drain = Math.min(DRAIN_MS, holdMs / 4);
     callTimer = vertx.setTimer(Math.max(1, holdMs - drain), t -> {
