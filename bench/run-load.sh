@@ -10,9 +10,10 @@
 # --node-process: with one node too, the node is its own JVM (a cluster of one) and the load tool joins it,
 #   so the node's CPU and memory are its own, not mixed with the load tool's (and its synthetic browsers').
 # --media among the LoadTool options: every call carries audio; SIPp then runs with -rtp_echo (sends every
-#   RTP packet back) and the gateway JVM(s) are sampled every 2 s (/proc/<pid>/stat and status, and the
-#   node's /health): node-samples-<n>.csv and, for the steady part with the most media sessions,
-#   calls held, CPU % of a core and RSS, per call too (media-summary.txt).
+#   RTP packet back) and the gateway JVM(s) are sampled every 2 s by bench/load-media-sampler.py (/proc of
+#   the node, the tool and SIPp, the node's /health, UDP drops by socket owner): node-samples-<n>.csv, and
+#   for the plateau with the most media sessions: calls held, CPU % of a core and RSS, per call too, the
+#   tool's, SIPp's and the machine's CPU, drops, and the relay's counters (media-summary.txt).
 # --pool: accounts in the pool (default: clients + 10), users 2000.., password "secret-<user>".
 # While it runs, Kamailio's registrations are sampled twice a second: the most accounts registered at
 # once, and the most contacts beyond one per account (0 = no account was ever registered by two lines at
@@ -78,6 +79,7 @@ ECHO=()
 [ "$MEDIA" = 1 ] && ECHO=(-rtp_echo) # binds the media port and port+2; one echo for every call
 sipp -sf bench/sipp/uas-bench.xml -i 127.0.0.1 -p "$UAS_PORT" -mp "$UAS_MEDIA" "${ECHO[@]}" -timer_resol 10 -nostdin \
   -m 100000000 -timeout 3600 -trace_err -trace_screen > "$OUT/sipp.log" 2>&1 &
+SIPP_PID=$!
 PIDS+=($!)
 kamailio -DD -E -m 256 -M 16 -f bench/kamailio/bench.cfg -l "udp:127.0.0.1:$PBX_PORT" \
   -A "UAS_URI=\"sip:127.0.0.1:$UAS_PORT\"" -A "CTL_SOCK=\"$CTL\"" > "$OUT/kamailio.log" 2>&1 &
@@ -152,25 +154,11 @@ env $(common_env) $( [ "$PROCS" -eq 0 ] && node_env 1 "$TOOL_HTTP" ) "${JAVA[@]}
 TOOL=$!
 PIDS+=($TOOL)
 if [ "$MEDIA" = 1 ]; then
-  # The gateway's JVM(s), every 2 s: CPU ticks (utime+stime, all threads), RSS, threads, and the node's
-  # media sessions and SIP calls. In-process (no --node-process), the node is the load tool's JVM: its
-  # figures then include the synthetic browsers.
-  CLK=$(getconf CLK_TCK)
+  # The gateway's JVM(s) every 2 s (bench/load-media-sampler.py). In-process (no --node-process), the node
+  # is the load tool's JVM: its figures then include the synthetic browsers.
   for n in $(seq 1 "$NODES"); do
     if [ "$PROCS" -gt 0 ]; then pid=${NODE_PIDS[$n]}; port=${HTTP[$n]}; else pid=$TOOL; port=$TOOL_HTTP; fi
-    (
-      echo "t_ms,cpu_ticks,rss_kb,threads,media_sessions,sip_calls" > "$OUT/node-samples-$n.csv"
-      while kill -0 "$pid" 2>/dev/null; do
-        read -r -a st < <(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) || break
-        rss=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null)
-        thr=$(awk '/^Threads/ {print $2}' "/proc/$pid/status" 2>/dev/null)
-        read -r ms calls < <(curl -s -m 1 "http://127.0.0.1:$port/health" | python3 -c \
-          'import json,sys; h=json.load(sys.stdin); print(h["media"]["sessions"], h["sip"]["calls"])' 2>/dev/null) || true
-        # fields after the command name: utime is the 12th, stime the 13th
-        echo "$(date +%s%3N),$((st[11] + st[12])),${rss:-0},${thr:-0},${ms:--},${calls:--}" >> "$OUT/node-samples-$n.csv"
-        sleep 2
-      done
-    ) 2>/dev/null &
+    python3 bench/load-media-sampler.py sample "$OUT" "$n" "$pid" "$port" "$TOOL" "$SIPP_PID" 2>/dev/null &
     PIDS+=($!)
   done
 fi
@@ -179,36 +167,6 @@ wait "$TOOL"
 RC=$?
 set -e
 sleep 1
-if [ "$MEDIA" = 1 ]; then
-  python3 - "$OUT" "$NODES" "$(getconf CLK_TCK)" "$PROCS" <<'PY' | tee "$OUT/media-summary.txt" || true
-import csv, json, sys
-out, nodes, clk, procs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-s = json.load(open(f"{out}/summary.json"))
-m = s.get("media") or {}
-print(f"load: completed={s['completed']} failed={s['failed']} {s['failedByReason']} cut={s['cut']} "
-      f"media sent={m.get('sent')} echoed={m.get('received')} loss={m.get('lossPct')}% "
-      f"worst call={m.get('callLossPct', {}).get('max')}% audio setup p50={m.get('setupMs', {}).get('p50')} ms")
-for n in range(1, nodes + 1):
-    rows = [r for r in csv.DictReader(open(f"{out}/node-samples-{n}.csv")) if r["media_sessions"] not in ("-", "")]
-    if not rows:
-        print(f"node {n}: no samples"); continue
-    held = max(int(r["media_sessions"]) for r in rows)
-    base = [r for r in rows if int(r["media_sessions"]) == 0]
-    idle_rss = int(base[0]["rss_kb"]) if base else 0
-    # The plateau: every sample at 98 % of the most media sessions or more; CPU between its first and last.
-    top = [r for r in rows if held > 0 and int(r["media_sessions"]) >= 0.98 * held]
-    who = "node process" if procs else "load tool's JVM (in-process node + synthetic browsers)"
-    if len(top) < 2:
-        print(f"node {n} ({who}): held {held}, plateau too short to measure"); continue
-    dt = (int(top[-1]["t_ms"]) - int(top[0]["t_ms"])) / 1000
-    cpu = 100.0 * (int(top[-1]["cpu_ticks"]) - int(top[0]["cpu_ticks"])) / clk / dt
-    rss = sum(int(r["rss_kb"]) for r in top) / len(top)
-    thr = max(int(r["threads"]) for r in top)
-    print(f"node {n} ({who}): held {held} media sessions (sip calls {max(int(r['sip_calls']) for r in top)}) "
-          f"for {dt:.0f} s: CPU {cpu:.1f} % of a core = {cpu / held:.3f} %/call; RSS {rss / 1024:.0f} MB "
-          f"(idle {idle_rss / 1024:.0f} MB) = {(rss - idle_rss) / held:.0f} kB/call; threads {thr}")
-PY
-fi
 if [ "$PROCS" -gt 0 ]; then
   for n in $(seq 1 "$NODES"); do
     curl -s "http://127.0.0.1:${HTTP[$n]}/health" > "$OUT/health-$n-after.json" || true
@@ -220,6 +178,9 @@ for i in range(1, n + 1):
     h = json.load(open(f"{out}/health-{i}-after.json"))
     print(f"node {h.get('nodeId')}: members={len(h['cluster']['members'])} pool={h.get('pool')} sessions={h.get('sessions')} calls={h.get('calls')}")
 PY
+fi
+if [ "$MEDIA" = 1 ]; then
+  python3 bench/load-media-sampler.py summary "$OUT" "$NODES" "$PROCS" | tee "$OUT/media-summary.txt" || true
 fi
 cat "$OUT/registrations.txt" 2>/dev/null || true
 echo "exit=$RC results in $OUT"
