@@ -46,6 +46,9 @@ public final class LoadRun extends VerticleBase {
   private long progress = -1;
   private long deadline = -1;
   private boolean finishing;
+  private GatewayLatency latency;
+  private Future<JsonObject> latencyBase = Future.succeededFuture();
+  private long warmupTimer = -1;
 
   public LoadRun(LoadOptions options, PrintStream out) {
     this.options = options;
@@ -106,7 +109,7 @@ public final class LoadRun extends VerticleBase {
 
   @Override
   public Future<?> stop() {
-    for (long t : new long[] {ticker, progress, deadline}) {
+    for (long t : new long[] {ticker, progress, deadline, warmupTimer}) {
       if (t >= 0) {
         vertx.cancelTimer(t);
       }
@@ -164,6 +167,12 @@ public final class LoadRun extends VerticleBase {
     if (stats.registered == 0) {
       finish("no client registered");
     } else if (options.mode().equals("call")) {
+      // The nodes' timers count since they started: read them now and again when the warm-up ends.
+      latency = new GatewayLatency(vertx, options.target().equals("in-process"));
+      latencyBase = latency.read();
+      if (options.warmupSec() > 0) {
+        warmupTimer = vertx.setTimer(options.warmupSec() * 1000L, t -> latencyBase = latency.read());
+      }
       callStartNanos = System.nanoTime();
       ticker = vertx.setPeriodic(TICK_MS, t -> launchDue());
     } else {
@@ -231,6 +240,7 @@ public final class LoadRun extends VerticleBase {
     vertx.cancelTimer(ticker);
     vertx.cancelTimer(deadline);
     vertx.cancelTimer(progress);
+    vertx.cancelTimer(warmupTimer);
     out.println("ending: " + why);
     for (VirtualClient c : clients) {
       c.cut();
@@ -241,11 +251,24 @@ public final class LoadRun extends VerticleBase {
       stats.cut += stats.active;
       stats.active = 0;
       Future.join(clients.stream().map(VirtualClient::close).toList())
-          .eventually(() -> media != null ? media.close() : Future.succeededFuture()).onComplete(y -> {
+          .eventually(() -> media != null ? media.close() : Future.succeededFuture())
+          .compose(y -> gatewayAdded()).onComplete(y -> {
         out.println(stats.progressLine());
         result.complete(new Report(stats.toJson(options), stats.table(options)));
       });
     });
+  }
+
+  /** The latency the gateway added to this run's measured calls into the summary; never fails the run. */
+  private Future<Void> gatewayAdded() {
+    if (latency == null) {
+      return Future.succeededFuture();
+    }
+    Future<JsonObject> base = latencyBase;
+    return latency.read().compose(end -> base.map(b -> GatewayLatency.between(b, end)))
+        .onSuccess(j -> stats.gatewayAdded = j)
+        .onFailure(e -> LOG.warn("gateway-added latency not read: {}", e.toString()))
+        .<Void>mapEmpty().recover(e -> Future.succeededFuture());
   }
 
   private Future<Void> linger() {
