@@ -71,7 +71,8 @@ class MediaRtcpTest {
     assertEquals(SrtpKeys.Profile.AEAD_AES_128_GCM, browser.srtpProfile(), "GCM is preferred when offered");
     assertEquals("AEAD_AES_128_GCM", f.sessionStatus("c1").getString("srtpProfile"));
 
-    // The browser sends 60 packets at 20 ms, leaving out 5 on purpose; the PBX sends 40 toward the browser.
+    // The browser sends 60 packets at 20 ms, leaving out 5 on purpose; the PBX sends 40 toward the browser,
+    // ending with the browser's so that one SR after the end carries both final counts.
     int firstSeq = -1;
     int lastSeq = 0;
     for (int i = 0; i < 60; i++) {
@@ -81,8 +82,9 @@ class MediaRtcpTest {
       byte[] sent = browser.sendRtp(0, MediaRelayVerticleTest.payload(i));
       lastSeq = org.webphone.gateway.media.rtp.Rtp.seq(sent, 0);
       firstSeq = firstSeq < 0 ? lastSeq : firstSeq;
-      if (i < 40) {
-        f.pbxSend(MediaRelayVerticleTest.rtp(0, 9000 + i, 160L * i, PBX_SSRC, MediaRelayVerticleTest.payload(i)),
+      if (i >= 20) {
+        int k = i - 20;
+        f.pbxSend(MediaRelayVerticleTest.rtp(0, 9000 + k, 160L * k, PBX_SSRC, MediaRelayVerticleTest.payload(k)),
             rtpPort);
       }
       Thread.sleep(20);

@@ -50,6 +50,7 @@ public final class RtcpLeg implements RtcpPackets.Handler {
   private final PacketBuffer out = new PacketBuffer();
   private final long intervalNanos;
   private long sentAtLastReport;
+  private long sentAtReportBeforeLast;
   private boolean byeSent;
   private long nextReportNanos;
 
@@ -138,9 +139,12 @@ public final class RtcpLeg implements RtcpPackets.Handler {
   private void send(long now, boolean bye) {
     byte[] b = out.getBuffer();
     long sent = stats.sentPackets();
-    int len = sent != sentAtLastReport
+    // RFC 3550 6.3.8: still a sender while it sent anything since the report before the last one, so the
+    // final counts of a stream that just stopped reach the peer in one more SR instead of never.
+    int len = sent != sentAtReportBeforeLast
         ? RtcpPackets.writeSr(b, 0, ssrc, stats, now)
         : RtcpPackets.writeRr(b, 0, ssrc, stats, now);
+    sentAtReportBeforeLast = sentAtLastReport;
     sentAtLastReport = sent;
     len += RtcpPackets.writeSdes(b, len, ssrc, cname);
     if (bye) {
