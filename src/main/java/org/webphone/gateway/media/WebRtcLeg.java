@@ -53,7 +53,7 @@ final class WebRtcLeg implements AutoCloseable {
     this.session = session;
     this.counters = session.counters();
     this.dtls = new DtlsLeg(callId, rt.identity(), offer.fingerprint(), rt.handshakeTimeoutMs(), rt.dtlsThreads(),
-        this::sendRaw,
+        rt.aeadGcm(), this::sendRaw,
         new DtlsLeg.Listener() {
           @Override
           public void onConnected(SrtpKeys k) {
@@ -120,6 +120,18 @@ final class WebRtcLeg implements AutoCloseable {
     ice.send(data, off, len);
   }
 
+  /** The SRTP/SRTCP keys once DTLS is done, else null. */
+  SrtpKeys keys() {
+    return keys;
+  }
+
+  /** Sends an SRTCP packet on the selected pair (the node's RTCP thread). */
+  void sendRtcp(byte[] b, int off, int len) throws IOException {
+    if (!closed) {
+      ice.send(b, off, len);
+    }
+  }
+
   /** On ice4j's receive thread. */
   private void receive(Buffer buffer) {
     if (closed) {
@@ -147,6 +159,9 @@ final class WebRtcLeg implements AutoCloseable {
     }
     if (Rtp.isRtcp(b, off)) {
       counters.inc(Name.browserRtcpIn);
+      if (rx.load(b, off, len)) {
+        session.fromBrowserRtcp(rx);
+      }
       return;
     }
     if (!rx.load(b, off, len)) {

@@ -52,10 +52,10 @@ public final class DtlsLeg implements AutoCloseable {
    * @param liveThreads the node's count of running DTLS threads (for leak checks), kept up to date here
    */
   public DtlsLeg(String callId, DtlsIdentity identity, String browserFingerprint, int handshakeTimeoutMs,
-                 AtomicInteger liveThreads, Sender sender, Listener listener) {
+                 AtomicInteger liveThreads, boolean aeadGcm, Sender sender, Listener listener) {
     this.callId = callId;
     this.liveThreads = liveThreads;
-    this.server = new SrtpDtlsServer(identity, browserFingerprint, handshakeTimeoutMs);
+    this.server = new SrtpDtlsServer(identity, browserFingerprint, handshakeTimeoutMs, aeadGcm);
     this.sender = sender;
     this.listener = listener;
   }
@@ -86,8 +86,8 @@ public final class DtlsLeg implements AutoCloseable {
     try {
       long t0 = System.nanoTime();
       dtls = new DTLSServerProtocol().accept(server, new QueueTransport());
-      SrtpKeys keys = new SrtpKeys(server.keyingMaterial(), true);
-      LOG.info("call={} DTLS connected in {} ms", callId, (System.nanoTime() - t0) / 1_000_000);
+      SrtpKeys keys = new SrtpKeys(server.profile(), server.keyingMaterial(), true);
+      LOG.info("call={} DTLS connected in {} ms, {}", callId, (System.nanoTime() - t0) / 1_000_000, keys.profile());
       listener.onConnected(keys);
       byte[] buf = new byte[MTU + 100];
       while (!closed) {
