@@ -78,13 +78,14 @@ class GatewayAddedLatencyTest {
       double b = toInCall.getDouble("totalMs");
       assertTrue(a > 0 && b > 0, latency.encode());
       assertTrue(a + b < endToEndMs - 100,
-          "gateway-added " + a + " + " + b + " ms must leave SIPp's 100 ms inside the " + endToEndMs + " ms end to end");
+          "gateway-added " + a + " + " + b + " ms must leave SIPp's 100 ms inside the " + endToEndMs
+              + " ms end to end");
       // The histogram holds the sample in the bucket of its value, and in every bucket above.
       assertEquals(1, toInvite.getJsonArray("counts").getLong(toInvite.getJsonArray("counts").size() - 1),
           latency.encode());
 
-      String metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(node.url() + "metrics")).build(),
-          HttpResponse.BodyHandlers.ofString()).body();
+      HttpRequest scrape = HttpRequest.newBuilder(URI.create(node.url() + "metrics")).build();
+      String metrics = HttpClient.newHttpClient().send(scrape, HttpResponse.BodyHandlers.ofString()).body();
       String ours = metrics.lines().filter(l -> l.startsWith("webphone_call_setup_added"))
           .collect(Collectors.joining("\n"));
       for (String phase : SetupLatency.PHASES) {
@@ -92,8 +93,8 @@ class GatewayAddedLatencyTest {
         assertTrue(ours.contains("webphone_call_setup_added_seconds_count{" + tags + "} 1"), ours);
         assertTrue(ours.lines().anyMatch(l -> l.startsWith("webphone_call_setup_added_percentile_seconds{")
             && l.contains(tags) && l.contains("quantile=\"0.99\"") && !l.endsWith("NaN")), ours);
-        assertTrue(ours.lines().anyMatch(l -> l.startsWith("webphone_call_setup_added_seconds_bucket") && l.contains(tags)
-            && l.contains("le=\"0.005\"")), ours);
+        assertTrue(ours.lines().anyMatch(l -> l.startsWith("webphone_call_setup_added_seconds_bucket")
+            && l.contains(tags) && l.contains("le=\"0.005\"")), ours);
       }
 
       assertEquals("Ack", c.request(new JsonObject().put("method", "HangUp")).getString("event"));
