@@ -2,11 +2,18 @@
 # One load benchmark on this machine, loopback only:
 #   virtual clients (LoadTool) -> gateway node(s) -> Kamailio (digest auth) -> SIPp UAS
 #
-#   bench/run-load.sh [--nodes N] [--pool N] -- [LoadTool options, e.g. --clients 100 --calls 2000 --rate 50]
+#   bench/run-load.sh [--nodes N] [--node-process] [--pool N] -- [LoadTool options, e.g. --clients 100 --calls 2000 --rate 50]
 #
 # --nodes 1 (default): the load tool starts the gateway node in its own JVM (--target in-process).
 # --nodes 2..: N gateway processes form one Hazelcast cluster sharing one pool (a private copy of
 #   cluster.xml: own cluster name and ports); the load tool joins it as a lite member (--target cluster).
+# --node-process: with one node too, the node is its own JVM (a cluster of one) and the load tool joins it,
+#   so the node's CPU and memory are its own, not mixed with the load tool's (and its synthetic browsers').
+# --media among the LoadTool options: every call carries audio; SIPp then runs with -rtp_echo (sends every
+#   RTP packet back) and the gateway JVM(s) are sampled every 2 s by bench/load-media-sampler.py (/proc of
+#   the node, the tool and SIPp, the node's /health, UDP drops by socket owner): node-samples-<n>.csv, and
+#   for the plateau with the most media sessions: calls held, CPU % of a core and RSS, per call too, the
+#   tool's, SIPp's and the machine's CPU, drops, and the relay's counters (media-summary.txt).
 # --pool: accounts in the pool (default: clients + 10), users 2000.., password "secret-<user>".
 # While it runs, Kamailio's registrations are sampled twice a second: the most accounts registered at
 # once, and the most contacts beyond one per account (0 = no account was ever registered by two lines at
@@ -16,9 +23,11 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 NODES=1
 POOL=
+SEPARATE=0
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do
   case "$1" in
     --nodes) NODES=$2; shift 2 ;;
+    --node-process) SEPARATE=1; shift ;;
     --pool) POOL=$2; shift 2 ;;
     *) echo "unknown option $1 (load tool options go after --)" >&2; exit 2 ;;
   esac
@@ -26,9 +35,13 @@ done
 [ "${1:-}" = "--" ] && shift
 LOAD_ARGS=("$@")
 CLIENTS=10
+MEDIA=0
 for ((i = 0; i < ${#LOAD_ARGS[@]}; i++)); do
   [ "${LOAD_ARGS[$i]}" = "--clients" ] && CLIENTS=${LOAD_ARGS[$((i + 1))]}
+  [ "${LOAD_ARGS[$i]}" = "--media" ] && MEDIA=1
 done
+PROCS=0 # node processes
+{ [ "$NODES" -gt 1 ] || [ "$SEPARATE" = 1 ]; } && PROCS=$NODES
 POOL=${POOL:-$((CLIENTS + 10))}
 [ -f target/classpath.txt ] || { echo "build first: mvn -q -B -o test-compile" >&2; exit 2; }
 CP="$ROOT/target/classes:$(cat target/classpath.txt)"
@@ -60,10 +73,13 @@ for _ in range(500):
 PY
 }
 
-UAS_PORT=$(free_port); UAS_MEDIA=$(free_port); PBX_PORT=$(free_port)
+UAS_PORT=$(free_port); UAS_MEDIA=$(even_range 4); PBX_PORT=$(free_port)
 CTL="unix:$OUT/kamailio.ctl"
-sipp -sf bench/sipp/uas-bench.xml -i 127.0.0.1 -p "$UAS_PORT" -mp "$UAS_MEDIA" -timer_resol 10 -nostdin \
+ECHO=()
+[ "$MEDIA" = 1 ] && ECHO=(-rtp_echo) # binds the media port and port+2; one echo for every call
+sipp -sf bench/sipp/uas-bench.xml -i 127.0.0.1 -p "$UAS_PORT" -mp "$UAS_MEDIA" "${ECHO[@]}" -timer_resol 10 -nostdin \
   -m 100000000 -timeout 3600 -trace_err -trace_screen > "$OUT/sipp.log" 2>&1 &
+SIPP_PID=$!
 PIDS+=($!)
 kamailio -DD -E -m 256 -M 16 -f bench/kamailio/bench.cfg -l "udp:127.0.0.1:$PBX_PORT" \
   -A "UAS_URI=\"sip:127.0.0.1:$UAS_PORT\"" -A "CTL_SOCK=\"$CTL\"" > "$OUT/kamailio.log" 2>&1 &
@@ -88,7 +104,8 @@ JAVA=(java -Xmx1g ${BENCH_GC:--XX:+UseParallelGC} ${BENCH_GC_LOG:+-Xlog:gc:file=
 
 TARGET=(--target in-process)
 HTTP=()
-if [ "$NODES" -gt 1 ]; then
+NODE_PIDS=()
+if [ "$PROCS" -gt 0 ]; then
   HZ=$(even_range 20)
   sed -e "s|<cluster-name>webphone-gateway</cluster-name>|<cluster-name>bench-$$-$RANDOM</cluster-name>|" \
     -e "s|>5701</port>|>$HZ</port>|" cluster.xml > "$OUT/cluster.xml"
@@ -97,6 +114,7 @@ if [ "$NODES" -gt 1 ]; then
     env $(common_env) $(node_env "$n" "${HTTP[$n]}") WEBPHONE_CLUSTER_ENABLED=true \
       WEBPHONE_CLUSTER_CONFIG="$OUT/cluster.xml" "${JAVA[@]}" org.webphone.gateway.Main > "$OUT/node-$n.log" 2>&1 &
     PIDS+=($!)
+    NODE_PIDS[$n]=$!
   done
   for n in $(seq 1 "$NODES"); do
     for _ in $(seq 1 180); do curl -sf "http://127.0.0.1:${HTTP[$n]}/health" > /dev/null && break; sleep 1; done
@@ -133,12 +151,26 @@ SAMPLER=$!
 PIDS+=($SAMPLER)
 
 set +e
-env $(common_env) $( [ "$NODES" -eq 1 ] && node_env 1 "$(free_port)" ) "${JAVA[@]}" org.webphone.gateway.load.LoadTool \
-  "${TARGET[@]}" --json "$OUT/summary.json" "${LOAD_ARGS[@]}" 2>&1 | tee "$OUT/load.log" | grep -v ' WARN \| INFO '
-RC=${PIPESTATUS[0]}
+TOOL_HTTP=$(free_port)
+env $(common_env) $( [ "$PROCS" -eq 0 ] && node_env 1 "$TOOL_HTTP" ) "${JAVA[@]}" org.webphone.gateway.load.LoadTool \
+  "${TARGET[@]}" --json "$OUT/summary.json" "${LOAD_ARGS[@]}" > "$OUT/load.log" 2>&1 &
+TOOL=$!
+PIDS+=($TOOL)
+if [ "$MEDIA" = 1 ]; then
+  # The gateway's JVM(s) every 2 s (bench/load-media-sampler.py). In-process (no --node-process), the node
+  # is the load tool's JVM: its figures then include the synthetic browsers.
+  for n in $(seq 1 "$NODES"); do
+    if [ "$PROCS" -gt 0 ]; then pid=${NODE_PIDS[$n]}; port=${HTTP[$n]}; else pid=$TOOL; port=$TOOL_HTTP; fi
+    python3 bench/load-media-sampler.py sample "$OUT" "$n" "$pid" "$port" "$TOOL" "$SIPP_PID" 2>/dev/null &
+    PIDS+=($!)
+  done
+fi
+tail -n +1 -f --pid="$TOOL" "$OUT/load.log" | grep --line-buffered -v ' WARN \| INFO \|^[A-Z][a-z][a-z] [0-9]\|^INFO: \|^WARNING: \| role from '
+wait "$TOOL"
+RC=$?
 set -e
 sleep 1
-if [ "$NODES" -gt 1 ]; then
+if [ "$PROCS" -gt 0 ]; then
   for n in $(seq 1 "$NODES"); do
     curl -s "http://127.0.0.1:${HTTP[$n]}/health" > "$OUT/health-$n-after.json" || true
   done
@@ -149,6 +181,9 @@ for i in range(1, n + 1):
     h = json.load(open(f"{out}/health-{i}-after.json"))
     print(f"node {h.get('nodeId')}: members={len(h['cluster']['members'])} pool={h.get('pool')} sessions={h.get('sessions')} calls={h.get('calls')}")
 PY
+fi
+if [ "$MEDIA" = 1 ]; then
+  python3 bench/load-media-sampler.py summary "$OUT" "$NODES" "$PROCS" | tee "$OUT/media-summary.txt" || true
 fi
 cat "$OUT/registrations.txt" 2>/dev/null || true
 # UDP datagrams dropped for a full receive buffer in this run's network namespace (whole machine without one).

@@ -38,6 +38,7 @@ public final class LoadRun extends VerticleBase {
   private final Deque<VirtualClient> toOpen = new ArrayDeque<>();
   private final Deque<VirtualClient> idle = new ArrayDeque<>();
   private LoadStats stats;
+  private LoadMedia media;
   private int opening;
   private int launched;
   private long callStartNanos;
@@ -72,6 +73,11 @@ public final class LoadRun extends VerticleBase {
     return stats;
   }
 
+  /** The run's audio side with {@code --media}, else null. */
+  LoadMedia media() {
+    return media;
+  }
+
   boolean acceptingIncoming() {
     return !finishing && stats.attempted < options.calls();
   }
@@ -83,6 +89,13 @@ public final class LoadRun extends VerticleBase {
     out.printf("load run %s: %d clients, mode %s, %d calls to %s at %.1f/s, hold %d ms, bound %d s%n", run,
         options.clients(), options.mode(), options.calls(), options.number(), options.rate(), options.holdMs(),
         options.durationSec());
+    if (options.media()) {
+      media = new LoadMedia(context);
+      stats.media = true;
+      stats.live = media::live;
+      out.printf("with media: PCMU 20 ms from a synthetic WebRTC browser per call, no audio back within %d ms fails%n",
+          options.mediaTimeoutMs());
+    }
     for (int i = 0; i < options.clients(); i++) {
       VirtualClient c = new VirtualClient(this, vertx, run + "." + i + ".events", REQUEST_TIMEOUT_MS);
       clients.add(c);
@@ -101,7 +114,8 @@ public final class LoadRun extends VerticleBase {
         vertx.cancelTimer(t);
       }
     }
-    return Future.join(clients.stream().map(VirtualClient::close).toList());
+    return Future.join(clients.stream().map(VirtualClient::close).toList())
+        .eventually(() -> media != null ? media.close() : Future.succeededFuture());
   }
 
   // ------------------------------------------------------------------ registration
@@ -236,7 +250,9 @@ public final class LoadRun extends VerticleBase {
       // Counted as cut whatever happens to them: the run's counts must add up.
       stats.cut += stats.active;
       stats.active = 0;
-      Future.join(clients.stream().map(VirtualClient::close).toList()).compose(y -> gatewayAdded()).onComplete(y -> {
+      Future.join(clients.stream().map(VirtualClient::close).toList())
+          .eventually(() -> media != null ? media.close() : Future.succeededFuture())
+          .compose(y -> gatewayAdded()).onComplete(y -> {
         out.println(stats.progressLine());
         result.complete(new Report(stats.toJson(options), stats.table(options)));
       });

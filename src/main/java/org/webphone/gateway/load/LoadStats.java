@@ -5,6 +5,7 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Supplier;
 
 /**
  * The counts of one run. Touched only on the run's event-loop context, so plain fields. Invariants the
@@ -37,12 +38,62 @@ final class LoadStats {
   /** The set-up latency the nodes added to the measured calls ({@link GatewayLatency#between}); null if unread. */
   JsonObject gatewayAdded;
 
+  // --media: the audio of the completed calls (a call without audio back fails as "no_media")
+  boolean media;
+  /** The browsers that exist right now (for the progress line). */
+  Supplier<LoadMedia.Live> live = () -> new LoadMedia.Live(0, 0, 0, 0);
+  int mediaCalls;
+  long mediaSent;
+  long mediaReceived;
+  long mediaMismatched;
+  long mediaDuplicates;
+  long mediaSendFailed;
+  /** InCall → the first echoed packet back. */
+  final Samples mediaSetupMs;
+  /** The gateway's answer → ICE and DTLS done (the browser's side of the set-up). */
+  final Samples mediaConnectMs;
+  /** The first packet sent → its echo back (the first round trip, with every queue on the way cold). */
+  final Samples firstEchoMs;
+  /** Each call's loss in percent (sent but not echoed back). */
+  final Samples callLossPct;
+
   LoadStats(int expectedCalls, int clients) {
     this.clients = clients;
     this.registerPending = clients;
     this.registerMs = new Samples(clients);
     this.setupMs = new Samples(expectedCalls);
     this.ackMs = new Samples(expectedCalls);
+    this.mediaSetupMs = new Samples(expectedCalls);
+    this.mediaConnectMs = new Samples(expectedCalls);
+    this.firstEchoMs = new Samples(expectedCalls);
+    this.callLossPct = new Samples(expectedCalls);
+  }
+
+  /** Adds a completed call's audio. */
+  void mediaCall(MediaLeg leg) {
+    long sent = leg.sent.get();
+    long received = leg.received.get();
+    mediaCalls++;
+    mediaSent += sent;
+    mediaReceived += received;
+    mediaMismatched += leg.mismatched.get();
+    mediaDuplicates += leg.duplicates.get();
+    mediaSendFailed += leg.sendFailed.get();
+    callLossPct.add(lossPct(sent, received));
+    long first = leg.firstAudioNanos.get();
+    if (first > 0 && leg.inCallNanos > 0) {
+      mediaSetupMs.add(Math.max(0, first - leg.inCallNanos) / 1e6);
+    }
+    if (leg.connectedNanos > 0 && leg.answerNanos > 0) {
+      mediaConnectMs.add((leg.connectedNanos - leg.answerNanos) / 1e6);
+    }
+    if (first > 0 && leg.firstSentNanos > 0) {
+      firstEchoMs.add(Math.max(0, first - leg.firstSentNanos) / 1e6);
+    }
+  }
+
+  static double lossPct(long sent, long received) {
+    return sent <= 0 ? 0 : 100.0 * Math.max(0, sent - received) / sent;
   }
 
   double elapsedSec() {
@@ -73,7 +124,8 @@ final class LoadStats {
 
   boolean countsAddUp() {
     return attempted == completed + failedTotal() + cut + active
-        && clients == registered + registerFailedTotal() + registerPending;
+        && clients == registered + registerFailedTotal() + registerPending
+        && (!media || mediaCalls == completed);
   }
 
   /** True when a call started at {@code startNanos} counts for the latency percentiles. */
@@ -91,7 +143,28 @@ final class LoadStats {
     return String.format(Locale.ROOT,
         "t=%6.1fs registered=%d/%d attempted=%d active=%d completed=%d failed=%d%s cps=%.1f (now %.1f) setup p50=%s p95=%s p99=%s",
         t, registered, clients, attempted, active, completed, failedTotal(), failed.isEmpty() ? "" : " " + failed,
-        callsPerSecond(), recent, ms(setupMs.percentile(50)), ms(setupMs.percentile(95)), ms(setupMs.percentile(99)));
+        callsPerSecond(), recent, ms(setupMs.percentile(50)), ms(setupMs.percentile(95)), ms(setupMs.percentile(99)))
+        + (media ? mediaProgress() : "");
+  }
+
+  /** Live calls' packets too (their last ones still in flight), so a long hold shows its audio as it goes. */
+  private String mediaProgress() {
+    LoadMedia.Live l = live.get();
+    long sent = mediaSent + l.sent();
+    long received = mediaReceived + l.received();
+    return String.format(Locale.ROOT,
+        " | media browsers=%d sending=%d sent=%d received=%d loss=%.2f%% no_media=%d audio p50=%s p99=%s",
+        l.browsers(), l.sending(), sent, received, lossPct(sent, received), failed.getOrDefault("no_media", 0),
+        ms(mediaSetupMs.percentile(50)), ms(mediaSetupMs.percentile(99)));
+  }
+
+  private JsonObject mediaJson() {
+    return new JsonObject().put("calls", mediaCalls).put("sent", mediaSent).put("received", mediaReceived)
+        .put("lossPct", round(lossPct(mediaSent, mediaReceived))).put("mismatched", mediaMismatched)
+        .put("duplicates", mediaDuplicates).put("sendFailed", mediaSendFailed)
+        .put("noMedia", failed.getOrDefault("no_media", 0))
+        .put("setupMs", mediaSetupMs.toJson()).put("connectMs", mediaConnectMs.toJson())
+        .put("firstEchoMs", firstEchoMs.toJson()).put("callLossPct", callLossPct.toJson());
   }
 
   JsonObject toJson(LoadOptions o) {
@@ -100,7 +173,7 @@ final class LoadStats {
     failed.forEach(failedJson::put);
     JsonObject regFailedJson = new JsonObject();
     registerFailed.forEach(regFailedJson::put);
-    return new JsonObject()
+    JsonObject j = new JsonObject()
         .put("mode", o.mode()).put("number", o.number()).put("rate", o.rate()).put("holdMs", o.holdMs())
         .put("durationSec", round(t))
         .put("clients", clients).put("registered", registered).put("registerFailed", regFailedJson)
@@ -113,6 +186,7 @@ final class LoadStats {
         .put("setupMs", setupMs.toJson()).put("ackMs", ackMs.toJson())
         .put("gatewayAddedMs", gatewayAdded)
         .put("countsAddUp", countsAddUp());
+    return media ? j.put("media", mediaJson()) : j;
   }
 
   String table(LoadOptions o) {
@@ -134,6 +208,18 @@ final class LoadStats {
     if (gatewayAdded != null) {
       row(sb, "gateway-added setup latency p50/p99 (Call→INVITE, 200→InCall)", GatewayLatency.row(gatewayAdded));
     }
+    if (media) {
+      row(sb, "media packets", String.format(Locale.ROOT, "sent %d, echoed back %d (%d completed calls)", mediaSent,
+          mediaReceived, mediaCalls));
+      row(sb, "media loss", String.format(Locale.ROOT, "%.3f %% (worst call %s %%, p95 %s %%)",
+          lossPct(mediaSent, mediaReceived), pct(callLossPct.percentile(100)), pct(callLossPct.percentile(95))));
+      row(sb, "media not echoed as sent", mediaMismatched + " altered/foreign, " + mediaDuplicates + " duplicates, "
+          + mediaSendFailed + " send failures");
+      row(sb, "calls without audio", Integer.toString(failed.getOrDefault("no_media", 0)));
+      row(sb, "audio p50/p95/p99", triple(mediaSetupMs) + "  InCall -> first echo");
+      row(sb, "  ICE+DTLS p50/p95/p99", triple(mediaConnectMs) + "  Answer -> DTLS done");
+      row(sb, "  1st echo p50/p95/p99", triple(firstEchoMs) + "  first packet sent -> back");
+    }
     row(sb, "counts add up", countsAddUp() ? "yes" : "NO");
     return sb.toString();
   }
@@ -148,6 +234,10 @@ final class LoadStats {
 
   private static String ms(double v) {
     return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.1fms", v);
+  }
+
+  private static String pct(double v) {
+    return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.2f", v);
   }
 
   private static double round(double v) {

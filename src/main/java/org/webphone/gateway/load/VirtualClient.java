@@ -18,6 +18,8 @@ import org.webphone.gateway.common.ErrorCode;
  */
 final class VirtualClient {
   private static final Logger LOG = LoggerFactory.getLogger(VirtualClient.class);
+  /** With media, the packets stop this long before the hang-up, so the last echoes are back in time. */
+  private static final long DRAIN_MS = 100;
 
   enum Phase { NEW, OPENING, READY, CALLING, GONE }
 
@@ -42,6 +44,11 @@ final class VirtualClient {
   private String failReason;
   private String lastError;
   private long callTimer = -1;
+  /** The Call/Accept frame went out (with media it waits for the browser's offer). */
+  private boolean frameSent;
+  // the current call's audio (--media), else null
+  private MediaLeg leg;
+  private long mediaTimer = -1;
 
   VirtualClient(LoadRun run, Vertx vertx, String events, long requestTimeoutMs) {
     this.run = run;
@@ -126,8 +133,13 @@ final class VirtualClient {
           endCall(state, failureName(state, f));
         }
       }
+      case "Answer" -> {
+        if (isCurrent(f) && leg != null) {
+          onAnswer(leg, f.getString("sdp"));
+        }
+      }
       default -> {
-        // Answer, OnMediaStateChanged, OnSession, Registering...: nothing to count; a media failure ends
+        // OnMediaStateChanged, OnSession, Registering...: nothing to count; a media failure ends
         // the call with a final OnCallStateChanged, counted there.
       }
     }
@@ -175,8 +187,17 @@ final class VirtualClient {
   /** Places a call (call mode). The client must be READY. */
   void call(String number) {
     long attempt = beginCall(null);
-    JsonObject frame = new JsonObject().put("method", "Call").put("number", number).put("sdp", SyntheticOffer.create());
-    vertx.eventBus().<JsonObject>request(commands, frame, requestOptions).onComplete(ar -> acked(attempt, ar));
+    if (run.media() == null) {
+      frameSent = true;
+      JsonObject frame = new JsonObject().put("method", "Call").put("number", number).put("sdp", SyntheticOffer.create());
+      vertx.eventBus().<JsonObject>request(commands, frame, requestOptions).onComplete(ar -> acked(attempt, ar));
+      return;
+    }
+    withLeg(attempt, sdp -> {
+      callNanos = System.nanoTime(); // as in the page: the call starts once the browser's offer is ready
+      JsonObject frame = new JsonObject().put("method", "Call").put("number", number).put("sdp", sdp);
+      vertx.eventBus().<JsonObject>request(commands, frame, requestOptions).onComplete(ar -> acked(attempt, ar));
+    });
   }
 
   private void onCallRequest(JsonObject f) {
@@ -184,8 +205,92 @@ final class VirtualClient {
       return; // busy or finishing: the gateway rejects/ends it, nothing counted here
     }
     long attempt = beginCall(f.getString("callId"));
-    JsonObject frame = new JsonObject().put("method", "Accept").put("callId", callId).put("sdp", SyntheticOffer.create());
-    vertx.eventBus().<JsonObject>request(commands, frame, requestOptions).onComplete(ar -> acked(attempt, ar));
+    if (run.media() == null) {
+      frameSent = true;
+      JsonObject frame = new JsonObject().put("method", "Accept").put("callId", callId).put("sdp", SyntheticOffer.create());
+      vertx.eventBus().<JsonObject>request(commands, frame, requestOptions).onComplete(ar -> acked(attempt, ar));
+      return;
+    }
+    // As the page does: the browser always offers, in Accept too; the gateway's Answer event follows.
+    withLeg(attempt, sdp -> {
+      JsonObject frame = new JsonObject().put("method", "Accept").put("callId", callId).put("sdp", sdp);
+      vertx.eventBus().<JsonObject>request(commands, frame, requestOptions).onComplete(ar -> acked(attempt, ar));
+    });
+  }
+
+  // ------------------------------------------------------------------ media (--media)
+
+  /** Makes the call's browser off the event loop, then sends the frame with its offer if the call is still on. */
+  private void withLeg(long attempt, java.util.function.Consumer<String> send) {
+    run.media().open().onComplete(ar -> {
+      boolean current = phase == Phase.CALLING && attempt == callSeq && !hangUpSent;
+      if (ar.failed()) {
+        LOG.debug("line={} no browser for the call: {}", sessionId, ar.cause().toString());
+        if (current) {
+          endCall(null, "media_setup_failed");
+        }
+        return;
+      }
+      if (!current) {
+        run.media().close(ar.result());
+        return;
+      }
+      leg = ar.result();
+      frameSent = true;
+      send.accept(leg.offer);
+    });
+  }
+
+  /** The gateway's answer: ICE and DTLS start at once (while the far end may still ring). */
+  private void onAnswer(MediaLeg l, String sdp) {
+    if (l.connectStarted || sdp == null) {
+      return;
+    }
+    l.connectStarted = true;
+    run.media().connect(l, sdp).onComplete(ar -> {
+      if (l != leg) {
+        return; // that call is over
+      }
+      if (ar.failed()) {
+        LOG.debug("call={} line={} media connect failed: {}", callId, sessionId, ar.cause().toString());
+        if (failReason == null) {
+          failReason = "media_connect_failed";
+        }
+        hangUp();
+      } else {
+        startAudio();
+      }
+    });
+  }
+
+  /** Packets flow once the call is answered and the browser is connected, whichever comes last. */
+  private void startAudio() {
+    if (leg != null && inCall && leg.connected && !hangUpSent && phase == Phase.CALLING) {
+      run.media().startSending(leg);
+    }
+  }
+
+  /** Holds an answered call with audio: packets until shortly before the hang-up; no echo in time fails it. */
+  private void holdWithMedia(long holdMs) {
+    MediaLeg l = leg;
+    l.inCallNanos = System.nanoTime();
+    startAudio();
+    long drain = Math.min(DRAIN_MS, holdMs / 4);
+    callTimer = vertx.setTimer(Math.max(1, holdMs - drain), t -> {
+      callTimer = -1;
+      l.stopSending();
+      callTimer = vertx.setTimer(Math.max(1, drain), t2 -> {
+        callTimer = -1;
+        hangUp();
+      });
+    });
+    mediaTimer = vertx.setTimer(run.options().mediaTimeoutMs(), t -> {
+      mediaTimer = -1;
+      if (l == leg && l.received.get() == 0 && !hangUpSent) {
+        failReason = "no_media";
+        hangUp();
+      }
+    });
   }
 
   private void acked(long attempt, io.vertx.core.AsyncResult<io.vertx.core.eventbus.Message<JsonObject>> ar) {
@@ -211,6 +316,7 @@ final class VirtualClient {
     callNanos = System.nanoTime();
     inCall = false;
     hangUpSent = false;
+    frameSent = false;
     cut = false;
     failReason = null;
     lastError = null;
@@ -234,6 +340,10 @@ final class VirtualClient {
       run.stats().setupMs.add((System.nanoTime() - callNanos) / 1e6);
     }
     cancelTimer();
+    if (leg != null) {
+      holdWithMedia(Math.max(1, run.options().holdMs()));
+      return;
+    }
     callTimer = vertx.setTimer(Math.max(1, run.options().holdMs()), t -> {
       callTimer = -1;
       hangUp();
@@ -255,6 +365,14 @@ final class VirtualClient {
     }
     hangUpSent = true;
     cancelTimer();
+    if (leg != null) {
+      leg.stopSending();
+    }
+    if (!frameSent) {
+      // Its browser is still being made: the gateway knows of no call yet, so it is over here and now.
+      endCall(null, failReason != null ? failReason : "hung up before the offer was ready");
+      return;
+    }
     // Without a callId yet (no Ack, no event) HangUp ends the session's one current call.
     JsonObject frame = new JsonObject().put("method", "HangUp");
     if (callId != null) {
@@ -278,6 +396,17 @@ final class VirtualClient {
     }
     cancelTimer();
     boolean completed = state == CallState.Completed && inCall && failReason == null;
+    if (leg != null) {
+      if (completed && leg.received.get() == 0) {
+        completed = false; // answered and ended, but not one packet of audio came back
+        failReason = "no_media";
+      }
+      if (completed && !cut) {
+        run.stats().mediaCall(leg);
+      }
+      run.media().close(leg);
+      leg = null;
+    }
     if (!completed && LOG.isDebugEnabled()) {
       LOG.debug("call={} line={} failed: {}", callId, sessionId, failReason != null ? failReason : reason);
     }
@@ -292,12 +421,20 @@ final class VirtualClient {
       vertx.cancelTimer(callTimer);
       callTimer = -1;
     }
+    if (mediaTimer >= 0) {
+      vertx.cancelTimer(mediaTimer);
+      mediaTimer = -1;
+    }
   }
 
   /** Ends the session (hang up, unregister, return the lease on the gateway side) and stops listening. */
   io.vertx.core.Future<Void> close() {
     cancelTimer();
     phase = Phase.GONE;
+    if (leg != null) {
+      run.media().close(leg);
+      leg = null;
+    }
     io.vertx.core.Future<Void> closed = sessionId == null ? io.vertx.core.Future.succeededFuture()
         : vertx.eventBus().request(Addresses.SIGNALLING_CLOSE, new JsonObject().put("sessionId", sessionId),
             requestOptions).<Void>mapEmpty().recover(e -> io.vertx.core.Future.succeededFuture());

@@ -73,6 +73,9 @@ public final class SignallingVerticle extends VerticleBase {
     HttpServerOptions options = new HttpServerOptions()
         .setHost(cfg.getString("http.host"))
         .setPort(cfg.getInt("http.port"))
+        // No h2c upgrade on plain HTTP: browsers never use it, and behind a reverse proxy that passes
+        // Upgrade headers it would let a client tunnel past the proxy's rules (h2c smuggling).
+        .setHttp2ClearTextEnabled(false)
         // Netty's hard cap is above the limit so that a frame a little too large gets an Error frame
         // (FRAME_TOO_LARGE, socket kept) from WebSocketEndpoint; only far larger ones drop the socket.
         .setMaxWebSocketFrameSize(4 * cfg.getInt("limits.maxFrameBytes"))

@@ -20,12 +20,20 @@ class LoadOptionsTest {
     assertEquals("answer", o.mode());
     assertEquals("cluster", o.target());
     assertEquals(10_000, o.setupTimeoutMs());
+    assertEquals(false, o.media());
+
+    LoadOptions m = LoadOptions.parse(new String[] {"--media", "--clients", "3", "--media-timeout-ms", "2500"});
+    assertEquals(true, m.media(), "--media is a flag: it takes no value");
+    assertEquals(3, m.clients());
+    assertEquals(2500, m.mediaTimeoutMs());
+    assertEquals(5000, LoadOptions.defaults().mediaTimeoutMs());
 
     assertMessage("--clients: must be 1..100000, got 0", "--clients", "0");
     assertMessage("--rate: must be a number, got \"fast\"", "--rate", "fast");
     assertMessage("--mode: must be one of call, answer, got \"dance\"", "--mode", "dance");
     assertMessage("--speed: unknown option", "--speed", "1");
     assertMessage("--calls: needs a value (or unknown option)", "--calls");
+    assertMessage("--media-timeout-ms: must be 100..600000, got 5", "--media", "--media-timeout-ms", "5");
   }
 
   private static void assertMessage(String expected, String... args) {

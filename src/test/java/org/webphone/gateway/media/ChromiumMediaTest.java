@@ -119,7 +119,8 @@ class ChromiumMediaTest {
     f.awaitEvent("connected", 10);
     Browser.RemoteAudio audio = browser.remoteAudio(3000);
     assertTrue(audio.packets() > 100, "inbound RTP packets in Chromium: " + audio);
-    assertTrue(audio.level() > 0.02, "audio level of the echo: " + audio);
+    // Total energy, as the e2e tests use: the instantaneous audioLevel once read 0.017 for a clean 441 Hz echo.
+    assertTrue(audio.energy() > 0.005, "audio energy of the echo: " + audio);
     assertTrue(Math.abs(audio.peakHz() - 440) < 25, "frequency of the echoed tone: " + audio);
     assertTrue(g711.get() > 100, "PCMU packets of 172 bytes at the PBX: " + g711.get() + " of " + echoed.get());
     JsonObject c = f.sessionStatus("chrome-1").getJsonObject("counters");

@@ -6,7 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.Socket;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -107,6 +112,8 @@ class GatewayNodeTest {
     assertEquals(0, h.getInteger("calls"));
     assertNotNull(h.getJsonObject("sip"));
     assertNotNull(h.getJsonObject("media"));
+    assertEquals("HTTP/1.1 200 OK", statusLineOfAnH2cUpgradeRequest(ports.http()),
+        "an h2c upgrade is ignored (no 101 Switching Protocols): no tunnelling past a reverse proxy");
 
     node.beginDrain();
     HttpResponse<String> draining = NodeProcess.get(ports.http(), "/health");
@@ -139,5 +146,17 @@ class GatewayNodeTest {
         .filter(l -> l.startsWith("webphone")).collect(Collectors.joining("\n")));
     assertTrue(metrics.contains("webphone_node_ready{node=\"" + node.nodeId() + "\"} 1.0"));
     assertTrue(metrics.contains("webphone_node_sip_lines{node=\"" + node.nodeId() + "\"} 0.0"));
+  }
+
+  /** The status line a plain-HTTP request asking to switch to HTTP/2 (RFC 7540 3.2) gets back. */
+  private static String statusLineOfAnH2cUpgradeRequest(int port) throws IOException {
+    try (Socket socket = new Socket("127.0.0.1", port)) {
+      socket.setSoTimeout(5000);
+      socket.getOutputStream().write(("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          + "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n"
+          + "\r\n").getBytes(StandardCharsets.US_ASCII));
+      return new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.US_ASCII))
+          .readLine();
+    }
   }
 }

@@ -1,9 +1,7 @@
 package org.webphone.gateway.node;
 
+import org.webphone.gateway.testing.Http;
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,7 +18,6 @@ import org.webphone.gateway.testing.PeerProcess;
  */
 final class NodeProcess extends PeerProcess {
   private static final AtomicInteger COUNTER = new AtomicInteger();
-  private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
   private NodeProcess(String name, Process process, Path log) {
     super(name, process, log);
@@ -52,8 +49,7 @@ final class NodeProcess extends PeerProcess {
 
   /** GET on the node's HTTP port: status and body. */
   static HttpResponse<String> get(int port, String path) throws IOException, InterruptedException {
-    return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
-        .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+    return Http.get("http://127.0.0.1:" + port + path);
   }
 
   /** Sends SIGTERM only (no SIGKILL), so a test can measure the graceful stop. */

@@ -7,10 +7,6 @@ import io.vertx.core.Vertx;
 import io.vertx.core.http.WebSocketClient;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
@@ -19,6 +15,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.SetupLatency;
 import org.webphone.gateway.media.client.SyntheticBrowser;
+import org.webphone.gateway.testing.Http;
 import org.webphone.gateway.testing.Sipp;
 import org.webphone.gateway.testing.TestNode;
 
@@ -84,8 +81,7 @@ class GatewayAddedLatencyTest {
       assertEquals(1, toInvite.getJsonArray("counts").getLong(toInvite.getJsonArray("counts").size() - 1),
           latency.encode());
 
-      HttpRequest scrape = HttpRequest.newBuilder(URI.create(node.url() + "metrics")).build();
-      String metrics = HttpClient.newHttpClient().send(scrape, HttpResponse.BodyHandlers.ofString()).body();
+      String metrics = Http.get(node.url() + "metrics").body();
       String ours = metrics.lines().filter(l -> l.startsWith("webphone_call_setup_added"))
           .collect(Collectors.joining("\n"));
       for (String phase : SetupLatency.PHASES) {

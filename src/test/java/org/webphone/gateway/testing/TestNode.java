@@ -52,10 +52,7 @@ public final class TestNode implements AutoCloseable {
 
   /** The node's /health body (whatever its status code). */
   public JsonObject health() throws Exception {
-    var client = java.net.http.HttpClient.newHttpClient();
-    var resp = client.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(url() + "health")).build(),
-        java.net.http.HttpResponse.BodyHandlers.ofString());
-    return new JsonObject(resp.body());
+    return new JsonObject(Http.get(url() + "health").body());
   }
 
   /**

@@ -84,7 +84,7 @@ public final class SyntheticBrowser implements AutoCloseable {
    * keys follow the profile the server picks ({@link #srtpProfile()}).
    */
   public volatile boolean offerAeadGcm = true;
-  /** Decrypted RTCP compound packets received (SRTCP over rtcp-mux), whole. */
+  /** Decrypted RTCP compound packets received (SRTCP over rtcp-mux), whole; not kept while {@link #sink} is set. */
   public final LinkedBlockingQueue<byte[]> rtcpReceived = new LinkedBlockingQueue<>();
   /** Receive time (nanoTime) of each packet of {@link #rtcpReceived}, same order. */
   public final LinkedBlockingQueue<Long> rtcpReceivedAt = new LinkedBlockingQueue<>();
@@ -303,6 +303,10 @@ public final class SyntheticBrowser implements AutoCloseable {
     try {
       rtcpRx.load(d, off, len);
       if (k.unprotectRtcp(rtcpRx) == SrtpErrorStatus.OK) {
+        if (sink != null) {
+          // Load mode: RTCP is checked (decrypts) but not kept, so long runs hold no growing queue.
+          return;
+        }
         rtcpReceivedAt.add(System.nanoTime());
         rtcpReceived.add(java.util.Arrays.copyOf(rtcpRx.getBuffer(), rtcpRx.getLength()));
       } else {

@@ -115,7 +115,7 @@ public final class RtcpPackets {
 
     void onBye(int ssrc);
 
-    /** A packet type this parser does not interpret (SDES included: we read no peer CNAME). */
+    /** A packet type this parser does not interpret (APP, XR, feedback...); SDES is skipped silently. */
     void onOther(int pt);
   }
 
@@ -160,6 +160,9 @@ public final class RtcpPackets {
           for (int i = 0; i < rc; i++) {
             h.onBye(Rtp.readInt(b, off + 4 + 4 * i));
           }
+        }
+        case SDES -> {
+          // Understood and not needed: the peer's CNAME changes nothing on a leg with one stream each way.
         }
         default -> h.onOther(pt);
       }

@@ -1,0 +1,26 @@
+package org.webphone.gateway.testing;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+
+/**
+ * GET for tests. HTTP/1.1 (what browsers and Prometheus scrapers use on http://; the JDK client's default
+ * would try an h2c upgrade) and bounded: a node that never answers fails the test in seconds instead of
+ * hanging the build, which an unbounded send did once in a full run.
+ */
+public final class Http {
+  private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+      .connectTimeout(Duration.ofSeconds(5)).build();
+
+  private Http() {
+  }
+
+  public static HttpResponse<String> get(String url) throws IOException, InterruptedException {
+    return CLIENT.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+}
