@@ -98,7 +98,8 @@ node_env() { # ports of node $1, HTTP on $2
     WEBPHONE_MEDIA_WEBRTC_PORT="$(free_port)" WEBPHONE_MEDIA_RTP_PORT_MIN="$rtp" \
     WEBPHONE_MEDIA_RTP_PORT_MAX="$((rtp + 1999))"
 }
-JAVA=(java -Xmx1g -XX:+UseParallelGC -Djava.net.preferIPv4Stack=true -Dice4j.harvest.mapping.aws.enabled=false
+# BENCH_GC: the collector of every JVM (default ParallelGC); BENCH_GC_LOG=1 writes each JVM's GC log.
+JAVA=(java -Xmx1g ${BENCH_GC:--XX:+UseParallelGC} ${BENCH_GC_LOG:+-Xlog:gc:file=$OUT/gc-%p.log} -Djava.net.preferIPv4Stack=true -Dice4j.harvest.mapping.aws.enabled=false
   -Dice4j.harvest.mapping.stun.addresses= -cp "$CP")
 
 TARGET=(--target in-process)

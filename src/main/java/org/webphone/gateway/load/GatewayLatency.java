@@ -98,7 +98,8 @@ final class GatewayLatency {
       JsonObject p = new JsonObject().put("count", count);
       if (count > 0) {
         double total = e.getDouble("totalMs") - (b == null ? 0 : b.getDouble("totalMs"));
-        JsonArray counts = b == null ? e.getJsonArray("counts") : plus(e.getJsonArray("counts"), b.getJsonArray("counts"), -1);
+        JsonArray counts = b == null ? e.getJsonArray("counts")
+            : plus(e.getJsonArray("counts"), b.getJsonArray("counts"), -1);
         JsonArray le = e.getJsonArray("leMs");
         p.put("meanMs", round(total / count)).put("p50Ms", percentile(le, counts, count, 50))
             .put("p95Ms", percentile(le, counts, count, 95)).put("p99Ms", percentile(le, counts, count, 99));
@@ -122,8 +123,8 @@ final class GatewayLatency {
       sb.append(p.getLong("count") == 0 ? "-" : ms(p.getDouble("p50Ms")) + "/" + ms(p.getDouble("p99Ms")));
     }
     long n = between.getJsonObject(SetupLatency.CALL_TO_INVITE, new JsonObject().put("count", 0)).getLong("count");
-    return sb + "  (n=" + n + ", " + between.getInteger("nodes") + " node" + (between.getInteger("nodes") == 1 ? "" : "s")
-        + ")";
+    int nodes = between.getInteger("nodes");
+    return sb + "  (n=" + n + ", " + nodes + " node" + (nodes == 1 ? "" : "s") + ")";
   }
 
   /**

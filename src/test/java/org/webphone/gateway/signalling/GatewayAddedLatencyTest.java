@@ -1,6 +1,5 @@
 package org.webphone.gateway.signalling;
 
-import org.webphone.gateway.testing.Http;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -16,6 +15,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.SetupLatency;
 import org.webphone.gateway.media.client.SyntheticBrowser;
+import org.webphone.gateway.testing.Http;
 import org.webphone.gateway.testing.Sipp;
 import org.webphone.gateway.testing.TestNode;
 
@@ -75,7 +75,8 @@ class GatewayAddedLatencyTest {
       double b = toInCall.getDouble("totalMs");
       assertTrue(a > 0 && b > 0, latency.encode());
       assertTrue(a + b < endToEndMs - 100,
-          "gateway-added " + a + " + " + b + " ms must leave SIPp's 100 ms inside the " + endToEndMs + " ms end to end");
+          "gateway-added " + a + " + " + b + " ms must leave SIPp's 100 ms inside the " + endToEndMs
+              + " ms end to end");
       // The histogram holds the sample in the bucket of its value, and in every bucket above.
       assertEquals(1, toInvite.getJsonArray("counts").getLong(toInvite.getJsonArray("counts").size() - 1),
           latency.encode());
@@ -88,8 +89,8 @@ class GatewayAddedLatencyTest {
         assertTrue(ours.contains("webphone_call_setup_added_seconds_count{" + tags + "} 1"), ours);
         assertTrue(ours.lines().anyMatch(l -> l.startsWith("webphone_call_setup_added_percentile_seconds{")
             && l.contains(tags) && l.contains("quantile=\"0.99\"") && !l.endsWith("NaN")), ours);
-        assertTrue(ours.lines().anyMatch(l -> l.startsWith("webphone_call_setup_added_seconds_bucket") && l.contains(tags)
-            && l.contains("le=\"0.005\"")), ours);
+        assertTrue(ours.lines().anyMatch(l -> l.startsWith("webphone_call_setup_added_seconds_bucket")
+            && l.contains(tags) && l.contains("le=\"0.005\"")), ours);
       }
 
       assertEquals("Ack", c.request(new JsonObject().put("method", "HangUp")).getString("event"));
