@@ -43,6 +43,8 @@ final class WebRtcLeg implements AutoCloseable {
   private final long createdNanos = System.nanoTime();
   private final PacketBuffer rx = new PacketBuffer();
   private final ByteBuffer rxView = ByteBuffer.wrap(rx.getBuffer());
+  /** Wraps the array last sent from; only the PBX-side packet thread sends media. */
+  private ByteBuffer txView;
   private volatile SrtpKeys keys;
   private volatile boolean closed;
 
@@ -53,7 +55,7 @@ final class WebRtcLeg implements AutoCloseable {
     this.session = session;
     this.counters = session.counters();
     this.dtls = new DtlsLeg(callId, rt.identity(), offer.fingerprint(), rt.handshakeTimeoutMs(), rt.dtlsThreads(),
-        this::sendRaw,
+        rt.ice().dtlsPool(), this::sendRaw,
         new DtlsLeg.Listener() {
           @Override
           public void onConnected(SrtpKeys k) {
@@ -177,7 +179,16 @@ final class WebRtcLeg implements AutoCloseable {
       if (k.protect(buf) != SrtpErrorStatus.OK) {
         return false;
       }
-      ice.send(buf.getBuffer(), buf.getOffset(), buf.getLength());
+      ByteBuffer view = txView;
+      if (view == null || view.array() != buf.getBuffer()) {
+        view = ByteBuffer.wrap(buf.getBuffer());
+        txView = view;
+      }
+      view.clear().position(buf.getOffset()).limit(buf.getOffset() + buf.getLength());
+      if (!ice.sendMedia(view)) {
+        counters.inc(Name.sendFailed);
+        return false;
+      }
       return true;
     } catch (IOException | GeneralSecurityException | RuntimeException e) {
       counters.inc(Name.sendFailed);

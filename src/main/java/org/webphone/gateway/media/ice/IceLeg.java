@@ -3,6 +3,8 @@ package org.webphone.gateway.media.ice;
 import java.beans.PropertyChangeEvent;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.DatagramChannel;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.ice4j.Transport;
@@ -127,6 +129,24 @@ public final class IceLeg implements AutoCloseable {
   /** Sends on the selected pair; throws until ICE has validated a pair. Non-blocking UDP send. */
   public void send(byte[] data, int off, int len) throws IOException {
     component.send(data, off, len);
+  }
+
+  /**
+   * Sends media ({@code view}'s position to limit) to the browser's address on the selected pair, from the
+   * node's WebRTC port, without ice4j's per-packet work; through ice4j when the port has no media channel.
+   * Returns false when ICE has not completed or the socket's send buffer was full (the packet is dropped).
+   */
+  public boolean sendMedia(ByteBuffer view) throws IOException {
+    InetSocketAddress to = selectedRemote;
+    if (to == null) {
+      return false;
+    }
+    DatagramChannel ch = service.mediaChannel();
+    if (ch == null) {
+      component.send(view.array(), view.position(), view.remaining());
+      return true;
+    }
+    return ch.send(view, to) > 0;
   }
 
   /** Frees the agent (its threads and its ufrag registration in the shared harvester). Idempotent. */
