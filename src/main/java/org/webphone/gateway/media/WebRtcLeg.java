@@ -6,13 +6,11 @@ import java.nio.ByteBuffer;
 import java.security.GeneralSecurityException;
 import java.util.List;
 import org.ice4j.ice.IceProcessingState;
-import org.ice4j.util.Buffer;
 import org.jitsi.srtp.SrtpErrorStatus;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.media.MediaCounters.Name;
 import org.webphone.gateway.media.dtls.DtlsLeg;
-import org.webphone.gateway.media.ice.IceBufferPool;
 import org.webphone.gateway.media.ice.IceLeg;
 import org.webphone.gateway.media.rtp.PacketBuffer;
 import org.webphone.gateway.media.rtp.Rtp;
@@ -83,13 +81,8 @@ final class WebRtcLeg implements AutoCloseable {
       }
 
       @Override
-      public void onPacket(Buffer buffer) {
-        try {
-          receive(buffer);
-        } finally {
-          // Push mode: the buffer is ours once delivered; everything above copied what it kept.
-          IceBufferPool.release(buffer);
-        }
+      public void onPacket(byte[] b, int off, int len, InetSocketAddress from) {
+        receive(b, off, len, from);
       }
     });
   }
@@ -122,14 +115,11 @@ final class WebRtcLeg implements AutoCloseable {
     ice.send(data, off, len);
   }
 
-  /** On ice4j's receive thread. */
-  private void receive(Buffer buffer) {
+  /** On the WebRTC port's reader for this browser's address (or ice4j's receive thread); never blocks. */
+  private void receive(byte[] b, int off, int len, InetSocketAddress from) {
     if (closed) {
       return;
     }
-    byte[] b = buffer.getBuffer();
-    int off = buffer.getOffset();
-    int len = buffer.getLength();
     if (Rtp.isDtls(b, off, len)) {
       dtls.offer(b, off, len);
       return;
@@ -138,7 +128,7 @@ final class WebRtcLeg implements AutoCloseable {
       counters.inc(Name.browserJunk);
       return;
     }
-    if (!ice.isSelected(buffer.getRemoteAddress())) {
+    if (!ice.isSelected(from)) {
       counters.inc(Name.browserWrongSource);
       return;
     }

@@ -33,7 +33,11 @@ public final class IceLeg implements AutoCloseable {
   public interface Listener {
     void onState(IceProcessingState state);
 
-    void onPacket(Buffer buffer);
+    /**
+     * A non-STUN datagram from a remote address ICE accepted (not necessarily the selected pair); the
+     * array is reused once this returns.
+     */
+    void onPacket(byte[] b, int off, int len, InetSocketAddress from);
   }
 
   private final IceService service;
@@ -41,6 +45,7 @@ public final class IceLeg implements AutoCloseable {
   private final Component component;
   private final AtomicBoolean freed = new AtomicBoolean();
   private volatile InetSocketAddress selectedRemote;
+  private WebRtcPort.Target target;
 
   /** Creates the agent and starts connectivity checks; blocking (harvesting), call from a worker. */
   public IceLeg(IceService service, String remoteUfrag, String remotePwd, List<IceCandidate> remote,
@@ -54,7 +59,17 @@ public final class IceLeg implements AutoCloseable {
       agent.addCandidateHarvester(service.harvester());
       IceMediaStream stream = agent.createMediaStream("audio");
       component = agent.createComponent(stream, KeepAliveStrategy.SELECTED_ONLY, false);
-      component.setBufferCallback(listener::onPacket);
+      component.setBufferCallback((Buffer buf) -> {
+        try {
+          listener.onPacket(buf.getBuffer(), buf.getOffset(), buf.getLength(),
+              (InetSocketAddress) buf.getRemoteAddress());
+        } finally {
+          // Push mode: the buffer is ours once delivered; the listener copied what it kept.
+          IceBufferPool.release(buf);
+        }
+      });
+      target = listener::onPacket;
+      service.harvester().register(agent.getLocalUfrag(), target);
       agent.addStateChangeListener((PropertyChangeEvent e) -> {
         if (e.getNewValue() instanceof IceProcessingState s) {
           if (s == IceProcessingState.COMPLETED) {
@@ -153,6 +168,9 @@ public final class IceLeg implements AutoCloseable {
   @Override
   public void close() {
     if (freed.compareAndSet(false, true)) {
+      if (target != null) {
+        service.harvester().unregister(agent.getLocalUfrag(), target);
+      }
       agent.free();
       service.agentFreed();
     }

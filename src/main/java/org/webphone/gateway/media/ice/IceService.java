@@ -10,7 +10,6 @@ import org.ice4j.Transport;
 import org.webphone.gateway.media.dtls.DtlsHandshakePool;
 import org.ice4j.TransportAddress;
 import org.ice4j.ice.harvest.AbstractUdpListener;
-import org.ice4j.ice.harvest.SinglePortUdpHarvester;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -54,7 +53,7 @@ public final class IceService implements AutoCloseable {
   }
 
   private static final Logger LOG = LoggerFactory.getLogger(IceService.class);
-  private final SinglePortUdpHarvester harvester;
+  private final WebRtcPort harvester;
   private final DatagramChannel mediaChannel;
   private final String announcedAddress;
   private final int port;
@@ -75,7 +74,7 @@ public final class IceService implements AutoCloseable {
   public IceService(String bindAddress, int port, String announcedAddress) throws IOException {
     IceBufferPool.install();
     DatagramChannel ch = null;
-    SinglePortUdpHarvester h;
+    WebRtcPort h;
     try {
       ch = DatagramChannel.open(StandardProtocolFamily.INET);
       ch.setOption(StandardSocketOptions.SO_REUSEADDR, true);
@@ -83,12 +82,12 @@ public final class IceService implements AutoCloseable {
       ch.bind(new InetSocketAddress(bindAddress, port));
       ch.configureBlocking(false);
       int shared = ((InetSocketAddress) ch.getLocalAddress()).getPort();
-      h = new SinglePortUdpHarvester(new TransportAddress(bindAddress, shared, Transport.UDP));
+      h = new WebRtcPort(new TransportAddress(bindAddress, shared, Transport.UDP));
     } catch (IOException | RuntimeException e) {
       LOG.info("media to browsers goes through ice4j: the WebRTC port cannot be shared ({})", e.toString());
       closeQuietly(ch);
       ch = null;
-      h = new SinglePortUdpHarvester(new TransportAddress(bindAddress, port, Transport.UDP));
+      h = new WebRtcPort(new TransportAddress(bindAddress, port, Transport.UDP));
     }
     this.harvester = h;
     this.mediaChannel = ch;
@@ -114,8 +113,13 @@ public final class IceService implements AutoCloseable {
     }
   }
 
-  SinglePortUdpHarvester harvester() {
+  WebRtcPort harvester() {
     return harvester;
+  }
+
+  /** Threads of ours reading the WebRTC port (0 when ice4j's own thread does), for leak checks. */
+  public int readerThreads() {
+    return harvester.readerThreads();
   }
 
   /** The address written in the SDP candidates (the 1:1 NAT address when configured). */
