@@ -20,7 +20,7 @@ import org.webphone.gateway.media.rtp.SrtpKeys;
  * The browser side of a call: ICE agent, DTLS server and SRTP keys. Replaceable: a rebuilt leg (page reload,
  * ICE restart) is a new instance while the session's PBX leg stays.
  *
- * <p>Packet path from the browser, all on ice4j's shared receive thread and without blocking: demultiplex
+ * <p>Packet path from the browser, on the WebRTC port's reader for this browser and without blocking: demultiplex
  * (RFC 7983), DTLS records to the leg's queue, SRTP checked against the selected pair, decrypted in the
  * leg's reusable buffer and handed to {@link MediaSession#fromBrowser} which sends it on to the PBX.
  */

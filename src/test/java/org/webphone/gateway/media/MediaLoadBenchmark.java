@@ -78,6 +78,8 @@ public final class MediaLoadBenchmark {
     echo.setDaemon(true);
     echo.start();
 
+    long heapBefore = usedHeapAfterGc();
+    long relayRssBefore = relay.rssBytes();
     List<SyntheticBrowser> clients = new ArrayList<>();
     // One receive thread for every synthetic browser: the generator must cost less than the relay it measures.
     ClientIoLoop clientLoop = new ClientIoLoop("test-browser-rx");
@@ -110,6 +112,11 @@ public final class MediaLoadBenchmark {
     }
     setup.shutdown();
     double setupS = (System.nanoTime() - setupStart) / 1e9;
+    // Memory per call: this JVM's heap (the generator's browsers, plus our relay when it runs here: compare with
+    // the rtpengine run, where the heap is the generator's alone) and the relay process's resident set.
+    double heapPerCallKb = (usedHeapAfterGc() - heapBefore) / 1024.0 / calls;
+    double relayRssPerCallKb = (relay.rssBytes() - relayRssBefore) / 1024.0 / calls;
+    GcPauses pauses = new GcPauses();
 
     // Warm-up, then the measured window: counters, histogram and CPU are reset at its start.
     AtomicLong sent = new AtomicLong();
@@ -130,6 +137,7 @@ public final class MediaLoadBenchmark {
     long cpu0 = relay.cpuNanos();
     long gcCount0 = gcCount();
     long gcTime0 = gcTimeMs();
+    pauses.reset();
     double load0 = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
     long t0 = System.nanoTime();
     Thread.sleep(seconds * 1000L);
@@ -145,6 +153,7 @@ public final class MediaLoadBenchmark {
     String details = relay.windowDetails(start, sentN, echoedN, recvN);
     long gcCount = gcCount() - gcCount0;
     long gcTime = gcTimeMs() - gcTime0;
+    pauses.close();
 
     long total;
     long[] h;
@@ -166,9 +175,12 @@ public final class MediaLoadBenchmark {
     long[] ow = toPbx.histogramUs.clone();
     long owTotal = java.util.Arrays.stream(ow).sum();
     System.out.printf("  one way browser->PBX echo (generator send + relay): p50=%.2fms p99=%.2fms max=%.2fms%n"
-            + "  threads (CPU s in the window): %s%n",
+            + "  threads (%% of a core in the window): %s%n"
+            + "  gc pauses in the window: %d, max %.1f ms, total %.1f ms (this JVM); memory per call: heap %.1f KB"
+            + " (this JVM, after GC), relay RSS %s%n",
         pct(ow, owTotal, 0.50) / 1000.0, pct(ow, owTotal, 0.99) / 1000.0, max(ow) / 1000.0,
-        ThreadCpu.diff(threads0, threads1, wall));
+        ThreadCpu.diff(threads0, threads1, wall), pauses.count, pauses.maxMs, pauses.totalMs, heapPerCallKb,
+        relayRssBefore < 0 ? "n/a (in this JVM)" : String.format("%.1f KB", relayRssPerCallKb));
 
     for (int i = 0; i < calls; i++) {
       relay.close("load-" + run + "-" + i);
@@ -235,6 +247,64 @@ public final class MediaLoadBenchmark {
       }
     } catch (Exception closed) {
       // end of the run
+    }
+  }
+
+  private static long usedHeapAfterGc() throws InterruptedException {
+    for (int i = 0; i < 2; i++) {
+      System.gc();
+      Thread.sleep(200);
+    }
+    var heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
+    return heap.getUsed();
+  }
+
+  /** Every GC pause of this JVM while open (G1's young and mixed pauses; concurrent cycles are not pauses). */
+  private static final class GcPauses implements javax.management.NotificationListener {
+    int count;
+    double maxMs;
+    double totalMs;
+    private final List<javax.management.NotificationEmitter> emitters = new ArrayList<>();
+
+    GcPauses() {
+      for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+        if (gc instanceof javax.management.NotificationEmitter e) {
+          e.addNotificationListener(this, null, null);
+          emitters.add(e);
+        }
+      }
+    }
+
+    synchronized void reset() {
+      count = 0;
+      maxMs = 0;
+      totalMs = 0;
+    }
+
+    @Override
+    public synchronized void handleNotification(javax.management.Notification n, Object handback) {
+      if (!com.sun.management.GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION.equals(n.getType())) {
+        return;
+      }
+      var info = com.sun.management.GarbageCollectionNotificationInfo.from(
+          (javax.management.openmbean.CompositeData) n.getUserData());
+      if (info.getGcName().contains("Concurrent") || info.getGcName().contains("Cycles")) {
+        return;
+      }
+      double ms = info.getGcInfo().getDuration();
+      count++;
+      totalMs += ms;
+      maxMs = Math.max(maxMs, ms);
+    }
+
+    void close() {
+      for (javax.management.NotificationEmitter e : emitters) {
+        try {
+          e.removeNotificationListener(this);
+        } catch (javax.management.ListenerNotFoundException ignored) {
+          // never added
+        }
+      }
     }
   }
 
