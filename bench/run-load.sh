@@ -123,6 +123,8 @@ fi
     done
     echo "max_registered_accounts=$max_users max_extra_contacts=$max_extra${spread:+ max_sessions_per_node:$spread}" \
       > "$OUT/registrations.txt"
+    # Every UDP socket's buffer use and drops (skmem ...,d<dropped>): who lost datagrams, if anyone did.
+    ss -uamnp > "$OUT/udp-sockets.tmp" 2>/dev/null && mv "$OUT/udp-sockets.tmp" "$OUT/udp-sockets.txt"
     sleep 0.5
   done
 ) 2>/dev/null &
@@ -148,5 +150,16 @@ for i in range(1, n + 1):
 PY
 fi
 cat "$OUT/registrations.txt" 2>/dev/null || true
+# UDP datagrams dropped for a full receive buffer in this run's network namespace (whole machine without one).
+awk '/^Udp:/ {if (!h) {split($0, k); h=1} else {for (i = 2; i <= NF; i++) if (k[i] ~ /RcvbufErrors|InErrors/) printf "udp_%s=%s ", k[i], $i; print ""}}' \
+  /proc/net/snmp | tee "$OUT/udp-errors.txt"
+python3 - "$OUT/udp-sockets.txt" <<'PY' 2>/dev/null || true
+import re, sys
+# Sockets that dropped datagrams, as last sampled: address, process, receive buffer, drops.
+for addr, proc, mem in re.findall(r'(\S+:\d+)\s+\S+:\S+\s+(?:users:\(\("([^"]+)".*)?\n\s*skmem:\(([^)]*)\)', open(sys.argv[1]).read()):
+    m = dict(re.findall(r'([a-z]+)(\d+)', mem))
+    if int(m.get("d", 0)) > 0:
+        print(f"udp socket {addr} ({proc or '?'}): receive buffer {m['rb']} bytes, dropped {m['d']}")
+PY
 echo "exit=$RC results in $OUT"
 exit "$RC"

@@ -219,6 +219,7 @@ public final class GatewayConfig {
     positive("sip.rejectCode", 400, 699);
     positive("media.timeoutSec", 1, 86400);
     positive("media.holdTimeoutSec", 1, 864000);
+    positive("media.rtcpIntervalMs", 100, 60000);
     positive("pool.leaseTtlSec", 3, 3600);
     positive("pool.maxWaiting", 0, 1_000_000);
     positive("dial.maxLength", 1, 128);

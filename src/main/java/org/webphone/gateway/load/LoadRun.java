@@ -45,6 +45,9 @@ public final class LoadRun extends VerticleBase {
   private long progress = -1;
   private long deadline = -1;
   private boolean finishing;
+  private GatewayLatency latency;
+  private Future<JsonObject> latencyBase = Future.succeededFuture();
+  private long warmupTimer = -1;
 
   public LoadRun(LoadOptions options, PrintStream out) {
     this.options = options;
@@ -93,7 +96,7 @@ public final class LoadRun extends VerticleBase {
 
   @Override
   public Future<?> stop() {
-    for (long t : new long[] {ticker, progress, deadline}) {
+    for (long t : new long[] {ticker, progress, deadline, warmupTimer}) {
       if (t >= 0) {
         vertx.cancelTimer(t);
       }
@@ -150,6 +153,12 @@ public final class LoadRun extends VerticleBase {
     if (stats.registered == 0) {
       finish("no client registered");
     } else if (options.mode().equals("call")) {
+      // The nodes' timers count since they started: read them now and again when the warm-up ends.
+      latency = new GatewayLatency(vertx, options.target().equals("in-process"));
+      latencyBase = latency.read();
+      if (options.warmupSec() > 0) {
+        warmupTimer = vertx.setTimer(options.warmupSec() * 1000L, t -> latencyBase = latency.read());
+      }
       callStartNanos = System.nanoTime();
       ticker = vertx.setPeriodic(TICK_MS, t -> launchDue());
     } else {
@@ -217,6 +226,7 @@ public final class LoadRun extends VerticleBase {
     vertx.cancelTimer(ticker);
     vertx.cancelTimer(deadline);
     vertx.cancelTimer(progress);
+    vertx.cancelTimer(warmupTimer);
     out.println("ending: " + why);
     for (VirtualClient c : clients) {
       c.cut();
@@ -226,11 +236,23 @@ public final class LoadRun extends VerticleBase {
       // Counted as cut whatever happens to them: the run's counts must add up.
       stats.cut += stats.active;
       stats.active = 0;
-      Future.join(clients.stream().map(VirtualClient::close).toList()).onComplete(y -> {
+      Future.join(clients.stream().map(VirtualClient::close).toList()).compose(y -> gatewayAdded()).onComplete(y -> {
         out.println(stats.progressLine());
         result.complete(new Report(stats.toJson(options), stats.table(options)));
       });
     });
+  }
+
+  /** The latency the gateway added to this run's measured calls into the summary; never fails the run. */
+  private Future<Void> gatewayAdded() {
+    if (latency == null) {
+      return Future.succeededFuture();
+    }
+    Future<JsonObject> base = latencyBase;
+    return latency.read().compose(end -> base.map(b -> GatewayLatency.between(b, end)))
+        .onSuccess(j -> stats.gatewayAdded = j)
+        .onFailure(e -> LOG.warn("gateway-added latency not read: {}", e.toString()))
+        .<Void>mapEmpty().recover(e -> Future.succeededFuture());
   }
 
   private Future<Void> linger() {

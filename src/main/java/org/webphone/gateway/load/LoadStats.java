@@ -34,6 +34,8 @@ final class LoadStats {
   final Map<String, Integer> failed = new TreeMap<>();
   final Samples setupMs;
   final Samples ackMs;
+  /** The set-up latency the nodes added to the measured calls ({@link GatewayLatency#between}); null if unread. */
+  JsonObject gatewayAdded;
 
   LoadStats(int expectedCalls, int clients) {
     this.clients = clients;
@@ -109,6 +111,7 @@ final class LoadStats {
         .put("failedByReason", failedJson).put("cut", cut).put("active", active)
         .put("callsPerSecond", round(callsPerSecond()))
         .put("setupMs", setupMs.toJson()).put("ackMs", ackMs.toJson())
+        .put("gatewayAddedMs", gatewayAdded)
         .put("countsAddUp", countsAddUp());
   }
 
@@ -128,6 +131,9 @@ final class LoadStats {
     row(sb, "calls per second", String.format(Locale.ROOT, "%.1f (after registration)", callsPerSecond()));
     row(sb, "setup p50/p95/p99", triple(setupMs));
     row(sb, "ack p50/p95/p99", triple(ackMs));
+    if (gatewayAdded != null) {
+      row(sb, "gateway-added setup latency p50/p99 (Call→INVITE, 200→InCall)", GatewayLatency.row(gatewayAdded));
+    }
     row(sb, "counts add up", countsAddUp() ? "yes" : "NO");
     return sb.toString();
   }

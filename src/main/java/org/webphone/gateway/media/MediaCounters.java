@@ -43,7 +43,13 @@ public final class MediaCounters {
     /** DTLS records dropped because the handshake queue was full. */
     dtlsDropped,
     /** SDES-SRTP from the PBX that failed authentication or the replay check; never relayed. */
-    pbxAuthFailed
+    pbxAuthFailed,
+    /** RTCP compound packets (SR or RR, SDES, BYE at the end) we sent, both legs. */
+    rtcpOut,
+    /** Received RTCP packets of types we do not interpret (APP, XR, feedback...): skipped. */
+    rtcpIgnored,
+    /** Received RTCP that was malformed or failed SRTCP authentication/replay: dropped. */
+    rtcpBad
   }
 
   private final AtomicLongArray values = new AtomicLongArray(Name.values().length);

@@ -18,6 +18,8 @@ import org.webphone.gateway.common.ErrorCode;
 import org.webphone.gateway.config.GatewayConfig;
 import org.webphone.gateway.media.dtls.DtlsIdentity;
 import org.webphone.gateway.media.ice.IceService;
+import org.webphone.gateway.media.rtp.RtcpMetrics;
+import org.webphone.gateway.media.rtp.RtcpScheduler;
 import org.webphone.gateway.media.rtp.RtpIoLoop;
 import org.webphone.gateway.media.rtp.RtpPorts;
 import org.webphone.gateway.media.rtp.SrtpKeys;
@@ -46,6 +48,7 @@ public final class MediaRelayVerticle extends VerticleBase {
   private long holdTimeoutNanos;
   private long timer = -1;
   private Thread warmUp;
+  private RtcpMetrics quality;
 
   @Override
   public Future<?> start() {
@@ -75,13 +78,15 @@ public final class MediaRelayVerticle extends VerticleBase {
         DtlsIdentity identity = DtlsIdentity.generate("webphone-" + config().getString("nodeId", "node"));
         return new MediaRuntime(ice, identity, ports, loop, cfg.mediaAnnouncedAddress(),
             cfg.getBoolean("media.learnPbxAddress"), cfg.getBoolean("media.pbxSrtp"), (int) Math.min(30_000, timeoutNanos / 1_000_000),
-            (sessionId, event) -> ctx.runOnContext(v -> emit(sessionId, event)), new AtomicInteger());
+            (sessionId, event) -> ctx.runOnContext(v -> emit(sessionId, event)), new AtomicInteger(),
+            new RtcpScheduler("media-rtcp"), cfg.getLong("media.rtcpIntervalMs"), cfg.getBoolean("media.srtpAeadGcm"));
       } catch (Exception e) {
         ice.close();
         throw e;
       }
     }).onSuccess(r -> {
       rt = r;
+      quality = new RtcpMetrics(config().getString("nodeId"));
       var bus = vertx.eventBus();
       bus.<JsonObject>localConsumer(Addresses.MEDIA_CREATE, this::create);
       bus.<JsonObject>localConsumer(Addresses.MEDIA_PBX_SDP, this::pbxSdp);
@@ -104,11 +109,15 @@ public final class MediaRelayVerticle extends VerticleBase {
     var all = sessions.values().toArray(new MediaSession[0]);
     sessions.clear();
     MediaRuntime r = rt;
+    if (quality != null) {
+      quality.close();
+    }
     return vertx.executeBlocking(() -> {
       for (MediaSession s : all) {
         s.close();
       }
       if (r != null) {
+        r.rtcp().close();
         r.loop().close();
         r.ice().close();
       }
@@ -344,7 +353,10 @@ public final class MediaRelayVerticle extends VerticleBase {
       return null;
     }).onComplete(ar -> {
       s.counters().addTo(retired);
-      LOG.info("call={} media closed: {}", callId, s.counters().toJson().encode());
+      quality.record(s.browserRtcp());
+      quality.record(s.pbxRtcp());
+      LOG.info("call={} media closed: quality browser leg {}, PBX leg {}; SRTP {}; {}", callId,
+          s.browserRtcp().summary(), s.pbxRtcp().summary(), s.srtpProfile(), s.counters().toJson().encode());
       emit(s.sessionId(), s.event("closed", m.body().getString("reason", "closed")));
       m.reply(new JsonObject().put("callId", callId));
     });
@@ -361,6 +373,7 @@ public final class MediaRelayVerticle extends VerticleBase {
         .put("agents", rt.ice().liveAgents())
         .put("dtlsThreads", rt.dtlsThreads().get())
         .put("rtpRegistrations", rt.loop().registrations())
+        .put("rtcpTasks", rt.rtcp().liveTasks())
         .put("webrtcPort", rt.ice().port())
         .put("fingerprint", rt.identity().fingerprint())
         .put("counters", total.toJson());

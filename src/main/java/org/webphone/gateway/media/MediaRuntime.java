@@ -4,16 +4,29 @@ import io.vertx.core.json.JsonObject;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.webphone.gateway.media.dtls.DtlsIdentity;
 import org.webphone.gateway.media.ice.IceService;
+import org.webphone.gateway.media.rtp.RtcpScheduler;
 import org.webphone.gateway.media.rtp.RtpIoLoop;
 import org.webphone.gateway.media.rtp.RtpPorts;
 
 /**
  * What all sessions of a node share: the single ICE port, the DTLS identity, the RTP port range, the PBX-side
- * packet thread, the settings, and the way back to the event loop for events.
+ * packet thread, the RTCP thread, the settings, and the way back to the event loop for events.
+ *
+ * @param rtcp           the node's RTCP timer, or null for no RTCP reports (packet-path tests)
+ * @param rtcpIntervalMs nominal RTCP report interval
+ * @param aeadGcm        offer AEAD_AES_128_GCM (RFC 7714) to browsers that offer it, before AES-CM
  */
 record MediaRuntime(IceService ice, DtlsIdentity identity, RtpPorts ports, RtpIoLoop loop, String announcedAddress,
                     boolean learnPbxAddress, boolean pbxSrtp, int handshakeTimeoutMs, Events events,
-                    AtomicInteger dtlsThreads) {
+                    AtomicInteger dtlsThreads, RtcpScheduler rtcp, long rtcpIntervalMs, boolean aeadGcm) {
+
+  /** Without RTCP and GCM (packet-path tests and benchmarks). */
+  MediaRuntime(IceService ice, DtlsIdentity identity, RtpPorts ports, RtpIoLoop loop, String announcedAddress,
+               boolean learnPbxAddress, boolean pbxSrtp, int handshakeTimeoutMs, Events events,
+               AtomicInteger dtlsThreads) {
+    this(ice, identity, ports, loop, announcedAddress, learnPbxAddress, pbxSrtp, handshakeTimeoutMs, events,
+        dtlsThreads, null, 5000, false);
+  }
 
   /** Delivers a session event ({@code {event:"media", ...}}); safe to call from any thread. */
   interface Events {

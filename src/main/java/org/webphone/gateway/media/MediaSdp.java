@@ -33,7 +33,7 @@ public final class MediaSdp {
 
   /** The parts of a PBX description (offer or answer) the relay uses. */
   public record PbxMedia(InetSocketAddress rtp, List<Integer> g711, int telephoneEvent, String direction,
-                         String origin, boolean savp, int cryptoTag, byte[] cryptoKey) {
+                         String origin, boolean savp, int cryptoTag, byte[] cryptoKey, InetSocketAddress rtcp) {
     /** True when the PBX wants no media from us (hold, or a rejected/zero-port stream). */
     public boolean pbxReceives() {
       return rtp != null && ("sendrecv".equals(direction) || "recvonly".equals(direction));
@@ -86,6 +86,28 @@ public final class MediaSdp {
     return new BrowserOffer(ufrag.trim(), pwd.trim(), fp.substring(8).trim(), audio.attr("mid"),
         group != null && group.startsWith("BUNDLE"), cands, g711, audio.payloadFor("telephone-event/8000"), sdp,
         audio);
+  }
+
+  /** The PBX's RTCP address: {@code a=rtcp:<port> [IN IP4 <addr>]} (RFC 3605), else the RTP port + 1. */
+  static InetSocketAddress rtcpAddress(String attr, InetSocketAddress rtp) {
+    if (rtp == null) {
+      return null;
+    }
+    if (attr != null) {
+      String[] f = attr.trim().split("\\s+");
+      try {
+        int port = Integer.parseInt(f[0]);
+        if (port > 0 && port < 65536) {
+          if (f.length >= 4 && f[3].matches("[0-9.]+|[0-9a-fA-F:]+")) {
+            return new InetSocketAddress(InetAddress.getByName(f[3]), port);
+          }
+          return new InetSocketAddress(rtp.getAddress(), port);
+        }
+      } catch (NumberFormatException | UnknownHostException ignored) {
+        // a malformed a=rtcp falls back to the RFC 3550 convention below
+      }
+    }
+    return new InetSocketAddress(rtp.getAddress(), rtp.getPort() + 1);
   }
 
   public static PbxMedia parsePbx(String text) {
@@ -145,7 +167,7 @@ public final class MediaSdp {
       dir = "inactive"; // RFC 2543 hold
     }
     return new PbxMedia(rtp, g711, audio.payloadFor("telephone-event/8000"), dir, sdp.origin(), savp, cryptoTag,
-        cryptoKey);
+        cryptoKey, rtcpAddress(audio.attr("rtcp"), rtp));
   }
 
   /** The answer to the browser. */

@@ -8,8 +8,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.media.MediaCounters.Name;
 import org.webphone.gateway.media.rtp.PacketBuffer;
+import org.webphone.gateway.media.rtp.RtcpLeg;
+import org.webphone.gateway.media.rtp.RtcpScheduler;
 import org.webphone.gateway.media.rtp.Rtp;
 import org.webphone.gateway.media.rtp.RtpPorts;
+import org.webphone.gateway.media.rtp.SrtpKeys;
 import org.webphone.gateway.media.rtp.StreamRewriter;
 
 /**
@@ -36,6 +39,12 @@ final class MediaSession {
   private final long createdNanos = System.nanoTime();
 
   private final PbxLeg pbx;
+  /** RTCP terminated per leg (the legs rewrite SSRC/seq/ts, so each side gets reports about what it sees). */
+  private final RtcpLeg browserRtcp;
+  private final RtcpLeg pbxRtcp;
+  private RtcpScheduler.Handle browserRtcpTask;
+  private RtcpScheduler.Handle pbxRtcpTask;
+  private volatile String profileAtClose;
   private volatile WebRtcLeg browser;
   private volatile boolean sendToPbx;
   private volatile int browserTe = -1;
@@ -57,7 +66,11 @@ final class MediaSession {
     this.callId = callId;
     this.sessionId = sessionId;
     this.rt = rt;
-    this.pbx = new PbxLeg(callId, rt, ports, counters, this::relayToBrowser);
+    this.browserRtcp = new RtcpLeg("browser", toBrowser.ssrc(), "webphone-gateway", rt.rtcpIntervalMs(),
+        new BrowserRtcpTransport(), this::rtcpEvent);
+    this.pbxRtcp = new RtcpLeg("pbx", toPbx.ssrc(), "webphone-gateway", rt.rtcpIntervalMs(),
+        new PbxRtcpTransport(), this::rtcpEvent);
+    this.pbx = new PbxLeg(callId, rt, ports, counters, this::relayToBrowser, pbxRtcp);
   }
 
   /** Makes the PBX leg RTP/SAVP with SDES keys (RFC 4568) or plain RTP/AVP; set once at create. */
@@ -88,12 +101,18 @@ final class MediaSession {
   /** Starts reading the PBX leg's ports on the packet thread. */
   void startPbxLeg() {
     pbx.start();
+    if (rt.rtcp() != null && !closed) {
+      browserRtcpTask = rt.rtcp().start(browserRtcp);
+      pbxRtcpTask = rt.rtcp().start(pbxRtcp);
+    }
   }
 
   // ------------------------------------------------------------------ negotiation (event loop)
 
   void negotiated(int codec, int browserTe, int pbxTe) {
     this.codec = codec;
+    browserRtcp.stats().jitterPayloadType(codec);
+    pbxRtcp.stats().jitterPayloadType(codec);
     this.browserTe = browserTe;
     this.pbxTe = pbxTe;
   }
@@ -168,6 +187,7 @@ final class MediaSession {
   void fromBrowser(byte[] b, int len, ByteBuffer view) {
     long now = System.nanoTime();
     lastBrowserNanos = now;
+    browserRtcp.stats().received(b, 0, now);
     InetSocketAddress to = pbx.remote();
     if (!sendToPbx || to == null || closed) {
       return;
@@ -189,6 +209,7 @@ final class MediaSession {
     }
     synchronized (toPbx) {
       toPbx.rewrite(b, 0, now);
+      pbxRtcp.stats().sent(b, 0, len, now);
     }
     pbx.send(b, len, view, to);
   }
@@ -198,6 +219,7 @@ final class MediaSession {
   /** An accepted (and decrypted) RTP packet from the PBX, at offset 0 of {@code buf}. */
   private void relayToBrowser(PacketBuffer buf, int len, long now) {
     byte[] b = buf.getBuffer();
+    pbxRtcp.stats().received(b, 0, now);
     WebRtcLeg leg = browser;
     if (leg == null || closed) {
       return;
@@ -224,6 +246,7 @@ final class MediaSession {
     buf.set(len);
     if (leg.sendToBrowser(buf)) {
       counters.inc(Name.toBrowser);
+      browserRtcp.stats().sent(buf.getBuffer(), 0, len, now);
     }
   }
 
@@ -267,6 +290,7 @@ final class MediaSession {
       Rtp.setSsrc(b, 0, toPbx.ssrc());
       Rtp.setSeq(b, 0, toPbx.nextOwnSeq());
       Rtp.setTimestamp(b, 0, timestamp);
+      pbxRtcp.stats().sent(b, 0, 16, System.nanoTime());
     }
     if (!pbx.sendOwn(b, 16)) {
       return false;
@@ -329,8 +353,90 @@ final class MediaSession {
             : pbx.remote().getAddress().getHostAddress() + ":" + pbx.remote().getPort())
         .put("browserConnected", browser != null && browser.connected())
         .put("codec", codec).put("hold", onHold()).put("pbxSrtp", pbx.savp())
+        .put("srtpProfile", srtpProfile())
+        .put("quality", quality())
         .put("ageMs", (System.nanoTime() - createdNanos) / 1_000_000)
         .put("counters", counters.toJson());
+  }
+
+  // ------------------------------------------------------------------ RTCP
+
+  /** SRTCP from the browser (rtcp-mux), in the leg's receive buffer; on the WebRTC port's reader. */
+  void fromBrowserRtcp(PacketBuffer buf) {
+    browserRtcp.onRtcp(buf, System.nanoTime());
+  }
+
+  /** The SRTP protection profile the current browser leg negotiated, or null before DTLS is done. */
+  String srtpProfile() {
+    if (closed) {
+      return profileAtClose;
+    }
+    WebRtcLeg leg = browser;
+    SrtpKeys k = leg == null ? null : leg.keys();
+    return k == null ? null : k.profile().name();
+  }
+
+  private void rtcpEvent(RtcpLeg.Event e) {
+    switch (e) {
+      case SENT -> counters.inc(Name.rtcpOut);
+      case IGNORED -> counters.inc(Name.rtcpIgnored);
+      case BAD -> counters.inc(Name.rtcpBad);
+      case SEND_FAILED -> counters.inc(Name.sendFailed);
+      default -> {
+      }
+    }
+  }
+
+  RtcpLeg browserRtcp() {
+    return browserRtcp;
+  }
+
+  RtcpLeg pbxRtcp() {
+    return pbxRtcp;
+  }
+
+  /** Per-leg call quality: what we measured on the stream each leg receives, what its peer reported. */
+  JsonObject quality() {
+    return new JsonObject().put("browser", browserRtcp.toJson()).put("pbx", pbxRtcp.toJson());
+  }
+
+  private final class BrowserRtcpTransport implements RtcpLeg.Transport {
+    @Override
+    public boolean ready() {
+      WebRtcLeg leg = browser;
+      return leg != null && leg.connected() && !closed;
+    }
+
+    @Override
+    public SrtpKeys keys() {
+      WebRtcLeg leg = browser;
+      return leg == null ? null : leg.keys();
+    }
+
+    @Override
+    public void send(byte[] b, int off, int len) throws java.io.IOException {
+      WebRtcLeg leg = browser;
+      if (leg != null) {
+        leg.sendRtcp(b, off, len);
+      }
+    }
+  }
+
+  private final class PbxRtcpTransport implements RtcpLeg.Transport {
+    @Override
+    public boolean ready() {
+      return pbx.rtcpReady() && !closed;
+    }
+
+    @Override
+    public SrtpKeys keys() {
+      return pbx.rtcpKeys();
+    }
+
+    @Override
+    public void send(byte[] b, int off, int len) throws java.io.IOException {
+      pbx.sendRtcp(b, off, len);
+    }
   }
 
   /** Frees the browser leg and the ports; blocking (joins the DTLS thread), call from a worker. Idempotent. */
@@ -338,6 +444,8 @@ final class MediaSession {
     if (closed) {
       return;
     }
+    stopRtcp();
+    profileAtClose = srtpProfile();
     closed = true;
     WebRtcLeg leg = browser;
     browser = null;
@@ -345,5 +453,18 @@ final class MediaSession {
       leg.close();
     }
     pbx.close();
+  }
+
+  /** Takes both legs off the RTCP timer and sends each peer its BYE (RFC 3550 6.6) while the legs still can. */
+  private void stopRtcp() {
+    if (browserRtcpTask != null) {
+      browserRtcpTask.stop();
+      pbxRtcpTask.stop();
+    }
+    if (rt.rtcp() != null) {
+      long now = System.nanoTime();
+      browserRtcp.bye(now);
+      pbxRtcp.bye(now);
+    }
   }
 }

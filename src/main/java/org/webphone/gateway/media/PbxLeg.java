@@ -13,6 +13,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.media.MediaCounters.Name;
 import org.webphone.gateway.media.rtp.PacketBuffer;
+import org.webphone.gateway.media.rtp.RtcpLeg;
 import org.webphone.gateway.media.rtp.Rtp;
 import org.webphone.gateway.media.rtp.RtpPorts;
 import org.webphone.gateway.media.rtp.SrtpKeys;
@@ -50,13 +51,17 @@ final class PbxLeg {
   private volatile boolean savp;
   private volatile SrtpKeys keys;
   private volatile InetSocketAddress remote;
+  private volatile InetSocketAddress rtcpRemote;
+  private final RtcpLeg rtcp;
   private volatile boolean learned;
   private volatile long lastRxNanos;
   private byte[] theirKey;
   private int cryptoTag = 1;
 
-  PbxLeg(String callId, MediaRuntime rt, RtpPorts.Pair ports, MediaCounters counters, Receiver receiver) {
+  PbxLeg(String callId, MediaRuntime rt, RtpPorts.Pair ports, MediaCounters counters, Receiver receiver,
+         RtcpLeg rtcp) {
     this.callId = callId;
+    this.rtcp = rtcp;
     this.rt = rt;
     this.ports = ports;
     this.counters = counters;
@@ -112,7 +117,37 @@ final class PbxLeg {
     }
     if (pbx.rtp() != null && !pbx.rtp().equals(remote)) {
       remote = pbx.rtp();
+      rtcpRemote = pbx.rtcp();
       learned = false;
+    }
+  }
+
+  // ------------------------------------------------------------------ RTCP (the node's RTCP thread)
+
+  /** True when an RTCP report can go out: the PBX address is known, and its key when SDES-SRTP. */
+  boolean rtcpReady() {
+    return rtcpRemote != null && (!savp || keys != null);
+  }
+
+  /** The keys for SRTCP (RFC 3711 with the SDES keys), or null for plain RTCP. */
+  SrtpKeys rtcpKeys() {
+    return savp ? keys : null;
+  }
+
+  /**
+   * Strict source for RTCP as for RTP: exactly the PBX's RTCP address (a=rtcp, else RTP port + 1); a NATed
+   * PBX (learnPbxAddress) may use any port of the address its RTP came from.
+   */
+  private boolean rtcpSourceOk(InetSocketAddress from) {
+    InetSocketAddress r = rtcpRemote;
+    return r != null && (rt.learnPbxAddress() ? from.getAddress().equals(r.getAddress()) : r.equals(from));
+  }
+
+  /** Sends one of our RTCP compound packets from the odd port to the PBX's RTCP address. */
+  void sendRtcp(byte[] b, int off, int len) throws IOException {
+    InetSocketAddress to = rtcpRemote;
+    if (to != null) {
+      ports.rtcp().send(ByteBuffer.wrap(b, off, len), to);
     }
   }
 
@@ -196,8 +231,10 @@ final class PbxLeg {
         continue;
       }
       if (rtcp) {
-        if (from instanceof InetSocketAddress f && f.getAddress().equals(expected.getAddress())) {
+        if (from instanceof InetSocketAddress f && rtcpSourceOk(f)) {
           counters.inc(Name.pbxRtcpIn);
+          rx.set(len);
+          this.rtcp.onRtcp(rx, System.nanoTime());
         } else {
           counters.inc(Name.pbxWrongSource);
         }
@@ -207,6 +244,7 @@ final class PbxLeg {
         if (rt.learnPbxAddress() && !learned && from instanceof InetSocketAddress f) {
           // NATed PBX: the first RTP decides, then the address is locked for the rest of the call.
           remote = f;
+          rtcpRemote = new InetSocketAddress(f.getAddress(), f.getPort() + 1);
           learned = true;
           LOG.info("call={} PBX media address learned: {}", callId, f);
         } else {

@@ -53,7 +53,7 @@ final class WebRtcLeg implements AutoCloseable {
     this.session = session;
     this.counters = session.counters();
     this.dtls = new DtlsLeg(callId, rt.identity(), offer.fingerprint(), rt.handshakeTimeoutMs(), rt.dtlsThreads(),
-        rt.ice().dtlsPool(), this::sendRaw,
+        rt.aeadGcm(), rt.ice().dtlsPool(), this::sendRaw,
         new DtlsLeg.Listener() {
           @Override
           public void onConnected(SrtpKeys k) {
@@ -115,6 +115,18 @@ final class WebRtcLeg implements AutoCloseable {
     ice.send(data, off, len);
   }
 
+  /** The SRTP/SRTCP keys once DTLS is done, else null. */
+  SrtpKeys keys() {
+    return keys;
+  }
+
+  /** Sends an SRTCP packet on the selected pair (the node's RTCP thread). */
+  void sendRtcp(byte[] b, int off, int len) throws IOException {
+    if (!closed) {
+      ice.send(b, off, len);
+    }
+  }
+
   /** On the WebRTC port's reader for this browser's address (or ice4j's receive thread); never blocks. */
   private void receive(byte[] b, int off, int len, InetSocketAddress from) {
     if (closed) {
@@ -139,6 +151,9 @@ final class WebRtcLeg implements AutoCloseable {
     }
     if (Rtp.isRtcp(b, off)) {
       counters.inc(Name.browserRtcpIn);
+      if (rx.load(b, off, len)) {
+        session.fromBrowserRtcp(rx);
+      }
       return;
     }
     if (!rx.load(b, off, len)) {

@@ -22,12 +22,18 @@ import org.slf4j.LoggerFactory;
 import org.webphone.gateway.GatewayNode;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.common.SetupLatency;
 
 /**
  * Node-level operations, deployed first and stopped last so it answers while the node drains:
  * <ul>
  *   <li>{@code gateway.node.<nodeId>} (cluster-wide): who is this node and in what state; with
  *       {@code {peer}} it also asks that node over the bus, a probe of node-to-node reachability.</li>
+ *   <li>In a cluster the same consumer also answers on {@code gateway.node.<cluster member id>}, so a
+ *       member that only knows the member list (the load tool) can ask every node.</li>
+ *   <li>The set-up latency the gateway adds ({@link SetupLatency}): its timers are registered here, so
+ *       /metrics shows them from the start, and removed when the node stops; {@code {setupLatency: true}}
+ *       adds their reading to the reply.</li>
  *   <li>Prometheus gauges {@code webphone_node_*} (sessions, calls, lines, media, ready, members) fed by
  *       polling the verticles' status addresses, so scraping {@code /metrics} never waits on the event bus.
  *       The pool exports its own {@code webphone_pool_*}; names here never overlap a verticle's own.</li>
@@ -51,6 +57,7 @@ public final class NodeOpsVerticle extends VerticleBase {
   private final List<Meter> meters = new ArrayList<>();
   private MeterRegistry registry;
   private MessageConsumer<JsonObject> consumer;
+  private MessageConsumer<JsonObject> memberConsumer;
   private String nodeId;
   private long timer = -1;
   private long requestTimeoutMs;
@@ -60,8 +67,13 @@ public final class NodeOpsVerticle extends VerticleBase {
     nodeId = config().getString("nodeId");
     requestTimeoutMs = config().getJsonObject("limits").getLong("requestTimeoutMs");
     consumer = vertx.eventBus().consumer(Addresses.node(nodeId), this::info);
+    var cm = ((VertxInternal) vertx).clusterManager();
+    if (cm != null) {
+      memberConsumer = vertx.eventBus().consumer(Addresses.node(cm.getNodeId()), this::info);
+    }
     registry = BackendRegistries.getNow(nodeId);
     if (registry != null) {
+      meters.addAll(SetupLatency.register(registry, nodeId));
       for (String[] g : GAUGES) {
         values.put(g[0], Double.NaN);
         meters.add(Gauge.builder(g[0], values, m -> m.getOrDefault(g[0], Double.NaN))
@@ -73,7 +85,8 @@ public final class NodeOpsVerticle extends VerticleBase {
           .tag("node", nodeId).register(registry));
       timer = vertx.setPeriodic(1, POLL_MS, t -> poll());
     }
-    return consumer.completion();
+    return Future.join(consumer.completion(),
+        memberConsumer == null ? Future.succeededFuture() : memberConsumer.completion());
   }
 
   @Override
@@ -82,7 +95,8 @@ public final class NodeOpsVerticle extends VerticleBase {
     if (registry != null) {
       meters.forEach(registry::remove);
     }
-    return consumer.unregister();
+    return Future.join(consumer.unregister(),
+        memberConsumer == null ? Future.succeededFuture() : memberConsumer.unregister());
   }
 
   private String state() {
@@ -113,6 +127,9 @@ public final class NodeOpsVerticle extends VerticleBase {
     var map = vertx.sharedData().<String, String>getLocalMap(GatewayNode.NODE_MAP);
     JsonObject me = new JsonObject().put("nodeId", nodeId).put("state", state()).put("mode", map.get("mode"))
         .put("clustered", vertx.isClustered()).put("members", members());
+    if (registry != null && m.body() != null && Boolean.TRUE.equals(m.body().getValue("setupLatency"))) {
+      me.put("setupLatency", SetupLatency.snapshot(registry, nodeId));
+    }
     String peer = m.body() == null ? null : m.body().getString("peer");
     if (peer == null || peer.isBlank()) {
       m.reply(me);

@@ -9,6 +9,7 @@ import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.CallError;
 import org.webphone.gateway.common.CallState;
 import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.common.SetupLatency;
 import org.webphone.gateway.signalling.protocol.ClientFrame;
 import org.webphone.gateway.signalling.protocol.ProtocolException;
 import org.webphone.gateway.signalling.protocol.ServerEvent;
@@ -37,6 +38,9 @@ final class CallControl {
     void countCallAttempt();
 
     boolean dtmfByInfo();
+
+    /** The node's id, which also names its metrics registry. */
+    String nodeId();
   }
 
   /** One call; {@code state} is the last state told to the browser. */
@@ -73,6 +77,7 @@ final class CallControl {
   // ------------------------------------------------------------------ client methods
 
   Future<JsonObject> call(ClientFrame f) {
+    long callNanos = System.nanoTime(); // start of the gateway's Call-to-INVITE time (SetupLatency)
     requireReady();
     if (call != null) {
       throw new ProtocolException(ErrorCode.WRONG_STATE, "a call is already in progress");
@@ -97,7 +102,7 @@ final class CallControl {
       owner.send(answer(c.id, ar.result().getString("browserAnswer")));
       c.sipRequested = true;
       JsonObject make = new JsonObject().put("lineId", owner.lineId()).put("callId", c.id).put("target", target)
-          .put("sdp", ar.result().getString("pbxSdp"));
+          .put("sdp", ar.result().getString("pbxSdp")).put(SetupLatency.CALL_NANOS, callNanos);
       owner.replies().request(Addresses.SIP_CALL_MAKE, make).onFailure(e -> {
         if (call == c) {
           fail(c, e, false);
@@ -256,6 +261,11 @@ final class CallControl {
     if (state == CallState.InCall && !c.inCallSent) {
       c.inCallSent = true;
       owner.send(ServerEvent.call(ServerEvent.IN_CALL, c.id));
+      if (!c.incoming) {
+        // The SIP verticle's clock: session.<id> is a local consumer on the node that holds the line.
+        SetupLatency.record(owner.nodeId(), SetupLatency.ANSWER_TO_INCALL,
+            SetupLatency.stamp(ev, SetupLatency.ANSWER_NANOS));
+      }
     }
   }
 

@@ -435,6 +435,11 @@ final class ClientSession implements CallControl.Owner {
   }
 
   @Override
+  public String nodeId() {
+    return host.nodeId();
+  }
+
+  @Override
   public boolean dtmfByInfo() {
     return "info".equals(host.cfg().getString("sip.dtmfMode"));
   }

@@ -55,6 +55,7 @@ final class OutgoingInvite {
   }
 
   private void onResponse(Response r, ClientTransaction tx) {
+    long receivedNanos = System.nanoTime();
     int code = r.getStatusCode();
     if (call.phase == SipCall.Phase.ENDED) {
       if (code >= 200 && code < 300) {
@@ -87,6 +88,9 @@ final class OutgoingInvite {
       return;
     }
     if (code < 300) {
+      if (call.answerNanos == 0) {
+        call.answerNanos = receivedNanos; // a retransmitted 200 must not restart the clock
+      }
       call.dialog = tx.getDialog() != null ? tx.getDialog() : call.dialog;
       if (call.dialog != null) {
         call.dialog.setApplicationData(call);

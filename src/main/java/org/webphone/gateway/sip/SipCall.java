@@ -23,6 +23,7 @@ import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.CallError;
 import org.webphone.gateway.common.CallState;
+import org.webphone.gateway.common.SetupLatency;
 
 /**
  * One call of a line, either direction, from the first INVITE to its ending. Reports every state change
@@ -49,6 +50,8 @@ final class SipCall {
   private long timer = -1;
   private OutgoingInvite out;
   private String pbxSdp;
+  /** System.nanoTime when the 200 of our INVITE arrived; sent with InCall so the session can time it. */
+  long answerNanos;
   // incoming
   private ServerTransaction inviteSt;
   private Request incomingInvite;
@@ -67,9 +70,12 @@ final class SipCall {
 
   // ------------------------------------------------------------------ outgoing
 
-  /** Sends the INVITE; the returned future fails when it could not be built or sent. */
-  static SipCall outgoing(SipSupport sip, SipLine line, String callId, String target, String sdp, Runnable onEnded)
-      throws Exception {
+  /**
+   * Sends the INVITE (throws when it could not be built or sent); {@code inviteSent} runs as soon as the
+   * stack has it, before anything else, as the end of the gateway's Call-to-INVITE time.
+   */
+  static SipCall outgoing(SipSupport sip, SipLine line, String callId, String target, String sdp,
+      Runnable inviteSent, Runnable onEnded) throws Exception {
     SipCall c = new SipCall(callId, line, true, sip, onEnded);
     c.phase = Phase.CALLING;
     c.localSdp = sdp;
@@ -84,6 +90,7 @@ final class SipCall {
     r.setContent(sdp, sip.headers().createContentTypeHeader("application", "sdp"));
     c.out = new OutgoingInvite(c, r, new DigestAuth(line.account.authUser(), line.account.password()));
     c.out.send(r);
+    inviteSent.run();
     LOG.info("call={} line={} INVITE to {} sent (sip call-id {})", callId, line.lineId, target, cid.getCallId());
     c.report(CallState.Setup, 0, null, null);
     return c;
@@ -320,6 +327,9 @@ final class SipCall {
     }
     if (error != null) {
       ev.put("error", error.name());
+    }
+    if (state == CallState.InCall && outgoing && answerNanos != 0) {
+      ev.put(SetupLatency.ANSWER_NANOS, answerNanos);
     }
     sip.emit(line.sessionId, ev);
   }

@@ -18,6 +18,7 @@ import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.CallState;
 import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.common.SetupLatency;
 import org.webphone.gateway.config.AccountList.Account;
 import org.webphone.gateway.config.GatewayConfig;
 
@@ -40,10 +41,12 @@ public final class SipLineVerticle extends VerticleBase {
   private Pattern dialPattern;
   private long optionsTimer = -1;
   private boolean stopping;
+  private String nodeId;
 
   @Override
   public Future<?> start() {
     GatewayConfig cfg = GatewayConfig.from(config());
+    nodeId = config().getString("nodeId");
     dialPattern = Pattern.compile("^[0-9*#+]{1," + cfg.getInt("dial.maxLength") + "}$");
     SipDispatcher dispatcher = new SipDispatcher(this);
     SipEndpoint.Options o = new SipEndpoint.Options("webphone-sip", cfg.getString("sip.bindAddress"),
@@ -206,6 +209,8 @@ public final class SipLineVerticle extends VerticleBase {
     String callId = b.getValue("callId") instanceof String s ? s : null;
     String target = b.getValue("target") instanceof String s ? s : null;
     String sdp = b.getValue("sdp") instanceof String s ? s : null;
+    // The session's clock: sip.call.make is a local consumer and a line lives on its session's node.
+    long callNanos = SetupLatency.stamp(b, SetupLatency.CALL_NANOS);
     if (line == null) {
       fail(m, ErrorCode.NOT_FOUND, "no line " + b.getValue("lineId"));
       return;
@@ -240,7 +245,8 @@ public final class SipLineVerticle extends VerticleBase {
         return;
       }
       try {
-        SipCall c = SipCall.outgoing(sip, line, callId, target, sdp, () -> forget(line, callId));
+        SipCall c = SipCall.outgoing(sip, line, callId, target, sdp,
+            () -> SetupLatency.record(nodeId, SetupLatency.CALL_TO_INVITE, callNanos), () -> forget(line, callId));
         line.call = c;
         calls.put(callId, c);
         m.reply(new JsonObject().put("callId", callId));

@@ -50,6 +50,12 @@ class LoadToolTest {
     assertEquals(6, r.getJsonObject("setupMs").getInteger("count"), printed);
     assertTrue(r.getJsonObject("setupMs").getDouble("p99") > 0, printed);
     assertTrue(printed.contains("counts add up            yes"), printed);
+    // The node's own share of the set-up, read from its timers: one sample per call and phase.
+    JsonObject added = r.getJsonObject("gatewayAddedMs");
+    assertEquals(6, added.getJsonObject("call_to_invite").getInteger("count"), printed);
+    assertEquals(6, added.getJsonObject("answer_to_incall").getInteger("count"), printed);
+    assertTrue(added.getJsonObject("call_to_invite").getDouble("p99Ms") > 0, printed);
+    assertTrue(printed.contains("gateway-added setup latency p50/p99"), printed);
 
     // Every session was closed by the tool: no lease, session or call is left on the node.
     JsonObject pool = node.vertx().eventBus().<JsonObject>request(Addresses.POOL_STATUS, new JsonObject())

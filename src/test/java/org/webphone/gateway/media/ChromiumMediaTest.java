@@ -12,6 +12,7 @@ import java.net.DatagramPacket;
 import java.net.SocketTimeoutException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
@@ -31,6 +32,7 @@ import org.webphone.gateway.testing.Ports;
 @Tag("e2e")
 @ExtendWith(VertxExtension.class)
 class ChromiumMediaTest {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ChromiumMediaTest.class);
   private static final String PAGE = """
       <!doctype html><html><body><div role="status" id="st">starting</div><script>
       (async () => {
@@ -84,7 +86,8 @@ class ChromiumMediaTest {
   @Test
   void chromiumHearsItsOwnToneEchoedByThePbxThroughTheRelay(Vertx vertx, VertxTestContext tc) throws Exception {
     browser = Browser.start(Browser.tone(tmp, 440, 30));
-    f = new MediaFixture(vertx, new JsonObject());
+    // RTCP every second (randomised) instead of 5 s, so Chrome's RTCP statistics appear within the test.
+    f = new MediaFixture(vertx, new JsonObject().put("rtcpIntervalMs", 1000));
     f.listen("chrome");
     int[] rtpPort = {0};
     http = vertx.createHttpServer().requestHandler(req -> {
@@ -123,11 +126,62 @@ class ChromiumMediaTest {
     assertEquals(0, c.getLong("browserAuthFailed"), c.encode());
     assertEquals(0, c.getLong("sendFailed"), c.encode());
 
+    // Chrome parsed our RTCP: our RR gives its outbound audio a remote-inbound-rtp with a round-trip time,
+    // our SR gives its inbound audio a remote-outbound-rtp. And we parsed Chrome's SR/RR.
+    Map<String, Object> st = awaitChromeRtcpStats(Duration.ofSeconds(15));
+    assertTrue(((Number) st.get("rtt")).doubleValue() >= 0 && ((Number) st.get("rtt")).doubleValue() < 1,
+        "Chrome's roundTripTime from our RR, seconds: " + st);
+    assertTrue(((Number) st.get("remoteSent")).longValue() > 0, "Chrome's remote-outbound-rtp from our SR: " + st);
+    JsonObject q = awaitGatewayRtt();
+    assertTrue(q.getLong("remoteSentPackets") > 0, "Chrome's SR parsed by the gateway: " + q);
+    assertTrue(q.getDouble("rttMs") < 1000, "RTT the gateway computed from Chrome's report: " + q);
+    String profile = f.sessionStatus("chrome-1").getString("srtpProfile");
+    LOG.info("Chrome RTCP stats {}; gateway browser-leg quality {}; SRTP profile {}", st, q.encode(), profile);
+    assertEquals("AEAD_AES_128_GCM", profile, "Chrome offers GCM and the gateway prefers it");
+    assertEquals("SRTP_AEAD_AES_128_GCM", st.get("srtpCipher"), "what Chrome says it negotiated: " + st);
+
     echoing = false;
     echo.join(3000);
     f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "chrome-1"));
     f.assertNothingLeaks();
     tc.completeNow();
+  }
+
+  /** Polls Chrome's getStats until remote-inbound-rtp has a roundTripTime and remote-outbound-rtp exists. */
+  @SuppressWarnings("unchecked")
+  private Map<String, Object> awaitChromeRtcpStats(Duration timeout) throws InterruptedException {
+    long end = System.nanoTime() + timeout.toNanos();
+    Map<String, Object> r = Map.of();
+    while (System.nanoTime() < end) {
+      r = (Map<String, Object>) browser.driver().executeAsyncScript("""
+          const done = arguments[arguments.length - 1];
+          window.webphone.pc.getStats().then(st => { const r = {}; st.forEach(s => {
+            if (s.type === 'remote-inbound-rtp' && s.kind === 'audio') {
+              r.rtt = s.roundTripTime; r.rttMeasurements = s.roundTripTimeMeasurements;
+              r.remoteLost = s.packetsLost; r.remoteJitter = s.jitter; r.fractionLost = s.fractionLost; }
+            if (s.type === 'remote-outbound-rtp' && s.kind === 'audio') {
+              r.remoteSent = s.packetsSent; r.remoteBytes = s.bytesSent; r.reportsSent = s.reportsSent; }
+            if (s.type === 'transport') { r.srtpCipher = s.srtpCipher; r.dtlsCipher = s.dtlsCipher; }
+          }); done(r); }).catch(e => done({error: String(e)}));
+          """);
+      if (r != null && r.get("rtt") != null && r.get("remoteSent") != null) {
+        return r;
+      }
+      Thread.sleep(250);
+    }
+    throw new AssertionError("Chrome shows no remote-inbound-rtp RTT / remote-outbound-rtp: " + r);
+  }
+
+  private JsonObject awaitGatewayRtt() throws Exception {
+    JsonObject q = null;
+    for (int i = 0; i < 40; i++) {
+      q = f.sessionStatus("chrome-1").getJsonObject("quality").getJsonObject("browser");
+      if (q.containsKey("rttMs") && q.containsKey("remoteSentPackets")) {
+        return q;
+      }
+      Thread.sleep(250);
+    }
+    throw new AssertionError("the gateway never got an RTT from Chrome's reports: " + q);
   }
 
   private void echo(AtomicInteger echoed, AtomicInteger g711) {

@@ -33,13 +33,23 @@ final class MediaFixture implements AutoCloseable {
   final DatagramSocket pbx;
   final LinkedBlockingQueue<JsonObject> events = new LinkedBlockingQueue<>();
   private final List<AutoCloseable> owned = new ArrayList<>();
+  final String deploymentId;
 
   MediaFixture(Vertx vertx, JsonObject mediaOverrides) throws Exception {
+    this(vertx, mediaOverrides, null);
+  }
+
+  /** @param nodeId the node id in the verticle's config (names its metrics registry), or null */
+  MediaFixture(Vertx vertx, JsonObject mediaOverrides, String nodeId) throws Exception {
     this.vertx = vertx;
     JsonObject media = new JsonObject().put("webrtcPort", webrtcPort).put("rtpPortMin", rtpMin)
         .put("rtpPortMax", rtpMin + 19).mergeIn(mediaOverrides);
     GatewayConfig cfg = GatewayConfig.of(new JsonObject().put("media", media));
-    await(vertx.deployVerticle(new MediaRelayVerticle(), new DeploymentOptions().setConfig(cfg.json())));
+    JsonObject json = cfg.json();
+    if (nodeId != null) {
+      json.put("nodeId", nodeId);
+    }
+    deploymentId = await(vertx.deployVerticle(new MediaRelayVerticle(), new DeploymentOptions().setConfig(json)));
     pbx = new DatagramSocket(Ports.free(), InetAddress.getLoopbackAddress());
     pbx.setSoTimeout(3000);
   }
@@ -168,6 +178,7 @@ final class MediaFixture implements AutoCloseable {
     assertEquals(0, s.getInteger("rtpPorts"), "RTP ports in use: " + s);
     assertEquals(0, s.getInteger("agents"), "ICE agents: " + s);
     assertEquals(0, s.getInteger("dtlsThreads"), "DTLS threads: " + s);
+    assertEquals(0, s.getInteger("rtcpTasks"), "RTCP timer tasks: " + s);
   }
 
   static <T> T await(Future<T> f) throws Exception {

@@ -84,10 +84,19 @@ public final class SyntheticBrowser implements AutoCloseable {
    */
   public volatile RtpSink sink;
   /**
-   * Whether the DTLS client offers AEAD_AES_128_GCM besides SRTP_AES128_CM_HMAC_SHA1_80 (as Chrome does). The
-   * keys are always derived for AES-CM, so turn it off against a server that would pick GCM (rtpengine).
+   * Whether the DTLS client offers AEAD_AES_128_GCM besides SRTP_AES128_CM_HMAC_SHA1_80 (as Chrome does); the
+   * keys follow the profile the server picks ({@link #srtpProfile()}).
    */
   public volatile boolean offerAeadGcm = true;
+  /** Decrypted RTCP compound packets received (SRTCP over rtcp-mux), whole. */
+  public final LinkedBlockingQueue<byte[]> rtcpReceived = new LinkedBlockingQueue<>();
+  /** Receive time (nanoTime) of each packet of {@link #rtcpReceived}, same order. */
+  public final LinkedBlockingQueue<Long> rtcpReceivedAt = new LinkedBlockingQueue<>();
+  /** SRTCP that failed authentication or replay. */
+  public final AtomicInteger rtcpFailed = new AtomicInteger();
+  private volatile SrtpKeys.Profile profile;
+  private final PacketBuffer rtcpRx = new PacketBuffer();
+  private final PacketBuffer rtcpTx = new PacketBuffer();
 
   /** Receives decrypted RTP without queueing it. */
   public interface RtpSink {
@@ -244,6 +253,28 @@ public final class SyntheticBrowser implements AutoCloseable {
     return channel.send(txView, gateway) > 0;
   }
 
+  /** Leaves out the next {@code packets} RTP packets (sequence numbers and timestamps move on): loss. */
+  public synchronized void skip(int packets) {
+    seq += packets;
+    ts += 160L * packets;
+  }
+
+  /** The SRTP profile DTLS negotiated, or null before. */
+  public SrtpKeys.Profile srtpProfile() {
+    return profile;
+  }
+
+  /** Protects an RTCP compound packet as SRTCP and sends it (rtcp-mux); returns the wire bytes. */
+  public synchronized byte[] sendRtcp(byte[] rtcp) throws IOException, GeneralSecurityException {
+    rtcpTx.load(rtcp, 0, rtcp.length);
+    if (keys.protectRtcp(rtcpTx) != SrtpErrorStatus.OK) {
+      throw new IllegalStateException("SRTCP protect failed");
+    }
+    byte[] wire = java.util.Arrays.copyOf(rtcpTx.getBuffer(), rtcpTx.getLength());
+    channel.send(ByteBuffer.wrap(wire), gateway);
+    return wire;
+  }
+
   /** Sends bytes as they are on the selected pair (junk, replays). */
   public void sendRaw(byte[] data) throws IOException {
     channel.send(ByteBuffer.wrap(data), gateway);
@@ -280,7 +311,11 @@ public final class SyntheticBrowser implements AutoCloseable {
       return;
     }
     SrtpKeys k = keys;
-    if (k == null || !Rtp.isRtpOrRtcp(d, off, len) || Rtp.isRtcp(d, off)) {
+    if (k == null || !Rtp.isRtpOrRtcp(d, off, len)) {
+      return;
+    }
+    if (Rtp.isRtcp(d, off)) {
+      onRtcp(k, d, off, len);
       return;
     }
     try {
@@ -298,6 +333,20 @@ public final class SyntheticBrowser implements AutoCloseable {
       }
     } catch (GeneralSecurityException e) {
       receivedFailed.incrementAndGet();
+    }
+  }
+
+  private void onRtcp(SrtpKeys k, byte[] d, int off, int len) {
+    try {
+      rtcpRx.load(d, off, len);
+      if (k.unprotectRtcp(rtcpRx) == SrtpErrorStatus.OK) {
+        rtcpReceivedAt.add(System.nanoTime());
+        rtcpReceived.add(java.util.Arrays.copyOf(rtcpRx.getBuffer(), rtcpRx.getLength()));
+      } else {
+        rtcpFailed.incrementAndGet();
+      }
+    } catch (GeneralSecurityException | RuntimeException e) {
+      rtcpFailed.incrementAndGet();
     }
   }
 
@@ -368,9 +417,28 @@ public final class SyntheticBrowser implements AutoCloseable {
     }
 
     @Override
+    public void processServerExtensions(Hashtable serverExtensions) throws IOException {
+      super.processServerExtensions(serverExtensions);
+      UseSRTPData chosen = TlsSRTPUtils.getUseSRTPExtension(serverExtensions);
+      if (chosen == null || chosen.getProtectionProfiles().length != 1) {
+        throw new TlsFatalAlert(AlertDescription.illegal_parameter);
+      }
+      int p = chosen.getProtectionProfiles()[0];
+      if (p == SRTPProtectionProfile.SRTP_AEAD_AES_128_GCM && offerAeadGcm) {
+        profile = SrtpKeys.Profile.AEAD_AES_128_GCM;
+      } else if (p == SRTPProtectionProfile.SRTP_AES128_CM_HMAC_SHA1_80) {
+        profile = SrtpKeys.Profile.AES128_CM_HMAC_SHA1_80;
+      } else {
+        throw new TlsFatalAlert(AlertDescription.illegal_parameter);
+      }
+    }
+
+    @Override
     public void notifyHandshakeComplete() throws IOException {
       super.notifyHandshakeComplete();
-      keys = new SrtpKeys(context.exportKeyingMaterial(ExporterLabel.dtls_srtp, null, 60), false);
+      SrtpKeys.Profile p = profile;
+      keys = new SrtpKeys(p, context.exportKeyingMaterial(ExporterLabel.dtls_srtp, null, p.keyingMaterialLength()),
+          false);
     }
   }
 

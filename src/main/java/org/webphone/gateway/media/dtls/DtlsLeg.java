@@ -65,11 +65,11 @@ public final class DtlsLeg implements AutoCloseable {
    * @param pool where the handshake and the later record processing run
    */
   public DtlsLeg(String callId, DtlsIdentity identity, String browserFingerprint, int handshakeTimeoutMs,
-                 AtomicInteger liveSessions, Executor pool, Sender sender, Listener listener) {
+                 AtomicInteger liveSessions, boolean aeadGcm, Executor pool, Sender sender, Listener listener) {
     this.callId = callId;
     this.liveSessions = liveSessions;
     this.pool = pool;
-    this.server = new SrtpDtlsServer(identity, browserFingerprint, handshakeTimeoutMs);
+    this.server = new SrtpDtlsServer(identity, browserFingerprint, handshakeTimeoutMs, aeadGcm);
     this.sender = sender;
     this.listener = listener;
   }
@@ -118,8 +118,8 @@ public final class DtlsLeg implements AutoCloseable {
     try {
       long t0 = System.nanoTime();
       DTLSTransport dtls = new DTLSServerProtocol().accept(server, new QueueTransport());
-      SrtpKeys keys = new SrtpKeys(server.keyingMaterial(), true);
-      LOG.info("call={} DTLS connected in {} ms", callId, (System.nanoTime() - t0) / 1_000_000);
+      SrtpKeys keys = new SrtpKeys(server.profile(), server.keyingMaterial(), true);
+      LOG.info("call={} DTLS connected in {} ms, {}", callId, (System.nanoTime() - t0) / 1_000_000, keys.profile());
       synchronized (lock) {
         if (closed) {
           closeQuietly(dtls);

@@ -25,8 +25,10 @@ import org.webphone.gateway.media.rtp.SrtpKeys;
 
 /**
  * The gateway's DTLS 1.2 server ({@code a=setup:passive}) for DTLS-SRTP (RFC 5764): ECDHE_ECDSA suites
- * only (our certificate is ECDSA), use_srtp with AES128_CM_HMAC_SHA1_80, a client certificate required and
- * checked against the fingerprint of the browser's offer, keying material exported at the end.
+ * only (our certificate is ECDSA), use_srtp with AEAD_AES_128_GCM (RFC 7714) when the browser offers it and
+ * {@code media.srtpAeadGcm} allows, else AES128_CM_HMAC_SHA1_80; a client certificate required and checked
+ * against the fingerprint of the browser's offer, keying material (of the chosen profile's length) exported at
+ * the end.
  */
 final class SrtpDtlsServer extends DefaultTlsServer {
   private static final int[] SUITES = {
@@ -40,14 +42,17 @@ final class SrtpDtlsServer extends DefaultTlsServer {
   private final DtlsIdentity identity;
   private final String expectedFingerprint;
   private final int handshakeTimeoutMs;
+  private final boolean aeadGcm;
   private volatile byte[] keyingMaterial;
   private volatile String peerFingerprint;
+  private volatile SrtpKeys.Profile profile = SrtpKeys.Profile.AES128_CM_HMAC_SHA1_80;
 
-  SrtpDtlsServer(DtlsIdentity identity, String expectedFingerprint, int handshakeTimeoutMs) {
+  SrtpDtlsServer(DtlsIdentity identity, String expectedFingerprint, int handshakeTimeoutMs, boolean aeadGcm) {
     super(identity.crypto());
     this.identity = identity;
     this.expectedFingerprint = expectedFingerprint;
     this.handshakeTimeoutMs = handshakeTimeoutMs;
+    this.aeadGcm = aeadGcm;
   }
 
   @Override
@@ -70,13 +75,21 @@ final class SrtpDtlsServer extends DefaultTlsServer {
   public void processClientExtensions(Hashtable clientExtensions) throws IOException {
     super.processClientExtensions(clientExtensions);
     UseSRTPData srtp = TlsSRTPUtils.getUseSRTPExtension(clientExtensions);
-    boolean offered = false;
+    boolean cm = false;
+    boolean gcm = false;
     if (srtp != null) {
       for (int p : srtp.getProtectionProfiles()) {
-        offered |= p == SRTPProtectionProfile.SRTP_AES128_CM_HMAC_SHA1_80;
+        cm |= p == SRTPProtectionProfile.SRTP_AES128_CM_HMAC_SHA1_80;
+        gcm |= p == SRTPProtectionProfile.SRTP_AEAD_AES_128_GCM;
       }
     }
-    if (!offered) {
+    // Our preference, not the client's order (RFC 5764 4.1.1 lets the server choose): GCM is one AEAD pass
+    // with a 16-byte tag instead of AES-CTR plus HMAC-SHA1.
+    if (gcm && aeadGcm) {
+      profile = SrtpKeys.Profile.AEAD_AES_128_GCM;
+    } else if (cm) {
+      profile = SrtpKeys.Profile.AES128_CM_HMAC_SHA1_80;
+    } else {
       throw new TlsFatalAlert(AlertDescription.handshake_failure);
     }
   }
@@ -87,8 +100,9 @@ final class SrtpDtlsServer extends DefaultTlsServer {
     if (ext == null) {
       ext = new Hashtable();
     }
-    TlsSRTPUtils.addUseSRTPExtension(ext,
-        new UseSRTPData(new int[] {SRTPProtectionProfile.SRTP_AES128_CM_HMAC_SHA1_80}, TlsUtils.EMPTY_BYTES));
+    int chosen = profile == SrtpKeys.Profile.AEAD_AES_128_GCM
+        ? SRTPProtectionProfile.SRTP_AEAD_AES_128_GCM : SRTPProtectionProfile.SRTP_AES128_CM_HMAC_SHA1_80;
+    TlsSRTPUtils.addUseSRTPExtension(ext, new UseSRTPData(new int[] {chosen}, TlsUtils.EMPTY_BYTES));
     return ext;
   }
 
@@ -124,7 +138,11 @@ final class SrtpDtlsServer extends DefaultTlsServer {
   public void notifyHandshakeComplete() throws IOException {
     super.notifyHandshakeComplete();
     keyingMaterial = context.exportKeyingMaterial(ExporterLabel.dtls_srtp, null,
-        SrtpKeys.KEYING_MATERIAL_LENGTH);
+        profile.keyingMaterialLength());
+  }
+
+  SrtpKeys.Profile profile() {
+    return profile;
   }
 
   byte[] keyingMaterial() {

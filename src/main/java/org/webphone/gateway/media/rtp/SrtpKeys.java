@@ -2,6 +2,7 @@ package org.webphone.gateway.media.rtp;
 
 import java.security.GeneralSecurityException;
 import java.util.Arrays;
+import org.jitsi.srtp.SrtcpCryptoContext;
 import org.jitsi.srtp.SrtpContextFactory;
 import org.jitsi.srtp.SrtpCryptoContext;
 import org.jitsi.srtp.SrtpErrorStatus;
@@ -9,19 +10,46 @@ import org.jitsi.srtp.SrtpPolicy;
 import org.jitsi.utils.logging2.LoggerImpl;
 
 /**
- * SRTP (AES128_CM_HMAC_SHA1_80) for one DTLS-SRTP association, from the 60 bytes of keying material of
- * RFC 5764 (client key | server key | client salt | server salt).
+ * SRTP and SRTCP for one DTLS-SRTP association (AES128_CM_HMAC_SHA1_80, or AEAD_AES_128_GCM of RFC 7714),
+ * from the keying material of RFC 5764 (client key | server key | client salt | server salt): 60 bytes for
+ * AES-CM (14-byte salts), 56 for GCM (12-byte salts).
  *
  * <p>Threading: {@link #unprotect} is called only by the one thread receiving the stream; {@link #protect}
  * is synchronized (uncontended on the audio path) because DTMF toward an SDES-SRTP PBX comes from another
  * thread. Receive contexts are created per remote SSRC, at most
- * {@link #MAX_REMOTE_SSRCS}, so junk with random SSRCs cannot make us derive keys without end.
+ * {@link #MAX_REMOTE_SSRCS}, so junk with random SSRCs cannot make us derive keys without end. SRTCP has
+ * its own contexts (RFC 3711 section 3.4): sent by the node's RTCP thread, received on the leg's packet
+ * thread, so neither touches the RTP ones.
  */
 public final class SrtpKeys implements AutoCloseable {
   public static final int KEYING_MATERIAL_LENGTH = 60;
   private static final int MAX_REMOTE_SSRCS = 4;
   private static final int KEY = 16;
   private static final int SALT = 14;
+
+  /** The protection profiles the relay speaks (RFC 5764 section 4.1.2, RFC 7714 section 14.2). */
+  public enum Profile {
+    AES128_CM_HMAC_SHA1_80(14),
+    AEAD_AES_128_GCM(12);
+
+    private final int saltLength;
+
+    Profile(int saltLength) {
+      this.saltLength = saltLength;
+    }
+
+    /** Bytes of DTLS-SRTP keying material to export: two 16-byte keys and two salts. */
+    public int keyingMaterialLength() {
+      return 2 * (KEY + saltLength);
+    }
+
+    SrtpPolicy policy() {
+      return this == AEAD_AES_128_GCM
+          // RFC 7714: no separate authentication, a 16-byte GCM tag, a 12-byte salt.
+          ? new SrtpPolicy(SrtpPolicy.AESGCM_ENCRYPTION, KEY, SrtpPolicy.NULL_AUTHENTICATION, 0, 16, saltLength)
+          : new SrtpPolicy(SrtpPolicy.AESCM_ENCRYPTION, KEY, SrtpPolicy.HMACSHA1_AUTHENTICATION, 20, 10, saltLength);
+    }
+  }
 
   private final SrtpContextFactory txFactory;
   private final SrtpContextFactory rxFactory;
@@ -31,26 +59,50 @@ public final class SrtpKeys implements AutoCloseable {
   private int rxCount;
   private SrtpCryptoContext txContext;
   private int txSsrc;
+  private final Profile profile;
+  private final Object rtcpTxLock = new Object();
+  private SrtcpCryptoContext rtcpTx;
+  private int rtcpTxSsrc;
+  private final int[] rtcpRxSsrcs = new int[MAX_REMOTE_SSRCS];
+  private final SrtcpCryptoContext[] rtcpRx = new SrtcpCryptoContext[MAX_REMOTE_SSRCS];
+  private final boolean[] rtcpRxProven = new boolean[MAX_REMOTE_SSRCS];
+  private int rtcpRxCount;
 
   /**
    * @param material the exported keying material
    * @param server   true on the DTLS server side (which sends with the server key)
    */
   public SrtpKeys(byte[] material, boolean server) {
-    if (material.length != KEYING_MATERIAL_LENGTH) {
-      throw new IllegalArgumentException("keying material must be 60 bytes");
+    this(Profile.AES128_CM_HMAC_SHA1_80, material, server);
+  }
+
+  /**
+   * @param profile  the profile DTLS negotiated (use_srtp)
+   * @param material the exported keying material, {@link Profile#keyingMaterialLength()} bytes
+   * @param server   true on the DTLS server side (which sends with the server key)
+   */
+  public SrtpKeys(Profile profile, byte[] material, boolean server) {
+    int salt = profile.saltLength;
+    if (material.length != profile.keyingMaterialLength()) {
+      throw new IllegalArgumentException("keying material must be " + profile.keyingMaterialLength() + " bytes");
     }
     byte[] clientKey = Arrays.copyOfRange(material, 0, KEY);
     byte[] serverKey = Arrays.copyOfRange(material, KEY, 2 * KEY);
-    byte[] clientSalt = Arrays.copyOfRange(material, 2 * KEY, 2 * KEY + SALT);
-    byte[] serverSalt = Arrays.copyOfRange(material, 2 * KEY + SALT, 2 * KEY + 2 * SALT);
-    txFactory = factory(true, server ? serverKey : clientKey, server ? serverSalt : clientSalt);
-    rxFactory = factory(false, server ? clientKey : serverKey, server ? clientSalt : serverSalt);
+    byte[] clientSalt = Arrays.copyOfRange(material, 2 * KEY, 2 * KEY + salt);
+    byte[] serverSalt = Arrays.copyOfRange(material, 2 * KEY + salt, 2 * KEY + 2 * salt);
+    this.profile = profile;
+    txFactory = factory(profile, true, server ? serverKey : clientKey, server ? serverSalt : clientSalt);
+    rxFactory = factory(profile, false, server ? clientKey : serverKey, server ? clientSalt : serverSalt);
   }
 
   private SrtpKeys(SrtpContextFactory tx, SrtpContextFactory rx) {
+    profile = Profile.AES128_CM_HMAC_SHA1_80;
     txFactory = tx;
     rxFactory = rx;
+  }
+
+  public Profile profile() {
+    return profile;
   }
 
   /** Length of an SDES (RFC 4568) inline key: 16 bytes of master key then 14 of master salt. */
@@ -62,16 +114,15 @@ public final class SrtpKeys implements AutoCloseable {
       throw new IllegalArgumentException("SDES keys are 30 bytes");
     }
     return new SrtpKeys(
-        factory(true, Arrays.copyOfRange(ours, 0, KEY), Arrays.copyOfRange(ours, KEY, SDES_KEY_LENGTH)),
-        factory(false, Arrays.copyOfRange(theirs, 0, KEY), Arrays.copyOfRange(theirs, KEY, SDES_KEY_LENGTH)));
+        factory(Profile.AES128_CM_HMAC_SHA1_80, true, Arrays.copyOfRange(ours, 0, KEY),
+            Arrays.copyOfRange(ours, KEY, SDES_KEY_LENGTH)),
+        factory(Profile.AES128_CM_HMAC_SHA1_80, false, Arrays.copyOfRange(theirs, 0, KEY),
+            Arrays.copyOfRange(theirs, KEY, SDES_KEY_LENGTH)));
   }
 
-  private static SrtpContextFactory factory(boolean sender, byte[] key, byte[] salt) {
-    return new SrtpContextFactory(sender, key, salt, policy(), policy(), new LoggerImpl("media.srtp"));
-  }
-
-  static SrtpPolicy policy() {
-    return new SrtpPolicy(SrtpPolicy.AESCM_ENCRYPTION, 16, SrtpPolicy.HMACSHA1_AUTHENTICATION, 20, 10, 14);
+  private static SrtpContextFactory factory(Profile profile, boolean sender, byte[] key, byte[] salt) {
+    return new SrtpContextFactory(sender, key, salt, profile.policy(), profile.policy(),
+        new LoggerImpl("media.srtp"));
   }
 
   /** Encrypts the RTP packet in {@code buf} in place (appending the auth tag). */
@@ -116,6 +167,56 @@ public final class SrtpKeys implements AutoCloseable {
   }
 
   /**
+   * Turns the RTCP compound packet in {@code buf} into SRTCP in place (encrypted, index and tag appended).
+   * Called by the node's RTCP thread (and at close); not on a packet path.
+   */
+  public SrtpErrorStatus protectRtcp(PacketBuffer buf) throws GeneralSecurityException {
+    int ssrc = Rtp.readInt(buf.getBuffer(), buf.getOffset() + 4);
+    synchronized (rtcpTxLock) {
+      if (rtcpTx == null || ssrc != rtcpTxSsrc) {
+        rtcpTx = txFactory.deriveControlContext(ssrc);
+        rtcpTxSsrc = ssrc;
+      }
+      return rtcpTx.transformPacket(buf);
+    }
+  }
+
+  /**
+   * Authenticates, replay-checks and decrypts the SRTCP packet in {@code buf} in place; on the thread that
+   * receives the leg's packets. Same bounded, self-cleaning context table as for RTP.
+   */
+  public SrtpErrorStatus unprotectRtcp(PacketBuffer buf) throws GeneralSecurityException {
+    if (buf.getLength() < 8) {
+      return SrtpErrorStatus.FAIL;
+    }
+    int ssrc = Rtp.readInt(buf.getBuffer(), buf.getOffset() + 4);
+    int i = 0;
+    while (i < rtcpRxCount && rtcpRxSsrcs[i] != ssrc) {
+      i++;
+    }
+    if (i == rtcpRxCount) {
+      if (rtcpRxCount == MAX_REMOTE_SSRCS) {
+        return SrtpErrorStatus.FAIL;
+      }
+      rtcpRxSsrcs[i] = ssrc;
+      rtcpRx[i] = rxFactory.deriveControlContext(ssrc);
+      rtcpRxProven[i] = false;
+      rtcpRxCount++;
+    }
+    SrtpErrorStatus status = rtcpRx[i].reverseTransformPacket(buf);
+    if (status == SrtpErrorStatus.OK) {
+      rtcpRxProven[i] = true;
+    } else if (!rtcpRxProven[i]) {
+      rtcpRxCount--;
+      rtcpRxSsrcs[i] = rtcpRxSsrcs[rtcpRxCount];
+      rtcpRx[i] = rtcpRx[rtcpRxCount];
+      rtcpRxProven[i] = rtcpRxProven[rtcpRxCount];
+      rtcpRx[rtcpRxCount] = null;
+    }
+    return status;
+  }
+
+  /**
    * Pins jitsi-srtp's AES to OpenSSL (its bundled JNI library over the system libcrypto), so that runs are
    * reproducible and the cipher self-benchmark is skipped, then derives and uses a throw-away context once
    * so the remaining first-use cost is paid now. Falls back to jitsi-srtp's own choice when OpenSSL is
@@ -132,15 +233,24 @@ public final class SrtpKeys implements AutoCloseable {
   }
 
   private static void exercise() throws GeneralSecurityException {
-    byte[] material = new byte[KEYING_MATERIAL_LENGTH];
-    new java.security.SecureRandom().nextBytes(material);
-    try (SrtpKeys a = new SrtpKeys(material, true); SrtpKeys b = new SrtpKeys(material, false)) {
-      PacketBuffer buf = new PacketBuffer();
-      byte[] pkt = new byte[172];
-      pkt[0] = (byte) 0x80;
-      buf.load(pkt, 0, pkt.length);
-      a.protect(buf);
-      b.unprotect(buf);
+    for (Profile p : Profile.values()) {
+      byte[] material = new byte[p.keyingMaterialLength()];
+      new java.security.SecureRandom().nextBytes(material);
+      try (SrtpKeys a = new SrtpKeys(p, material, true); SrtpKeys b = new SrtpKeys(p, material, false)) {
+        PacketBuffer buf = new PacketBuffer();
+        byte[] pkt = new byte[172];
+        pkt[0] = (byte) 0x80;
+        buf.load(pkt, 0, pkt.length);
+        a.protect(buf);
+        b.unprotect(buf);
+        byte[] rr = new byte[8];
+        rr[0] = (byte) 0x80;
+        rr[1] = (byte) 201;
+        rr[3] = 1;
+        buf.load(rr, 0, rr.length);
+        a.protectRtcp(buf);
+        b.unprotectRtcp(buf);
+      }
     }
   }
 
