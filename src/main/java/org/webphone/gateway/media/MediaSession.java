@@ -20,7 +20,8 @@ import org.webphone.gateway.media.rtp.StreamRewriter;
  * for the whole call, relaying G.711 both ways without transcoding: payload types mapped, SSRC, sequence
  * numbers and timestamps kept continuous per direction ({@link StreamRewriter}), DTMF, hold, timeouts.
  *
- * <p>Threads: browser→PBX runs on ice4j's receive thread ({@link #fromBrowser}); PBX→browser on the node's
+ * <p>Threads: browser→PBX runs on the WebRTC port's reader of the browser's address ({@link #fromBrowser});
+ * PBX→browser on the node's
  * {@code media-rtp-io} thread ({@link #relayToBrowser}, called by the PBX leg); negotiation state is
  * written by the verticle's event loop and read by the packet threads through volatile fields. Neither
  * packet path allocates or blocks.
@@ -180,7 +181,7 @@ final class MediaSession {
     return !localDirection.equals("sendrecv") || !pbxDirection.equals("sendrecv");
   }
 
-  // ------------------------------------------------------------------ browser → PBX (ice4j thread)
+  // ------------------------------------------------------------------ browser → PBX (WebRTC port reader)
 
   /** A decrypted RTP packet from the browser at offset 0 of {@code b}; {@code view} wraps {@code b}. */
   void fromBrowser(byte[] b, int len, ByteBuffer view) {
@@ -360,7 +361,7 @@ final class MediaSession {
 
   // ------------------------------------------------------------------ RTCP
 
-  /** SRTCP from the browser (rtcp-mux), in the leg's receive buffer; on ice4j's receive thread. */
+  /** SRTCP from the browser (rtcp-mux), in the leg's receive buffer; on the WebRTC port's reader. */
   void fromBrowserRtcp(PacketBuffer buf) {
     browserRtcp.onRtcp(buf, System.nanoTime());
   }

@@ -23,7 +23,7 @@ import org.webphone.gateway.media.rtp.SrtpKeys;
  * locked), and optional SDES-SRTP (RTP/SAVP, RFC 4568). Stays for the whole call while browser legs come
  * and go.
  *
- * <p>Threads: {@link #send} runs on the browser→PBX thread (ice4j's receive thread), {@link #sendOwn} on the
+ * <p>Threads: {@link #send} runs on the browser→PBX thread (the WebRTC port's reader), {@link #sendOwn} on the
  * event loop (DTMF), reception on {@code media-rtp-io}; the address and keys are written by the event loop
  * and read through volatile fields.
  */

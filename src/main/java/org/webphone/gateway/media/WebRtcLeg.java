@@ -6,13 +6,11 @@ import java.nio.ByteBuffer;
 import java.security.GeneralSecurityException;
 import java.util.List;
 import org.ice4j.ice.IceProcessingState;
-import org.ice4j.util.Buffer;
 import org.jitsi.srtp.SrtpErrorStatus;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.media.MediaCounters.Name;
 import org.webphone.gateway.media.dtls.DtlsLeg;
-import org.webphone.gateway.media.ice.IceBufferPool;
 import org.webphone.gateway.media.ice.IceLeg;
 import org.webphone.gateway.media.rtp.PacketBuffer;
 import org.webphone.gateway.media.rtp.Rtp;
@@ -22,7 +20,7 @@ import org.webphone.gateway.media.rtp.SrtpKeys;
  * The browser side of a call: ICE agent, DTLS server and SRTP keys. Replaceable: a rebuilt leg (page reload,
  * ICE restart) is a new instance while the session's PBX leg stays.
  *
- * <p>Packet path from the browser, all on ice4j's shared receive thread and without blocking: demultiplex
+ * <p>Packet path from the browser, on the WebRTC port's reader for this browser and without blocking: demultiplex
  * (RFC 7983), DTLS records to the leg's queue, SRTP checked against the selected pair, decrypted in the
  * leg's reusable buffer and handed to {@link MediaSession#fromBrowser} which sends it on to the PBX.
  */
@@ -43,6 +41,8 @@ final class WebRtcLeg implements AutoCloseable {
   private final long createdNanos = System.nanoTime();
   private final PacketBuffer rx = new PacketBuffer();
   private final ByteBuffer rxView = ByteBuffer.wrap(rx.getBuffer());
+  /** Wraps the array last sent from; only the PBX-side packet thread sends media. */
+  private ByteBuffer txView;
   private volatile SrtpKeys keys;
   private volatile boolean closed;
 
@@ -53,7 +53,7 @@ final class WebRtcLeg implements AutoCloseable {
     this.session = session;
     this.counters = session.counters();
     this.dtls = new DtlsLeg(callId, rt.identity(), offer.fingerprint(), rt.handshakeTimeoutMs(), rt.dtlsThreads(),
-        rt.aeadGcm(), this::sendRaw,
+        rt.aeadGcm(), rt.ice().dtlsPool(), this::sendRaw,
         new DtlsLeg.Listener() {
           @Override
           public void onConnected(SrtpKeys k) {
@@ -81,13 +81,8 @@ final class WebRtcLeg implements AutoCloseable {
       }
 
       @Override
-      public void onPacket(Buffer buffer) {
-        try {
-          receive(buffer);
-        } finally {
-          // Push mode: the buffer is ours once delivered; everything above copied what it kept.
-          IceBufferPool.release(buffer);
-        }
+      public void onPacket(byte[] b, int off, int len, InetSocketAddress from) {
+        receive(b, off, len, from);
       }
     });
   }
@@ -132,14 +127,11 @@ final class WebRtcLeg implements AutoCloseable {
     }
   }
 
-  /** On ice4j's receive thread. */
-  private void receive(Buffer buffer) {
+  /** On the WebRTC port's reader for this browser's address (or ice4j's receive thread); never blocks. */
+  private void receive(byte[] b, int off, int len, InetSocketAddress from) {
     if (closed) {
       return;
     }
-    byte[] b = buffer.getBuffer();
-    int off = buffer.getOffset();
-    int len = buffer.getLength();
     if (Rtp.isDtls(b, off, len)) {
       dtls.offer(b, off, len);
       return;
@@ -148,7 +140,7 @@ final class WebRtcLeg implements AutoCloseable {
       counters.inc(Name.browserJunk);
       return;
     }
-    if (!ice.isSelected(buffer.getRemoteAddress())) {
+    if (!ice.isSelected(from)) {
       counters.inc(Name.browserWrongSource);
       return;
     }
@@ -192,7 +184,16 @@ final class WebRtcLeg implements AutoCloseable {
       if (k.protect(buf) != SrtpErrorStatus.OK) {
         return false;
       }
-      ice.send(buf.getBuffer(), buf.getOffset(), buf.getLength());
+      ByteBuffer view = txView;
+      if (view == null || view.array() != buf.getBuffer()) {
+        view = ByteBuffer.wrap(buf.getBuffer());
+        txView = view;
+      }
+      view.clear().position(buf.getOffset()).limit(buf.getOffset() + buf.getLength());
+      if (!ice.sendMedia(view)) {
+        counters.inc(Name.sendFailed);
+        return false;
+      }
       return true;
     } catch (IOException | GeneralSecurityException | RuntimeException e) {
       counters.inc(Name.sendFailed);

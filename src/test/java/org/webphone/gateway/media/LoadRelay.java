@@ -23,6 +23,21 @@ interface LoadRelay extends AutoCloseable {
   /** CPU time (user + system) spent by the relay so far, in ns. */
   long cpuNanos() throws IOException;
 
+  /** Resident memory of the relay's own process in bytes; -1 when it runs in the benchmark's JVM. */
+  default long rssBytes() throws IOException {
+    return -1;
+  }
+
+  /** VmRSS of a process, in bytes. */
+  static long rssOf(int pid) throws IOException {
+    for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"), StandardCharsets.US_ASCII)) {
+      if (line.startsWith("VmRSS:")) {
+        return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+      }
+    }
+    return -1;
+  }
+
   /** One line on what {@link #cpuNanos} counts, for the report. */
   String cpuScope();
 

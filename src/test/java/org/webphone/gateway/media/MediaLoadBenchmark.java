@@ -1,5 +1,6 @@
 package org.webphone.gateway.media;
 
+import org.webphone.gateway.media.client.ClientIoLoop;
 import org.webphone.gateway.media.client.SyntheticBrowser;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
@@ -71,12 +72,17 @@ public final class MediaLoadBenchmark {
     String pbxAnswer = "v=0\r\no=pbx 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
         + "m=audio " + pbxPort + " RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n";
     AtomicLong echoed = new AtomicLong();
-    Thread echo = new Thread(() -> echo(pbx, echoed), "load-pbx-echo");
+    OneWay toPbx = new OneWay();
+    Thread echo = new Thread(() -> echo(pbx, echoed, toPbx), "load-pbx-echo");
     echo.setPriority(Thread.MAX_PRIORITY);
     echo.setDaemon(true);
     echo.start();
 
+    long heapBefore = usedHeapAfterGc();
+    long relayRssBefore = relay.rssBytes();
     List<SyntheticBrowser> clients = new ArrayList<>();
+    // One receive thread for every synthetic browser: the generator must cost less than the relay it measures.
+    ClientIoLoop clientLoop = new ClientIoLoop("test-browser-rx");
     long[] histogramUs = new long[1_000_001];
     AtomicLong received = new AtomicLong();
     long setupStart = System.nanoTime();
@@ -86,7 +92,7 @@ public final class MediaLoadBenchmark {
     for (int i = 0; i < calls; i++) {
       String callId = "load-" + run + "-" + i;
       pending.add(setup.submit(() -> {
-        SyntheticBrowser c = new SyntheticBrowser();
+        SyntheticBrowser c = new SyntheticBrowser(clientLoop);
         // Both relays then run SRTP_AES128_CM_HMAC_SHA1_80 (ours offers nothing else; rtpengine prefers GCM).
         c.offerAeadGcm = false;
         c.connect(relay.open(callId, c.offer(), pbxAnswer));
@@ -106,6 +112,11 @@ public final class MediaLoadBenchmark {
     }
     setup.shutdown();
     double setupS = (System.nanoTime() - setupStart) / 1e9;
+    // Memory per call: this JVM's heap (the generator's browsers, plus our relay when it runs here: compare with
+    // the rtpengine run, where the heap is the generator's alone) and the relay process's resident set.
+    double heapPerCallKb = (usedHeapAfterGc() - heapBefore) / 1024.0 / calls;
+    double relayRssPerCallKb = (relay.rssBytes() - relayRssBefore) / 1024.0 / calls;
+    GcPauses pauses = new GcPauses();
 
     // Warm-up, then the measured window: counters, histogram and CPU are reset at its start.
     AtomicLong sent = new AtomicLong();
@@ -117,6 +128,8 @@ public final class MediaLoadBenchmark {
     synchronized (histogramUs) {
       java.util.Arrays.fill(histogramUs, 0);
     }
+    toPbx.reset = true;
+    java.util.Map<String, Long> threads0 = ThreadCpu.byGroup();
     long sent0 = sent.get();
     long recv0 = received.get();
     long echoed0 = echoed.get();
@@ -124,10 +137,12 @@ public final class MediaLoadBenchmark {
     long cpu0 = relay.cpuNanos();
     long gcCount0 = gcCount();
     long gcTime0 = gcTimeMs();
+    pauses.reset();
     double load0 = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
     long t0 = System.nanoTime();
     Thread.sleep(seconds * 1000L);
     long cpu1 = relay.cpuNanos();
+    java.util.Map<String, Long> threads1 = ThreadCpu.byGroup();
     double wall = (System.nanoTime() - t0) / 1e9;
     long sentN = sent.get() - sent0;
     running[0] = false;
@@ -138,6 +153,7 @@ public final class MediaLoadBenchmark {
     String details = relay.windowDetails(start, sentN, echoedN, recvN);
     long gcCount = gcCount() - gcCount0;
     long gcTime = gcTimeMs() - gcTime0;
+    pauses.close();
 
     long total;
     long[] h;
@@ -156,6 +172,15 @@ public final class MediaLoadBenchmark {
         pct(h, total, 0.50) / 1000.0, pct(h, total, 0.99) / 1000.0, max(h) / 1000.0,
         100.0 * (cpu1 - cpu0) / 1e9 / wall, cpuPerCallPct, nsPerForward / 1000.0, gcCount, gcTime, details,
         relay.cpuScope());
+    long[] ow = toPbx.histogramUs.clone();
+    long owTotal = java.util.Arrays.stream(ow).sum();
+    System.out.printf("  one way browser->PBX echo (generator send + relay): p50=%.2fms p99=%.2fms max=%.2fms%n"
+            + "  threads (%% of a core in the window): %s%n"
+            + "  gc pauses in the window: %d, max %.1f ms, total %.1f ms (this JVM); memory per call: heap %.1f KB"
+            + " (this JVM, after GC), relay RSS %s%n",
+        pct(ow, owTotal, 0.50) / 1000.0, pct(ow, owTotal, 0.99) / 1000.0, max(ow) / 1000.0,
+        ThreadCpu.diff(threads0, threads1, wall), pauses.count, pauses.maxMs, pauses.totalMs, heapPerCallKb,
+        relayRssBefore < 0 ? "n/a (in this JVM)" : String.format("%.1f KB", relayRssPerCallKb));
 
     for (int i = 0; i < calls; i++) {
       relay.close("load-" + run + "-" + i);
@@ -163,21 +188,24 @@ public final class MediaLoadBenchmark {
     for (SyntheticBrowser c : clients) {
       c.close();
     }
+    clientLoop.close();
     pbx.close();
     relay.close();
   }
 
   private static void send(List<SyntheticBrowser> clients, AtomicLong sent, boolean[] running) {
     byte[] payload = MediaRelayVerticleTest.payload(3);
+    ByteBuffer stamp = ByteBuffer.wrap(payload);
     long next = System.nanoTime();
     while (running[0]) {
       for (SyntheticBrowser c : clients) {
-        ByteBuffer.wrap(payload, 0, 8).putLong(System.nanoTime());
+        stamp.putLong(0, System.nanoTime());
         try {
-          c.sendRtp(0, payload);
-          sent.incrementAndGet();
+          if (c.sendAudio(0, payload, payload.length)) {
+            sent.incrementAndGet();
+          }
         } catch (Exception e) {
-          // counted as loss: sent is not incremented... but the packet is not in flight either
+          // not sent, not counted: the packet is not in flight either
         }
       }
       next += 20_000_000L;
@@ -192,18 +220,91 @@ public final class MediaLoadBenchmark {
     }
   }
 
-  private static void echo(DatagramChannel pbx, AtomicLong echoed) {
+  /** Latency from the generator's send stamp to the echo PBX; written by the echo thread only. */
+  private static final class OneWay {
+    final long[] histogramUs = new long[1_000_001];
+    volatile boolean reset;
+  }
+
+  private static void echo(DatagramChannel pbx, AtomicLong echoed, OneWay oneWay) {
     ByteBuffer buf = ByteBuffer.allocateDirect(2048);
     try {
       while (pbx.isOpen()) {
         buf.clear();
         SocketAddress from = pbx.receive(buf);
+        long now = System.nanoTime();
         buf.flip();
+        if (oneWay.reset) {
+          java.util.Arrays.fill(oneWay.histogramUs, 0);
+          oneWay.reset = false;
+        }
+        if (buf.limit() >= 20) {
+          long us = (now - buf.getLong(12)) / 1000;
+          oneWay.histogramUs[(int) Math.min(oneWay.histogramUs.length - 1, Math.max(0, us))]++;
+        }
         pbx.send(buf, from);
         echoed.incrementAndGet();
       }
     } catch (Exception closed) {
       // end of the run
+    }
+  }
+
+  private static long usedHeapAfterGc() throws InterruptedException {
+    for (int i = 0; i < 2; i++) {
+      System.gc();
+      Thread.sleep(200);
+    }
+    var heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
+    return heap.getUsed();
+  }
+
+  /** Every GC pause of this JVM while open (G1's young and mixed pauses; concurrent cycles are not pauses). */
+  private static final class GcPauses implements javax.management.NotificationListener {
+    int count;
+    double maxMs;
+    double totalMs;
+    private final List<javax.management.NotificationEmitter> emitters = new ArrayList<>();
+
+    GcPauses() {
+      for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+        if (gc instanceof javax.management.NotificationEmitter e) {
+          e.addNotificationListener(this, null, null);
+          emitters.add(e);
+        }
+      }
+    }
+
+    synchronized void reset() {
+      count = 0;
+      maxMs = 0;
+      totalMs = 0;
+    }
+
+    @Override
+    public synchronized void handleNotification(javax.management.Notification n, Object handback) {
+      if (!com.sun.management.GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION.equals(n.getType())) {
+        return;
+      }
+      var info = com.sun.management.GarbageCollectionNotificationInfo.from(
+          (javax.management.openmbean.CompositeData) n.getUserData());
+      if (info.getGcName().contains("Concurrent") || info.getGcName().contains("Cycles")) {
+        return;
+      }
+      double ms = info.getGcInfo().getDuration();
+      count++;
+      totalMs += ms;
+      maxMs = Math.max(maxMs, ms);
+    }
+
+    void close() {
+      for (javax.management.NotificationEmitter e : emitters) {
+        try {
+          e.removeNotificationListener(this);
+        } catch (javax.management.ListenerNotFoundException ignored) {
+          // never added
+        }
+      }
     }
   }
 

@@ -51,6 +51,11 @@ final class RtpengineLoadRelay implements LoadRelay {
   }
 
   @Override
+  public long rssBytes() throws IOException {
+    return LoadRelay.rssOf(pid);
+  }
+
+  @Override
   public String cpuScope() {
     return "rtpengine process " + pid + ": utime+stime of /proc/" + pid + "/stat, all its threads";
   }

@@ -2,10 +2,11 @@ package org.webphone.gateway.media.client;
 
 import java.io.IOException;
 import java.io.InterruptedIOException;
-import java.net.DatagramPacket;
-import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.DatagramChannel;
 import java.util.concurrent.ThreadLocalRandom;
 import java.security.GeneralSecurityException;
 import java.util.ArrayList;
@@ -53,13 +54,16 @@ import org.webphone.gateway.media.rtp.SrtpKeys;
  * loopback socket (STUN written by hand, {@link StunMessages}), a bctls DTLS 1.2 client with use_srtp, and
  * jitsi-srtp. It makes a Chrome-like offer (PCMU, PCMA, telephone-event/8000 as 126, BUNDLE, rtcp-mux,
  * setup:actpass), connects to the answer, sends SRTP and records what it decrypts. Used by the media tests
- * and the load benchmark; one receive thread per client.
+ * and the load benchmark. Its socket is read by a {@link ClientIoLoop}: its own (one thread per client), or
+ * one shared by many clients ({@link #SyntheticBrowser(ClientIoLoop)}), as the load benchmark does.
  */
 public final class SyntheticBrowser implements AutoCloseable {
   public static final int TE_PT = 126;
 
-  private final DatagramSocket socket;
-  private final Thread rxThread;
+  private final DatagramChannel channel;
+  private final int localPort;
+  private final ClientIoLoop loop;
+  private final boolean ownLoop;
   private final String ufrag = "t" + Long.toHexString(System.nanoTime() & 0xFFFFFFL);
   private final String pwd = "testpasswordtestpassword" + Integer.toHexString(ThreadLocalRandom.current().nextInt(4096));
   private final long tieBreaker = ThreadLocalRandom.current().nextLong();
@@ -108,16 +112,33 @@ public final class SyntheticBrowser implements AutoCloseable {
   private DTLSTransport dtls;
   private String serverFingerprint;
   private int seq = 1000;
+  private ByteBuffer txView;
   private long ts = 50_000;
   public final int ssrc = ThreadLocalRandom.current().nextInt();
 
+  /** A client with its own receive thread. */
   public SyntheticBrowser() throws IOException {
-    socket = new DatagramSocket(null);
-    socket.setReceiveBufferSize(1 << 20);
-    socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-    rxThread = new Thread(this::receiveLoop, "test-browser-rx");
-    rxThread.setDaemon(true);
-    rxThread.start();
+    this(null);
+  }
+
+  /**
+   * A client whose socket is read by {@code shared} (null: its own loop, closed with the client). Many clients
+   * on one loop cost one thread; the caller closes the shared loop after the clients.
+   */
+  public SyntheticBrowser(ClientIoLoop shared) throws IOException {
+    channel = DatagramChannel.open();
+    try {
+      channel.setOption(StandardSocketOptions.SO_RCVBUF, 1 << 20);
+      channel.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+      channel.configureBlocking(false);
+      localPort = ((InetSocketAddress) channel.getLocalAddress()).getPort();
+      ownLoop = shared == null;
+      loop = ownLoop ? new ClientIoLoop("test-browser-rx") : shared;
+    } catch (IOException | RuntimeException e) {
+      channel.close();
+      throw e;
+    }
+    loop.register(channel, this::onPacket);
   }
 
   /** The gateway's ICE ufrag from the answer (after {@link #connect}). */
@@ -145,7 +166,7 @@ public final class SyntheticBrowser implements AutoCloseable {
         .append("a=rtpmap:111 opus/48000/2\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n")
         .append("a=rtpmap:13 CN/8000\r\na=rtpmap:126 telephone-event/8000\r\n")
         .append("a=ssrc:").append(Integer.toUnsignedString(ssrc)).append(" cname:test\r\n");
-    s.append("a=candidate:1 1 udp 2122260223 127.0.0.1 ").append(socket.getLocalPort()).append(" typ host\r\n");
+    s.append("a=candidate:1 1 udp 2122260223 127.0.0.1 ").append(localPort).append(" typ host\r\n");
     s.append("a=candidate:9 1 tcp 1518280447 127.0.0.1 9 typ host tcptype active\r\n");
     return s.toString();
   }
@@ -173,7 +194,7 @@ public final class SyntheticBrowser implements AutoCloseable {
   /** One connectivity check / consent refresh toward the gateway. */
   public void sendCheck() throws IOException {
     byte[] req = StunMessages.bindingRequest(remoteUfrag + ":" + ufrag, remotePwd, tieBreaker);
-    socket.send(new DatagramPacket(req, req.length, gateway));
+    channel.send(ByteBuffer.wrap(req), gateway);
   }
 
   public boolean connected() {
@@ -201,9 +222,35 @@ public final class SyntheticBrowser implements AutoCloseable {
       throw new IllegalStateException("protect failed");
     }
     byte[] wire = java.util.Arrays.copyOf(txBuf.getBuffer(), txBuf.getLength());
-    socket.send(new DatagramPacket(wire, wire.length, gateway));
+    channel.send(ByteBuffer.wrap(wire), gateway);
     lastWire = wire;
     return wire;
+  }
+
+  /**
+   * Sends one SRTP packet of payload type {@code pt} carrying {@code payload[0..len)} without allocating (for
+   * load tests: nothing is kept, {@link #lastWire} is not updated). Returns false when the socket's send
+   * buffer was full and the packet was not sent.
+   */
+  public synchronized boolean sendAudio(int pt, byte[] payload, int len) throws IOException, GeneralSecurityException {
+    byte[] b = txBuf.getBuffer();
+    b[0] = (byte) 0x80;
+    b[1] = 0;
+    Rtp.setPayloadType(b, 0, pt);
+    Rtp.setSeq(b, 0, seq++ & 0xFFFF);
+    Rtp.setTimestamp(b, 0, ts);
+    ts += 160;
+    Rtp.setSsrc(b, 0, ssrc);
+    System.arraycopy(payload, 0, b, Rtp.HEADER, len);
+    txBuf.set(Rtp.HEADER + len);
+    if (keys.protect(txBuf) != SrtpErrorStatus.OK) {
+      throw new IllegalStateException("protect failed");
+    }
+    if (txView == null || txView.array() != txBuf.getBuffer()) {
+      txView = ByteBuffer.wrap(txBuf.getBuffer());
+    }
+    txView.clear().limit(txBuf.getLength());
+    return channel.send(txView, gateway) > 0;
   }
 
   /** Leaves out the next {@code packets} RTP packets (sequence numbers and timestamps move on): loss. */
@@ -224,41 +271,31 @@ public final class SyntheticBrowser implements AutoCloseable {
       throw new IllegalStateException("SRTCP protect failed");
     }
     byte[] wire = java.util.Arrays.copyOf(rtcpTx.getBuffer(), rtcpTx.getLength());
-    socket.send(new DatagramPacket(wire, wire.length, gateway));
+    channel.send(ByteBuffer.wrap(wire), gateway);
     return wire;
   }
 
   /** Sends bytes as they are on the selected pair (junk, replays). */
   public void sendRaw(byte[] data) throws IOException {
-    socket.send(new DatagramPacket(data, data.length, gateway));
+    channel.send(ByteBuffer.wrap(data), gateway);
   }
 
   public InetSocketAddress localAddress() {
-    return new InetSocketAddress(InetAddress.getLoopbackAddress(), socket.getLocalPort());
+    return new InetSocketAddress(InetAddress.getLoopbackAddress(), localPort);
   }
 
-  private void receiveLoop() {
-    byte[] d = new byte[2048];
-    DatagramPacket p = new DatagramPacket(d, d.length);
-    while (!closed) {
-      try {
-        p.setLength(d.length);
-        socket.receive(p);
-      } catch (IOException e) {
-        return;
-      }
-      onPacket(d, p.getLength(), (InetSocketAddress) p.getSocketAddress());
-    }
-  }
-
+  /** On the loop thread. */
   private void onPacket(byte[] d, int len, InetSocketAddress from) {
+    if (closed) {
+      return;
+    }
     int off = 0;
     if (StunMessages.isStun(d, len)) {
       int type = StunMessages.type(d);
       if (type == 0x0001) {
         byte[] resp = StunMessages.bindingSuccess(java.util.Arrays.copyOf(d, len), from, pwd);
         try {
-          socket.send(new DatagramPacket(resp, resp.length, from));
+          channel.send(ByteBuffer.wrap(resp), from);
         } catch (IOException ignored) {
           // the gateway retransmits its check
         }
@@ -327,11 +364,13 @@ public final class SyntheticBrowser implements AutoCloseable {
       }
     }
     closed = true;
-    socket.close();
     try {
-      rxThread.join(2000);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+      channel.close();
+    } catch (IOException ignored) {
+      // nothing to flush on a datagram channel
+    }
+    if (ownLoop) {
+      loop.close();
     }
   }
 
@@ -435,7 +474,7 @@ public final class SyntheticBrowser implements AutoCloseable {
 
     @Override
     public void send(byte[] buf, int off, int len) throws IOException {
-      socket.send(new DatagramPacket(buf, off, len, gateway));
+      channel.send(ByteBuffer.wrap(buf, off, len), gateway);
     }
 
     @Override

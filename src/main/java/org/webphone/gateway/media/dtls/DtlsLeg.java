@@ -4,7 +4,10 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.bouncycastle.tls.DTLSServerProtocol;
 import org.bouncycastle.tls.DTLSTransport;
@@ -14,11 +17,12 @@ import org.slf4j.LoggerFactory;
 import org.webphone.gateway.media.rtp.SrtpKeys;
 
 /**
- * The DTLS server of one browser leg. DTLS records reach it from ice4j's receive thread through a bounded
- * queue ({@link #offer}); the handshake and everything after it run on the leg's own thread
- * {@code media-dtls-<callId>}, because bctls is a blocking API. The thread starts only once ICE has
- * completed (Chrome's ClientHello arrives before the controlled agent has a valid pair to answer on, and a
- * failed send aborts bctls' handshake), then stays to answer retransmitted flights and close_notify.
+ * The DTLS server of one browser leg. DTLS records reach it from the receive path through a bounded queue
+ * ({@link #offer}). The handshake runs as a task of the node's {@link DtlsHandshakePool} (bctls is a blocking
+ * API), started only once ICE has completed: Chrome's ClientHello arrives before the controlled agent has a
+ * valid pair to answer on, and a failed send aborts bctls' handshake. After the handshake the leg holds no
+ * thread: a record arriving later (a retransmitted client flight, an alert, close_notify) schedules one short
+ * task on the pool that lets bctls process what is queued.
  */
 public final class DtlsLeg implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(DtlsLeg.class);
@@ -31,7 +35,7 @@ public final class DtlsLeg implements AutoCloseable {
     void send(byte[] data, int off, int len) throws IOException;
   }
 
-  /** Called on the DTLS thread; implementations hand off and return. */
+  /** Called on a pool thread; implementations hand off and return. */
   public interface Listener {
     void onConnected(SrtpKeys keys);
 
@@ -39,103 +43,179 @@ public final class DtlsLeg implements AutoCloseable {
   }
 
   private final String callId;
-  private final AtomicInteger liveThreads;
+  private final AtomicInteger liveSessions;
+  private final Executor pool;
   private final SrtpDtlsServer server;
   private final Sender sender;
   private final Listener listener;
   private final BlockingQueue<byte[]> inbound = new ArrayBlockingQueue<>(QUEUE);
   private final AtomicInteger dropped = new AtomicInteger();
+  private final AtomicBoolean started = new AtomicBoolean();
+  private final AtomicBoolean counted = new AtomicBoolean();
+  private final AtomicBoolean draining = new AtomicBoolean();
+  private final Object lock = new Object();
   private volatile boolean closed;
-  private volatile Thread thread;
+  /** Set once the handshake finished; guarded by {@link #lock} for receive and close. */
+  private volatile DTLSTransport transport;
+  private volatile Thread handshakeThread;
 
   /**
-   * @param liveThreads the node's count of running DTLS threads (for leak checks), kept up to date here
+   * @param liveSessions the node's count of DTLS sessions started and not yet ended (for leak checks), kept
+   *     up to date here
+   * @param pool where the handshake and the later record processing run
    */
   public DtlsLeg(String callId, DtlsIdentity identity, String browserFingerprint, int handshakeTimeoutMs,
-                 AtomicInteger liveThreads, boolean aeadGcm, Sender sender, Listener listener) {
+                 AtomicInteger liveSessions, boolean aeadGcm, Executor pool, Sender sender, Listener listener) {
     this.callId = callId;
-    this.liveThreads = liveThreads;
+    this.liveSessions = liveSessions;
+    this.pool = pool;
     this.server = new SrtpDtlsServer(identity, browserFingerprint, handshakeTimeoutMs, aeadGcm);
     this.sender = sender;
     this.listener = listener;
   }
 
-  /** Queues one record; called from ice4j's thread, copies, never blocks (drops when the queue is full). */
+  /**
+   * Queues one record; called from the receive path, copies (DTLS records are rare), never blocks (drops when
+   * the queue is full). After the handshake it schedules the processing of the queue on the pool.
+   */
   public void offer(byte[] data, int off, int len) {
     byte[] copy = new byte[len];
     System.arraycopy(data, off, copy, 0, len);
     if (!inbound.offer(copy)) {
       dropped.incrementAndGet();
     }
+    if (transport != null && !closed && draining.compareAndSet(false, true)) {
+      submit(this::drain);
+    }
   }
 
-  /** Starts the handshake thread; idempotent. */
-  public synchronized void start() {
-    if (thread != null || closed) {
+  /** Starts the handshake on the pool; idempotent. */
+  public void start() {
+    if (closed || !started.compareAndSet(false, true)) {
       return;
     }
-    Thread t = new Thread(this::run, "media-dtls-" + callId);
-    t.setDaemon(true);
-    liveThreads.incrementAndGet();
-    thread = t;
-    t.start();
+    counted.set(true);
+    liveSessions.incrementAndGet();
+    submit(this::handshake);
   }
 
-  private void run() {
-    DTLSTransport dtls = null;
+  /** Whether the handshake task holds a pool thread right now (for tests). */
+  public boolean handshaking() {
+    return handshakeThread != null;
+  }
+
+  private void submit(Runnable task) {
     try {
-      long t0 = System.nanoTime();
-      dtls = new DTLSServerProtocol().accept(server, new QueueTransport());
-      SrtpKeys keys = new SrtpKeys(server.profile(), server.keyingMaterial(), true);
-      LOG.info("call={} DTLS connected in {} ms, {}", callId, (System.nanoTime() - t0) / 1_000_000, keys.profile());
-      listener.onConnected(keys);
-      byte[] buf = new byte[MTU + 100];
-      while (!closed) {
-        // Keeps answering retransmitted client flights; application data is not used on this leg. The long
-        // wait keeps a thousand idle legs from waking up; close() wakes it.
-        dtls.receive(buf, 0, buf.length, 30_000);
-      }
-    } catch (IOException | RuntimeException e) {
-      if (!closed) {
-        String reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-        if (server.peerFingerprint() != null && server.keyingMaterial() == null) {
-          reason = "browser certificate does not match the offer's fingerprint";
-        }
-        LOG.warn("call={} DTLS failed: {}", callId, reason);
-        listener.onFailed("DTLS: " + reason);
-      }
-    } finally {
-      if (dtls != null) {
-        try {
-          dtls.close();
-        } catch (IOException | RuntimeException ignored) {
-          // close_notify is a courtesy; the browser learns the end from signalling too
-        }
-      }
-      liveThreads.decrementAndGet();
+      pool.execute(task);
+    } catch (RejectedExecutionException e) {
+      // the node is stopping; the leg is being closed as well
+      end();
     }
   }
 
-  /** Stops the thread (bounded wait); call from a worker. Idempotent. */
+  private void handshake() {
+    handshakeThread = Thread.currentThread();
+    try {
+      long t0 = System.nanoTime();
+      DTLSTransport dtls = new DTLSServerProtocol().accept(server, new QueueTransport());
+      SrtpKeys keys = new SrtpKeys(server.profile(), server.keyingMaterial(), true);
+      LOG.info("call={} DTLS connected in {} ms, {}", callId, (System.nanoTime() - t0) / 1_000_000, keys.profile());
+      synchronized (lock) {
+        if (closed) {
+          closeQuietly(dtls);
+          return;
+        }
+        transport = dtls;
+      }
+      listener.onConnected(keys);
+      if (!inbound.isEmpty() && draining.compareAndSet(false, true)) {
+        drain();
+      }
+    } catch (IOException | RuntimeException e) {
+      fail(e);
+    } finally {
+      handshakeThread = null;
+    }
+  }
+
+  /** Lets bctls process the queued records (retransmitted flights are answered, alerts end the session). */
+  private void drain() {
+    byte[] buf = new byte[MTU + 100];
+    try {
+      synchronized (lock) {
+        DTLSTransport t = transport;
+        while (t != null && !closed && !inbound.isEmpty()) {
+          // Application data is not used on this leg; bctls answers flights and handles alerts inside.
+          if (t.receive(buf, 0, buf.length, 1) < 0 && inbound.isEmpty()) {
+            break;
+          }
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      fail(e);
+    } finally {
+      draining.set(false);
+    }
+    if (!inbound.isEmpty() && transport != null && !closed && draining.compareAndSet(false, true)) {
+      submit(this::drain);
+    }
+  }
+
+  private void fail(Exception e) {
+    if (!closed) {
+      String reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+      if (server.peerFingerprint() != null && server.keyingMaterial() == null) {
+        reason = "browser certificate does not match the offer's fingerprint";
+      }
+      LOG.warn("call={} DTLS failed: {}", callId, reason);
+      listener.onFailed("DTLS: " + reason);
+    }
+    end();
+  }
+
+  private void end() {
+    if (counted.compareAndSet(true, false)) {
+      liveSessions.decrementAndGet();
+    }
+  }
+
+  /** Ends the session: a running handshake is woken and waited for (bounded); call from a worker. Idempotent. */
   @Override
   public void close() {
     closed = true;
-    Thread t;
-    synchronized (this) {
-      t = thread;
-    }
+    Thread t = handshakeThread;
     if (t != null && t != Thread.currentThread()) {
-      // Wakes the thread out of its queue wait (the transport then throws, which ends bctls). Not an
+      // Wakes the handshake out of its queue wait (the transport then throws, which ends bctls). Not an
       // interrupt: it could land in a send on ice4j's shared socket.
       inbound.clear();
       inbound.offer(WAKE_UP);
-      try {
-        t.join(2000);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+      while (handshakeThread != null && System.nanoTime() < deadline) {
+        try {
+          Thread.sleep(1);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          break;
+        }
+      }
+    }
+    synchronized (lock) {
+      DTLSTransport dtls = transport;
+      transport = null;
+      if (dtls != null) {
+        closeQuietly(dtls);
       }
     }
     inbound.clear();
+    end();
+  }
+
+  private static void closeQuietly(DTLSTransport dtls) {
+    try {
+      dtls.close();
+    } catch (IOException | RuntimeException ignored) {
+      // close_notify is a courtesy; the browser learns the end from signalling too
+    }
   }
 
   /** bctls' view of the ICE path: records in from the queue, out through the selected pair. */

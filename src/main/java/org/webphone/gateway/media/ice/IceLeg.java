@@ -3,6 +3,8 @@ package org.webphone.gateway.media.ice;
 import java.beans.PropertyChangeEvent;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.DatagramChannel;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.ice4j.Transport;
@@ -31,7 +33,11 @@ public final class IceLeg implements AutoCloseable {
   public interface Listener {
     void onState(IceProcessingState state);
 
-    void onPacket(Buffer buffer);
+    /**
+     * A non-STUN datagram from a remote address ICE accepted (not necessarily the selected pair); the
+     * array is reused once this returns.
+     */
+    void onPacket(byte[] b, int off, int len, InetSocketAddress from);
   }
 
   private final IceService service;
@@ -39,6 +45,7 @@ public final class IceLeg implements AutoCloseable {
   private final Component component;
   private final AtomicBoolean freed = new AtomicBoolean();
   private volatile InetSocketAddress selectedRemote;
+  private WebRtcPort.Target target;
 
   /** Creates the agent and starts connectivity checks; blocking (harvesting), call from a worker. */
   public IceLeg(IceService service, String remoteUfrag, String remotePwd, List<IceCandidate> remote,
@@ -52,7 +59,17 @@ public final class IceLeg implements AutoCloseable {
       agent.addCandidateHarvester(service.harvester());
       IceMediaStream stream = agent.createMediaStream("audio");
       component = agent.createComponent(stream, KeepAliveStrategy.SELECTED_ONLY, false);
-      component.setBufferCallback(listener::onPacket);
+      component.setBufferCallback((Buffer buf) -> {
+        try {
+          listener.onPacket(buf.getBuffer(), buf.getOffset(), buf.getLength(),
+              (InetSocketAddress) buf.getRemoteAddress());
+        } finally {
+          // Push mode: the buffer is ours once delivered; the listener copied what it kept.
+          IceBufferPool.release(buf);
+        }
+      });
+      target = listener::onPacket;
+      service.harvester().register(agent.getLocalUfrag(), target);
       agent.addStateChangeListener((PropertyChangeEvent e) -> {
         if (e.getNewValue() instanceof IceProcessingState s) {
           if (s == IceProcessingState.COMPLETED) {
@@ -129,10 +146,31 @@ public final class IceLeg implements AutoCloseable {
     component.send(data, off, len);
   }
 
+  /**
+   * Sends media ({@code view}'s position to limit) to the browser's address on the selected pair, from the
+   * node's WebRTC port, without ice4j's per-packet work; through ice4j when the port has no media channel.
+   * Returns false when ICE has not completed or the socket's send buffer was full (the packet is dropped).
+   */
+  public boolean sendMedia(ByteBuffer view) throws IOException {
+    InetSocketAddress to = selectedRemote;
+    if (to == null) {
+      return false;
+    }
+    DatagramChannel ch = service.mediaChannel();
+    if (ch == null) {
+      component.send(view.array(), view.position(), view.remaining());
+      return true;
+    }
+    return ch.send(view, to) > 0;
+  }
+
   /** Frees the agent (its threads and its ufrag registration in the shared harvester). Idempotent. */
   @Override
   public void close() {
     if (freed.compareAndSet(false, true)) {
+      if (target != null) {
+        service.harvester().unregister(agent.getLocalUfrag(), target);
+      }
       agent.free();
       service.agentFreed();
     }

@@ -1,11 +1,17 @@
 package org.webphone.gateway.media.ice;
 
 import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.StandardSocketOptions;
+import java.nio.channels.DatagramChannel;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.ice4j.Transport;
+import org.webphone.gateway.media.dtls.DtlsHandshakePool;
 import org.ice4j.TransportAddress;
 import org.ice4j.ice.harvest.AbstractUdpListener;
-import org.ice4j.ice.harvest.SinglePortUdpHarvester;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The node's single ICE port: one ice4j {@link SinglePortUdpHarvester} shared by every browser leg,
@@ -35,27 +41,85 @@ public final class IceService implements AutoCloseable {
       // within milliseconds at a few hundred calls whenever the receive thread is descheduled.
       System.setProperty("ice4j.harvest.udp.receive-buffer-size", String.valueOf(4 * 1024 * 1024));
     }
+    if (System.getProperty("ice4j.harvest.udp.socket-pool-size") == null) {
+      // With more than one socket ice4j binds them with SO_REUSEADDR, which lets our media channel share the
+      // port (see the constructor); ice4j itself then sends only STUN and DTLS.
+      System.setProperty("ice4j.harvest.udp.socket-pool-size", "2");
+    }
     String stun = System.getProperty("ice4j.harvest.mapping.stun.addresses");
     if (stun != null && stun.isBlank()) {
       System.clearProperty("ice4j.harvest.mapping.stun.addresses");
     }
   }
 
-  private final SinglePortUdpHarvester harvester;
+  private static final Logger LOG = LoggerFactory.getLogger(IceService.class);
+  private final WebRtcPort harvester;
+  private final DatagramChannel mediaChannel;
   private final String announcedAddress;
   private final int port;
   private final AtomicInteger liveAgents = new AtomicInteger();
+  private final DtlsHandshakePool dtlsPool = new DtlsHandshakePool();
 
-  /** Binds the port; blocking, call from a worker thread. */
+  /**
+   * Binds the port; blocking, call from a worker thread.
+   *
+   * <p>Media toward the browsers is sent on a channel of our own bound to the same port, not through
+   * ice4j's {@code Component.send} (a socket-wrapper lookup, a packet object, a lock and a blocking send per
+   * packet). It is bound first, with SO_REUSEADDR: on Linux the socket bound last receives a port's unicast
+   * datagrams, so ice4j's receive socket, bound after it, still gets every packet and keeps doing ICE and
+   * consent, while the browser sees our media come from the port of its selected pair. When the port cannot
+   * be shared (ice4j configured with one socket, no SO_REUSEADDR) the harvester is bound alone and media goes
+   * through ice4j.
+   */
   public IceService(String bindAddress, int port, String announcedAddress) throws IOException {
     IceBufferPool.install();
-    this.harvester = new SinglePortUdpHarvester(new TransportAddress(bindAddress, port, Transport.UDP));
+    DatagramChannel ch = null;
+    WebRtcPort h;
+    try {
+      ch = DatagramChannel.open(StandardProtocolFamily.INET);
+      ch.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+      ch.setOption(StandardSocketOptions.SO_SNDBUF, 1 << 20);
+      ch.bind(new InetSocketAddress(bindAddress, port));
+      ch.configureBlocking(false);
+      int shared = ((InetSocketAddress) ch.getLocalAddress()).getPort();
+      h = new WebRtcPort(new TransportAddress(bindAddress, shared, Transport.UDP));
+    } catch (IOException | RuntimeException e) {
+      LOG.info("media to browsers goes through ice4j: the WebRTC port cannot be shared ({})", e.toString());
+      closeQuietly(ch);
+      ch = null;
+      h = new WebRtcPort(new TransportAddress(bindAddress, port, Transport.UDP));
+    }
+    this.harvester = h;
+    this.mediaChannel = ch;
     this.port = harvester.getLocalAddress().getPort();
     this.announcedAddress = announcedAddress;
   }
 
-  SinglePortUdpHarvester harvester() {
+  /**
+   * Our non-blocking send-only channel on the WebRTC port (see the constructor), or null when media must go
+   * through ice4j. Safe to send on from any thread.
+   */
+  public DatagramChannel mediaChannel() {
+    return mediaChannel;
+  }
+
+  private static void closeQuietly(DatagramChannel ch) {
+    if (ch != null) {
+      try {
+        ch.close();
+      } catch (IOException ignored) {
+        // nothing to flush on a datagram channel
+      }
+    }
+  }
+
+  WebRtcPort harvester() {
     return harvester;
+  }
+
+  /** Threads of ours reading the WebRTC port (0 when ice4j's own thread does), for leak checks. */
+  public int readerThreads() {
+    return harvester.readerThreads();
   }
 
   /** The address written in the SDP candidates (the 1:1 NAT address when configured). */
@@ -65,6 +129,14 @@ public final class IceService implements AutoCloseable {
 
   public int port() {
     return port;
+  }
+
+  /**
+   * The few threads that run the DTLS handshakes over this port (and the rare records after them); stopped
+   * with the port.
+   */
+  public DtlsHandshakePool dtlsPool() {
+    return dtlsPool;
   }
 
   /** ICE agents created and not yet freed. */
@@ -82,6 +154,8 @@ public final class IceService implements AutoCloseable {
 
   @Override
   public void close() {
+    dtlsPool.close();
     harvester.close();
+    closeQuietly(mediaChannel);
   }
 }
