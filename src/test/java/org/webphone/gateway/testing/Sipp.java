@@ -78,8 +78,10 @@ public final class Sipp implements AutoCloseable {
       throw new IllegalArgumentException("no SIPp scenario " + file);
     }
     int port = Ports.free();
-    Path dir = Path.of("target", "peers", "sipp-" + port).toAbsolutePath();
-    Files.createDirectories(dir);
+    // A directory of its own: SIPp names its trace files by scenario and PID, so a directory per port kept an
+    // earlier run's traces on the same port, and traceCount counted their messages too (a flaky registrar test).
+    Path peers = Files.createDirectories(Path.of("target", "peers").toAbsolutePath());
+    Path dir = Files.createTempDirectory(peers, "sipp-" + port + "-");
     List<String> cmd = new ArrayList<>();
     cmd.add("sipp");
     if (remote != null) {
