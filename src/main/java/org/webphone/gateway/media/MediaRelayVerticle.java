@@ -371,6 +371,8 @@ public final class MediaRelayVerticle extends VerticleBase {
         .put("creating", creating.size())
         .put("rtpPorts", rt.ports().inUse())
         .put("agents", rt.ice().liveAgents())
+        .put("dtlsSessions", rt.dtlsThreads().get())
+        // The old name of dtlsSessions, from when every leg had a DTLS thread; kept for existing readers.
         .put("dtlsThreads", rt.dtlsThreads().get())
         .put("rtpRegistrations", rt.loop().registrations())
         .put("rtcpTasks", rt.rtcp().liveTasks())

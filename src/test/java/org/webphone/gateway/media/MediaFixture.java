@@ -177,7 +177,8 @@ final class MediaFixture implements AutoCloseable {
     assertEquals(0, s.getInteger("sessions"), "sessions: " + s);
     assertEquals(0, s.getInteger("rtpPorts"), "RTP ports in use: " + s);
     assertEquals(0, s.getInteger("agents"), "ICE agents: " + s);
-    assertEquals(0, s.getInteger("dtlsThreads"), "DTLS threads: " + s);
+    assertEquals(0, s.getInteger("dtlsSessions"), "DTLS sessions: " + s);
+    assertEquals(s.getInteger("dtlsSessions"), s.getInteger("dtlsThreads"), "the old name carries the same count");
     assertEquals(0, s.getInteger("rtcpTasks"), "RTCP timer tasks: " + s);
   }
 

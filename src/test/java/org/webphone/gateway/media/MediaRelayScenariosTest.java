@@ -157,7 +157,7 @@ class MediaRelayScenariosTest {
     second.connect(reply.getString("browserAnswer"));
     f.awaitEvent("connected", 5);
     f.awaitStatus("agents", 1);
-    f.awaitStatus("dtlsThreads", 1);
+    f.awaitStatus("dtlsSessions", 1);
     for (int i = 0; i < 10; i++) {
       second.sendRtp(0, payload(50 + i));
       Thread.sleep(2);
