@@ -3,19 +3,14 @@ package org.webphone.gateway.media.client;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.ClosedChannelException;
-import java.nio.channels.ClosedSelectorException;
 import java.nio.channels.DatagramChannel;
-import java.nio.channels.SelectionKey;
-import java.nio.channels.Selector;
-import java.util.Iterator;
-import java.util.concurrent.ConcurrentLinkedQueue;
+import org.webphone.gateway.media.rtp.RtpIoLoop;
 
 /**
- * One thread reading the sockets of many {@link SyntheticBrowser}s: a selector over their non-blocking
- * channels, several datagrams per wake-up. A load test with a thousand synthetic browsers then costs one
- * receive thread instead of a thousand, so what it measures is the relay, not the scheduler. Handlers run on
- * the loop thread and must not block.
+ * One thread reading the sockets of many {@link SyntheticBrowser}s: the relay's own selector loop
+ * ({@link RtpIoLoop}) over their non-blocking channels, several datagrams per wake-up. A load test with a
+ * thousand synthetic browsers then costs one receive thread instead of a thousand, so what it measures is
+ * the relay, not the scheduler. Handlers run on the loop thread and must not block.
  */
 public final class ClientIoLoop implements AutoCloseable {
   private static final int READS_PER_WAKEUP = 16;
@@ -25,54 +20,18 @@ public final class ClientIoLoop implements AutoCloseable {
     void onDatagram(byte[] data, int len, InetSocketAddress from);
   }
 
-  private final Selector selector;
-  private final Thread thread;
-  private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
+  private final RtpIoLoop loop;
+  /** Touched only on the loop thread. */
   private final byte[] rx = new byte[2048];
   private final ByteBuffer rxView = ByteBuffer.wrap(rx);
-  private volatile boolean running = true;
 
   /** Starts the loop thread, named {@code name}. */
   public ClientIoLoop(String name) throws IOException {
-    selector = Selector.open();
-    thread = new Thread(this::run, name);
-    thread.setDaemon(true);
-    thread.start();
+    loop = new RtpIoLoop(name);
   }
 
   void register(DatagramChannel channel, Handler handler) {
-    tasks.add(() -> {
-      try {
-        channel.register(selector, SelectionKey.OP_READ, handler);
-      } catch (ClosedChannelException e) {
-        // closed before the registration ran: nothing to read
-      }
-    });
-    selector.wakeup();
-  }
-
-  private void run() {
-    while (running) {
-      try {
-        selector.select(500);
-        Runnable task;
-        while ((task = tasks.poll()) != null) {
-          task.run();
-        }
-        Iterator<SelectionKey> it = selector.selectedKeys().iterator();
-        while (it.hasNext()) {
-          SelectionKey key = it.next();
-          it.remove();
-          if (key.isValid() && key.isReadable()) {
-            read((DatagramChannel) key.channel(), (Handler) key.attachment());
-          }
-        }
-      } catch (ClosedSelectorException e) {
-        return;
-      } catch (IOException | RuntimeException e) {
-        // one client's failure must not stop the others; the test sees its missing packets
-      }
-    }
+    loop.register(channel, ch -> read(ch, handler));
   }
 
   private void read(DatagramChannel ch, Handler handler) {
@@ -82,6 +41,7 @@ public final class ClientIoLoop implements AutoCloseable {
       try {
         from = (InetSocketAddress) ch.receive(rxView);
       } catch (IOException e) {
+        // one client's failure must not stop the others; the test sees its missing packets
         return;
       }
       if (from == null) {
@@ -94,19 +54,6 @@ public final class ClientIoLoop implements AutoCloseable {
   /** Stops the thread (bounded wait) and closes the selector; the clients close their own channels. */
   @Override
   public void close() {
-    running = false;
-    selector.wakeup();
-    if (Thread.currentThread() != thread) {
-      try {
-        thread.join(2000);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
-    try {
-      selector.close();
-    } catch (IOException ignored) {
-      // nothing buffered in a selector
-    }
+    loop.close();
   }
 }

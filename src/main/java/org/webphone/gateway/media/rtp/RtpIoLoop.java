@@ -102,15 +102,20 @@ public final class RtpIoLoop implements AutoCloseable {
     }
   }
 
-  /** Stops the thread and waits for it (bounded); call from a worker, not the event loop. */
+  /**
+   * Stops the thread and waits for it (bounded; not when a handler closes its own loop); call from a worker,
+   * not the event loop.
+   */
   @Override
   public void close() {
     running = false;
     selector.wakeup();
-    try {
-      thread.join(2000);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+    if (Thread.currentThread() != thread) {
+      try {
+        thread.join(2000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
     try {
       selector.close();
