@@ -47,41 +47,15 @@ class SessionWithRealGatewayTest {
   }
 
   private void start(Vertx vertx, int graceSec) throws Exception {
-    start(vertx, graceSec, sippUas("uas-answer.xml", "-m", "2", "-rtp_echo"));
-  }
-
-  /**
-   * SIPp binds its media port and that port + 2, chosen free but not held: on a busy machine another
-   * process can take one first, and SIPp exits at start. A few bounded attempts.
-   */
-  private static Sipp sippUas(String scenario, String... args) throws Exception {
-    for (int attempt = 1; ; attempt++) {
-      try {
-        return Sipp.uas(scenario, args);
-      } catch (AssertionError e) {
-        if (attempt == 3 || !String.valueOf(e.getMessage()).contains("exited at start")) {
-          throw e;
-        }
-      }
-    }
+    start(vertx, graceSec, Sipp.uas("uas-answer.xml", "-m", "2", "-rtp_echo"));
   }
 
   private void start(Vertx vertx, int graceSec, Sipp pbx) throws Exception {
     sipp = pbx;
-    // Free ports can be taken by a parallel test between the check and the bind: a few bounded attempts.
-    for (int attempt = 1; ; attempt++) {
-      try {
-        node = TestNode.start(new JsonObject()
-            .put("sip", new JsonObject().put("optionsIntervalSec", 0))
-            .put("pbx", new JsonObject().put("host", "127.0.0.1").put("port", sipp.port()))
-            .put("session", new JsonObject().put("resumeGraceSec", graceSec)));
-        break;
-      } catch (java.util.concurrent.ExecutionException e) {
-        if (!(e.getCause() instanceof java.net.BindException) || attempt == 3) {
-          throw e;
-        }
-      }
-    }
+    node = TestNode.start(new JsonObject()
+        .put("sip", new JsonObject().put("optionsIntervalSec", 0))
+        .put("pbx", new JsonObject().put("host", "127.0.0.1").put("port", sipp.port()))
+        .put("session", new JsonObject().put("resumeGraceSec", graceSec)));
     ws = vertx.createWebSocketClient();
   }
 
@@ -161,7 +135,7 @@ class SessionWithRealGatewayTest {
 
   @Test
   void anIncomingCallIsOfferedToTheBrowserAcceptedWithItsOfferAndEndedByTheFarEnd(Vertx vertx) throws Exception {
-    start(vertx, 0, sippUas("registrar-ok.xml"));
+    start(vertx, 0, Sipp.uas("registrar-ok.xml"));
     try (SyntheticBrowser browser = new SyntheticBrowser()) {
       Harness.Client c = Harness.connect(ws, httpPort(), null, null);
       c.await("OnSetReadyStatus", e -> e.getBoolean("ready"));

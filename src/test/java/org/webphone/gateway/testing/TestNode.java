@@ -19,6 +19,19 @@ public final class TestNode implements AutoCloseable {
   }
 
   public static TestNode start(JsonObject overrides) throws Exception {
+    // The ports are free when picked, but another process may bind one first: fresh picks, a few attempts.
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return startOnce(overrides);
+      } catch (java.util.concurrent.ExecutionException e) {
+        if (!(e.getCause() instanceof java.net.BindException) || attempt == 3) {
+          throw e;
+        }
+      }
+    }
+  }
+
+  private static TestNode startOnce(JsonObject overrides) throws Exception {
     int rtp = Ports.free(true);
     JsonObject base = new JsonObject()
         .put("http", new JsonObject().put("port", Ports.free()))
