@@ -25,7 +25,6 @@ import org.webphone.gateway.testing.TestNode;
  * the caller's BYE, and counted once.
  */
 class LoadAnswerModeTest {
-  private static final Path BASE = Path.of(System.getProperty("project.basedir", "."));
   private final List<PeerProcess> peers = new ArrayList<>();
   private TestNode node;
 
@@ -40,11 +39,7 @@ class LoadAnswerModeTest {
   @Test
   void everyCallPlacedTowardTheLinesIsAnsweredAndCountedOnce() throws Exception {
     int pbx = Ports.free();
-    PeerProcess kamailio = PeerProcess.start("kamailio-load", List.of("kamailio", "-DD", "-E", "-m", "64", "-f",
-        BASE.resolve("bench/kamailio/bench.cfg").toString(), "-l", "udp:127.0.0.1:" + pbx,
-        "-A", "CTL_SOCK=\"unix:" + BASE.resolve("target/peers/kamailio-" + pbx + ".ctl") + "\""), null);
-    peers.add(kamailio);
-    kamailio.awaitLog(l -> l.contains("udp: 127.0.0.1"), Duration.ofSeconds(20));
+    peers.add(BenchPeers.kamailio("kamailio-load", pbx));
 
     node = TestNode.start(new JsonObject()
         .put("pbx", new JsonObject().put("host", "127.0.0.1").put("port", pbx))
@@ -62,10 +57,7 @@ class LoadAnswerModeTest {
 
     List<PeerProcess> callers = new ArrayList<>();
     for (String line : List.of("2000", "2001", "2002")) {
-      PeerProcess uac = PeerProcess.start("sipp-uac-" + line, List.of("sipp", "127.0.0.1:" + pbx, "-sf",
-          BASE.resolve("bench/sipp/uac-bench.xml").toString(), "-s", line, "-i", "127.0.0.1", "-p",
-          Integer.toString(Ports.free()), "-mp", Integer.toString(Ports.free()), "-m", "1", "-d", "1000",
-          "-timer_resol", "10", "-nostdin", "-timeout", "30", "-timeout_error"), null);
+      PeerProcess uac = BenchPeers.caller("sipp-uac-" + line, pbx, line, 1000, false);
       peers.add(uac);
       callers.add(uac);
     }

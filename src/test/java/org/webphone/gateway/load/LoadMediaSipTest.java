@@ -40,12 +40,7 @@ class LoadMediaSipTest {
         "-i", "127.0.0.1", "-p", Integer.toString(uasPort), "-mp", Integer.toString(Ports.freeRange(4)), "-rtp_echo",
         "-m", "100", "-timer_resol", "10", "-nostdin", "-timeout", "60"), null));
     pbx = Ports.free();
-    PeerProcess kamailio = PeerProcess.start("kamailio-load-media", List.of("kamailio", "-DD", "-E", "-m", "64", "-f",
-        BASE.resolve("bench/kamailio/bench.cfg").toString(), "-l", "udp:127.0.0.1:" + pbx,
-        "-A", "UAS_URI=\"sip:127.0.0.1:" + uasPort + "\"",
-        "-A", "CTL_SOCK=\"unix:" + BASE.resolve("target/peers/kamailio-" + pbx + ".ctl") + "\""), null);
-    peers.add(kamailio);
-    kamailio.awaitLog(l -> l.contains("udp: 127.0.0.1"), Duration.ofSeconds(20));
+    peers.add(BenchPeers.kamailio("kamailio-load-media", pbx, "UAS_URI=\"sip:127.0.0.1:" + uasPort + "\""));
     // Exactly two accounts, both leased by the two clients: the lines to call are 2000 and 2001.
     node = TestNode.start(new JsonObject()
         .put("pbx", new JsonObject().put("host", "127.0.0.1").put("port", pbx))
@@ -91,10 +86,7 @@ class LoadMediaSipTest {
 
     List<PeerProcess> callers = new ArrayList<>();
     for (String line : List.of("2000", "2001")) {
-      PeerProcess uac = PeerProcess.start("sipp-uac-echo-" + line, List.of("sipp", "127.0.0.1:" + pbx, "-sf",
-          BASE.resolve("bench/sipp/uac-bench.xml").toString(), "-s", line, "-i", "127.0.0.1", "-p",
-          Integer.toString(Ports.free()), "-mp", Integer.toString(Ports.freeRange(4)), "-rtp_echo", "-m", "1",
-          "-d", "2500", "-timer_resol", "10", "-nostdin", "-timeout", "30", "-timeout_error"), null);
+      PeerProcess uac = BenchPeers.caller("sipp-uac-echo-" + line, pbx, line, 2500, true);
       peers.add(uac);
       callers.add(uac);
     }
