@@ -8,6 +8,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.zip.CRC32;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
+import org.webphone.gateway.media.rtp.Rtp;
 
 /**
  * The few STUN messages (RFC 5389, RFC 8445) a controlling ICE agent with one host candidate needs: a
@@ -29,7 +30,7 @@ public final class StunMessages {
   }
 
   public static boolean isStun(byte[] b, int len) {
-    return len >= 20 && (b[0] & 0xC0) == 0 && ByteBuffer.wrap(b, 4, 4).getInt() == MAGIC;
+    return Rtp.isStun(b, len);
   }
 
   public static int type(byte[] b) {

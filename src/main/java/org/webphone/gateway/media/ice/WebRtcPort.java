@@ -15,6 +15,7 @@ import org.ice4j.util.Buffer;
 import org.ice4j.util.BufferPool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.webphone.gateway.media.rtp.Rtp;
 
 /**
  * The node's single WebRTC port, read by our own threads instead of ice4j's single receive thread.
@@ -124,7 +125,7 @@ final class WebRtcPort extends SinglePortUdpHarvester {
 
   private void dispatch(byte[] b, int len, InetSocketAddress from) {
     Route r = routes.get(from);
-    boolean stun = isStun(b, len);
+    boolean stun = Rtp.isStun(b, len);
     if (r == null) {
       // A new remote address is accepted only with a Binding Request for one of our ufrags, as ice4j does.
       String ufrag = stun ? getUfragOf(b, len) : null;
@@ -147,11 +148,6 @@ final class WebRtcPort extends SinglePortUdpHarvester {
       return;
     }
     r.target().onDatagram(b, 0, len, from);
-  }
-
-  /** RFC 7983: first byte 0..3, and the STUN magic cookie. */
-  private static boolean isStun(byte[] b, int len) {
-    return len >= 20 && (b[0] & 0xFF) < 4 && b[4] == 0x21 && b[5] == 0x12 && (b[6] & 0xFF) == 0xA4 && b[7] == 0x42;
   }
 
   /** The local ufrag of a Binding Request (the USERNAME attribute before ':'), or null. */

@@ -27,6 +27,11 @@ public final class Rtp {
     return pt >= 64 && pt <= 95;
   }
 
+  /** STUN by RFC 7983 (first byte 0..3) and the RFC 5389 magic cookie; no allocation, for receive paths. */
+  public static boolean isStun(byte[] b, int len) {
+    return len >= 20 && (b[0] & 0xFF) < 4 && b[4] == 0x21 && b[5] == 0x12 && (b[6] & 0xFF) == 0xA4 && b[7] == 0x42;
+  }
+
   /** DTLS record by RFC 7983: first byte 20..63. */
   public static boolean isDtls(byte[] b, int off, int len) {
     if (len < 13) {
