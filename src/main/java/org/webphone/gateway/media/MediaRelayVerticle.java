@@ -163,6 +163,9 @@ public final class MediaRelayVerticle extends VerticleBase {
     }
     creating.put(callId, false);
     MediaSdp.PbxMedia pbx = pbxOffer;
+    boolean answerLater = Boolean.TRUE.equals(b.getValue("answerLater"));
+    // Unordered: creates of different calls run side by side on the worker pool instead of queueing
+    // behind each other (each builds an ICE agent); nothing here depends on another call's create.
     vertx.executeBlocking(() -> {
       RtpPorts.Pair ports = rt.ports().allocate();
       if (ports == null) {
@@ -175,48 +178,107 @@ public final class MediaRelayVerticle extends VerticleBase {
       } else {
         s.useSavp(rt.pbxSrtp(), 1);
       }
+      if (answerLater) {
+        // The PBX side is ready: the SIP side can go on while this worker builds the ICE agent.
+        context.runOnContext(v -> published(m, s, pbx, offer, false));
+        try {
+          return new Made(s, newLeg(s, offer), null);
+        } catch (Exception e) {
+          return new Made(s, null, e);
+        }
+      }
       try {
         s.replaceBrowserLeg(newLeg(s, offer));
       } catch (Exception e) {
         s.close();
         throw e;
       }
-      return s;
-    }).onComplete(ar -> {
-      boolean closeRequested = creating.remove(callId);
-      if (ar.failed()) {
-        LOG.warn("call={} media create failed: {}", callId, ar.cause().toString());
-        m.fail(ErrorCode.INTERNAL.code(), "media create failed: " + ar.cause().getMessage());
-        return;
-      }
-      MediaSession s = ar.result();
-      if (s == null) {
-        m.fail(ErrorCode.NO_PORT.code(), "no free RTP port pair in media.rtpPortMin..rtpPortMax");
-        return;
-      }
-      if (closeRequested) {
-        vertx.executeBlocking(() -> {
-          s.close();
-          return null;
-        });
-        m.fail(ErrorCode.NOT_FOUND.code(), "call " + callId + " was closed while its media was being created");
-        return;
-      }
-      sessions.put(callId, s);
-      s.startPbxLeg();
-      String pbxSdp;
-      if (pbx != null) {
-        s.applyPbx(pbx);
-        lastPbxOrigin.put(callId, pbx.origin());
-        pbxSdp = s.pbxSdp(pbx.direction());
+      return new Made(s, s.browserLeg(), null);
+    }, false).onComplete(ar -> {
+      if (ar.failed() || ar.result() == null) {
+        creating.remove(callId);
+        if (ar.failed()) {
+          LOG.warn("call={} media create failed: {}", callId, ar.cause().toString());
+          m.fail(ErrorCode.INTERNAL.code(), "media create failed: " + ar.cause().getMessage());
+        } else {
+          m.fail(ErrorCode.NO_PORT.code(), "no free RTP port pair in media.rtpPortMin..rtpPortMax");
+        }
+      } else if (answerLater) {
+        browserLegMade(ar.result(), offer);
       } else {
-        awaitingAnswer.add(callId);
-        pbxSdp = s.pbxSdp(null);
+        published(m, ar.result().session(), pbx, offer, true);
       }
-      LOG.info("call={} media created: browser codec {} te {}, RTP port {}", callId, codec, offer.telephoneEvent(),
-          s.rtpPort());
-      m.reply(new JsonObject().put("browserAnswer", s.browserAnswer(offer, s.browserLeg())).put("pbxSdp", pbxSdp));
     });
+  }
+
+  /** What a create's worker made: the session, and its browser leg or why it could not be made. */
+  private record Made(MediaSession session, WebRtcLeg leg, Exception legFailure) {
+  }
+
+  /**
+   * On the event loop, once the session's PBX side exists: registers the session (unless a close came
+   * meanwhile) and replies {@code pbxSdp}, with {@code browserAnswer} when the browser leg is already there.
+   */
+  private void published(Message<JsonObject> m, MediaSession s, MediaSdp.PbxMedia pbx,
+                         MediaSdp.BrowserOffer offer, boolean withAnswer) {
+    String callId = s.callId();
+    boolean closeRequested = Boolean.TRUE.equals(creating.remove(callId));
+    if (closeRequested) {
+      closeOnWorker(s::close);
+      m.fail(ErrorCode.NOT_FOUND.code(), "call " + callId + " was closed while its media was being created");
+      return;
+    }
+    sessions.put(callId, s);
+    s.startPbxLeg();
+    String pbxSdp;
+    if (pbx != null) {
+      s.applyPbx(pbx);
+      lastPbxOrigin.put(callId, pbx.origin());
+      pbxSdp = s.pbxSdp(pbx.direction());
+    } else {
+      awaitingAnswer.add(callId);
+      pbxSdp = s.pbxSdp(null);
+    }
+    LOG.info("call={} media created: browser codec {} te {}, RTP port {}", callId, s.codec(),
+        offer.telephoneEvent(), s.rtpPort());
+    JsonObject reply = new JsonObject().put("pbxSdp", pbxSdp);
+    if (withAnswer) {
+      reply.put("browserAnswer", s.browserAnswer(offer, s.browserLeg()));
+    }
+    m.reply(reply);
+  }
+
+  /**
+   * On the event loop, for a create with {@code answerLater}: installs the browser leg built after the
+   * reply and sends the answer as a {@code media} event, or reports the leg's failure; a leg whose session
+   * was closed (or never published) meanwhile is closed.
+   */
+  private void browserLegMade(Made made, MediaSdp.BrowserOffer offer) {
+    MediaSession s = made.session();
+    boolean live = sessions.get(s.callId()) == s && !s.ended();
+    if (made.leg() == null) {
+      if (live) {
+        LOG.warn("call={} browser leg failed: {}", s.callId(), made.legFailure().toString());
+        s.markEnded();
+        emit(s.sessionId(), s.event("failed", "browser leg: " + made.legFailure().getMessage()));
+      }
+      return;
+    }
+    if (!live || s.browserLeg() != null) {
+      // Closed meanwhile, or a browser re-offer (media.session.browser-offer) already gave it a newer leg.
+      closeOnWorker(made.leg()::close);
+      return;
+    }
+    s.replaceBrowserLeg(made.leg());
+    emit(s.sessionId(), s.event("answer", null).put("sdp", s.browserAnswer(offer, made.leg())));
+  }
+
+  /** Closes a session or leg that nobody else holds (blocking: joins DTLS, frees the ICE agent). */
+  private void closeOnWorker(Runnable close) {
+    vertx.executeBlocking(() -> {
+      close.run();
+      return null;
+    }, false);
   }
 
   private WebRtcLeg newLeg(MediaSession s, MediaSdp.BrowserOffer offer) throws java.io.IOException {
@@ -297,20 +359,14 @@ public final class MediaRelayVerticle extends VerticleBase {
       }
       WebRtcLeg leg = ar.result();
       if (sessions.get(s.callId()) != s) {
-        vertx.executeBlocking(() -> {
-          leg.close();
-          return null;
-        });
+        closeOnWorker(leg::close);
         m.fail(ErrorCode.NOT_FOUND.code(), "call " + s.callId() + " was closed meanwhile");
         return;
       }
       s.negotiated(s.codec(), offer.telephoneEvent(), s.pbxTe());
       WebRtcLeg old = s.replaceBrowserLeg(leg);
       if (old != null) {
-        vertx.executeBlocking(() -> {
-          old.close();
-          return null;
-        });
+        closeOnWorker(old::close);
       }
       LOG.info("call={} browser leg rebuilt", s.callId());
       m.reply(new JsonObject().put("browserAnswer", s.browserAnswer(offer, leg)));

@@ -347,6 +347,11 @@ final class MediaSession {
     ended = true;
   }
 
+  /** Whether the call's media was reported failed or timed out (the session waits for its close). */
+  boolean ended() {
+    return ended;
+  }
+
   JsonObject status() {
     return new JsonObject().put("callId", callId).put("sessionId", sessionId).put("rtpPort", pbx.port())
         .put("pbxAddress", pbx.remote() == null ? null

@@ -87,9 +87,7 @@ final class CallControl {
     Call c = new Call("c-" + UUID.randomUUID(), false, null);
     call = c;
     LOG.info("call={} line={} outgoing to {}", c.id, owner.lineId(), target);
-    JsonObject create = new JsonObject().put("callId", c.id).put("sessionId", owner.lineId())
-        .put("browserOffer", f.string("sdp"));
-    owner.replies().request(Addresses.MEDIA_CREATE, create).onComplete(ar -> {
+    owner.replies().request(Addresses.MEDIA_CREATE, mediaCreate(c, f, null)).onComplete(ar -> {
       if (call != c) {
         closeMedia(c.id); // hung up while the media was being made
         return;
@@ -98,8 +96,7 @@ final class CallControl {
         fail(c, ar.cause(), false);
         return;
       }
-      c.mediaCreated = true;
-      owner.send(answer(c.id, ar.result().getString("browserAnswer")));
+      mediaCreated(c, ar.result());
       c.sipRequested = true;
       JsonObject make = new JsonObject().put("lineId", owner.lineId()).put("callId", c.id).put("target", target)
           .put("sdp", ar.result().getString("pbxSdp")).put(SetupLatency.CALL_NANOS, callNanos);
@@ -127,12 +124,8 @@ final class CallControl {
     Call c = requireRinging(f.string("callId"), "accept");
     c.accepting = true;
     LOG.info("call={} line={} accepted by the browser", c.id, owner.lineId());
-    JsonObject create = new JsonObject().put("callId", c.id).put("sessionId", owner.lineId())
-        .put("browserOffer", f.string("sdp"));
-    if (c.pbxOffer != null) {
-      create.put("pbxOffer", c.pbxOffer); // absent for an offerless INVITE: the 200 OK then carries our offer
-    }
-    owner.replies().request(Addresses.MEDIA_CREATE, create).onComplete(ar -> {
+    // No pbxOffer for an offerless INVITE: the 200 OK then carries our offer.
+    owner.replies().request(Addresses.MEDIA_CREATE, mediaCreate(c, f, c.pbxOffer)).onComplete(ar -> {
       if (call != c) {
         closeMedia(c.id);
         return;
@@ -141,8 +134,7 @@ final class CallControl {
         fail(c, ar.cause(), true);
         return;
       }
-      c.mediaCreated = true;
-      owner.send(answer(c.id, ar.result().getString("browserAnswer")));
+      mediaCreated(c, ar.result());
       c.sipRequested = true;
       JsonObject acc = new JsonObject().put("lineId", owner.lineId()).put("callId", c.id)
           .put("sdp", ar.result().getString("pbxSdp"));
@@ -153,6 +145,28 @@ final class CallControl {
       });
     });
     return Future.succeededFuture(new JsonObject().put("callId", c.id));
+  }
+
+  /**
+   * The media for a call. {@code answerLater}: the relay replies with the PBX SDP as soon as the call's RTP
+   * ports are bound, so the INVITE (or the 200 OK) leaves while it still builds the browser's ICE agent;
+   * the browser's answer follows as a {@code media} event with state {@code answer} (see onMedia).
+   */
+  private JsonObject mediaCreate(Call c, ClientFrame f, String pbxOffer) {
+    JsonObject create = new JsonObject().put("callId", c.id).put("sessionId", owner.lineId())
+        .put("browserOffer", f.string("sdp")).put("answerLater", true);
+    if (pbxOffer != null) {
+      create.put("pbxOffer", pbxOffer);
+    }
+    return create;
+  }
+
+  private void mediaCreated(Call c, JsonObject reply) {
+    c.mediaCreated = true;
+    String browserAnswer = reply.getString("browserAnswer");
+    if (browserAnswer != null) {
+      owner.send(answer(c.id, browserAnswer));
+    }
   }
 
   Future<JsonObject> reject(ClientFrame f) {
@@ -275,6 +289,10 @@ final class CallControl {
       return;
     }
     String state = ev.getString("state", "");
+    if (state.equals("answer")) {
+      owner.send(answer(c.id, ev.getString("sdp")));
+      return;
+    }
     owner.send(ServerEvent.call(ServerEvent.MEDIA_STATE, c.id).put("state", state)
         .put("reason", ev.getString("reason")));
     if (state.equals("failed") || state.equals("timeout")) {

@@ -172,6 +172,13 @@ final class MediaFixture implements AutoCloseable {
   }
 
   /** Asserts that the verticle holds nothing any more. */
+  /** Closes the call's media, waits for its {@code closed} event, then checks that nothing is left. */
+  void closeAndAssertNothingLeaks(String callId) throws Exception {
+    request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", callId));
+    awaitEvent("closed", 5);
+    assertNothingLeaks();
+  }
+
   void assertNothingLeaks() throws Exception {
     JsonObject s = status();
     assertEquals(0, s.getInteger("sessions"), "sessions: " + s);

@@ -4,6 +4,7 @@ import org.webphone.gateway.media.client.SyntheticBrowser;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vertx.core.Vertx;
@@ -99,8 +100,56 @@ class MediaRelayVerticleTest {
     assertEquals(PACKETS, counters.getLong("pbxIn"));
     assertEquals(PACKETS, counters.getLong("toBrowser"));
 
-    f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "c1"));
-    f.awaitEvent("closed", 5);
+    f.closeAndAssertNothingLeaks("c1");
+    tc.completeNow();
+  }
+
+  @Test
+  void withAnswerLaterThePbxSdpComesFirstAndTheBrowserAnswerFollowsAsAnEvent(VertxTestContext tc) throws Exception {
+    SyntheticBrowser browser = f.own(new SyntheticBrowser());
+    f.listen("s2");
+    JsonObject created = f.request(Addresses.MEDIA_CREATE, new JsonObject().put("callId", "c2")
+        .put("sessionId", "s2").put("browserOffer", browser.offer()).put("answerLater", true));
+    assertNull(created.getString("browserAnswer"), created.encode());
+    String pbxOffer = created.getString("pbxSdp");
+    assertTrue(pbxOffer.contains(" RTP/AVP 0 101"), pbxOffer);
+    int rtpPort = Sdp.parse(pbxOffer).audio().port;
+    // The PBX may answer before the browser leg exists (the INVITE left before the leg was built).
+    f.request(Addresses.MEDIA_PBX_SDP, new JsonObject().put("callId", "c2").put("sdp", f.pbxSdp(1, "0 101", "sendrecv")));
+    JsonObject answerEvent = f.awaitEvent("answer", 5);
+    assertEquals("c2", answerEvent.getString("callId"));
+    String answer = answerEvent.getString("sdp");
+    assertTrue(answer.contains("a=setup:passive"), answer);
+    assertTrue(answer.contains("m=audio " + f.webrtcPort + " UDP/TLS/RTP/SAVPF 0 126"), answer);
+    browser.connect(answer);
+    f.awaitEvent("connected", 5);
+
+    byte[] sent = browser.sendRtp(0, payload(1));
+    byte[] atPbx = f.pbxReceive();
+    assertNotNull(atPbx, "the browser's packet did not reach the PBX");
+    assertArrayEquals(java.util.Arrays.copyOfRange(sent, 12, 172), java.util.Arrays.copyOfRange(atPbx, 12, 172));
+    byte[] fromPbx = rtp(0, 9000, 0, 0x0BADF00D, payload(2));
+    f.pbxSend(fromPbx, rtpPort);
+    byte[] atBrowser = browser.received.poll(3, TimeUnit.SECONDS);
+    assertNotNull(atBrowser, "the PBX's packet did not reach the browser");
+    assertArrayEquals(java.util.Arrays.copyOfRange(fromPbx, 12, 172), java.util.Arrays.copyOfRange(atBrowser, 12, 172));
+
+    f.closeAndAssertNothingLeaks("c2");
+    tc.completeNow();
+  }
+
+  @Test
+  void aCallClosedRightAfterItsAnswerLaterReplyLeavesNoAgentPortOrLeg(VertxTestContext tc) throws Exception {
+    for (int i = 0; i < 5; i++) {
+      SyntheticBrowser browser = f.own(new SyntheticBrowser());
+      String callId = "quick-" + i;
+      f.listen("s-" + callId);
+      f.request(Addresses.MEDIA_CREATE, new JsonObject().put("callId", callId).put("sessionId", "s-" + callId)
+          .put("browserOffer", browser.offer()).put("answerLater", true));
+      // Closed while the worker may still be building the ICE agent: that leg must be closed, not installed.
+      f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", callId));
+    }
+    f.awaitStatus("agents", 0); // a leg finished after its close is closed on a worker
     f.assertNothingLeaks();
     tc.completeNow();
   }
