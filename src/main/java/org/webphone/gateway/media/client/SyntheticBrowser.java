@@ -384,6 +384,12 @@ public final class SyntheticBrowser implements AutoCloseable {
       return ProtocolVersion.DTLSv12.only();
     }
 
+    /** Bounded like a browser's: bctls' default (0) waits forever for a server that never answers. */
+    @Override
+    public int getHandshakeTimeoutMillis() {
+      return 15_000;
+    }
+
     @Override
     protected int[] getSupportedCipherSuites() {
       return TlsUtils.getSupportedCipherSuites(getCrypto(), new int[] {
