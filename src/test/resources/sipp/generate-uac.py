@@ -63,9 +63,11 @@ Content-Length: 0
 
 RING = '  <recv response="100" optional="true" />\n  <recv response="180" />\n'
 files = {
-  'uac-answered.xml': ('calls, is answered, hangs up after a moment.',
+  # 2 s: long enough for a browser's ICE and DTLS after its Accept on a busy 2-core machine (at 300 ms the
+  # far end's BYE could close the media while a test's browser was still in its DTLS handshake).
+  'uac-answered.xml': ('calls, is answered, hangs up after 2 s.',
       INVITE % SDP + RING + '  <recv response="200" rrs="true" />\n' + in_dialog('ACK', 1, retrans=False)
-      + '  <pause milliseconds="300" />\n' + in_dialog('BYE', 2) + '  <recv response="200" />\n'),
+      + '  <pause milliseconds="2000" />\n' + in_dialog('BYE', 2) + '  <recv response="200" />\n'),
   'uac-offerless.xml': ('calls without SDP; answers the 200\'s offer in the ACK; hangs up.',
       INVITE % NOBODY + RING + '  <recv response="200" rrs="true" />\n' + in_dialog('ACK', 1, SDP, retrans=False)
       + '  <pause milliseconds="300" />\n' + in_dialog('BYE', 2) + '  <recv response="200" />\n'),

@@ -154,29 +154,33 @@ final class Harness implements AutoCloseable {
 
     /** The next frame of kind {@code event} matching {@code p}; frames before it are skipped. */
     JsonObject await(String event, Predicate<JsonObject> p) throws InterruptedException {
-      long end = System.currentTimeMillis() + WAIT_MS;
-      List<JsonObject> skipped = new ArrayList<>();
-      while (true) {
-        long left = end - System.currentTimeMillis();
-        JsonObject f = left <= 0 ? null : frames.poll(left, TimeUnit.MILLISECONDS);
-        if (f == null) {
-          fail("no " + event + " within " + WAIT_MS + " ms; got " + skipped);
-        }
-        if (event.equals(f.getString("event")) && p.test(f)) {
-          return f;
-        }
-        skipped.add(f);
-      }
+      return next(f -> event.equals(f.getString("event")) && p.test(f), "no " + event, false);
     }
 
     JsonObject await(String event) throws InterruptedException {
       return await(event, e -> true);
     }
 
+    /**
+     * The gateway's {@code Answer} for the call; frames before it stay queued, in order, for the next await:
+     * the Answer may come after call states (the INVITE or 200 OK does not wait for the browser's ICE agent).
+     */
+    JsonObject awaitAnswer(String callId) throws InterruptedException {
+      return next(f -> "Answer".equals(f.getString("event")) && callId.equals(f.getString("callId")),
+          "no Answer for " + callId, true);
+    }
+
     /** Sends {@code frame} with a fresh ref and returns the Ack/Pong or Error answering it. */
     JsonObject request(JsonObject frame) throws InterruptedException {
       String ref = "r" + System.nanoTime();
       send(frame.copy().put("ref", ref));
+      // Events that arrived before the answer stay queued, in order, for the next await.
+      return next(f -> ref.equals(f.getString("ref")), "no answer to " + frame.getString("method"), true);
+    }
+
+    /** The first frame matching within WAIT_MS; the frames before it are dropped, or kept in order. */
+    private JsonObject next(Predicate<JsonObject> match, String missing, boolean keepSkipped)
+        throws InterruptedException {
       long end = System.currentTimeMillis() + WAIT_MS;
       List<JsonObject> skipped = new ArrayList<>();
       try {
@@ -184,17 +188,18 @@ final class Harness implements AutoCloseable {
           long left = end - System.currentTimeMillis();
           JsonObject f = left <= 0 ? null : frames.poll(left, TimeUnit.MILLISECONDS);
           if (f == null) {
-            fail("no answer to " + frame.getString("method") + " within " + WAIT_MS + " ms; got " + skipped);
+            fail(missing + " within " + WAIT_MS + " ms; got " + skipped);
           }
-          if (ref.equals(f.getString("ref"))) {
+          if (match.test(f)) {
             return f;
           }
           skipped.add(f);
         }
       } finally {
-        // Events that arrived before the answer stay queued, in order, for the next await.
-        for (int i = skipped.size() - 1; i >= 0; i--) {
-          frames.addFirst(skipped.get(i));
+        if (keepSkipped) {
+          for (int i = skipped.size() - 1; i >= 0; i--) {
+            frames.addFirst(skipped.get(i));
+          }
         }
       }
     }

@@ -109,7 +109,7 @@ class SessionWithRealGatewayTest {
       String token = c.await("OnSession").getString("resumeToken");
       c.await("OnSetReadyStatus", e -> e.getBoolean("ready"));
       String callId = c.request(m("Call").put("number", "600").put("sdp", first.offer())).getString("callId");
-      first.connect(c.await("Answer").getString("sdp"));
+      first.connect(c.awaitAnswer(callId).getString("sdp"));
       c.await("OnInCall");
       c.ws.close(); // the page reloads
 
@@ -147,7 +147,7 @@ class SessionWithRealGatewayTest {
         assertEquals("Alice Caller", ring.getString("displayName"));
         String callId = ring.getString("callId");
         assertEquals("Ack", c.request(m("Accept").put("callId", callId).put("sdp", browser.offer())).getString("event"));
-        browser.connect(c.await("Answer", e -> callId.equals(e.getString("callId"))).getString("sdp"));
+        browser.connect(c.awaitAnswer(callId).getString("sdp"));
         c.await("OnInCall", e -> callId.equals(e.getString("callId")));
         c.await("OnCallStateChanged", e -> callId.equals(e.getString("callId")) && e.getString("state").equals("Completed"));
         caller.awaitSuccess(Duration.ofSeconds(15));
