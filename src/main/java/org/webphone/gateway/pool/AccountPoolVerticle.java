@@ -126,14 +126,14 @@ public final class AccountPoolVerticle extends VerticleBase {
       heartbeat();
       if (hz != null) {
         return vertx.executeBlocking(() -> {
-          lifecycleRegistration = hz.getLifecycleService().addLifecycleListener(e -> {
+          UUID lifecycle = hz.getLifecycleService().addLifecycleListener(e -> {
             // Both: a heartbeat started before MERGED may still have run on the copy the merge discards.
             if (e.getState() == LifecycleEvent.LifecycleState.MERGING
                 || e.getState() == LifecycleEvent.LifecycleState.MERGED) {
               context.runOnContext(v -> clusterChanged("split-brain merge (" + e.getState() + ")"));
             }
           });
-          return hz.getCluster().addMembershipListener(new MembershipListener() {
+          UUID membership = hz.getCluster().addMembershipListener(new MembershipListener() {
             // Hazelcast's event thread: only hand the facts to our context.
             @Override
             public void memberAdded(MembershipEvent e) {
@@ -149,7 +149,11 @@ public final class AccountPoolVerticle extends VerticleBase {
               });
             }
           });
-        }).onSuccess(id -> membershipRegistration = id).mapEmpty();
+          return new UUID[] {membership, lifecycle};
+        }).onSuccess(ids -> {
+          membershipRegistration = ids[0];
+          lifecycleRegistration = ids[1];
+        }).mapEmpty();
       }
       return Future.succeededFuture();
     });
