@@ -36,6 +36,13 @@ public final class Addresses {
   public static final String POOL_STATUS = "pool.status";
   /** Published (cluster-wide) whenever the pool changes. Body as {@link #POOL_STATUS} without leases. */
   public static final String POOL_CHANGED = "pool.changed";
+  /**
+   * Node-local, published by the pool verticle to the SIP verticle of the same node: the leases of this node
+   * the pool confirmed recently, which need no {@link #POOL_VALIDATE} round trip until {untilNanos}. Body
+   * {full?, leases?: {accountId: token}, released?: {accountId: token}, untilNanos?}; see
+   * {@link ConfirmedLeases}.
+   */
+  public static final String POOL_LEASES_CONFIRMED = "pool.leases.confirmed";
   /** Leave the waiting line (the session ended while waiting). Body {sessionId}. Reply {removed}. */
   public static final String POOL_CANCEL_WAIT = "pool.account.cancel-wait";
 

@@ -3,8 +3,12 @@ package org.webphone.gateway.pool;
 import com.hazelcast.cluster.MembershipEvent;
 import com.hazelcast.cluster.MembershipListener;
 import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.core.LifecycleEvent;
+import com.hazelcast.spi.properties.ClusterProperty;
+import com.hazelcast.spi.properties.HazelcastProperties;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.json.JsonArray;
@@ -13,9 +17,11 @@ import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.common.ConfirmedLeases;
 import org.webphone.gateway.common.ErrorCode;
 import org.webphone.gateway.config.AccountList;
 import org.webphone.gateway.config.GatewayConfig;
@@ -28,11 +34,16 @@ import org.webphone.gateway.config.GatewayConfig;
  * when clustered, see {@link HazelcastPoolStore}; a local object when standalone). Leases of a node that
  * leaves the cluster are freed on the membership event; leases of a node that stops heart-beating (hung,
  * cut off, or an event nobody handled) are freed after {@code pool.leaseTtlSec}.
+ *
+ * <p>The leases of this node that the last successful heartbeat confirmed are published node-locally on
+ * {@link Addresses#POOL_LEASES_CONFIRMED}, so that the SIP verticle needs no validate round trip for them
+ * while the confirmation holds (docs/pool.md, "Fencing without a round trip").
  */
 public final class AccountPoolVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(AccountPoolVerticle.class);
   /** pool.changed is coalesced: at thousands of leases per second one event per change would flood the bus. */
   static final long CHANGE_COALESCE_MS = 50;
+  private static final DeliveryOptions NODE_LOCAL = new DeliveryOptions().setLocalOnly(true);
 
   private PoolStore store;
   private PoolMetrics metrics;
@@ -46,8 +57,27 @@ public final class AccountPoolVerticle extends VerticleBase {
   private PoolState.Counts lastCounts;
   private HazelcastInstance hz;
   private UUID membershipRegistration;
+  private UUID lifecycleRegistration;
   private WaitingLine line;
-  private final LocalLeases localLeases = new LocalLeases();
+  private final LocalLeases localLeases = new LocalLeases(new LocalLeases.Changes() {
+    @Override
+    public void confirmed(String accountId, long token) {
+      publishConfirmed(new JsonObject().put(ConfirmedLeases.LEASES, new JsonObject().put(accountId, token)));
+    }
+
+    @Override
+    public void unconfirmed(String accountId, long token) {
+      publishConfirmed(new JsonObject().put(ConfirmedLeases.RELEASED, new JsonObject().put(accountId, token)));
+    }
+  });
+  /** How long a successful heartbeat confirms this node's leases, from the moment it was started. */
+  private long confirmNanos;
+  /** Whether {@link #confirmedUntil} holds: withdrawn on cluster changes and at stop, set by a heartbeat. */
+  private boolean confirmedValid;
+  private long confirmedUntil;
+  /** Counts cluster changes, so that a heartbeat started before one does not confirm anything. */
+  private int clusterEpoch;
+  private boolean stopping;
 
   @Override
   public Future<?> start() {
@@ -65,12 +95,16 @@ public final class AccountPoolVerticle extends VerticleBase {
     Future<PoolStore> storeReady;
     if (vertx.isClustered() && ((VertxInternal) vertx).clusterManager() instanceof HazelcastClusterManager cm) {
       hz = cm.getHazelcastInstance();
+      // Hazelcast removes a silent member (and the others free its leases) after this; a plain read of config.
+      long noHeartbeatMs = new HazelcastProperties(hz.getConfig()).getMillis(ClusterProperty.MAX_NO_HEARTBEAT_SECONDS);
+      confirmNanos = TimeUnit.MILLISECONDS.toNanos(Math.min(ttlMs, noHeartbeatMs) / 2);
       storeReady = vertx.executeBlocking(() -> (PoolStore) new HazelcastPoolStore(hz, context));
     } else {
       if (vertx.isClustered()) {
         LOG.warn("node {}: the cluster manager is not Hazelcast; this node keeps its own pool", nodeId);
       }
       storeReady = Future.succeededFuture(new LocalPoolStore());
+      confirmNanos = TimeUnit.MILLISECONDS.toNanos(ttlMs / 2);
     }
     return storeReady.compose(s -> {
       store = s;
@@ -85,20 +119,41 @@ public final class AccountPoolVerticle extends VerticleBase {
       noteChange(r.counts());
       return registerConsumers();
     }).compose(x -> {
+      // Also standalone: the heartbeat is what confirms leases for the SIP verticle. Often enough that the
+      // confirmation (half of the TTL or less) is renewed well before it runs out.
+      long periodMs = Math.max(1000, Math.min(ttlMs / 3, TimeUnit.NANOSECONDS.toMillis(confirmNanos) / 2));
+      heartbeatTimer = vertx.setPeriodic(periodMs, t -> heartbeat());
+      heartbeat();
       if (hz != null) {
-        heartbeatTimer = vertx.setPeriodic(Math.max(1000, ttlMs / 3), t -> heartbeat());
-        return vertx.executeBlocking(() -> hz.getCluster().addMembershipListener(new MembershipListener() {
-          @Override
-          public void memberAdded(MembershipEvent e) {
-          }
+        return vertx.executeBlocking(() -> {
+          UUID lifecycle = hz.getLifecycleService().addLifecycleListener(e -> {
+            // Both: a heartbeat started before MERGED may still have run on the copy the merge discards.
+            if (e.getState() == LifecycleEvent.LifecycleState.MERGING
+                || e.getState() == LifecycleEvent.LifecycleState.MERGED) {
+              context.runOnContext(v -> clusterChanged("split-brain merge (" + e.getState() + ")"));
+            }
+          });
+          UUID membership = hz.getCluster().addMembershipListener(new MembershipListener() {
+            // Hazelcast's event thread: only hand the facts to our context.
+            @Override
+            public void memberAdded(MembershipEvent e) {
+              context.runOnContext(v -> clusterChanged("member " + e.getMember().getUuid() + " joined"));
+            }
 
-          @Override
-          public void memberRemoved(MembershipEvent e) {
-            // Hazelcast's event thread: only hand the fact to our context.
-            String member = e.getMember().getUuid().toString();
-            context.runOnContext(v -> dropMember(member, "left the cluster"));
-          }
-        })).onSuccess(id -> membershipRegistration = id).mapEmpty();
+            @Override
+            public void memberRemoved(MembershipEvent e) {
+              String member = e.getMember().getUuid().toString();
+              context.runOnContext(v -> {
+                clusterChanged("member " + member + " left");
+                dropMember(member, "left the cluster");
+              });
+            }
+          });
+          return new UUID[] {membership, lifecycle};
+        }).onSuccess(ids -> {
+          membershipRegistration = ids[0];
+          lifecycleRegistration = ids[1];
+        }).mapEmpty();
       }
       return Future.succeededFuture();
     });
@@ -106,13 +161,16 @@ public final class AccountPoolVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
+    stopping = true;
     vertx.cancelTimer(heartbeatTimer);
     vertx.cancelTimer(changeTimer);
     metrics.close();
+    withdrawConfirmation();
     if (hz == null || store == null) {
       return Future.succeededFuture();
     }
     UUID reg = membershipRegistration;
+    UUID lifecycle = lifecycleRegistration;
     // Leases still held here (signalling normally returned them while draining) go back now, not after the TTL.
     return store.run(new PoolOp.DropMember(store.member(), now()))
         .onSuccess(r -> {
@@ -123,7 +181,8 @@ public final class AccountPoolVerticle extends VerticleBase {
           r.handed().forEach(line::deliver);
           vertx.eventBus().publish(Addresses.POOL_CHANGED, PoolJson.counts(r.counts()));
         })
-        .eventually(() -> vertx.executeBlocking(() -> reg == null || hz.getCluster().removeMembershipListener(reg)))
+        .eventually(() -> vertx.executeBlocking(() -> (reg == null || hz.getCluster().removeMembershipListener(reg))
+            & (lifecycle == null || hz.getLifecycleService().removeLifecycleListener(lifecycle))))
         .recover(e -> {
           LOG.warn("pool stop on node {}: {}", nodeId, e.toString());
           return Future.succeededFuture();
@@ -314,8 +373,12 @@ public final class AccountPoolVerticle extends VerticleBase {
   // ---------------------------------------------------------------- failures of nodes
 
   private void heartbeat() {
+    // Taken before the operation's wall clock: the heartbeat the cluster records is not older than this.
+    long started = System.nanoTime();
+    int epoch = clusterEpoch;
     store.run(new PoolOp.Heartbeat(store.member(), ttlMs, now())).onComplete(ar -> {
       if (ar.failed()) {
+        // No new confirmation: the last one runs out by itself.
         LOG.warn("pool heartbeat of node {} failed: {}", nodeId, ar.cause().toString());
         return;
       }
@@ -326,7 +389,16 @@ public final class AccountPoolVerticle extends VerticleBase {
         d.handed().forEach(line::deliver);
         noteChange(d.counts());
       }
-      for (LocalLeases.Held h : localLeases.revoked(ar.result().mine(), ar.result().lastToken())) {
+      List<LocalLeases.Held> revoked = localLeases.revoked(ar.result().mine(), ar.result().lastToken());
+      if (epoch == clusterEpoch && !stopping) {
+        long until = started + confirmNanos;
+        // Heartbeats may overlap and answer out of order: never move the bound back.
+        confirmedUntil = confirmedValid && confirmedUntil - until > 0 ? confirmedUntil : until;
+        confirmedValid = true;
+      }
+      // The new set reaches the SIP verticle before any session hears "revoked".
+      publishConfirmedSet();
+      for (LocalLeases.Held h : revoked) {
         // This node was silent past the TTL (or dropped from the cluster): the account may be someone else's.
         LOG.warn("line={} lost account {} token {}: the cluster took the lease away", h.sessionId(), h.accountId(),
             h.token());
@@ -348,6 +420,37 @@ public final class AccountPoolVerticle extends VerticleBase {
         noteChange(ar.result().counts());
       }
     });
+  }
+
+  /**
+   * The cluster changed under this node (a member joined or left, or this member merges after a split): the
+   * last heartbeat no longer vouches for anything until the next one, started after the change, succeeds.
+   */
+  private void clusterChanged(String why) {
+    clusterEpoch++;
+    if (confirmedValid) {
+      LOG.info("node {}: {}; lease confirmations withdrawn until the next heartbeat", nodeId, why);
+      withdrawConfirmation();
+    }
+  }
+
+  private void withdrawConfirmation() {
+    confirmedValid = false;
+    publishConfirmedSet();
+  }
+
+  /** The whole confirmed set, with the bound if it holds (docs/event-bus.md, pool.leases.confirmed). */
+  private void publishConfirmedSet() {
+    JsonObject leases = new JsonObject();
+    localLeases.confirmed().forEach(leases::put);
+    publishConfirmed(new JsonObject().put(ConfirmedLeases.FULL, true).put(ConfirmedLeases.LEASES, leases));
+  }
+
+  private void publishConfirmed(JsonObject m) {
+    if (confirmedValid && !stopping) {
+      m.put(ConfirmedLeases.UNTIL_NANOS, confirmedUntil);
+    }
+    vertx.eventBus().publish(Addresses.POOL_LEASES_CONFIRMED, m, NODE_LOCAL);
   }
 
   private void noteChange(PoolState.Counts counts) {

@@ -1,10 +1,13 @@
 package org.webphone.gateway.sip;
 
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.json.JsonObject;
+import io.vertx.micrometer.backends.BackendRegistries;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -17,6 +20,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.CallState;
+import org.webphone.gateway.common.ConfirmedLeases;
 import org.webphone.gateway.common.ErrorCode;
 import org.webphone.gateway.common.SetupLatency;
 import org.webphone.gateway.config.AccountList.Account;
@@ -42,12 +46,23 @@ public final class SipLineVerticle extends VerticleBase {
   private long optionsTimer = -1;
   private boolean stopping;
   private String nodeId;
+  /** This node's pool's recent confirmations: a lease in it needs no pool.account.validate round trip. */
+  private final ConfirmedLeases confirmed = new ConfirmedLeases();
+  private MeterRegistry registry;
+  private Counter checkedByConfirmation;
+  private Counter checkedByRoundTrip;
 
   @Override
   public Future<?> start() {
     GatewayConfig cfg = GatewayConfig.from(config());
     nodeId = config().getString("nodeId");
     dialPattern = Pattern.compile("^[0-9*#+]{1," + cfg.getInt("dial.maxLength") + "}$");
+    registry = nodeId == null ? null : BackendRegistries.getNow(nodeId);
+    if (registry != null) {
+      checkedByConfirmation = leaseChecks("confirmed");
+      checkedByRoundTrip = leaseChecks("round_trip");
+    }
+    vertx.eventBus().<JsonObject>localConsumer(Addresses.POOL_LEASES_CONFIRMED, m -> confirmed.apply(m.body()));
     SipDispatcher dispatcher = new SipDispatcher(this);
     SipEndpoint.Options o = new SipEndpoint.Options("webphone-sip", cfg.getString("sip.bindAddress"),
         cfg.getInt("sip.port"), true, cfg.getInt("sip.tlsPort"), true, cfg.sipAnnouncedAddress());
@@ -61,6 +76,12 @@ public final class SipLineVerticle extends VerticleBase {
         });
     return pbxIp.compose(ip -> SipEndpoint.start(vertx, context, o, dispatcher)
         .map(ep -> ready(cfg, dispatcher, ep, ip)));
+  }
+
+  private Counter leaseChecks(String how) {
+    return Counter.builder("webphone.pool.validations")
+        .description("lease checks of SIP lines: answered from the pool's recent confirmation, or by asking the pool")
+        .tag("node", nodeId).tag("how", how).register(registry);
   }
 
   private Void ready(GatewayConfig cfg, SipDispatcher dispatcher, SipEndpoint ep, String pbxIp) {
@@ -90,6 +111,10 @@ public final class SipLineVerticle extends VerticleBase {
     stopping = true;
     if (optionsTimer >= 0) {
       vertx.cancelTimer(optionsTimer);
+    }
+    if (registry != null) {
+      registry.remove(checkedByConfirmation);
+      registry.remove(checkedByRoundTrip);
     }
     List<Future<Void>> closing = new ArrayList<>();
     for (SipLine line : new ArrayList<>(lines.values())) {
@@ -168,7 +193,20 @@ public final class SipLineVerticle extends VerticleBase {
     });
   }
 
+  /**
+   * Fencing before every call, REGISTER and refresh: a lease the pool confirmed recently is current without
+   * asking (docs/pool.md, "Fencing without a round trip"); any other is checked with the pool.
+   */
   private Future<Boolean> validateLease(String accountId, long token) {
+    if (confirmed.confirms(accountId, token)) {
+      if (checkedByConfirmation != null) {
+        checkedByConfirmation.increment();
+      }
+      return Future.succeededFuture(true);
+    }
+    if (checkedByRoundTrip != null) {
+      checkedByRoundTrip.increment();
+    }
     return sip.request(Addresses.POOL_VALIDATE, new JsonObject().put("accountId", accountId).put("token", token))
         .map(r -> r.getBoolean("current", false));
   }

@@ -18,11 +18,14 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.common.ConfirmedLeases;
 import org.webphone.gateway.common.ErrorCode;
 
 /** One standalone node (in-memory pool): leases, fair order, fencing, exhaustion, the waiting line. */
@@ -295,5 +298,77 @@ class AccountPoolVerticleTest {
     assertEquals(0, pool.status().getInteger("waiting"));
     pool.release(held);
     assertEquals(1, pool.status().getInteger("free"), "the account went to the free line, not to the gone waiter");
+  }
+
+  @Test
+  void leasesAreConfirmedNodeLocallyForHalfTheTtlRenewedByHeartbeatsAndWithdrawnOnReleaseAndUndeploy(Vertx vx)
+      throws Exception {
+    List<JsonObject> seen = new CopyOnWriteArrayList<>();
+    ConfirmedLeases copy = new ConfirmedLeases();
+    MessageConsumer<JsonObject> c = vx.eventBus().localConsumer(Addresses.POOL_LEASES_CONFIRMED, m -> {
+      synchronized (copy) {
+        copy.apply(m.body());
+      }
+      seen.add(m.body().copy().put("at", System.nanoTime()));
+    });
+    c.completion().await(5, TimeUnit.SECONDS);
+    deploy(vx, PoolClient.range("u", 1, 2).put("leaseTtlSec", 3)); // heartbeats every 1 s, confirmations 1.5 s
+    JsonObject beat = awaitPublication(seen, 0, m -> m.getBoolean(ConfirmedLeases.FULL, false), "a heartbeat's set");
+    assertEquals(new JsonObject(), beat.getJsonObject(ConfirmedLeases.LEASES));
+    long bound = beat.getLong(ConfirmedLeases.UNTIL_NANOS) - beat.getLong("at");
+    assertTrue(bound > 0 && bound <= 1_500_000_000L, "confirmed for at most half the TTL: " + bound + " ns");
+
+    JsonObject l = pool.lease("s1");
+    String acc = l.getString("accountId");
+    long token = l.getLong("token");
+    int from = seen.size();
+    JsonObject added = awaitPublication(seen, 0, m -> m.getJsonObject(ConfirmedLeases.LEASES, new JsonObject())
+        .containsKey(acc) && !m.getBoolean(ConfirmedLeases.FULL, false), "the grant's delta");
+    assertEquals(token, added.getJsonObject(ConfirmedLeases.LEASES).getLong(acc));
+    synchronized (copy) {
+      assertTrue(copy.confirms(acc, token));
+    }
+    // The next heartbeat lists the lease again and moves the bound on.
+    JsonObject renewed = awaitPublication(seen, from, m -> m.getBoolean(ConfirmedLeases.FULL, false)
+        && m.getJsonObject(ConfirmedLeases.LEASES).containsKey(acc), "a heartbeat's set with the lease");
+    assertTrue(renewed.getLong(ConfirmedLeases.UNTIL_NANOS) - added.getLong(ConfirmedLeases.UNTIL_NANOS) > 0);
+
+    pool.release(l);
+    JsonObject released = awaitPublication(seen, 0, m -> m.containsKey(ConfirmedLeases.RELEASED), "the release");
+    assertEquals(new JsonObject().put(acc, token), released.getJsonObject(ConfirmedLeases.RELEASED));
+    synchronized (copy) {
+      assertFalse(copy.confirms(acc, token), "a released lease is not confirmed");
+    }
+    awaitPublication(seen, seen.size(), m -> m.getBoolean(ConfirmedLeases.FULL, false), "a heartbeat after the release");
+    synchronized (copy) {
+      assertEquals(0, copy.size(), "the set is empty again: nothing stays behind");
+    }
+
+    assertEquals(0, pool.status().getInteger("leased"));
+    int before = seen.size();
+    vx.undeploy(deployment).await(10, TimeUnit.SECONDS);
+    deployment = null;
+    awaitPublication(seen, before, m -> m.getBoolean(ConfirmedLeases.FULL, false)
+        && !m.containsKey(ConfirmedLeases.UNTIL_NANOS), "undeploy withdraws the confirmation");
+    Thread.sleep(100); // a publication already on its way when the undeploy finished
+    int after = seen.size();
+    Thread.sleep(2500);
+    assertEquals(after, seen.size(), "no heartbeat after undeploy: " + seen.subList(after, seen.size()));
+    c.unregister().await(5, TimeUnit.SECONDS);
+  }
+
+  /** The first publication from index {@code from} on that matches, waiting up to 10 s. */
+  private static JsonObject awaitPublication(List<JsonObject> seen, int from, Predicate<JsonObject> p, String what)
+      throws InterruptedException {
+    long deadline = System.currentTimeMillis() + 10_000;
+    while (System.currentTimeMillis() < deadline) {
+      for (int i = from; i < seen.size(); i++) {
+        if (p.test(seen.get(i))) {
+          return seen.get(i);
+        }
+      }
+      Thread.sleep(10);
+    }
+    throw new AssertionError("no publication on pool.leases.confirmed: " + what + "; seen " + seen);
   }
 }

@@ -2,6 +2,7 @@ package org.webphone.gateway.pool;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -29,6 +30,41 @@ class LocalLeasesTest {
     l.releasing("a", 1);
     l.releasingSession("s2");
     assertEquals(List.of(), l.revoked(Map.of(), 10));
+    assertEquals(0, l.size());
+  }
+
+  @Test
+  void theConfirmedSetIsWhatTheLastHeartbeatListedPlusLaterGrantsAndEveryChangeIsTold() {
+    List<String> told = new ArrayList<>();
+    LocalLeases l = new LocalLeases(new LocalLeases.Changes() {
+      @Override
+      public void confirmed(String accountId, long token) {
+        told.add("+" + accountId + token);
+      }
+
+      @Override
+      public void unconfirmed(String accountId, long token) {
+        told.add("-" + accountId + token);
+      }
+    });
+    l.granted("a", 1, "s1");
+    assertEquals(Map.of(), l.confirmed(), "nothing is confirmed before the first heartbeat");
+    l.granted("b", 2, "s2");
+    l.granted("c", 3, "s3");
+    l.revoked(Map.of("a", 1L, "c", 3L), 4); // b was taken away
+    assertEquals(Map.of("a", 1L, "c", 3L), l.confirmed());
+    l.granted("d", 5, "s4"); // after the heartbeat: confirmed with it
+    l.granted("b", 4, "s5"); // judged by the heartbeat (its answer overtook this one) and not listed: not confirmed
+    l.granted("e", 3, "s6"); // judged and not listed either (tokens are per pool, not per account)
+    assertEquals(Map.of("a", 1L, "c", 3L, "d", 5L), l.confirmed());
+    l.releasing("a", 1);
+    l.releasingSession("s3");
+    l.releasing("b", 4); // was never confirmed: nothing to tell
+    assertEquals(Map.of("d", 5L), l.confirmed());
+    assertEquals(List.of("+d5", "-a1", "-c3"), told);
+    l.releasingSession("s4");
+    l.releasingSession("s6");
+    assertEquals(Map.of(), l.confirmed(), "released leases leave the set: nothing stays behind");
     assertEquals(0, l.size());
   }
 }

@@ -14,7 +14,7 @@ import java.util.stream.Collectors;
  * cluster name and explicit free ports, so that tests of other engineers on this machine, and running
  * nodes on 5701+, never join it.
  */
-final class TestCluster {
+public final class TestCluster {
   private TestCluster() {
   }
 
@@ -24,7 +24,7 @@ final class TestCluster {
    * @param members        every member port of the cluster (including late joiners)
    * @param noHeartbeatSec after how long a silent member is removed (cluster.xml says 10)
    */
-  static Config hazelcast(String name, int port, List<Integer> members, int noHeartbeatSec) {
+  public static Config hazelcast(String name, int port, List<Integer> members, int noHeartbeatSec) {
     Config c = new ClasspathXmlConfig("cluster.xml");
     c.setClusterName(name);
     c.getNetworkConfig().setPort(port).setPortAutoIncrement(false);
@@ -40,7 +40,7 @@ final class TestCluster {
     return start(hz, new VertxOptions());
   }
 
-  static Future<Vertx> start(Config hz, VertxOptions options) {
+  public static Future<Vertx> start(Config hz, VertxOptions options) {
     System.setProperty("hazelcast.logging.type", "slf4j");
     options.getEventBusOptions().setHost("127.0.0.1").setPort(0);
     return Vertx.builder().with(options).withClusterManager(new HazelcastClusterManager(hz)).buildClustered();

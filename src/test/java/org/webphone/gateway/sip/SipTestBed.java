@@ -29,7 +29,7 @@ import org.webphone.gateway.testing.Replies;
 final class SipTestBed implements AutoCloseable {
   static final Duration WAIT = Duration.ofSeconds(10);
 
-  final Vertx vertx = Vertx.vertx();
+  final Vertx vertx;
   final int sipPort = Ports.free();
   final GatewayConfig config;
   final List<JsonObject> events = new CopyOnWriteArrayList<>();
@@ -39,7 +39,7 @@ final class SipTestBed implements AutoCloseable {
   private final long scannersBefore = eventScanners();
 
   SipTestBed(JsonObject overrides) throws Exception {
-    this(overrides, false, false);
+    this(Vertx.vertx(), overrides, false, false);
   }
 
   /**
@@ -47,15 +47,27 @@ final class SipTestBed implements AutoCloseable {
    * accounts 1000-1009, password secret-&lt;user&gt;), deployed before the SIP verticle as the node does.
    */
   static SipTestBed withDemoPbx() throws Exception {
-    return new SipTestBed(new JsonObject().put("demo", new JsonObject().put("port", Ports.free())), true, false);
+    return new SipTestBed(Vertx.vertx(), new JsonObject().put("demo", new JsonObject().put("port", Ports.free())),
+        true, false);
   }
 
   /** Demo mode with the real {@link org.webphone.gateway.pool.AccountPoolVerticle} answering the lease checks. */
   static SipTestBed withDemoPbxAndRealPool() throws Exception {
-    return new SipTestBed(new JsonObject().put("demo", new JsonObject().put("port", Ports.free())), true, true);
+    return withDemoPbxAndRealPool(Vertx.vertx(), new JsonObject());
   }
 
-  private SipTestBed(JsonObject overrides, boolean demo, boolean realPool) throws Exception {
+  /**
+   * Demo mode with the real pool on {@code vertx} (for instance clustered, or with metrics; the bed closes
+   * it), {@code overrides} merged into the configuration. The verticles get node id {@value #NODE_ID}.
+   */
+  static SipTestBed withDemoPbxAndRealPool(Vertx vertx, JsonObject overrides) throws Exception {
+    return new SipTestBed(vertx, overrides.copy().put("demo", new JsonObject().put("port", Ports.free())), true, true);
+  }
+
+  static final String NODE_ID = "test-node";
+
+  private SipTestBed(Vertx vertx, JsonObject overrides, boolean demo, boolean realPool) throws Exception {
+    this.vertx = vertx;
     JsonObject o = overrides.copy();
     JsonObject sipSection = o.getJsonObject("sip", new JsonObject());
     sipSection.put("port", sipPort);
@@ -65,13 +77,14 @@ final class SipTestBed implements AutoCloseable {
     fakes(!realPool);
     if (realPool) {
       await(vertx.deployVerticle(new org.webphone.gateway.pool.AccountPoolVerticle(),
-          new DeploymentOptions().setConfig(config.json().put("nodeId", "test-node"))));
+          new DeploymentOptions().setConfig(config.json().put("nodeId", NODE_ID))));
     }
     if (demo) {
       await(vertx.deployVerticle(new org.webphone.gateway.sip.demo.DemoPbxVerticle(),
           new DeploymentOptions().setConfig(config.json())));
     }
-    await(vertx.deployVerticle(new SipLineVerticle(), new DeploymentOptions().setConfig(config.json())));
+    await(vertx.deployVerticle(new SipLineVerticle(), new DeploymentOptions().setConfig(realPool
+        ? config.json().put("nodeId", NODE_ID) : config.json())));
   }
 
   /** A bed whose lines register with the PBX on 127.0.0.1:{@code pbxPort}. */
