@@ -1,6 +1,7 @@
 package org.webphone.gateway.load;
 
 import java.security.SecureRandom;
+import org.webphone.gateway.common.Randoms;
 
 /**
  * A browser-like WebRTC offer (UDP/TLS/RTP/SAVPF, PCMU/PCMA, ICE credentials, a DTLS fingerprint) for
@@ -11,7 +12,6 @@ import java.security.SecureRandom;
  * <p>No candidates on purpose: the gateway then never sends STUN checks toward a port nobody owns.
  */
 final class SyntheticOffer {
-  private static final SecureRandom RANDOM = new SecureRandom();
   private static final String ICE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
   private SyntheticOffer() {
@@ -20,12 +20,13 @@ final class SyntheticOffer {
   static String create() {
     StringBuilder fp = new StringBuilder();
     byte[] digest = new byte[32];
-    RANDOM.nextBytes(digest);
+    Randoms.nextBytes(digest);
     for (int i = 0; i < digest.length; i++) {
       fp.append(i == 0 ? "" : ":").append(String.format("%02X", digest[i] & 0xff));
     }
-    long sessionId = RANDOM.nextLong() & Long.MAX_VALUE;
-    long ssrc = RANDOM.nextInt() & 0xffffffffL;
+    SecureRandom random = Randoms.secure();
+    long sessionId = random.nextLong() & Long.MAX_VALUE;
+    long ssrc = random.nextInt() & 0xffffffffL;
     return "v=0\r\n"
         + "o=- " + sessionId + " 2 IN IP4 127.0.0.1\r\n"
         + "s=-\r\nt=0 0\r\na=group:BUNDLE 0\r\na=msid-semantic: WMS\r\n"
@@ -43,8 +44,9 @@ final class SyntheticOffer {
 
   private static String random(int n) {
     StringBuilder sb = new StringBuilder(n);
+    SecureRandom random = Randoms.secure();
     for (int i = 0; i < n; i++) {
-      sb.append(ICE_CHARS.charAt(RANDOM.nextInt(ICE_CHARS.length())));
+      sb.append(ICE_CHARS.charAt(random.nextInt(ICE_CHARS.length())));
     }
     return sb.toString();
   }

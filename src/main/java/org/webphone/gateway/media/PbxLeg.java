@@ -6,11 +6,11 @@ import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
 import java.security.GeneralSecurityException;
-import java.security.SecureRandom;
 import java.util.Arrays;
 import org.jitsi.srtp.SrtpErrorStatus;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.webphone.gateway.common.Randoms;
 import org.webphone.gateway.media.MediaCounters.Name;
 import org.webphone.gateway.media.rtp.PacketBuffer;
 import org.webphone.gateway.media.rtp.RtcpLeg;
@@ -66,7 +66,7 @@ final class PbxLeg {
     this.ports = ports;
     this.counters = counters;
     this.receiver = receiver;
-    new SecureRandom().nextBytes(sdesKey);
+    Randoms.nextBytes(sdesKey);
   }
 
   /** Starts reading both ports on the packet thread. */

@@ -2,13 +2,13 @@ package org.webphone.gateway.signalling;
 
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
-import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.CallError;
 import org.webphone.gateway.common.CallState;
 import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.common.Randoms;
 import org.webphone.gateway.common.SetupLatency;
 import org.webphone.gateway.signalling.protocol.ClientFrame;
 import org.webphone.gateway.signalling.protocol.ProtocolException;
@@ -84,7 +84,7 @@ final class CallControl {
     }
     String target = owner.dialPolicy().check(f.string("number"));
     owner.countCallAttempt();
-    Call c = new Call("c-" + UUID.randomUUID(), false, null);
+    Call c = new Call("c-" + Randoms.uuid(), false, null);
     call = c;
     LOG.info("call={} line={} outgoing to {}", c.id, owner.lineId(), target);
     owner.replies().request(Addresses.MEDIA_CREATE, mediaCreate(c, f, null)).onComplete(ar -> {

@@ -5,12 +5,12 @@ import io.vertx.core.Promise;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonObject;
-import java.security.SecureRandom;
 import java.util.Base64;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.common.Randoms;
 import org.webphone.gateway.signalling.protocol.ClientFrame;
 import org.webphone.gateway.signalling.protocol.ProtocolException;
 import org.webphone.gateway.signalling.protocol.ServerEvent;
@@ -27,7 +27,6 @@ import org.webphone.gateway.signalling.protocol.ServerEvent;
  */
 final class ClientSession implements CallControl.Owner {
   private static final Logger LOG = LoggerFactory.getLogger(ClientSession.class);
-  private static final SecureRandom RANDOM = new SecureRandom();
 
   enum Phase { LEASING, REGISTERING, READY, CLOSING }
 
@@ -53,7 +52,7 @@ final class ClientSession implements CallControl.Owner {
 
   ClientSession(SignallingVerticle host, String clientIp) {
     this.host = host;
-    this.id = "s-" + java.util.UUID.randomUUID();
+    this.id = "s-" + Randoms.uuid();
     this.clientIp = clientIp;
     this.resumeToken = newToken();
     this.calls = new CallControl(this);
@@ -446,7 +445,7 @@ final class ClientSession implements CallControl.Owner {
 
   private static String newToken() {
     byte[] b = new byte[24];
-    RANDOM.nextBytes(b);
+    Randoms.nextBytes(b);
     return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
   }
 }

@@ -3,7 +3,6 @@ package org.webphone.gateway.sip;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.security.SecureRandom;
 import java.text.ParseException;
 import java.util.HexFormat;
 import java.util.Locale;
@@ -13,6 +12,7 @@ import javax.sip.header.ProxyAuthenticateHeader;
 import javax.sip.header.WWWAuthenticateHeader;
 import javax.sip.message.Request;
 import javax.sip.message.Response;
+import org.webphone.gateway.common.Randoms;
 
 /**
  * RFC 2617 / RFC 3261 digest answers for one account: MD5, with {@code qop=auth} and a growing nonce
@@ -21,7 +21,6 @@ import javax.sip.message.Response;
  * (a wrong password must end in a failure, not a loop).
  */
 final class DigestAuth {
-  private static final SecureRandom RANDOM = new SecureRandom();
 
   private final String authUser;
   private final String password;
@@ -117,7 +116,7 @@ final class DigestAuth {
 
   private static byte[] randomBytes() {
     byte[] b = new byte[8];
-    RANDOM.nextBytes(b);
+    Randoms.nextBytes(b);
     return b;
   }
 

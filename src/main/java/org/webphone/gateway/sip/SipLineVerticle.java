@@ -13,7 +13,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.function.BiConsumer;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -22,6 +21,7 @@ import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.CallState;
 import org.webphone.gateway.common.ConfirmedLeases;
 import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.common.Randoms;
 import org.webphone.gateway.common.SetupLatency;
 import org.webphone.gateway.config.AccountList.Account;
 import org.webphone.gateway.config.GatewayConfig;
@@ -297,7 +297,7 @@ public final class SipLineVerticle extends VerticleBase {
 
   /** Incoming INVITE for a registered, idle line (checked by the dispatcher). */
   SipCall newIncoming(SipLine line, javax.sip.ServerTransaction st, javax.sip.message.Request req) throws Exception {
-    String callId = "in-" + UUID.randomUUID();
+    String callId = "in-" + Randoms.uuid();
     SipCall c = SipCall.incoming(sip, line, callId, st, req, () -> forget(line, callId));
     line.call = c;
     calls.put(callId, c);

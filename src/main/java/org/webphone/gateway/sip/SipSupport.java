@@ -8,7 +8,6 @@ import io.vertx.core.json.JsonObject;
 import java.text.ParseException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import javax.sip.InvalidArgumentException;
 import javax.sip.address.Address;
 import javax.sip.address.SipURI;
@@ -22,6 +21,7 @@ import javax.sip.header.ToHeader;
 import javax.sip.header.ViaHeader;
 import javax.sip.message.Request;
 import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.common.Randoms;
 import org.webphone.gateway.config.GatewayConfig;
 
 /**
@@ -131,7 +131,7 @@ final class SipSupport {
   }
 
   static String newTag() {
-    return UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+    return Randoms.uuid().toString().replace("-", "").substring(0, 12);
   }
 
   void emit(String sessionId, JsonObject event) {
