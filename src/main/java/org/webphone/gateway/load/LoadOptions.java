@@ -25,6 +25,8 @@ import java.util.Locale;
  *                        are closed (to look at the PBX's registrations, e.g. in a registration storm)
  * @param warmupSec       calls started in the first seconds of the calling phase are counted but their
  *                        latencies are left out of the percentiles (JIT and pools still warming up)
+ * @param rampSec         the call rate grows linearly from 0 to {@code rate} over the first seconds of the
+ *                        calling phase (a cold gateway JVM is not hit with the full rate at once); 0: none
  * @param media           each call carries audio: a synthetic WebRTC browser ({@link LoadMedia}) connects to
  *                        the gateway's answer and sends G.711 20 ms packets while the call is InCall
  * @param mediaTimeoutMs  with media, a call that got no audio back this long after InCall fails ("no_media")
@@ -32,7 +34,7 @@ import java.util.Locale;
 public record LoadOptions(String mode, int clients, int calls, double rate, long holdMs, String number,
                           long durationSec, long setupTimeoutMs, long progressSec, int openConcurrency,
                           String target, String clusterConfig, Path jsonFile, long lingerMs, long warmupSec,
-                          boolean media, long mediaTimeoutMs) {
+                          long rampSec, boolean media, long mediaTimeoutMs) {
 
   public static final String USAGE = String.join("\n",
       "usage: LoadTool [options]     (bounded by --calls and --duration; loopback only)",
@@ -51,11 +53,13 @@ public record LoadOptions(String mode, int clients, int calls, double rate, long
       "  --json FILE               also write the summary JSON to FILE",
       "  --linger-ms MS            keep the lines registered this long after the last call (default 0)",
       "  --warmup-sec SEC          leave the latencies of calls started in the first SEC s out (default 0)",
+      "  --ramp-sec SEC            raise the call rate linearly from 0 to --rate over the first SEC s (default 0)",
       "  --media                   each call carries audio (synthetic WebRTC browser, PCMU 20 ms) and counts the echo",
       "  --media-timeout-ms MS     with --media, no audio back this long after InCall fails the call (default 5000)");
 
   public static LoadOptions defaults() {
-    return new LoadOptions("call", 10, 20, 5, 2000, "600", 60, 10_000, 5, 50, "in-process", "cluster.xml", null, 0, 0, false, 5000);
+    return new LoadOptions("call", 10, 20, 5, 2000, "600", 60, 10_000, 5, 50, "in-process", "cluster.xml", null, 0, 0, 0, false,
+        5000);
   }
 
   /** Parses command-line options; throws IllegalArgumentException with a one-line reason. */
@@ -87,6 +91,7 @@ public record LoadOptions(String mode, int clients, int calls, double rate, long
         case "--json" -> o.with("jsonFile", Path.of(v));
         case "--linger-ms" -> o.with("lingerMs", whole(name, v, 0, 3_600_000));
         case "--warmup-sec" -> o.with("warmupSec", whole(name, v, 0, 3600));
+        case "--ramp-sec" -> o.with("rampSec", whole(name, v, 0, 3600));
         case "--media-timeout-ms" -> o.with("mediaTimeoutMs", whole(name, v, 100, 600_000));
         default -> throw new IllegalArgumentException(name + ": unknown option");
       };
@@ -111,29 +116,27 @@ public record LoadOptions(String mode, int clients, int calls, double rate, long
         field.equals("jsonFile") ? (Path) v : jsonFile,
         field.equals("lingerMs") ? (Long) v : lingerMs,
         field.equals("warmupSec") ? (Long) v : warmupSec,
+        field.equals("rampSec") ? (Long) v : rampSec,
         field.equals("media") ? (Boolean) v : media,
         field.equals("mediaTimeoutMs") ? (Long) v : mediaTimeoutMs);
   }
 
   /** The same options with other counts; for tests and benchmarks that build options in code. */
   public LoadOptions withCounts(int clients, int calls, double rate, long holdMs, long durationSec) {
-    return new LoadOptions(mode, clients, calls, rate, holdMs, number, durationSec, setupTimeoutMs, progressSec,
-        openConcurrency, target, clusterConfig, jsonFile, lingerMs, warmupSec, media, mediaTimeoutMs);
+    return with("clients", (long) clients).with("calls", (long) calls).with("rate", rate).with("holdMs", holdMs)
+        .with("durationSec", durationSec);
   }
 
   public LoadOptions withMode(String mode) {
-    return new LoadOptions(mode, clients, calls, rate, holdMs, number, durationSec, setupTimeoutMs, progressSec,
-        openConcurrency, target, clusterConfig, jsonFile, lingerMs, warmupSec, media, mediaTimeoutMs);
+    return with("mode", mode);
   }
 
   public LoadOptions withNumber(String number) {
-    return new LoadOptions(mode, clients, calls, rate, holdMs, number, durationSec, setupTimeoutMs, progressSec,
-        openConcurrency, target, clusterConfig, jsonFile, lingerMs, warmupSec, media, mediaTimeoutMs);
+    return with("number", number);
   }
 
   public LoadOptions withProgressSec(long progressSec) {
-    return new LoadOptions(mode, clients, calls, rate, holdMs, number, durationSec, setupTimeoutMs, progressSec,
-        openConcurrency, target, clusterConfig, jsonFile, lingerMs, warmupSec, media, mediaTimeoutMs);
+    return with("progressSec", progressSec);
   }
 
   public LoadOptions withMedia(boolean media) {

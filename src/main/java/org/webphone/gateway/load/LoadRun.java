@@ -86,9 +86,9 @@ public final class LoadRun extends VerticleBase {
   public Future<?> start() {
     stats = new LoadStats(options.calls(), options.clients());
     String run = "load." + UUID.randomUUID().toString().substring(0, 8);
-    out.printf("load run %s: %d clients, mode %s, %d calls to %s at %.1f/s, hold %d ms, bound %d s%n", run,
-        options.clients(), options.mode(), options.calls(), options.number(), options.rate(), options.holdMs(),
-        options.durationSec());
+    out.printf("load run %s: %d clients, mode %s, %d calls to %s at %.1f/s%s, hold %d ms, bound %d s%n", run,
+        options.clients(), options.mode(), options.calls(), options.number(), options.rate(),
+        options.rampSec() > 0 ? " (ramp " + options.rampSec() + " s)" : "", options.holdMs(), options.durationSec());
     if (options.media()) {
       media = new LoadMedia(context);
       stats.media = true;
@@ -188,13 +188,25 @@ public final class LoadRun extends VerticleBase {
       return;
     }
     double elapsed = (System.nanoTime() - callStartNanos) / 1e9;
-    long due = Math.min(options.calls(), (long) Math.floor(options.rate() * elapsed) + 1) - launched;
+    long due = Math.min(options.calls(), (long) Math.floor(callsDueBy(elapsed)) + 1) - launched;
     // A due call with no idle client waits for one: the offered rate is capped by clients / (hold + setup).
     while (due-- > 0 && !idle.isEmpty()) {
       launched++;
       idle.poll().call(options.number());
     }
     checkDone();
+  }
+
+  /**
+   * Calls due {@code t} seconds into the calling phase: {@code rate * t}, or with a ramp of R seconds the
+   * integral of a rate rising linearly from 0 ({@code rate * t^2 / 2R} up to R, then {@code rate * (t - R/2)}).
+   */
+  double callsDueBy(double t) {
+    double ramp = options.rampSec();
+    if (ramp <= 0 || t >= ramp) {
+      return options.rate() * (t - ramp / 2);
+    }
+    return options.rate() * t * t / (2 * ramp);
   }
 
   void callStarted() {

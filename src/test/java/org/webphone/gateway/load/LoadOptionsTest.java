@@ -36,6 +36,22 @@ class LoadOptionsTest {
     assertMessage("--media-timeout-ms: must be 100..600000, got 5", "--media", "--media-timeout-ms", "5");
   }
 
+  @Test
+  void aRampRaisesTheRateLinearlyThenHoldsIt() {
+    LoadOptions flat = LoadOptions.parse(new String[] {"--rate", "200"});
+    assertEquals(0, flat.rampSec());
+    assertEquals(2000, new LoadRun(flat, System.out).callsDueBy(10), 1e-9);
+
+    LoadOptions ramped = LoadOptions.parse(new String[] {"--rate", "200", "--ramp-sec", "20"});
+    assertEquals(20, ramped.rampSec());
+    LoadRun run = new LoadRun(ramped, System.out);
+    assertEquals(0, run.callsDueBy(0), 1e-9);
+    assertEquals(125, run.callsDueBy(5), 1e-9, "a quarter of the way (rate 50/s by then): 200 * 5^2 / (2 * 20)");
+    assertEquals(2000, run.callsDueBy(20), 1e-9, "half of what the flat rate would have placed by then");
+    assertEquals(2000 + 200 * 10, run.callsDueBy(30), 1e-9, "then the full rate");
+    assertMessage("--ramp-sec: must be 0..3600, got -1", "--ramp-sec", "-1");
+  }
+
   private static void assertMessage(String expected, String... args) {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> LoadOptions.parse(args));
     assertEquals(expected, e.getMessage());
