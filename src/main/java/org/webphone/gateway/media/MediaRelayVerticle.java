@@ -1,5 +1,6 @@
 package org.webphone.gateway.media;
 
+import io.vertx.core.AsyncResult;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -30,8 +31,10 @@ import org.webphone.gateway.media.rtp.SrtpKeys;
  * {@code docs/media.md}.
  *
  * <p>Threads: commands run on this verticle's event loop, which alone touches {@link #sessions}; anything
- * that binds sockets, starts or joins threads (agents, ports, DTLS) runs in {@code executeBlocking}; packets
- * never cross the event bus (see {@link MediaSession}).
+ * that starts or joins threads or may block (ICE agents, DTLS, closing a session) runs in
+ * {@code executeBlocking}, and so do the port binds of a create without {@code answerLater}; a create with
+ * {@code answerLater} binds its two RTP ports on the event loop (non-blocking system calls) to reply at once.
+ * Packets never cross the event bus (see {@link MediaSession}).
  */
 public final class MediaRelayVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(MediaRelayVerticle.class);
@@ -163,56 +166,80 @@ public final class MediaRelayVerticle extends VerticleBase {
     }
     creating.put(callId, false);
     MediaSdp.PbxMedia pbx = pbxOffer;
-    boolean answerLater = Boolean.TRUE.equals(b.getValue("answerLater"));
+    if (Boolean.TRUE.equals(b.getValue("answerLater"))) {
+      createAnswerLater(m, callId, sessionId, codec, offer, pbxTe, pbx);
+      return;
+    }
     // Unordered: creates of different calls run side by side on the worker pool instead of queueing
     // behind each other (each builds an ICE agent); nothing here depends on another call's create.
     vertx.executeBlocking(() -> {
-      RtpPorts.Pair ports = rt.ports().allocate();
-      if (ports == null) {
-        return null;
-      }
-      MediaSession s = new MediaSession(callId, sessionId, rt, ports);
-      s.negotiated(codec, offer.telephoneEvent(), pbxTe);
-      if (pbx != null) {
-        s.useSavp(pbx.savp(), pbx.cryptoTag());
-      } else {
-        s.useSavp(rt.pbxSrtp(), 1);
-      }
-      if (answerLater) {
-        // The PBX side is ready: the SIP side can go on while this worker builds the ICE agent.
-        context.runOnContext(v -> published(m, s, pbx, offer, false));
+      MediaSession s = newSession(callId, sessionId, codec, offer, pbxTe, pbx);
+      if (s != null) {
         try {
-          return new Made(s, newLeg(s, offer), null);
+          s.replaceBrowserLeg(newLeg(s, offer));
         } catch (Exception e) {
-          return new Made(s, null, e);
+          s.close();
+          throw e;
         }
       }
-      try {
-        s.replaceBrowserLeg(newLeg(s, offer));
-      } catch (Exception e) {
-        s.close();
-        throw e;
-      }
-      return new Made(s, s.browserLeg(), null);
+      return s;
     }, false).onComplete(ar -> {
-      if (ar.failed() || ar.result() == null) {
-        creating.remove(callId);
-        if (ar.failed()) {
-          LOG.warn("call={} media create failed: {}", callId, ar.cause().toString());
-          m.fail(ErrorCode.INTERNAL.code(), "media create failed: " + ar.cause().getMessage());
-        } else {
-          m.fail(ErrorCode.NO_PORT.code(), "no free RTP port pair in media.rtpPortMin..rtpPortMax");
-        }
-      } else if (answerLater) {
-        browserLegMade(ar.result(), offer);
+      if (ar.succeeded() && ar.result() != null) {
+        published(m, ar.result(), pbx, offer, true);
+        return;
+      }
+      creating.remove(callId);
+      if (ar.failed()) {
+        LOG.warn("call={} media create failed: {}", callId, ar.cause().toString());
+        m.fail(ErrorCode.INTERNAL.code(), "media create failed: " + ar.cause().getMessage());
       } else {
-        published(m, ar.result().session(), pbx, offer, true);
+        m.fail(ErrorCode.NO_PORT.code(), "no free RTP port pair in media.rtpPortMin..rtpPortMax");
       }
     });
   }
 
-  /** What a create's worker made: the session, and its browser leg or why it could not be made. */
-  private record Made(MediaSession session, WebRtcLeg leg, Exception legFailure) {
+  /**
+   * A create with {@code answerLater}: the PBX side is made and published on this event loop, so the reply
+   * (and with it the INVITE or the 200 OK) waits for no other thread: binding the call's two UDP ports is a
+   * pair of non-blocking system calls (as Netty binds its own sockets on event loops) and the session is
+   * plain objects. Only the browser leg's ICE agent (ice4j: its own STUN stack, threads) is built on a worker;
+   * its answer follows as an event.
+   */
+  private void createAnswerLater(Message<JsonObject> m, String callId, String sessionId, int codec,
+                                 MediaSdp.BrowserOffer offer, int pbxTe, MediaSdp.PbxMedia pbx) {
+    MediaSession s;
+    try {
+      s = newSession(callId, sessionId, codec, offer, pbxTe, pbx);
+    } catch (RuntimeException e) {
+      creating.remove(callId);
+      LOG.warn("call={} media create failed: {}", callId, e.toString());
+      m.fail(ErrorCode.INTERNAL.code(), "media create failed: " + e.getMessage());
+      return;
+    }
+    if (s == null) {
+      creating.remove(callId);
+      m.fail(ErrorCode.NO_PORT.code(), "no free RTP port pair in media.rtpPortMin..rtpPortMax");
+      return;
+    }
+    published(m, s, pbx, offer, false);
+    vertx.executeBlocking(() -> newLeg(s, offer), false).onComplete(ar -> browserLegMade(s, ar, offer));
+  }
+
+  /** The call's session with its RTP port pair bound, or null when no pair is free. */
+  private MediaSession newSession(String callId, String sessionId, int codec, MediaSdp.BrowserOffer offer,
+                                  int pbxTe, MediaSdp.PbxMedia pbx) {
+    RtpPorts.Pair ports = rt.ports().allocate();
+    if (ports == null) {
+      return null;
+    }
+    MediaSession s = new MediaSession(callId, sessionId, rt, ports);
+    s.negotiated(codec, offer.telephoneEvent(), pbxTe);
+    if (pbx != null) {
+      s.useSavp(pbx.savp(), pbx.cryptoTag());
+    } else {
+      s.useSavp(rt.pbxSrtp(), 1);
+    }
+    return s;
   }
 
   /**
@@ -251,26 +278,26 @@ public final class MediaRelayVerticle extends VerticleBase {
   /**
    * On the event loop, for a create with {@code answerLater}: installs the browser leg built after the
    * reply and sends the answer as a {@code media} event, or reports the leg's failure; a leg whose session
-   * was closed (or never published) meanwhile is closed.
+   * was closed meanwhile is closed.
    */
-  private void browserLegMade(Made made, MediaSdp.BrowserOffer offer) {
-    MediaSession s = made.session();
+  private void browserLegMade(MediaSession s, AsyncResult<WebRtcLeg> made, MediaSdp.BrowserOffer offer) {
     boolean live = sessions.get(s.callId()) == s && !s.ended();
-    if (made.leg() == null) {
+    if (made.failed()) {
       if (live) {
-        LOG.warn("call={} browser leg failed: {}", s.callId(), made.legFailure().toString());
+        LOG.warn("call={} browser leg failed: {}", s.callId(), made.cause().toString());
         s.markEnded();
-        emit(s.sessionId(), s.event("failed", "browser leg: " + made.legFailure().getMessage()));
+        emit(s.sessionId(), s.event("failed", "browser leg: " + made.cause().getMessage()));
       }
       return;
     }
+    WebRtcLeg leg = made.result();
     if (!live || s.browserLeg() != null) {
       // Closed meanwhile, or a browser re-offer (media.session.browser-offer) already gave it a newer leg.
-      closeOnWorker(made.leg()::close);
+      closeOnWorker(leg::close);
       return;
     }
-    s.replaceBrowserLeg(made.leg());
-    emit(s.sessionId(), s.event("answer", null).put("sdp", s.browserAnswer(offer, made.leg())));
+    s.replaceBrowserLeg(leg);
+    emit(s.sessionId(), s.event("answer", null).put("sdp", s.browserAnswer(offer, leg)));
   }
 
   /** Closes a session or leg that nobody else holds (blocking: joins DTLS, frees the ICE agent). */
