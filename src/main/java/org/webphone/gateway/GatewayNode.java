@@ -89,6 +89,9 @@ public final class GatewayNode {
             .setEnabled(true)
             .setRegistryName(nodeId)
             .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true)));
+    if (config.getInt("node.eventLoops") > 0) {
+      options.setEventLoopPoolSize(config.getInt("node.eventLoops")); // 0: Vert.x's default, 2 per core
+    }
     Future<Vertx> vx;
     if (config.getBoolean("cluster.enabled")) {
       System.setProperty("hazelcast.logging.type", "slf4j");

@@ -66,6 +66,7 @@ class GatewayConfigTest {
     assertKey("http.port", () -> load(null, Map.of("WEBPHONE_HTTP_PORT", "70000")));
     assertKey("http.port", () -> load(null, Map.of("WEBPHONE_HTTP_PORT", "eighty")));
     assertKey("sip.transport", () -> load(null, Map.of("WEBPHONE_SIP_TRANSPORT", "sctp")));
+    assertKey("node.eventLoops", () -> load(null, Map.of("WEBPHONE_NODE_EVENT_LOOPS", "-1")));
     assertKey("media.rtpPortMin", () -> load(null, Map.of("WEBPHONE_MEDIA_RTP_PORT_MIN", "20001")));
     assertKey("dial.allow", () -> load(null, Map.of("WEBPHONE_DIAL_ALLOW", "[\"(\"]")));
     assertKey("http.tlsKey", () -> load(null, Map.of("WEBPHONE_HTTP_TLS_CERT", "/etc/hostname")));
