@@ -401,6 +401,12 @@ class ClusterPoolTest {
   @Order(5)
   void aLateJoiningNodeSeesTheSamePoolAndReconcilesItsAccountListWithoutDroppingLeases() throws Exception {
     JsonObject kept = clients.get(0).lease("kept");
+    if (kept.getString("accountId").equals("u1")) {
+      // u1 has a part of its own below; which account comes first depends on the earlier tests' releases.
+      JsonObject other = clients.get(0).lease("kept-2");
+      clients.get(0).release(kept);
+      kept = other;
+    }
     JsonObject retiring = null;
     for (int i = 0; i < ACCOUNTS && retiring == null; i++) {
       JsonObject l = clients.get(0).lease("r" + i);
