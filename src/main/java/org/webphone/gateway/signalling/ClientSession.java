@@ -227,11 +227,30 @@ final class ClientSession implements CallControl.Owner {
         }
       }
       case "registration" -> onRegistration(ev);
+      case "revoked" -> onRevoked(ev);
       case "incoming" -> calls.onIncoming(ev);
       case "callState" -> calls.onCallState(ev);
       case "media" -> calls.onMedia(ev);
       default -> calls.onOther(kind, ev);
     }
+  }
+
+  /**
+   * The pool took this session's account away (this node was silent past the lease TTL or dropped from the
+   * cluster): the account may be someone else's already, so the session ends as for a lost line; its SIP line
+   * closes (its un-REGISTER removes only this node's Contact) and the page reconnects into a fresh lease.
+   */
+  private void onRevoked(JsonObject ev) {
+    JsonObject held = lease;
+    if (held == null || !held.getString("accountId", "").equals(ev.getString("accountId"))
+        || held.getLong("token", -1L) != ev.getLong("token", -2L)) {
+      return; // an older lease of this session, already given back
+    }
+    LOG.warn("line={} lost account {}: the pool revoked lease {}", id, ev.getString("accountId"), ev.getLong("token"));
+    registration = ServerEvent.REG_UNREGISTERED;
+    send(ServerEvent.registration(ServerEvent.REG_UNREGISTERED, null, "the account was taken away by the pool"));
+    send(ServerEvent.ready(false));
+    close("the account was taken away by the pool", (short) 1011);
   }
 
   private void onRegistration(JsonObject ev) {

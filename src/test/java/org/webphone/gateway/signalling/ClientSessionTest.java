@@ -113,6 +113,32 @@ class ClientSessionTest {
   }
 
   @Test
+  void aRevokedLeaseEndsTheSessionButARevocationOfAnotherTokenDoesNot(Vertx vertx) throws Exception {
+    h = new Harness(vertx, 1, new JsonObject());
+    Harness.Client c = h.connect(null);
+    String line = c.await("OnSession").getString("sessionId");
+    c.await("OnSetReadyStatus", e -> e.getBoolean("ready"));
+    JsonObject open = h.lower.requests.stream().filter(r -> r.getString("_address").equals(Addresses.SIP_LINE_OPEN))
+        .reduce((a, b) -> b).orElseThrow();
+    String account = open.getString("accountId");
+    long token = open.getLong("token");
+    h.lower.emit(line, new JsonObject().put("event", "revoked").put("sessionId", line).put("accountId", account)
+        .put("token", token - 1));
+    assertEquals("Pong", c.request(m("Ping")).getString("event"), "a stale token's revocation changes nothing");
+    h.lower.emit(line, new JsonObject().put("event", "revoked").put("sessionId", line).put("accountId", account)
+        .put("token", token));
+    JsonObject reg = c.await("OnRegistrationStateChanged", e -> e.getString("state").equals("Unregistered"));
+    assertEquals("the account was taken away by the pool", reg.getString("reason"));
+    c.await("OnSetReadyStatus", e -> !e.getBoolean("ready"));
+    c.await("OnSessionClosed");
+    c.awaitClosed();
+    assertEquals(1011, (int) c.ws.closeStatusCode());
+    assertTrue(h.lower.requests.stream().anyMatch(r -> r.getString("_address").equals(Addresses.SIP_LINE_CLOSE)),
+        "the SIP line was closed");
+    h.assertNothingLeaked();
+  }
+
+  @Test
   void aLineLostOnTheSipSideEndsTheSessionAndGivesEverythingBack(Vertx vertx) throws Exception {
     h = new Harness(vertx, 1, new JsonObject());
     Harness.Client c = h.connect(null);
