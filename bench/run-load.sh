@@ -102,6 +102,10 @@ node_env() { # ports of node $1, HTTP on $2
 JAVA=(java -Xmx1g ${BENCH_GC:--XX:+UseParallelGC} ${BENCH_GC_LOG:+-Xlog:gc:file=$OUT/gc-%p.log} -Djava.net.preferIPv4Stack=true -Dice4j.harvest.mapping.aws.enabled=false
   -Dice4j.harvest.mapping.stun.addresses= -cp "$CP")
 
+# BENCH_NODE_CPUS (with --node-process or --nodes N): pin the node JVM(s) to these CPUs (taskset list, e.g. 0),
+# and run the script under `taskset -c <the others>` so the generator and the peers stay off them.
+PIN=()
+[ -n "${BENCH_NODE_CPUS:-}" ] && PIN=(taskset -c "$BENCH_NODE_CPUS")
 TARGET=(--target in-process)
 HTTP=()
 NODE_PIDS=()
@@ -112,7 +116,7 @@ if [ "$PROCS" -gt 0 ]; then
   for n in $(seq 1 "$NODES"); do
     HTTP[$n]=$(free_port)
     env $(common_env) $(node_env "$n" "${HTTP[$n]}") WEBPHONE_CLUSTER_ENABLED=true \
-      WEBPHONE_CLUSTER_CONFIG="$OUT/cluster.xml" "${JAVA[@]}" org.webphone.gateway.Main > "$OUT/node-$n.log" 2>&1 &
+      WEBPHONE_CLUSTER_CONFIG="$OUT/cluster.xml" "${PIN[@]}" "${JAVA[@]}" org.webphone.gateway.Main > "$OUT/node-$n.log" 2>&1 &
     PIDS+=($!)
     NODE_PIDS[$n]=$!
   done
