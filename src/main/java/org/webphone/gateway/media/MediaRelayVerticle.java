@@ -186,16 +186,21 @@ public final class MediaRelayVerticle extends VerticleBase {
     }, false).onComplete(ar -> {
       if (ar.succeeded() && ar.result() != null) {
         published(m, ar.result(), pbx, offer, true);
-        return;
-      }
-      creating.remove(callId);
-      if (ar.failed()) {
-        LOG.warn("call={} media create failed: {}", callId, ar.cause().toString());
-        m.fail(ErrorCode.INTERNAL.code(), "media create failed: " + ar.cause().getMessage());
       } else {
-        m.fail(ErrorCode.NO_PORT.code(), "no free RTP port pair in media.rtpPortMin..rtpPortMax");
+        createFailed(m, callId, ar.cause());
       }
     });
+  }
+
+  /** A create that made no session: {@code cause} null means no free port pair. */
+  private void createFailed(Message<JsonObject> m, String callId, Throwable cause) {
+    creating.remove(callId);
+    if (cause != null) {
+      LOG.warn("call={} media create failed: {}", callId, cause.toString());
+      m.fail(ErrorCode.INTERNAL.code(), "media create failed: " + cause.getMessage());
+    } else {
+      m.fail(ErrorCode.NO_PORT.code(), "no free RTP port pair in media.rtpPortMin..rtpPortMax");
+    }
   }
 
   /**
@@ -211,14 +216,11 @@ public final class MediaRelayVerticle extends VerticleBase {
     try {
       s = newSession(callId, sessionId, codec, offer, pbxTe, pbx);
     } catch (RuntimeException e) {
-      creating.remove(callId);
-      LOG.warn("call={} media create failed: {}", callId, e.toString());
-      m.fail(ErrorCode.INTERNAL.code(), "media create failed: " + e.getMessage());
+      createFailed(m, callId, e);
       return;
     }
     if (s == null) {
-      creating.remove(callId);
-      m.fail(ErrorCode.NO_PORT.code(), "no free RTP port pair in media.rtpPortMin..rtpPortMax");
+      createFailed(m, callId, null);
       return;
     }
     published(m, s, pbx, offer, false);

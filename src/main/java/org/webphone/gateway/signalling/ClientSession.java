@@ -247,10 +247,16 @@ final class ClientSession implements CallControl.Owner {
       return; // an older lease of this session, already given back
     }
     LOG.warn("line={} lost account {}: the pool revoked lease {}", id, ev.getString("accountId"), ev.getLong("token"));
+    String why = "the account was taken away by the pool";
+    endWithoutLine(null, why, why);
+  }
+
+  /** The session lost its line (or the account behind it): the browser hears Unregistered, then the end. */
+  private void endWithoutLine(Integer code, String reason, String closeReason) {
     registration = ServerEvent.REG_UNREGISTERED;
-    send(ServerEvent.registration(ServerEvent.REG_UNREGISTERED, null, "the account was taken away by the pool"));
+    send(ServerEvent.registration(ServerEvent.REG_UNREGISTERED, code, reason));
     send(ServerEvent.ready(false));
-    close("the account was taken away by the pool", (short) 1011);
+    close(closeReason, (short) 1011);
   }
 
   private void onRegistration(JsonObject ev) {
@@ -279,10 +285,7 @@ final class ClientSession implements CallControl.Owner {
         // We did not close the line (closing sessions ignore events): it was fenced or lost. A session
         // without a line is useless; it ends, and the page reconnects into a fresh one.
         LOG.warn("line={} unregistered by the SIP side: {}", id, reason);
-        registration = ServerEvent.REG_UNREGISTERED;
-        send(ServerEvent.registration(ServerEvent.REG_UNREGISTERED, code, reason));
-        send(ServerEvent.ready(false));
-        close("the line was lost", (short) 1011);
+        endWithoutLine(code, reason, "the line was lost");
       }
       default -> {
         // "registering"/"unregistering" refreshes of a registered line are not news for the browser.

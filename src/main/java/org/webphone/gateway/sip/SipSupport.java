@@ -7,6 +7,7 @@ import io.vertx.core.eventbus.Message;
 import io.vertx.core.json.JsonObject;
 import java.text.ParseException;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import javax.sip.InvalidArgumentException;
 import javax.sip.address.Address;
@@ -130,8 +131,11 @@ final class SipSupport {
     return sip.provider().getNewCallId();
   }
 
+  /** 48 random bits as 12 lower-case hex digits (RFC 3261 19.3 asks for at least 32). */
   static String newTag() {
-    return Randoms.uuid().toString().replace("-", "").substring(0, 12);
+    byte[] b = new byte[6];
+    Randoms.nextBytes(b);
+    return HexFormat.of().formatHex(b);
   }
 
   void emit(String sessionId, JsonObject event) {
