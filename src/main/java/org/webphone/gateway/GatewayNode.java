@@ -92,6 +92,8 @@ public final class GatewayNode {
     if (config.getInt("node.eventLoops") > 0) {
       options.setEventLoopPoolSize(config.getInt("node.eventLoops")); // 0: Vert.x's default, 2 per core
     }
+    // Netty's epoll transport where it loads (Linux x86-64): no selector wake-up lock between the loops.
+    options.setPreferNativeTransport(config.getBoolean("node.nativeTransport"));
     Future<Vertx> vx;
     if (config.getBoolean("cluster.enabled")) {
       System.setProperty("hazelcast.logging.type", "slf4j");
@@ -113,8 +115,14 @@ public final class GatewayNode {
       map.put("nodeId", nodeId);
       map.put("state", "starting");
       map.put("mode", config.demoMode() ? "demo" : "pbx");
-      LOG.info("node {} starting ({}, {})", nodeId, config.getBoolean("cluster.enabled") ? "clustered" : "standalone",
-          config.demoMode() ? "embedded demo PBX" : "PBX " + config.pbxHost() + ":" + config.pbxPort());
+      LOG.info("node {} starting ({}, {}, {} transport)", nodeId,
+          config.getBoolean("cluster.enabled") ? "clustered" : "standalone",
+          config.demoMode() ? "embedded demo PBX" : "PBX " + config.pbxHost() + ":" + config.pbxPort(),
+          v.isNativeTransportEnabled() ? "native" : "NIO");
+      if (config.getBoolean("node.nativeTransport") && !v.isNativeTransportEnabled()) {
+        LOG.warn("node.nativeTransport: the native transport did not load, NIO instead: {}",
+            String.valueOf(v.unavailableNativeTransportCause()));
+      }
       List<Supplier<Deployable>> order = new ArrayList<>();
       order.add(NodeOpsVerticle::new);
       order.add(AccountPoolVerticle::new);
