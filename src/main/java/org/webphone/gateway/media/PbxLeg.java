@@ -7,6 +7,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
 import java.security.GeneralSecurityException;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.jitsi.srtp.SrtpErrorStatus;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,6 +40,7 @@ final class PbxLeg {
   private final String callId;
   private final MediaRuntime rt;
   private final RtpPorts.Pair ports;
+  private final AtomicBoolean released = new AtomicBoolean();
   private final MediaCounters counters;
   private final Receiver receiver;
   private final PacketBuffer rx = new PacketBuffer();
@@ -278,8 +280,13 @@ final class PbxLeg {
     }
   }
 
-  /** Closes the ports (the selector drops their registrations); blocking-free, idempotent via RtpPorts. */
+  /**
+   * Closes the ports (the selector drops their registrations) and gives the pair back; blocking-free,
+   * idempotent (a second release could free the pair after another call got it).
+   */
   void close() {
-    rt.ports().release(ports);
+    if (released.compareAndSet(false, true)) {
+      rt.ports().release(ports);
+    }
   }
 }

@@ -25,26 +25,47 @@ public final class RtpPorts {
     this.used = new BitSet(pairs);
   }
 
-  /** A bound RTP/RTCP channel pair, or null when every pair is in use or unbindable. */
-  public synchronized Pair allocate() {
+  /**
+   * A bound RTP/RTCP channel pair, or null when every pair is in use or unbindable. The lock covers only the
+   * choice of a free pair: the binds (four system calls) and a release's closes run outside it, so an event
+   * loop making a call never waits for a worker that was descheduled while closing another call's ports.
+   */
+  public Pair allocate() {
     for (int tried = 0; tried < pairs; tried++) {
-      int i = next;
-      next = (next + 1) % pairs;
-      if (used.get(i)) {
-        continue;
+      int i = reserve();
+      if (i < 0) {
+        return null;
       }
       int port = min + 2 * i;
       DatagramChannel rtp = null;
       try {
         rtp = open(port);
         DatagramChannel rtcp = open(port + 1);
-        used.set(i);
         return new Pair(port, rtp, rtcp);
       } catch (IOException busy) {
         closeQuietly(rtp);
+        unreserve(i);
       }
     }
     return null;
+  }
+
+  /** The next free pair from where the last search stopped, marked used; -1 when none is free. */
+  private synchronized int reserve() {
+    int i = used.nextClearBit(next);
+    if (i >= pairs) {
+      i = used.nextClearBit(0);
+      if (i >= pairs) {
+        return -1;
+      }
+    }
+    used.set(i);
+    next = (i + 1) % pairs;
+    return i;
+  }
+
+  private synchronized void unreserve(int i) {
+    used.clear(i);
   }
 
   private DatagramChannel open(int port) throws IOException {
@@ -60,10 +81,11 @@ public final class RtpPorts {
     }
   }
 
-  public synchronized void release(Pair pair) {
+  /** Closes the pair's channels, then frees the pair for another call. Call once per allocated pair. */
+  public void release(Pair pair) {
     closeQuietly(pair.rtp());
     closeQuietly(pair.rtcp());
-    used.clear((pair.port() - min) / 2);
+    unreserve((pair.port() - min) / 2);
   }
 
   public synchronized int inUse() {
