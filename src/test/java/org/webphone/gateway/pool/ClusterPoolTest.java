@@ -316,7 +316,9 @@ class ClusterPoolTest {
 
   /** Has the outside node lease {@code n} accounts; returns them. */
   private static List<JsonObject> leaseOutside(PeerProcess p, int n) throws Exception {
-    p.awaitLog(l -> l.equals("READY"), Duration.ofSeconds(90));
+    // Joining takes seconds, but up to the migration timeout (TestCluster) and more when partitions move
+    // under the first test's load on a busy 2-core machine; the node itself gives up after 150 s.
+    p.awaitLog(l -> l.equals("READY"), Duration.ofSeconds(180));
     command(p, "LEASE " + n);
     p.awaitLog(l -> l.equals("LEASED-DONE"), Duration.ofSeconds(30));
     return leasesOf(p);

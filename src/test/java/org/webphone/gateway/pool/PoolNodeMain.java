@@ -34,7 +34,7 @@ public final class PoolNodeMain {
     JsonObject poolSection = new JsonObject(args[6]);
     // One event loop, so that HANG blocks the pool verticle too (its context lives on that loop).
     Vertx vertx = TestCluster.start(TestCluster.hazelcast(cluster, port, members, noHeartbeat),
-        new VertxOptions().setEventLoopPoolSize(1).setBlockedThreadCheckInterval(60_000)).await(60, TimeUnit.SECONDS);
+        new VertxOptions().setEventLoopPoolSize(1).setBlockedThreadCheckInterval(60_000)).await(150, TimeUnit.SECONDS);
     vertx.deployVerticle(new AccountPoolVerticle(),
         new DeploymentOptions().setConfig(PoolClient.config(nodeId, poolSection))).await(60, TimeUnit.SECONDS);
     PoolClient pool = new PoolClient(vertx);

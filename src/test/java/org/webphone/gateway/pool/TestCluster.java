@@ -33,6 +33,10 @@ public final class TestCluster {
     c.setProperty("hazelcast.max.no.heartbeat.seconds", Integer.toString(noHeartbeatSec));
     c.setProperty("hazelcast.heartbeat.interval.seconds", "1");
     c.setProperty("hazelcast.wait.seconds.before.join", "0");
+    // A migration whose request or answer is lost waits this long before the master rolls it back and plans
+    // again (default 300 s). On the 2-core CI machine a partition stayed "migrating" for over a minute while
+    // two nodes joined under load, and the joining node's first map put kept being refused meanwhile.
+    c.setProperty("hazelcast.partition.migration.timeout", "20");
     return c;
   }
 

@@ -18,27 +18,14 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.webphone.gateway.testing.Ports;
 
 class RtpPortsTest {
   private static final InetAddress LO = InetAddress.getLoopbackAddress();
 
-  /** An even port P with P..P+n-1 free for UDP on loopback right now. */
-  private static int freeRange(int n) throws Exception {
-    for (int attempt = 0; attempt < 200; attempt++) {
-      int p = (20000 + (int) (Math.random() * 30000)) & ~1;
-      List<DatagramSocket> held = new ArrayList<>();
-      try {
-        for (int q = p; q < p + n; q++) {
-          held.add(new DatagramSocket(new InetSocketAddress(LO, q)));
-        }
-        return p;
-      } catch (java.net.SocketException busy) {
-        // try another range
-      } finally {
-        held.forEach(DatagramSocket::close);
-      }
-    }
-    throw new IllegalStateException("no free UDP range");
+  /** An even port P with P..P+n-1 free on loopback right now, below the ephemeral range. */
+  private static int freeRange(int n) {
+    return Ports.freeRange(n);
   }
 
   @Test
