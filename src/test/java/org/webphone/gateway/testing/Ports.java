@@ -28,6 +28,8 @@ public final class Ports {
   private static final int LOWEST = 21000;
   /** Every port handed out in this JVM: a test that starts a peer later must not find its port given twice. */
   private static final Set<Integer> GIVEN = new HashSet<>();
+  /** Read once: the kernel's range does not change while the tests run. */
+  private static final int EPHEMERAL_LOW = ephemeralLow();
 
   /**
    * The start of {@code count} consecutive ports free for TCP and UDP on 127.0.0.1 now; even when
@@ -39,7 +41,7 @@ public final class Ports {
    */
   public static synchronized int freeRange(int count) {
     InetAddress lo = InetAddress.getLoopbackAddress();
-    int highest = ephemeralLow() - 1;
+    int highest = EPHEMERAL_LOW - 1;
     if (highest - LOWEST < count + 1000) {
       throw new IllegalStateException("the ephemeral port range starts at " + (highest + 1)
           + ": too few ports below it for tests (want " + LOWEST + " and up)");

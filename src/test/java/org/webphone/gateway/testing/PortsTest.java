@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
@@ -17,8 +19,10 @@ class PortsTest {
     int low = Ports.ephemeralLow();
     if (Files.exists(range)) {
       // The kernel's own figure, read through a stream rather than as lines.
-      String text = new String(Files.newInputStream(range).readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII);
-      assertEquals(Integer.parseInt(text.trim().split("\\s+")[0]), low);
+      try (InputStream in = Files.newInputStream(range)) {
+        String text = new String(in.readAllBytes(), StandardCharsets.US_ASCII);
+        assertEquals(Integer.parseInt(text.trim().split("\\s+")[0]), low);
+      }
     }
     Set<Integer> seen = new HashSet<>();
     for (int i = 0; i < 200; i++) {

@@ -23,14 +23,9 @@ import org.webphone.gateway.testing.Ports;
 class RtpPortsTest {
   private static final InetAddress LO = InetAddress.getLoopbackAddress();
 
-  /** An even port P with P..P+n-1 free on loopback right now, below the ephemeral range. */
-  private static int freeRange(int n) {
-    return Ports.freeRange(n);
-  }
-
   @Test
   void handsOutEveryPairOnceThenNullAndReusesReleasedOnes() throws Exception {
-    int min = freeRange(6);
+    int min = Ports.freeRange(6);
     RtpPorts ports = new RtpPorts(LO, min, min + 5);
     List<RtpPorts.Pair> got = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
@@ -57,7 +52,7 @@ class RtpPortsTest {
 
   @Test
   void skipsAPairAnotherProgramHoldsAndFreesItsReservation() throws Exception {
-    int min = freeRange(4);
+    int min = Ports.freeRange(4);
     RtpPorts ports = new RtpPorts(LO, min, min + 3);
     try (DatagramSocket squatter = new DatagramSocket(new InetSocketAddress(LO, min + 1))) {
       RtpPorts.Pair p = ports.allocate();
@@ -76,7 +71,7 @@ class RtpPortsTest {
 
   @Test
   void concurrentAllocateAndReleaseNeverShareAPair() throws Exception {
-    int min = freeRange(40);
+    int min = Ports.freeRange(40);
     RtpPorts ports = new RtpPorts(LO, min, min + 39);
     Set<Integer> held = ConcurrentHashMap.newKeySet();
     ExecutorService pool = Executors.newFixedThreadPool(4);
