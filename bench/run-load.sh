@@ -92,11 +92,14 @@ common_env() { # the gateway's configuration, shared by every node
     WEBPHONE_LIMITS_CALLS_PER_MINUTE_PER_SESSION=1000000 WEBPHONE_LIMITS_MESSAGES_PER_SECOND=1000000 \
     WEBPHONE_LIMITS_REQUEST_TIMEOUT_MS=10000 WEBPHONE_LOG_LEVEL="${WEBPHONE_LOG_LEVEL:-WARN}"
 }
+# RTP ports of a node: two per call (RTP, RTCP), and a call holds its pair from set-up to the end of its
+# tear-down; every client in a call at once, twice over, at least 2000 (at 500/s a 2000-port range ran out).
+RTP_PORTS=$((CLIENTS * 4 > 2000 ? CLIENTS * 4 : 2000))
 node_env() { # ports of node $1, HTTP on $2
-  local rtp; rtp=$(even_range 2000)
+  local rtp; rtp=$(even_range "$RTP_PORTS")
   echo WEBPHONE_NODE_ID="gw-$1" WEBPHONE_HTTP_PORT="$2" WEBPHONE_SIP_PORT="$(free_port)" \
     WEBPHONE_MEDIA_WEBRTC_PORT="$(free_port)" WEBPHONE_MEDIA_RTP_PORT_MIN="$rtp" \
-    WEBPHONE_MEDIA_RTP_PORT_MAX="$((rtp + 1999))"
+    WEBPHONE_MEDIA_RTP_PORT_MAX="$((rtp + RTP_PORTS - 1))"
 }
 # BENCH_GC: the collector of every JVM (default ParallelGC); BENCH_GC_LOG=1 writes each JVM's GC log.
 JAVA=(java -Xmx1g ${BENCH_GC:--XX:+UseParallelGC} ${BENCH_GC_LOG:+-Xlog:gc:file=$OUT/gc-%p.log} -Djava.net.preferIPv4Stack=true -Dice4j.harvest.mapping.aws.enabled=false
