@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vertx.core.Future;
+import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonObject;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -12,6 +13,7 @@ import java.io.InputStreamReader;
 import java.net.Socket;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -146,6 +148,40 @@ class GatewayNodeTest {
         .filter(l -> l.startsWith("webphone")).collect(Collectors.joining("\n")));
     assertTrue(metrics.contains("webphone_node_ready{node=\"" + node.nodeId() + "\"} 1.0"));
     assertTrue(metrics.contains("webphone_node_sip_lines{node=\"" + node.nodeId() + "\"} 0.0"));
+  }
+
+  /**
+   * Every session has addresses of its own ({@code session.<id>}, its commands and events, the caller's events
+   * address): the node's metrics must keep no meter per address (Vert.x's event-bus address label stays off),
+   * or /metrics and the registry would grow with every visitor for as long as the node runs.
+   */
+  @Test
+  void sessionsComingAndGoingLeaveNoMeterBehindInMetrics() throws Exception {
+    NodeFixtures.NodePorts ports = NodeFixtures.NodePorts.allocate();
+    startNode(ports);
+    List<String> seen = new ArrayList<>();
+    List<Long> busMeters = new ArrayList<>();
+    for (int round = 0; round < 2; round++) {
+      for (int i = 0; i < 12; i++) {
+        String events = "test.client." + round + "." + i + ".events";
+        MessageConsumer<JsonObject> c = node.vertx().eventBus().consumer(events, m -> { });
+        await(c.completion(), 5);
+        JsonObject opened = await(node.vertx().eventBus().<JsonObject>request(Addresses.SIGNALLING_OPEN,
+            new JsonObject().put("events", events)), 10).body();
+        String sessionId = opened.getString("sessionId");
+        seen.add(sessionId);
+        seen.add(events);
+        await(node.vertx().eventBus().request(Addresses.SIGNALLING_CLOSE, new JsonObject().put("sessionId", sessionId)),
+            10);
+        await(c.unregister(), 5);
+      }
+      HttpResponse<String> r = NodeProcess.get(ports.http(), "/metrics");
+      assertEquals(200, r.statusCode());
+      List<String> naming = r.body().lines().filter(l -> seen.stream().anyMatch(l::contains)).toList();
+      assertEquals(List.of(), naming, "meters naming a session's or a client's own address");
+      busMeters.add(r.body().lines().filter(l -> l.startsWith("vertx_eventbus")).count());
+    }
+    assertEquals(busMeters.get(0), busMeters.get(1), "event-bus meters after 12 and after 24 sessions");
   }
 
   /** The status line a plain-HTTP request asking to switch to HTTP/2 (RFC 7540 3.2) gets back. */
