@@ -5,10 +5,10 @@ import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadInfo;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.config.GatewayConfig;
+import org.webphone.gateway.testing.Ports;
 
 /**
  * Our media verticle, deployed in the benchmark's JVM, as the relay of the load benchmark. Its CPU is the CPU
@@ -20,10 +20,12 @@ final class GatewayLoadRelay implements LoadRelay {
   private final Vertx vertx = Vertx.vertx();
 
   GatewayLoadRelay(int calls) throws Exception {
-    // Below the ephemeral range, so other programs' sockets do not take ports of the range meanwhile.
-    int rtpMin = 20000 + 2 * ThreadLocalRandom.current().nextInt(3000);
-    JsonObject media = new JsonObject().put("webrtcPort", org.webphone.gateway.testing.Ports.free())
-        .put("rtpPortMin", rtpMin).put("rtpPortMax", rtpMin + 4 * calls + 99).put("timeoutSec", 60);
+    // Free now and below the ephemeral range (other programs' sockets do not take ports of it meanwhile), and
+    // never the ports of anything else this JVM started.
+    int rtpPorts = 4 * calls + 100;
+    int rtpMin = Ports.freeRange(rtpPorts);
+    JsonObject media = new JsonObject().put("webrtcPort", Ports.free())
+        .put("rtpPortMin", rtpMin).put("rtpPortMax", rtpMin + rtpPorts - 1).put("timeoutSec", 60);
     GatewayConfig cfg = GatewayConfig.of(new JsonObject().put("media", media));
     MediaFixture.await(vertx.deployVerticle(new MediaRelayVerticle(), new DeploymentOptions().setConfig(cfg.json())));
   }
