@@ -59,8 +59,10 @@ even_range() { # an even port P with P..P+$1-1 free for UDP
   python3 - "$1" <<'PY'
 import random, socket, sys
 n = int(sys.argv[1])
+# below the kernel's ephemeral range: outgoing connections cannot take ports of it during the run
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
 for _ in range(500):
-    p = random.randrange(30000, 60000 - n) & ~1
+    p = random.randrange(10000, low - n) & ~1
     socks = []
     try:
         for q in range(p, p + n):
@@ -95,8 +97,11 @@ common_env() { # the gateway's configuration, shared by every node
 # RTP ports of a node: two per call (RTP, RTCP), and a call holds its pair from set-up to the end of its
 # tear-down; every client in a call at once, twice over, at least 2000 (at 500/s a 2000-port range ran out).
 RTP_PORTS=$((CLIENTS * 4 > 2000 ? CLIENTS * 4 : 2000))
+# One block for all nodes, split in turn: ranges chosen one per node could overlap (each was free when chosen,
+# before any node had bound it), and a node then failed to start with "Address already in use".
+RTP_BASE=$(even_range $((RTP_PORTS * (PROCS > 0 ? PROCS : 1))))
 node_env() { # ports of node $1, HTTP on $2
-  local rtp; rtp=$(even_range "$RTP_PORTS")
+  local rtp=$((RTP_BASE + ($1 - 1) * RTP_PORTS))
   echo WEBPHONE_NODE_ID="gw-$1" WEBPHONE_HTTP_PORT="$2" WEBPHONE_SIP_PORT="$(free_port)" \
     WEBPHONE_MEDIA_WEBRTC_PORT="$(free_port)" WEBPHONE_MEDIA_RTP_PORT_MIN="$rtp" \
     WEBPHONE_MEDIA_RTP_PORT_MAX="$((rtp + RTP_PORTS - 1))"
