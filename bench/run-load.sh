@@ -100,6 +100,7 @@ RTP_PORTS=$((CLIENTS * 4 > 2000 ? CLIENTS * 4 : 2000))
 # One block for all nodes, split in turn: ranges chosen one per node could overlap (each was free when chosen,
 # before any node had bound it), and a node then failed to start with "Address already in use".
 RTP_BASE=$(even_range $((RTP_PORTS * (PROCS > 0 ? PROCS : 1))))
+[ -n "$RTP_BASE" ] || { echo "no block of $RTP_PORTS free UDP ports per node below the ephemeral range" >&2; exit 1; }
 node_env() { # ports of node $1, HTTP on $2
   local rtp=$((RTP_BASE + ($1 - 1) * RTP_PORTS))
   echo WEBPHONE_NODE_ID="gw-$1" WEBPHONE_HTTP_PORT="$2" WEBPHONE_SIP_PORT="$(free_port)" \
