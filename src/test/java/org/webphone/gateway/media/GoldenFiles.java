@@ -90,10 +90,10 @@ final class GoldenFiles {
       if (i < want.size() && j < got.size() && want.get(i).equals(got.get(j))) {
         s.append("  ").append(want.get(i++)).append('\n');
         j++;
-      } else if (j < got.size() && (i == want.size() || lcs[i][j + 1] >= lcs[i + 1][j])) {
-        s.append("+ ").append(got.get(j++)).append('\n');
-      } else {
+      } else if (i < want.size() && (j == got.size() || lcs[i + 1][j] >= lcs[i][j + 1])) {
         s.append("- ").append(want.get(i++)).append('\n');
+      } else {
+        s.append("+ ").append(got.get(j++)).append('\n');
       }
     }
     return s.toString();

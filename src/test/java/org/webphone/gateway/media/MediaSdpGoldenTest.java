@@ -48,6 +48,8 @@ class MediaSdpGoldenTest {
   private static final String CALL = "golden";
   private static final String SESSION = "golden-session";
   private static final String CHROMIUM = "chromium-156-offer.sdp";
+  private static final String FIREFOX = "firefox-esr-153-offer.sdp";
+  private static final String FREESWITCH = "freeswitch-srtp-offer.sdp";
   private final GoldenFiles golden = new GoldenFiles("sdp");
   private Vertx vertx;
   private MediaFixture relay;
@@ -71,101 +73,86 @@ class MediaSdpGoldenTest {
 
   @Test
   void aChromiumOfferBecomesAPlainRtpOfferToThePbxWithPcmuAndTelephoneEvent() throws Exception {
-    JsonObject created = create(false, CHROMIUM, null);
-    check("chromium-156-offer.to-pbx-offer.sdp", created.getString("pbxSdp"));
+    check("chromium-156-offer.to-pbx-offer.sdp", create(false, CHROMIUM, null).getString("pbxSdp"));
   }
 
   @Test
   void aChromiumOfferIsAnsweredWithTheRelaysIceAndDtlsAndOneG711Codec() throws Exception {
-    create(false, CHROMIUM, null);
-    check("chromium-156-offer.to-browser-answer.sdp", browserAnswer());
+    check("chromium-156-offer.to-browser-answer.sdp", browserAnswerTo(CHROMIUM, null));
   }
 
   @Test
   void aFirefoxOfferBecomesAPlainRtpOfferToThePbxWithPcmuAndTelephoneEvent() throws Exception {
-    JsonObject created = create(false, "firefox-esr-153-offer.sdp", null);
-    check("firefox-esr-153-offer.to-pbx-offer.sdp", created.getString("pbxSdp"));
+    check("firefox-esr-153-offer.to-pbx-offer.sdp", create(false, FIREFOX, null).getString("pbxSdp"));
   }
 
   @Test
   void aFirefoxOfferIsAnsweredWithTheRelaysIceAndDtlsAndOneG711Codec() throws Exception {
-    create(false, "firefox-esr-153-offer.sdp", null);
-    check("firefox-esr-153-offer.to-browser-answer.sdp", browserAnswer());
+    check("firefox-esr-153-offer.to-browser-answer.sdp", browserAnswerTo(FIREFOX, null));
   }
 
   @Test
   void withPbxSrtpAChromiumOfferBecomesAnSdesOfferToThePbx() throws Exception {
-    JsonObject created = create(true, CHROMIUM, null);
-    check("chromium-156-offer.to-pbx-offer-sdes.sdp", created.getString("pbxSdp"));
+    check("chromium-156-offer.to-pbx-offer-sdes.sdp", create(true, CHROMIUM, null).getString("pbxSdp"));
   }
 
   // ------------------------------------------------------------------ PBX answers
 
   @Test
   void anAsteriskAnswerTellsTheRelayWhereToSendAndWhichTelephoneEventToUse() throws Exception {
-    create(false, CHROMIUM, null);
-    checkTaken("asterisk-answer.sdp", "asterisk-answer.taken.txt");
+    checkTaken(false, "asterisk-answer.sdp", "asterisk-answer.taken.txt");
   }
 
   @Test
   void aFreeSwitchSdesAnswerGivesTheRelayTheKeyForTheTagItOffered() throws Exception {
-    create(true, CHROMIUM, null);
-    checkTaken("freeswitch-srtp-answer.sdp", "freeswitch-srtp-answer.taken.txt");
+    checkTaken(true, "freeswitch-srtp-answer.sdp", "freeswitch-srtp-answer.taken.txt");
   }
 
   // ------------------------------------------------------------------ PBX offer (incoming call)
 
   @Test
   void anIncomingFreeSwitchSrtpOfferIsAnsweredWithSdesInItsFirstCommonCodec() throws Exception {
-    JsonObject created = create(false, CHROMIUM, "freeswitch-srtp-offer.sdp");
-    check("freeswitch-srtp-offer.to-pbx-answer.sdp", created.getString("pbxSdp"));
+    check("freeswitch-srtp-offer.to-pbx-answer.sdp", create(false, CHROMIUM, FREESWITCH).getString("pbxSdp"));
   }
 
   @Test
   void anIncomingFreeSwitchOfferGivesTheBrowserAnAnswerInThePbxsCodec() throws Exception {
-    create(false, CHROMIUM, "freeswitch-srtp-offer.sdp");
-    check("freeswitch-srtp-offer.to-browser-answer.sdp", browserAnswer());
+    check("freeswitch-srtp-offer.to-browser-answer.sdp", browserAnswerTo(CHROMIUM, FREESWITCH));
   }
 
   // ------------------------------------------------------------------ hold and unhold
 
   @Test
   void holdingTheCallReOffersThePbxSendonlyWithTheNextVersion() throws Exception {
-    answeredByAsterisk();
-    check("local-hold-sendonly.to-pbx-reoffer.sdp", direction("sendonly"));
+    check("local-hold-sendonly.to-pbx-reoffer.sdp", answeredByAsterisk().direction("sendonly"));
   }
 
   @Test
   void holdingTheCallWithoutListeningReOffersThePbxInactive() throws Exception {
-    answeredByAsterisk();
-    check("local-hold-inactive.to-pbx-reoffer.sdp", direction("inactive"));
+    check("local-hold-inactive.to-pbx-reoffer.sdp", answeredByAsterisk().direction("inactive"));
   }
 
   @Test
   void takingTheCallOffHoldReOffersThePbxSendrecvWithTheVersionAfterTheHold() throws Exception {
-    answeredByAsterisk();
-    direction("sendonly");
+    answeredByAsterisk().direction("sendonly");
     check("local-unhold.to-pbx-reoffer.sdp", direction("sendrecv"));
   }
 
   @Test
   void anAsteriskHoldReOfferIsAnsweredRecvonly() throws Exception {
-    answeredByAsterisk();
-    check("asterisk-hold-reoffer.to-pbx-answer.sdp", pbxSdp("asterisk-hold-reoffer.sdp").getString("sdp"));
+    check("asterisk-hold-reoffer.to-pbx-answer.sdp", answeredByAsterisk().pbxReOffer("asterisk-hold-reoffer.sdp"));
   }
 
   @Test
   void anAsteriskUnholdReOfferIsAnsweredSendrecv() throws Exception {
-    answeredByAsterisk();
-    pbxSdp("asterisk-hold-reoffer.sdp");
-    check("asterisk-unhold-reoffer.to-pbx-answer.sdp", pbxSdp("asterisk-unhold-reoffer.sdp").getString("sdp"));
+    answeredByAsterisk().pbxReOffer("asterisk-hold-reoffer.sdp");
+    check("asterisk-unhold-reoffer.to-pbx-answer.sdp", pbxReOffer("asterisk-unhold-reoffer.sdp"));
   }
 
   @Test
   void aFreeSwitchInactiveReOfferIsAnsweredInactiveWithTheCallsSdesTagAndKey() throws Exception {
-    create(false, CHROMIUM, "freeswitch-srtp-offer.sdp");
-    String reOffer = pbxSdp("freeswitch-inactive-reoffer.sdp").getString("sdp");
-    check("freeswitch-inactive-reoffer.to-pbx-answer.sdp", reOffer);
+    create(false, CHROMIUM, FREESWITCH);
+    check("freeswitch-inactive-reoffer.to-pbx-answer.sdp", pbxReOffer("freeswitch-inactive-reoffer.sdp"));
   }
 
   // ------------------------------------------------------------------ browser re-offer
@@ -199,14 +186,26 @@ class MediaSdpGoldenTest {
     return created;
   }
 
-  private void answeredByAsterisk() throws Exception {
+  /** An outgoing call from Chromium that Asterisk answered; returns this test for the next step. */
+  private MediaSdpGoldenTest answeredByAsterisk() throws Exception {
     create(false, CHROMIUM, null);
     pbxSdp("asterisk-answer.sdp");
+    return this;
   }
 
-  /** The browser answer the relay sends as the session's {@code answer} media event. */
+  /** The browser answer to a new call, which the relay sends as the session's {@code answer} media event. */
+  private String browserAnswerTo(String browserOffer, String pbxOffer) throws Exception {
+    create(false, browserOffer, pbxOffer);
+    return browserAnswer();
+  }
+
   private String browserAnswer() throws InterruptedException {
     return relay.awaitEvent("answer", 10).getString("sdp");
+  }
+
+  /** The relay's answer to a PBX re-offer. */
+  private String pbxReOffer(String file) throws Exception {
+    return pbxSdp(file).getString("sdp");
   }
 
   private JsonObject pbxSdp(String file) throws Exception {
@@ -219,7 +218,8 @@ class MediaSdpGoldenTest {
   }
 
   /** What the relay takes from a PBX answer: the parsed description, then the session's state once applied. */
-  private void checkTaken(String answerFile, String expected) throws Exception {
+  private void checkTaken(boolean pbxSrtp, String answerFile, String expected) throws Exception {
+    create(pbxSrtp, CHROMIUM, null);
     String answer = golden.input(answerFile);
     MediaSdp.PbxMedia pbx = MediaSdp.parsePbx(answer);
     JsonObject reply = pbxSdp(answerFile);
@@ -249,7 +249,8 @@ class MediaSdpGoldenTest {
 
   private void check(String expected, String sdp) {
     golden.assertMatches(expected, normalise(sdp), "Expected: the SDP the relay wrote in MediaSdpGoldenTest"
-        + " (written with -Dgolden.update=true, then reviewed by hand; per-call values normalised as its Javadoc says).");
+        + " (written with -Dgolden.update=true, then reviewed by hand; per-call values normalised as its Javadoc"
+        + " says).");
   }
 
   // ------------------------------------------------------------------ normalising the per-call values
