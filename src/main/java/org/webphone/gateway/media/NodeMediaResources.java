@@ -24,7 +24,8 @@ import org.webphone.gateway.media.rtp.RtpPorts;
  * @param pbxSrtp            offer the PBX RTP/SAVP with SDES keys instead of RTP/AVP
  * @param handshakeTimeoutMs how long a browser's DTLS handshake may take
  * @param events             where sessions deliver their events
- * @param dtlsThreads        live DTLS sessions of the node (its old name, kept for {@code media.status})
+ * @param dtlsThreads        the node's live DTLS sessions (named after the thread each once had; {@code media.status}
+ *                           reports it as {@code dtlsSessions} and {@code dtlsThreads})
  * @param rtcp               the node's RTCP timer, or null for no RTCP reports (packet-path tests)
  * @param rtcpIntervalMs     nominal RTCP report interval
  * @param aeadGcm            offer AEAD_AES_128_GCM (RFC 7714) to browsers that offer it, before AES-CM

@@ -60,8 +60,8 @@ final class PbxLeg {
   private byte[] theirKey;
   private int cryptoTag = 1;
 
-  PbxLeg(String callId, NodeMediaResources rt, RtpPorts.Pair ports, MediaCounters counters,
-         Receiver receiver, RtcpLeg rtcp) {
+  PbxLeg(String callId, NodeMediaResources rt, RtpPorts.Pair ports, MediaCounters counters, Receiver receiver,
+         RtcpLeg rtcp) {
     this.callId = callId;
     this.rtcp = rtcp;
     this.rt = rt;
