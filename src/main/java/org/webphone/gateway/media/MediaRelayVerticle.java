@@ -11,7 +11,6 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
@@ -46,7 +45,7 @@ public final class MediaRelayVerticle extends VerticleBase {
   private final Set<String> awaitingAnswer = new HashSet<>();
   private final Map<String, String> lastPbxOrigin = new HashMap<>();
   private final MediaCounters retired = new MediaCounters();
-  private MediaRuntime rt;
+  private NodeMediaResources rt;
   private long timeoutNanos;
   private long holdTimeoutNanos;
   private long timer = -1;
@@ -79,10 +78,13 @@ public final class MediaRelayVerticle extends VerticleBase {
             cfg.getInt("media.rtpPortMax"));
         RtpIoLoop loop = new RtpIoLoop("media-rtp-io");
         DtlsIdentity identity = DtlsIdentity.generate("webphone-" + config().getString("nodeId", "node"));
-        return new MediaRuntime(ice, identity, ports, loop, cfg.mediaAnnouncedAddress(),
-            cfg.getBoolean("media.learnPbxAddress"), cfg.getBoolean("media.pbxSrtp"), (int) Math.min(30_000, timeoutNanos / 1_000_000),
-            (sessionId, event) -> ctx.runOnContext(v -> emit(sessionId, event)), new AtomicInteger(),
-            new RtcpScheduler("media-rtcp"), cfg.getLong("media.rtcpIntervalMs"), cfg.getBoolean("media.srtpAeadGcm"));
+        return NodeMediaResources.builder().ice(ice).identity(identity).ports(ports).loop(loop)
+            .announcedAddress(cfg.mediaAnnouncedAddress()).learnPbxAddress(cfg.getBoolean("media.learnPbxAddress"))
+            .pbxSrtp(cfg.getBoolean("media.pbxSrtp"))
+            .handshakeTimeoutMs((int) Math.min(30_000, timeoutNanos / 1_000_000))
+            .events((sessionId, event) -> ctx.runOnContext(v -> emit(sessionId, event)))
+            .rtcp(new RtcpScheduler("media-rtcp"), cfg.getLong("media.rtcpIntervalMs"))
+            .aeadGcm(cfg.getBoolean("media.srtpAeadGcm")).build();
       } catch (Exception e) {
         ice.close();
         throw e;
@@ -111,7 +113,7 @@ public final class MediaRelayVerticle extends VerticleBase {
     }
     var all = sessions.values().toArray(new MediaSession[0]);
     sessions.clear();
-    MediaRuntime r = rt;
+    NodeMediaResources r = rt;
     if (quality != null) {
       quality.close();
     }

@@ -31,7 +31,7 @@ final class MediaSession {
 
   private final String callId;
   private final String sessionId;
-  private final MediaRuntime rt;
+  private final NodeMediaResources rt;
   private final MediaCounters counters = new MediaCounters();
   private final StreamRewriter toPbx = new StreamRewriter(ThreadLocalRandom.current().nextInt());
   private final StreamRewriter toBrowser = new StreamRewriter(ThreadLocalRandom.current().nextInt());
@@ -62,7 +62,7 @@ final class MediaSession {
   private long lastDtmfEndTs;
   private static final String DTMF_DIGITS = "0123456789*#ABCD";
 
-  MediaSession(String callId, String sessionId, MediaRuntime rt, RtpPorts.Pair ports) {
+  MediaSession(String callId, String sessionId, NodeMediaResources rt, RtpPorts.Pair ports) {
     this.callId = callId;
     this.sessionId = sessionId;
     this.rt = rt;
@@ -444,7 +444,10 @@ final class MediaSession {
     }
   }
 
-  /** Frees the browser leg and the ports; blocking (joins the DTLS thread), call from a worker. Idempotent. */
+  /**
+   * Frees the browser leg and the ports; blocking (waits, bounded, for the leg's DTLS handshake if one is still
+   * running on the node's handshake pool), call from a worker. Idempotent.
+   */
   void close() {
     if (closed) {
       return;

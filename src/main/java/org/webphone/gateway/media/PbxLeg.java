@@ -38,7 +38,7 @@ final class PbxLeg {
   }
 
   private final String callId;
-  private final MediaRuntime rt;
+  private final NodeMediaResources rt;
   private final RtpPorts.Pair ports;
   private final AtomicBoolean released = new AtomicBoolean();
   private final MediaCounters counters;
@@ -60,7 +60,7 @@ final class PbxLeg {
   private byte[] theirKey;
   private int cryptoTag = 1;
 
-  PbxLeg(String callId, MediaRuntime rt, RtpPorts.Pair ports, MediaCounters counters, Receiver receiver,
+  PbxLeg(String callId, NodeMediaResources rt, RtpPorts.Pair ports, MediaCounters counters, Receiver receiver,
          RtcpLeg rtcp) {
     this.callId = callId;
     this.rtcp = rtcp;

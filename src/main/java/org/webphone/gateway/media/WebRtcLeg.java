@@ -47,7 +47,7 @@ final class WebRtcLeg implements AutoCloseable {
   private volatile boolean closed;
 
   /** Builds the agent and starts ICE; blocking, call from a worker. */
-  WebRtcLeg(MediaSession session, MediaRuntime rt, MediaSdp.BrowserOffer offer, Events events)
+  WebRtcLeg(MediaSession session, NodeMediaResources rt, MediaSdp.BrowserOffer offer, Events events)
       throws IOException {
     this.callId = session.callId();
     this.session = session;
@@ -201,7 +201,10 @@ final class WebRtcLeg implements AutoCloseable {
     }
   }
 
-  /** Stops DTLS (joins its thread), frees the ICE agent and the keys; blocking, call from a worker. */
+  /**
+   * Ends DTLS (a handshake still running on the node's DTLS handshake pool is woken and waited for, bounded),
+   * frees the ICE agent and the keys; blocking, call from a worker.
+   */
   @Override
   public void close() {
     closed = true;

@@ -91,8 +91,7 @@ public class MediaPacketPathBenchmark {
     int min = Ports.free(true);
     ports = new RtpPorts(lo, min, min + 1);
     pair = ports.allocate();
-    MediaRuntime rt = new MediaRuntime(null, null, ports, null, "127.0.0.1", false, false, 1000, (s, e) -> { },
-        new java.util.concurrent.atomic.AtomicInteger());
+    NodeMediaResources rt = NodeMediaResources.builder().ports(ports).build();
     session = new MediaSession("bench", "bench", rt, pair);
     session.negotiated(0, 126, 101);
     int sinkPort = ((InetSocketAddress) sink.getLocalAddress()).getPort();

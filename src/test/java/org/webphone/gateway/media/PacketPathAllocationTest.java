@@ -27,8 +27,7 @@ class PacketPathAllocationTest {
     RtpPorts ports = new RtpPorts(lo, min, min + 1);
     RtpPorts.Pair pair = ports.allocate();
     try (DatagramSocket pbx = new DatagramSocket(new InetSocketAddress(lo, 0))) {
-      MediaRuntime rt = new MediaRuntime(null, null, ports, null, "127.0.0.1", false, false, 1000, (s, e) -> { },
-        new java.util.concurrent.atomic.AtomicInteger());
+      NodeMediaResources rt = NodeMediaResources.builder().ports(ports).build();
       MediaSession session = new MediaSession("alloc", "alloc", rt, pair);
       session.negotiated(0, 126, 101);
       session.applyPbx(MediaSdp.parsePbx("v=0\r\no=pbx 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"

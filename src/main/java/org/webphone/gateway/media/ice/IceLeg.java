@@ -24,9 +24,10 @@ import org.ice4j.util.Buffer;
  * One browser leg's ICE agent: full ICE in the controlled role (the browser made the offer; ice4j has no
  * ICE-lite), one component (rtcp-mux), candidates from the node's single port.
  *
- * <p>Threading: {@link Listener#onPacket} runs on ice4j's single receive thread, shared by every session
- * of the node, and {@link Listener#onState} on ice4j's agent threads; both must hand off quickly and never
- * block.
+ * <p>Threading: {@link Listener#onPacket} runs on the WebRTC port's reader thread that carries this
+ * browser's address ({@code media-webrtc-rx-<n>}, shared with the other browsers hashed to it, see
+ * {@link WebRtcPort}), or on ice4j's single receive thread when the port could not be shared;
+ * {@link Listener#onState} runs on ice4j's agent threads. Both must hand off quickly and never block.
  */
 public final class IceLeg implements AutoCloseable {
   /** Callbacks from ice4j threads. */
