@@ -3,6 +3,7 @@ package org.webphone.gateway.signalling;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vertx.core.Future;
@@ -25,11 +26,15 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.config.ConfigException;
+import org.webphone.gateway.config.GatewayConfig;
 import org.webphone.gateway.testing.TestNode;
 
 /**
@@ -250,6 +255,34 @@ class HttpHardeningTest {
     };
     for (Object[] row : table) {
       assertEquals(row[2], upgradeAccepted(p, (String) row[0], (String) row[1]), "Origin " + row[0] + ", Host " + row[1]);
+    }
+  }
+
+  @Test
+  void aDemoNodeFromTheCommandLineOpensItsAdminSurfaceNextToThePublicPortAndBadHttpSettingsStopTheNode() {
+    Properties none = new Properties();
+    assertEquals(8081, GatewayConfig.load(null, Map.of(), none).getInt("http.adminPort"), "demo: http.port + 1");
+    assertEquals("127.0.0.1", GatewayConfig.load(null, Map.of(), none).getString("http.adminHost"));
+    assertEquals(9100, GatewayConfig.load(null, Map.of("WEBPHONE_HTTP_ADMIN_PORT", "9100"), none)
+        .getInt("http.adminPort"));
+    assertEquals(0, GatewayConfig.load(null, Map.of("WEBPHONE_PBX_HOST", "10.0.0.5"), none).getInt("http.adminPort"),
+        "with a PBX the admin listener is opt-in");
+    String[][] bad = {
+        {"WEBPHONE_HTTP_ALLOWED_ORIGINS", "https://shop.example/", "http.allowedOrigins"},
+        {"WEBPHONE_HTTP_ALLOWED_ORIGINS", "shop.example", "http.allowedOrigins"},
+        {"WEBPHONE_HTTP_PUBLIC_ORIGIN", "https://gw.example/phone", "http.publicOrigin"},
+        {"WEBPHONE_HTTP_FRAME_ANCESTORS", "'self'; script-src *", "http.frameAncestors"},
+        {"WEBPHONE_HTTP_FRAME_ANCESTORS", "'self'\r\nSet-Cookie: a=b", "http.frameAncestors"},
+        {"WEBPHONE_HTTP_FRAME_ANCESTORS", "", "http.frameAncestors"},
+        {"WEBPHONE_HTTP_ADMIN_TOKEN", "short", "http.adminToken"},
+        {"WEBPHONE_HTTP_ADMIN_TOKEN", "a token with spaces in it", "http.adminToken"},
+        {"WEBPHONE_HTTP_ADMIN_PORT", "8080", "http.adminPort"},
+        {"WEBPHONE_HTTP_HEADER_TIMEOUT_SEC", "0", "http.headerTimeoutSec"},
+    };
+    for (String[] row : bad) {
+      ConfigException e = assertThrows(ConfigException.class, () -> GatewayConfig.load(null, Map.of(row[0], row[1]), none),
+          row[0] + "=" + row[1]);
+      assertEquals(row[2], e.key(), e.getMessage());
     }
   }
 
