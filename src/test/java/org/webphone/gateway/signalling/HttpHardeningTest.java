@@ -112,6 +112,24 @@ class HttpHardeningTest {
   }
 
   @Test
+  void aKeptAliveConnectionAndAWebSocketSilentBothWaysAreClosedAfterTheIdleTimeout() throws Exception {
+    node = TestNode.start(new JsonObject().put("http", new JsonObject().put("idleTimeoutSec", 1)
+        .put("headerTimeoutSec", 60)));
+    int port = port();
+    Socket keptAlive = connect(port);
+    keptAlive.getOutputStream().write(("GET /health HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\n\r\n")
+        .getBytes(StandardCharsets.US_ASCII));
+    Socket ws = connect(port);
+    ws.getOutputStream().write(("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\nOrigin: http://127.0.0.1:" + port
+        + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+    long t0 = System.nanoTime();
+    // Both read what the node sends (the answer, the upgrade and its first frames) and then hear nothing.
+    assertTrue(closedBy(keptAlive, t0 + TimeUnit.SECONDS.toNanos(6)), "kept-alive connection idle for 6 s");
+    assertTrue(closedBy(ws, t0 + TimeUnit.SECONDS.toNanos(6)), "silent WebSocket idle for 6 s");
+  }
+
+  @Test
   void thePublicHealthSaysOnlyTheStateAndNoPageNamesAWaitingOrLeasedSession() throws Exception {
     node = TestNode.start(new JsonObject()
         .put("pool", new JsonObject().put("waitingLine", true)
