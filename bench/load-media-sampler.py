@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Samples of a media load run (bench/run-load.sh with --media), and their summary.
 
-  load-media-sampler.py sample OUT N NODE_PID NODE_HTTP TOOL_PID SIPP_PID
+  load-media-sampler.py sample OUT N NODE_PID NODE_ADMIN TOOL_PID SIPP_PID
       every 2 s until TOOL_PID exits, one row of OUT/node-samples-N.csv: CPU ticks (utime+stime, all
       threads) of the node's JVM, the load tool's JVM and SIPp; the node's RSS and threads; its media
-      sessions and SIP calls (/health); the machine's busy and total ticks (/proc/stat); UDP receive-buffer
+      sessions and SIP calls (full /health on the node's admin port NODE_ADMIN); the machine's busy and total ticks (/proc/stat); UDP receive-buffer
       drops (/proc/net/udp) by socket owner (node, tool, SIPp) and the namespace's Udp RcvbufErrors.
   load-media-sampler.py summary OUT NODES PROCS
       for each node, over the plateau (every sample with >= 98 % of the most media sessions): calls held,
@@ -99,7 +99,7 @@ def health(port):
         return "-", "-"
 
 
-def sample(out, n, node_pid, node_http, tool_pid, sipp_pid):
+def sample(out, n, node_pid, node_admin, tool_pid, sipp_pid):
     path = f"{out}/node-samples-{n}.csv"
     owners = {"node": node_pid, "tool": tool_pid, "sipp": sipp_pid}
     if node_pid == tool_pid:  # in-process: the node is the tool's JVM
@@ -108,7 +108,7 @@ def sample(out, n, node_pid, node_http, tool_pid, sipp_pid):
         w = csv.writer(f)
         w.writerow(FIELDS)
         while os.path.exists(f"/proc/{tool_pid}"):
-            sessions, calls = health(node_http)
+            sessions, calls = health(node_admin)
             busy, total = machine()
             d = udp_drops(owners)
             w.writerow([int(time.time() * 1000), ticks(node_pid), status(node_pid, "VmRSS"), status(node_pid, "Threads"),

@@ -11,7 +11,7 @@
 #   so the node's CPU and memory are its own, not mixed with the load tool's (and its synthetic browsers').
 # --media among the LoadTool options: every call carries audio; SIPp then runs with -rtp_echo (sends every
 #   RTP packet back) and the gateway JVM(s) are sampled every 2 s by bench/load-media-sampler.py (/proc of
-#   the node, the tool and SIPp, the node's /health, UDP drops by socket owner): node-samples-<n>.csv, and
+#   the node, the tool and SIPp, the node's full /health (admin port), UDP drops by socket owner): node-samples-<n>.csv, and
 #   for the plateau with the most media sessions: calls held, CPU % of a core and RSS, per call too, the
 #   tool's, SIPp's and the machine's CPU, drops, and the relay's counters (media-summary.txt).
 # --pool: accounts in the pool (default: clients + 10), users 2000.., password "secret-<user>".
@@ -101,9 +101,9 @@ RTP_PORTS=$((CLIENTS * 4 > 2000 ? CLIENTS * 4 : 2000))
 # before any node had bound it), and a node then failed to start with "Address already in use".
 RTP_BASE=$(even_range $((RTP_PORTS * (PROCS > 0 ? PROCS : 1))))
 [ -n "$RTP_BASE" ] || { echo "no block of $RTP_PORTS free UDP ports per node below the ephemeral range" >&2; exit 1; }
-node_env() { # ports of node $1, HTTP on $2
+node_env() { # ports of node $1, HTTP on $2, the admin surface (full /health, /metrics) on $3
   local rtp=$((RTP_BASE + ($1 - 1) * RTP_PORTS))
-  echo WEBPHONE_NODE_ID="gw-$1" WEBPHONE_HTTP_PORT="$2" WEBPHONE_SIP_PORT="$(free_port)" \
+  echo WEBPHONE_NODE_ID="gw-$1" WEBPHONE_HTTP_PORT="$2" WEBPHONE_HTTP_ADMIN_PORT="$3" WEBPHONE_SIP_PORT="$(free_port)" \
     WEBPHONE_MEDIA_WEBRTC_PORT="$(free_port)" WEBPHONE_MEDIA_RTP_PORT_MIN="$rtp" \
     WEBPHONE_MEDIA_RTP_PORT_MAX="$((rtp + RTP_PORTS - 1))"
 }
@@ -117,6 +117,7 @@ PIN=()
 [ -n "${BENCH_NODE_CPUS:-}" ] && PIN=(taskset -c "$BENCH_NODE_CPUS")
 TARGET=(--target in-process)
 HTTP=()
+ADMIN=()
 NODE_PIDS=()
 if [ "$PROCS" -gt 0 ]; then
   HZ=$(even_range 20)
@@ -124,14 +125,15 @@ if [ "$PROCS" -gt 0 ]; then
     -e "s|>5701</port>|>$HZ</port>|" cluster.xml > "$OUT/cluster.xml"
   for n in $(seq 1 "$NODES"); do
     HTTP[$n]=$(free_port)
-    env $(common_env) $(node_env "$n" "${HTTP[$n]}") WEBPHONE_CLUSTER_ENABLED=true \
+    ADMIN[$n]=$(free_port)
+    env $(common_env) $(node_env "$n" "${HTTP[$n]}" "${ADMIN[$n]}") WEBPHONE_CLUSTER_ENABLED=true \
       WEBPHONE_CLUSTER_CONFIG="$OUT/cluster.xml" "${PIN[@]}" "${JAVA[@]}" org.webphone.gateway.Main > "$OUT/node-$n.log" 2>&1 &
     PIDS+=($!)
     NODE_PIDS[$n]=$!
   done
   for n in $(seq 1 "$NODES"); do
     for _ in $(seq 1 180); do curl -sf "http://127.0.0.1:${HTTP[$n]}/health" > /dev/null && break; sleep 1; done
-    curl -sf "http://127.0.0.1:${HTTP[$n]}/health" > "$OUT/health-$n-before.json" \
+    curl -sf "http://127.0.0.1:${ADMIN[$n]}/health" > "$OUT/health-$n-before.json" \
       || { echo "node $n not ready; see $OUT/node-$n.log" >&2; exit 1; }
   done
   TARGET=(--target cluster --cluster-config "$OUT/cluster.xml")
@@ -149,7 +151,7 @@ fi
     spread=""
     for n in $(seq 1 "$NODES"); do # sessions held by each node (cluster runs): are they spread?
       [ -n "${HTTP[$n]:-}" ] || continue
-      s=$(curl -s -m 1 "http://127.0.0.1:${HTTP[$n]}/health" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("sessions") or 0)' 2>/dev/null || echo 0)
+      s=$(curl -s -m 1 "http://127.0.0.1:${ADMIN[$n]}/health" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("sessions") or 0)' 2>/dev/null || echo 0)
       [ "${s:-0}" -gt "${most[$n]:-0}" ] && most[$n]=$s
       spread="$spread gw-$n=${most[$n]:-0}"
     done
@@ -165,7 +167,8 @@ PIDS+=($SAMPLER)
 
 set +e
 TOOL_HTTP=$(free_port)
-env $(common_env) $( [ "$PROCS" -eq 0 ] && node_env 1 "$TOOL_HTTP" ) "${JAVA[@]}" org.webphone.gateway.load.LoadTool \
+TOOL_ADMIN=$(free_port)
+env $(common_env) $( [ "$PROCS" -eq 0 ] && node_env 1 "$TOOL_HTTP" "$TOOL_ADMIN" ) "${JAVA[@]}" org.webphone.gateway.load.LoadTool \
   "${TARGET[@]}" --json "$OUT/summary.json" "${LOAD_ARGS[@]}" > "$OUT/load.log" 2>&1 &
 TOOL=$!
 PIDS+=($TOOL)
@@ -173,7 +176,7 @@ if [ "$MEDIA" = 1 ]; then
   # The gateway's JVM(s) every 2 s (bench/load-media-sampler.py). In-process (no --node-process), the node
   # is the load tool's JVM: its figures then include the synthetic browsers.
   for n in $(seq 1 "$NODES"); do
-    if [ "$PROCS" -gt 0 ]; then pid=${NODE_PIDS[$n]}; port=${HTTP[$n]}; else pid=$TOOL; port=$TOOL_HTTP; fi
+    if [ "$PROCS" -gt 0 ]; then pid=${NODE_PIDS[$n]}; port=${ADMIN[$n]}; else pid=$TOOL; port=$TOOL_ADMIN; fi
     python3 bench/load-media-sampler.py sample "$OUT" "$n" "$pid" "$port" "$TOOL" "$SIPP_PID" 2>/dev/null &
     PIDS+=($!)
   done
@@ -185,7 +188,7 @@ set -e
 sleep 1
 if [ "$PROCS" -gt 0 ]; then
   for n in $(seq 1 "$NODES"); do
-    curl -s "http://127.0.0.1:${HTTP[$n]}/health" > "$OUT/health-$n-after.json" || true
+    curl -s "http://127.0.0.1:${ADMIN[$n]}/health" > "$OUT/health-$n-after.json" || true
   done
   python3 - "$OUT" "$NODES" <<'PY' || true
 import json, sys

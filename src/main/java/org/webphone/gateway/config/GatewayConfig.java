@@ -15,6 +15,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
+import org.webphone.gateway.common.WebOrigin;
 
 /**
  * The node's configuration: {@code default-config.json} on the classpath, overlaid by an optional file
@@ -104,7 +105,22 @@ public final class GatewayConfig {
     }
     GatewayConfig config = new GatewayConfig(cfg);
     config.validate();
-    return config;
+    return withDemoAdminPort(config);
+  }
+
+  /**
+   * In demo mode a node configured by {@link #load} (the command line, {@code mvn exec:exec}) opens its admin
+   * surface (full /health, /metrics) on {@code http.adminHost}, loopback, at {@code http.port + 1} unless
+   * {@code http.adminPort} names a port: the newcomer sees the full health without it being on the public
+   * port. {@link #of} (tests, embedding) leaves it off: an in-process node opens only the ports it is given.
+   */
+  private static GatewayConfig withDemoAdminPort(GatewayConfig c) {
+    if (!c.demoMode() || c.getInt("http.adminPort") != 0 || c.getInt("http.port") == 65535) {
+      return c;
+    }
+    JsonObject j = c.json();
+    j.getJsonObject("http").put("adminPort", c.getInt("http.port") + 1);
+    return new GatewayConfig(j);
   }
 
   /** The environment variable for a dotted key: {@code media.rtpPortMin} → {@code WEBPHONE_MEDIA_RTP_PORT_MIN}. */
@@ -261,12 +277,43 @@ public final class GatewayConfig {
       }
     }
     for (Object o : getArray("http.allowedOrigins")) {
-      if (!(o instanceof String)) {
-        throw new ConfigException("http.allowedOrigins", "must be an array of strings");
+      if (!(o instanceof String s) || (!s.equals("*") && WebOrigin.parse(s) == null)) {
+        throw new ConfigException("http.allowedOrigins",
+            "must be an array of origins (scheme://host[:port], no path) or \"*\", got " + describe(o));
       }
     }
+    validateHttpSurface();
     AccountList.fromConfig(this); // throws ConfigException for a bad pool
   }
+
+  /** The keys of the HTTP hardening: origins, headers, timeouts, the admin surface. */
+  private void validateHttpSurface() {
+    String publicOrigin = getString("http.publicOrigin");
+    if (!publicOrigin.isBlank() && WebOrigin.parse(publicOrigin) == null) {
+      throw new ConfigException("http.publicOrigin", "must be an origin (scheme://host[:port], no path), got "
+          + describe(publicOrigin));
+    }
+    // One header value: no ';' or ',' (a second directive or header value), nothing outside printable ASCII.
+    if (!CSP_SOURCES.matcher(getString("http.frameAncestors")).matches()) {
+      throw new ConfigException("http.frameAncestors", "must be a CSP source list such as 'self' https://shop.example"
+          + " ('none' or * are allowed), got " + describe(getString("http.frameAncestors")));
+    }
+    positive("http.idleTimeoutSec", 1, 86400);
+    positive("http.headerTimeoutSec", 1, 3600);
+    port("http.adminPort", true);
+    host("http.adminHost", false);
+    if (getInt("http.adminPort") == getInt("http.port")) {
+      throw new ConfigException("http.adminPort", "must differ from http.port (" + getInt("http.port") + ")");
+    }
+    String token = getString("http.adminToken");
+    if (!token.isEmpty() && !ADMIN_TOKEN.matcher(token).matches()) {
+      throw new ConfigException("http.adminToken", "must be blank or at least 16 printable characters without spaces");
+    }
+  }
+
+  private static final String CSP_CHARS = "[\\x21-\\x2b\\x2d-\\x3a\\x3c-\\x7e]+";
+  private static final Pattern CSP_SOURCES = Pattern.compile("^" + CSP_CHARS + "( " + CSP_CHARS + ")*$");
+  private static final Pattern ADMIN_TOKEN = Pattern.compile("^[\\x21-\\x7e]{16,256}$");
 
   private void port(String key, boolean zeroAllowed) {
     int p = getInt(key);

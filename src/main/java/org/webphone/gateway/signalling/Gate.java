@@ -2,11 +2,8 @@ package org.webphone.gateway.signalling;
 
 import io.vertx.core.MultiMap;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.Iterator;
-import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import org.webphone.gateway.common.ErrorCode;
 import org.webphone.gateway.config.GatewayConfig;
 import org.webphone.gateway.signalling.protocol.ProtocolException;
@@ -16,8 +13,7 @@ import org.webphone.gateway.signalling.protocol.ProtocolException;
  * per client IP. Per-session limits live in the session. Used on the signalling event loop only.
  */
 final class Gate {
-  private final Set<String> origins = new HashSet<>();
-  private final boolean anyOrigin;
+  private final OriginPolicy origins;
   private final String tokenSecret;
   private final long tokenMaxAgeSec;
   private final int maxSessionsPerIp;
@@ -26,10 +22,7 @@ final class Gate {
   private final Map<String, RateWindow> callsPerIp = new HashMap<>();
 
   Gate(GatewayConfig cfg) {
-    for (Object o : cfg.getArray("http.allowedOrigins")) {
-      origins.add((String) o);
-    }
-    anyOrigin = origins.remove("*");
+    origins = new OriginPolicy(cfg);
     tokenSecret = cfg.getString("auth.tokenSecret");
     tokenMaxAgeSec = cfg.getLong("auth.tokenMaxAgeSec");
     maxSessionsPerIp = cfg.getInt("limits.maxSessionsPerIp");
@@ -37,26 +30,19 @@ final class Gate {
   }
 
   /**
-   * Checks the upgrade request's Origin. An empty allow-list means same origin: the Origin's host:port
-   * equals the Host header. A request without Origin is not from a browser page and is let through: the
-   * origin check protects against other web sites, the token against everything else.
+   * Checks the upgrade request's Origin against {@link OriginPolicy} (never against Host). A request without
+   * Origin is not from a browser page and is let through: the origin check protects against other web
+   * sites, the token against everything else.
    */
   void checkOrigin(MultiMap headers) {
     String origin = headers.get("Origin");
-    if (origin == null || anyOrigin) {
-      return;
-    }
-    boolean ok;
-    if (origins.isEmpty()) {
-      String host = headers.get("Host");
-      int sep = origin.indexOf("://");
-      ok = host != null && sep > 0 && origin.substring(sep + 3).toLowerCase(Locale.ROOT).equals(host.toLowerCase(Locale.ROOT));
-    } else {
-      ok = origins.contains(origin);
-    }
-    if (!ok) {
+    if (origin != null && !origins.allowsWebSocket(origin)) {
       throw new ProtocolException(ErrorCode.ORIGIN_REFUSED, "origin " + abbreviate(origin) + " is not allowed");
     }
+  }
+
+  OriginPolicy origins() {
+    return origins;
   }
 
   /** Throws TOKEN_REFUSED unless no token is required or {@code token} is acceptable; returns why for the log. */

@@ -3,44 +3,42 @@ package org.webphone.gateway.signalling;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.Vertx;
-import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
-import io.vertx.core.internal.VertxInternal;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.PemKeyCertOptions;
 import io.vertx.ext.web.Router;
-import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.StaticHandler;
-import io.vertx.micrometer.PrometheusScrapingHandler;
-import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
+import io.vertx.micrometer.backends.BackendRegistries;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.webphone.gateway.GatewayNode;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.config.GatewayConfig;
 import org.webphone.gateway.signalling.protocol.ProtocolException;
 
 /**
- * The HTTP side of the node: the phone page (webroot/), {@code /health}, {@code /metrics}, the WebSocket
- * {@code /ws} ({@link WebSocketEndpoint}) and bus sessions ({@link BusEndpoint}). It keeps the registry
- * of the node's {@link ClientSession}s (by id and by resume token) and the {@link Gate}; all of it on
- * this verticle's event loop. On stop it refuses new sessions and closes every session (call, line, lease).
+ * The HTTP side of the node: the phone page (webroot/, with {@link PageHeaders}), {@code /health} and
+ * {@code /metrics} ({@link AdminSurface}, which also owns the admin listener), the WebSocket {@code /ws}
+ * ({@link WebSocketEndpoint}) and bus sessions ({@link BusEndpoint}). Every connection gets
+ * {@code http.headerTimeoutSec} to send a complete request head ({@link HeadDeadline}) and is closed after
+ * {@code http.idleTimeoutSec} without a byte either way. It keeps the registry of the node's
+ * {@link ClientSession}s (by id and by resume token) and the {@link Gate}; all of it on this verticle's
+ * event loop. On stop it refuses new sessions and closes every session (call, line, lease).
  */
 public final class SignallingVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(SignallingVerticle.class);
-  private static final long STATUS_TIMEOUT_MS = 2000;
-
   private static final long SWEEP_MS = 1000;
 
   private HttpServer server;
+  private AdminSurface admin;
+  private HeadDeadline deadline;
   private GatewayConfig cfg;
   private Gate gate;
   private DialPolicy dialPolicy;
@@ -64,11 +62,16 @@ public final class SignallingVerticle extends VerticleBase {
     WebSocketEndpoint ws = new WebSocketEndpoint(this);
     sweepTimer = vertx.setPeriodic(SWEEP_MS, x -> sweep());
 
+    deadline = new HeadDeadline(vertx, cfg.getLong("http.headerTimeoutSec") * 1000,
+        BackendRegistries.getNow(config().getString("nodeId", "")));
+    admin = new AdminSurface(vertx, cfg, config().getString("nodeId"));
+    PageHeaders headers = new PageHeaders(cfg, gate.origins());
     Router router = Router.router(vertx);
-    router.get("/health").handler(this::health);
-    router.get("/metrics").handler(PrometheusScrapingHandler.create(config().getString("nodeId")));
+    router.route().handler(deadline::headArrived);
+    router.route().handler(headers::security);
+    admin.addPublicRoutes(router);
     String webroot = cfg.getString("http.webroot");
-    router.route("/*").handler(webrootHandler(webroot));
+    router.route("/*").handler(headers::cors).handler(webrootHandler(webroot));
 
     HttpServerOptions options = new HttpServerOptions()
         .setHost(cfg.getString("http.host"))
@@ -79,16 +82,23 @@ public final class SignallingVerticle extends VerticleBase {
         // Netty's hard cap is above the limit so that a frame a little too large gets an Error frame
         // (FRAME_TOO_LARGE, socket kept) from WebSocketEndpoint; only far larger ones drop the socket.
         .setMaxWebSocketFrameSize(4 * cfg.getInt("limits.maxFrameBytes"))
-        .setMaxWebSocketMessageSize(4 * cfg.getInt("limits.maxFrameBytes"));
+        .setMaxWebSocketMessageSize(4 * cfg.getInt("limits.maxFrameBytes"))
+        // Any connection, a WebSocket included, silent both ways this long is closed (the page pings every 25 s).
+        .setIdleTimeout(cfg.getInt("http.idleTimeoutSec")).setIdleTimeoutUnit(TimeUnit.SECONDS);
     if (!cfg.getString("http.tlsCert").isBlank()) {
       options.setSsl(true).setKeyCertOptions(new PemKeyCertOptions()
           .setCertPath(cfg.getString("http.tlsCert")).setKeyPath(cfg.getString("http.tlsKey")));
     }
-    return vertx.createHttpServer(options).requestHandler(router)
-        .webSocketHandshakeHandler(ws::handshake).webSocketHandler(ws::connected).listen().onSuccess(s -> {
-      server = s;
-      LOG.info("HTTP{} listening on {}:{}", options.isSsl() ? "S" : "", options.getHost(), s.actualPort());
-    });
+    return vertx.createHttpServer(options).connectionHandler(deadline::opened).requestHandler(router)
+        .webSocketHandshakeHandler(h -> {
+          deadline.upgrading(h.localAddress(), h.remoteAddress());
+          ws.handshake(h);
+        })
+        .webSocketHandler(ws::connected).listen().compose(s -> {
+          server = s;
+          LOG.info("HTTP{} listening on {}:{}", options.isSsl() ? "S" : "", options.getHost(), s.actualPort());
+          return admin.listen(options, deadline);
+        });
   }
 
   /** Serves webroot/ from the working directory when present (development), else from the classpath. */
@@ -112,7 +122,13 @@ public final class SignallingVerticle extends VerticleBase {
       closing.add(s.close("the gateway is shutting down", (short) 1001));
     }
     return Future.join(closing).transform(x -> server == null ? Future.succeededFuture() : server.close())
-        .onComplete(x -> metrics.close());
+        .transform(x -> admin == null ? Future.succeededFuture() : admin.close())
+        .onComplete(x -> {
+          metrics.close();
+          if (deadline != null) {
+            deadline.close();
+          }
+        });
   }
 
   // ------------------------------------------------------------------ session registry
@@ -222,48 +238,5 @@ public final class SignallingVerticle extends VerticleBase {
   /** The port actually bound (tests deploy on port 0). */
   public int actualPort() {
     return server == null ? -1 : server.actualPort();
-  }
-
-  private void health(RoutingContext rc) {
-    var node = vertx.sharedData().<String, String>getLocalMap(GatewayNode.NODE_MAP);
-    String state = node.getOrDefault("state", "starting");
-    JsonObject body = new JsonObject()
-        .put("nodeId", node.get("nodeId"))
-        .put("state", state)
-        .put("mode", node.get("mode"));
-    JsonObject cluster = new JsonObject().put("enabled", vertx.isClustered());
-    if (vertx.isClustered() && ((VertxInternal) vertx).clusterManager() instanceof HazelcastClusterManager hz) {
-      cluster.put("members", new JsonArray(hz.getNodes()));
-      cluster.put("self", hz.getNodeId());
-    }
-    body.put("cluster", cluster);
-    DeliveryOptions opts = new DeliveryOptions().setSendTimeout(STATUS_TIMEOUT_MS);
-    Future<JsonObject> pool = status(Addresses.POOL_STATUS, opts);
-    Future<JsonObject> sip = status(Addresses.SIP_STATUS, opts);
-    Future<JsonObject> media = status(Addresses.MEDIA_STATUS, opts);
-    Future<JsonObject> sig = status(Addresses.SIGNALLING_STATUS, opts);
-    Future.join(pool, sip, media, sig).onComplete(ar -> {
-      // The lease list (accounts and session ids) stays off /health.
-      body.put("pool", pool.succeeded() ? withoutLeases(pool.result()) : null);
-      body.put("sip", sip.succeeded() ? sip.result() : null);
-      body.put("media", media.succeeded() ? media.result() : null);
-      body.put("sessions", sig.succeeded() ? sig.result().getValue("sessions") : null);
-      body.put("calls", sig.succeeded() ? sig.result().getValue("calls") : null);
-      boolean ok = "ready".equals(state) && pool.succeeded() && sip.succeeded() && media.succeeded();
-      rc.response().setStatusCode(ok ? 200 : 503)
-          .putHeader("content-type", "application/json")
-          .putHeader("cache-control", "no-store")
-          .end(body.encodePrettily());
-    });
-  }
-
-  private static JsonObject withoutLeases(JsonObject poolStatus) {
-    JsonObject copy = poolStatus.copy();
-    copy.remove("leases");
-    return copy;
-  }
-
-  private Future<JsonObject> status(String address, DeliveryOptions opts) {
-    return vertx.eventBus().<JsonObject>request(address, new JsonObject(), opts).map(m -> m.body());
   }
 }

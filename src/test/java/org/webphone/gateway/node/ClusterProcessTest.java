@@ -67,6 +67,7 @@ class ClusterProcessTest {
     return file;
   }
 
+  /** The full /health on the node's admin port. */
   private static JsonObject health(int port) throws Exception {
     HttpResponse<String> r = NodeProcess.get(port, "/health");
     assertEquals(200, r.statusCode(), r.body());
@@ -106,8 +107,8 @@ class ClusterProcessTest {
       n.awaitReady(Duration.ofSeconds(90));
     }
 
-    JsonObject a = awaitMembers(portsA.http(), 2);
-    JsonObject b = awaitMembers(portsB.http(), 2);
+    JsonObject a = awaitMembers(portsA.admin(), 2);
+    JsonObject b = awaitMembers(portsB.admin(), 2);
     JsonArray membersA = a.getJsonObject("cluster").getJsonArray("members");
     JsonArray membersB = b.getJsonObject("cluster").getJsonArray("members");
     String selfA = a.getJsonObject("cluster").getString("self");
@@ -135,7 +136,7 @@ class ClusterProcessTest {
     assertEquals("a", viaB.getJsonObject("peer").getString("nodeId"));
     probe.close().toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
     probe = null;
-    awaitMembers(portsA.http(), 2);
+    awaitMembers(portsA.admin(), 2);
 
     // SIGTERM on b: it leaves the cluster at once (a graceful leave, not the 10 s failure detector).
     NodeProcess nodeB = nodes.get(1);
@@ -145,7 +146,7 @@ class ClusterProcessTest {
     long msB = (System.nanoTime() - t0) / 1_000_000;
     assertTrue(msB < (GRACE_SEC + 2) * 1000L, "b stopped in " + msB + " ms");
     assertTrue(nodeB.logText().contains("node b stopped"), nodeB.tail());
-    JsonObject alone = awaitMembers(portsA.http(), 1);
+    JsonObject alone = awaitMembers(portsA.admin(), 1);
     assertEquals(selfA, alone.getJsonObject("cluster").getJsonArray("members").getString(0));
 
     NodeProcess nodeA = nodes.get(0);

@@ -41,7 +41,7 @@ class GatewayNodeTest {
   private GatewayNode startNode(NodeFixtures.NodePorts ports) throws Exception {
     JsonObject overrides = new JsonObject()
         .put("node", new JsonObject().put("id", "t-" + ports.http()))
-        .put("http", new JsonObject().put("port", ports.http()))
+        .put("http", new JsonObject().put("port", ports.http()).put("adminPort", ports.admin()))
         .put("sip", new JsonObject().put("port", ports.sip()))
         .put("demo", new JsonObject().put("port", ports.demo()))
         .put("media", new JsonObject().put("webrtcPort", ports.webrtc()).put("rtpPortMin", ports.rtpMin())
@@ -101,7 +101,7 @@ class GatewayNodeTest {
     NodeFixtures.NodePorts ports = NodeFixtures.NodePorts.allocate();
     startNode(ports);
 
-    HttpResponse<String> ok = NodeProcess.get(ports.http(), "/health");
+    HttpResponse<String> ok = NodeProcess.get(ports.admin(), "/health");
     assertEquals(200, ok.statusCode(), ok.body());
     JsonObject h = new JsonObject(ok.body());
     assertEquals("t-" + ports.http(), h.getString("nodeId"));
@@ -117,10 +117,16 @@ class GatewayNodeTest {
     assertEquals("HTTP/1.1 200 OK", statusLineOfAnH2cUpgradeRequest(ports.http()),
         "an h2c upgrade is ignored (no 101 Switching Protocols): no tunnelling past a reverse proxy");
 
+    HttpResponse<String> publicOk = NodeProcess.get(ports.http(), "/health");
+    assertEquals(200, publicOk.statusCode(), publicOk.body());
+    assertEquals(new JsonObject().put("state", "ready"), new JsonObject(publicOk.body()), "the public port: state only");
+
     node.beginDrain();
-    HttpResponse<String> draining = NodeProcess.get(ports.http(), "/health");
-    assertEquals(503, draining.statusCode(), draining.body());
-    assertEquals("draining", new JsonObject(draining.body()).getString("state"));
+    for (int port : new int[] {ports.http(), ports.admin()}) {
+      HttpResponse<String> draining = NodeProcess.get(port, "/health");
+      assertEquals(503, draining.statusCode(), draining.body());
+      assertEquals("draining", new JsonObject(draining.body()).getString("state"));
+    }
   }
 
   @Test
@@ -137,7 +143,7 @@ class GatewayNodeTest {
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     String metrics = "";
     while (System.nanoTime() < end && !metrics.contains(line)) {
-      HttpResponse<String> r = NodeProcess.get(ports.http(), "/metrics");
+      HttpResponse<String> r = NodeProcess.get(ports.admin(), "/metrics");
       assertEquals(200, r.statusCode());
       metrics = r.body();
       if (!metrics.contains(line)) {
@@ -175,7 +181,7 @@ class GatewayNodeTest {
             10);
         await(c.unregister(), 5);
       }
-      HttpResponse<String> r = NodeProcess.get(ports.http(), "/metrics");
+      HttpResponse<String> r = NodeProcess.get(ports.admin(), "/metrics");
       assertEquals(200, r.statusCode());
       List<String> naming = r.body().lines().filter(l -> seen.stream().anyMatch(l::contains)).toList();
       assertEquals(List.of(), naming, "meters naming a session's or a client's own address");

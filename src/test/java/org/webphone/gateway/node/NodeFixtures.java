@@ -17,16 +17,17 @@ final class NodeFixtures {
   private NodeFixtures() {
   }
 
-  /** Every port a node binds, each from {@link Ports#free}; {@code http} first. */
-  record NodePorts(int http, int sip, int demo, int webrtc, int rtpMin) {
+  /** Every port a node binds, each from {@link Ports#free}; {@code http} first, {@code admin} the admin surface. */
+  record NodePorts(int http, int sip, int demo, int webrtc, int rtpMin, int admin) {
     static NodePorts allocate() {
-      return new NodePorts(Ports.free(), Ports.free(), Ports.free(), Ports.free(), Ports.free(true));
+      return new NodePorts(Ports.free(), Ports.free(), Ports.free(), Ports.free(), Ports.free(true), Ports.free());
     }
 
     Map<String, String> env(String nodeId) {
       Map<String, String> env = new HashMap<>();
       env.put("WEBPHONE_NODE_ID", nodeId);
       env.put("WEBPHONE_HTTP_PORT", Integer.toString(http));
+      env.put("WEBPHONE_HTTP_ADMIN_PORT", Integer.toString(admin));
       env.put("WEBPHONE_SIP_PORT", Integer.toString(sip));
       env.put("WEBPHONE_DEMO_PORT", Integer.toString(demo));
       env.put("WEBPHONE_MEDIA_WEBRTC_PORT", Integer.toString(webrtc));
@@ -36,7 +37,7 @@ final class NodeFixtures {
     }
 
     List<Integer> all() {
-      return List.of(http, sip, demo, webrtc, rtpMin, rtpMin + 1);
+      return List.of(http, sip, demo, webrtc, rtpMin, rtpMin + 1, admin);
     }
   }
 

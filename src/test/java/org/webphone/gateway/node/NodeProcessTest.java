@@ -47,7 +47,7 @@ class NodeProcessTest {
     env.put("WEBPHONE_SHUTDOWN_GRACE_SEC", Integer.toString(graceSec));
     node = NodeProcess.start("node-sigterm", env);
     node.awaitReady(Duration.ofSeconds(60));
-    HttpResponse<String> health = NodeProcess.get(ports.http(), "/health");
+    HttpResponse<String> health = NodeProcess.get(ports.admin(), "/health");
     assertEquals(200, health.statusCode(), health.body());
     assertEquals("sigterm", new JsonObject(health.body()).getString("nodeId"));
 

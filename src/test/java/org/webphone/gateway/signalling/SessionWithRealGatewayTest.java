@@ -82,7 +82,7 @@ class SessionWithRealGatewayTest {
       for (String n : new String[] {"0900123456", "+441234", "5555"}) {
         assertEquals(202, c.request(m("Call").put("number", n).put("sdp", browser.offer())).getInteger("code"));
       }
-      String metrics = Http.get("http://127.0.0.1:" + httpPort() + "/metrics").body();
+      String metrics = Http.get(node.adminUrl() + "metrics").body();
       assertTrue(metrics.lines().anyMatch(l -> l.startsWith("webphone_signalling_refused_total")
           && l.contains("code=\"NUMBER_REFUSED\"") && l.endsWith(" 3.0")), "refusals on /metrics");
       String callId = c.request(m("Call").put("number", "600").put("sdp", browser.offer())).getString("callId");

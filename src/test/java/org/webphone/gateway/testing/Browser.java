@@ -207,6 +207,13 @@ public final class Browser implements AutoCloseable {
    * the analyser's strongest frequency in Hz.
    */
   public record RemoteAudio(long packets, double level, double energy, long lost, double peakHz) {
+    /** What an echo call must bring back: over 100 packets, energy (not one quiet sample), the tone within 25 Hz. */
+    public void assertEchoOf(int hz) {
+      org.junit.jupiter.api.Assertions.assertAll("the echoed " + hz + " Hz tone: " + this,
+          () -> org.junit.jupiter.api.Assertions.assertTrue(packets > 100, "inbound RTP packets"),
+          () -> org.junit.jupiter.api.Assertions.assertTrue(energy > 0.005, "audio energy"),
+          () -> org.junit.jupiter.api.Assertions.assertTrue(Math.abs(peakHz - hz) < 25, "frequency"));
+    }
   }
 
   /** Packets the browser has sent on its outbound audio stream. */

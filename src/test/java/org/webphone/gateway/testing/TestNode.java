@@ -34,7 +34,7 @@ public final class TestNode implements AutoCloseable {
   private static TestNode startOnce(JsonObject overrides) throws Exception {
     int rtp = Ports.free(true);
     JsonObject base = new JsonObject()
-        .put("http", new JsonObject().put("port", Ports.free()))
+        .put("http", new JsonObject().put("port", Ports.free()).put("adminPort", Ports.free()))
         .put("sip", new JsonObject().put("port", Ports.free()))
         .put("demo", new JsonObject().put("port", Ports.free()))
         .put("media", new JsonObject().put("webrtcPort", Ports.free()).put("rtpPortMin", rtp)
@@ -63,9 +63,14 @@ public final class TestNode implements AutoCloseable {
     return "http://127.0.0.1:" + config.getInt("http.port") + "/";
   }
 
-  /** The node's /health body (whatever its status code). */
+  /** The node's admin surface (full /health, /metrics) on loopback. */
+  public String adminUrl() {
+    return "http://127.0.0.1:" + config.getInt("http.adminPort") + "/";
+  }
+
+  /** The node's full /health body from its admin surface (whatever its status code). */
   public JsonObject health() throws Exception {
-    return new JsonObject(Http.get(url() + "health").body());
+    return new JsonObject(Http.get(adminUrl() + "health").body());
   }
 
   /**

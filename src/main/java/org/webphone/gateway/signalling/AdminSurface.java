@@ -1,0 +1,187 @@
+package org.webphone.gateway.signalling;
+
+import io.vertx.core.Future;
+import io.vertx.core.Handler;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.internal.VertxInternal;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.HostAndPort;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.micrometer.PrometheusScrapingHandler;
+import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Locale;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.webphone.gateway.GatewayNode;
+import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.config.GatewayConfig;
+
+/**
+ * The operator's HTTP surface: the full {@code /health} (state, mode, counts, cluster members; never a
+ * session id, lease or token) and {@code /metrics} (Prometheus). Served
+ * <ul>
+ *   <li>on {@code http.adminPort}, a second listener bound to {@code http.adminHost} (loopback by default),
+ *       which answers only requests whose {@code Host} is an IP address, {@code localhost} or the admin host
+ *       (a DNS-rebinding page names its own host), and asks for the token too when one is configured;</li>
+ *   <li>on the public port only with {@code Authorization: Bearer <http.adminToken>} (compared in constant
+ *       time); without a token configured the public {@code /metrics} does not exist (404).</li>
+ * </ul>
+ * The public {@code /health} without a token answers only {@code {"state"}}, 200 when ready and 503 otherwise,
+ * for load balancers.
+ *
+ * <p>Runs on the signalling verticle's event loop; owns the admin listener, which {@link #close} closes.
+ */
+final class AdminSurface {
+  private static final Logger LOG = LoggerFactory.getLogger(AdminSurface.class);
+  private static final long STATUS_TIMEOUT_MS = 2000;
+  private static final Pattern IPV4 = Pattern.compile("^\\d{1,3}(\\.\\d{1,3}){3}$");
+  private static final Pattern IPV6 = Pattern.compile("^\\[?[0-9a-fA-F:.]*:[0-9a-fA-F:.]*]?$");
+
+  private final Vertx vertx;
+  private final GatewayConfig cfg;
+  private final String nodeId;
+  /** SHA-256 of the token, or null when none is configured: the digests compare in constant time. */
+  private final byte[] tokenDigest;
+  private HttpServer server;
+
+  AdminSurface(Vertx vertx, GatewayConfig cfg, String nodeId) {
+    this.vertx = vertx;
+    this.cfg = cfg;
+    this.nodeId = nodeId;
+    String token = cfg.getString("http.adminToken");
+    this.tokenDigest = token.isEmpty() ? null : sha256(token);
+  }
+
+  /** {@code /health} and {@code /metrics} on the public router. */
+  void addPublicRoutes(Router router) {
+    router.get("/health").handler(rc -> {
+      if (tokenDigest != null && rc.request().getHeader("Authorization") != null) {
+        if (authorized(rc)) {
+          health(rc, true);
+        }
+        return;
+      }
+      health(rc, false);
+    });
+    Handler<RoutingContext> scrape = PrometheusScrapingHandler.create(nodeId);
+    router.get("/metrics").handler(rc -> {
+      if (tokenDigest == null) {
+        rc.response().setStatusCode(404).end();
+      } else if (authorized(rc)) {
+        scrape.handle(rc);
+      }
+    });
+  }
+
+  /** Opens the admin listener when {@code http.adminPort} is set; {@code base} supplies the timeouts. */
+  Future<Void> listen(HttpServerOptions base, HeadDeadline deadline) {
+    int port = cfg.getInt("http.adminPort");
+    if (port == 0) {
+      return Future.succeededFuture();
+    }
+    Router router = Router.router(vertx);
+    router.route().handler(deadline::headArrived);
+    router.route().handler(rc -> {
+      rc.response().putHeader("X-Content-Type-Options", "nosniff").putHeader("Cache-Control", "no-store");
+      if (!hostAllowed(rc.request().authority())) {
+        // 421: this listener does not serve that name (what a DNS-rebinding page asks for).
+        rc.response().setStatusCode(421).end();
+      } else if (tokenDigest == null || authorized(rc)) {
+        rc.next();
+      }
+    });
+    router.get("/health").handler(rc -> health(rc, true));
+    router.get("/metrics").handler(PrometheusScrapingHandler.create(nodeId));
+    HttpServerOptions options = new HttpServerOptions().setHost(cfg.getString("http.adminHost")).setPort(port)
+        .setHttp2ClearTextEnabled(false)
+        .setIdleTimeout(base.getIdleTimeout()).setIdleTimeoutUnit(base.getIdleTimeoutUnit());
+    return vertx.createHttpServer(options).connectionHandler(deadline::opened).requestHandler(router).listen()
+        .onSuccess(s -> {
+          server = s;
+          LOG.info("admin surface (full /health, /metrics) on http://{}:{}/{}", options.getHost(), s.actualPort(),
+              tokenDigest == null ? "" : " (token required)");
+        }).mapEmpty();
+  }
+
+  Future<Void> close() {
+    return server == null ? Future.succeededFuture() : server.close();
+  }
+
+  /** True when the request carries the admin token; otherwise answers 401 itself. */
+  private boolean authorized(RoutingContext rc) {
+    String auth = rc.request().getHeader("Authorization");
+    boolean ok = tokenDigest != null && auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)
+        && MessageDigest.isEqual(tokenDigest, sha256(auth.substring(7).trim()));
+    if (!ok) {
+      rc.response().setStatusCode(401).putHeader("WWW-Authenticate", "Bearer realm=\"webphone admin\"").end();
+    }
+    return ok;
+  }
+
+  /** An IP address, localhost or the configured admin host: never a name a stranger's DNS answers for. */
+  private boolean hostAllowed(HostAndPort authority) {
+    if (authority == null) {
+      return true; // HTTP/1.0 without Host: not a browser
+    }
+    String host = authority.host().toLowerCase(Locale.ROOT);
+    return IPV4.matcher(host).matches() || IPV6.matcher(host).matches() || host.equals("localhost")
+        || host.equals(cfg.getString("http.adminHost").toLowerCase(Locale.ROOT));
+  }
+
+  private void health(RoutingContext rc, boolean full) {
+    var node = vertx.sharedData().<String, String>getLocalMap(GatewayNode.NODE_MAP);
+    String state = node.getOrDefault("state", "starting");
+    DeliveryOptions opts = new DeliveryOptions().setSendTimeout(STATUS_TIMEOUT_MS);
+    // Counts only: the pool's full status lists leases (accounts, session ids, tokens) and the waiting line.
+    Future<JsonObject> pool = status(Addresses.POOL_STATUS, new JsonObject().put("leases", false), opts);
+    Future<JsonObject> sip = status(Addresses.SIP_STATUS, new JsonObject(), opts);
+    Future<JsonObject> media = status(Addresses.MEDIA_STATUS, new JsonObject(), opts);
+    Future<JsonObject> sig = status(Addresses.SIGNALLING_STATUS, new JsonObject(), opts);
+    Future.join(pool, sip, media, sig).onComplete(ar -> {
+      boolean ok = "ready".equals(state) && pool.succeeded() && sip.succeeded() && media.succeeded();
+      JsonObject body = new JsonObject().put("state", state);
+      if (full) {
+        body.put("nodeId", node.get("nodeId")).put("mode", node.get("mode")).put("cluster", cluster())
+            .put("pool", pool.succeeded() ? pool.result() : null)
+            .put("sip", sip.succeeded() ? sip.result() : null)
+            .put("media", media.succeeded() ? media.result() : null)
+            .put("sessions", sig.succeeded() ? sig.result().getValue("sessions") : null)
+            .put("calls", sig.succeeded() ? sig.result().getValue("calls") : null);
+      }
+      rc.response().setStatusCode(ok ? 200 : 503)
+          .putHeader("content-type", "application/json")
+          .putHeader("cache-control", "no-store")
+          .end(full ? body.encodePrettily() : body.encode());
+    });
+  }
+
+  private JsonObject cluster() {
+    JsonObject cluster = new JsonObject().put("enabled", vertx.isClustered());
+    if (vertx.isClustered() && ((VertxInternal) vertx).clusterManager() instanceof HazelcastClusterManager hz) {
+      cluster.put("members", new JsonArray(hz.getNodes()));
+      cluster.put("self", hz.getNodeId());
+    }
+    return cluster;
+  }
+
+  private Future<JsonObject> status(String address, JsonObject query, DeliveryOptions opts) {
+    return vertx.eventBus().<JsonObject>request(address, query, opts).map(m -> m.body());
+  }
+
+  private static byte[] sha256(String s) {
+    try {
+      return MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is part of every Java runtime", e);
+    }
+  }
+}
