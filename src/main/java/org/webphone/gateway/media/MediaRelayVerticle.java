@@ -17,6 +17,7 @@ import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.ErrorCode;
 import org.webphone.gateway.config.GatewayConfig;
+import org.webphone.gateway.media.dtls.DtlsHandshakePool;
 import org.webphone.gateway.media.dtls.DtlsIdentity;
 import org.webphone.gateway.media.ice.IceService;
 import org.webphone.gateway.media.rtp.RtcpMetrics;
@@ -73,14 +74,16 @@ public final class MediaRelayVerticle extends VerticleBase {
     warmUp.start();
     return vertx.executeBlocking(() -> {
       String bind = cfg.getString("media.bindAddress");
-      IceService ice = new IceService(bind, cfg.getInt("media.webrtcPort"), cfg.mediaAnnouncedAddress());
+      IceService ice = new IceService(bind, cfg.getInt("media.webrtcPort"), cfg.mediaAnnouncedAddress(),
+          new DtlsHandshakePool.Limits(cfg.getInt("media.dtlsMaxHandshakes"),
+              cfg.getInt("media.dtlsHandshakesPerAddress"), cfg.getInt("media.dtlsHelloTimeoutMs")));
       try {
         RtpPorts ports = new RtpPorts(InetAddress.getByName(bind), cfg.getInt("media.rtpPortMin"),
             cfg.getInt("media.rtpPortMax"));
         RtpIoLoop loop = new RtpIoLoop("media-rtp-io");
         DtlsIdentity identity = DtlsIdentity.generate("webphone-" + config().getString("nodeId", "node"));
         return new MediaRuntime(ice, identity, ports, loop, cfg.mediaAnnouncedAddress(),
-            cfg.getBoolean("media.learnPbxAddress"), cfg.getBoolean("media.pbxSrtp"), (int) Math.min(30_000, timeoutNanos / 1_000_000),
+            cfg.getBoolean("media.learnPbxAddress"), cfg.getBoolean("media.pbxSrtp"), cfg.getInt("media.dtlsHandshakeTimeoutMs"),
             (sessionId, event) -> ctx.runOnContext(v -> emit(sessionId, event)), new AtomicInteger(),
             new RtcpScheduler("media-rtcp"), cfg.getLong("media.rtcpIntervalMs"), cfg.getBoolean("media.srtpAeadGcm"));
       } catch (Exception e) {
@@ -459,6 +462,11 @@ public final class MediaRelayVerticle extends VerticleBase {
         .put("dtlsSessions", rt.dtlsThreads().get())
         // The old name of dtlsSessions, from when every leg had a DTLS thread; kept for existing readers.
         .put("dtlsThreads", rt.dtlsThreads().get())
+        .put("dtlsHandshakes", rt.ice().dtlsPool().running())
+        .put("dtlsWaiting", rt.ice().dtlsPool().waiting())
+        .put("dtlsHelloTimers", rt.ice().dtlsPool().timers())
+        .put("dtlsHelloTimeouts", rt.ice().dtlsPool().helloTimeouts())
+        .put("dtlsPoolThreads", rt.ice().dtlsPool().threads())
         .put("rtpRegistrations", rt.loop().registrations())
         .put("rtcpTasks", rt.rtcp().liveTasks())
         .put("webrtcPort", rt.ice().port())

@@ -58,7 +58,7 @@ class MediaRelayThreadingTest {
       }
       assertEquals(List.of(), inDtls, "threads still inside bctls after every handshake finished");
       long dtlsThreads = threads("^media-dtls-.*").size();
-      assertTrue(dtlsThreads <= DtlsHandshakePool.THREADS, dtlsThreads + " DTLS threads for " + CALLS + " legs");
+      assertTrue(dtlsThreads <= DtlsHandshakePool.DEFAULTS.maxHandshakes() + 1, dtlsThreads + " DTLS threads for " + CALLS + " legs");
       assertEquals(CALLS, f.status().getInteger("dtlsSessions"), "live DTLS sessions");
 
       assertTrue(threads("^media-webrtc-rx-.*").size() > 1, "the WebRTC port is read by several threads of ours");
