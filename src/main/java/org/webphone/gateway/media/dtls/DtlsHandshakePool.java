@@ -1,9 +1,11 @@
 package org.webphone.gateway.media.dtls;
 
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
@@ -25,11 +27,12 @@ import java.util.concurrent.atomic.AtomicLong;
  *       ({@link #schedule}, ended after {@link Limits#helloTimeoutMs});</li>
  *   <li>at most {@link Limits#maxHandshakes} handshakes run at once, each bounded by bctls' handshake timeout
  *       ({@code media.dtlsHandshakeTimeoutMs}, 5 s) from the moment it starts on its ClientHello;</li>
- *   <li>at most {@link Limits#perAddress} of them come from one remote IP address; further handshakes from
- *       that address, and any beyond the node's limit, wait in one FIFO (holding no thread) and start, in
- *       order of arrival, as soon as their address and the node have room. One address therefore cannot
- *       take more than its share, and a peer that sends a ClientHello and goes silent frees its thread
- *       after the timeout.</li>
+ *   <li>at most {@link Limits#perAddress} of them come from one remote IP address ({@link #share}); further handshakes wait,
+ *       holding no thread, in a queue per address, and the addresses take turns (round robin, each in order
+ *       of arrival): when a thread frees, the next address in turn with room starts its oldest handshake
+ *       and goes to the back. One address therefore cannot take more than its share, a browser waits behind
+ *       at most one handshake of each other waiting address (not behind all their calls), and a peer that
+ *       sends a ClientHello and goes silent frees its thread after the timeout.</li>
  * </ul>
  *
  * <p>Threads ({@code media-dtls-N}): at most {@code maxHandshakes + 1}; the extra one is never given to a
@@ -61,7 +64,6 @@ public final class DtlsHandshakePool implements AutoCloseable {
   public final class Ticket {
     private final InetAddress from;
     private final Runnable task;
-    private boolean waiting = true;
 
     private Ticket(InetAddress from, Runnable task) {
       this.from = from;
@@ -71,8 +73,12 @@ public final class DtlsHandshakePool implements AutoCloseable {
     /** Forgets the handshake if it is still waiting; idempotent. */
     public void cancel() {
       synchronized (DtlsHandshakePool.this) {
-        if (waiting && queue.remove(this)) {
-          waiting = false;
+        ArrayDeque<Ticket> q = waitingFrom.get(from);
+        if (q != null && q.remove(this)) {
+          waiting--;
+          if (q.isEmpty()) {
+            waitingFrom.remove(from);
+          }
         }
       }
     }
@@ -85,9 +91,11 @@ public final class DtlsHandshakePool implements AutoCloseable {
 
   private final Limits limits;
   private final ScheduledThreadPoolExecutor pool;
-  private final ArrayDeque<Ticket> queue = new ArrayDeque<>();
+  /** Waiting handshakes per address; iteration order is the addresses' turn (insertion order). */
+  private final LinkedHashMap<InetAddress, ArrayDeque<Ticket>> waitingFrom = new LinkedHashMap<>();
   private final Map<InetAddress, Integer> runningFrom = new HashMap<>();
   private int running;
+  private int waiting;
   private final AtomicInteger timers = new AtomicInteger();
   private final AtomicLong helloTimeouts = new AtomicLong();
 
@@ -120,12 +128,30 @@ public final class DtlsHandshakePool implements AutoCloseable {
    * unknown address).
    */
   public Ticket handshake(InetAddress from, Runnable task) {
-    Ticket t = new Ticket(from, task);
+    Ticket t = new Ticket(share(from), task);
     synchronized (this) {
-      queue.add(t);
+      waitingFrom.computeIfAbsent(from, a -> new ArrayDeque<>()).add(t);
+      waiting++;
       dispatch();
     }
     return t;
+  }
+
+  /**
+   * The address a handshake counts against: the IPv4 address, or an IPv6 address's /64 (one subscriber's
+   * usual allocation, in which a peer can pick any number of addresses).
+   */
+  static InetAddress share(InetAddress from) {
+    if (!(from instanceof Inet6Address)) {
+      return from;
+    }
+    byte[] b = from.getAddress();
+    java.util.Arrays.fill(b, 8, 16, (byte) 0);
+    try {
+      return InetAddress.getByAddress(b);
+    } catch (java.net.UnknownHostException e) {
+      throw new IllegalStateException("16 bytes are an IPv6 address", e);
+    }
   }
 
   /** Runs a short task (no blocking wait) on a pool thread; throws RejectedExecutionException once closed. */
@@ -157,24 +183,37 @@ public final class DtlsHandshakePool implements AutoCloseable {
     };
   }
 
-  /** Starts waiting handshakes, oldest first, while the node and their addresses have room; holds the lock. */
+  /**
+   * Starts waiting handshakes while the node has room: the addresses in turn, each with room starting its
+   * oldest one and going to the back of the turn; holds the lock.
+   */
   private void dispatch() {
-    Iterator<Ticket> it = queue.iterator();
-    while (running < limits.maxHandshakes() && it.hasNext()) {
-      Ticket t = it.next();
-      int fromHere = runningFrom.getOrDefault(t.from, 0);
-      if (fromHere >= limits.perAddress()) {
-        continue;
-      }
-      it.remove();
-      t.waiting = false;
-      running++;
-      runningFrom.put(t.from, fromHere + 1);
-      try {
-        pool.execute(() -> run(t));
-      } catch (RejectedExecutionException e) {
-        // Closing: the leg is closed by its owner before the node stops the pool.
-        release(t.from);
+    boolean started = true;
+    while (started && running < limits.maxHandshakes()) {
+      started = false;
+      for (InetAddress from : new ArrayList<>(waitingFrom.keySet())) {
+        if (running >= limits.maxHandshakes()) {
+          break;
+        }
+        int fromHere = runningFrom.getOrDefault(from, 0);
+        if (fromHere >= limits.perAddress()) {
+          continue;
+        }
+        ArrayDeque<Ticket> q = waitingFrom.remove(from);
+        Ticket t = q.poll();
+        if (!q.isEmpty()) {
+          waitingFrom.put(from, q);
+        }
+        waiting--;
+        running++;
+        runningFrom.put(from, fromHere + 1);
+        started = true;
+        try {
+          pool.execute(() -> run(t));
+        } catch (RejectedExecutionException e) {
+          // Closing: the leg is closed by its owner before the node stops the pool.
+          release(from);
+        }
       }
     }
   }
@@ -207,7 +246,7 @@ public final class DtlsHandshakePool implements AutoCloseable {
 
   /** Handshakes with a ClientHello queued that wait for the node's or their address's turn. */
   public synchronized int waiting() {
-    return queue.size();
+    return waiting;
   }
 
   /** Timers armed and not yet fired or cancelled (the legs waiting for their first ClientHello). */
@@ -229,7 +268,8 @@ public final class DtlsHandshakePool implements AutoCloseable {
   @Override
   public void close() {
     synchronized (this) {
-      queue.clear();
+      waitingFrom.clear();
+      waiting = 0;
     }
     pool.shutdownNow();
     try {
