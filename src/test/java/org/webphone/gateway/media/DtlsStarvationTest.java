@@ -116,14 +116,14 @@ class DtlsStarvationTest {
     awaitStatus("dtlsSessions", 1, 10);
     long hello = System.nanoTime();
     peer.sendClientHelloOnly();
-    awaitStatus("dtlsHandshakes", 1, 3);
+    assertEquals(1, awaitInBctls(1).size(), "the handshake holds a thread");
 
     Seen failed = awaitEvent("halfopen", "failed", hello, TIMEOUT_MS + SLACK_MS);
     long after = TimeUnit.NANOSECONDS.toMillis(failed.atNanos() - hello);
     assertTrue(after >= TIMEOUT_MS - 500, "ended by the handshake timeout, not before: " + after + " ms");
     JsonObject s = awaitStatus("dtlsHandshakes", 0, 3);
     assertEquals(0, s.getInteger("dtlsWaiting"), s.encode());
-    assertEquals(List.of(), inBctls(), "no thread left inside bctls");
+    assertEquals(List.of(), awaitInBctls(0), "no thread left inside bctls");
 
     SyntheticBrowser normal = f.own(new SyntheticBrowser(loop));
     long ms = connectNormally("normal", normal);
@@ -145,8 +145,15 @@ class DtlsStarvationTest {
     for (SyntheticBrowser b : peers) {
       b.sendClientHelloOnly();
     }
-    JsonObject s = awaitStatus("dtlsWaiting", 1, 3);
-    assertEquals(2, s.getInteger("dtlsHandshakes"), "two from 127.0.0.2 run, the third waits holding no thread: " + s);
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
+    while (!Integer.valueOf(1).equals(f.status().getInteger("dtlsWaiting")) && inBctls().size() < 3
+        && System.nanoTime() < end) {
+      Thread.sleep(50);
+    }
+    assertEquals(2, awaitInBctls(2).size(), "two handshakes from 127.0.0.2 hold a thread, the third none");
+    JsonObject s = f.status();
+    assertEquals(2, s.getInteger("dtlsHandshakes"), s.encode());
+    assertEquals(1, s.getInteger("dtlsWaiting"), "the third from 127.0.0.2 waits: " + s);
 
     SyntheticBrowser normal = f.own(new SyntheticBrowser(loop));
     long ms = connectNormally("normal", normal);
@@ -232,11 +239,17 @@ class DtlsStarvationTest {
     assertEquals(0, s.getInteger("dtlsHelloTimers"), s.encode());
   }
 
-  private static List<String> inBctls() throws InterruptedException {
-    List<String> in = MediaRelayThreadingTest.threadsInside("org.bouncycastle.tls");
-    for (int i = 0; i < 40 && !in.isEmpty(); i++) {
+  /** The relay's threads inside bctls now. */
+  private static List<String> inBctls() {
+    return MediaRelayThreadingTest.threadsInside("org.bouncycastle.tls");
+  }
+
+  /** Waits (bounded) until {@code n} of the relay's threads are inside bctls; returns the last names seen. */
+  private static List<String> awaitInBctls(int n) throws InterruptedException {
+    List<String> in = inBctls();
+    for (int i = 0; i < 60 && in.size() != n; i++) {
       Thread.sleep(50);
-      in = MediaRelayThreadingTest.threadsInside("org.bouncycastle.tls");
+      in = inBctls();
     }
     return in;
   }
