@@ -24,12 +24,16 @@ import org.webphone.gateway.media.rtp.SrtpKeys;
  * arrives before the controlled agent has a valid pair to answer on, and a failed send aborts bctls'
  * handshake) and a ClientHello is queued. A leg whose ICE completed but whose peer sends no ClientHello
  * holds no thread: a pool timer fails it after {@code helloTimeoutMs}. The handshake itself is bounded by
- * {@code handshakeTimeoutMs} from the moment it starts, and the pool runs at most two at once per remote
+ * {@code handshakeTimeoutMs} from the moment it starts, and the pool runs only a few at once per remote
  * address. After the handshake the leg holds no thread: a record arriving later (a retransmitted client
  * flight, an alert, close_notify) schedules one short task on the pool that lets bctls process what is queued.
  *
  * <p>Before the first ClientHello, any other record is dropped: a client's first flight is its ClientHello,
  * and the queue stays free for it.
+ *
+ * <p>Threads: {@link #offer} on the WebRTC port's reader, {@link #start} on ice4j's agent thread, the
+ * handshake, the later records and the hello timer on the pool, {@link #close} on a worker. The leg owns its
+ * hello timer and its place in the pool's wait; {@link #close} cancels both and ends a running handshake.
  */
 public final class DtlsLeg implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(DtlsLeg.class);
@@ -262,7 +266,10 @@ public final class DtlsLeg implements AutoCloseable {
     }
   }
 
-  /** Ends the session: a running handshake is woken and waited for (bounded); call from a worker. Idempotent. */
+  /**
+   * Ends the session: the hello timer and a waiting handshake are cancelled, a running handshake is woken and
+   * waited for (bounded); call from a worker. Idempotent.
+   */
   @Override
   public void close() {
     synchronized (startLock) {

@@ -70,12 +70,9 @@ public final class IceService implements AutoCloseable {
    * consent, while the browser sees our media come from the port of its selected pair. When the port cannot
    * be shared (ice4j configured with one socket, no SO_REUSEADDR) the harvester is bound alone and media goes
    * through ice4j.
+   *
+   * @param dtls the limits of the node's DTLS pool ({@link #dtlsPool})
    */
-  public IceService(String bindAddress, int port, String announcedAddress) throws IOException {
-    this(bindAddress, port, announcedAddress, DtlsHandshakePool.DEFAULTS);
-  }
-
-  /** As above, with the limits of the node's DTLS pool ({@link #dtlsPool}). */
   public IceService(String bindAddress, int port, String announcedAddress, DtlsHandshakePool.Limits dtls)
       throws IOException {
     IceBufferPool.install();
