@@ -20,6 +20,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.media.client.ClientIoLoop;
 import org.webphone.gateway.media.client.SyntheticBrowser;
+import org.webphone.gateway.media.dtls.DtlsHandshakePool;
 import org.webphone.gateway.testing.Ports;
 
 /**
@@ -32,7 +33,7 @@ import org.webphone.gateway.testing.Ports;
 @ExtendWith(VertxExtension.class)
 class DtlsStarvationTest {
   /** 2 × {@code media.dtlsMaxHandshakes} (default 8, also the 8 threads of the old fixed pool). */
-  private static final int SILENT = 16;
+  private static final int SILENT = 2 * DtlsHandshakePool.DEFAULTS.maxHandshakes();
   /** A handshake over loopback takes 0.2–0.3 s; this allows for a busy shared 2-core machine. */
   private static final long NORMAL_CONNECT_MS = 3000;
   /** The default hello and handshake timeouts. */
@@ -92,7 +93,7 @@ class DtlsStarvationTest {
     }
     s = awaitStatus("dtlsHelloTimers", 0, 5);
     assertEquals(SILENT, s.getLong("dtlsHelloTimeouts"), "legs ended by the hello timeout: " + s);
-    assertTrue(s.getInteger("dtlsPoolThreads") <= 8 + 1, "DTLS threads: " + s);
+    assertTrue(s.getInteger("dtlsPoolThreads") <= DtlsHandshakePool.DEFAULTS.maxHandshakes() + 1, "DTLS threads: " + s);
 
     closeAll();
     f.close();
