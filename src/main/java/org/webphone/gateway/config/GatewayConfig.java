@@ -236,6 +236,10 @@ public final class GatewayConfig {
     positive("media.timeoutSec", 1, 86400);
     positive("media.holdTimeoutSec", 1, 864000);
     positive("media.rtcpIntervalMs", 100, 60000);
+    positive("media.dtlsHelloTimeoutMs", 100, 60000);
+    positive("media.dtlsHandshakeTimeoutMs", 100, 60000);
+    positive("media.dtlsMaxHandshakes", 1, 1024);
+    positive("media.dtlsHandshakesPerAddress", 1, 1024);
     positive("pool.leaseTtlSec", 3, 3600);
     positive("pool.maxWaiting", 0, 1_000_000);
     positive("dial.maxLength", 1, 128);

@@ -16,6 +16,7 @@ import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.ErrorCode;
 import org.webphone.gateway.config.GatewayConfig;
+import org.webphone.gateway.media.dtls.DtlsHandshakePool;
 import org.webphone.gateway.media.dtls.DtlsIdentity;
 import org.webphone.gateway.media.ice.IceService;
 import org.webphone.gateway.media.rtp.RtcpMetrics;
@@ -72,7 +73,9 @@ public final class MediaRelayVerticle extends VerticleBase {
     warmUp.start();
     return vertx.executeBlocking(() -> {
       String bind = cfg.getString("media.bindAddress");
-      IceService ice = new IceService(bind, cfg.getInt("media.webrtcPort"), cfg.mediaAnnouncedAddress());
+      IceService ice = new IceService(bind, cfg.getInt("media.webrtcPort"), cfg.mediaAnnouncedAddress(),
+          new DtlsHandshakePool.Limits(cfg.getInt("media.dtlsMaxHandshakes"),
+              cfg.getInt("media.dtlsHandshakesPerAddress"), cfg.getInt("media.dtlsHelloTimeoutMs")));
       try {
         RtpPorts ports = new RtpPorts(InetAddress.getByName(bind), cfg.getInt("media.rtpPortMin"),
             cfg.getInt("media.rtpPortMax"));
@@ -81,7 +84,7 @@ public final class MediaRelayVerticle extends VerticleBase {
         return NodeMediaResources.builder().ice(ice).identity(identity).ports(ports).loop(loop)
             .announcedAddress(cfg.mediaAnnouncedAddress()).learnPbxAddress(cfg.getBoolean("media.learnPbxAddress"))
             .pbxSrtp(cfg.getBoolean("media.pbxSrtp"))
-            .handshakeTimeoutMs((int) Math.min(30_000, timeoutNanos / 1_000_000))
+            .handshakeTimeoutMs(cfg.getInt("media.dtlsHandshakeTimeoutMs"))
             .events((sessionId, event) -> ctx.runOnContext(v -> emit(sessionId, event)))
             .rtcp(new RtcpScheduler("media-rtcp"), cfg.getLong("media.rtcpIntervalMs"))
             .aeadGcm(cfg.getBoolean("media.srtpAeadGcm")).build();
@@ -461,6 +464,11 @@ public final class MediaRelayVerticle extends VerticleBase {
         .put("dtlsSessions", rt.dtlsThreads().get())
         // The old name of dtlsSessions, from when every leg had a DTLS thread; kept for existing readers.
         .put("dtlsThreads", rt.dtlsThreads().get())
+        .put("dtlsHandshakes", rt.ice().dtlsPool().running())
+        .put("dtlsWaiting", rt.ice().dtlsPool().waiting())
+        .put("dtlsHelloTimers", rt.ice().dtlsPool().timers())
+        .put("dtlsHelloTimeouts", rt.ice().dtlsPool().helloTimeouts())
+        .put("dtlsPoolThreads", rt.ice().dtlsPool().threads())
         .put("rtpRegistrations", rt.loop().registrations())
         .put("rtcpTasks", rt.rtcp().liveTasks())
         .put("webrtcPort", rt.ice().port())

@@ -74,7 +74,7 @@ final class WebRtcLeg implements AutoCloseable {
       public void onState(IceProcessingState state) {
         LOG.debug("call={} ICE {}", callId, state);
         if (state == IceProcessingState.COMPLETED) {
-          dtls.start();
+          dtls.start(ice.selectedRemote());
         } else if (state == IceProcessingState.FAILED && !closed) {
           events.onFailed(WebRtcLeg.this, "ICE failed");
         }

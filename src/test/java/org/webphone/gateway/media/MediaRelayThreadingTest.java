@@ -58,7 +58,7 @@ class MediaRelayThreadingTest {
       }
       assertEquals(List.of(), inDtls, "threads still inside bctls after every handshake finished");
       long dtlsThreads = threads("^media-dtls-.*").size();
-      assertTrue(dtlsThreads <= DtlsHandshakePool.THREADS, dtlsThreads + " DTLS threads for " + CALLS + " legs");
+      assertTrue(dtlsThreads <= DtlsHandshakePool.DEFAULTS.maxHandshakes() + 1, dtlsThreads + " DTLS threads for " + CALLS + " legs");
       assertEquals(CALLS, f.status().getInteger("dtlsSessions"), "live DTLS sessions");
 
       assertTrue(threads("^media-webrtc-rx-.*").size() > 1, "the WebRTC port is read by several threads of ours");
@@ -115,13 +115,13 @@ class MediaRelayThreadingTest {
     assertEquals(before, after, "threads of the relay and the clients after the node stopped");
   }
 
-  private static List<String> threads(String pattern) {
+  static List<String> threads(String pattern) {
     return Thread.getAllStackTraces().keySet().stream().filter(Thread::isAlive).map(Thread::getName)
         .filter(n -> n.matches(pattern)).sorted().collect(Collectors.toList());
   }
 
   /** Names of the relay's threads currently running code of {@code pkg}. */
-  private static List<String> threadsInside(String pkg) {
+  static List<String> threadsInside(String pkg) {
     return Thread.getAllStackTraces().entrySet().stream()
         .filter(e -> e.getKey().getName().startsWith("media-"))
         .filter(e -> Arrays.stream(e.getValue()).anyMatch(f -> f.getClassName().startsWith(pkg)))

@@ -61,6 +61,7 @@ public final class SyntheticBrowser implements AutoCloseable {
   public static final int TE_PT = 126;
 
   private final DatagramChannel channel;
+  private final InetAddress address;
   private final int localPort;
   private final ClientIoLoop loop;
   private final boolean ownLoop;
@@ -126,10 +127,19 @@ public final class SyntheticBrowser implements AutoCloseable {
    * on one loop cost one thread; the caller closes the shared loop after the clients.
    */
   public SyntheticBrowser(ClientIoLoop shared) throws IOException {
+    this(shared, InetAddress.getLoopbackAddress());
+  }
+
+  /**
+   * A client on {@code address} (any 127.x.y.z on Linux's loopback, for tests that need browsers at several
+   * addresses), read by {@code shared} or, when null, by its own loop.
+   */
+  public SyntheticBrowser(ClientIoLoop shared, InetAddress address) throws IOException {
+    this.address = address;
     channel = DatagramChannel.open();
     try {
       channel.setOption(StandardSocketOptions.SO_RCVBUF, 1 << 20);
-      channel.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+      channel.bind(new InetSocketAddress(address, 0));
       channel.configureBlocking(false);
       localPort = ((InetSocketAddress) channel.getLocalAddress()).getPort();
       ownLoop = shared == null;
@@ -166,13 +176,23 @@ public final class SyntheticBrowser implements AutoCloseable {
         .append("a=rtpmap:111 opus/48000/2\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n")
         .append("a=rtpmap:13 CN/8000\r\na=rtpmap:126 telephone-event/8000\r\n")
         .append("a=ssrc:").append(Integer.toUnsignedString(ssrc)).append(" cname:test\r\n");
-    s.append("a=candidate:1 1 udp 2122260223 127.0.0.1 ").append(localPort).append(" typ host\r\n");
+    s.append("a=candidate:1 1 udp 2122260223 ").append(address.getHostAddress()).append(" ").append(localPort)
+        .append(" typ host\r\n");
     s.append("a=candidate:9 1 tcp 1518280447 127.0.0.1 9 typ host tcptype active\r\n");
     return s.toString();
   }
 
   /** Takes the gateway's answer, runs ICE then the DTLS client handshake; blocking, bounded. */
   public void connect(String answer) throws Exception {
+    connectIce(answer);
+    dtls = new DTLSClientProtocol().connect(new Client(), new QueueTransport());
+  }
+
+  /**
+   * Takes the gateway's answer and runs ICE only, sending no DTLS record (what a peer that never starts DTLS
+   * does); blocking, bounded. The gateway's checks keep being answered until {@link #close}.
+   */
+  public void connectIce(String answer) throws Exception {
     Sdp sdp = Sdp.parse(answer);
     Sdp.Media audio = sdp.audio();
     serverFingerprint = sdp.attr(audio, "fingerprint").substring("sha-256 ".length()).trim();
@@ -188,7 +208,31 @@ public final class SyntheticBrowser implements AutoCloseable {
     if (iceDone.getCount() > 0) {
       throw new IllegalStateException("ICE: no binding response from the gateway");
     }
-    dtls = new DTLSClientProtocol().connect(new Client(), new QueueTransport());
+  }
+
+  /**
+   * After {@link #connectIce}: sends one valid ClientHello (this client's, with use_srtp) and nothing after it,
+   * as a peer that starts DTLS and then goes silent; the gateway's answers are ignored. Blocking, brief.
+   */
+  public void sendClientHelloOnly() throws IOException {
+    AtomicInteger sent = new AtomicInteger();
+    QueueTransport once = new QueueTransport() {
+      @Override
+      public void send(byte[] buf, int off, int len) throws IOException {
+        if (sent.getAndIncrement() == 0) {
+          super.send(buf, off, len);
+        }
+        // Ends bctls' client at once (nothing more goes out: its alert falls into this send as well).
+        throw new IOException("silent after the ClientHello");
+      }
+    };
+    try {
+      new DTLSClientProtocol().connect(new Client(), once);
+    } catch (IOException expected) {
+      if (sent.get() == 0) {
+        throw expected;
+      }
+    }
   }
 
   /** One connectivity check / consent refresh toward the gateway. */
@@ -281,7 +325,7 @@ public final class SyntheticBrowser implements AutoCloseable {
   }
 
   public InetSocketAddress localAddress() {
-    return new InetSocketAddress(InetAddress.getLoopbackAddress(), localPort);
+    return new InetSocketAddress(address, localPort);
   }
 
   /** On the loop thread. */
@@ -452,7 +496,7 @@ public final class SyntheticBrowser implements AutoCloseable {
     }
   }
 
-  private final class QueueTransport implements DatagramTransport {
+  private class QueueTransport implements DatagramTransport {
     @Override
     public int getReceiveLimit() {
       return 1500;

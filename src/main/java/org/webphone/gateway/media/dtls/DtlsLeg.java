@@ -2,9 +2,10 @@ package org.webphone.gateway.media.dtls;
 
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -18,11 +19,21 @@ import org.webphone.gateway.media.rtp.SrtpKeys;
 
 /**
  * The DTLS server of one browser leg. DTLS records reach it from the receive path through a bounded queue
- * ({@link #offer}). The handshake runs as a task of the node's {@link DtlsHandshakePool} (bctls is a blocking
- * API), started only once ICE has completed: Chrome's ClientHello arrives before the controlled agent has a
- * valid pair to answer on, and a failed send aborts bctls' handshake. After the handshake the leg holds no
- * thread: a record arriving later (a retransmitted client flight, an alert, close_notify) schedules one short
- * task on the pool that lets bctls process what is queued.
+ * ({@link #offer}). The handshake runs on a thread of the node's {@link DtlsHandshakePool} (bctls is a
+ * blocking API), asked for only when both hold: ICE has completed ({@link #start}; Chrome's ClientHello
+ * arrives before the controlled agent has a valid pair to answer on, and a failed send aborts bctls'
+ * handshake) and a ClientHello is queued. A leg whose ICE completed but whose peer sends no ClientHello
+ * holds no thread: a pool timer fails it after {@code helloTimeoutMs}. The handshake itself is bounded by
+ * {@code handshakeTimeoutMs} from the moment it starts, and the pool runs only a few at once per remote
+ * address. After the handshake the leg holds no thread: a record arriving later (a retransmitted client
+ * flight, an alert, close_notify) schedules one short task on the pool that lets bctls process what is queued.
+ *
+ * <p>Before the first ClientHello, any other record is dropped: a client's first flight is its ClientHello,
+ * and the queue stays free for it.
+ *
+ * <p>Threads: {@link #offer} on the WebRTC port's reader, {@link #start} on ice4j's agent thread, the
+ * handshake, the later records and the hello timer on the pool, {@link #close} on a worker. The leg owns its
+ * hello timer and its place in the pool's wait; {@link #close} cancels both and ends a running handshake.
  */
 public final class DtlsLeg implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(DtlsLeg.class);
@@ -44,13 +55,21 @@ public final class DtlsLeg implements AutoCloseable {
 
   private final String callId;
   private final AtomicInteger liveSessions;
-  private final Executor pool;
+  private final DtlsHandshakePool pool;
   private final SrtpDtlsServer server;
   private final Sender sender;
   private final Listener listener;
   private final BlockingQueue<byte[]> inbound = new ArrayBlockingQueue<>(QUEUE);
   private final AtomicInteger dropped = new AtomicInteger();
-  private final AtomicBoolean started = new AtomicBoolean();
+  /** Guards the start of the handshake: ICE completed, ClientHello seen, handshake asked for, hello timer. */
+  private final Object startLock = new Object();
+  private boolean iceCompleted;
+  /** Written under the lock, read without it on the receive path. */
+  private volatile boolean helloSeen;
+  private boolean requested;
+  private InetAddress peer;
+  private DtlsHandshakePool.Timer helloTimer;
+  private DtlsHandshakePool.Ticket ticket;
   private final AtomicBoolean counted = new AtomicBoolean();
   private final AtomicBoolean draining = new AtomicBoolean();
   private final Object lock = new Object();
@@ -62,10 +81,12 @@ public final class DtlsLeg implements AutoCloseable {
   /**
    * @param liveSessions the node's count of DTLS sessions started and not yet ended (for leak checks), kept
    *     up to date here
-   * @param pool where the handshake and the later record processing run
+   * @param handshakeTimeoutMs how long a handshake may run once started on its ClientHello
+   * @param pool where the handshake and the later record processing run; its limits give the hello timeout
    */
   public DtlsLeg(String callId, DtlsIdentity identity, String browserFingerprint, int handshakeTimeoutMs,
-                 AtomicInteger liveSessions, boolean aeadGcm, Executor pool, Sender sender, Listener listener) {
+                 AtomicInteger liveSessions, boolean aeadGcm, DtlsHandshakePool pool, Sender sender,
+                 Listener listener) {
     this.callId = callId;
     this.liveSessions = liveSessions;
     this.pool = pool;
@@ -79,24 +100,87 @@ public final class DtlsLeg implements AutoCloseable {
    * the queue is full). After the handshake it schedules the processing of the queue on the pool.
    */
   public void offer(byte[] data, int off, int len) {
+    boolean hello = isClientHello(data, off, len);
+    if (!hello && !helloSeen) {
+      dropped.incrementAndGet();
+      return;
+    }
     byte[] copy = new byte[len];
     System.arraycopy(data, off, copy, 0, len);
     if (!inbound.offer(copy)) {
       dropped.incrementAndGet();
+    }
+    if (hello && !helloSeen) {
+      synchronized (startLock) {
+        helloSeen = true;
+        maybeRequestHandshake();
+      }
     }
     if (transport != null && !closed && draining.compareAndSet(false, true)) {
       submit(this::drain);
     }
   }
 
-  /** Starts the handshake on the pool; idempotent. */
-  public void start() {
-    if (closed || !started.compareAndSet(false, true)) {
+  /**
+   * ICE completed with {@code remote} (the browser's address on the selected pair; null if unknown): the
+   * handshake starts on the pool once a ClientHello is queued, and the leg fails if none comes within the
+   * pool's hello timeout. Idempotent.
+   */
+  public void start(InetSocketAddress remote) {
+    synchronized (startLock) {
+      if (closed || iceCompleted) {
+        return;
+      }
+      iceCompleted = true;
+      peer = remote == null ? null : remote.getAddress();
+      counted.set(true);
+      liveSessions.incrementAndGet();
+      if (!helloSeen) {
+        try {
+          helloTimer = pool.schedule(this::helloTimedOut, pool.limits().helloTimeoutMs());
+        } catch (RejectedExecutionException e) {
+          // the node is stopping; the leg is being closed as well
+          end();
+          return;
+        }
+      }
+      maybeRequestHandshake();
+    }
+  }
+
+  /** Holds {@link #startLock}. */
+  private void maybeRequestHandshake() {
+    if (!iceCompleted || !helloSeen || requested || closed) {
       return;
     }
-    counted.set(true);
-    liveSessions.incrementAndGet();
-    submit(this::handshake);
+    requested = true;
+    if (helloTimer != null) {
+      helloTimer.cancel();
+      helloTimer = null;
+    }
+    ticket = pool.handshake(peer, this::handshake);
+  }
+
+  private void helloTimedOut() {
+    synchronized (startLock) {
+      helloTimer = null;
+      if (requested || closed) {
+        return;
+      }
+      // A ClientHello arriving after this must not start a handshake on a failed leg.
+      requested = true;
+    }
+    pool.helloTimedOut();
+    fail(new IOException("no ClientHello within " + pool.limits().helloTimeoutMs() + " ms of ICE completing"));
+  }
+
+  /**
+   * Whether a datagram starts with a DTLS handshake record of epoch 0 carrying a ClientHello (or its first
+   * fragment): content type 22, version 0xFExx, epoch 0, then handshake type 1 after the 13-byte header.
+   */
+  static boolean isClientHello(byte[] b, int off, int len) {
+    return len >= 25 && b[off] == 22 && (b[off + 1] & 0xFF) == 0xFE && b[off + 3] == 0 && b[off + 4] == 0
+        && b[off + 13] == 1;
   }
 
   /** Whether the handshake task holds a pool thread right now (for tests). */
@@ -114,6 +198,9 @@ public final class DtlsLeg implements AutoCloseable {
   }
 
   private void handshake() {
+    if (closed) {
+      return;
+    }
     handshakeThread = Thread.currentThread();
     try {
       long t0 = System.nanoTime();
@@ -179,10 +266,22 @@ public final class DtlsLeg implements AutoCloseable {
     }
   }
 
-  /** Ends the session: a running handshake is woken and waited for (bounded); call from a worker. Idempotent. */
+  /**
+   * Ends the session: the hello timer and a waiting handshake are cancelled, a running handshake is woken and
+   * waited for (bounded); call from a worker. Idempotent.
+   */
   @Override
   public void close() {
-    closed = true;
+    synchronized (startLock) {
+      closed = true;
+      if (helloTimer != null) {
+        helloTimer.cancel();
+        helloTimer = null;
+      }
+      if (ticket != null) {
+        ticket.cancel();
+      }
+    }
     Thread t = handshakeThread;
     if (t != null && t != Thread.currentThread()) {
       // Wakes the handshake out of its queue wait (the transport then throws, which ends bctls). Not an

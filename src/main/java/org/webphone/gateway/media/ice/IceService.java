@@ -58,7 +58,7 @@ public final class IceService implements AutoCloseable {
   private final String announcedAddress;
   private final int port;
   private final AtomicInteger liveAgents = new AtomicInteger();
-  private final DtlsHandshakePool dtlsPool = new DtlsHandshakePool();
+  private final DtlsHandshakePool dtlsPool;
 
   /**
    * Binds the port; blocking, call from a worker thread.
@@ -70,8 +70,11 @@ public final class IceService implements AutoCloseable {
    * consent, while the browser sees our media come from the port of its selected pair. When the port cannot
    * be shared (ice4j configured with one socket, no SO_REUSEADDR) the harvester is bound alone and media goes
    * through ice4j.
+   *
+   * @param dtls the limits of the node's DTLS pool ({@link #dtlsPool})
    */
-  public IceService(String bindAddress, int port, String announcedAddress) throws IOException {
+  public IceService(String bindAddress, int port, String announcedAddress, DtlsHandshakePool.Limits dtls)
+      throws IOException {
     IceBufferPool.install();
     DatagramChannel ch = null;
     WebRtcPort h;
@@ -93,6 +96,7 @@ public final class IceService implements AutoCloseable {
     this.mediaChannel = ch;
     this.port = harvester.getLocalAddress().getPort();
     this.announcedAddress = announcedAddress;
+    this.dtlsPool = new DtlsHandshakePool(dtls);
   }
 
   /**
@@ -132,8 +136,8 @@ public final class IceService implements AutoCloseable {
   }
 
   /**
-   * The few threads that run the DTLS handshakes over this port (and the rare records after them); stopped
-   * with the port.
+   * The few threads that run the DTLS handshakes over this port (and the rare records after them), with the
+   * rules that hand them out; stopped with the port.
    */
   public DtlsHandshakePool dtlsPool() {
     return dtlsPool;
