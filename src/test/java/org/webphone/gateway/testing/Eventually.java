@@ -47,7 +47,7 @@ public final class Eventually {
         if (done.test(v)) {
           return v;
         }
-        last = v;
+        last = v == null ? last : v;
       } catch (AssertionError | Exception e) {
         if (e instanceof InterruptedException i) {
           throw i;
