@@ -14,8 +14,13 @@ import java.util.function.Predicate;
  * between polls, so never from an event loop.
  */
 public final class Eventually {
-  /** Between two polls: short against the waits (seconds), long enough not to busy the two shared cores. */
-  private static final long POLL_MS = 10;
+  /**
+   * Between two polls: a tenth of the time waited so far, within these bounds. A quick condition is seen
+   * within 10 ms; a slow one costs at most a tenth more, and an expensive probe (an HTTP scrape, a browser's
+   * getStats, a thread dump) does not busy the shared cores.
+   */
+  private static final long MIN_POLL_MS = 10;
+  private static final long MAX_POLL_MS = 200;
 
   private Eventually() {
   }
@@ -39,7 +44,8 @@ public final class Eventually {
    */
   public static <T> T await(Duration limit, String what, Probe<T> probe, Predicate<? super T> done)
       throws InterruptedException {
-    long end = System.nanoTime() + limit.toNanos();
+    long start = System.nanoTime();
+    long end = start + limit.toNanos();
     Object last = "nothing yet";
     while (true) {
       try {
@@ -61,7 +67,8 @@ public final class Eventually {
         throw new AssertionError("waited " + limit.toMillis() + " ms for " + what + "; last seen: " + last,
             last instanceof Throwable t ? t : null);
       }
-      Thread.sleep(POLL_MS);
+      long waitedMs = (System.nanoTime() - start) / 1_000_000;
+      Thread.sleep(Math.max(MIN_POLL_MS, Math.min(MAX_POLL_MS, waitedMs / 10)));
     }
   }
 
