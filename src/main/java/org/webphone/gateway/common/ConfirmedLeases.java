@@ -3,6 +3,7 @@ package org.webphone.gateway.common;
 import io.vertx.core.json.JsonObject;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.function.LongSupplier;
 
 /**
  * A consumer's copy of the leases this node's pool has confirmed recently, kept from the node-local
@@ -23,8 +24,18 @@ public final class ConfirmedLeases {
   public static final String UNTIL_NANOS = "untilNanos";
 
   private final Map<String, Long> leases = new HashMap<>();
+  /** System.nanoTime, or a test's clock shared with the pool so that it can pass a bound without sleeping. */
+  private final LongSupplier nanoClock;
   private boolean confirmed;
   private long untilNanos;
+
+  public ConfirmedLeases() {
+    this(System::nanoTime);
+  }
+
+  public ConfirmedLeases(LongSupplier nanoClock) {
+    this.nanoClock = nanoClock;
+  }
 
   /** Applies one publication of the pool. */
   public void apply(JsonObject m) {
@@ -47,7 +58,7 @@ public final class ConfirmedLeases {
   /** True when the pool confirmed exactly this lease and the confirmation has not run out. */
   public boolean confirms(String accountId, long token) {
     Long t = leases.get(accountId);
-    return t != null && t == token && confirmed && System.nanoTime() - untilNanos < 0;
+    return t != null && t == token && confirmed && nanoClock.getAsLong() - untilNanos < 0;
   }
 
   public int size() {

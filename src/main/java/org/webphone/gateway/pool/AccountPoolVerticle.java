@@ -78,6 +78,16 @@ public final class AccountPoolVerticle extends VerticleBase {
   /** Counts cluster changes, so that a heartbeat started before one does not confirm anything. */
   private int clusterEpoch;
   private boolean stopping;
+  /** System.nanoTime, or a test's clock shared with the SIP verticle's {@link ConfirmedLeases}. */
+  private final java.util.function.LongSupplier nanoClock;
+
+  public AccountPoolVerticle() {
+    this(System::nanoTime);
+  }
+
+  public AccountPoolVerticle(java.util.function.LongSupplier nanoClock) {
+    this.nanoClock = nanoClock;
+  }
 
   @Override
   public Future<?> start() {
@@ -374,7 +384,7 @@ public final class AccountPoolVerticle extends VerticleBase {
 
   private void heartbeat() {
     // Taken before the operation's wall clock: the heartbeat the cluster records is not older than this.
-    long started = System.nanoTime();
+    long started = nanoClock.getAsLong();
     int epoch = clusterEpoch;
     store.run(new PoolOp.Heartbeat(store.member(), ttlMs, now())).onComplete(ar -> {
       if (ar.failed()) {

@@ -49,6 +49,16 @@ public final class SignallingVerticle extends VerticleBase {
   private boolean draining;
   private long sweepTimer = -1;
   private long sweeps;
+  /** Milliseconds of the per-frame rate check: the wall clock, or a test's that it moves on. */
+  private final java.util.function.LongSupplier clockMs;
+
+  public SignallingVerticle() {
+    this(System::currentTimeMillis);
+  }
+
+  SignallingVerticle(java.util.function.LongSupplier clockMs) {
+    this.clockMs = clockMs;
+  }
 
   @Override
   public Future<?> start() {
@@ -201,6 +211,10 @@ public final class SignallingVerticle extends VerticleBase {
 
   GatewayConfig cfg() {
     return cfg;
+  }
+
+  long nowMs() {
+    return clockMs.getAsLong();
   }
 
   Vertx vertx() {

@@ -101,7 +101,7 @@ final class WebSocketEndpoint {
 
   private void onText(Binding b, WebSocketTransport t, String text) {
     ClientSession s = b.session;
-    long now = System.currentTimeMillis();
+    long now = host.nowMs();
     if (text.length() > maxFrame) {
       refuse(t, ErrorCode.FRAME_TOO_LARGE, "frame larger than " + maxFrame + " bytes", null, null);
       return;

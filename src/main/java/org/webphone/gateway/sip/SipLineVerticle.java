@@ -47,10 +47,19 @@ public final class SipLineVerticle extends VerticleBase {
   private boolean stopping;
   private String nodeId;
   /** This node's pool's recent confirmations: a lease in it needs no pool.account.validate round trip. */
-  private final ConfirmedLeases confirmed = new ConfirmedLeases();
+  private final ConfirmedLeases confirmed;
   private MeterRegistry registry;
   private Counter checkedByConfirmation;
   private Counter checkedByRoundTrip;
+
+  public SipLineVerticle() {
+    this(System::nanoTime);
+  }
+
+  /** {@code nanoClock}: the node's System.nanoTime, the one the pool's confirmations are bounded in. */
+  public SipLineVerticle(java.util.function.LongSupplier nanoClock) {
+    this.confirmed = new ConfirmedLeases(nanoClock);
+  }
 
   @Override
   public Future<?> start() {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vertx.core.json.JsonObject;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 /** The SIP side's copy of the pool's confirmations: exact lease, in time, full sets and deltas. */
@@ -33,6 +34,19 @@ class ConfirmedLeasesTest {
     assertFalse(c.confirms("a", 1), "without untilNanos nothing is confirmed (withdrawn)");
     c.apply(full(System.nanoTime() + MINUTE));
     assertEquals(0, c.size(), "an empty full set empties the copy");
+  }
+
+  @Test
+  void aConfirmationHoldsUntilTheNodesClockReachesItsBoundEvenAcrossTheClocksWrapAround() {
+    // System.nanoTime may be any long, and wrap: the bound is compared by difference, as the JDK advises.
+    AtomicLong now = new AtomicLong(Long.MAX_VALUE - 1_000_000_000L);
+    ConfirmedLeases c = new ConfirmedLeases(now::get);
+    c.apply(full(now.get() + 1_500_000_000L).put(ConfirmedLeases.LEASES, new JsonObject().put("a", 1L)));
+    assertTrue(c.confirms("a", 1));
+    now.addAndGet(1_499_999_999L);
+    assertTrue(c.confirms("a", 1), "one nanosecond before the bound, past the wrap-around");
+    now.incrementAndGet();
+    assertFalse(c.confirms("a", 1), "at the bound the confirmation has run out");
   }
 
   private static JsonObject full(long until) {

@@ -5,12 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -19,6 +21,7 @@ import org.junit.jupiter.api.Test;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.testing.Baresip;
 import org.webphone.gateway.testing.Browser;
+import org.webphone.gateway.testing.Eventually;
 import org.webphone.gateway.testing.Kamailio;
 import org.webphone.gateway.testing.Sipp;
 import org.webphone.gateway.testing.TestNode;
@@ -156,11 +159,11 @@ class BrowserThroughKamailioTest {
     browser.close();
     browser = null;
     // After the resume grace (2 s here) the gateway ends the call: the agent sees the BYE.
-    long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
-    while (terminations() == before && System.nanoTime() < deadline) {
-      Thread.sleep(100);
+    try {
+      Eventually.until(Duration.ofSeconds(15), "baresip to see the call end", () -> terminations() > before);
+    } catch (AssertionError e) {
+      throw new AssertionError(e.getMessage() + "\n" + agent.process().tail(), e);
     }
-    assertTrue(terminations() > before, "baresip saw the call end:\n" + agent.process().tail());
     node.awaitIdle(0);
   }
 
@@ -169,24 +172,39 @@ class BrowserThroughKamailioTest {
   }
 
   private static Path awaitAgentRecording() throws Exception {
-    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-    while (System.nanoTime() < deadline) {
-      try (var s = Files.list(dir.resolve("agent"))) {
-        var newest = s.filter(p -> p.getFileName().toString().endsWith("-dec.wav"))
-            .max((a, b) -> a.getFileName().toString().compareTo(b.getFileName().toString()));
-        if (newest.isPresent() && Files.size(newest.get()) > 8000) {
-          Thread.sleep(500); // sndfile finishes the header when the call's audio stops
-          return newest.get();
+    try {
+      return Eventually.await(Duration.ofSeconds(10), "baresip's recording of the call, its WAV header finished",
+          BrowserThroughKamailioTest::finishedRecording);
+    } catch (AssertionError e) {
+      throw new AssertionError(e.getMessage() + "\n" + agent.process().tail(), e);
+    }
+  }
+
+  /**
+   * The agent's newest recording once sndfile has finished its header, which it does when the call's audio
+   * stops: the RIFF size then counts the whole file. Null before.
+   */
+  private static Path finishedRecording() throws IOException {
+    try (var s = Files.list(dir.resolve("agent"))) {
+      Path newest = s.filter(p -> p.getFileName().toString().endsWith("-dec.wav"))
+          .max((a, b) -> a.getFileName().toString().compareTo(b.getFileName().toString())).orElse(null);
+      if (newest == null || Files.size(newest) <= 8000) {
+        return null;
+      }
+      byte[] head = new byte[8];
+      try (var in = Files.newInputStream(newest)) {
+        if (in.readNBytes(head, 0, 8) < 8) {
+          return null;
         }
       }
-      Thread.sleep(100);
+      long riffSize = ByteBuffer.wrap(head, 4, 4).order(ByteOrder.LITTLE_ENDIAN).getInt() & 0xFFFFFFFFL;
+      return riffSize == Files.size(newest) - 8 ? newest : null;
     }
-    throw new AssertionError("baresip wrote no recording:\n" + agent.process().tail());
   }
 
   private static String leasedAccount() throws Exception {
-    JsonObject status = node.node().vertx().eventBus().<JsonObject>request(Addresses.POOL_STATUS, new JsonObject())
-        .toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS).body();
+    JsonObject status = Eventually.result(5, "pool.status", node.node().vertx().eventBus()
+        .<JsonObject>request(Addresses.POOL_STATUS, new JsonObject())).body();
     JsonArray leases = status.getJsonArray("leases");
     assertEquals(1, leases.size(), status.encode());
     return leases.getJsonObject(0).getString("accountId");

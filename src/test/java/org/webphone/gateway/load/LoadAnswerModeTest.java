@@ -12,9 +12,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.webphone.gateway.testing.Eventually;
 import org.webphone.gateway.testing.PeerProcess;
 import org.webphone.gateway.testing.Ports;
 import org.webphone.gateway.testing.TestNode;
@@ -52,8 +52,8 @@ class LoadAnswerModeTest {
     // after 1 s, long before the clients' own hold of 60 s would.
     LoadOptions options = LoadOptions.defaults().withMode("answer").withCounts(3, 3, 1, 60_000, 40).withProgressSec(2);
     LoadRun run = new LoadRun(options, out);
-    String id = node.node().vertx().deployVerticle(run).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-    run.allRegistered().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    String id = Eventually.result(10, "the load run to deploy", node.node().vertx().deployVerticle(run));
+    Eventually.result(30, "every virtual client to register", run.allRegistered());
 
     List<PeerProcess> callers = new ArrayList<>();
     for (String line : List.of("2000", "2001", "2002")) {
@@ -66,8 +66,8 @@ class LoadAnswerModeTest {
           + uac.tail());
     }
 
-    JsonObject r = run.result().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS).json();
-    node.node().vertx().undeploy(id).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    JsonObject r = Eventually.result(60, "the load run's result", run.result()).json();
+    Eventually.result(30, "the load run to undeploy", node.node().vertx().undeploy(id));
     String printed = text.toString(StandardCharsets.UTF_8);
     assertEquals(3, r.getInteger("registered"), printed);
     assertEquals(3, r.getInteger("attempted"), printed);

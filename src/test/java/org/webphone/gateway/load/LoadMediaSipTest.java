@@ -11,10 +11,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.webphone.gateway.testing.Eventually;
 import org.webphone.gateway.testing.PeerProcess;
 import org.webphone.gateway.testing.Ports;
 import org.webphone.gateway.testing.TestNode;
@@ -81,8 +81,8 @@ class LoadMediaSipTest {
     LoadOptions options = LoadOptions.parse(new String[] {"--mode", "answer", "--clients", "2", "--calls", "2",
         "--hold-ms", "60000", "--duration", "40", "--progress", "2", "--media", "--media-timeout-ms", "8000"});
     LoadRun run = new LoadRun(options, new PrintStream(text, true, StandardCharsets.UTF_8));
-    String id = node.node().vertx().deployVerticle(run).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-    run.allRegistered().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    String id = Eventually.result(10, "the load run to deploy", node.node().vertx().deployVerticle(run));
+    Eventually.result(30, "every virtual client to register", run.allRegistered());
 
     List<PeerProcess> callers = new ArrayList<>();
     for (String line : List.of("2000", "2001")) {
@@ -93,8 +93,8 @@ class LoadMediaSipTest {
     for (PeerProcess uac : callers) {
       assertEquals(0, uac.awaitExit(Duration.ofSeconds(40)), uac.name() + ":\n" + uac.tail());
     }
-    JsonObject r = run.result().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS).json();
-    node.node().vertx().undeploy(id).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    JsonObject r = Eventually.result(60, "the load run's result", run.result()).json();
+    Eventually.result(30, "the load run to undeploy", node.node().vertx().undeploy(id));
 
     String printed = text.toString(StandardCharsets.UTF_8);
     System.out.print(printed);

@@ -7,9 +7,11 @@ import io.vertx.core.json.JsonObject;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.webphone.gateway.testing.Eventually;
 import org.webphone.gateway.testing.TestNode;
 
 /**
@@ -69,13 +71,8 @@ class LoadToolMediaTest {
 
   /** Threads of the run's media (set-up, sender, closer, the browsers' receive threads) end with it. */
   static void awaitNoThreads(List<String> prefixes) throws InterruptedException {
-    long deadline = System.nanoTime() + 5_000_000_000L;
-    List<String> left = threads(prefixes);
-    while (!left.isEmpty() && System.nanoTime() < deadline) {
-      Thread.sleep(50);
-      left = threads(prefixes);
-    }
-    assertEquals(List.of(), left, "threads left after the run");
+    Eventually.await(Duration.ofSeconds(5), "no thread of the run left after it", () -> threads(prefixes),
+        List::isEmpty);
   }
 
   private static List<String> threads(List<String> prefixes) {

@@ -7,11 +7,11 @@ import io.vertx.core.json.JsonObject;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.webphone.gateway.GatewayNode;
 import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.testing.Eventually;
 import org.webphone.gateway.testing.TestNode;
 
 /**
@@ -58,11 +58,11 @@ class LoadToolTest {
     assertTrue(printed.contains("gateway-added setup latency p50/p99"), printed);
 
     // Every session was closed by the tool: no lease, session or call is left on the node.
-    JsonObject pool = node.vertx().eventBus().<JsonObject>request(Addresses.POOL_STATUS, new JsonObject())
-        .toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS).body();
+    JsonObject pool = Eventually.result(5, "pool.status",
+        node.vertx().eventBus().<JsonObject>request(Addresses.POOL_STATUS, new JsonObject())).body();
     assertEquals(0, pool.getInteger("leased"), pool.encode());
-    JsonObject sig = node.vertx().eventBus().<JsonObject>request(Addresses.SIGNALLING_STATUS, new JsonObject())
-        .toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS).body();
+    JsonObject sig = Eventually.result(5, "signalling.status",
+        node.vertx().eventBus().<JsonObject>request(Addresses.SIGNALLING_STATUS, new JsonObject())).body();
     assertEquals(0, sig.getInteger("sessions"), sig.encode());
     assertEquals(0, sig.getInteger("calls"), sig.encode());
   }

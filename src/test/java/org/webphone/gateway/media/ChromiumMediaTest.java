@@ -7,7 +7,6 @@ import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
-import io.vertx.junit5.VertxTestContext;
 import java.net.DatagramPacket;
 import java.net.SocketTimeoutException;
 import java.nio.file.Path;
@@ -22,6 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.media.rtp.Rtp;
 import org.webphone.gateway.testing.Browser;
+import org.webphone.gateway.testing.Eventually;
 import org.webphone.gateway.testing.Ports;
 
 /**
@@ -84,7 +84,7 @@ class ChromiumMediaTest {
   }
 
   @Test
-  void chromiumHearsItsOwnToneEchoedByThePbxThroughTheRelay(Vertx vertx, VertxTestContext tc) throws Exception {
+  void chromiumHearsItsOwnToneEchoedByThePbxThroughTheRelay(Vertx vertx) throws Exception {
     browser = Browser.start(Browser.tone(tmp, 440, 30));
     // RTCP every second (randomised) instead of 5 s, so Chrome's RTCP statistics appear within the test.
     f = new MediaFixture(vertx, new JsonObject().put("rtcpIntervalMs", 1000));
@@ -145,16 +145,13 @@ class ChromiumMediaTest {
     echo.join(3000);
     f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "chrome-1"));
     f.assertNothingLeaks();
-    tc.completeNow();
   }
 
   /** Polls Chrome's getStats until remote-inbound-rtp has a roundTripTime and remote-outbound-rtp exists. */
   @SuppressWarnings("unchecked")
   private Map<String, Object> awaitChromeRtcpStats(Duration timeout) throws InterruptedException {
-    long end = System.nanoTime() + timeout.toNanos();
-    Map<String, Object> r = Map.of();
-    while (System.nanoTime() < end) {
-      r = (Map<String, Object>) browser.driver().executeAsyncScript("""
+    return Eventually.await(timeout, "Chrome's remote-inbound-rtp RTT and remote-outbound-rtp", () ->
+      (Map<String, Object>) browser.driver().executeAsyncScript("""
           const done = arguments[arguments.length - 1];
           window.webphone.pc.getStats().then(st => { const r = {}; st.forEach(s => {
             if (s.type === 'remote-inbound-rtp' && s.kind === 'audio') {
@@ -164,25 +161,13 @@ class ChromiumMediaTest {
               r.remoteSent = s.packetsSent; r.remoteBytes = s.bytesSent; r.reportsSent = s.reportsSent; }
             if (s.type === 'transport') { r.srtpCipher = s.srtpCipher; r.dtlsCipher = s.dtlsCipher; }
           }); done(r); }).catch(e => done({error: String(e)}));
-          """);
-      if (r != null && r.get("rtt") != null && r.get("remoteSent") != null) {
-        return r;
-      }
-      Thread.sleep(250);
-    }
-    throw new AssertionError("Chrome shows no remote-inbound-rtp RTT / remote-outbound-rtp: " + r);
+          """), r -> r != null && r.get("rtt") != null && r.get("remoteSent") != null);
   }
 
   private JsonObject awaitGatewayRtt() throws Exception {
-    JsonObject q = null;
-    for (int i = 0; i < 40; i++) {
-      q = f.sessionStatus("chrome-1").getJsonObject("quality").getJsonObject("browser");
-      if (q.containsKey("rttMs") && q.containsKey("remoteSentPackets")) {
-        return q;
-      }
-      Thread.sleep(250);
-    }
-    throw new AssertionError("the gateway never got an RTT from Chrome's reports: " + q);
+    return Eventually.await(Duration.ofSeconds(10), "an RTT at the gateway from Chrome's reports",
+        () -> f.sessionStatus("chrome-1").getJsonObject("quality").getJsonObject("browser"),
+        q -> q.containsKey("rttMs") && q.containsKey("remoteSentPackets"));
   }
 
   private void echo(AtomicInteger echoed, AtomicInteger g711) {

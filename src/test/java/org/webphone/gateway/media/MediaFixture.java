@@ -1,5 +1,7 @@
 package org.webphone.gateway.media;
 
+import java.time.Duration;
+import java.util.function.Predicate;
 import org.webphone.gateway.media.client.SyntheticBrowser;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -18,6 +20,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.config.GatewayConfig;
+import org.webphone.gateway.testing.Eventually;
 import org.webphone.gateway.testing.Ports;
 import org.webphone.gateway.testing.Replies;
 
@@ -87,26 +90,24 @@ final class MediaFixture implements AutoCloseable {
 
   /** Waits for an event with this state; fails after {@code seconds}. */
   JsonObject awaitEvent(String state, int seconds) throws InterruptedException {
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-    while (System.nanoTime() < end) {
-      JsonObject e = events.poll(100, TimeUnit.MILLISECONDS);
-      if (e != null && state.equals(e.getString("state"))) {
-        return e;
-      }
-    }
-    throw new AssertionError("no media event " + state + " within " + seconds + " s");
+    return nextEvent("media event " + state, seconds, e -> state.equals(e.getString("state")));
   }
 
   /** Waits for the next {@code dtmf} event; fails after {@code seconds}. */
   JsonObject awaitDtmf(int seconds) throws InterruptedException {
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-    while (System.nanoTime() < end) {
-      JsonObject e = events.poll(100, TimeUnit.MILLISECONDS);
-      if (e != null && "dtmf".equals(e.getString("event"))) {
-        return e;
+    return nextEvent("a dtmf event", seconds, e -> "dtmf".equals(e.getString("event")));
+  }
+
+  /** The first queued event matching {@code p}; the events before it are dropped. */
+  private JsonObject nextEvent(String what, int seconds, Predicate<JsonObject> p) throws InterruptedException {
+    return Eventually.await(Duration.ofSeconds(seconds), what, () -> {
+      for (JsonObject e = events.poll(); e != null; e = events.poll()) {
+        if (p.test(e)) {
+          return e;
+        }
       }
-    }
-    throw new AssertionError("no dtmf event within " + seconds + " s");
+      return null;
+    });
   }
 
   /** The PBX's SDP (answer or offer) for its socket, with payload types and direction. */
@@ -162,13 +163,8 @@ final class MediaFixture implements AutoCloseable {
 
   /** Waits (bounded) until {@code media.status} field {@code key} equals {@code value}; returns the last status. */
   JsonObject awaitStatus(String key, int value) throws Exception {
-    JsonObject s = status();
-    for (int i = 0; i < 50 && s.getInteger(key) != value; i++) {
-      Thread.sleep(50);
-      s = status();
-    }
-    assertEquals(value, s.getInteger(key), key + " in " + s);
-    return s;
+    return Eventually.await(Duration.ofMillis(2500), "media.status " + key + " " + value, this::status,
+        s -> s.getInteger(key) == value);
   }
 
   /** Asserts that the verticle holds nothing any more. */
@@ -190,7 +186,7 @@ final class MediaFixture implements AutoCloseable {
   }
 
   static <T> T await(Future<T> f) throws Exception {
-    return f.toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
+    return Eventually.result(20, "a reply or completion", f);
   }
 
   @Override

@@ -14,7 +14,6 @@ import static org.webphone.gateway.media.MediaRelayVerticleTest.rtp;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
-import io.vertx.junit5.VertxTestContext;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
@@ -44,7 +43,7 @@ class MediaRelayScenariosTest {
   }
 
   @Test
-  void anIncomingCallAnswersThePbxOfferWithItsFirstG711CodecAndRelaysBothWays(Vertx vertx, VertxTestContext tc)
+  void anIncomingCallAnswersThePbxOfferWithItsFirstG711CodecAndRelaysBothWays(Vertx vertx)
       throws Exception {
     f = new MediaFixture(vertx, new JsonObject());
     SyntheticBrowser browser = f.own(new SyntheticBrowser());
@@ -77,12 +76,11 @@ class MediaRelayScenariosTest {
 
     f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "in1"));
     f.assertNothingLeaks();
-    tc.completeNow();
   }
 
   @Test
-  void holdReOffersAnswerWithTheMirroredDirectionAndStopAudioTowardAPbxThatDoesNotReceive(Vertx vertx,
-      VertxTestContext tc) throws Exception {
+  void holdReOffersAnswerWithTheMirroredDirectionAndStopAudioTowardAPbxThatDoesNotReceive(Vertx vertx)
+      throws Exception {
     f = new MediaFixture(vertx, new JsonObject());
     SyntheticBrowser browser = f.own(new SyntheticBrowser());
     f.startCall("h1", "s3", browser);
@@ -120,11 +118,10 @@ class MediaRelayScenariosTest {
     assertEquals(103, f.failure(Addresses.MEDIA_DIRECTION, new JsonObject().put("callId", "h1").put("direction", "up")));
     f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "h1"));
     f.assertNothingLeaks();
-    tc.completeNow();
   }
 
   @Test
-  void aBrowserThatStopsSendingEndsTheCallWithATimeoutEvent(Vertx vertx, VertxTestContext tc) throws Exception {
+  void aBrowserThatStopsSendingEndsTheCallWithATimeoutEvent(Vertx vertx) throws Exception {
     f = new MediaFixture(vertx, new JsonObject().put("timeoutSec", 1));
     SyntheticBrowser browser = f.own(new SyntheticBrowser());
     f.startCall("t1", "s4", browser);
@@ -134,11 +131,10 @@ class MediaRelayScenariosTest {
     assertTrue(e.getString("reason").contains("browser"), e.encode());
     f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "t1"));
     f.assertNothingLeaks();
-    tc.completeNow();
   }
 
   @Test
-  void aRebuiltBrowserLegKeepsTheSsrcSequenceAndTimestampsTowardThePbxContinuous(Vertx vertx, VertxTestContext tc)
+  void aRebuiltBrowserLegKeepsTheSsrcSequenceAndTimestampsTowardThePbxContinuous(Vertx vertx)
       throws Exception {
     f = new MediaFixture(vertx, new JsonObject());
     SyntheticBrowser first = f.own(new SyntheticBrowser());
@@ -175,11 +171,10 @@ class MediaRelayScenariosTest {
     assertNotNull(second.received.poll(3, TimeUnit.SECONDS), "PBX audio did not reach the new leg");
     f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "r1"));
     f.assertNothingLeaks();
-    tc.completeNow();
   }
 
   @Test
-  void junkOnBothLegsIsDroppedAndCountedWhileTheAudioGoesOn(Vertx vertx, VertxTestContext tc) throws Exception {
+  void junkOnBothLegsIsDroppedAndCountedWhileTheAudioGoesOn(Vertx vertx) throws Exception {
     f = new MediaFixture(vertx, new JsonObject());
     SyntheticBrowser browser = f.own(new SyntheticBrowser());
     int rtpPort = f.startCall("j1", "s6", browser);
@@ -229,11 +224,10 @@ class MediaRelayScenariosTest {
     assertEquals(1, c.getLong("toBrowser"), c.encode());
     f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "j1"));
     f.assertNothingLeaks();
-    tc.completeNow();
   }
 
   @Test
-  void dtmfDigitsGoToThePbxAsTelephoneEventsInTheCallsRtpStream(Vertx vertx, VertxTestContext tc) throws Exception {
+  void dtmfDigitsGoToThePbxAsTelephoneEventsInTheCallsRtpStream(Vertx vertx) throws Exception {
     f = new MediaFixture(vertx, new JsonObject());
     SyntheticBrowser browser = f.own(new SyntheticBrowser());
     f.startCall("d1", "s7", browser);
@@ -256,11 +250,10 @@ class MediaRelayScenariosTest {
     assertEquals(103, f.failure(Addresses.MEDIA_DTMF, new JsonObject().put("callId", "d1").put("digits", "x")));
     f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "d1"));
     f.assertNothingLeaks();
-    tc.completeNow();
   }
 
   @Test
-  void dtmfFromThePbxReachesTheBrowserAndIsReportedOncePerDigit(Vertx vertx, VertxTestContext tc) throws Exception {
+  void dtmfFromThePbxReachesTheBrowserAndIsReportedOncePerDigit(Vertx vertx) throws Exception {
     f = new MediaFixture(vertx, new JsonObject());
     SyntheticBrowser browser = f.own(new SyntheticBrowser());
     int rtpPort = f.startCall("d2", "s8", browser);
@@ -281,11 +274,10 @@ class MediaRelayScenariosTest {
     assertNull(f.events.poll(300, TimeUnit.MILLISECONDS), "a digit was reported twice");
     f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "d2"));
     f.assertNothingLeaks();
-    tc.completeNow();
   }
 
   @Test
-  void aBrowserWhoseCertificateDoesNotMatchItsOfferedFingerprintGetsNoMedia(Vertx vertx, VertxTestContext tc)
+  void aBrowserWhoseCertificateDoesNotMatchItsOfferedFingerprintGetsNoMedia(Vertx vertx)
       throws Exception {
     f = new MediaFixture(vertx, new JsonObject());
     SyntheticBrowser browser = f.own(new SyntheticBrowser());
@@ -305,11 +297,10 @@ class MediaRelayScenariosTest {
     assertFalse(f.sessionStatus("m1").getBoolean("browserConnected"));
     f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "m1"));
     f.assertNothingLeaks();
-    tc.completeNow();
   }
 
   @Test
-  void aPbxThatStopsSendingEndsTheCallWithATimeoutEventOnlyAfterItHasSentMedia(Vertx vertx, VertxTestContext tc)
+  void aPbxThatStopsSendingEndsTheCallWithATimeoutEventOnlyAfterItHasSentMedia(Vertx vertx)
       throws Exception {
     f = new MediaFixture(vertx, new JsonObject().put("timeoutSec", 1));
     SyntheticBrowser browser = f.own(new SyntheticBrowser());
@@ -333,11 +324,10 @@ class MediaRelayScenariosTest {
     assertTrue(timeout.getString("reason").contains("PBX"), timeout.encode());
     f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "t2"));
     f.assertNothingLeaks();
-    tc.completeNow();
   }
 
   @Test
-  void aNattedPbxAddressIsLearnedFromItsFirstPacketThenLocked(Vertx vertx, VertxTestContext tc) throws Exception {
+  void aNattedPbxAddressIsLearnedFromItsFirstPacketThenLocked(Vertx vertx) throws Exception {
     f = new MediaFixture(vertx, new JsonObject().put("learnPbxAddress", true));
     SyntheticBrowser browser = f.own(new SyntheticBrowser());
     f.listen("s11");
@@ -360,11 +350,10 @@ class MediaRelayScenariosTest {
     assertEquals(1, f.counter("n1", "pbxWrongSource"));
     f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "n1"));
     f.assertNothingLeaks();
-    tc.completeNow();
   }
 
   @Test
-  void withPbxSrtpThePbxLegIsSdesSrtpBothWaysAndForgedPbxPacketsAreDropped(Vertx vertx, VertxTestContext tc)
+  void withPbxSrtpThePbxLegIsSdesSrtpBothWaysAndForgedPbxPacketsAreDropped(Vertx vertx)
       throws Exception {
     f = new MediaFixture(vertx, new JsonObject().put("pbxSrtp", true));
     SyntheticBrowser browser = f.own(new SyntheticBrowser());
@@ -412,6 +401,5 @@ class MediaRelayScenariosTest {
     assertEquals(2, f.counter("sd1", "pbxAuthFailed"));
     f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "sd1"));
     f.assertNothingLeaks();
-    tc.completeNow();
   }
 }

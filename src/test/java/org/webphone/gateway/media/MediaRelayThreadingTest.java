@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -23,6 +24,7 @@ import org.webphone.gateway.media.client.ClientIoLoop;
 import org.webphone.gateway.media.client.SyntheticBrowser;
 import org.webphone.gateway.media.dtls.DtlsHandshakePool;
 import org.webphone.gateway.media.rtp.Rtp;
+import org.webphone.gateway.testing.Eventually;
 
 /**
  * The relay's threads: browser packets read by several threads of the WebRTC port still reach the PBX in the
@@ -48,15 +50,8 @@ class MediaRelayThreadingTest {
       }
 
       // Connected legs hold no thread: every DTLS pool thread is idle, none sits in a bctls receive.
-      List<String> inDtls = List.of();
-      for (int i = 0; i < 40; i++) {
-        inDtls = threadsInside("org.bouncycastle.tls");
-        if (inDtls.isEmpty()) {
-          break;
-        }
-        Thread.sleep(50);
-      }
-      assertEquals(List.of(), inDtls, "threads still inside bctls after every handshake finished");
+      Eventually.await(Duration.ofSeconds(2), "no thread inside bctls after every handshake finished",
+          () -> threadsInside("org.bouncycastle.tls"), List::isEmpty);
       long dtlsThreads = threads("^media-dtls-.*").size();
       assertTrue(dtlsThreads <= DtlsHandshakePool.DEFAULTS.maxHandshakes() + 1, dtlsThreads + " DTLS threads for " + CALLS + " legs");
       assertEquals(CALLS, f.status().getInteger("dtlsSessions"), "live DTLS sessions");
@@ -107,12 +102,8 @@ class MediaRelayThreadingTest {
     for (String id : vertx.deploymentIDs()) {
       MediaFixture.await(vertx.undeploy(id));
     }
-    List<String> after = threads(OURS);
-    for (int i = 0; i < 60 && !after.equals(before); i++) {
-      Thread.sleep(100);
-      after = threads(OURS);
-    }
-    assertEquals(before, after, "threads of the relay and the clients after the node stopped");
+    Eventually.await(Duration.ofSeconds(6), "the threads of the relay and the clients to be " + before
+        + " after the node stopped", () -> threads(OURS), before::equals);
   }
 
   static List<String> threads(String pattern) {

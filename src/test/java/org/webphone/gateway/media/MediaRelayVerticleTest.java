@@ -10,7 +10,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
-import io.vertx.junit5.VertxTestContext;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -42,7 +41,7 @@ class MediaRelayVerticleTest {
   }
 
   @Test
-  void anOutgoingCallRelaysBrowserAudioToThePbxAndPbxAudioToTheBrowserThenFreesEverything(VertxTestContext tc)
+  void anOutgoingCallRelaysBrowserAudioToThePbxAndPbxAudioToTheBrowserThenFreesEverything()
       throws Exception {
     SyntheticBrowser browser = f.own(new SyntheticBrowser());
     f.listen("s1");
@@ -101,11 +100,10 @@ class MediaRelayVerticleTest {
     assertEquals(PACKETS, counters.getLong("toBrowser"));
 
     f.closeAndAssertNothingLeaks("c1");
-    tc.completeNow();
   }
 
   @Test
-  void withAnswerLaterThePbxSdpComesFirstAndTheBrowserAnswerFollowsAsAnEvent(VertxTestContext tc) throws Exception {
+  void withAnswerLaterThePbxSdpComesFirstAndTheBrowserAnswerFollowsAsAnEvent() throws Exception {
     SyntheticBrowser browser = f.own(new SyntheticBrowser());
     f.listen("s2");
     JsonObject created = f.request(Addresses.MEDIA_CREATE, new JsonObject().put("callId", "c2")
@@ -135,11 +133,10 @@ class MediaRelayVerticleTest {
     assertArrayEquals(java.util.Arrays.copyOfRange(fromPbx, 12, 172), java.util.Arrays.copyOfRange(atBrowser, 12, 172));
 
     f.closeAndAssertNothingLeaks("c2");
-    tc.completeNow();
   }
 
   @Test
-  void aCallClosedRightAfterItsAnswerLaterReplyLeavesNoAgentPortOrLeg(VertxTestContext tc) throws Exception {
+  void aCallClosedRightAfterItsAnswerLaterReplyLeavesNoAgentPortOrLeg() throws Exception {
     for (int i = 0; i < 5; i++) {
       SyntheticBrowser browser = f.own(new SyntheticBrowser());
       String callId = "quick-" + i;
@@ -151,11 +148,10 @@ class MediaRelayVerticleTest {
     }
     f.awaitStatus("agents", 0); // a leg finished after its close is closed on a worker
     f.assertNothingLeaks();
-    tc.completeNow();
   }
 
   @Test
-  void badRequestsGetTheDocumentedCodesAndLeaveNothingBehind(VertxTestContext tc) throws Exception {
+  void badRequestsGetTheDocumentedCodesAndLeaveNothingBehind() throws Exception {
     SyntheticBrowser browser = f.own(new SyntheticBrowser());
     assertEquals(ErrorCode.MISSING_FIELD.code(), f.failure(Addresses.MEDIA_CREATE, new JsonObject().put("callId", "x")));
     assertEquals(ErrorCode.BAD_SDP.code(), f.failure(Addresses.MEDIA_CREATE,
@@ -170,7 +166,6 @@ class MediaRelayVerticleTest {
         new JsonObject().put("callId", "nope").put("sdp", f.pbxSdp(1, "0", "sendrecv"))));
     assertEquals("nope", f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "nope")).getString("callId"));
     f.assertNothingLeaks();
-    tc.completeNow();
   }
 
   static byte[] payload(int seed) {

@@ -7,12 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
-import io.vertx.junit5.VertxTestContext;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.SocketTimeoutException;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterEach;
@@ -22,6 +21,7 @@ import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.media.client.SyntheticBrowser;
 import org.webphone.gateway.media.rtp.RtcpPackets;
 import org.webphone.gateway.media.rtp.SrtpKeys;
+import org.webphone.gateway.testing.Eventually;
 
 /**
  * RTCP terminated on both legs: the synthetic browser decrypts the gateway's SRTCP and the PBX's RTCP port
@@ -63,8 +63,8 @@ class MediaRtcpTest {
   }
 
   @Test
-  void theBrowserLegGetsSrtcpReportsThatMatchWhatWasSentAndLostAndTheGatewayMeasuresTheRoundTrip(Vertx vertx,
-      VertxTestContext tc) throws Exception {
+  void theBrowserLegGetsSrtcpReportsThatMatchWhatWasSentAndLostAndTheGatewayMeasuresTheRoundTrip(Vertx vertx)
+      throws Exception {
     deploy(vertx, new JsonObject());
     SyntheticBrowser browser = f.own(new SyntheticBrowser());
     int rtpPort = call("c1", browser);
@@ -137,11 +137,10 @@ class MediaRtcpTest {
     int ourSsrc = gatewaySsrc;
     awaitBrowserRtcp(browser, v -> v.bye && v.byeSsrc == ourSsrc, 3);
     f.assertNothingLeaks();
-    tc.completeNow();
   }
 
   @Test
-  void thePbxLegGetsPlainRtcpOnItsRtcpPortWithTrueCountsAndABye(Vertx vertx, VertxTestContext tc) throws Exception {
+  void thePbxLegGetsPlainRtcpOnItsRtcpPortWithTrueCountsAndABye(Vertx vertx) throws Exception {
     deploy(vertx, new JsonObject());
     SyntheticBrowser browser = f.own(new SyntheticBrowser());
     int rtpPort = call("c2", browser);
@@ -186,12 +185,11 @@ class MediaRtcpTest {
     assertEquals(sr.senderSsrc, bye.byeSsrc);
     assertTrue(bye.types.get(0) == 200 || bye.types.get(0) == 201, "BYE comes in a compound after SR/RR");
     f.assertNothingLeaks();
-    tc.completeNow();
   }
 
   @Test
-  void withAesCmToTheBrowserAndSdesSrtpToThePbxBothLegsCarryProtectedRtcpAndForgedRtcpIsDropped(Vertx vertx,
-      VertxTestContext tc) throws Exception {
+  void withAesCmToTheBrowserAndSdesSrtpToThePbxBothLegsCarryProtectedRtcpAndForgedRtcpIsDropped(Vertx vertx)
+      throws Exception {
     deploy(vertx, new JsonObject().put("srtpAeadGcm", false).put("pbxSrtp", true));
     SyntheticBrowser browser = f.own(new SyntheticBrowser());
     f.listen("s-c3");
@@ -220,24 +218,16 @@ class MediaRtcpTest {
     assertEquals(20, f.pbxReceive(20).size());
     // SRTCP at the PBX: only the SDES keys open it.
     org.webphone.gateway.media.rtp.PacketBuffer buf = new org.webphone.gateway.media.rtp.PacketBuffer();
-    RtcpView sr = null;
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(6);
     DatagramPacket p = new DatagramPacket(new byte[2048], 2048);
-    while (sr == null && System.nanoTime() < end) {
-      try {
-        pbxRtcp.receive(p);
-      } catch (SocketTimeoutException e) {
-        continue;
-      }
+    RtcpView sr = Eventually.await(Duration.ofSeconds(6), "an SR for the 20 packets at the PBX as SRTCP", () -> {
+      pbxRtcp.receive(p); // a socket timeout is "not yet"
       srSeenAt = System.nanoTime();
       buf.load(p.getData(), 0, p.getLength());
-      assertEquals(org.jitsi.srtp.SrtpErrorStatus.OK, pbxSide.unprotectRtcp(buf), "SRTCP from the gateway");
-      RtcpView v = RtcpView.parse(java.util.Arrays.copyOf(buf.getBuffer(), buf.getLength()));
-      if (v.sr && v.packets == 20) {
-        sr = v;
+      if (pbxSide.unprotectRtcp(buf) != org.jitsi.srtp.SrtpErrorStatus.OK) {
+        throw new Eventually.Hopeless("SRTCP from the gateway that the SDES keys do not open");
       }
-    }
-    assertNotNull(sr, "no SR for the 20 packets reached the PBX as SRTCP");
+      return RtcpView.parse(java.util.Arrays.copyOf(buf.getBuffer(), buf.getLength()));
+    }, v -> v.sr && v.packets == 20);
     assertEquals(20 * 160, sr.octets);
 
     // A forged (unprotected) RR is dropped and counted; the real SRTCP one gives an RTT.
@@ -254,12 +244,8 @@ class MediaRtcpTest {
       stranger.send(new DatagramPacket(buf.getBuffer(), buf.getLength(), InetAddress.getLoopbackAddress(),
           rtpPort + 1));
     }
-    long wrong = 0;
-    for (int i = 0; i < 40 && wrong == 0; i++) {
-      wrong = f.counter("c3", "pbxWrongSource");
-      Thread.sleep(25);
-    }
-    assertEquals(1, wrong);
+    assertEquals(1, Eventually.await(Duration.ofSeconds(1), "the stranger's RTCP counted as a wrong source",
+        () -> f.counter("c3", "pbxWrongSource"), n -> n != 0));
 
     // The browser leg's SRTCP (AES-CM) decrypts too.
     awaitBrowserRtcp(browser, v -> !v.blocks.isEmpty() && v.blocks.get(0).ssrc() == browser.ssrc, 4);
@@ -267,7 +253,6 @@ class MediaRtcpTest {
     f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "c3"));
     f.awaitEvent("closed", 5);
     f.assertNothingLeaks();
-    tc.completeNow();
   }
 
   private long srSeenAt;
@@ -275,56 +260,47 @@ class MediaRtcpTest {
 
   /** Reads the PBX's RTCP socket until a compound packet from the gateway's odd port matches; bounded. */
   private RtcpView awaitPbxRtcp(int rtpPort, Predicate<RtcpView> want, int seconds) throws Exception {
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-    RtcpView last = null;
     DatagramPacket p = new DatagramPacket(new byte[2048], 2048);
-    while (System.nanoTime() < end) {
-      try {
-        pbxRtcp.receive(p);
-      } catch (SocketTimeoutException e) {
-        continue;
+    long[] at = new long[1];
+    Described v = Eventually.await(Duration.ofSeconds(seconds), "matching RTCP at the PBX", () -> {
+      pbxRtcp.receive(p); // a socket timeout is "not yet"
+      at[0] = System.nanoTime();
+      if (p.getPort() != rtpPort + 1) {
+        throw new Eventually.Hopeless("RTCP from port " + p.getPort() + ", not the gateway's RTCP port");
       }
-      long at = System.nanoTime();
-      assertEquals(rtpPort + 1, p.getPort(), "RTCP comes from the gateway's RTCP port");
-      last = RtcpView.parse(java.util.Arrays.copyOf(p.getData(), p.getLength()));
-      if (want.test(last)) {
-        srSeenAt = at;
-        return last;
-      }
+      return new Described(RtcpView.parse(java.util.Arrays.copyOf(p.getData(), p.getLength())));
+    }, d -> want.test(d.view()));
+    srSeenAt = at[0];
+    return v.view();
+  }
+
+  /** An RTCP view that prints as {@link #describe}, for the failure message of a wait. */
+  private record Described(RtcpView view) {
+    @Override
+    public String toString() {
+      return describe(view);
     }
-    throw new AssertionError("no matching RTCP at the PBX within " + seconds + " s; last: " + describe(last));
   }
 
   private RtcpView awaitBrowserRtcp(SyntheticBrowser b, Predicate<RtcpView> want, int seconds)
       throws Exception {
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-    RtcpView last = null;
-    while (System.nanoTime() < end) {
-      byte[] p = b.rtcpReceived.poll(100, TimeUnit.MILLISECONDS);
+    long[] at = new long[1];
+    Described v = Eventually.await(Duration.ofSeconds(seconds), "matching SRTCP at the browser", () -> {
+      byte[] p = b.rtcpReceived.poll();
       if (p == null) {
-        continue;
+        return null;
       }
       // Both queues are filled in step (the time first), so this is the arrival of p.
-      long at = b.rtcpReceivedAt.poll();
-      last = RtcpView.parse(p);
-      if (want.test(last)) {
-        srSeenAt = at;
-        return last;
-      }
-    }
-    throw new AssertionError("no matching SRTCP at the browser within " + seconds + " s; last: " + describe(last));
+      at[0] = b.rtcpReceivedAt.poll();
+      return new Described(RtcpView.parse(p));
+    }, d -> d != null && want.test(d.view()));
+    srSeenAt = at[0];
+    return v.view();
   }
 
   private JsonObject awaitQuality(String callId, String leg, Predicate<JsonObject> want) throws Exception {
-    JsonObject q = null;
-    for (int i = 0; i < 60; i++) {
-      q = f.sessionStatus(callId).getJsonObject("quality").getJsonObject(leg);
-      if (want.test(q)) {
-        return q;
-      }
-      Thread.sleep(50);
-    }
-    throw new AssertionError("quality of the " + leg + " leg never matched: " + q);
+    return Eventually.await(Duration.ofSeconds(3), "the quality of the " + leg + " leg to match",
+        () -> f.sessionStatus(callId).getJsonObject("quality").getJsonObject(leg), want);
   }
 
   private static String describe(RtcpView v) {

@@ -19,11 +19,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.testing.Eventually;
 import org.webphone.gateway.testing.Ports;
 
 /**
@@ -44,7 +44,7 @@ class ClusterProcessTest {
   @AfterEach
   void stopAll() throws Exception {
     if (probe != null) {
-      probe.close().toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
+      Eventually.result(20, "the probe to leave the cluster", probe.close());
     }
     nodes.forEach(NodeProcess::close);
   }
@@ -76,14 +76,9 @@ class ClusterProcessTest {
 
   /** Waits (bounded) until the node's /health lists {@code n} cluster members; returns that health. */
   private static JsonObject awaitMembers(int port, int n) throws Exception {
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    JsonObject h = health(port);
-    while (h.getJsonObject("cluster").getJsonArray("members").size() != n && System.nanoTime() < end) {
-      Thread.sleep(100); // membership changes arrive asynchronously
-      h = health(port);
-    }
-    assertEquals(n, h.getJsonObject("cluster").getJsonArray("members").size(), h.encodePrettily());
-    return h;
+    // Membership changes arrive asynchronously.
+    return Eventually.await(Duration.ofSeconds(20), n + " cluster members in /health", () -> health(port),
+        h -> h.getJsonObject("cluster").getJsonArray("members").size() == n);
   }
 
   @Test
@@ -122,19 +117,19 @@ class ClusterProcessTest {
         new FileSystemXmlConfig(clusterXml("probe", clusterName, hzProbe, members).toFile()));
     VertxOptions opts = new VertxOptions();
     opts.getEventBusOptions().setHost("127.0.0.1");
-    probe = Vertx.builder().with(opts).withClusterManager(cm).buildClustered()
-        .toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    probe = Eventually.result(60, "the probe to join the cluster",
+        Vertx.builder().with(opts).withClusterManager(cm).buildClustered());
     DeliveryOptions timeout = new DeliveryOptions().setSendTimeout(10_000);
-    JsonObject viaA = probe.eventBus().<JsonObject>request(Addresses.node("a"), new JsonObject().put("peer", "b"), timeout)
-        .toCompletionStage().toCompletableFuture().get(15, TimeUnit.SECONDS).body();
+    JsonObject viaA = Eventually.result(15, "node a's answer", probe.eventBus().<JsonObject>request(
+        Addresses.node("a"), new JsonObject().put("peer", "b"), timeout)).body();
     assertEquals("a", viaA.getString("nodeId"));
     assertEquals("b", viaA.getJsonObject("peer").getString("nodeId"));
     assertEquals("ready", viaA.getJsonObject("peer").getString("state"));
     assertEquals(3, viaA.getInteger("members"));
-    JsonObject viaB = probe.eventBus().<JsonObject>request(Addresses.node("b"), new JsonObject().put("peer", "a"), timeout)
-        .toCompletionStage().toCompletableFuture().get(15, TimeUnit.SECONDS).body();
+    JsonObject viaB = Eventually.result(15, "node b's answer", probe.eventBus().<JsonObject>request(
+        Addresses.node("b"), new JsonObject().put("peer", "a"), timeout)).body();
     assertEquals("a", viaB.getJsonObject("peer").getString("nodeId"));
-    probe.close().toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
+    Eventually.result(20, "the probe to leave the cluster", probe.close());
     probe = null;
     awaitMembers(portsA.admin(), 2);
 

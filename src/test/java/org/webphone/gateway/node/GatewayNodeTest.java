@@ -13,6 +13,7 @@ import java.io.InputStreamReader;
 import java.net.Socket;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.Test;
 import org.webphone.gateway.GatewayNode;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.config.GatewayConfig;
+import org.webphone.gateway.testing.Eventually;
 
 /** The whole node in this JVM: every verticle deployed and undeployed, health, drain, metrics, no leaks. */
 class GatewayNodeTest {
@@ -53,7 +55,7 @@ class GatewayNodeTest {
   }
 
   private static <T> T await(Future<T> f, int seconds) throws Exception {
-    return f.toCompletionStage().toCompletableFuture().get(seconds, TimeUnit.SECONDS);
+    return Eventually.result(seconds, "the node's answer or completion", f);
   }
 
   @AfterEach
@@ -83,17 +85,11 @@ class GatewayNodeTest {
     node = null;
 
     NodeFixtures.assertPortsFree(ports.all());
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-    Set<Thread> left = ourThreads();
-    left.removeAll(before);
-    while (!left.isEmpty() && System.nanoTime() < end) {
-      Thread.sleep(50); // threads end shortly after Vert.x reports closed
-      left = ourThreads();
-      left.removeAll(before);
-    }
-    // A known one: JAIN-SIP 1.3.0-91's EventScanner stays blocked in take() after SipStack.stop() (forceStop
-    // only sets a flag), one "EventScannerThread" per stack; the SIP verticle must wake or interrupt it.
-    assertEquals(List.of(), left.stream().map(Thread::getName).sorted().toList(), "threads left behind");
+    // Threads end shortly after Vert.x reports closed. A known one: JAIN-SIP 1.3.0-91's EventScanner stays
+    // blocked in take() after SipStack.stop() (forceStop only sets a flag), one "EventScannerThread" per stack;
+    // the SIP verticle must wake or interrupt it.
+    Eventually.await(Duration.ofSeconds(5), "no thread left behind", () -> ourThreads().stream()
+        .filter(t -> !before.contains(t)).map(Thread::getName).sorted().toList(), List::isEmpty);
   }
 
   @Test
@@ -140,20 +136,18 @@ class GatewayNodeTest {
     assertEquals(1, me.getInteger("members"));
 
     String line = "webphone_node_sessions{node=\"" + node.nodeId() + "\"} 0.0";
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    String metrics = "";
-    while (System.nanoTime() < end && !metrics.contains(line)) {
-      HttpResponse<String> r = NodeProcess.get(ports.admin(), "/metrics");
-      assertEquals(200, r.statusCode());
-      metrics = r.body();
-      if (!metrics.contains(line)) {
-        Thread.sleep(200); // the gauges are refreshed by a periodic poll, not at scrape time
-      }
-    }
-    assertTrue(metrics.contains(line), "no " + line + " in /metrics:\n" + metrics.lines()
-        .filter(l -> l.startsWith("webphone")).collect(Collectors.joining("\n")));
+    // The gauges are refreshed by a periodic poll, not at scrape time.
+    String metrics = Eventually.await(Duration.ofSeconds(10), line + " in /metrics", () -> webphoneMetrics(ports),
+        m -> m.contains(line));
     assertTrue(metrics.contains("webphone_node_ready{node=\"" + node.nodeId() + "\"} 1.0"));
     assertTrue(metrics.contains("webphone_node_sip_lines{node=\"" + node.nodeId() + "\"} 0.0"));
+  }
+
+  /** The node's own lines of /metrics (those starting with "webphone"). */
+  private static String webphoneMetrics(NodeFixtures.NodePorts ports) throws Exception {
+    HttpResponse<String> r = NodeProcess.get(ports.admin(), "/metrics");
+    assertEquals(200, r.statusCode());
+    return r.body().lines().filter(l -> l.startsWith("webphone")).collect(Collectors.joining("\n"));
   }
 
   /**

@@ -14,6 +14,7 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.Checkpoint;
 import io.vertx.junit5.VertxExtension;
 import io.vertx.junit5.VertxTestContext;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -27,10 +28,12 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.ConfirmedLeases;
 import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.testing.Eventually;
 
 /** One standalone node (in-memory pool): leases, fair order, fencing, exhaustion, the waiting line. */
 @ExtendWith(VertxExtension.class)
 class AccountPoolVerticleTest {
+  private static final Duration WAIT = Duration.ofSeconds(10);
   private Vertx vertx;
   private PoolClient pool;
   private String deployment;
@@ -238,15 +241,9 @@ class AccountPoolVerticleTest {
 
     pool.release(held);
     // s1 gets the account; s2 is told it is now first, then gets the account s1 gives back.
-    long deadline = System.currentTimeMillis() + 10_000;
-    while (granted.isEmpty() && System.currentTimeMillis() < deadline) {
-      Thread.sleep(20);
-    }
+    Eventually.until(WAIT, "s1 to get the freed account", () -> !granted.isEmpty());
     assertEquals(1, granted.size(), "s1 got the freed account");
-    while (!events.contains("s2:queue:1") && System.currentTimeMillis() < deadline) {
-      Thread.sleep(20);
-    }
-    assertTrue(events.contains("s2:queue:1"), "s2 heard it is first now: " + events);
+    Eventually.await(WAIT, "s2 to hear it is first now", () -> List.copyOf(events), l -> l.contains("s2:queue:1"));
     pool.release(granted.get(0));
     assertTrue(ctx.awaitCompletion(10, TimeUnit.SECONDS));
     assertEquals(List.of("s1:lease", "s2:queue:1", "s2:lease:"), events);
@@ -261,13 +258,8 @@ class AccountPoolVerticleTest {
     JsonObject held = pool.lease("s0");
     pool.call(Addresses.POOL_LEASE, new JsonObject().put("sessionId", "ghost").put("wait", true));
     pool.release(held);
-    long deadline = System.currentTimeMillis() + 10_000;
-    JsonObject s = pool.status();
-    while (s.getInteger("free") != 1 && System.currentTimeMillis() < deadline) {
-      Thread.sleep(20);
-      s = pool.status();
-    }
-    assertEquals(1, s.getInteger("free"), "the account nobody could take is free again: " + s);
+    Eventually.await(WAIT, "the account nobody could take to be free again", pool::status,
+        s -> s.getInteger("free") == 1);
     JsonObject again = pool.lease("s5");
     assertNotEquals(held.getLong("token"), again.getLong("token"));
     pool.release(again);
@@ -350,9 +342,15 @@ class AccountPoolVerticleTest {
     deployment = null;
     awaitPublication(seen, before, m -> m.getBoolean(ConfirmedLeases.FULL, false)
         && !m.containsKey(ConfirmedLeases.UNTIL_NANOS), "undeploy withdraws the confirmation");
-    Thread.sleep(100); // a publication already on its way when the undeploy finished
+    // A publication already on its way when the undeploy finished is ahead of this one on the consumer's loop.
+    vx.eventBus().publish(Addresses.POOL_LEASES_CONFIRMED, new JsonObject().put("marker", true));
+    awaitPublication(seen, before, m -> m.getBoolean("marker", false), "the test's own marker");
     int after = seen.size();
-    Thread.sleep(2500);
+    // Silence can only be watched: a heartbeat timer left running would publish within one period (1 s) of
+    // the last heartbeat, so the watch ends a margin after that, not at a fixed time.
+    long lastBeatNanos = seen.stream().filter(m -> m.containsKey(ConfirmedLeases.UNTIL_NANOS))
+        .mapToLong(m -> m.getLong("at")).max().orElseThrow();
+    Thread.sleep(Math.max(0, TimeUnit.NANOSECONDS.toMillis(lastBeatNanos - System.nanoTime()) + 1300));
     assertEquals(after, seen.size(), "no heartbeat after undeploy: " + seen.subList(after, seen.size()));
     c.unregister().await(5, TimeUnit.SECONDS);
   }
@@ -360,15 +358,8 @@ class AccountPoolVerticleTest {
   /** The first publication from index {@code from} on that matches, waiting up to 10 s. */
   private static JsonObject awaitPublication(List<JsonObject> seen, int from, Predicate<JsonObject> p, String what)
       throws InterruptedException {
-    long deadline = System.currentTimeMillis() + 10_000;
-    while (System.currentTimeMillis() < deadline) {
-      for (int i = from; i < seen.size(); i++) {
-        if (p.test(seen.get(i))) {
-          return seen.get(i);
-        }
-      }
-      Thread.sleep(10);
-    }
-    throw new AssertionError("no publication on pool.leases.confirmed: " + what + "; seen " + seen);
+    return Eventually.await(WAIT, "a publication on pool.leases.confirmed: " + what,
+        () -> List.copyOf(seen.subList(from, seen.size())), l -> l.stream().anyMatch(p))
+        .stream().filter(p).findFirst().orElseThrow();
   }
 }

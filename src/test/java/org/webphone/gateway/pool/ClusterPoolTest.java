@@ -42,6 +42,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.testing.Eventually;
 import org.webphone.gateway.testing.PeerProcess;
 import org.webphone.gateway.testing.Ports;
 
@@ -293,7 +294,7 @@ class ClusterPoolTest {
     for (int i = 0; i < 3; i++) {
       clients.get(0).release(held.get(i));
       String sid = "w" + (i + 1);
-      awaitTrue(() -> got.containsKey(sid), Duration.ofSeconds(10), sid + " got no lease");
+      Eventually.until(Duration.ofSeconds(10), sid + " to get a lease", () -> got.containsKey(sid));
       assertEquals(held.get(i).getString("accountId"), got.get(sid).getString("accountId"));
       assertTrue(clients.get(nodeOf[i]).current(got.get(sid)));
       assertEquals(i + 1, got.size(), "only the longest waiter was served");
@@ -336,14 +337,8 @@ class ClusterPoolTest {
 
   private long millisUntilFree(List<JsonObject> leases, Duration limit) throws InterruptedException {
     long t0 = System.nanoTime();
-    long end = t0 + limit.toNanos();
-    while (System.nanoTime() < end) {
-      if (leases.stream().noneMatch(live()::current)) {
-        return (System.nanoTime() - t0) / 1_000_000;
-      }
-      Thread.sleep(50);
-    }
-    throw new AssertionError("leases " + leases + " still held after " + limit + ": " + clients.get(0).status());
+    Eventually.until(limit, "leases " + leases + " to be freed", () -> leases.stream().noneMatch(live()::current));
+    return (System.nanoTime() - t0) / 1_000_000;
   }
 
   @Test
@@ -394,7 +389,7 @@ class ClusterPoolTest {
           "a lease taken away by the TTL cannot be released by its old holder");
     }
     // The hung node stopped by SIGTERM-then-kill in close(): nothing of it may stay in the pool.
-    awaitTrue(() -> clients.get(0).status().getInteger("leased") == 0, Duration.ofSeconds(15), "leases left");
+    Eventually.until(Duration.ofSeconds(15), "no lease left", () -> clients.get(0).status().getInteger("leased") == 0);
   }
 
   // ---------------------------------------------------------------- late joiner and reconciliation
@@ -459,8 +454,8 @@ class ClusterPoolTest {
   void whenTheNodeHoldingThePoolStateCrashesTheBackupKeepsEveryLeaseAndToken() throws Exception {
     HazelcastInstance any = hazelcast(nodes.get(0));
     // The outside nodes of earlier tests are gone; wait until the cluster has noticed and moved partitions.
-    awaitTrue(() -> any.getCluster().getMembers().size() == 3 && any.getPartitionService().isClusterSafe(),
-        Duration.ofSeconds(30), "a safe cluster of the three in-JVM nodes");
+    Eventually.until(Duration.ofSeconds(30), "a safe cluster of the three in-JVM nodes",
+        () -> any.getCluster().getMembers().size() == 3 && any.getPartitionService().isClusterSafe());
     UUID owner = any.getPartitionService().getPartition(HazelcastPoolStore.KEY).getOwner().getUuid();
     int ownerIndex = -1;
     for (int i = 0; i < nodes.size(); i++) {
@@ -494,15 +489,4 @@ class ClusterPoolTest {
     return ((HazelcastClusterManager) ((VertxInternal) vx).clusterManager()).getHazelcastInstance();
   }
 
-  private static void awaitTrue(java.util.function.BooleanSupplier cond, Duration limit, String what)
-      throws InterruptedException {
-    long end = System.nanoTime() + limit.toNanos();
-    while (System.nanoTime() < end) {
-      if (cond.getAsBoolean()) {
-        return;
-      }
-      Thread.sleep(20);
-    }
-    throw new AssertionError(what + " within " + limit);
-  }
 }

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.testing.Eventually;
 
 /** The session life cycle and the call methods over real WebSockets and over the event bus. */
 @ExtendWith(VertxExtension.class)
@@ -242,11 +243,8 @@ class ClientSessionTest {
     String callId = c.request(m("Call").put("number", "600").put("sdp", "v=0")).getString("callId");
     c.await("OnInCall");
     c.ws.close();
-    long end = System.currentTimeMillis() + Harness.WAIT_MS;
-    while (h.status().getInteger("detached") == 0 && System.currentTimeMillis() < end) {
-      Thread.sleep(10);
-    }
-    assertEquals(1, h.status().getInteger("detached"));
+    assertEquals(1, Eventually.await(Harness.WAIT, "the session detached from its dropped socket",
+        () -> h.status().getInteger("detached"), d -> d != 0));
 
     Harness.Client back = h.connect("resume=" + token);
     JsonObject s = back.await("OnSession");

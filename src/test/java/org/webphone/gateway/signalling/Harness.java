@@ -1,6 +1,5 @@
 package org.webphone.gateway.signalling;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.vertx.core.DeploymentOptions;
@@ -11,13 +10,16 @@ import io.vertx.core.http.WebSocket;
 import io.vertx.core.http.WebSocketClient;
 import io.vertx.core.http.WebSocketConnectOptions;
 import io.vertx.core.json.JsonObject;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingDeque;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Predicate;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.config.GatewayConfig;
+import org.webphone.gateway.testing.Eventually;
 import org.webphone.gateway.testing.Ports;
 
 /**
@@ -27,6 +29,7 @@ import org.webphone.gateway.testing.Ports;
  */
 final class Harness implements AutoCloseable {
   static final long WAIT_MS = 5000;
+  static final Duration WAIT = Duration.ofMillis(WAIT_MS);
 
   final Vertx vertx;
   final FakeLowerLayers lower;
@@ -35,6 +38,9 @@ final class Harness implements AutoCloseable {
   private final List<Client> clients = new ArrayList<>();
   private String deployment;
   private String poolDeployment;
+  /** The verticle's rate-check clock: the wall clock until a test stops it; then only the test moves it. */
+  private final AtomicLong stoppedAtMs = new AtomicLong(-1);
+  private final AtomicLong clockReads = new AtomicLong();
 
   Harness(Vertx vertx, int accounts, JsonObject overrides) throws Exception {
     this.vertx = vertx;
@@ -50,12 +56,32 @@ final class Harness implements AutoCloseable {
       poolDeployment = await(vertx.deployVerticle(new org.webphone.gateway.pool.AccountPoolVerticle(),
           new DeploymentOptions().setConfig(cfg)));
     }
-    deployment = await(vertx.deployVerticle(new SignallingVerticle(), new DeploymentOptions().setConfig(cfg)));
+    deployment = await(vertx.deployVerticle(new SignallingVerticle(this::clockMs), new DeploymentOptions().setConfig(cfg)));
     wsClient = vertx.createWebSocketClient();
   }
 
+  private long clockMs() {
+    clockReads.incrementAndGet();
+    long t = stoppedAtMs.get();
+    return t < 0 ? System.currentTimeMillis() : t;
+  }
+
+  /** Stops the rate-check clock at now; returns how often it was read so far (once per frame received). */
+  long stopClock() {
+    stoppedAtMs.set(System.currentTimeMillis());
+    return clockReads.get();
+  }
+
+  void advanceClock(long ms) {
+    stoppedAtMs.addAndGet(ms);
+  }
+
+  long clockReads() {
+    return clockReads.get();
+  }
+
   static <T> T await(Future<T> f) throws Exception {
-    return f.toCompletionStage().toCompletableFuture().get(WAIT_MS, TimeUnit.MILLISECONDS);
+    return Eventually.result(WAIT, "a reply or completion", f);
   }
 
   Client connect(String query) throws Exception {
@@ -107,19 +133,30 @@ final class Harness implements AutoCloseable {
 
   /** Nothing left behind: no session, lease, line or media session, a bounded wait for async closes. */
   void assertNothingLeaked() throws Exception {
-    long end = System.currentTimeMillis() + WAIT_MS;
-    while (System.currentTimeMillis() < end) {
-      if (status().getInteger("sessions") == 0 && lower.leases.isEmpty() && lower.openLines.get() == 0
-          && lower.mediaSessions.isEmpty() && realPoolBusy() == 0) {
-        return;
-      }
-      Thread.sleep(20);
+    Eventually.await(WAIT, "nothing left behind", this::leftBehind, List::isEmpty);
+  }
+
+  /** What is still open, one entry per kind; empty when nothing is. */
+  private List<String> leftBehind() throws Exception {
+    List<String> left = new ArrayList<>();
+    int pool = realPoolBusy();
+    int sessions = status().getInteger("sessions");
+    if (pool != 0) {
+      left.add("leased or waiting at the pool: " + pool);
     }
-    assertEquals(0, realPoolBusy(), "leased or waiting at the pool");
-    assertEquals(0, status().getInteger("sessions"), "sessions");
-    assertEquals(List.of(), List.copyOf(lower.leases.keySet()), "leases");
-    assertEquals(0, lower.openLines.get(), "open lines");
-    assertEquals(List.of(), List.copyOf(lower.mediaSessions.keySet()), "media sessions");
+    if (sessions != 0) {
+      left.add("sessions: " + sessions);
+    }
+    if (!lower.leases.isEmpty()) {
+      left.add("leases: " + List.copyOf(lower.leases.keySet()));
+    }
+    if (lower.openLines.get() != 0) {
+      left.add("open lines: " + lower.openLines.get());
+    }
+    if (!lower.mediaSessions.isEmpty()) {
+      left.add("media sessions: " + List.copyOf(lower.mediaSessions.keySet()));
+    }
+    return left;
   }
 
   @Override
@@ -205,13 +242,7 @@ final class Harness implements AutoCloseable {
     }
 
     void awaitClosed() throws InterruptedException {
-      long end = System.currentTimeMillis() + WAIT_MS;
-      while (!closed && System.currentTimeMillis() < end) {
-        Thread.sleep(10);
-      }
-      if (!closed) {
-        fail("the server did not close the WebSocket");
-      }
+      Eventually.until(WAIT, "the server to close the WebSocket", () -> closed);
     }
   }
 }

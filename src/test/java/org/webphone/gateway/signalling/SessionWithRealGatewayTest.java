@@ -1,5 +1,6 @@
 package org.webphone.gateway.signalling;
 
+import org.webphone.gateway.testing.Eventually;
 import org.webphone.gateway.testing.Http;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -159,11 +160,7 @@ class SessionWithRealGatewayTest {
   }
 
   private void awaitLeased(int n) throws Exception {
-    long end = System.currentTimeMillis() + 10_000;
-    while (leased() != n && System.currentTimeMillis() < end) {
-      Thread.sleep(50);
-    }
-    assertEquals(n, leased(), "leased accounts");
+    Eventually.await(Duration.ofSeconds(10), n + " leased accounts", this::leased, l -> l == n);
     if (n == 0) {
       // Nothing else left behind either: no session, SIP line or call, media session.
       assertEquals(0, status(Addresses.SIGNALLING_STATUS).getInteger("sessions"));

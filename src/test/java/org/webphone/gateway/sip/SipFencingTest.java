@@ -13,6 +13,7 @@ import io.vertx.micrometer.MicrometerMetricsFactory;
 import io.vertx.micrometer.MicrometerMetricsOptions;
 import io.vertx.micrometer.VertxPrometheusOptions;
 import io.vertx.micrometer.backends.BackendRegistries;
+import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -28,6 +29,7 @@ import org.webphone.gateway.common.ConfirmedLeases;
 import org.webphone.gateway.common.ErrorCode;
 import org.webphone.gateway.pool.AccountPoolVerticle;
 import org.webphone.gateway.pool.TestCluster;
+import org.webphone.gateway.testing.Eventually;
 import org.webphone.gateway.testing.Ports;
 
 /** Fencing with the real account pool: a line whose lease is no longer current neither registers nor calls. */
@@ -112,17 +114,13 @@ class SipFencingTest {
       assertEquals(0, asked.get(), "line open and call on a freshly confirmed lease did not ask the pool");
 
       withhold.set(true);
-      Thread.sleep(1600); // past every bound the SIP verticle has seen
+      bed.advanceClock(Duration.ofMillis(1600)); // past every bound the SIP verticle has seen
       callAndHangUp(bed, "s1", "c2");
       assertEquals(1, asked.get(), "a confirmation past its bound is not used: the pool was asked");
 
       withhold.set(false);
       int before = confirmations.get();
-      long end = System.nanoTime() + SipTestBed.WAIT.toNanos();
-      while (confirmations.get() == before && System.nanoTime() < end) {
-        Thread.sleep(10);
-      }
-      assertTrue(confirmations.get() > before, "the next heartbeat confirms again");
+      Eventually.until(SipTestBed.WAIT, "the next heartbeat to confirm again", () -> confirmations.get() > before);
       callAndHangUp(bed, "s1", "c3");
       assertEquals(1, asked.get(), "confirmed again by the next heartbeat");
 
@@ -194,12 +192,9 @@ class SipFencingTest {
           awake.completeExceptionally(e);
         }
       });
-      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
       Vertx bb = b;
-      while (heldBy(bb, accountId, lease.getLong("token")) && System.nanoTime() < end) {
-        Thread.sleep(100);
-      }
-      assertFalse(heldBy(b, accountId, lease.getLong("token")), "B took the hung node's lease away after the TTL");
+      Eventually.until(Duration.ofSeconds(20), "B to take the hung node's lease away after the TTL",
+          () -> !heldBy(bb, accountId, lease.getLong("token")));
       int beforeWake = seen.size();
       wake.countDown();
       awake.get(10, TimeUnit.SECONDS);
@@ -228,13 +223,7 @@ class SipFencingTest {
   }
 
   private static void awaitSeen(List<String> seen, int from, String what) throws InterruptedException {
-    long end = System.nanoTime() + SipTestBed.WAIT.toNanos();
-    while (System.nanoTime() < end) {
-      if (seen.subList(from, seen.size()).contains(what)) {
-        return;
-      }
-      Thread.sleep(10);
-    }
-    throw new AssertionError("not seen: " + what + "; seen " + seen);
+    Eventually.await(SipTestBed.WAIT, what, () -> List.copyOf(seen.subList(from, seen.size())),
+        l -> l.contains(what));
   }
 }

@@ -15,6 +15,7 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.testing.Eventually;
 import org.webphone.gateway.testing.Sipp;
 
 /** Calls from a gateway line to SIPp user agents, each scenario checking what the gateway sent. */
@@ -192,11 +193,7 @@ class SipOutgoingCallTest {
       bed.awaitCallState("second", "Cancelled");
       assertEquals(List.of("Setup", "Ringing", "Cancelled"), bed.callStates("first"));
       assertEquals(List.of("Setup", "Ringing", "Cancelled"), bed.callStates("second"));
-      long end = System.nanoTime() + SIPP_DONE.toNanos();
-      while (bed.status().getInteger("calls") != 0 && System.nanoTime() < end) {
-        Thread.sleep(20);
-      }
-      assertEquals(0, bed.status().getInteger("calls"), "both calls settled");
+      Eventually.await(SIPP_DONE, "both calls settled", () -> bed.status().getInteger("calls"), n -> n == 0);
       closeLine(bed);
       uas.awaitSuccess(SIPP_DONE);
     }

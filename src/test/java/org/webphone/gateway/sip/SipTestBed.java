@@ -10,10 +10,11 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Predicate;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.config.GatewayConfig;
+import org.webphone.gateway.testing.Eventually;
 import org.webphone.gateway.testing.Ports;
 import org.webphone.gateway.testing.Replies;
 
@@ -37,6 +38,8 @@ final class SipTestBed implements AutoCloseable {
   volatile boolean leaseCurrent = true;
   private final List<MessageConsumer<?>> consumers = new ArrayList<>();
   private final long scannersBefore = eventScanners();
+  /** How far the node's clock (pool confirmations and their check) runs ahead of System.nanoTime. */
+  private final AtomicLong clockAheadNanos = new AtomicLong();
 
   SipTestBed(JsonObject overrides) throws Exception {
     this(Vertx.vertx(), overrides, false, false);
@@ -76,15 +79,24 @@ final class SipTestBed implements AutoCloseable {
     config = GatewayConfig.of(o);
     fakes(!realPool);
     if (realPool) {
-      await(vertx.deployVerticle(new org.webphone.gateway.pool.AccountPoolVerticle(),
+      await(vertx.deployVerticle(new org.webphone.gateway.pool.AccountPoolVerticle(this::nanoTime),
           new DeploymentOptions().setConfig(config.json().put("nodeId", NODE_ID))));
     }
     if (demo) {
       await(vertx.deployVerticle(new org.webphone.gateway.sip.demo.DemoPbxVerticle(),
           new DeploymentOptions().setConfig(config.json())));
     }
-    await(vertx.deployVerticle(new SipLineVerticle(), new DeploymentOptions().setConfig(realPool
+    await(vertx.deployVerticle(new SipLineVerticle(this::nanoTime), new DeploymentOptions().setConfig(realPool
         ? config.json().put("nodeId", NODE_ID) : config.json())));
+  }
+
+  private long nanoTime() {
+    return System.nanoTime() + clockAheadNanos.get();
+  }
+
+  /** Moves the clock of the pool's confirmations and of their check on, as if that much time had passed. */
+  void advanceClock(Duration d) {
+    clockAheadNanos.addAndGet(d.toNanos());
   }
 
   /** A bed whose lines register with the PBX on 127.0.0.1:{@code pbxPort}. */
@@ -143,21 +155,14 @@ final class SipTestBed implements AutoCloseable {
   }
 
   static <T> T await(Future<T> f) throws Exception {
-    return f.toCompletionStage().toCompletableFuture().get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+    return Eventually.result(WAIT, "a reply or completion", f);
   }
 
   /** Waits (bounded) for an event matching {@code p} and returns it. */
   JsonObject awaitEvent(Predicate<JsonObject> p, String what) throws InterruptedException {
-    long end = System.nanoTime() + WAIT.toNanos();
-    while (System.nanoTime() < end) {
-      for (JsonObject e : events) {
-        if (p.test(e)) {
-          return e;
-        }
-      }
-      Thread.sleep(10);
-    }
-    throw new AssertionError("no event " + what + " within " + WAIT + "; got " + events);
+    List<JsonObject> seen = Eventually.await(WAIT, "event " + what, () -> List.copyOf(events),
+        l -> l.stream().anyMatch(p));
+    return seen.stream().filter(p).findFirst().orElseThrow();
   }
 
   JsonObject awaitRegistration(String lineId, String state) throws InterruptedException {
@@ -206,23 +211,24 @@ final class SipTestBed implements AutoCloseable {
   @Override
   public void close() throws Exception {
     try {
-      vertx.close().toCompletionStage().toCompletableFuture().get(15, TimeUnit.SECONDS);
+      Eventually.result(15, "Vert.x to close", vertx.close());
     } finally {
       consumers.clear();
     }
     List<String> prefixes = List.of("webphone-sip-" + sipPort, "webphone-demo-" + config.getInt("demo.port"));
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-    List<String> left = List.of();
-    while (System.nanoTime() < end) {
-      left = Thread.getAllStackTraces().keySet().stream().filter(Thread::isAlive).map(Thread::getName)
-          .filter(n -> prefixes.stream().anyMatch(n::startsWith)).toList();
-      if (left.isEmpty() && eventScanners() <= scannersBefore) {
-        return;
-      }
-      Thread.sleep(50);
+    Eventually.await(Duration.ofSeconds(5), "the SIP stack threads of this bed to end after close",
+        () -> threadsLeft(prefixes), List::isEmpty);
+  }
+
+  /** This bed's SIP stack threads still alive, and JAIN-SIP listener threads beyond those alive before it. */
+  private List<String> threadsLeft(List<String> prefixes) {
+    List<String> left = new ArrayList<>(Thread.getAllStackTraces().keySet().stream().filter(Thread::isAlive)
+        .map(Thread::getName).filter(n -> prefixes.stream().anyMatch(n::startsWith)).toList());
+    long scanners = eventScanners();
+    if (scanners > scannersBefore) {
+      left.add("EventScannerThreads " + scanners + " (before: " + scannersBefore + ")");
     }
-    throw new AssertionError("SIP stack threads still running after close: " + left + ", EventScannerThreads "
-        + eventScanners() + " (before: " + scannersBefore + ")");
+    return left;
   }
 
   /** JAIN-SIP's listener threads; they carry no stack name, so they are counted. */

@@ -96,17 +96,16 @@ public final class Kamailio implements AutoCloseable {
   }
 
   private void awaitListening(Duration timeout) throws InterruptedException {
-    long end = System.nanoTime() + timeout.toNanos();
-    while (System.nanoTime() < end) {
-      if (!process.isAlive()) {
-        throw new AssertionError("kamailio exited at start:\n" + process.tail());
-      }
-      if (Sipp.udpBound(port) && process.logText().contains("INFO")) {
-        return;
-      }
-      Thread.sleep(50);
+    try {
+      Eventually.until(timeout, "kamailio to listen on " + port, () -> {
+        if (!process.isAlive()) {
+          throw new Eventually.Hopeless("kamailio exited at start");
+        }
+        return Sipp.udpBound(port) && process.logText().contains("INFO");
+      });
+    } catch (AssertionError e) {
+      throw new AssertionError(e.getMessage() + ":\n" + process.tail(), e);
     }
-    throw new AssertionError("kamailio did not listen on " + port + ":\n" + process.tail());
   }
 
   @Override

@@ -101,17 +101,19 @@ public class PeerProcess implements AutoCloseable {
 
   /** Waits until the log has a line matching {@code ready}; fails with the log's tail otherwise. */
   public void awaitLog(Predicate<String> ready, Duration timeout) throws InterruptedException {
-    long end = System.nanoTime() + timeout.toNanos();
-    while (System.nanoTime() < end) {
-      if (logText().lines().anyMatch(ready)) {
-        return;
-      }
-      if (!process.isAlive()) {
-        throw new AssertionError(name + " exited with " + process.exitValue() + " before it was ready:\n" + tail());
-      }
-      Thread.sleep(50);
+    try {
+      Eventually.until(timeout, name + " to log that it is ready", () -> {
+        if (logText().lines().anyMatch(ready)) {
+          return true;
+        }
+        if (!process.isAlive()) {
+          throw new Eventually.Hopeless(name + " exited with " + process.exitValue() + " before it was ready");
+        }
+        return false;
+      });
+    } catch (AssertionError e) {
+      throw new AssertionError(e.getMessage() + ":\n" + tail(), e);
     }
-    throw new AssertionError(name + " not ready within " + timeout + ":\n" + tail());
   }
 
   /** Waits for the process to exit by itself; returns its exit code. */

@@ -149,18 +149,18 @@ public final class Sipp implements AutoCloseable {
    * scenario itself cannot report to the test.
    */
   public void awaitTrace(String lineStart, int count, Duration timeout) throws InterruptedException {
-    long end = System.nanoTime() + timeout.toNanos();
-    while (System.nanoTime() < end) {
-      if (traceCount(lineStart) >= count) {
-        return;
-      }
-      if (!process.isAlive()) {
-        break;
-      }
-      Thread.sleep(20);
+    try {
+      Eventually.await(timeout, count + " lines starting with " + lineStart + " in SIPp's trace", () -> {
+        long n = traceCount(lineStart);
+        if (n < count && !process.isAlive()) {
+          throw new Eventually.Hopeless("SIPp ended with " + n + " lines starting with " + lineStart
+              + ", wanted " + count);
+        }
+        return n;
+      }, n -> n >= count);
+    } catch (AssertionError e) {
+      throw new AssertionError(e.getMessage() + "\n" + diagnostics(), e);
     }
-    throw new AssertionError("SIPp trace has " + traceCount(lineStart) + " lines starting with " + lineStart
-        + ", wanted " + count + "\n" + diagnostics());
   }
 
   /** Lines of the message trace starting with {@code lineStart}. */
@@ -195,17 +195,16 @@ public final class Sipp implements AutoCloseable {
   }
 
   private void awaitBound(Duration timeout) throws InterruptedException {
-    long end = System.nanoTime() + timeout.toNanos();
-    while (System.nanoTime() < end) {
-      if (!process.isAlive()) {
-        throw new AssertionError("SIPp exited at start:\n" + diagnostics());
-      }
-      if (udpBound(port)) {
-        return;
-      }
-      Thread.sleep(20);
+    try {
+      Eventually.until(timeout, "SIPp to bind port " + port, () -> {
+        if (!process.isAlive()) {
+          throw new Eventually.Hopeless("SIPp exited at start");
+        }
+        return udpBound(port);
+      });
+    } catch (AssertionError e) {
+      throw new AssertionError(e.getMessage() + ":\n" + diagnostics(), e);
     }
-    throw new AssertionError("SIPp did not bind port " + port + ":\n" + diagnostics());
   }
 
   /** Reads the kernel's UDP table instead of probing with a bind, which could race with SIPp's own bind. */

@@ -1,7 +1,6 @@
 package org.webphone.gateway.testing;
 
 import io.vertx.core.json.JsonObject;
-import java.util.concurrent.TimeUnit;
 import org.webphone.gateway.GatewayNode;
 import org.webphone.gateway.config.GatewayConfig;
 
@@ -23,8 +22,8 @@ public final class TestNode implements AutoCloseable {
     for (int attempt = 1; ; attempt++) {
       try {
         return startOnce(overrides);
-      } catch (java.util.concurrent.ExecutionException e) {
-        if (!(e.getCause() instanceof java.net.BindException) || attempt == 3) {
+      } catch (java.net.BindException e) {
+        if (attempt == 3) {
           throw e;
         }
       }
@@ -43,9 +42,9 @@ public final class TestNode implements AutoCloseable {
     GatewayConfig cfg = GatewayConfig.of(base.mergeIn(overrides, true));
     GatewayNode node = new GatewayNode(cfg);
     try {
-      node.start().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+      Eventually.result(60, "the node to start", node.start());
     } catch (Exception e) {
-      node.stop().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      Eventually.result(30, "the node that failed to start to stop", node.stop());
       throw e;
     }
     return new TestNode(node, cfg);
@@ -78,14 +77,8 @@ public final class TestNode implements AutoCloseable {
    * {@code leases} leases and no SIP call or media session, then asserts exactly that.
    */
   public void awaitIdle(int leases) throws Exception {
-    long deadline = System.nanoTime() + java.time.Duration.ofSeconds(20).toNanos();
-    JsonObject h = health();
-    while (!idle(h, leases) && System.nanoTime() < deadline) {
-      Thread.sleep(100);
-      h = health();
-    }
-    org.junit.jupiter.api.Assertions.assertTrue(idle(h, leases),
-        "expected " + leases + " leases, no calls and no media sessions: " + h.encode());
+    Eventually.await(java.time.Duration.ofSeconds(20), leases + " leases, no calls and no media sessions",
+        this::health, h -> idle(h, leases));
   }
 
   private static boolean idle(JsonObject h, int leases) {
@@ -95,6 +88,6 @@ public final class TestNode implements AutoCloseable {
 
   @Override
   public void close() throws Exception {
-    node.stop().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    Eventually.result(60, "the node to stop", node.stop());
   }
 }
