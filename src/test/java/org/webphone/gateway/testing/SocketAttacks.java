@@ -123,14 +123,16 @@ final class SocketAttacks {
         }
         for (int opened = 0; held.size() < count && opened < opensPerSecond / 5 + 1 && running(); opened++) {
           InetAddress src = sources.get(next++ % sources.size());
+          long t0 = System.nanoTime();
           try {
             SocketChannel ch = opener.open(src);
             ch.configureBlocking(false);
             held.add(ch);
             stats.inc(name + ".opened");
           } catch (IOException e) {
-            stats.inc(name + ".openFailed");
+            stats.inc(name + ".openFailed." + e.getClass().getSimpleName());
           }
+          stats.max(name + ".openMs", (System.nanoTime() - t0) / 1_000_000);
         }
         stats.max(name + ".heldAtOnce", held.size());
         Thread.sleep(200);
