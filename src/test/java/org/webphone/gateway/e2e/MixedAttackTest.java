@@ -73,7 +73,7 @@ class MixedAttackTest {
 
   private void run(GatewayJvm node, Browser browser, String page, String health, NetnsBed.Host attacker)
       throws Exception {
-    figures.put("startedAt", Instant.now().toString()).put("attackSec", ATTACK_SEC);
+    figures.put("startedAt", Instant.now().toString()).put("attackSec", ATTACK_SEC).put("loadAverage", loadAverage());
     // The first call of a fresh JVM loads and compiles the whole call path (seconds on a busy machine): not
     // a baseline anyone would compare with.
     EchoCall warmUp = echoCall(browser, page);
@@ -85,31 +85,12 @@ class MixedAttackTest {
     check(base.twoWay(), "baseline call has two-way audio: " + base);
     awaitNoneInUse(health, Duration.ofSeconds(30), "baseline");
     int baseThreads = node.threads();
+    Map<String, Integer> baseNames = node.threadNames();
     long baseHeap = node.liveHeapBytes();
     figures.put("baseline", new JsonObject().put("threads", baseThreads).put("liveHeapBytes", baseHeap)
         .put("inUse", inUseOrError(health)));
 
-    AttackDriver.Plan plan = AttackDriver.Plan.defaults(GW, HTTP, SIP, WEBRTC, attacker.addresses(), ATTACK_SEC,
-        FIRST_USER, USERS);
-    try (PeerProcess driver = AttackDriver.start(attacker, plan, Runtime.getRuntime().availableProcessors() - 1)) {
-      driver.awaitLog(l -> l.startsWith("attack plan:"), Duration.ofSeconds(60));
-      long started = System.nanoTime();
-      // Let the legs place their calls and the pools fill before the visitor dials.
-      Thread.sleep(Math.min(6, ATTACK_SEC / 3) * 1000L);
-      try {
-        EchoCall during = echoCall(browser, page);
-        figures.put("attackCall", during.toJson());
-        check(during.twoWay(), "the call during the attack has two-way audio: " + during);
-        check(during.connectMs() <= 2 * base.connectMs(), "the call during the attack connects within 2x the baseline ("
-            + base.connectMs() + " ms): " + during.connectMs() + " ms");
-      } catch (AssertionError | RuntimeException e) {
-        failures.add("the call during the attack: " + firstLine(e));
-      }
-      figures.put("underAttack", new JsonObject().put("threads", node.threads()).put("inUse", inUseOrError(health))
-          .put("liveHeapBytes", node.liveHeapBytes())
-          .put("secondsIntoAttack", (System.nanoTime() - started) / 1_000_000_000.0));
-      figures.put("attack", AttackDriver.summary(driver, Duration.ofSeconds(ATTACK_SEC + 60L)));
-    }
+    attack(node, browser, page, health, attacker, base);
 
     long recovery = System.nanoTime();
     awaitNoneInUse(health, Duration.ofSeconds(45), "after the attack");
@@ -117,12 +98,60 @@ class MixedAttackTest {
     int threads = awaitThreads(node, baseThreads + 5, Duration.ofSeconds(30));
     long heap = node.liveHeapBytes();
     JsonObject after = get(health);
-    figures.put("after", new JsonObject().put("threads", threads).put("liveHeapBytes", heap)
-        .put("inUse", new JsonObject(new TreeMap<>(inUse(after)))).put("mediaCounters", after.getJsonObject("media",
-            new JsonObject()).getJsonObject("counters")));
-    check(threads <= baseThreads + 5, "threads after the attack within +5 of the baseline " + baseThreads + ": " + threads);
+    figures.put("after", new JsonObject().put("threads", threads).put("threadsAdded", added(baseNames,
+        node.threadNames())).put("liveHeapBytes", heap).put("inUse", new JsonObject(new TreeMap<>(inUse(after))))
+        .put("mediaCounters", after.getJsonObject("media", new JsonObject()).getJsonObject("counters")));
+    check(threads <= baseThreads + 5, "threads after the attack within +5 of the baseline " + baseThreads + ": "
+        + threads + " (added: " + figures.getJsonObject("after").getJsonObject("threadsAdded").encode() + ")");
     check(heap <= baseHeap * 1.10, "live heap after the attack within +10 % of the baseline " + baseHeap + " B: "
         + heap + " B");
+  }
+
+  /** Every vector at once; the visitor's call in the middle of it, which must connect before it ends. */
+  private void attack(GatewayJvm node, Browser browser, String page, String health, NetnsBed.Host attacker,
+      EchoCall base) throws Exception {
+    AttackDriver.Plan plan = AttackDriver.Plan.defaults(GW, HTTP, SIP, WEBRTC, attacker.addresses(), ATTACK_SEC,
+        FIRST_USER, USERS);
+    try (PeerProcess driver = AttackDriver.start(attacker, plan, Runtime.getRuntime().availableProcessors() - 1)) {
+      driver.awaitLog(l -> l.startsWith("attack plan:"), Duration.ofSeconds(60));
+      long started = System.nanoTime();
+      long ends = started + Duration.ofSeconds(ATTACK_SEC).toNanos();
+      // Let the legs place their calls and the pools fill before the visitor dials.
+      Thread.sleep(Math.min(6, ATTACK_SEC / 3) * 1000L);
+      try {
+        EchoCall during = echoCall(browser, page);
+        figures.put("attackCall", during.toJson().put("dialledSecIntoAttack", (during.dialledAt() - started) / 1e9)
+            .put("connectedSecIntoAttack", (during.connectedAt() - started) / 1e9));
+        check(during.connectedAt() < ends, "the call during the attack connected while the attack ran ("
+            + ATTACK_SEC + " s): " + (during.connectedAt() - started) / 1_000_000 + " ms after its start");
+        check(during.twoWay(), "the call during the attack has two-way audio: " + during);
+        check(during.connectMs() <= 2 * base.connectMs(), "the call during the attack connects within 2x the "
+            + "baseline (" + base.connectMs() + " ms): " + during.connectMs() + " ms");
+      } catch (AssertionError | RuntimeException e) {
+        failures.add("the call during the attack (" + (System.nanoTime() - started) / 1_000_000 + " ms after its "
+            + "start): " + firstLine(e));
+      }
+      figures.put("underAttack", new JsonObject().put("threads", node.threads()).put("inUse", inUseOrError(health))
+          .put("loadAverage", loadAverage()).put("liveHeapBytes", node.liveHeapBytes())
+          .put("secondsIntoAttack", (System.nanoTime() - started) / 1e9));
+      figures.put("attack", AttackDriver.summary(driver, Duration.ofSeconds(ATTACK_SEC + 60L)));
+    }
+  }
+
+  /** Thread name patterns with more threads now than at the baseline, and how many more. */
+  private static JsonObject added(Map<String, Integer> before, Map<String, Integer> now) {
+    JsonObject j = new JsonObject();
+    now.forEach((k, v) -> {
+      int d = v - before.getOrDefault(k, 0);
+      if (d != 0) {
+        j.put(k, d);
+      }
+    });
+    return j;
+  }
+
+  private static String loadAverage() throws java.io.IOException {
+    return java.nio.file.Files.readString(Path.of("/proc/loadavg")).trim();
   }
 
   /**
@@ -156,15 +185,18 @@ class MixedAttackTest {
       }
       sleep(20);
     }
-    long connectMs = (System.nanoTime() - t0) / 1_000_000;
+    long connectedAt = System.nanoTime();
+    long connectMs = (connectedAt - t0) / 1_000_000;
     Browser.RemoteAudio audio = b.remoteAudio(3000);
     long sent = b.packetsSent();
     b.click("Hang up");
     b.awaitStatus("Ready", Duration.ofSeconds(10));
-    return new EchoCall(connectMs, audio, sent);
+    return new EchoCall(connectMs, audio, sent, t0, connectedAt);
   }
 
-  private record EchoCall(long connectMs, Browser.RemoteAudio audio, long packetsSent) {
+  /** What one call measured; {@code dialledAt} and {@code connectedAt} are System.nanoTime() values. */
+  private record EchoCall(long connectMs, Browser.RemoteAudio audio, long packetsSent, long dialledAt,
+      long connectedAt) {
     /** As BrowserEchoCallTest: the 440 Hz tone came back, and the browser sent audio. */
     boolean twoWay() {
       return audio.packets() > 100 && audio.energy() > 0.005 && Math.abs(audio.peakHz() - 440) < 25

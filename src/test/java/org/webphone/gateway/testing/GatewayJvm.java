@@ -8,6 +8,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -66,6 +68,20 @@ public final class GatewayJvm extends PeerProcess {
       }
     }
     throw new IOException("no Threads: line for " + pid());
+  }
+
+  /**
+   * The JVM's threads by name pattern (digits replaced by {@code #}, e.g. {@code vert.x-worker-thread-#}) and
+   * how many of each, from {@code jcmd <pid> Thread.print}: what to compare when the count grows.
+   */
+  public Map<String, Integer> threadNames() throws IOException, InterruptedException {
+    Map<String, Integer> m = new TreeMap<>();
+    for (String l : jcmd("Thread.print").split("\n")) {
+      if (l.startsWith("\"")) {
+        m.merge(l.substring(1, l.indexOf('"', 1)).replaceAll("[0-9]+", "#"), 1, Integer::sum);
+      }
+    }
+    return m;
   }
 
   private static final Pattern HISTOGRAM_TOTAL = Pattern.compile("(?m)^Total\\s+(\\d+)\\s+(\\d+)\\s*$");

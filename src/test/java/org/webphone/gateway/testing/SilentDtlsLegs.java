@@ -62,7 +62,9 @@ final class SilentDtlsLegs {
           DatagramChannel udp = DatagramChannel.open()) {
         udp.bind(new InetSocketAddress(source, 0));
         udp.configureBlocking(false);
+        long t0 = System.nanoTime();
         String refused = s.awaitReady(15_000);
+        stats.max("legs.readyMs", (System.nanoTime() - t0) / 1_000_000);
         if (refused != null) {
           stats.inc("legs.sessionRefused." + refused);
           Thread.sleep(1000);
@@ -73,7 +75,7 @@ final class SilentDtlsLegs {
           call(s, udp, id, helloThenSilent);
         }
       } catch (IOException e) {
-        stats.inc("legs.ioError");
+        stats.inc("legs.ioError." + e.getClass().getSimpleName());
       }
       if (running()) {
         Thread.sleep(500);

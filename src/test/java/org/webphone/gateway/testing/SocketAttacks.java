@@ -61,7 +61,7 @@ final class SocketAttacks {
           stats.inc(name + ".closedByGateway." + s.closeCode());
         }
       } catch (IOException e) {
-        stats.inc(name + ".ioError");
+        stats.inc(name + ".ioError." + e.getClass().getSimpleName());
       }
       if (running()) {
         Thread.sleep(100);
