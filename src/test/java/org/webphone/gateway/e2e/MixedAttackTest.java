@@ -95,7 +95,7 @@ class MixedAttackTest {
     long recovery = System.nanoTime();
     awaitNoneInUse(health, Duration.ofSeconds(45), "after the attack");
     figures.put("recoverySec", (System.nanoTime() - recovery) / 1_000_000_000.0);
-    int threads = awaitThreads(node, baseThreads + 5, Duration.ofSeconds(30));
+    int threads = awaitThreads(node, baseThreads + 5, Duration.ofSeconds(10));
     long heap = node.liveHeapBytes();
     JsonObject after = get(health);
     figures.put("after", new JsonObject().put("threads", threads).put("threadsAdded", added(baseNames,

@@ -64,6 +64,7 @@ public final class AttackDriver {
 
   /** Starts the driver in {@code attacker}, pinned to core {@code cpu}; read its result with {@link #summary}. */
   public static PeerProcess start(NetnsBed.Host attacker, Plan plan, int cpu) throws IOException {
+    PeerProcess.requireBinary("taskset");
     Path base = Path.of(System.getProperty("project.basedir", ".")).toAbsolutePath();
     List<String> cmd = new ArrayList<>(List.of("taskset", "-c", String.valueOf(cpu), GatewayJvm.java("java"),
         "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Djava.net.preferIPv4Stack=true",

@@ -95,14 +95,16 @@ final class SilentDtlsLegs {
     JsonObject answer = null;
     long until = System.currentTimeMillis() + 10_000;
     while (answer == null && System.currentTimeMillis() < until) {
-      JsonObject e = s.next(200);
+      JsonObject e = next(s, 200);
       if (e == null) {
         continue;
       }
       String ev = e.getString("event", "");
       if (ev.equals("Answer")) {
         answer = e;
-      } else if (ev.equals("Error") || ev.equals("OnCallStateChanged") && FINAL.contains(e.getString("state"))) {
+      } else if (ev.equals("Error") && "Call".equals(e.getString("method"))
+          || ev.equals("OnCallStateChanged") && "out".equals(e.getString("direction"))
+          && FINAL.contains(e.getString("state"))) {
         stats.inc("legs.callRefused." + e.getString(ev.equals("Error") ? "name" : "state"));
         Thread.sleep(2000);
         return;
@@ -142,11 +144,11 @@ final class SilentDtlsLegs {
         udp.send(ByteBuffer.wrap(StunMessages.bindingRequest(user, remotePwd, tie)), gw);
       }
       answerChecks(udp, pwd);
-      JsonObject e = s.next(100);
+      JsonObject e = next(s, 100);
       String ev = e == null ? "" : e.getString("event", "");
       String media = ev.equals("OnMediaStateChanged") ? e.getString("state") : "";
-      if (ev.equals("OnCallStateChanged") && FINAL.contains(e.getString("state"))
-          || media.equals("failed") || media.equals("timeout")) {
+      if (ev.equals("OnCallStateChanged") && "out".equals(e.getString("direction"))
+          && FINAL.contains(e.getString("state")) || media.equals("failed") || media.equals("timeout")) {
         stats.inc("legs.callEnded." + (media.isEmpty() ? e.getString("state") : "media-" + media));
         stats.max("legs.heldMs", (System.nanoTime() - held) / 1_000_000);
         drainUntilFinal(s, ev);
@@ -155,12 +157,26 @@ final class SilentDtlsLegs {
     }
   }
 
+  /**
+   * The session's next event. A call that rings the leg's line (a stranger's INVITE, while the gateway lets
+   * anyone call in) is rejected at once, as an attacker keeping its legs busy would do.
+   */
+  private JsonObject next(GatewaySession s, long timeoutMs) throws IOException, InterruptedException {
+    JsonObject e = s.next(timeoutMs);
+    if (e != null && "OnCallRequest".equals(e.getString("event"))) {
+      s.socket().sendText(new JsonObject().put("method", "Reject").put("callId", e.getString("callId")).encode());
+      stats.inc("legs.incomingCallRejected");
+    }
+    return e;
+  }
+
   /** After a media failure the call's final state follows: read up to it so the next call starts clean. */
-  private static void drainUntilFinal(GatewaySession s, String ev) throws IOException, InterruptedException {
+  private void drainUntilFinal(GatewaySession s, String ev) throws IOException, InterruptedException {
     long until = System.currentTimeMillis() + 5000;
     while (!ev.equals("OnCallStateChanged") && System.currentTimeMillis() < until) {
-      JsonObject e = s.next(200);
-      if (e != null && e.getString("event", "").equals("OnCallStateChanged") && FINAL.contains(e.getString("state"))) {
+      JsonObject e = next(s, 200);
+      if (e != null && e.getString("event", "").equals("OnCallStateChanged") && "out".equals(e.getString("direction"))
+          && FINAL.contains(e.getString("state"))) {
         return;
       }
     }
