@@ -41,8 +41,8 @@ final class UdpAttacks {
         InetSocketAddress local = (InetSocketAddress) ch.getLocalAddress();
         int user = firstUser + (int) (n / 2 % users);
         boolean invite = n % 2 == 0;
-        ch.send(ByteBuffer.wrap(sipRequest(invite ? "INVITE" : "OPTIONS", user, local)), to);
-        stats.inc(invite ? "sip.invite.sent" : "sip.options.sent");
+        boolean sent = ch.send(ByteBuffer.wrap(sipRequest(invite ? "INVITE" : "OPTIONS", user, local)), to) > 0;
+        stats.inc(!sent ? "sip.sendBufferFull" : invite ? "sip.invite.sent" : "sip.options.sent");
         for (DatagramChannel c : chans) {
           countResponses(c, in);
         }
@@ -112,8 +112,8 @@ final class UdpAttacks {
           case 2 -> b[0] = (byte) 0x80; // RTP-looking, no SRTP context
           default -> { } // plain random bytes
         }
-        chans.get((int) (n % chans.size())).send(ByteBuffer.wrap(b), to);
-        stats.inc("media.junk.sent");
+        boolean sent = chans.get((int) (n % chans.size())).send(ByteBuffer.wrap(b), to) > 0;
+        stats.inc(sent ? "media.junk.sent" : "media.junk.sendBufferFull");
         AttackStats.pace(start, n + 1, perSecond);
       }
     } finally {
