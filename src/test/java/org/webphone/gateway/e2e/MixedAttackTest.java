@@ -57,14 +57,17 @@ class MixedAttackTest {
       NetnsBed.Host attacker = bed.host("attacker", IntStream.rangeClosed(20, 49).toArray());
       try (GatewayJvm node = GatewayJvm.start(gwHost, nodeConfig())) {
         node.awaitReady(Duration.ofSeconds(120));
+        // The full /health, read from inside the gateway's host (where an admin port on loopback would be).
         String health = "http://127.0.0.1:" + bed.forward(gwHost, GW, HTTP) + "/health";
         String page = "http://" + GW + ":" + HTTP;
         try (Browser browser = bed.browser(browserHost, Browser.tone(tmp, 440, 120), page)) {
           run(node, browser, page + "/", health, attacker);
         }
       }
+    } finally {
+      // Also when a step threw: the figures so far are what bench/attack-run.sh prints.
+      System.out.println("MIXED-ATTACK-FIGURES " + figures.encode());
     }
-    System.out.println("MIXED-ATTACK-FIGURES " + figures.encode());
     if (!failures.isEmpty()) {
       fail(failures.size() + " check(s) failed:\n - " + String.join("\n - ", failures) + "\nfigures: "
           + figures.encodePrettily());
@@ -128,7 +131,7 @@ class MixedAttackTest {
         check(during.connectMs() <= 2 * base.connectMs(), "the call during the attack connects within 2x the "
             + "baseline (" + base.connectMs() + " ms): " + during.connectMs() + " ms");
       } catch (AssertionError | RuntimeException e) {
-        failures.add("the call during the attack (" + (System.nanoTime() - started) / 1_000_000 + " ms after its "
+        check(false, "the call during the attack (" + (System.nanoTime() - started) / 1_000_000 + " ms after its "
             + "start): " + firstLine(e));
       }
       figures.put("underAttack", new JsonObject().put("threads", node.threads()).put("inUse", inUseOrError(health))

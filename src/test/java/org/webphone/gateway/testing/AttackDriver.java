@@ -32,7 +32,10 @@ public final class AttackDriver {
       int durationSec, int wsFramesPerSecond, int nonReaderFramesPerSecond, int idleSockets, int sipPerSecond,
       int silentLegs, int halfUpgrades, int junkPerSecond, int firstUser, int users, String number) {
 
-    /** The rates: 2000 WebSocket frames/s, 200 SIP requests/s, 16 silent legs (+1 ClientHello), 200 half upgrades. */
+    /**
+     * The issue's rates: 2000 WebSocket frames/s, 200 SIP requests/s, 16 silent legs (+1 ClientHello), 200 half
+     * upgrades; and 1000 frames/s from the client that never reads, 100 idle sockets, 500 junk datagrams/s.
+     */
     public static Plan defaults(String gateway, int httpPort, int sipPort, int webrtcPort, List<String> sources,
         int durationSec, int firstUser, int users) {
       return new Plan(gateway, httpPort, sipPort, webrtcPort, sources, durationSec, 2000, 1000, 100, 200, 16, 200,

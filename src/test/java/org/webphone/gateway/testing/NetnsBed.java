@@ -149,12 +149,15 @@ public final class NetnsBed implements AutoCloseable {
       return c;
     }
 
-    /** Starts {@code command} inside this host as a peer stopped by PID ({@code ip netns exec} execs, so the PID is the command's). */
+    /**
+     * Starts {@code command} inside this host as a peer stopped by PID ({@code ip netns exec} execs, so the PID
+     * is the command's).
+     */
     public PeerProcess start(String logName, List<String> command) throws IOException {
       return PeerProcess.start(logName, inside(command), null);
     }
 
-    /** Runs {@code command} inside this host to its end (30 s at most); returns its output, fails on a non-zero exit. */
+    /** Runs {@code command} inside this host to its end (30 s at most); its output; fails on a non-zero exit. */
     public String run(String... command) throws IOException, InterruptedException {
       return exec(inside(Arrays.asList(command)), null);
     }

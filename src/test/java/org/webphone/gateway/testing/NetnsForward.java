@@ -68,8 +68,8 @@ final class NetnsForward implements AutoCloseable {
   private void connect(Socket client) throws IOException {
     // The background reader copies the target's bytes out; the foreground copies ours in until we close.
     Process p = new ProcessBuilder(List.of("ip", "netns", "exec", ns, "bash", "-c",
-        "exec 3<>/dev/tcp/" + target + " || exit 1; cat <&3 & cat >&3; wait")).redirectError(ProcessBuilder.Redirect.DISCARD)
-        .start();
+        "exec 3<>/dev/tcp/" + target + " || exit 1; cat <&3 & cat >&3; wait"))
+        .redirectError(ProcessBuilder.Redirect.DISCARD).start();
     processes.add(p);
     sockets.add(client);
     Runnable end = () -> {
