@@ -40,13 +40,21 @@ public final class Browser implements AutoCloseable {
 
   /** Starts a browser whose microphone plays {@code microphoneWav} (null: Chromium's own fake beep). */
   public static Browser start(Path microphoneWav) throws IOException {
+    return start(microphoneWav, new File(CHROMEDRIVER), 0, List.of());
+  }
+
+  /**
+   * Starts a browser through {@code driverExecutable} (an executable that runs chromedriver, e.g. inside a network
+   * namespace), told to listen on {@code port} (0: any free port), with {@code extraArguments} for Chromium.
+   */
+  public static Browser start(Path microphoneWav, File driverExecutable, int port, List<String> extraArguments)
+      throws IOException {
     PeerProcess.requireBinary(CHROMIUM);
     PeerProcess.requireBinary(CHROMEDRIVER);
     Path profile = Files.createTempDirectory("webphone-chromium-");
     Files.createDirectories(Path.of("target", "peers"));
-    ChromeDriverService service = new ChromeDriverService.Builder()
-        .usingDriverExecutable(new File(CHROMEDRIVER))
-        .usingAnyFreePort()
+    ChromeDriverService.Builder builder = new ChromeDriverService.Builder().usingDriverExecutable(driverExecutable);
+    ChromeDriverService service = (port == 0 ? builder.usingAnyFreePort() : builder.usingPort(port))
         .withLogFile(Path.of("target", "peers", "chromedriver-" + profile.getFileName() + ".log").toFile())
         .build();
     ChromeOptions options = new ChromeOptions();
@@ -61,6 +69,7 @@ public final class Browser implements AutoCloseable {
     if (microphoneWav != null) {
       options.addArguments("--use-file-for-fake-audio-capture=" + microphoneWav.toAbsolutePath());
     }
+    options.addArguments(extraArguments);
     ChromeDriver driver;
     try {
       driver = new ChromeDriver(service, options);
