@@ -38,6 +38,8 @@ class MixedAttackTest {
   private static final String GW = NetnsBed.SUBNET + "1";
   private static final int HTTP = 8080;
   private static final int SIP = 5070;
+  /** The admin listener (full /health), on the gateway host's loopback. */
+  private static final int ADMIN = 8081;
   private static final int WEBRTC = 10000;
   /** Accounts 1000..1039: the 17 attacking legs and 4 flooders each take a line today; the visitor needs one too. */
   private static final int FIRST_USER = 1000;
@@ -57,8 +59,8 @@ class MixedAttackTest {
       NetnsBed.Host attacker = bed.host("attacker", IntStream.rangeClosed(20, 49).toArray());
       try (GatewayJvm node = GatewayJvm.start(gwHost, nodeConfig())) {
         node.awaitReady(Duration.ofSeconds(120));
-        // The full /health, read from inside the gateway's host (where an admin port on loopback would be).
-        String health = "http://127.0.0.1:" + bed.forward(gwHost, GW, HTTP) + "/health";
+        // The full /health, read from inside the gateway's host: the admin port listens on its loopback only.
+        String health = "http://127.0.0.1:" + bed.forward(gwHost, "127.0.0.1", ADMIN) + "/health";
         String page = "http://" + GW + ":" + HTTP;
         try (Browser browser = bed.browser(browserHost, Browser.tone(tmp, 440, 120), page)) {
           run(node, browser, page + "/", health, attacker);
@@ -313,7 +315,8 @@ class MixedAttackTest {
     JsonObject range = new JsonObject().put("prefix", "").put("from", FIRST_USER).put("to", FIRST_USER + USERS - 1)
         .put("passwordTemplate", "secret-{user}");
     return new JsonObject()
-        .put("http", new JsonObject().put("host", GW).put("port", HTTP))
+        .put("http", new JsonObject().put("host", GW).put("port", HTTP).put("adminPort", ADMIN)
+            .put("publicOrigin", "http://" + GW + ":" + HTTP))
         .put("sip", new JsonObject().put("bindAddress", GW).put("port", SIP))
         .put("demo", new JsonObject().put("bindAddress", GW).put("port", 5090))
         .put("media", new JsonObject().put("bindAddress", GW).put("webrtcPort", WEBRTC).put("rtpPortMin", 20000)
