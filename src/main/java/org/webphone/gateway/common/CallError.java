@@ -1,6 +1,6 @@
 package org.webphone.gateway.common;
 
-/** The seed's call errors, sent to the browser verbatim in {@code OnCallErrorOccurred}. */
+/** The call errors of the Ozeki webphone conventions (see the README's "Names"), sent to the browser verbatim in {@code OnCallErrorOccurred}. */
 public enum CallError {
   NotFound, Unavailable, UnknownError
 }

@@ -1,6 +1,6 @@
 package org.webphone.gateway.common;
 
-/** The seed's call states, sent to the browser verbatim in {@code OnCallStateChanged}. */
+/** The call states of the Ozeki webphone conventions (see the README's "Names"), sent to the browser verbatim in {@code OnCallStateChanged}. */
 public enum CallState {
   Created, Setup, Error, Ringing, RingingWithEarlyMedia, LocalHeld, RemoteHeld, InCall, Completed, Rejected,
   Cancelled, Busy;

@@ -9,7 +9,7 @@ import java.util.regex.Pattern;
 
 /**
  * The SIP accounts of the pool, from {@code pool.accounts} (explicit list) or, when that is empty, from
- * {@code pool.range} (the seed's generator: {@code oz880}..{@code oz898} is prefix "oz8", from 80, to 98).
+ * {@code pool.range} (the Ozeki webphone example's generator: {@code oz880}..{@code oz898} is prefix "oz8", from 80, to 98).
  */
 public final class AccountList {
   /** One SIP account. The password never leaves the node that registers it and is never logged. */

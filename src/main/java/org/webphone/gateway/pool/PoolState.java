@@ -51,7 +51,7 @@ final class PoolState implements Serializable {
   private final Map<String, Cred> accounts = new HashMap<>();
   /** Accounts removed from the configuration while leased: dropped when their lease ends. */
   private final Set<String> retired = new HashSet<>();
-  /** Free accounts, least recently released first (the seed's queue order). */
+  /** Free accounts, least recently released first (the Ozeki webphone server's queue order). */
   private final ArrayDeque<String> free = new ArrayDeque<>();
   private final LinkedHashMap<String, Lease> leases = new LinkedHashMap<>();
   private final Map<String, String> leaseOfSession = new HashMap<>();

@@ -15,7 +15,7 @@ import org.webphone.gateway.common.CallState;
 /**
  * The INVITE transaction of an outgoing call: provisional responses, the answer and its ACK, digest
  * challenges, CANCEL (also when the user hung up before anything came back) and the mapping of a failure
- * to the seed's states ({@link CallOutcome}). Event-loop only, like its {@link SipCall}.
+ * to the Ozeki webphone call states ({@link CallOutcome}). Event-loop only, like its {@link SipCall}.
  */
 final class OutgoingInvite {
   private static final Logger LOG = LoggerFactory.getLogger(OutgoingInvite.class);

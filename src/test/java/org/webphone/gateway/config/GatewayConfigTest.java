@@ -51,7 +51,7 @@ class GatewayConfigTest {
   }
 
   @Test
-  void theSeedsRangeGeneratorGivesOz880ToOz898() {
+  void theOzekiExamplesRangeGeneratorGivesOz880ToOz898() {
     GatewayConfig c = GatewayConfig.of(new JsonObject().put("pool", new JsonObject().put("range",
         new JsonObject().put("prefix", "oz8").put("from", 80).put("to", 98).put("passwordTemplate", "{user}"))));
     List<AccountList.Account> a = AccountList.fromConfig(c);

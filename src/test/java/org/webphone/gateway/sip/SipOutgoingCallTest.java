@@ -101,7 +101,7 @@ class SipOutgoingCallTest {
   }
 
   @Test
-  void refusalsMapToTheSeedsStatesAndErrorsAndLeaveTheLineIdle() throws Exception {
+  void refusalsMapToTheOzekiStatesAndErrorsAndLeaveTheLineIdle() throws Exception {
     record Case(String scenario, String state, String error, int code) { }
     List<Case> cases = List.of(new Case("uas-486.xml", "Busy", null, 486),
         new Case("uas-404.xml", "Error", "NotFound", 404),
