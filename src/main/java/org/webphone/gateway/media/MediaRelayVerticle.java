@@ -17,6 +17,7 @@ import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.ErrorCode;
 import org.webphone.gateway.config.GatewayConfig;
+import org.webphone.gateway.config.IpRanges;
 import org.webphone.gateway.media.dtls.DtlsIdentity;
 import org.webphone.gateway.media.ice.IceService;
 import org.webphone.gateway.media.rtp.RtcpMetrics;
@@ -82,7 +83,8 @@ public final class MediaRelayVerticle extends VerticleBase {
         return new MediaRuntime(ice, identity, ports, loop, cfg.mediaAnnouncedAddress(),
             cfg.getBoolean("media.learnPbxAddress"), cfg.getBoolean("media.pbxSrtp"), (int) Math.min(30_000, timeoutNanos / 1_000_000),
             (sessionId, event) -> ctx.runOnContext(v -> emit(sessionId, event)), new AtomicInteger(),
-            new RtcpScheduler("media-rtcp"), cfg.getLong("media.rtcpIntervalMs"), cfg.getBoolean("media.srtpAeadGcm"));
+            new RtcpScheduler("media-rtcp"), cfg.getLong("media.rtcpIntervalMs"), cfg.getBoolean("media.srtpAeadGcm"),
+            pbxSources(cfg));
       } catch (Exception e) {
         ice.close();
         throw e;
@@ -102,6 +104,20 @@ public final class MediaRelayVerticle extends VerticleBase {
       LOG.info("media relay on {}:{} (WebRTC), RTP {}..{}, fingerprint {}", cfg.getString("media.bindAddress"),
           r.ice().port(), cfg.getInt("media.rtpPortMin"), cfg.getInt("media.rtpPortMax"), r.identity().fingerprint());
     });
+  }
+
+  /** pbx.allowedSources for NAT learning (worker thread: may look the PBX host up); null when not learning. */
+  private static IpRanges pbxSources(GatewayConfig cfg) {
+    if (!cfg.getBoolean("media.learnPbxAddress")) {
+      return null;
+    }
+    try {
+      return IpRanges.pbxSources(cfg);
+    } catch (java.net.UnknownHostException e) {
+      LOG.warn("PBX host {} does not resolve ({}): its media is learned only from the SDP's address or port",
+          cfg.pbxHost(), e.toString());
+      return null;
+    }
   }
 
   @Override
