@@ -71,13 +71,6 @@ public final class IpRanges {
     return new IpRanges(blocks);
   }
 
-  /** The ranges plus {@code more} (IP literals or CIDR blocks). */
-  public IpRanges with(List<String> more) {
-    List<Block> all = new ArrayList<>(blocks);
-    all.addAll(parse(more).blocks);
-    return new IpRanges(all);
-  }
-
   public boolean contains(InetAddress a) {
     if (a == null) {
       return false;

@@ -1,9 +1,11 @@
 package org.webphone.gateway.sip;
 
 import gov.nist.javax.sip.stack.MessageProcessor;
+import gov.nist.javax.sip.stack.NIOHandler;
 import gov.nist.javax.sip.stack.NioMessageProcessorFactory;
 import gov.nist.javax.sip.stack.NioTcpMessageChannel;
 import gov.nist.javax.sip.stack.NioTcpMessageProcessor;
+import gov.nist.javax.sip.stack.OIOMessageProcessorFactory;
 import gov.nist.javax.sip.stack.SIPTransactionStack;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -12,7 +14,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import javax.sip.ListeningPoint;
 
 /**
- * JAIN-SIP's NIO transports (one selector thread per TCP listening point, no thread per connection; idle
+ * JAIN-SIP's NIO transport for TCP (one selector thread per listening point, no thread per connection; idle
  * connections closed by the stack's {@code NIO_MAX_SOCKET_IDLE_TIME} auditor), with the inbound TCP
  * connections guarded: the connection caps of {@link SipPortGuard#admitTcp}, and {@link ContentLengthScan}
  * in front of the parser. Named in {@code gov.nist.javax.sip.MESSAGE_PROCESSOR_FACTORY}; the stack creates
@@ -42,6 +44,11 @@ public final class GuardedNioFactory extends NioMessageProcessorFactory {
     if (g != null && ListeningPoint.TCP.equalsIgnoreCase(transport)) {
       return new Processor(ip, stack, port, g, maxMessageBytes);
     }
+    if (ListeningPoint.TLS.equalsIgnoreCase(transport)) {
+      // NIO TLS shares the outbound socket-table bug KeepingHandler works around for TCP; TLS stays on the
+      // classic transport it had before (a thread per connection), untouched by this change.
+      return new OIOMessageProcessorFactory().createMessageProcessor(stack, ip, port, transport);
+    }
     return super.createMessageProcessor(stack, ip, port, transport);
   }
 
@@ -54,6 +61,8 @@ public final class GuardedNioFactory extends NioMessageProcessorFactory {
       super(ip, stack, port);
       this.guard = guard;
       this.maxMessageBytes = maxMessageBytes;
+      // Replaces the handler the constructor made (still unused; its idle auditor runs on an empty map).
+      nioHandler = new KeepingHandler(stack, this);
     }
 
     @Override
@@ -75,6 +84,40 @@ public final class GuardedNioFactory extends NioMessageProcessorFactory {
         client.shutdownOutput();
       }
       return c;
+    }
+  }
+
+  /**
+   * Keeps the connections we open toward the PBX. JAIN-SIP 1.3.0-91's {@code NIOHandler.openOutgoingConnection}
+   * never sets its {@code connected} flag, so its {@code finally} drops every new connection from the socket
+   * table right after adding it: the next request opened another connection and closed the previous one, with
+   * the PBX's answer still to come on it (REGISTER over TCP timed out with 408 in SipKamailioTest). This puts
+   * the connection back after each send and connect.
+   */
+  static final class KeepingHandler extends NIOHandler {
+    KeepingHandler(SIPTransactionStack stack, NioTcpMessageProcessor processor) {
+      super(stack, processor);
+    }
+
+    @Override
+    public SocketChannel sendBytes(InetAddress sender, InetAddress receiver, int port, String transport,
+        byte[] bytes, boolean retry, NioTcpMessageChannel channel) throws IOException {
+      return keep(receiver, port, super.sendBytes(sender, receiver, port, transport, bytes, retry, channel));
+    }
+
+    @Override
+    public SocketChannel createOrReuseSocket(InetAddress address, int port) throws IOException {
+      return keep(address, port, super.createOrReuseSocket(address, port));
+    }
+
+    private SocketChannel keep(InetAddress address, int port, SocketChannel socket) {
+      if (socket != null && socket.isOpen()) {
+        String key = makeKey(address, port);
+        if (getSocket(key) == null) {
+          putSocket(key, socket);
+        }
+      }
+      return socket;
     }
   }
 

@@ -134,6 +134,63 @@ class SipStrangersTest {
     }
   }
 
+  /** The first datagram on {@code s} whose first line starts with {@code start}, or null after 5 s. */
+  private static String awaitMessage(DatagramSocket s, String start) throws Exception {
+    long end = System.nanoTime() + 5_000_000_000L;
+    byte[] buf = new byte[65535];
+    s.setSoTimeout(100);
+    while (System.nanoTime() < end) {
+      DatagramPacket p = new DatagramPacket(buf, buf.length);
+      try {
+        s.receive(p);
+      } catch (SocketTimeoutException e) {
+        continue;
+      }
+      String text = new String(p.getData(), 0, p.getLength(), StandardCharsets.UTF_8);
+      if (text.startsWith(start)) {
+        return text;
+      }
+    }
+    return null;
+  }
+
+  @Test
+  void aFarEndTalkingToUsDirectlyInsideACallThePbxSetUpIsServed() throws Exception {
+    try (SipTestBed bed = SipTestBed.withDemoPbx();
+        DatagramSocket pbx = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        DatagramSocket farEnd = new DatagramSocket(new InetSocketAddress(STRANGER, 0))) {
+      bed.open("s1", "1000", "secret-1000");
+      bed.awaitRegistration("s1", "registered");
+      int port = bed.sipPort;
+      String sdpBody = SipTestBed.sdp(41000, "sendrecv");
+      String invite = request("INVITE", "1000", "127.0.0.1:" + pbx.getLocalPort(), port, null,
+          "Content-Type: application/sdp\r\n").replace("Content-Length: 0\r\n\r\n",
+          "Content-Length: " + sdpBody.length() + "\r\n\r\n" + sdpBody);
+      send(pbx, port, invite);
+      String callId = bed.awaitIncoming("s1").getString("callId");
+      bed.request(org.webphone.gateway.common.Addresses.SIP_CALL_ACCEPT, new JsonObject().put("lineId", "s1")
+          .put("callId", callId).put("sdp", SipTestBed.sdp(40000, "sendrecv")));
+      String ok = awaitMessage(pbx, "SIP/2.0 200");
+      assertTrue(ok != null, "no 200 for the PBX's INVITE");
+      String toTag = ok.lines().filter(l -> l.startsWith("To:")).findFirst().orElseThrow().replaceAll(".*;tag=", "");
+      int k = n;
+      send(pbx, port, invite.replace("INVITE sip:", "ACK sip:").replace("CSeq: 1 INVITE", "CSeq: 1 ACK")
+          .replace("branch=z9hG4bK-scan-" + k, "branch=z9hG4bK-ack-" + k)
+          .replace("To: <sip:1000@127.0.0.1:" + port + ">", "To: <sip:1000@127.0.0.1:" + port + ">;tag=" + toTag));
+      bed.awaitCallState(callId, "InCall");
+      // The far end's BYE comes from its own address, outside pbx.allowedSources, in the existing dialog.
+      String bye = "BYE sip:1000@127.0.0.1:" + port + " SIP/2.0\r\n"
+          + "Via: SIP/2.0/UDP 127.0.0.9:" + farEnd.getLocalPort() + ";branch=z9hG4bK-bye-" + k + "\r\n"
+          + "Max-Forwards: 70\r\nFrom: <sip:security@bank.example>;tag=s" + k + "\r\n"
+          + "To: <sip:1000@127.0.0.1:" + port + ">;tag=" + toTag + "\r\n"
+          + "Call-ID: scan-" + k + "@evil.example\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n";
+      assertEquals("SIP/2.0 200 OK", SipMalformedInputTest.exchange(farEnd, port,
+          bye.getBytes(StandardCharsets.UTF_8), "scan-" + k + "@"));
+      bed.awaitCallState(callId, "Completed");
+      assertEquals(0L, bed.dropped().getLong("unknown_dialog"));
+    }
+  }
+
   @Test
   void dropsAreCountedOnMetricsByReason() throws Exception {
     Vertx vertx = SipTestBed.metricsVertx();
