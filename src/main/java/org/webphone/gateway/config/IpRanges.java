@@ -107,7 +107,14 @@ public final class IpRanges {
       return parse(configured);
     }
     List<String> own = new ArrayList<>();
-    for (InetAddress a : InetAddress.getAllByName(cfg.pbxHost())) {
+    InetAddress[] resolved;
+    try {
+      resolved = InetAddress.getAllByName(cfg.pbxHost());
+    } catch (UnknownHostException e) {
+      throw new UnknownHostException("PBX host " + cfg.pbxHost() + " does not resolve and pbx.allowedSources is"
+          + " empty: nobody could call in (set pbx.allowedSources, or fix the name)");
+    }
+    for (InetAddress a : resolved) {
       if (a.isAnyLocalAddress()) {
         own.addAll(localAddresses());
       } else {

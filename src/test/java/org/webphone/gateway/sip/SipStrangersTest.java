@@ -51,20 +51,28 @@ class SipStrangersTest {
     s.send(new DatagramPacket(b, b.length, InetAddress.getLoopbackAddress(), port));
   }
 
+  /** The next datagram's text, or null when none arrived before {@code endNanos}. */
+  private static String next(DatagramSocket s, long endNanos) throws Exception {
+    byte[] buf = new byte[65535];
+    s.setSoTimeout(50);
+    while (System.nanoTime() < endNanos) {
+      DatagramPacket p = new DatagramPacket(buf, buf.length);
+      try {
+        s.receive(p);
+        return new String(p.getData(), 0, p.getLength(), StandardCharsets.UTF_8);
+      } catch (SocketTimeoutException e) {
+        // keep listening until the end
+      }
+    }
+    return null;
+  }
+
   /** Every datagram that arrives within {@code ms}, as its first line. */
   private static List<String> receiveFor(DatagramSocket s, long ms) throws Exception {
     List<String> got = new ArrayList<>();
     long end = System.nanoTime() + ms * 1_000_000;
-    byte[] buf = new byte[65535];
-    s.setSoTimeout(50);
-    while (System.nanoTime() < end) {
-      DatagramPacket p = new DatagramPacket(buf, buf.length);
-      try {
-        s.receive(p);
-        got.add(new String(p.getData(), 0, p.getLength(), StandardCharsets.UTF_8).lines().findFirst().orElse(""));
-      } catch (SocketTimeoutException e) {
-        // keep listening until the end
-      }
+    for (String text = next(s, end); text != null; text = next(s, end)) {
+      got.add(text.lines().findFirst().orElse(""));
     }
     return got;
   }
@@ -137,16 +145,7 @@ class SipStrangersTest {
   /** The first datagram on {@code s} whose first line starts with {@code start}, or null after 5 s. */
   private static String awaitMessage(DatagramSocket s, String start) throws Exception {
     long end = System.nanoTime() + 5_000_000_000L;
-    byte[] buf = new byte[65535];
-    s.setSoTimeout(100);
-    while (System.nanoTime() < end) {
-      DatagramPacket p = new DatagramPacket(buf, buf.length);
-      try {
-        s.receive(p);
-      } catch (SocketTimeoutException e) {
-        continue;
-      }
-      String text = new String(p.getData(), 0, p.getLength(), StandardCharsets.UTF_8);
+    for (String text = next(s, end); text != null; text = next(s, end)) {
       if (text.startsWith(start)) {
         return text;
       }
