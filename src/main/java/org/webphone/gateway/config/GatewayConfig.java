@@ -182,6 +182,15 @@ public final class GatewayConfig {
     return demoMode() ? getInt("demo.port") : getInt("pbx.port");
   }
 
+  /**
+   * The transport the lines use toward the PBX: {@code pbx.transport}, or the older {@code sip.transport} when
+   * that is left at udp; always udp toward the demo PBX.
+   */
+  public String pbxTransport() {
+    String t = getString("pbx.transport");
+    return demoMode() ? "udp" : "udp".equals(t) ? getString("sip.transport") : t;
+  }
+
   /** The SIP domain of the accounts: {@code pbx.domain}, else the PBX host. */
   public String pbxDomain() {
     String d = getString("pbx.domain");
@@ -233,6 +242,9 @@ public final class GatewayConfig {
     positive("sip.registerExpires", 30, 86400);
     positive("sip.optionsIntervalSec", 0, 86400);
     positive("sip.rejectCode", 400, 699);
+    positive("sip.tcpIdleSec", 1, 86400);
+    positive("sip.maxTcpConnections", 1, 1_000_000);
+    positive("sip.maxMessageBytes", 4096, 1024 * 1024);
     positive("media.timeoutSec", 1, 86400);
     positive("media.holdTimeoutSec", 1, 864000);
     positive("media.rtcpIntervalMs", 100, 60000);
@@ -279,6 +291,18 @@ public final class GatewayConfig {
       if (!(o instanceof String)) {
         throw new ConfigException("dial.blockedPrefixes", "must be an array of strings");
       }
+    }
+    List<String> sources = new ArrayList<>();
+    for (Object o : getArray("pbx.allowedSources")) {
+      if (!(o instanceof String s)) {
+        throw new ConfigException("pbx.allowedSources", "must be an array of IP addresses or CIDR blocks");
+      }
+      sources.add(s);
+    }
+    try {
+      IpRanges.parse(sources);
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException("pbx.allowedSources", e.getMessage());
     }
     for (Object o : getArray("http.allowedOrigins")) {
       if (!(o instanceof String s) || (!s.equals("*") && WebOrigin.parse(s) == null)) {

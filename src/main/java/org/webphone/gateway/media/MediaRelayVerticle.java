@@ -16,6 +16,7 @@ import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.ErrorCode;
 import org.webphone.gateway.config.GatewayConfig;
+import org.webphone.gateway.config.IpRanges;
 import org.webphone.gateway.media.dtls.DtlsHandshakePool;
 import org.webphone.gateway.media.dtls.DtlsIdentity;
 import org.webphone.gateway.media.ice.IceService;
@@ -87,7 +88,7 @@ public final class MediaRelayVerticle extends VerticleBase {
             .handshakeTimeoutMs(cfg.getInt("media.dtlsHandshakeTimeoutMs"))
             .events((sessionId, event) -> ctx.runOnContext(v -> emit(sessionId, event)))
             .rtcp(new RtcpScheduler("media-rtcp"), cfg.getLong("media.rtcpIntervalMs"))
-            .aeadGcm(cfg.getBoolean("media.srtpAeadGcm")).build();
+            .aeadGcm(cfg.getBoolean("media.srtpAeadGcm")).pbxSources(pbxSources(cfg)).build();
       } catch (Exception e) {
         ice.close();
         throw e;
@@ -107,6 +108,20 @@ public final class MediaRelayVerticle extends VerticleBase {
       LOG.info("media relay on {}:{} (WebRTC), RTP {}..{}, fingerprint {}", cfg.getString("media.bindAddress"),
           r.ice().port(), cfg.getInt("media.rtpPortMin"), cfg.getInt("media.rtpPortMax"), r.identity().fingerprint());
     });
+  }
+
+  /** pbx.allowedSources for NAT learning (worker thread: may look the PBX host up); null when not learning. */
+  private static IpRanges pbxSources(GatewayConfig cfg) {
+    if (!cfg.getBoolean("media.learnPbxAddress")) {
+      return null;
+    }
+    try {
+      return IpRanges.pbxSources(cfg);
+    } catch (java.net.UnknownHostException e) {
+      LOG.warn("PBX host {} does not resolve ({}): its media is learned only from the SDP's address or port",
+          cfg.pbxHost(), e.toString());
+      return null;
+    }
   }
 
   @Override

@@ -3,6 +3,7 @@ package org.webphone.gateway.media;
 import io.vertx.core.json.JsonObject;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.webphone.gateway.config.IpRanges;
 import org.webphone.gateway.media.dtls.DtlsIdentity;
 import org.webphone.gateway.media.ice.IceService;
 import org.webphone.gateway.media.rtp.RtcpScheduler;
@@ -29,11 +30,13 @@ import org.webphone.gateway.media.rtp.RtpPorts;
  * @param rtcp               the node's RTCP timer, or null for no RTCP reports (packet-path tests)
  * @param rtcpIntervalMs     nominal RTCP report interval
  * @param aeadGcm            offer AEAD_AES_128_GCM (RFC 7714) to browsers that offer it, before AES-CM
+ * @param pbxSources         where the PBX may send from ({@code pbx.allowedSources}): with learnPbxAddress, a first
+ *                           packet from there may be learned; null: none beyond the SDP's address and port
  */
 record NodeMediaResources(IceService ice, DtlsIdentity identity, RtpPorts ports, RtpIoLoop loop,
                           String announcedAddress, boolean learnPbxAddress, boolean pbxSrtp, int handshakeTimeoutMs,
                           Events events, AtomicInteger dtlsThreads, RtcpScheduler rtcp, long rtcpIntervalMs,
-                          boolean aeadGcm) {
+                          boolean aeadGcm, IpRanges pbxSources) {
 
   /** Delivers a session event ({@code {event:"media", ...}}); safe to call from any thread. */
   interface Events {
@@ -63,6 +66,7 @@ record NodeMediaResources(IceService ice, DtlsIdentity identity, RtpPorts ports,
     private RtcpScheduler rtcp;
     private long rtcpIntervalMs = 5000;
     private boolean aeadGcm;
+    private IpRanges pbxSources;
 
     private Builder() {
     }
@@ -128,11 +132,16 @@ record NodeMediaResources(IceService ice, DtlsIdentity identity, RtpPorts ports,
       return this;
     }
 
+    Builder pbxSources(IpRanges pbxSources) {
+      this.pbxSources = pbxSources;
+      return this;
+    }
+
     NodeMediaResources build() {
       return new NodeMediaResources(ice, identity, Objects.requireNonNull(ports, "ports"), loop,
           Objects.requireNonNull(announcedAddress, "announcedAddress"), learnPbxAddress, pbxSrtp,
           handshakeTimeoutMs, Objects.requireNonNull(events, "events"),
-          Objects.requireNonNull(dtlsThreads, "dtlsThreads"), rtcp, rtcpIntervalMs, aeadGcm);
+          Objects.requireNonNull(dtlsThreads, "dtlsThreads"), rtcp, rtcpIntervalMs, aeadGcm, pbxSources);
     }
   }
 }

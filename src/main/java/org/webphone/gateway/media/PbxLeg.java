@@ -12,6 +12,7 @@ import org.jitsi.srtp.SrtpErrorStatus;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Randoms;
+import org.webphone.gateway.config.IpRanges;
 import org.webphone.gateway.media.MediaCounters.Name;
 import org.webphone.gateway.media.rtp.PacketBuffer;
 import org.webphone.gateway.media.rtp.RtcpLeg;
@@ -21,7 +22,7 @@ import org.webphone.gateway.media.rtp.SrtpKeys;
 
 /**
  * The PBX side of a call: its RTP/RTCP port pair, the PBX's address (strict source, or learned once then
- * locked), and optional SDES-SRTP (RTP/SAVP, RFC 4568). Stays for the whole call while browser legs come
+ * locked; only from a source that may be the PBX, see {@link #mayBeThePbx}), and optional SDES-SRTP (RTP/SAVP, RFC 4568). Stays for the whole call while browser legs come
  * and go.
  *
  * <p>Threads: {@link #send} runs on the browser→PBX thread (the WebRTC port's reader), {@link #sendOwn} on the
@@ -243,8 +244,8 @@ final class PbxLeg {
         continue;
       }
       if (!expected.equals(from)) {
-        if (rt.learnPbxAddress() && !learned && from instanceof InetSocketAddress f) {
-          // NATed PBX: the first RTP decides, then the address is locked for the rest of the call.
+        if (rt.learnPbxAddress() && !learned && from instanceof InetSocketAddress f && mayBeThePbx(f, expected)) {
+          // NATed PBX: its first RTP decides, then the address is locked for the rest of the call.
           remote = f;
           rtcpRemote = new InetSocketAddress(f.getAddress(), f.getPort() + 1);
           learned = true;
@@ -268,6 +269,18 @@ final class PbxLeg {
       counters.inc(Name.pbxIn);
       receiver.onRtp(rx, len, now);
     }
+  }
+
+  /**
+   * Whether a packet from {@code f} may be the NATed PBX's first: from the PBX's addresses
+   * ({@code pbx.allowedSources}) or the SDP's connection address, or from the SDP's port (a NAT that keeps
+   * ports). Anything else is a stranger spraying the port before the PBX's first packet; learning it would
+   * hand the call's audio to the stranger.
+   */
+  private boolean mayBeThePbx(InetSocketAddress f, InetSocketAddress signalled) {
+    IpRanges sources = rt.pbxSources();
+    return f.getPort() == signalled.getPort() || f.getAddress().equals(signalled.getAddress())
+        || (sources != null && sources.contains(f.getAddress()));
   }
 
   private int unprotect(int len) {

@@ -23,7 +23,8 @@ import org.slf4j.LoggerFactory;
  * Routes what the stack delivers (already on the verticle's event loop, see {@link SipEndpoint}):
  * responses and timeouts to the {@link TxHandler} of their client transaction, in-dialog requests to the
  * {@link SipCall} stored on their dialog, new INVITEs to the line registered under the Request-URI's user.
- * Anything else gets a plain answer (200 for OPTIONS, 481 for unknown dialogs, 405/501 otherwise).
+ * Anything else gets a plain answer (200 for OPTIONS, 481 for unknown dialogs, 405/501 otherwise). Only
+ * what {@link SipPortGuard} let through arrives here: a stranger's requests never get any of these answers.
  */
 final class SipDispatcher implements SipListener {
   private static final Logger LOG = LoggerFactory.getLogger(SipDispatcher.class);

@@ -22,8 +22,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One JAIN-SIP stack with its listening points (UDP and TCP on the same port, TLS when asked) and one
- * provider, plus the three factories.
+ * One JAIN-SIP stack with its listening points (UDP; TCP on the same port and TLS only when asked) and one
+ * provider, plus the three factories. With a {@link SipPortGuard} in the options, every request passes it
+ * before the stack creates anything for it, and inbound TCP connections are capped and length-checked.
  *
  * <p>Threading: the stack is created and stopped on a worker thread (it binds sockets and starts threads).
  * JAIN-SIP calls the listener on its single event-scanner thread; this class only hands every event over
@@ -56,7 +57,12 @@ public final class SipEndpoint {
    * not blank and not the bind address, is the "sent-by" of the listening points (1:1 NAT).
    */
   public record Options(String name, String bindAddress, int port, boolean tcp, int tlsPort, boolean dialogSupport,
-      String announcedAddress) {
+      String announcedAddress, SipPortGuard guard, int tcpIdleSec, int maxMessageBytes) {
+    /** No guard (every source is served), 60 s TCP idle time, 64 KiB messages. */
+    public Options(String name, String bindAddress, int port, boolean tcp, int tlsPort, boolean dialogSupport,
+        String announcedAddress) {
+      this(name, bindAddress, port, tcp, tlsPort, dialogSupport, announcedAddress, null, 60, 65536);
+    }
   }
 
   /**
@@ -73,7 +79,15 @@ public final class SipEndpoint {
       p.setProperty("gov.nist.javax.sip.TRACE_LEVEL", Slf4jServerLogger.wireEnabled() ? "16" : "0");
       p.setProperty("javax.sip.AUTOMATIC_DIALOG_SUPPORT", o.dialogSupport() ? "on" : "off");
       // Oversized datagrams and bodies are refused by the parser instead of being buffered.
-      p.setProperty("gov.nist.javax.sip.MAX_MESSAGE_SIZE", "65536");
+      p.setProperty("gov.nist.javax.sip.MAX_MESSAGE_SIZE", Integer.toString(o.maxMessageBytes()));
+      // TCP on JAIN-SIP's NIO transport: one selector thread per listening point instead of two threads per
+      // connection, idle connections closed by the stack. MAX_CONNECTIONS is not read by the NIO transport;
+      // GuardedNioFactory enforces sip.maxTcpConnections. Connects stay BLOCKING (bounded by CONNECTION_TIMEOUT,
+      // as with the old transport); NONBLOCKING lost the REGISTERs in SipKamailioTest over TCP (tried before the
+      // socket-table fix in GuardedNioFactory.KeepingHandler, not since).
+      p.setProperty("gov.nist.javax.sip.MESSAGE_PROCESSOR_FACTORY", GuardedNioFactory.class.getName());
+      p.setProperty("gov.nist.javax.sip.NIO_BLOCKING_MODE", "BLOCKING");
+      p.setProperty("gov.nist.javax.sip.NIO_MAX_SOCKET_IDLE_TIME", Long.toString(o.tcpIdleSec() * 1000L));
       p.setProperty("gov.nist.javax.sip.MAX_SERVER_TRANSACTIONS", "10000");
       p.setProperty("gov.nist.javax.sip.MAX_CLIENT_TRANSACTIONS", "10000");
       // One worker keeps the messages of a call in arrival order (a 100 or 180 is not overtaken by its 200);
@@ -91,6 +105,14 @@ public final class SipEndpoint {
       SipFactory f = SipFactory.getInstance();
       f.setPathName("gov.nist");
       SipStack stack = f.createSipStack(p);
+      if (o.guard() != null && stack instanceof gov.nist.javax.sip.stack.SIPTransactionStack t) {
+        // Before the first listening point opens a socket: no request passes unchecked.
+        o.guard().attach(t);
+        t.sipMessageValves.add(o.guard());
+        if (t.getMessageProcessorFactory() instanceof GuardedNioFactory g) {
+          g.guard(o.guard(), o.maxMessageBytes());
+        }
+      }
       SipProvider provider = null;
       Handoff handoff;
       try {

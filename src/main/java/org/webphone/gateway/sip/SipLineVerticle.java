@@ -25,6 +25,7 @@ import org.webphone.gateway.common.Randoms;
 import org.webphone.gateway.common.SetupLatency;
 import org.webphone.gateway.config.AccountList.Account;
 import org.webphone.gateway.config.GatewayConfig;
+import org.webphone.gateway.config.IpRanges;
 
 /**
  * The gateway's telephone: one JAIN-SIP stack per node, a registered line per leased account, calls both
@@ -51,6 +52,8 @@ public final class SipLineVerticle extends VerticleBase {
   private MeterRegistry registry;
   private Counter checkedByConfirmation;
   private Counter checkedByRoundTrip;
+  private SipPortGuard guard;
+  private List<io.micrometer.core.instrument.Meter> guardMeters = List.of();
 
   public SipLineVerticle() {
     this(System::nanoTime);
@@ -73,8 +76,6 @@ public final class SipLineVerticle extends VerticleBase {
     }
     vertx.eventBus().<JsonObject>localConsumer(Addresses.POOL_LEASES_CONFIRMED, m -> confirmed.apply(m.body()));
     SipDispatcher dispatcher = new SipDispatcher(this);
-    SipEndpoint.Options o = new SipEndpoint.Options("webphone-sip", cfg.getString("sip.bindAddress"),
-        cfg.getInt("sip.port"), true, cfg.getInt("sip.tlsPort"), true, cfg.sipAnnouncedAddress());
     // The PBX's address is looked up once, here on a worker: a host name in a Request-URI would make the
     // stack do a blocking DNS lookup on the event loop for every request.
     Future<String> pbxIp = vertx.executeBlocking(() -> InetAddress.getByName(cfg.pbxHost()).getHostAddress())
@@ -83,8 +84,20 @@ public final class SipLineVerticle extends VerticleBase {
               e.toString());
           return Future.succeededFuture(cfg.pbxHost());
         });
-    return pbxIp.compose(ip -> SipEndpoint.start(vertx, context, o, dispatcher)
-        .map(ep -> ready(cfg, dispatcher, ep, ip)));
+    // Without the PBX's address nobody could call in; the node does not start half-open.
+    Future<IpRanges> sources = vertx.executeBlocking(() -> IpRanges.pbxSources(cfg));
+    return Future.all(pbxIp, sources).compose(both -> {
+      guard = new SipPortGuard(sources.result(), cfg.getInt("sip.maxTcpConnections"));
+      if (registry != null) {
+        guardMeters = guard.register(registry, nodeId);
+      }
+      LOG.info("SIP requests accepted from {} (pbx.allowedSources)", sources.result());
+      // A TCP listener only when the lines use TCP: an unused listener is only attack surface.
+      SipEndpoint.Options o = new SipEndpoint.Options("webphone-sip", cfg.getString("sip.bindAddress"),
+          cfg.getInt("sip.port"), "tcp".equals(cfg.pbxTransport()), cfg.getInt("sip.tlsPort"), true,
+          cfg.sipAnnouncedAddress(), guard, cfg.getInt("sip.tcpIdleSec"), cfg.getInt("sip.maxMessageBytes"));
+      return SipEndpoint.start(vertx, context, o, dispatcher).map(ep -> ready(cfg, dispatcher, ep, pbxIp.result()));
+    });
   }
 
   private Counter leaseChecks(String how) {
@@ -124,6 +137,7 @@ public final class SipLineVerticle extends VerticleBase {
     if (registry != null) {
       registry.remove(checkedByConfirmation);
       registry.remove(checkedByRoundTrip);
+      guardMeters.forEach(registry::remove);
     }
     List<Future<Void>> closing = new ArrayList<>();
     for (SipLine line : new ArrayList<>(lines.values())) {
@@ -457,7 +471,8 @@ public final class SipLineVerticle extends VerticleBase {
 
   private JsonObject status() {
     long registered = lines.values().stream().filter(SipLine::registered).count();
-    return new JsonObject().put("lines", lines.size()).put("registered", registered).put("calls", calls.size());
+    return new JsonObject().put("lines", lines.size()).put("registered", registered).put("calls", calls.size())
+        .put("dropped", guard.counts());
   }
 
   private static void fail(Message<JsonObject> m, ErrorCode code, String text) {

@@ -60,9 +60,7 @@ final class SipSupport {
     this.explicitDomain = !cfg.getString("pbx.domain").isBlank();
     this.domain = cfg.pbxDomain();
     this.routeToPbx = explicitDomain || !pbxAddress.equals(pbxHost);
-    // pbx.transport names the PBX's transport; sip.transport is the older name of the same choice.
-    String t = cfg.getString("pbx.transport");
-    this.pbxTransport = cfg.demoMode() ? "udp" : "udp".equals(t) ? cfg.getString("sip.transport") : t;
+    this.pbxTransport = cfg.pbxTransport();
     this.announced = cfg.sipAnnouncedAddress();
     this.sipPort = cfg.getInt("sip.port");
     this.userAgent = cfg.getString("sip.userAgent");

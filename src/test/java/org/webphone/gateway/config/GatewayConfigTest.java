@@ -70,6 +70,9 @@ class GatewayConfigTest {
     assertKey("media.rtpPortMin", () -> load(null, Map.of("WEBPHONE_MEDIA_RTP_PORT_MIN", "20001")));
     assertKey("dial.allow", () -> load(null, Map.of("WEBPHONE_DIAL_ALLOW", "[\"(\"]")));
     assertKey("http.tlsKey", () -> load(null, Map.of("WEBPHONE_HTTP_TLS_CERT", "/etc/hostname")));
+    assertKey("pbx.allowedSources", () -> load(null, Map.of("WEBPHONE_PBX_ALLOWED_SOURCES", "pbx.example.com")));
+    assertKey("pbx.allowedSources", () -> load(null, Map.of("WEBPHONE_PBX_ALLOWED_SOURCES", "10.0.0.0/33")));
+    assertKey("sip.tcpIdleSec", () -> load(null, Map.of("WEBPHONE_SIP_TCP_IDLE_SEC", "0")));
     Path f = dir.resolve("typo.json");
     Files.writeString(f, "{\"http\":{\"prot\":9000}}");
     assertKey("http.prot", () -> load(f, Map.of()));

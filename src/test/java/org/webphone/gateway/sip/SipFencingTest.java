@@ -9,9 +9,6 @@ import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.json.JsonObject;
-import io.vertx.micrometer.MicrometerMetricsFactory;
-import io.vertx.micrometer.MicrometerMetricsOptions;
-import io.vertx.micrometer.VertxPrometheusOptions;
 import io.vertx.micrometer.backends.BackendRegistries;
 import java.time.Duration;
 import java.util.List;
@@ -87,10 +84,7 @@ class SipFencingTest {
 
   @Test
   void aRecentlyConfirmedLeaseIsNotAskedForAndAStaleConfirmationFallsBackToAskingThePool() throws Exception {
-    Vertx vertx = Vertx.builder().with(new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions()
-            .setEnabled(true).setRegistryName(SipTestBed.NODE_ID)
-            .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true))))
-        .withMetrics(new MicrometerMetricsFactory()).build();
+    Vertx vertx = SipTestBed.metricsVertx();
     // pool.leaseTtlSec 3: heartbeats every second, each confirming for 1.5 s.
     try (SipTestBed bed = SipTestBed.withDemoPbxAndRealPool(vertx,
         new JsonObject().put("pool", new JsonObject().put("leaseTtlSec", 3)))) {

@@ -37,7 +37,7 @@ class SipMalformedInputTest {
    * malformed datagram JAIN-SIP may drop the next message handled by the same worker thread (it interrupts
    * that thread while discarding the bad one), exactly what a retransmission covers.
    */
-  private static String exchange(DatagramSocket s, int port, byte[] data, String callId) throws Exception {
+  static String exchange(DatagramSocket s, int port, byte[] data, String callId) throws Exception {
     long start = System.nanoTime();
     long[] resendAtMs = {0, 500, 1500, 3500};
     int sent = 0;

@@ -69,6 +69,25 @@ final class SipTestBed implements AutoCloseable {
 
   static final String NODE_ID = "test-node";
 
+  /** A source outside the default {@code pbx.allowedSources} (127.0.0.1): all of 127/8 is loopback on Linux. */
+  static final java.net.InetAddress STRANGER = loopback(9);
+
+  private static java.net.InetAddress loopback(int last) {
+    try {
+      return java.net.InetAddress.getByAddress(new byte[] {127, 0, 0, (byte) last});
+    } catch (java.net.UnknownHostException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** A Vert.x whose Micrometer registry (Prometheus) is named {@value #NODE_ID}, for a bed made with it. */
+  static Vertx metricsVertx() {
+    return Vertx.builder().with(new io.vertx.core.VertxOptions().setMetricsOptions(
+            new io.vertx.micrometer.MicrometerMetricsOptions().setEnabled(true).setRegistryName(NODE_ID)
+                .setPrometheusOptions(new io.vertx.micrometer.VertxPrometheusOptions().setEnabled(true))))
+        .withMetrics(new io.vertx.micrometer.MicrometerMetricsFactory()).build();
+  }
+
   private SipTestBed(Vertx vertx, JsonObject overrides, boolean demo, boolean realPool) throws Exception {
     this.vertx = vertx;
     JsonObject o = overrides.copy();
@@ -195,8 +214,16 @@ final class SipTestBed implements AutoCloseable {
         && callId.equals(e.getString("callId"))).map(e -> e.getString("state")).toList();
   }
 
+  /** What sip.status says is live ({@code lines, registered, calls}); the drop counts are in {@link #dropped}. */
   JsonObject status() throws Exception {
-    return request(Addresses.SIP_STATUS, new JsonObject());
+    JsonObject s = request(Addresses.SIP_STATUS, new JsonObject());
+    s.remove("dropped");
+    return s;
+  }
+
+  /** sip.status's {@code dropped}: what the SIP port dropped since start, by reason. */
+  JsonObject dropped() throws Exception {
+    return request(Addresses.SIP_STATUS, new JsonObject()).getJsonObject("dropped");
   }
 
   static JsonArray accounts(String... users) {
