@@ -218,8 +218,8 @@ final class WebSocketEndpoint {
     if (b.refused || f.isText() || f.isClose()) {
       return;
     }
-    if (f.type() == WebSocketFrameType.PING && b.t.closeIfNotReading()) {
-      return; // Vert.x answered with a pong by itself; a client that never reads them is cut here
+    if (f.type() == WebSocketFrameType.PING && b.t.pinged(f.binaryData().length())) {
+      return; // Vert.x answered with a pong by itself; a client that never reads them is cut there
     }
     if (!admit(b, System.currentTimeMillis()) || !f.isBinary() || !f.isFinal()) {
       return;
