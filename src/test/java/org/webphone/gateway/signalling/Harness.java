@@ -89,6 +89,11 @@ final class Harness implements AutoCloseable {
     return c;
   }
 
+  /** A client frame of {@code method}, to be filled in. */
+  static JsonObject method(String method) {
+    return new JsonObject().put("method", method);
+  }
+
   /** The Hello frame of {@code "token=...&resume=..."}. */
   static JsonObject hello(String fields) {
     JsonObject h = new JsonObject().put("method", "Hello");

@@ -2,6 +2,7 @@ package org.webphone.gateway.signalling;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.webphone.gateway.signalling.Harness.method;
 
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -15,7 +16,6 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.webphone.gateway.common.Addresses;
@@ -28,115 +28,108 @@ import org.webphone.gateway.common.Addresses;
  */
 @ExtendWith(VertxExtension.class)
 class WebSocketHardeningTest {
-  private Harness h;
-
-  @AfterEach
-  void tearDown() throws Exception {
-    if (h != null) {
-      h.close();
-    }
-  }
-
-  private static JsonObject m(String method) {
-    return new JsonObject().put("method", method);
-  }
-
   @Test
   void twentyThousandEmptyBinaryFramesAreHeldToTheMessageRateAndTheCallGoesOn(Vertx vertx) throws Exception {
-    h = new Harness(vertx, 1, new JsonObject());
-    Harness.Client c = h.ready();
-    String callId = c.request(m("Call").put("number", "600").put("sdp", "v=0")).getString("callId");
-    c.await("OnInCall");
-    waitOutTheRateWindow(c);
-    long start = System.currentTimeMillis();
-    for (int i = 0; i < 20_000; i++) {
-      c.ws.writeBinaryMessage(Buffer.buffer());
+    try (Harness h = new Harness(vertx, 1, new JsonObject())) {
+      Harness.Client c = h.ready();
+      String callId = c.request(method("Call").put("number", "600").put("sdp", "v=0")).getString("callId");
+      c.await("OnInCall");
+      waitOutTheRateWindow(c);
+      long start = System.currentTimeMillis();
+      for (int i = 0; i < 20_000; i++) {
+        c.ws.writeBinaryMessage(Buffer.buffer());
+      }
+      Harness.await(c.ws.writeBinaryMessage(Buffer.buffer()));
+      int[] answers = drainFor(c, 1500);
+      long seconds = (System.currentTimeMillis() - start + 999) / 1000;
+      assertTrue(answers[0] <= 20 * (seconds + 1), answers[0] + " binary frames answered in " + seconds + " s");
+      assertTrue(answers[1] >= 1 && answers[1] <= seconds + 1, "one rate error a second: " + answers[1]);
+      waitOutTheRateWindow(c);
+      assertEquals(callId, c.request(method("Ping")).getString("callId"), "the session and its call go on");
+      assertEquals(0, h.lower.count(Addresses.SIP_CALL_HANGUP));
+      c.ws.close();
+      h.assertNothingLeaked();
     }
-    Harness.await(c.ws.writeBinaryMessage(Buffer.buffer()));
-    int[] answers = drainFor(c, 1500);
-    long seconds = (System.currentTimeMillis() - start + 999) / 1000;
-    assertTrue(answers[0] <= 20 * (seconds + 1), answers[0] + " binary frames answered in " + seconds + " s");
-    assertTrue(answers[1] >= 1 && answers[1] <= seconds + 1, "one rate error a second: " + answers[1]);
-    waitOutTheRateWindow(c);
-    assertEquals(callId, c.request(m("Ping")).getString("callId"), "the session and its call go on");
-    assertEquals(0, h.lower.count(Addresses.SIP_CALL_HANGUP));
-    c.ws.close();
-    h.assertNothingLeaked();
   }
 
   @Test
   void webSocketPingsCountTowardTheMessageRate(Vertx vertx) throws Exception {
-    h = new Harness(vertx, 1, new JsonObject());
-    Harness.Client c = h.ready();
-    waitOutTheRateWindow(c);
-    for (int i = 0; i < 2000; i++) {
-      c.ws.writePing(Buffer.buffer("p"));
+    try (Harness h = new Harness(vertx, 1, new JsonObject())) {
+      Harness.Client c = h.ready();
+      waitOutTheRateWindow(c);
+      for (int i = 0; i < 2000; i++) {
+        c.ws.writePing(Buffer.buffer("p"));
+      }
+      Harness.await(c.ws.writePing(Buffer.buffer("p")));
+      JsonObject err = c.await("Error");
+      assertEquals(106, err.getInteger("code"), "pings over the limit: " + err);
+      waitOutTheRateWindow(c);
+      assertEquals("Pong", c.request(method("Ping")).getString("event"), "usable again after the window");
+      c.ws.close();
+      h.assertNothingLeaked();
     }
-    Harness.await(c.ws.writePing(Buffer.buffer("p")));
-    JsonObject err = c.await("Error");
-    assertEquals(106, err.getInteger("code"), "pings over the limit: " + err);
-    waitOutTheRateWindow(c);
-    assertEquals("Pong", c.request(m("Ping")).getString("event"), "usable again after the window");
-    c.ws.close();
-    h.assertNothingLeaked();
   }
 
   @Test
   void aClientThatNeverReadsIsClosedOnceTheWriteQueueIsFullAndItsSessionEnds(Vertx vertx) throws Exception {
     // The attacker stays within a generous rate and answers nothing: every Ping makes a Pong it never reads.
-    h = new Harness(vertx, 1, new JsonObject().put("limits", new JsonObject().put("messagesPerSecond", 1_000_000)));
-    int sent = 0;
-    boolean cut = false;
-    try (Socket s = new Socket()) {
-      s.setReceiveBufferSize(4096);
-      s.connect(new InetSocketAddress("127.0.0.1", h.port), 5000);
-      OutputStream out = upgrade(s);
-      out.write(frame(Harness.hello(null).encode()));
-      byte[] batch = pings(500);
-      long end = System.currentTimeMillis() + 60_000;
-      try {
-        while (sent < 300_000 && System.currentTimeMillis() < end) {
-          out.write(batch);
-          sent += 500;
+    try (Harness h = new Harness(vertx, 1, new JsonObject().put("limits", new JsonObject()
+        .put("messagesPerSecond", 1_000_000)))) {
+      int sent = 0;
+      boolean cut = false;
+      try (Socket s = new Socket()) {
+        s.setReceiveBufferSize(4096);
+        s.connect(new InetSocketAddress("127.0.0.1", h.port), 5000);
+        OutputStream out = upgrade(s, h.port);
+        out.write(frame(Harness.hello(null).encode()));
+        byte[] batch = pings(500);
+        long end = System.currentTimeMillis() + 60_000;
+        try {
+          while (sent < 300_000 && System.currentTimeMillis() < end) {
+            out.write(batch);
+            sent += 500;
+          }
+        } catch (IOException closedByTheGateway) {
+          cut = true;
         }
-      } catch (IOException closedByTheGateway) {
-        cut = true;
       }
+      assertTrue(cut, "the gateway kept buffering for a client that never reads (" + sent + " Pings sent)");
+      assertEquals(1L, awaitWebSocketCount(h, "closedNotReading", 1), "counted");
+      h.assertNothingLeaked();
+      Harness.Client next = h.ready();
+      assertEquals("Pong", next.request(method("Ping")).getString("event"), "the node goes on");
+      next.ws.close();
+      h.assertNothingLeaked();
     }
-    assertTrue(cut, "the gateway kept buffering for a client that never reads (" + sent + " Pings sent)");
-    assertEquals(1L, awaitWebSocketCount("closedNotReading", 1), "counted");
-    h.assertNothingLeaked();
-    Harness.Client next = h.ready();
-    assertEquals("Pong", next.request(m("Ping")).getString("event"), "the node goes on");
-    next.ws.close();
-    h.assertNothingLeaked();
   }
 
   @Test
   void theFrameSizeLimitCountsUtf8BytesNotCharacters(Vertx vertx) throws Exception {
-    h = new Harness(vertx, 1, new JsonObject().put("limits", new JsonObject().put("messagesPerSecond", 1000)));
-    Harness.Client c = h.ready();
-    Object[][] table = {
-        {"€".repeat(30_000), 105},        // 90 000 bytes, 30 000 UTF-16 units, limit 65 536
-        {"😀".repeat(17_000), 105},       // 68 000 bytes in surrogate pairs
-        {"€".repeat(21_800), "Pong"},     // 65 400 bytes: under the limit
-        {"x".repeat(65_400), "Pong"},
-    };
-    for (Object[] row : table) {
-      String pad = (String) row[0];
-      // A frame refused for its size is not parsed, so its Error carries no ref.
-      c.send(m("Ping").put("pad", pad).put("ref", "big"));
-      JsonObject answer = c.await(row[1] instanceof Integer ? "Error" : "Pong");
-      String what = pad.length() + " x " + pad.substring(0, pad.offsetByCodePoints(0, 1));
-      if (row[1] instanceof Integer code) {
-        assertEquals(code, answer.getInteger("code"), what + " -> " + answer);
-      } else {
-        assertEquals(row[1], answer.getString("event"), what + " -> " + answer);
+    try (Harness h = new Harness(vertx, 1, new JsonObject().put("limits", new JsonObject()
+        .put("messagesPerSecond", 1000)))) {
+      Harness.Client c = h.ready();
+      Object[][] table = {
+          {"€".repeat(30_000), 105},        // 90 000 bytes, 30 000 UTF-16 units, limit 65 536
+          {"😀".repeat(17_000), 105},       // 68 000 bytes in surrogate pairs
+          {"€".repeat(21_800), "Pong"},     // 65 400 bytes: under the limit
+          {"x".repeat(65_400), "Pong"},
+      };
+      for (Object[] row : table) {
+        String pad = (String) row[0];
+        // A frame refused for its size is not parsed, so its Error carries no ref.
+        c.send(method("Ping").put("pad", pad).put("ref", "big"));
+        JsonObject answer = c.await(row[1] instanceof Integer ? "Error" : "Pong");
+        String what = pad.length() + " x " + pad.substring(0, pad.offsetByCodePoints(0, 1));
+        if (row[1] instanceof Integer code) {
+          assertEquals(code, answer.getInteger("code"), what + " -> " + answer);
+        } else {
+          assertEquals(row[1], answer.getString("event"), what + " -> " + answer);
+        }
+        assertEquals("Pong", c.request(method("Ping")).getString("event"), "still usable after " + what);
       }
-      assertEquals("Pong", c.request(m("Ping")).getString("event"), "still usable after " + what);
+      c.ws.close();
+      h.assertNothingLeaked();
     }
-    c.ws.close();
-    h.assertNothingLeaked();
   }
 
   // ------------------------------------------------------------------ helpers
@@ -163,7 +156,7 @@ class WebSocketHardeningTest {
     }
   }
 
-  private long awaitWebSocketCount(String name, long expected) throws Exception {
+  static long awaitWebSocketCount(Harness h, String name, long expected) throws Exception {
     long end = System.currentTimeMillis() + Harness.WAIT_MS;
     long n = 0;
     while (System.currentTimeMillis() < end) {
@@ -178,9 +171,9 @@ class WebSocketHardeningTest {
   }
 
   /** The HTTP upgrade of a raw socket; reads the 101 response and never reads again. */
-  private OutputStream upgrade(Socket s) throws IOException {
+  private static OutputStream upgrade(Socket s, int port) throws IOException {
     OutputStream out = s.getOutputStream();
-    out.write(("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:" + h.port + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    out.write(("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
         .getBytes(StandardCharsets.US_ASCII));
     out.flush();
@@ -201,7 +194,7 @@ class WebSocketHardeningTest {
   private static byte[] pings(int n) throws IOException {
     ByteArrayOutputStream b = new ByteArrayOutputStream();
     for (int i = 0; i < n; i++) {
-      b.write(frame(m("Ping").put("ref", "r".repeat(60)).encode()));
+      b.write(frame(method("Ping").put("ref", "r".repeat(60)).encode()));
     }
     return b.toByteArray();
   }
