@@ -42,14 +42,17 @@ export class WebphoneClient extends EventTarget {
   connect() {
     this.closedByUs = false;
     this.final = false;
-    const q = new URLSearchParams();
-    if (this.token) q.set('token', this.token);
-    const resume = this.resumeToken || this._token;
-    if (resume) q.set('resume', resume);
-    const url = this.url + (q.toString() ? (this.url.includes('?') ? '&' : '?') + q : '');
-    const ws = new WebSocket(url);
+    // Tokens travel in the first frame, not in the URL (URLs end up in proxy logs); the gateway leases
+    // nothing before this Hello and closes a socket that has not sent it within 5 s.
+    const ws = new WebSocket(this.url);
     this.ws = ws;
     ws.onopen = () => {
+      const hello = {};
+      if (this.token) hello.token = this.token;
+      const resume = this.resumeToken || this._token;
+      if (resume) hello.resume = resume;
+      // A refusal also comes as an Error event (and the socket closes): nothing more to do here.
+      this.request('Hello', hello).catch(() => {});
       this.retry = 0;
       this.lostAt = 0;
       this.freshTries = 0;
@@ -108,6 +111,7 @@ export class WebphoneClient extends EventTarget {
       p.reject({ event: 'Error', code: 500, name: 'INTERNAL', message: 'connection lost' });
     }
     this.pending.clear();
+    // 4004 (we did not read in time, e.g. a frozen tab) falls through: reconnect and resume.
     if (this.closedByUs || this.final || ev.code === 1008 || ev.code === 1013 || ev.code === 4001) {
       this.dispatchEvent(new CustomEvent('disconnected', { detail: { code: ev.code, reason: ev.reason } }));
       return;

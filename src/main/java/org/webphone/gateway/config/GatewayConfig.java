@@ -16,6 +16,7 @@ import java.util.TreeSet;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 import org.webphone.gateway.common.WebOrigin;
+import org.webphone.gateway.common.Cidr;
 
 /**
  * The node's configuration: {@code default-config.json} on the classpath, overlaid by an optional file
@@ -256,6 +257,7 @@ public final class GatewayConfig {
     positive("pool.maxWaiting", 0, 1_000_000);
     positive("dial.maxLength", 1, 128);
     positive("limits.maxSessionsPerIp", 1, 1_000_000);
+    positive("limits.accountsPerIp", 0, 1_000_000);
     positive("limits.callsPerMinutePerSession", 1, 1_000_000);
     positive("limits.callsPerMinutePerIp", 1, 1_000_000);
     positive("limits.maxFrameBytes", 1024, 16 * 1024 * 1024);
@@ -311,6 +313,13 @@ public final class GatewayConfig {
       }
     }
     validateHttpSurface();
+    for (Object o : getArray("http.trustedProxies")) {
+      try {
+        Cidr.parse(o instanceof String s ? s : null);
+      } catch (IllegalArgumentException e) {
+        throw new ConfigException("http.trustedProxies", e.getMessage() + " (IP addresses or CIDR blocks only)");
+      }
+    }
     AccountList.fromConfig(this); // throws ConfigException for a bad pool
   }
 

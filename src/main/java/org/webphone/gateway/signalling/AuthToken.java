@@ -10,7 +10,7 @@ import javax.crypto.spec.SecretKeySpec;
 
 /**
  * The optional access token of {@code docs/protocol.md}: issued by the integrator's web site backend,
- * given to the page, passed as {@code /ws?token=...}.
+ * given to the page, passed in the WebSocket's first frame, {@code Hello {token}}.
  *
  * <pre>
  *   token   = base64url(payload) "." base64url(HMAC-SHA256(secret, base64url(payload)))

@@ -49,6 +49,10 @@ final class ClientSession implements CallControl.Owner {
   private long lastSeenMs = System.currentTimeMillis();
   private long lastRateErrorMs;
   private Promise<Void> closed;
+  /** Holds a valid access token: not bound by its address's share of the pool. */
+  private boolean tokenHolder;
+  /** Took one of its address's places at the pool ({@link Gate#takeShare}); given back by {@link #close}. */
+  private boolean shareTaken;
 
   ClientSession(SignallingVerticle host, String clientIp) {
     this.host = host;
@@ -94,6 +98,13 @@ final class ClientSession implements CallControl.Owner {
     events = host.vertx().eventBus().localConsumer(Addresses.session(id), this::onMessage);
     send(sessionEvent(false));
     LOG.info("line={} session opened from {} over {}", id, clientIp == null ? "the bus" : clientIp, t.describe());
+    if (clientIp != null && !tokenHolder) {
+      if (!host.gate().takeShare(clientIp)) {
+        connectionLimit("address " + clientIp + " holds its share of the pool (" + host.gate().accountsPerIp() + ")");
+        return;
+      }
+      shareTaken = true;
+    }
     // wait:true only matters when the pool runs a waiting line (pool.waitingLine); else it refuses at once.
     leasing = host.replies().request(Addresses.POOL_LEASE,
         new JsonObject().put("sessionId", id).put("nodeId", host.nodeId()).put("wait", true));
@@ -107,11 +118,7 @@ final class ClientSession implements CallControl.Owner {
       if (ar.failed()) {
         ProtocolException p = Replies.toProtocol(Addresses.POOL_LEASE, ar.cause());
         if (p.code() == ErrorCode.NO_ACCOUNT) {
-          LOG.info("line={} no free account: Connection limit", id);
-          host.metrics().refused(ErrorCode.NO_ACCOUNT);
-          send(ServerEvent.registration(ServerEvent.REG_CONNECTION_LIMIT, ErrorCode.NO_ACCOUNT.code(),
-              ErrorCode.NO_ACCOUNT.text()));
-          close("Connection limit", (short) 1013);
+          connectionLimit("no free account");
         } else {
           LOG.warn("line={} lease failed: {}", id, p.getMessage());
           send(ServerEvent.error(p.code(), "no account: " + p.getMessage(), null, null));
@@ -126,6 +133,20 @@ final class ClientSession implements CallControl.Owner {
       }
       leased(ar.result());
     });
+  }
+
+  /** The seed's "Connection limit": no account for this session now; the socket closes with 1013 (try later). */
+  private void connectionLimit(String why) {
+    LOG.info("line={} {}: Connection limit", id, why);
+    host.metrics().refused(ErrorCode.NO_ACCOUNT);
+    send(ServerEvent.registration(ServerEvent.REG_CONNECTION_LIMIT, ErrorCode.NO_ACCOUNT.code(),
+        ErrorCode.NO_ACCOUNT.text()));
+    close("Connection limit", (short) 1013);
+  }
+
+  /** The client proved a valid access token: its address's share of the pool does not apply. */
+  void tokenHolder() {
+    tokenHolder = true;
   }
 
   private void onQueue(int position) {
@@ -179,6 +200,8 @@ final class ClientSession implements CallControl.Owner {
             "resume a bus session with signalling.session.open {resumeToken}"));
         case Ping -> Future.succeededFuture(new JsonObject().put("registered", phase == Phase.READY)
             .put("callId", hasCall() ? calls.current().id : null));
+        case Hello -> Future.failedFuture(new ProtocolException(ErrorCode.WRONG_STATE,
+            "Hello is the first frame of a WebSocket only"));
       };
     } catch (ProtocolException e) {
       return Future.failedFuture(e);
@@ -373,6 +396,10 @@ final class ClientSession implements CallControl.Owner {
       graceTimer = -1;
     }
     host.forget(this);
+    if (shareTaken) {
+      shareTaken = false;
+      host.gate().returnShare(clientIp);
+    }
     Transport t = transport;
     transport = null;
     if (t != null) {

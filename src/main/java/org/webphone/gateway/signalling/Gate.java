@@ -5,12 +5,14 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.Map;
 import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.config.AccountList;
 import org.webphone.gateway.config.GatewayConfig;
 import org.webphone.gateway.signalling.protocol.ProtocolException;
 
 /**
- * The node's door: origin allow-list, optional access token, sessions per client IP and call attempts
- * per client IP. Per-session limits live in the session. Used on the signalling event loop only.
+ * The node's door: origin allow-list, optional access token, sessions per client IP, sockets waiting for
+ * their Hello per client IP, the address's share of the pool and call attempts per client IP. Per-session
+ * limits live in the session. Used on the signalling event loop only.
  */
 final class Gate {
   private final OriginPolicy origins;
@@ -20,6 +22,9 @@ final class Gate {
   private final int callsPerMinutePerIp;
   private final Map<String, Integer> sessionsPerIp = new HashMap<>();
   private final Map<String, RateWindow> callsPerIp = new HashMap<>();
+  private final int accountsPerIp;
+  private final Map<String, Integer> sharesPerIp = new HashMap<>();
+  private final Map<String, Integer> helloPendingPerIp = new HashMap<>();
 
   Gate(GatewayConfig cfg) {
     origins = new OriginPolicy(cfg);
@@ -27,6 +32,9 @@ final class Gate {
     tokenMaxAgeSec = cfg.getLong("auth.tokenMaxAgeSec");
     maxSessionsPerIp = cfg.getInt("limits.maxSessionsPerIp");
     callsPerMinutePerIp = cfg.getInt("limits.callsPerMinutePerIp");
+    int configured = cfg.getInt("limits.accountsPerIp");
+    // 0: max(2, 10 % of the pool), so one address can never hold the pool and a household still gets two.
+    accountsPerIp = configured > 0 ? configured : Math.max(2, AccountList.fromConfig(cfg).size() / 10);
   }
 
   /**
@@ -54,6 +62,48 @@ final class Gate {
     if (why != null) {
       throw new ProtocolException(ErrorCode.TOKEN_REFUSED, "access token refused: " + why);
     }
+  }
+
+  /** True when a secret is configured and {@code token} is acceptable (such sessions are not bound by the share). */
+  boolean tokenValid(String token) {
+    return !tokenSecret.isEmpty() && token != null
+        && AuthToken.refusal(token, tokenSecret, tokenMaxAgeSec, System.currentTimeMillis() / 1000) == null;
+  }
+
+  /**
+   * Takes one of {@code ip}'s {@code limits.accountsPerIp} places at the pool (held from the lease request to the
+   * session's end, waiting line included); false when they are all taken. Bus clients ({@code ip} null) and
+   * holders of a valid access token are not counted: behind a carrier-grade NAT many visitors share one address,
+   * and the token is what tells them apart.
+   */
+  boolean takeShare(String ip) {
+    int n = sharesPerIp.getOrDefault(ip, 0);
+    if (n >= accountsPerIp) {
+      return false;
+    }
+    sharesPerIp.put(ip, n + 1);
+    return true;
+  }
+
+  void returnShare(String ip) {
+    sharesPerIp.computeIfPresent(ip, (k, n) -> n <= 1 ? null : n - 1);
+  }
+
+  int accountsPerIp() {
+    return accountsPerIp;
+  }
+
+  /** Counts a socket of {@code ip} that has not sent its Hello yet, or throws SESSION_LIMIT. */
+  void awaitHello(String ip) {
+    int n = helloPendingPerIp.getOrDefault(ip, 0);
+    if (n >= maxSessionsPerIp) {
+      throw new ProtocolException(ErrorCode.SESSION_LIMIT, "too many sockets without Hello from this address (" + n + ")");
+    }
+    helloPendingPerIp.put(ip, n + 1);
+  }
+
+  void helloDone(String ip) {
+    helloPendingPerIp.computeIfPresent(ip, (k, n) -> n <= 1 ? null : n - 1);
   }
 
   /** Counts a new session of {@code ip} (null: a trusted bus client, not counted) or throws SESSION_LIMIT. */

@@ -232,7 +232,8 @@ public final class SignallingVerticle extends VerticleBase {
       calls += s.hasCall() ? 1 : 0;
       detached += s.isDetached() ? 1 : 0;
     }
-    return new JsonObject().put("sessions", sessions.size()).put("calls", calls).put("detached", detached);
+    return new JsonObject().put("sessions", sessions.size()).put("calls", calls).put("detached", detached)
+        .put("webSockets", metrics.webSocketCounts());
   }
 
   /** Closes sessions idle for {@code limits.idleSessionSec} (no frame, no call); trims the per-IP windows. */

@@ -3,6 +3,8 @@ package org.webphone.gateway.signalling;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.http.ServerWebSocketHandshake;
+import io.vertx.core.http.WebSocketFrame;
+import io.vertx.core.http.WebSocketFrameType;
 import io.vertx.core.json.JsonObject;
 import java.util.List;
 import java.util.Map;
@@ -15,26 +17,52 @@ import org.webphone.gateway.signalling.protocol.ProtocolException;
 import org.webphone.gateway.signalling.protocol.ServerEvent;
 
 /**
- * {@code /ws}: the gate at connect time (origin, token, sessions per IP; a refusal is an {@code Error}
- * frame and close 1008), then one {@link ClientSession} per socket, or the session named by
- * {@code ?resume=<token>}. Per frame: size, rate, validation; a refused frame is an {@code Error} frame
- * and the socket stays open.
+ * {@code /ws}. At connect: origin, sockets waiting for their Hello per address; then nothing is leased until
+ * the first frame, {@code Hello {token?, resume?}}, arrives within {@link #HELLO_TIMEOUT_MS} (else close 1008):
+ * the token is checked, and the socket gets a new {@link ClientSession} or the one its resume token names.
+ * Tokens in the URL ({@code ?token=}, {@code ?resume=}) are still taken at connect for one release, counted
+ * and logged as deprecated. A refusal before the session is an {@code Error} frame and close 1008.
+ *
+ * <p>Per frame, every type alike (text, binary, continuation, ping, pong): the session's rate limit; then for
+ * text the size in UTF-8 bytes and validation. A refused frame is an {@code Error} frame and the socket stays
+ * open. Event loop only; a socket owns its Hello timer, cancelled on Hello, refusal or close.
  */
 final class WebSocketEndpoint {
   private static final Logger LOG = LoggerFactory.getLogger(WebSocketEndpoint.class);
   private static final short POLICY = 1008;
+  /** A socket must say Hello this soon; until then it holds no session and no account. */
+  static final long HELLO_TIMEOUT_MS = 5000;
+  private static final long DEPRECATION_LOG_MS = 60_000;
 
-  /** The session a socket currently drives; changes when the socket resumes another session. */
+  /** One socket: its client address, and the session it drives (null until Hello; changes on Resume). */
   private static final class Binding {
+    final String ip;
+    final WebSocketTransport t;
+    /** Frames before the Hello (WebSocket pings) have no session's rate window yet. */
+    final RateWindow beforeHello;
     ClientSession session;
+    long helloTimer = -1;
+    boolean awaitingHello;
+    boolean refused;
+
+    Binding(String ip, WebSocketTransport t, int perSecond) {
+      this.ip = ip;
+      this.t = t;
+      this.beforeHello = new RateWindow(perSecond, 1000);
+    }
   }
 
   private final SignallingVerticle host;
   private final int maxFrame;
+  private final int perSecond;
+  private final TrustedProxies proxies;
+  private long lastDeprecationLogMs = -DEPRECATION_LOG_MS;
 
   WebSocketEndpoint(SignallingVerticle host) {
     this.host = host;
     this.maxFrame = host.cfg().getInt("limits.maxFrameBytes");
+    this.perSecond = host.cfg().getInt("limits.messagesPerSecond");
+    this.proxies = new TrustedProxies(host.cfg().getArray("http.trustedProxies"));
   }
 
   void handshake(ServerWebSocketHandshake h) {
@@ -46,52 +74,115 @@ final class WebSocketEndpoint {
   }
 
   void connected(ServerWebSocket ws) {
-    WebSocketTransport t = new WebSocketTransport(ws);
-    String ip = ws.remoteAddress() == null ? "unknown" : ws.remoteAddress().hostAddress();
+    String peer = ws.remoteAddress() == null ? "unknown" : ws.remoteAddress().hostAddress();
+    String ip = proxies.clientOf(peer, ws.headers().get("X-Forwarded-For"));
+    Binding b = new Binding(ip, new WebSocketTransport(ws, host.vertx(), () -> host.metrics().notReading()), perSecond);
     Map<String, List<String>> query = new QueryStringDecoder("/?" + (ws.query() == null ? "" : ws.query()))
         .parameters();
-    ClientSession session;
     try {
       if (host.draining()) {
         throw new ProtocolException(ErrorCode.SHUTTING_DOWN, "the gateway is shutting down");
       }
       host.gate().checkOrigin(ws.headers());
-      host.gate().checkToken(first(query, "token"));
-      String resume = first(query, "resume");
-      session = resume == null ? null : host.byToken(resume);
-      if (session != null) {
-        host.attach(session, t);
+      String urlToken = first(query, "token");
+      String urlResume = first(query, "resume");
+      if (urlToken != null || urlResume != null) {
+        deprecatedUrlToken(ip);
+        begin(b, urlToken, urlResume, null);
       } else {
-        if (resume != null) {
-          t.send(ServerEvent.error(ErrorCode.NOT_FOUND, "resume token unknown or expired; new session",
-              null, ClientMethod.Resume.name()));
-        }
-        session = host.open(ip, t);
+        host.gate().awaitHello(ip);
+        b.awaitingHello = true;
+        b.helloTimer = host.vertx().setTimer(HELLO_TIMEOUT_MS, x -> noHello(b));
       }
     } catch (ProtocolException e) {
-      LOG.info("WebSocket from {} refused: {} {}", ip, e.code(), e.getMessage());
-      host.metrics().refused(e.code());
-      t.send(ServerEvent.error(e.code(), e.getMessage(), null, null));
-      t.close(POLICY, e.code().code() + " " + e.code().name());
+      refuseConnection(b, e, null);
       return;
     }
-    Binding b = new Binding();
-    b.session = session;
-    ws.textMessageHandler(text -> onText(b, t, text));
-    ws.binaryMessageHandler(buf -> refuse(t, ErrorCode.BAD_JSON,
-        "binary frames are not supported; send JSON text", null, null));
+    ws.textMessageHandler(text -> onText(b, text));
+    ws.frameHandler(f -> onFrame(b, f));
     ws.exceptionHandler(e -> {
+      String id = b.session == null ? "-" : b.session.id();
       if (e instanceof IllegalStateException && String.valueOf(e.getMessage()).startsWith("Cannot process")) {
         // Vert.x's aggregator refused a message above the hard cap (4 x limits.maxFrameBytes): the rest of
         // that message cannot be read sensibly, so this socket ends.
-        LOG.info("line={} message above the hard size cap; closing the socket", b.session.id());
-        refuse(t, ErrorCode.FRAME_TOO_LARGE, "message far larger than " + maxFrame + " bytes", null, null);
-        t.close((short) 1009, "message too big");
+        LOG.info("line={} message above the hard size cap; closing the socket", id);
+        refuse(b.t, ErrorCode.FRAME_TOO_LARGE, "message far larger than " + maxFrame + " bytes", null, null);
+        b.t.close((short) 1009, "message too big");
       } else {
-        LOG.debug("line={} WebSocket error: {}", b.session.id(), e.toString());
+        LOG.debug("line={} WebSocket error: {}", id, e.toString());
       }
     });
-    ws.closeHandler(x -> b.session.detach(t));
+    ws.closeHandler(x -> {
+      endHelloWait(b);
+      if (b.session != null) {
+        b.session.detach(b.t);
+      }
+    });
+  }
+
+  /**
+   * The socket's session, from its Hello (or its URL): the token is checked, then the session named by
+   * {@code resume} is taken back, or a new one starts (leasing an account). Throws the refusal.
+   */
+  private void begin(Binding b, String token, String resume, ClientFrame hello) {
+    if (host.draining()) {
+      throw new ProtocolException(ErrorCode.SHUTTING_DOWN, "the gateway is shutting down");
+    }
+    host.gate().checkToken(token);
+    ClientSession target = host.byToken(resume);
+    if (target != null) {
+      b.session = target;
+      acknowledge(b, hello, target, true);
+      host.attach(target, b.t);
+      return;
+    }
+    ClientSession s = host.newSession(b.ip);
+    if (resume != null) {
+      b.t.send(ServerEvent.error(ErrorCode.NOT_FOUND, "resume token unknown or expired; new session",
+          hello == null ? null : hello.ref(), hello == null ? ClientMethod.Resume.name() : ClientMethod.Hello.name()));
+    }
+    if (host.gate().tokenValid(token)) {
+      s.tokenHolder();
+    }
+    b.session = s;
+    acknowledge(b, hello, s, false);
+    host.start(s, b.t);
+  }
+
+  private static void acknowledge(Binding b, ClientFrame hello, ClientSession s, boolean resumed) {
+    if (hello != null) {
+      b.t.send(ack(hello, new JsonObject().put("sessionId", s.id()).put("resumed", resumed)));
+    }
+  }
+
+  private void noHello(Binding b) {
+    b.helloTimer = -1;
+    if (b.session == null && !b.refused) {
+      host.metrics().noHello();
+      refuseConnection(b, new ProtocolException(ErrorCode.WRONG_STATE,
+          "no Hello within " + HELLO_TIMEOUT_MS / 1000 + " s"), null);
+    }
+  }
+
+  private void endHelloWait(Binding b) {
+    if (b.awaitingHello) {
+      b.awaitingHello = false;
+      host.gate().helloDone(b.ip);
+    }
+    if (b.helloTimer >= 0) {
+      host.vertx().cancelTimer(b.helloTimer);
+      b.helloTimer = -1;
+    }
+  }
+
+  /** Before a session exists: one Error frame (no method: the connection is refused) and close 1008. */
+  private void refuseConnection(Binding b, ProtocolException e, Object ref) {
+    LOG.info("WebSocket from {} refused: {} {}", b.ip, e.code(), e.getMessage());
+    endHelloWait(b);
+    b.refused = true;
+    host.metrics().refused(e.code());
+    b.t.send(ServerEvent.error(e.code(), e.getMessage(), ref, null));
+    b.t.close(POLICY, e.code().code() + " " + e.code().name());
   }
 
   private void refuse(WebSocketTransport t, ErrorCode code, String message, Object ref, String method) {
@@ -99,17 +190,61 @@ final class WebSocketEndpoint {
     t.send(ServerEvent.error(code, message, ref, method));
   }
 
-  private void onText(Binding b, WebSocketTransport t, String text) {
+  /**
+   * Counts one frame of any type against {@code limits.messagesPerSecond}. Over the limit the frame is dropped,
+   * with one rate Error a second; before the Hello a flood is a refusal.
+   */
+  private boolean admit(Binding b, long now) {
     ClientSession s = b.session;
-    long now = host.nowMs();
-    if (text.length() > maxFrame) {
-      refuse(t, ErrorCode.FRAME_TOO_LARGE, "frame larger than " + maxFrame + " bytes", null, null);
+    if (s == null) {
+      if (b.beforeHello.tryAcquire(now)) {
+        return true;
+      }
+      refuseConnection(b, new ProtocolException(ErrorCode.RATE_LIMITED,
+          "more than " + perSecond + " frames a second before Hello"), null);
+      return false;
+    }
+    if (s.admitMessage(now)) {
+      return true;
+    }
+    if (s.rateErrorDue(now)) {
+      refuse(b.t, ErrorCode.RATE_LIMITED, "more than " + perSecond + " messages per second; frames dropped", null, null);
+    }
+    return false;
+  }
+
+  /** Every frame but text (counted as a message by {@link #onText}): binary, continuation, ping and pong. */
+  private void onFrame(Binding b, WebSocketFrame f) {
+    if (b.refused || f.isText() || f.isClose()) {
       return;
     }
-    if (!s.admitMessage(now)) {
-      if (s.rateErrorDue(now)) {
-        refuse(t, ErrorCode.RATE_LIMITED, "more than "
-            + host.cfg().getInt("limits.messagesPerSecond") + " messages per second; frames dropped", null, null);
+    if (f.type() == WebSocketFrameType.PING && b.t.pinged(f.binaryData().length())) {
+      return; // Vert.x answered with a pong by itself; a client that never reads them is cut there
+    }
+    if (!admit(b, host.nowMs()) || !f.isBinary() || !f.isFinal()) {
+      return;
+    }
+    if (b.session == null) {
+      refuseConnection(b, new ProtocolException(ErrorCode.BAD_JSON, "binary frames are not supported; send Hello"), null);
+    } else {
+      refuse(b.t, ErrorCode.BAD_JSON, "binary frames are not supported; send JSON text", null, null);
+    }
+  }
+
+  private void onText(Binding b, String text) {
+    if (b.refused) {
+      return;
+    }
+    long now = host.nowMs();
+    if (!admit(b, now)) {
+      return;
+    }
+    if (tooLarge(text)) {
+      ProtocolException big = new ProtocolException(ErrorCode.FRAME_TOO_LARGE, "frame larger than " + maxFrame + " bytes");
+      if (b.session == null) {
+        refuseConnection(b, big, null);
+      } else {
+        refuse(b.t, big.code(), big.getMessage(), null, null);
       }
       return;
     }
@@ -117,37 +252,98 @@ final class WebSocketEndpoint {
     try {
       f = ClientFrame.parse(text);
     } catch (ProtocolException e) {
-      refuse(t, e.code(), e.getMessage(), refOf(text), null);
+      if (b.session == null) {
+        refuseConnection(b, e, refOf(text));
+      } else {
+        refuse(b.t, e.code(), e.getMessage(), refOf(text), null);
+      }
+      return;
+    }
+    if (b.session == null) {
+      hello(b, f);
       return;
     }
     if (f.method() == ClientMethod.Resume) {
-      resume(b, t, f);
+      resume(b, f);
       return;
     }
+    ClientSession s = b.session;
     s.handle(f).onComplete(ar -> {
       if (ar.succeeded()) {
-        t.send(ack(f, ar.result()));
+        b.t.send(ack(f, ar.result()));
       } else {
         ProtocolException p = Replies.toProtocol(f.method().name(), ar.cause());
         LOG.info("line={} {} refused: {} {}", s.id(), f.method(), p.code(), p.getMessage());
-        refuse(t, p.code(), p.getMessage(), f.ref(), f.method().name());
+        refuse(b.t, p.code(), p.getMessage(), f.ref(), f.method().name());
       }
     });
   }
 
+  /** The first frame: it must be Hello. */
+  private void hello(Binding b, ClientFrame f) {
+    try {
+      if (f.method() != ClientMethod.Hello) {
+        throw new ProtocolException(ErrorCode.WRONG_STATE, "the first frame must be Hello, not " + f.method());
+      }
+      endHelloWait(b);
+      begin(b, f.string("token"), f.string("resume"), f);
+    } catch (ProtocolException e) {
+      refuseConnection(b, e, f.ref());
+    }
+  }
+
   /** Resume as a method: this socket leaves its fresh session (which closes) for the one named by the token. */
-  private void resume(Binding b, WebSocketTransport t, ClientFrame f) {
+  private void resume(Binding b, ClientFrame f) {
     ClientSession target = host.byToken(f.string("token"));
     if (target == null || target == b.session) {
-      refuse(t, ErrorCode.NOT_FOUND, "resume token unknown or expired", f.ref(), f.method().name());
+      refuse(b.t, ErrorCode.NOT_FOUND, "resume token unknown or expired", f.ref(), f.method().name());
       return;
     }
     ClientSession fresh = b.session;
-    fresh.releaseTransport(t);
+    fresh.releaseTransport(b.t);
     fresh.close("replaced by a resumed session", (short) 1000);
     b.session = target;
-    host.attach(target, t);
-    t.send(ack(f, new JsonObject().put("sessionId", target.id())));
+    host.attach(target, b.t);
+    b.t.send(ack(f, new JsonObject().put("sessionId", target.id())));
+  }
+
+  /** More than {@code limits.maxFrameBytes} bytes in UTF-8 (what the client sent), not in UTF-16 chars. */
+  private boolean tooLarge(String text) {
+    if (text.length() > maxFrame) {
+      return true;
+    }
+    if ((long) text.length() * 3 <= maxFrame) {
+      return false; // no UTF-16 unit takes more than 3 bytes in UTF-8
+    }
+    return utf8Bytes(text) > maxFrame;
+  }
+
+  static long utf8Bytes(String s) {
+    long n = 0;
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c < 0x80) {
+        n += 1;
+      } else if (c < 0x800) {
+        n += 2;
+      } else if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+        n += 4;
+        i++;
+      } else {
+        n += 3;
+      }
+    }
+    return n;
+  }
+
+  private void deprecatedUrlToken(String ip) {
+    host.metrics().urlToken();
+    long now = host.nowMs();
+    if (now - lastDeprecationLogMs >= DEPRECATION_LOG_MS) {
+      lastDeprecationLogMs = now;
+      LOG.warn("WebSocket from {} passed its token in the URL: deprecated (tokens end up in proxy logs), accepted"
+          + " for one release; send it in the Hello frame (logged once a minute)", ip);
+    }
   }
 
   static JsonObject ack(ClientFrame f, JsonObject result) {

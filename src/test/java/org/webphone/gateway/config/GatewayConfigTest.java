@@ -69,6 +69,10 @@ class GatewayConfigTest {
     assertKey("node.eventLoops", () -> load(null, Map.of("WEBPHONE_NODE_EVENT_LOOPS", "-1")));
     assertKey("media.rtpPortMin", () -> load(null, Map.of("WEBPHONE_MEDIA_RTP_PORT_MIN", "20001")));
     assertKey("dial.allow", () -> load(null, Map.of("WEBPHONE_DIAL_ALLOW", "[\"(\"]")));
+    // Host names would mean a DNS lookup per client; only literal addresses and CIDR blocks are trusted.
+    assertKey("http.trustedProxies", () -> load(null, Map.of("WEBPHONE_HTTP_TRUSTED_PROXIES", "proxy.example")));
+    assertKey("http.trustedProxies", () -> load(null, Map.of("WEBPHONE_HTTP_TRUSTED_PROXIES", "10.0.0.0/33")));
+    assertKey("limits.accountsPerIp", () -> load(null, Map.of("WEBPHONE_LIMITS_ACCOUNTS_PER_IP", "-1")));
     assertKey("http.tlsKey", () -> load(null, Map.of("WEBPHONE_HTTP_TLS_CERT", "/etc/hostname")));
     assertKey("pbx.allowedSources", () -> load(null, Map.of("WEBPHONE_PBX_ALLOWED_SOURCES", "pbx.example.com")));
     assertKey("pbx.allowedSources", () -> load(null, Map.of("WEBPHONE_PBX_ALLOWED_SOURCES", "10.0.0.0/33")));

@@ -13,6 +13,7 @@ import io.vertx.core.json.JsonObject;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.LinkedBlockingDeque;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -47,8 +48,10 @@ final class Harness implements AutoCloseable {
     this.lower = new FakeLowerLayers(vertx, accounts);
     this.port = Ports.free();
     await(lower.register());
-    // Sessions end when their socket closes unless a test asks for a resume grace period.
-    JsonObject o = new JsonObject().put("session", new JsonObject().put("resumeGraceSec", 0)).mergeIn(overrides, true);
+    // Sessions end when their socket closes unless a test asks for a resume grace period; all clients share
+    // 127.0.0.1, so the address's share of the pool is lifted unless a test sets it.
+    JsonObject o = new JsonObject().put("session", new JsonObject().put("resumeGraceSec", 0))
+        .put("limits", new JsonObject().put("accountsPerIp", 1000)).mergeIn(overrides, true);
     JsonObject http = o.getJsonObject("http", new JsonObject()).put("port", port);
     o.put("http", http);
     JsonObject cfg = GatewayConfig.of(o).json().put("nodeId", "test-node");
@@ -84,26 +87,57 @@ final class Harness implements AutoCloseable {
     return Eventually.result(WAIT, "a reply or completion", f);
   }
 
-  Client connect(String query) throws Exception {
-    return connect(query, null);
+  /**
+   * A client that says Hello, with {@code hello}'s fields ({@code "token=..."}, {@code "resume=..."}, joined by
+   * {@code &}; null: neither).
+   */
+  Client connect(String hello) throws Exception {
+    return connect(hello, null);
   }
 
-  Client connect(String query, String origin) throws Exception {
-    Client c = connect(wsClient, port, query, origin);
+  Client connect(String hello, String origin) throws Exception {
+    Client c = connect(wsClient, port, hello, origin);
     clients.add(c);
     return c;
   }
 
-  /** A WebSocket client of any gateway on 127.0.0.1:{@code port}. */
-  static Client connect(WebSocketClient wsClient, int port, String query, String origin) throws Exception {
-    WebSocketConnectOptions o = new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port)
-        .setURI("/ws" + (query == null ? "" : "?" + query));
-    if (origin != null) {
-      o.putHeader("Origin", origin);
+  /** A socket with {@code uriQuery} in its URL (the deprecated token form) and {@code headers}, that sends nothing. */
+  Client open(String uriQuery, Map<String, String> headers) throws Exception {
+    Client c = open(wsClient, port, uriQuery, headers);
+    clients.add(c);
+    return c;
+  }
+
+  /** A WebSocket client of any gateway on 127.0.0.1:{@code port} that says Hello (see {@link #connect(String)}). */
+  static Client connect(WebSocketClient wsClient, int port, String hello, String origin) throws Exception {
+    Client c = open(wsClient, port, null, origin == null ? Map.of() : Map.of("Origin", origin));
+    c.send(hello(hello));
+    return c;
+  }
+
+  /** A client frame of {@code method}, to be filled in. */
+  static JsonObject method(String method) {
+    return new JsonObject().put("method", method);
+  }
+
+  /** The Hello frame of {@code "token=...&resume=..."}. */
+  static JsonObject hello(String fields) {
+    JsonObject h = new JsonObject().put("method", "Hello");
+    for (String kv : fields == null ? new String[0] : fields.split("&")) {
+      int eq = kv.indexOf('=');
+      h.put(kv.substring(0, eq), kv.substring(eq + 1));
     }
+    return h;
+  }
+
+  static Client open(WebSocketClient wsClient, int port, String uriQuery, Map<String, String> headers)
+      throws Exception {
+    WebSocketConnectOptions o = new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port)
+        .setURI("/ws" + (uriQuery == null ? "" : "?" + uriQuery));
+    headers.forEach(o::putHeader);
     Client c = new Client();
     ClientWebSocket ws = wsClient.webSocket();
-    // Handlers before connecting: the server speaks first, right after the handshake.
+    // Handlers before connecting: the server may speak right after the handshake.
     ws.textMessageHandler(t -> c.frames.add(new JsonObject(t)));
     ws.closeHandler(x -> c.closed = true);
     c.ws = ws;

@@ -30,7 +30,10 @@ public enum ClientMethod {
   /** Take back a session whose WebSocket dropped: {token}. */
   Resume(Field.string("token", true, "[A-Za-z0-9_-]{16,128}", 128)),
   /** Keep-alive; answered with Pong. */
-  Ping();
+  Ping(),
+  /** The first frame of every WebSocket, before anything is leased: {token?, resume?} (not over the bus). */
+  Hello(Field.string("token", false, "[A-Za-z0-9_.-]{1,2048}", 2048),
+      Field.string("resume", false, "[A-Za-z0-9_-]{16,128}", 128));
 
   private final List<Field> fields;
 
