@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.webphone.gateway.common.messages.Fields;
 
 /**
  * The set-up latency the gateway itself adds to an outgoing call, in two phases of one Micrometer timer
@@ -39,9 +40,9 @@ public final class SetupLatency {
   public static final String ANSWER_TO_INCALL = "answer_to_incall";
   public static final String[] PHASES = {CALL_TO_INVITE, ANSWER_TO_INCALL};
   /** {@code sip.call.make}: when the session took the client's Call (System.nanoTime of this node). */
-  public static final String CALL_NANOS = "callNanos";
+  public static final String CALL_NANOS = Fields.CALL_NANOS;
   /** {@code callState} InCall of an outgoing call: when the SIP verticle took the 200 (System.nanoTime). */
-  public static final String ANSWER_NANOS = "answerNanos";
+  public static final String ANSWER_NANOS = Fields.ANSWER_NANOS;
 
   private static final double[] QUANTILES = {0.5, 0.95, 0.99};
   /** Bucket bounds in milliseconds; the last one, 5 s, is past any sane set-up step. */

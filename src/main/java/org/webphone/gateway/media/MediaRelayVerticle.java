@@ -16,6 +16,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.common.messages.Fields;
+import org.webphone.gateway.common.messages.SessionEvent;
 import org.webphone.gateway.config.GatewayConfig;
 import org.webphone.gateway.media.dtls.DtlsIdentity;
 import org.webphone.gateway.media.ice.IceService;
@@ -133,9 +135,9 @@ public final class MediaRelayVerticle extends VerticleBase {
 
   private void create(Message<JsonObject> m) {
     JsonObject b = m.body();
-    String callId = text(b, "callId");
-    String sessionId = text(b, "sessionId");
-    String offerText = text(b, "browserOffer");
+    String callId = text(b, Fields.CALL_ID);
+    String sessionId = text(b, Fields.SESSION_ID);
+    String offerText = text(b, Fields.BROWSER_OFFER);
     if (callId == null || sessionId == null || offerText == null) {
       m.fail(ErrorCode.MISSING_FIELD.code(), "media.session.create needs callId, sessionId and browserOffer");
       return;
@@ -150,8 +152,8 @@ public final class MediaRelayVerticle extends VerticleBase {
     int pbxTe;
     try {
       offer = MediaSdp.parseBrowserOffer(offerText);
-      if (b.getValue("pbxOffer") != null) {
-        pbxOffer = MediaSdp.parsePbx(text(b, "pbxOffer") == null ? "" : text(b, "pbxOffer"));
+      if (b.getValue(Fields.PBX_OFFER) != null) {
+        pbxOffer = MediaSdp.parsePbx(text(b, Fields.PBX_OFFER) == null ? "" : text(b, Fields.PBX_OFFER));
         codec = pbxOffer.g711().stream().filter(offer.g711()::contains).findFirst()
             .orElseThrow(() -> new IllegalArgumentException("no common G.711 codec between the PBX and the browser"));
         pbxTe = offer.telephoneEvent() >= 0 ? pbxOffer.telephoneEvent() : -1;
@@ -166,7 +168,7 @@ public final class MediaRelayVerticle extends VerticleBase {
     }
     creating.put(callId, false);
     MediaSdp.PbxMedia pbx = pbxOffer;
-    if (Boolean.TRUE.equals(b.getValue("answerLater"))) {
+    if (Boolean.TRUE.equals(b.getValue(Fields.ANSWER_LATER))) {
       createAnswerLater(m, callId, sessionId, codec, offer, pbxTe, pbx);
       return;
     }
@@ -270,9 +272,9 @@ public final class MediaRelayVerticle extends VerticleBase {
     }
     LOG.info("call={} media created: browser codec {} te {}, RTP port {}", callId, s.codec(),
         offer.telephoneEvent(), s.rtpPort());
-    JsonObject reply = new JsonObject().put("pbxSdp", pbxSdp);
+    JsonObject reply = new JsonObject().put(Fields.PBX_SDP, pbxSdp);
     if (withAnswer) {
-      reply.put("browserAnswer", s.browserAnswer(offer, s.browserLeg()));
+      reply.put(Fields.BROWSER_ANSWER, s.browserAnswer(offer, s.browserLeg()));
     }
     m.reply(reply);
   }
@@ -288,7 +290,7 @@ public final class MediaRelayVerticle extends VerticleBase {
       if (live) {
         LOG.warn("call={} browser leg failed: {}", s.callId(), made.cause().toString());
         s.markEnded();
-        emit(s.sessionId(), s.event("failed", "browser leg: " + made.cause().getMessage()));
+        emit(s.sessionId(), s.event(SessionEvent.MEDIA_FAILED, "browser leg: " + made.cause().getMessage()));
       }
       return;
     }
@@ -299,7 +301,7 @@ public final class MediaRelayVerticle extends VerticleBase {
       return;
     }
     s.replaceBrowserLeg(leg);
-    emit(s.sessionId(), s.event("answer", null).put("sdp", s.browserAnswer(offer, leg)));
+    emit(s.sessionId(), s.event(SessionEvent.MEDIA_ANSWER, null).put(Fields.SDP, s.browserAnswer(offer, leg)));
   }
 
   /** Closes a session or leg that nobody else holds (blocking: joins DTLS, frees the ICE agent). */
@@ -316,7 +318,7 @@ public final class MediaRelayVerticle extends VerticleBase {
       public void onConnected(WebRtcLeg leg) {
         context.runOnContext(v -> {
           if (sessions.get(s.callId()) == s && s.browserLeg() == leg) {
-            emit(s.sessionId(), s.event("connected", null));
+            emit(s.sessionId(), s.event(SessionEvent.MEDIA_CONNECTED, null));
           }
         });
       }
@@ -326,7 +328,7 @@ public final class MediaRelayVerticle extends VerticleBase {
         context.runOnContext(v -> {
           if (sessions.get(s.callId()) == s && s.browserLeg() == leg) {
             s.markEnded();
-            emit(s.sessionId(), s.event("failed", reason));
+            emit(s.sessionId(), s.event(SessionEvent.MEDIA_FAILED, reason));
           }
         });
       }
@@ -340,7 +342,7 @@ public final class MediaRelayVerticle extends VerticleBase {
     }
     MediaSdp.PbxMedia pbx;
     try {
-      pbx = MediaSdp.parsePbx(text(m.body(), "sdp"));
+      pbx = MediaSdp.parsePbx(text(m.body(), Fields.SDP));
       if (pbx.rtp() != null && !pbx.g711().contains(s.codec())) {
         throw new IllegalArgumentException("the PBX SDP lacks the call's codec " + s.codec());
       }
@@ -353,7 +355,7 @@ public final class MediaRelayVerticle extends VerticleBase {
       return;
     }
     String callId = s.callId();
-    String type = m.body().getString("type");
+    String type = m.body().getString(Fields.TYPE);
     boolean repeat = pbx.origin() != null && pbx.origin().equals(lastPbxOrigin.get(callId));
     boolean isAnswer = "answer".equals(type) || (type == null && (awaitingAnswer.contains(callId) || repeat));
     lastPbxOrigin.put(callId, pbx.origin());
@@ -362,7 +364,7 @@ public final class MediaRelayVerticle extends VerticleBase {
       awaitingAnswer.remove(callId);
       m.reply(new JsonObject());
     } else {
-      m.reply(new JsonObject().put("sdp", s.pbxSdp(pbx.direction())));
+      m.reply(new JsonObject().put(Fields.SDP, s.pbxSdp(pbx.direction())));
     }
   }
 
@@ -373,7 +375,7 @@ public final class MediaRelayVerticle extends VerticleBase {
     }
     MediaSdp.BrowserOffer offer;
     try {
-      offer = MediaSdp.parseBrowserOffer(text(m.body(), "browserOffer"));
+      offer = MediaSdp.parseBrowserOffer(text(m.body(), Fields.BROWSER_OFFER));
       if (!offer.g711().contains(s.codec())) {
         throw new IllegalArgumentException("the new offer lacks the call's codec " + s.codec());
       }
@@ -398,7 +400,7 @@ public final class MediaRelayVerticle extends VerticleBase {
         closeOnWorker(old::close);
       }
       LOG.info("call={} browser leg rebuilt", s.callId());
-      m.reply(new JsonObject().put("browserAnswer", s.browserAnswer(offer, leg)));
+      m.reply(new JsonObject().put(Fields.BROWSER_ANSWER, s.browserAnswer(offer, leg)));
     });
   }
 
@@ -407,18 +409,18 @@ public final class MediaRelayVerticle extends VerticleBase {
     if (s == null) {
       return;
     }
-    String d = text(m.body(), "direction");
+    String d = text(m.body(), Fields.DIRECTION);
     if (d == null || !Set.of("sendrecv", "sendonly", "recvonly", "inactive").contains(d)) {
       m.fail(ErrorCode.BAD_FIELD.code(), "direction must be sendrecv, sendonly, recvonly or inactive");
       return;
     }
     s.setLocalDirection(d);
     awaitingAnswer.add(s.callId());
-    m.reply(new JsonObject().put("sdp", s.pbxSdp(null)));
+    m.reply(new JsonObject().put(Fields.SDP, s.pbxSdp(null)));
   }
 
   private void close(Message<JsonObject> m) {
-    String callId = text(m.body(), "callId");
+    String callId = text(m.body(), Fields.CALL_ID);
     if (callId == null) {
       m.fail(ErrorCode.MISSING_FIELD.code(), "media.session.close needs callId");
       return;
@@ -430,7 +432,7 @@ public final class MediaRelayVerticle extends VerticleBase {
     awaitingAnswer.remove(callId);
     lastPbxOrigin.remove(callId);
     if (s == null) {
-      m.reply(new JsonObject().put("callId", callId));
+      m.reply(new JsonObject().put(Fields.CALL_ID, callId));
       return;
     }
     vertx.executeBlocking(() -> {
@@ -442,8 +444,9 @@ public final class MediaRelayVerticle extends VerticleBase {
       quality.record(s.pbxRtcp());
       LOG.info("call={} media closed: quality browser leg {}, PBX leg {}; SRTP {}; {}", callId,
           s.browserRtcp().summary(), s.pbxRtcp().summary(), s.srtpProfile(), s.counters().toJson().encode());
-      emit(s.sessionId(), s.event("closed", m.body().getString("reason", "closed")));
-      m.reply(new JsonObject().put("callId", callId));
+      String reason = m.body().getString(Fields.REASON, SessionEvent.MEDIA_CLOSED);
+      emit(s.sessionId(), s.event(SessionEvent.MEDIA_CLOSED, reason));
+      m.reply(new JsonObject().put(Fields.CALL_ID, callId));
     });
   }
 
@@ -452,21 +455,21 @@ public final class MediaRelayVerticle extends VerticleBase {
     retired.addTo(total);
     sessions.values().forEach(s -> s.counters().addTo(total));
     JsonObject r = new JsonObject()
-        .put("sessions", sessions.size())
-        .put("creating", creating.size())
-        .put("rtpPorts", rt.ports().inUse())
-        .put("agents", rt.ice().liveAgents())
-        .put("dtlsSessions", rt.dtlsThreads().get())
+        .put(Fields.SESSIONS, sessions.size())
+        .put(Fields.CREATING, creating.size())
+        .put(Fields.RTP_PORTS, rt.ports().inUse())
+        .put(Fields.AGENTS, rt.ice().liveAgents())
+        .put(Fields.DTLS_SESSIONS, rt.dtlsThreads().get())
         // The old name of dtlsSessions, from when every leg had a DTLS thread; kept for existing readers.
-        .put("dtlsThreads", rt.dtlsThreads().get())
-        .put("rtpRegistrations", rt.loop().registrations())
-        .put("rtcpTasks", rt.rtcp().liveTasks())
-        .put("webrtcPort", rt.ice().port())
-        .put("fingerprint", rt.identity().fingerprint())
-        .put("counters", total.toJson());
-    String callId = m.body() == null ? null : text(m.body(), "callId");
+        .put(Fields.DTLS_THREADS, rt.dtlsThreads().get())
+        .put(Fields.RTP_REGISTRATIONS, rt.loop().registrations())
+        .put(Fields.RTCP_TASKS, rt.rtcp().liveTasks())
+        .put(Fields.WEBRTC_PORT, rt.ice().port())
+        .put(Fields.FINGERPRINT, rt.identity().fingerprint())
+        .put(Fields.COUNTERS, total.toJson());
+    String callId = m.body() == null ? null : text(m.body(), Fields.CALL_ID);
     if (callId != null && sessions.containsKey(callId)) {
-      r.put("session", sessions.get(callId).status());
+      r.put(Fields.SESSION, sessions.get(callId).status());
     }
     m.reply(r);
   }
@@ -478,7 +481,7 @@ public final class MediaRelayVerticle extends VerticleBase {
     for (MediaSession s : sessions.values()) {
       JsonObject e = s.checkTimeout(now, timeoutNanos, holdTimeoutNanos);
       if (e != null) {
-        LOG.info("call={} media {}: {}", s.callId(), e.getString("state"), e.getString("reason"));
+        LOG.info("call={} media {}: {}", s.callId(), e.getString(Fields.STATE), e.getString(Fields.REASON));
         emit(s.sessionId(), e);
       }
     }
@@ -489,7 +492,7 @@ public final class MediaRelayVerticle extends VerticleBase {
   }
 
   private MediaSession session(Message<JsonObject> m) {
-    String callId = m.body() == null ? null : text(m.body(), "callId");
+    String callId = m.body() == null ? null : text(m.body(), Fields.CALL_ID);
     if (callId == null) {
       m.fail(ErrorCode.MISSING_FIELD.code(), "callId is missing");
       return null;

@@ -13,6 +13,7 @@ import org.webphone.gateway.signalling.protocol.ClientFrame;
 import org.webphone.gateway.signalling.protocol.ClientMethod;
 import org.webphone.gateway.signalling.protocol.ProtocolException;
 import org.webphone.gateway.signalling.protocol.ServerEvent;
+import org.webphone.gateway.signalling.protocol.ServerEventFields;
 
 /**
  * {@code /ws}: the gate at connect time (origin, token, sessions per IP; a refusal is an {@code Error}
@@ -147,14 +148,14 @@ final class WebSocketEndpoint {
     fresh.close("replaced by a resumed session", (short) 1000);
     b.session = target;
     host.attach(target, t);
-    t.send(ack(f, new JsonObject().put("sessionId", target.id())));
+    t.send(ack(f, new JsonObject().put(ServerEventFields.SESSION_ID, target.id())));
   }
 
   static JsonObject ack(ClientFrame f, JsonObject result) {
     JsonObject a = f.method() == ClientMethod.Ping ? ServerEvent.of(ServerEvent.PONG) : ServerEvent.of(ServerEvent.ACK)
-        .put("method", f.method().name());
+        .put(ServerEventFields.METHOD, f.method().name());
     if (f.ref() != null) {
-      a.put("ref", f.ref());
+      a.put(ServerEventFields.REF, f.ref());
     }
     return a.mergeIn(result == null ? new JsonObject() : result);
   }

@@ -90,4 +90,9 @@ public record ClientFrame(ClientMethod method, JsonObject body, Object ref) {
   public String string(String field) {
     return body.getString(field);
   }
+
+  /** The value of a parameter of the method's table. */
+  public String string(Field field) {
+    return body.getString(field.name());
+  }
 }
