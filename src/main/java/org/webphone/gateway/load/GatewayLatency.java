@@ -13,6 +13,7 @@ import java.util.Locale;
 import org.webphone.gateway.GatewayNode;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.SetupLatency;
+import org.webphone.gateway.common.messages.Fields;
 
 /**
  * The set-up latency the gateway itself adds ({@link SetupLatency}: Call → INVITE sent, 200 OK → InCall sent),
@@ -52,8 +53,9 @@ final class GatewayLatency {
         continue;
       }
       // A member that is no gateway (another tool) has no consumer: its failure just leaves it out.
-      asks.add(vertx.eventBus().<JsonObject>request(Addresses.node(member), new JsonObject().put("setupLatency", true),
-          opts).map(m -> m.body().getJsonObject("setupLatency")).otherwise((JsonObject) null));
+      asks.add(vertx.eventBus().<JsonObject>request(Addresses.node(member),
+          new JsonObject().put(Fields.SETUP_LATENCY, true), opts)
+          .map(m -> m.body().getJsonObject(Fields.SETUP_LATENCY)).otherwise((JsonObject) null));
     }
     return Future.join(asks).map(x -> merge(asks.stream().map(Future::result).filter(j -> j != null).toList()));
   }

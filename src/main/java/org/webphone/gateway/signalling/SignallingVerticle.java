@@ -25,6 +25,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.GatewayNode;
 import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.common.messages.Fields;
 import org.webphone.gateway.config.GatewayConfig;
 import org.webphone.gateway.signalling.protocol.ProtocolException;
 
@@ -202,7 +203,8 @@ public final class SignallingVerticle extends VerticleBase {
       calls += s.hasCall() ? 1 : 0;
       detached += s.isDetached() ? 1 : 0;
     }
-    return new JsonObject().put("sessions", sessions.size()).put("calls", calls).put("detached", detached);
+    return new JsonObject().put(Fields.SESSIONS, sessions.size()).put(Fields.CALLS, calls)
+        .put(Fields.DETACHED, detached);
   }
 
   /** Closes sessions idle for {@code limits.idleSessionSec} (no frame, no call); trims the per-IP windows. */
@@ -247,8 +249,8 @@ public final class SignallingVerticle extends VerticleBase {
       body.put("pool", pool.succeeded() ? withoutLeases(pool.result()) : null);
       body.put("sip", sip.succeeded() ? sip.result() : null);
       body.put("media", media.succeeded() ? media.result() : null);
-      body.put("sessions", sig.succeeded() ? sig.result().getValue("sessions") : null);
-      body.put("calls", sig.succeeded() ? sig.result().getValue("calls") : null);
+      body.put("sessions", sig.succeeded() ? sig.result().getValue(Fields.SESSIONS) : null);
+      body.put("calls", sig.succeeded() ? sig.result().getValue(Fields.CALLS) : null);
       boolean ok = "ready".equals(state) && pool.succeeded() && sip.succeeded() && media.succeeded();
       rc.response().setStatusCode(ok ? 200 : 503)
           .putHeader("content-type", "application/json")
