@@ -96,7 +96,8 @@ final class VirtualClient {
       }
       case ServerEvent.REGISTRATION -> {
         String state = f.getString(ServerEventFields.STATE, "");
-        if (phase == Phase.OPENING && (state.equals(ServerEvent.REG_CONNECTION_LIMIT) || state.equals(ServerEvent.REG_FAILED))) {
+        if (phase == Phase.OPENING
+            && (state.equals(ServerEvent.REG_CONNECTION_LIMIT) || state.equals(ServerEvent.REG_FAILED))) {
           registrationFailed(state + (f.getValue(ServerEventFields.CODE) != null
               ? " " + f.getValue(ServerEventFields.CODE) : ""));
         }

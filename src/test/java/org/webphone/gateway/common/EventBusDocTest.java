@@ -176,17 +176,12 @@ class EventBusDocTest {
     return skeleton.stream().map(n -> n.replace("?", "")).collect(Collectors.toCollection(TreeSet::new));
   }
 
+  /** The same table as docs/protocol.md's errors, which ProtocolDocTest holds to {@link ErrorCode}. */
   @Test
-  void theFailureCodeTableIsErrorCode() throws Exception {
-    Map<Integer, String> documented = new TreeMap<>();
-    for (String[] row : MarkdownDoc.read("event-bus.md").section("Failure codes").tableRows()) {
-      documented.put(Integer.parseInt(row[0]), row[1]);
-    }
-    Map<Integer, String> code = new TreeMap<>();
-    for (ErrorCode c : ErrorCode.values()) {
-      code.put(c.code(), c.name());
-    }
-    assertEquals(code, documented, "docs/event-bus.md, '## Failure codes': a row | code | NAME | meaning | per ErrorCode");
+  void theFailureCodeTableIsTheProtocolsErrorTable() throws Exception {
+    assertEquals(MarkdownDoc.read("protocol.md").section("Errors").numberedRows(),
+        MarkdownDoc.read("event-bus.md").section("Failure codes").numberedRows(),
+        "docs/event-bus.md, '## Failure codes': a row | code | NAME | meaning | per ErrorCode");
   }
 
   /** The JSON examples of events to {@code session.<sessionId>}: together they show every field of each kind. */

@@ -8,7 +8,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -65,6 +67,15 @@ public final class MarkdownDoc {
       rows.add(cells);
     }
     return rows;
+  }
+
+  /** A numbered table ({@code | 100 | BAD_JSON | ... |}): number → second cell. */
+  public Map<Integer, String> numberedRows() {
+    Map<Integer, String> out = new TreeMap<>();
+    for (String[] row : tableRows()) {
+      out.put(Integer.parseInt(row[0]), row[1]);
+    }
+    return out;
   }
 
   /** The contents of every fenced block whose info string is {@code info} ("" for a block without one). */

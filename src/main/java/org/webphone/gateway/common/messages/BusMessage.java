@@ -13,7 +13,7 @@ import org.webphone.gateway.common.Addresses;
  */
 public enum BusMessage {
   // ---- account pool (pool.AccountPoolVerticle)
-  /** Lease a free account, or with wait: true and the waiting line on, a place in line (then a lease event). Fails 300. */
+  /** Lease a free account; with wait: true and the waiting line on, a place in line, then a lease event. Fails 300. */
   POOL_LEASE(Addresses.POOL_LEASE, List.of(SESSION_ID, NODE_ID, WAIT),
       List.of(ACCOUNT_ID, TOKEN, ACCOUNT, QUEUED, POSITION)),
   /** Give a lease back, by {accountId, token} or by {sessionId} alone; a repeat succeeds. Fails 301, 302. */
@@ -27,13 +27,13 @@ public enum BusMessage {
       List.of(TOTAL, FREE, LEASED, WAITING, LEASES, WAITING_LINE, NODE_ID, LAST_TOKEN)),
   /** Published cluster-wide, coalesced: the pool's counts changed (a hint; pool.status is the truth). */
   POOL_CHANGED(Addresses.POOL_CHANGED, List.of(TOTAL, FREE, LEASED, WAITING), List.of()),
-  /** Published node-local by the pool to the SIP verticle: leases confirmed until untilNanos (common.ConfirmedLeases). */
+  /** Published node-local, pool to SIP verticle: leases confirmed until untilNanos (common.ConfirmedLeases). */
   POOL_LEASES_CONFIRMED(Addresses.POOL_LEASES_CONFIRMED, List.of(FULL, LEASES, RELEASED, UNTIL_NANOS), List.of()),
   /** Cluster-wide, sent: a waiting-line lease granted on another node, to the pool of the waiter's node. */
   POOL_NODE(Addresses.POOL_NODE.toString(), SessionEvent.LEASE.fields(), List.of()),
 
   // ---- SIP lines and calls (sip.SipLineVerticle)
-  /** Register a leased account once its lease is current; registration progress follows as events. Fails 301, 103, 104, 502. */
+  /** Register a leased account once its lease is current; registration events follow. Fails 301, 103, 104, 502. */
   SIP_LINE_OPEN(Addresses.SIP_LINE_OPEN, List.of(LINE_ID, SESSION_ID, ACCOUNT_ID, TOKEN, ACCOUNT), List.of(LINE_ID)),
   /** End the line's call, unregister, forget the line (replies after the un-REGISTER, or 3 s). Fails 302. */
   SIP_LINE_CLOSE(Addresses.SIP_LINE_CLOSE, List.of(LINE_ID), List.of(LINE_ID)),
@@ -92,7 +92,7 @@ public enum BusMessage {
   SESSION(Addresses.SESSION.toString(), List.of(EVENT), List.of(ACCEPTED)),
 
   // ---- node operations (node.NodeOpsVerticle)
-  /** One node's state; with peer also that node's reply and the round trip, with setupLatency its timers. Fails 302, 501. */
+  /** A node's state; with peer also that node's reply and round trip, with setupLatency its timers. Fails 302, 501. */
   NODE(Addresses.NODE.toString(), List.of(PEER, SETUP_LATENCY),
       List.of(NODE_ID, STATE, MODE, CLUSTERED, MEMBERS, PEER, PEER_RTT_MS, SETUP_LATENCY));
 

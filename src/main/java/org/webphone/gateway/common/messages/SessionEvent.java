@@ -28,11 +28,11 @@ import java.util.List;
  * {@link #json()} starts one, {@link #of} reads the kind back. Examples: docs/event-bus.md.
  */
 public enum SessionEvent {
-  /** sip: the line's registration moved to {@code state} (a {@code REG_*} value); code and reason of the PBX's answer. */
+  /** sip: the line's registration is now {@code state} (a {@code REG_*} value); code, reason: the PBX's answer. */
   REGISTRATION("registration", LINE_ID, STATE, CODE, REASON),
   /** sip: an INVITE rings on the line; {@code sdp} is the PBX's offer, "" for an offerless INVITE. */
   INCOMING("incoming", LINE_ID, CALL_ID, FROM, DISPLAY_NAME, SDP),
-  /** sip: the call's new {@code CallState}; {@code error} with failures only, {@code answerNanos} on an outgoing InCall. */
+  /** sip: the call's new {@code CallState}; {@code error} with failures, {@code answerNanos} on an outgoing InCall. */
   CALL_STATE("callState", LINE_ID, CALL_ID, STATE, DIRECTION, CODE, REASON, ERROR, ANSWER_NANOS),
   /** sip (INFO) or media (RFC 4733, {@code source}): one digit the PBX sent. */
   DTMF("dtmf", CALL_ID, DIGIT, SOURCE),

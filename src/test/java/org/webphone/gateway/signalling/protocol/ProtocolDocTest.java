@@ -156,15 +156,12 @@ class ProtocolDocTest {
 
   @Test
   void theErrorTableIsErrorCode() throws Exception {
-    Map<Integer, String> documented = new TreeMap<>();
-    for (String[] row : MarkdownDoc.read("protocol.md").section("Errors").tableRows()) {
-      documented.put(Integer.parseInt(row[0]), row[1]);
-    }
     Map<Integer, String> code = new TreeMap<>();
     for (ErrorCode c : ErrorCode.values()) {
       code.put(c.code(), c.name());
     }
-    assertEquals(code, documented, "docs/protocol.md, '## Errors': a row | code | NAME | when | per ErrorCode");
+    assertEquals(code, MarkdownDoc.read("protocol.md").section("Errors").numberedRows(),
+        "docs/protocol.md, '## Errors': a row | code | NAME | when | per ErrorCode");
   }
 
   @Test
