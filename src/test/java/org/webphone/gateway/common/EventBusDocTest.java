@@ -130,7 +130,10 @@ class EventBusDocTest {
     for (BusMessage m : BusMessage.values()) {
       defined.add(m.address());
     }
-    assertEquals(code, defined, "every address of common/Addresses needs one constant of BusMessage");
+    List<String> problems = new ArrayList<>();
+    code.stream().filter(a -> !defined.contains(a)).forEach(a -> problems.add(a + ": no BusMessage"));
+    defined.stream().filter(a -> !code.contains(a)).forEach(a -> problems.add(a + ": a BusMessage but no address"));
+    assertEquals(List.of(), problems, "every address of common/Addresses needs one constant of BusMessage");
   }
 
   /**
