@@ -4,6 +4,7 @@ import io.vertx.core.json.JsonObject;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.function.LongSupplier;
+import org.webphone.gateway.common.messages.Fields;
 
 /**
  * A consumer's copy of the leases this node's pool has confirmed recently, kept from the node-local
@@ -18,10 +19,10 @@ import java.util.function.LongSupplier;
  * confirmed as well, so a partial copy only costs round trips, never a wrong answer.
  */
 public final class ConfirmedLeases {
-  public static final String FULL = "full";
-  public static final String LEASES = "leases";
-  public static final String RELEASED = "released";
-  public static final String UNTIL_NANOS = "untilNanos";
+  public static final String FULL = Fields.FULL;
+  public static final String LEASES = Fields.LEASES;
+  public static final String RELEASED = Fields.RELEASED;
+  public static final String UNTIL_NANOS = Fields.UNTIL_NANOS;
 
   private final Map<String, Long> leases = new HashMap<>();
   /** System.nanoTime, or a test's clock shared with the pool so that it can pass a bound without sleeping. */

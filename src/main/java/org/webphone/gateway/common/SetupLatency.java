@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.webphone.gateway.common.messages.Fields;
 
 /**
  * The set-up latency the gateway itself adds to an outgoing call, in two phases of one Micrometer timer
@@ -39,9 +40,15 @@ public final class SetupLatency {
   public static final String ANSWER_TO_INCALL = "answer_to_incall";
   public static final String[] PHASES = {CALL_TO_INVITE, ANSWER_TO_INCALL};
   /** {@code sip.call.make}: when the session took the client's Call (System.nanoTime of this node). */
-  public static final String CALL_NANOS = "callNanos";
+  public static final String CALL_NANOS = Fields.CALL_NANOS;
   /** {@code callState} InCall of an outgoing call: when the SIP verticle took the 200 (System.nanoTime). */
-  public static final String ANSWER_NANOS = "answerNanos";
+  public static final String ANSWER_NANOS = Fields.ANSWER_NANOS;
+  /** The fields of one phase in {@link #snapshot} (the reply of {@code gateway.node.<nodeId>} with setupLatency). */
+  public static final String COUNT = "count";
+  public static final String TOTAL_MS = "totalMs";
+  public static final String MAX_MS = "maxMs";
+  public static final String LE_MS = "leMs";
+  public static final String COUNTS = "counts";
 
   private static final double[] QUANTILES = {0.5, 0.95, 0.99};
   /** Bucket bounds in milliseconds; the last one, 5 s, is past any sane set-up step. */
@@ -93,8 +100,8 @@ public final class SetupLatency {
     JsonObject all = new JsonObject();
     for (String phase : PHASES) {
       HistogramSnapshot s = timer(registry, nodeId, phase).takeSnapshot();
-      JsonObject j = new JsonObject().put("count", s.count()).put("totalMs", s.total(TimeUnit.MILLISECONDS))
-          .put("maxMs", s.max(TimeUnit.MILLISECONDS));
+      JsonObject j = new JsonObject().put(COUNT, s.count()).put(TOTAL_MS, s.total(TimeUnit.MILLISECONDS))
+          .put(MAX_MS, s.max(TimeUnit.MILLISECONDS));
       for (ValueAtPercentile v : s.percentileValues()) {
         j.put("p" + Math.round(v.percentile() * 100) + "Ms", v.value(TimeUnit.MILLISECONDS));
       }
@@ -104,7 +111,7 @@ public final class SetupLatency {
         le.add(b.bucket(TimeUnit.MILLISECONDS));
         counts.add(Math.round(b.count()));
       }
-      all.put(phase, j.put("leMs", le).put("counts", counts));
+      all.put(phase, j.put(LE_MS, le).put(COUNTS, counts));
     }
     return all;
   }

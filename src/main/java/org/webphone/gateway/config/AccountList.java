@@ -6,6 +6,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.regex.Pattern;
+import org.webphone.gateway.common.messages.Fields;
 
 /**
  * The SIP accounts of the pool, from {@code pool.accounts} (explicit list) or, when that is empty, from
@@ -15,13 +16,15 @@ public final class AccountList {
   /** One SIP account. The password never leaves the node that registers it and is never logged. */
   public record Account(String username, String password, String authUser, String displayName) {
     public JsonObject toJson() {
-      return new JsonObject().put("username", username).put("password", password).put("authUser", authUser)
-          .put("displayName", displayName);
+      return new JsonObject().put(Fields.USERNAME, username).put(Fields.PASSWORD, password)
+          .put(Fields.AUTH_USER, authUser).put(Fields.DISPLAY_NAME, displayName);
     }
 
+    /** The {@code account} of a lease ({@code pool.account.lease}, {@code sip.line.open}). */
     public static Account fromJson(JsonObject j) {
-      return new Account(j.getString("username"), j.getString("password"),
-          j.getString("authUser", j.getString("username")), j.getString("displayName", j.getString("username")));
+      return new Account(j.getString(Fields.USERNAME), j.getString(Fields.PASSWORD),
+          j.getString(Fields.AUTH_USER, j.getString(Fields.USERNAME)),
+          j.getString(Fields.DISPLAY_NAME, j.getString(Fields.USERNAME)));
     }
 
     @Override

@@ -1,5 +1,10 @@
 package org.webphone.gateway.load;
 
+import static org.webphone.gateway.common.SetupLatency.COUNT;
+import static org.webphone.gateway.common.SetupLatency.COUNTS;
+import static org.webphone.gateway.common.SetupLatency.LE_MS;
+import static org.webphone.gateway.common.SetupLatency.TOTAL_MS;
+
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
@@ -13,6 +18,7 @@ import java.util.Locale;
 import org.webphone.gateway.GatewayNode;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.SetupLatency;
+import org.webphone.gateway.common.messages.Fields;
 
 /**
  * The set-up latency the gateway itself adds ({@link SetupLatency}: Call → INVITE sent, 200 OK → InCall sent),
@@ -52,8 +58,9 @@ final class GatewayLatency {
         continue;
       }
       // A member that is no gateway (another tool) has no consumer: its failure just leaves it out.
-      asks.add(vertx.eventBus().<JsonObject>request(Addresses.node(member), new JsonObject().put("setupLatency", true),
-          opts).map(m -> m.body().getJsonObject("setupLatency")).otherwise((JsonObject) null));
+      asks.add(vertx.eventBus().<JsonObject>request(Addresses.node(member),
+          new JsonObject().put(Fields.SETUP_LATENCY, true), opts)
+          .map(m -> m.body().getJsonObject(Fields.SETUP_LATENCY)).otherwise((JsonObject) null));
     }
     return Future.join(asks).map(x -> merge(asks.stream().map(Future::result).filter(j -> j != null).toList()));
   }
@@ -68,12 +75,12 @@ final class GatewayLatency {
           continue;
         }
         if (sum == null) {
-          sum = new JsonObject().put("count", 0L).put("totalMs", 0.0).put("leMs", p.getJsonArray("leMs"))
-              .put("counts", plus(p.getJsonArray("counts"), p.getJsonArray("counts"), -1));
+          sum = new JsonObject().put(COUNT, 0L).put(TOTAL_MS, 0.0).put(LE_MS, p.getJsonArray(LE_MS))
+              .put(COUNTS, plus(p.getJsonArray(COUNTS), p.getJsonArray(COUNTS), -1));
         }
-        sum.put("count", sum.getLong("count") + p.getLong("count"))
-            .put("totalMs", sum.getDouble("totalMs") + p.getDouble("totalMs"))
-            .put("counts", plus(sum.getJsonArray("counts"), p.getJsonArray("counts"), 1));
+        sum.put(COUNT, sum.getLong(COUNT) + p.getLong(COUNT))
+            .put(TOTAL_MS, sum.getDouble(TOTAL_MS) + p.getDouble(TOTAL_MS))
+            .put(COUNTS, plus(sum.getJsonArray(COUNTS), p.getJsonArray(COUNTS), 1));
       }
       if (sum != null) {
         all.put(phase, sum);
@@ -94,13 +101,13 @@ final class GatewayLatency {
       if (e == null) {
         continue;
       }
-      long count = e.getLong("count") - (b == null ? 0 : b.getLong("count"));
-      JsonObject p = new JsonObject().put("count", count);
+      long count = e.getLong(COUNT) - (b == null ? 0 : b.getLong(COUNT));
+      JsonObject p = new JsonObject().put(COUNT, count);
       if (count > 0) {
-        double total = e.getDouble("totalMs") - (b == null ? 0 : b.getDouble("totalMs"));
-        JsonArray counts = b == null ? e.getJsonArray("counts")
-            : plus(e.getJsonArray("counts"), b.getJsonArray("counts"), -1);
-        JsonArray le = e.getJsonArray("leMs");
+        double total = e.getDouble(TOTAL_MS) - (b == null ? 0 : b.getDouble(TOTAL_MS));
+        JsonArray counts = b == null ? e.getJsonArray(COUNTS)
+            : plus(e.getJsonArray(COUNTS), b.getJsonArray(COUNTS), -1);
+        JsonArray le = e.getJsonArray(LE_MS);
         p.put("meanMs", round(total / count)).put("p50Ms", percentile(le, counts, count, 50))
             .put("p95Ms", percentile(le, counts, count, 95)).put("p99Ms", percentile(le, counts, count, 99));
       }
@@ -116,13 +123,13 @@ final class GatewayLatency {
     }
     StringBuilder sb = new StringBuilder();
     for (String phase : SetupLatency.PHASES) {
-      JsonObject p = between.getJsonObject(phase, new JsonObject().put("count", 0));
+      JsonObject p = between.getJsonObject(phase, new JsonObject().put(COUNT, 0));
       if (sb.length() > 0) {
         sb.append(", ");
       }
-      sb.append(p.getLong("count") == 0 ? "-" : ms(p.getDouble("p50Ms")) + "/" + ms(p.getDouble("p99Ms")));
+      sb.append(p.getLong(COUNT) == 0 ? "-" : ms(p.getDouble("p50Ms")) + "/" + ms(p.getDouble("p99Ms")));
     }
-    long n = between.getJsonObject(SetupLatency.CALL_TO_INVITE, new JsonObject().put("count", 0)).getLong("count");
+    long n = between.getJsonObject(SetupLatency.CALL_TO_INVITE, new JsonObject().put(COUNT, 0)).getLong(COUNT);
     int nodes = between.getInteger("nodes");
     return sb + "  (n=" + n + ", " + nodes + " node" + (nodes == 1 ? "" : "s") + ")";
   }

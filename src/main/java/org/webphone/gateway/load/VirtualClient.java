@@ -10,6 +10,11 @@ import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.CallState;
 import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.common.messages.Fields;
+import org.webphone.gateway.signalling.protocol.ClientFrame;
+import org.webphone.gateway.signalling.protocol.ClientMethod;
+import org.webphone.gateway.signalling.protocol.ServerEvent;
+import org.webphone.gateway.signalling.protocol.ServerEventFields;
 
 /**
  * One virtual browser: a session opened over the bus ({@code signalling.session.open}) that receives the
@@ -72,58 +77,60 @@ final class VirtualClient {
     consumer = vertx.eventBus().consumer(events, m -> onFrame(m.body()));
     consumer.completion()
         .compose(x -> vertx.eventBus().<JsonObject>request(Addresses.SIGNALLING_OPEN,
-            new JsonObject().put("events", events), requestOptions))
+            new JsonObject().put(Fields.EVENTS, events), requestOptions))
         .onSuccess(reply -> {
-          sessionId = reply.body().getString("sessionId");
-          commands = reply.body().getString("commands");
+          sessionId = reply.body().getString(Fields.SESSION_ID);
+          commands = reply.body().getString(Fields.COMMANDS);
         })
         .onFailure(e -> registrationFailed("open refused: " + reason(e)));
   }
 
   private void onFrame(JsonObject f) {
-    String event = f.getString("event", "");
+    String event = f.getString(ServerEventFields.EVENT, "");
     switch (event) {
-      case "OnSetReadyStatus" -> {
-        if (phase == Phase.OPENING && Boolean.TRUE.equals(f.getBoolean("ready"))) {
+      case ServerEvent.READY -> {
+        if (phase == Phase.OPENING && Boolean.TRUE.equals(f.getBoolean(ServerEventFields.READY))) {
           phase = Phase.READY;
           run.clientReady(this, (System.nanoTime() - openedNanos) / 1e6);
         }
       }
-      case "OnRegistrationStateChanged" -> {
-        String state = f.getString("state", "");
-        if (phase == Phase.OPENING && (state.equals("Connection limit") || state.equals("Failed"))) {
-          registrationFailed(state + (f.getValue("code") != null ? " " + f.getValue("code") : ""));
+      case ServerEvent.REGISTRATION -> {
+        String state = f.getString(ServerEventFields.STATE, "");
+        if (phase == Phase.OPENING
+            && (state.equals(ServerEvent.REG_CONNECTION_LIMIT) || state.equals(ServerEvent.REG_FAILED))) {
+          registrationFailed(state + (f.getValue(ServerEventFields.CODE) != null
+              ? " " + f.getValue(ServerEventFields.CODE) : ""));
         }
       }
-      case "OnSessionClosed" -> {
+      case ServerEvent.CLOSED -> {
         if (phase == Phase.OPENING) {
-          registrationFailed("session closed: " + f.getString("reason"));
+          registrationFailed("session closed: " + f.getString(ServerEventFields.REASON));
         } else if (phase == Phase.CALLING) {
-          endCall(null, "session closed: " + f.getString("reason"));
+          endCall(null, "session closed: " + f.getString(ServerEventFields.REASON));
           phase = Phase.GONE;
         } else {
           phase = Phase.GONE;
         }
         run.clientGone(this);
       }
-      case "OnCallRequest" -> onCallRequest(f);
-      case "OnCallErrorOccurred" -> {
+      case ServerEvent.CALL_REQUEST -> onCallRequest(f);
+      case ServerEvent.CALL_ERROR -> {
         if (isCurrent(f)) {
-          lastError = f.getString("error");
+          lastError = f.getString(ServerEventFields.ERROR);
         }
       }
-      case "OnInCall" -> {
+      case ServerEvent.IN_CALL -> {
         if (isCurrent(f)) {
           onInCall();
         }
       }
-      case "OnCallStateChanged" -> {
+      case ServerEvent.CALL_STATE -> {
         if (!isCurrent(f)) {
           return;
         }
         CallState state;
         try {
-          state = CallState.valueOf(f.getString("state", ""));
+          state = CallState.valueOf(f.getString(ServerEventFields.STATE, ""));
         } catch (IllegalArgumentException e) {
           return;
         }
@@ -133,9 +140,9 @@ final class VirtualClient {
           endCall(state, failureName(state, f));
         }
       }
-      case "Answer" -> {
+      case ServerEvent.ANSWER -> {
         if (isCurrent(f) && leg != null) {
-          onAnswer(leg, f.getString("sdp"));
+          onAnswer(leg, f.getString(ServerEventFields.SDP));
         }
       }
       default -> {
@@ -153,9 +160,9 @@ final class VirtualClient {
     if (state == CallState.Completed) {
       return state.name();
     }
-    String error = f.getString("error", lastError);
-    Object code = f.getValue("code");
-    String reason = f.getString("reason");
+    String error = f.getString(ServerEventFields.ERROR, lastError);
+    Object code = f.getValue(ServerEventFields.CODE);
+    String reason = f.getString(ServerEventFields.REASON);
     return state.name() + (error != null ? "/" + error : "") + (code != null ? " " + code
         : reason != null && reason.length() <= 24 ? " (" + reason + ")" : "");
   }
@@ -165,7 +172,7 @@ final class VirtualClient {
     if (phase != Phase.CALLING) {
       return false;
     }
-    String id = f.getString("callId");
+    String id = f.getString(ServerEventFields.CALL_ID);
     if (id == null || id.equals(previousCallId)) {
       return false;
     }
@@ -189,14 +196,14 @@ final class VirtualClient {
     long attempt = beginCall(null);
     if (run.media() == null) {
       frameSent = true;
-      JsonObject frame = new JsonObject().put("method", "Call").put("number", number).put("sdp", SyntheticOffer.create());
-      vertx.eventBus().<JsonObject>request(commands, frame, requestOptions).onComplete(ar -> acked(attempt, ar));
+      vertx.eventBus().<JsonObject>request(commands, callFrame(number, SyntheticOffer.create()), requestOptions)
+          .onComplete(ar -> acked(attempt, ar));
       return;
     }
     withLeg(attempt, sdp -> {
       callNanos = System.nanoTime(); // as in the page: the call starts once the browser's offer is ready
-      JsonObject frame = new JsonObject().put("method", "Call").put("number", number).put("sdp", sdp);
-      vertx.eventBus().<JsonObject>request(commands, frame, requestOptions).onComplete(ar -> acked(attempt, ar));
+      vertx.eventBus().<JsonObject>request(commands, callFrame(number, sdp), requestOptions)
+          .onComplete(ar -> acked(attempt, ar));
     });
   }
 
@@ -204,18 +211,28 @@ final class VirtualClient {
     if (phase != Phase.READY || !run.acceptingIncoming()) {
       return; // busy or finishing: the gateway rejects/ends it, nothing counted here
     }
-    long attempt = beginCall(f.getString("callId"));
+    long attempt = beginCall(f.getString(ServerEventFields.CALL_ID));
     if (run.media() == null) {
       frameSent = true;
-      JsonObject frame = new JsonObject().put("method", "Accept").put("callId", callId).put("sdp", SyntheticOffer.create());
-      vertx.eventBus().<JsonObject>request(commands, frame, requestOptions).onComplete(ar -> acked(attempt, ar));
+      vertx.eventBus().<JsonObject>request(commands, acceptFrame(SyntheticOffer.create()), requestOptions)
+          .onComplete(ar -> acked(attempt, ar));
       return;
     }
     // As the page does: the browser always offers, in Accept too; the gateway's Answer event follows.
     withLeg(attempt, sdp -> {
-      JsonObject frame = new JsonObject().put("method", "Accept").put("callId", callId).put("sdp", sdp);
-      vertx.eventBus().<JsonObject>request(commands, frame, requestOptions).onComplete(ar -> acked(attempt, ar));
+      vertx.eventBus().<JsonObject>request(commands, acceptFrame(sdp), requestOptions)
+          .onComplete(ar -> acked(attempt, ar));
     });
+  }
+
+  private static JsonObject callFrame(String number, String sdp) {
+    return ClientFrame.build(ClientMethod.Call).put(ClientMethod.Fields.NUMBER.name(), number)
+        .put(ClientMethod.Fields.SDP.name(), sdp);
+  }
+
+  private JsonObject acceptFrame(String sdp) {
+    return ClientFrame.build(ClientMethod.Accept).put(ClientMethod.Fields.CALL_ID.name(), callId)
+        .put(ClientMethod.Fields.SDP.name(), sdp);
   }
 
   // ------------------------------------------------------------------ media (--media)
@@ -302,7 +319,7 @@ final class VirtualClient {
         run.stats().ackMs.add((System.nanoTime() - callNanos) / 1e6);
       }
       if (callId == null) {
-        callId = ar.result().body().getString("callId");
+        callId = ar.result().body().getString(ServerEventFields.CALL_ID);
       }
     } else {
       endCall(null, "refused " + reason(ar.cause()));
@@ -374,9 +391,9 @@ final class VirtualClient {
       return;
     }
     // Without a callId yet (no Ack, no event) HangUp ends the session's one current call.
-    JsonObject frame = new JsonObject().put("method", "HangUp");
+    JsonObject frame = ClientFrame.build(ClientMethod.HangUp);
     if (callId != null) {
-      frame.put("callId", callId);
+      frame.put(ClientMethod.Fields.CALL_ID_OPT.name(), callId);
     }
     vertx.eventBus().request(commands, frame, requestOptions);
     // Whether or not the gateway confirms, the call is over for this client after this long.
@@ -436,7 +453,7 @@ final class VirtualClient {
       leg = null;
     }
     io.vertx.core.Future<Void> closed = sessionId == null ? io.vertx.core.Future.succeededFuture()
-        : vertx.eventBus().request(Addresses.SIGNALLING_CLOSE, new JsonObject().put("sessionId", sessionId),
+        : vertx.eventBus().request(Addresses.SIGNALLING_CLOSE, new JsonObject().put(Fields.SESSION_ID, sessionId),
             requestOptions).<Void>mapEmpty().recover(e -> io.vertx.core.Future.succeededFuture());
     return closed.eventually(() -> consumer == null ? io.vertx.core.Future.succeededFuture() : consumer.unregister());
   }

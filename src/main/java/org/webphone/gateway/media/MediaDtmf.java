@@ -5,6 +5,7 @@ import io.vertx.core.eventbus.Message;
 import io.vertx.core.json.JsonObject;
 import java.util.Map;
 import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.common.messages.Fields;
 
 /**
  * DTMF toward the PBX as RFC 4733 telephone-events, in the RTP stream of the call (same SSRC, sequence
@@ -24,8 +25,8 @@ final class MediaDtmf {
   }
 
   static void handle(Vertx vertx, Map<String, MediaSession> sessions, Message<JsonObject> m) {
-    String callId = m.body() == null ? null : m.body().getString("callId");
-    Object digitsValue = m.body() == null ? null : m.body().getValue("digits");
+    String callId = m.body() == null ? null : m.body().getString(Fields.CALL_ID);
+    Object digitsValue = m.body() == null ? null : m.body().getValue(Fields.DIGITS);
     if (callId == null || digitsValue == null) {
       m.fail(ErrorCode.MISSING_FIELD.code(), "media.session.dtmf needs callId and digits");
       return;
@@ -65,6 +66,6 @@ final class MediaDtmf {
       }
       // remaining steps of the digit: the gap before the next one
     });
-    m.reply(new JsonObject().put("callId", callId));
+    m.reply(new JsonObject().put(Fields.CALL_ID, callId));
   }
 }

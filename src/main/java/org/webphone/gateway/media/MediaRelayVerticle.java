@@ -15,6 +15,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.common.messages.Fields;
+import org.webphone.gateway.common.messages.SessionEvent;
 import org.webphone.gateway.config.GatewayConfig;
 import org.webphone.gateway.config.IpRanges;
 import org.webphone.gateway.media.dtls.DtlsHandshakePool;
@@ -153,9 +155,9 @@ public final class MediaRelayVerticle extends VerticleBase {
 
   private void create(Message<JsonObject> m) {
     JsonObject b = m.body();
-    String callId = text(b, "callId");
-    String sessionId = text(b, "sessionId");
-    String offerText = text(b, "browserOffer");
+    String callId = text(b, Fields.CALL_ID);
+    String sessionId = text(b, Fields.SESSION_ID);
+    String offerText = text(b, Fields.BROWSER_OFFER);
     if (callId == null || sessionId == null || offerText == null) {
       m.fail(ErrorCode.MISSING_FIELD.code(), "media.session.create needs callId, sessionId and browserOffer");
       return;
@@ -170,8 +172,8 @@ public final class MediaRelayVerticle extends VerticleBase {
     int pbxTe;
     try {
       offer = MediaSdp.parseBrowserOffer(offerText);
-      if (b.getValue("pbxOffer") != null) {
-        pbxOffer = MediaSdp.parsePbx(text(b, "pbxOffer") == null ? "" : text(b, "pbxOffer"));
+      if (b.getValue(Fields.PBX_OFFER) != null) {
+        pbxOffer = MediaSdp.parsePbx(text(b, Fields.PBX_OFFER) == null ? "" : text(b, Fields.PBX_OFFER));
         codec = pbxOffer.g711().stream().filter(offer.g711()::contains).findFirst()
             .orElseThrow(() -> new IllegalArgumentException("no common G.711 codec between the PBX and the browser"));
         pbxTe = offer.telephoneEvent() >= 0 ? pbxOffer.telephoneEvent() : -1;
@@ -186,7 +188,7 @@ public final class MediaRelayVerticle extends VerticleBase {
     }
     creating.put(callId, false);
     MediaSdp.PbxMedia pbx = pbxOffer;
-    if (Boolean.TRUE.equals(b.getValue("answerLater"))) {
+    if (Boolean.TRUE.equals(b.getValue(Fields.ANSWER_LATER))) {
       createAnswerLater(m, callId, sessionId, codec, offer, pbxTe, pbx);
       return;
     }
@@ -290,9 +292,9 @@ public final class MediaRelayVerticle extends VerticleBase {
     }
     LOG.info("call={} media created: browser codec {} te {}, RTP port {}", callId, s.codec(),
         offer.telephoneEvent(), s.rtpPort());
-    JsonObject reply = new JsonObject().put("pbxSdp", pbxSdp);
+    JsonObject reply = new JsonObject().put(Fields.PBX_SDP, pbxSdp);
     if (withAnswer) {
-      reply.put("browserAnswer", s.browserAnswer(offer, s.browserLeg()));
+      reply.put(Fields.BROWSER_ANSWER, s.browserAnswer(offer, s.browserLeg()));
     }
     m.reply(reply);
   }
@@ -308,7 +310,7 @@ public final class MediaRelayVerticle extends VerticleBase {
       if (live) {
         LOG.warn("call={} browser leg failed: {}", s.callId(), made.cause().toString());
         s.markEnded();
-        emit(s.sessionId(), s.event("failed", "browser leg: " + made.cause().getMessage()));
+        emit(s.sessionId(), s.event(SessionEvent.MEDIA_FAILED, "browser leg: " + made.cause().getMessage()));
       }
       return;
     }
@@ -319,7 +321,7 @@ public final class MediaRelayVerticle extends VerticleBase {
       return;
     }
     s.replaceBrowserLeg(leg);
-    emit(s.sessionId(), s.event("answer", null).put("sdp", s.browserAnswer(offer, leg)));
+    emit(s.sessionId(), s.event(SessionEvent.MEDIA_ANSWER, null).put(Fields.SDP, s.browserAnswer(offer, leg)));
   }
 
   /** Closes a session or leg that nobody else holds (blocking: joins DTLS, frees the ICE agent). */
@@ -336,7 +338,7 @@ public final class MediaRelayVerticle extends VerticleBase {
       public void onConnected(WebRtcLeg leg) {
         context.runOnContext(v -> {
           if (sessions.get(s.callId()) == s && s.browserLeg() == leg) {
-            emit(s.sessionId(), s.event("connected", null));
+            emit(s.sessionId(), s.event(SessionEvent.MEDIA_CONNECTED, null));
           }
         });
       }
@@ -346,7 +348,7 @@ public final class MediaRelayVerticle extends VerticleBase {
         context.runOnContext(v -> {
           if (sessions.get(s.callId()) == s && s.browserLeg() == leg) {
             s.markEnded();
-            emit(s.sessionId(), s.event("failed", reason));
+            emit(s.sessionId(), s.event(SessionEvent.MEDIA_FAILED, reason));
           }
         });
       }
@@ -360,7 +362,7 @@ public final class MediaRelayVerticle extends VerticleBase {
     }
     MediaSdp.PbxMedia pbx;
     try {
-      pbx = MediaSdp.parsePbx(text(m.body(), "sdp"));
+      pbx = MediaSdp.parsePbx(text(m.body(), Fields.SDP));
       if (pbx.rtp() != null && !pbx.g711().contains(s.codec())) {
         throw new IllegalArgumentException("the PBX SDP lacks the call's codec " + s.codec());
       }
@@ -373,7 +375,7 @@ public final class MediaRelayVerticle extends VerticleBase {
       return;
     }
     String callId = s.callId();
-    String type = m.body().getString("type");
+    String type = m.body().getString(Fields.TYPE);
     boolean repeat = pbx.origin() != null && pbx.origin().equals(lastPbxOrigin.get(callId));
     boolean isAnswer = "answer".equals(type) || (type == null && (awaitingAnswer.contains(callId) || repeat));
     lastPbxOrigin.put(callId, pbx.origin());
@@ -382,7 +384,7 @@ public final class MediaRelayVerticle extends VerticleBase {
       awaitingAnswer.remove(callId);
       m.reply(new JsonObject());
     } else {
-      m.reply(new JsonObject().put("sdp", s.pbxSdp(pbx.direction())));
+      m.reply(new JsonObject().put(Fields.SDP, s.pbxSdp(pbx.direction())));
     }
   }
 
@@ -393,7 +395,7 @@ public final class MediaRelayVerticle extends VerticleBase {
     }
     MediaSdp.BrowserOffer offer;
     try {
-      offer = MediaSdp.parseBrowserOffer(text(m.body(), "browserOffer"));
+      offer = MediaSdp.parseBrowserOffer(text(m.body(), Fields.BROWSER_OFFER));
       if (!offer.g711().contains(s.codec())) {
         throw new IllegalArgumentException("the new offer lacks the call's codec " + s.codec());
       }
@@ -418,7 +420,7 @@ public final class MediaRelayVerticle extends VerticleBase {
         closeOnWorker(old::close);
       }
       LOG.info("call={} browser leg rebuilt", s.callId());
-      m.reply(new JsonObject().put("browserAnswer", s.browserAnswer(offer, leg)));
+      m.reply(new JsonObject().put(Fields.BROWSER_ANSWER, s.browserAnswer(offer, leg)));
     });
   }
 
@@ -427,18 +429,18 @@ public final class MediaRelayVerticle extends VerticleBase {
     if (s == null) {
       return;
     }
-    String d = text(m.body(), "direction");
+    String d = text(m.body(), Fields.DIRECTION);
     if (d == null || !Set.of("sendrecv", "sendonly", "recvonly", "inactive").contains(d)) {
       m.fail(ErrorCode.BAD_FIELD.code(), "direction must be sendrecv, sendonly, recvonly or inactive");
       return;
     }
     s.setLocalDirection(d);
     awaitingAnswer.add(s.callId());
-    m.reply(new JsonObject().put("sdp", s.pbxSdp(null)));
+    m.reply(new JsonObject().put(Fields.SDP, s.pbxSdp(null)));
   }
 
   private void close(Message<JsonObject> m) {
-    String callId = text(m.body(), "callId");
+    String callId = text(m.body(), Fields.CALL_ID);
     if (callId == null) {
       m.fail(ErrorCode.MISSING_FIELD.code(), "media.session.close needs callId");
       return;
@@ -450,7 +452,7 @@ public final class MediaRelayVerticle extends VerticleBase {
     awaitingAnswer.remove(callId);
     lastPbxOrigin.remove(callId);
     if (s == null) {
-      m.reply(new JsonObject().put("callId", callId));
+      m.reply(new JsonObject().put(Fields.CALL_ID, callId));
       return;
     }
     vertx.executeBlocking(() -> {
@@ -462,8 +464,9 @@ public final class MediaRelayVerticle extends VerticleBase {
       quality.record(s.pbxRtcp());
       LOG.info("call={} media closed: quality browser leg {}, PBX leg {}; SRTP {}; {}", callId,
           s.browserRtcp().summary(), s.pbxRtcp().summary(), s.srtpProfile(), s.counters().toJson().encode());
-      emit(s.sessionId(), s.event("closed", m.body().getString("reason", "closed")));
-      m.reply(new JsonObject().put("callId", callId));
+      String reason = m.body().getString(Fields.REASON, SessionEvent.MEDIA_CLOSED);
+      emit(s.sessionId(), s.event(SessionEvent.MEDIA_CLOSED, reason));
+      m.reply(new JsonObject().put(Fields.CALL_ID, callId));
     });
   }
 
@@ -472,26 +475,26 @@ public final class MediaRelayVerticle extends VerticleBase {
     retired.addTo(total);
     sessions.values().forEach(s -> s.counters().addTo(total));
     JsonObject r = new JsonObject()
-        .put("sessions", sessions.size())
-        .put("creating", creating.size())
-        .put("rtpPorts", rt.ports().inUse())
-        .put("agents", rt.ice().liveAgents())
-        .put("dtlsSessions", rt.dtlsThreads().get())
+        .put(Fields.SESSIONS, sessions.size())
+        .put(Fields.CREATING, creating.size())
+        .put(Fields.RTP_PORTS, rt.ports().inUse())
+        .put(Fields.AGENTS, rt.ice().liveAgents())
+        .put(Fields.DTLS_SESSIONS, rt.dtlsThreads().get())
         // The old name of dtlsSessions, from when every leg had a DTLS thread; kept for existing readers.
-        .put("dtlsThreads", rt.dtlsThreads().get())
-        .put("dtlsHandshakes", rt.ice().dtlsPool().running())
-        .put("dtlsWaiting", rt.ice().dtlsPool().waiting())
-        .put("dtlsHelloTimers", rt.ice().dtlsPool().timers())
-        .put("dtlsHelloTimeouts", rt.ice().dtlsPool().helloTimeouts())
-        .put("dtlsPoolThreads", rt.ice().dtlsPool().threads())
-        .put("rtpRegistrations", rt.loop().registrations())
-        .put("rtcpTasks", rt.rtcp().liveTasks())
-        .put("webrtcPort", rt.ice().port())
-        .put("fingerprint", rt.identity().fingerprint())
-        .put("counters", total.toJson());
-    String callId = m.body() == null ? null : text(m.body(), "callId");
+        .put(Fields.DTLS_THREADS, rt.dtlsThreads().get())
+        .put(Fields.DTLS_HANDSHAKES, rt.ice().dtlsPool().running())
+        .put(Fields.DTLS_WAITING, rt.ice().dtlsPool().waiting())
+        .put(Fields.DTLS_HELLO_TIMERS, rt.ice().dtlsPool().timers())
+        .put(Fields.DTLS_HELLO_TIMEOUTS, rt.ice().dtlsPool().helloTimeouts())
+        .put(Fields.DTLS_POOL_THREADS, rt.ice().dtlsPool().threads())
+        .put(Fields.RTP_REGISTRATIONS, rt.loop().registrations())
+        .put(Fields.RTCP_TASKS, rt.rtcp().liveTasks())
+        .put(Fields.WEBRTC_PORT, rt.ice().port())
+        .put(Fields.FINGERPRINT, rt.identity().fingerprint())
+        .put(Fields.COUNTERS, total.toJson());
+    String callId = m.body() == null ? null : text(m.body(), Fields.CALL_ID);
     if (callId != null && sessions.containsKey(callId)) {
-      r.put("session", sessions.get(callId).status());
+      r.put(Fields.SESSION, sessions.get(callId).status());
     }
     m.reply(r);
   }
@@ -503,7 +506,7 @@ public final class MediaRelayVerticle extends VerticleBase {
     for (MediaSession s : sessions.values()) {
       JsonObject e = s.checkTimeout(now, timeoutNanos, holdTimeoutNanos);
       if (e != null) {
-        LOG.info("call={} media {}: {}", s.callId(), e.getString("state"), e.getString("reason"));
+        LOG.info("call={} media {}: {}", s.callId(), e.getString(Fields.STATE), e.getString(Fields.REASON));
         emit(s.sessionId(), e);
       }
     }
@@ -514,7 +517,7 @@ public final class MediaRelayVerticle extends VerticleBase {
   }
 
   private MediaSession session(Message<JsonObject> m) {
-    String callId = m.body() == null ? null : text(m.body(), "callId");
+    String callId = m.body() == null ? null : text(m.body(), Fields.CALL_ID);
     if (callId == null) {
       m.fail(ErrorCode.MISSING_FIELD.code(), "callId is missing");
       return null;

@@ -6,6 +6,8 @@ import java.nio.ByteBuffer;
 import java.util.concurrent.ThreadLocalRandom;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.webphone.gateway.common.messages.Fields;
+import org.webphone.gateway.common.messages.SessionEvent;
 import org.webphone.gateway.media.MediaCounters.Name;
 import org.webphone.gateway.media.rtp.PacketBuffer;
 import org.webphone.gateway.media.rtp.RtcpLeg;
@@ -266,8 +268,9 @@ final class MediaSession {
     lastDtmfEndTs = ts;
     int event = b[Rtp.HEADER] & 0xFF;
     if (event < DTMF_DIGITS.length()) {
-      rt.events().emit(sessionId, new JsonObject().put("event", "dtmf").put("callId", callId)
-          .put("digit", String.valueOf(DTMF_DIGITS.charAt(event))).put("source", "rfc4733"));
+      rt.events().emit(sessionId, SessionEvent.DTMF.json().put(Fields.CALL_ID, callId)
+          .put(Fields.DIGIT, String.valueOf(DTMF_DIGITS.charAt(event)))
+          .put(Fields.SOURCE, SessionEvent.DTMF_RFC4733));
     }
   }
 
@@ -314,11 +317,11 @@ final class MediaSession {
     }
     WebRtcLeg leg = browser;
     String reason = null;
-    String state = "timeout";
+    String state = SessionEvent.MEDIA_TIMEOUT;
     long secs = timeoutNanos / 1_000_000_000L;
     if (leg != null && !leg.connected() && now - leg.createdNanos() > timeoutNanos) {
       reason = "browser media (ICE/DTLS) not connected within " + secs + " s";
-      state = "failed";
+      state = SessionEvent.MEDIA_FAILED;
     } else if (leg != null && leg.connected() && now - Math.max(lastBrowserNanos, leg.createdNanos()) > timeoutNanos) {
       reason = "no media from the browser for " + secs + " s";
     } else {
@@ -336,9 +339,9 @@ final class MediaSession {
   }
 
   JsonObject event(String state, String reason) {
-    JsonObject e = new JsonObject().put("event", "media").put("callId", callId).put("state", state);
+    JsonObject e = SessionEvent.MEDIA.json().put(Fields.CALL_ID, callId).put(Fields.STATE, state);
     if (reason != null) {
-      e.put("reason", reason);
+      e.put(Fields.REASON, reason);
     }
     return e;
   }

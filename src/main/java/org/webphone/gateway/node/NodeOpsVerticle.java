@@ -23,6 +23,7 @@ import org.webphone.gateway.GatewayNode;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.ErrorCode;
 import org.webphone.gateway.common.SetupLatency;
+import org.webphone.gateway.common.messages.Fields;
 
 /**
  * Node-level operations, deployed first and stopped last so it answers while the node drains:
@@ -45,12 +46,12 @@ public final class NodeOpsVerticle extends VerticleBase {
 
   /** Gauge name → status address and field it is read from. */
   private static final String[][] GAUGES = {
-      {"webphone.node.sessions", Addresses.SIGNALLING_STATUS, "sessions"},
-      {"webphone.node.calls", Addresses.SIGNALLING_STATUS, "calls"},
-      {"webphone.node.sip.lines", Addresses.SIP_STATUS, "lines"},
-      {"webphone.node.sip.registered", Addresses.SIP_STATUS, "registered"},
-      {"webphone.node.sip.calls", Addresses.SIP_STATUS, "calls"},
-      {"webphone.node.media.sessions", Addresses.MEDIA_STATUS, "sessions"},
+      {"webphone.node.sessions", Addresses.SIGNALLING_STATUS, Fields.SESSIONS},
+      {"webphone.node.calls", Addresses.SIGNALLING_STATUS, Fields.CALLS},
+      {"webphone.node.sip.lines", Addresses.SIP_STATUS, Fields.LINES},
+      {"webphone.node.sip.registered", Addresses.SIP_STATUS, Fields.REGISTERED},
+      {"webphone.node.sip.calls", Addresses.SIP_STATUS, Fields.CALLS},
+      {"webphone.node.media.sessions", Addresses.MEDIA_STATUS, Fields.SESSIONS},
   };
 
   private final Map<String, Double> values = new ConcurrentHashMap<>();
@@ -125,12 +126,12 @@ public final class NodeOpsVerticle extends VerticleBase {
 
   private void info(Message<JsonObject> m) {
     var map = vertx.sharedData().<String, String>getLocalMap(GatewayNode.NODE_MAP);
-    JsonObject me = new JsonObject().put("nodeId", nodeId).put("state", state()).put("mode", map.get("mode"))
-        .put("clustered", vertx.isClustered()).put("members", members());
-    if (registry != null && m.body() != null && Boolean.TRUE.equals(m.body().getValue("setupLatency"))) {
-      me.put("setupLatency", SetupLatency.snapshot(registry, nodeId));
+    JsonObject me = new JsonObject().put(Fields.NODE_ID, nodeId).put(Fields.STATE, state())
+        .put(Fields.MODE, map.get("mode")).put(Fields.CLUSTERED, vertx.isClustered()).put(Fields.MEMBERS, members());
+    if (registry != null && m.body() != null && Boolean.TRUE.equals(m.body().getValue(Fields.SETUP_LATENCY))) {
+      me.put(Fields.SETUP_LATENCY, SetupLatency.snapshot(registry, nodeId));
     }
-    String peer = m.body() == null ? null : m.body().getString("peer");
+    String peer = m.body() == null ? null : m.body().getString(Fields.PEER);
     if (peer == null || peer.isBlank()) {
       m.reply(me);
       return;
@@ -139,7 +140,8 @@ public final class NodeOpsVerticle extends VerticleBase {
     vertx.eventBus().<JsonObject>request(Addresses.node(peer), new JsonObject(),
         new DeliveryOptions().setSendTimeout(requestTimeoutMs)).onComplete(ar -> {
           if (ar.succeeded()) {
-            m.reply(me.put("peer", ar.result().body()).put("peerRttMs", (System.nanoTime() - t0) / 1_000_000.0));
+            m.reply(me.put(Fields.PEER, ar.result().body())
+                .put(Fields.PEER_RTT_MS, (System.nanoTime() - t0) / 1_000_000.0));
           } else if (ar.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS) {
             m.fail(ErrorCode.NOT_FOUND.code(), "no node " + peer + " in the cluster");
           } else {

@@ -23,6 +23,8 @@ import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.ConfirmedLeases;
 import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.common.messages.Fields;
+import org.webphone.gateway.common.messages.SessionEvent;
 import org.webphone.gateway.config.AccountList;
 import org.webphone.gateway.config.GatewayConfig;
 
@@ -215,12 +217,12 @@ public final class AccountPoolVerticle extends VerticleBase {
   // ---------------------------------------------------------------- commands
 
   private void onLease(Message<JsonObject> m) {
-    String sessionId = text(m, "sessionId");
+    String sessionId = text(m, Fields.SESSION_ID);
     if (sessionId == null) {
       return;
     }
-    Object node = body(m).getValue("nodeId", nodeId);
-    Object waitField = body(m).getValue("wait", false);
+    Object node = body(m).getValue(Fields.NODE_ID, nodeId);
+    Object waitField = body(m).getValue(Fields.WAIT, false);
     if (!(node instanceof String n) || n.isBlank()) {
       m.fail(ErrorCode.BAD_FIELD.code(), "nodeId must be a non-empty string");
       return;
@@ -246,7 +248,7 @@ public final class AccountPoolVerticle extends VerticleBase {
         LOG.info("line={} waits for an account at position {}", sessionId, r.position());
         line.queued(sessionId, r.position());
         metrics.queued();
-        m.reply(new JsonObject().put("queued", true).put("position", r.position()));
+        m.reply(new JsonObject().put(Fields.QUEUED, true).put(Fields.POSITION, r.position()));
       } else {
         LOG.info("line={} refused: no free account ({} leased, {} waiting)", sessionId, r.counts().leased(),
             r.counts().waiting());
@@ -259,11 +261,11 @@ public final class AccountPoolVerticle extends VerticleBase {
   }
 
   private void onRelease(Message<JsonObject> m) {
-    if (!body(m).containsKey("accountId") && body(m).containsKey("sessionId")) {
+    if (!body(m).containsKey(Fields.ACCOUNT_ID) && body(m).containsKey(Fields.SESSION_ID)) {
       releaseSession(m);
       return;
     }
-    String accountId = text(m, "accountId");
+    String accountId = text(m, Fields.ACCOUNT_ID);
     Long token = accountId == null ? null : token(m);
     if (token == null) {
       return;
@@ -278,7 +280,7 @@ public final class AccountPoolVerticle extends VerticleBase {
       switch (r.status()) {
         case RELEASED -> {
           LOG.debug("account {} token {} released", accountId, token);
-          m.reply(new JsonObject().put("released", true));
+          m.reply(new JsonObject().put(Fields.RELEASED, true));
           if (r.handedTo() != null) {
             line.deliver(r.handedTo());
           }
@@ -295,7 +297,7 @@ public final class AccountPoolVerticle extends VerticleBase {
 
   /** {sessionId} without accountId: whatever the session has (a lease it never heard of, or a place in line). */
   private void releaseSession(Message<JsonObject> m) {
-    String sessionId = text(m, "sessionId");
+    String sessionId = text(m, Fields.SESSION_ID);
     if (sessionId == null) {
       return;
     }
@@ -306,7 +308,7 @@ public final class AccountPoolVerticle extends VerticleBase {
         fail(m, "release", ar.cause());
       } else if (ar.result().status() == PoolState.ReleaseStatus.RELEASED) {
         LOG.info("line={} gave back what it held", sessionId);
-        m.reply(new JsonObject().put("released", true));
+        m.reply(new JsonObject().put(Fields.RELEASED, true));
         if (ar.result().handedTo() != null) {
           line.deliver(ar.result().handedTo());
         }
@@ -318,7 +320,7 @@ public final class AccountPoolVerticle extends VerticleBase {
   }
 
   private void onValidate(Message<JsonObject> m) {
-    String accountId = text(m, "accountId");
+    String accountId = text(m, Fields.ACCOUNT_ID);
     Long token = accountId == null ? null : token(m);
     if (token == null) {
       return;
@@ -327,19 +329,19 @@ public final class AccountPoolVerticle extends VerticleBase {
       if (ar.failed()) {
         fail(m, "validate", ar.cause());
       } else {
-        m.reply(new JsonObject().put("current", ar.result()));
+        m.reply(new JsonObject().put(Fields.CURRENT, ar.result()));
       }
     });
   }
 
   private void onStatus(Message<JsonObject> m) {
-    if (Boolean.FALSE.equals(body(m).getValue("leases"))) {
+    if (Boolean.FALSE.equals(body(m).getValue(Fields.LEASES))) {
       // Pollers (metrics, health) need the counts only: no list of every lease across the cluster.
       store.run(new PoolOp.CountsOnly()).onComplete(ar -> {
         if (ar.failed()) {
           fail(m, "status", ar.cause());
         } else {
-          m.reply(PoolJson.counts(ar.result()).put("nodeId", nodeId));
+          m.reply(PoolJson.counts(ar.result()).put(Fields.NODE_ID, nodeId));
         }
       });
       return;
@@ -351,18 +353,19 @@ public final class AccountPoolVerticle extends VerticleBase {
       }
       PoolState.Status s = ar.result();
       JsonArray leases = new JsonArray();
-      s.leases().forEach(l -> leases.add(new JsonObject().put("accountId", l.accountId()).put("token", l.token())
-          .put("nodeId", l.nodeId()).put("sessionId", l.sessionId()).put("since", l.since())));
+      s.leases().forEach(l -> leases.add(new JsonObject().put(Fields.ACCOUNT_ID, l.accountId())
+          .put(Fields.TOKEN, l.token()).put(Fields.NODE_ID, l.nodeId()).put(Fields.SESSION_ID, l.sessionId())
+          .put(Fields.SINCE, l.since())));
       JsonArray queue = new JsonArray();
-      s.waiters().forEach(w -> queue.add(new JsonObject().put("sessionId", w.sessionId()).put("nodeId", w.nodeId())
-          .put("since", w.since())));
-      m.reply(PoolJson.counts(s.counts()).put("leases", leases).put("waitingLine", queue).put("nodeId", nodeId)
-          .put("lastToken", s.lastToken()));
+      s.waiters().forEach(w -> queue.add(new JsonObject().put(Fields.SESSION_ID, w.sessionId())
+          .put(Fields.NODE_ID, w.nodeId()).put(Fields.SINCE, w.since())));
+      m.reply(PoolJson.counts(s.counts()).put(Fields.LEASES, leases).put(Fields.WAITING_LINE, queue)
+          .put(Fields.NODE_ID, nodeId).put(Fields.LAST_TOKEN, s.lastToken()));
     });
   }
 
   private void onCancelWait(Message<JsonObject> m) {
-    String sessionId = text(m, "sessionId");
+    String sessionId = text(m, Fields.SESSION_ID);
     if (sessionId == null) {
       return;
     }
@@ -372,7 +375,7 @@ public final class AccountPoolVerticle extends VerticleBase {
         fail(m, "cancel-wait", ar.cause());
         return;
       }
-      m.reply(new JsonObject().put("removed", ar.result() != null));
+      m.reply(new JsonObject().put(Fields.REMOVED, ar.result() != null));
       if (ar.result() != null) {
         LOG.info("line={} left the waiting line", sessionId);
         noteChange(ar.result());
@@ -412,8 +415,9 @@ public final class AccountPoolVerticle extends VerticleBase {
         // This node was silent past the TTL (or dropped from the cluster): the account may be someone else's.
         LOG.warn("line={} lost account {} token {}: the cluster took the lease away", h.sessionId(), h.accountId(),
             h.token());
-        vertx.eventBus().send(Addresses.session(h.sessionId()), new JsonObject().put("event", "revoked")
-            .put("sessionId", h.sessionId()).put("accountId", h.accountId()).put("token", h.token()));
+        vertx.eventBus().send(Addresses.session(h.sessionId()), SessionEvent.REVOKED.json()
+            .put(Fields.SESSION_ID, h.sessionId()).put(Fields.ACCOUNT_ID, h.accountId())
+            .put(Fields.TOKEN, h.token()));
       }
     });
   }
@@ -499,7 +503,7 @@ public final class AccountPoolVerticle extends VerticleBase {
   }
 
   private static Long token(Message<JsonObject> m) {
-    Object v = body(m).getValue("token");
+    Object v = body(m).getValue(Fields.TOKEN);
     if (v == null) {
       m.fail(ErrorCode.MISSING_FIELD.code(), "token is missing");
       return null;

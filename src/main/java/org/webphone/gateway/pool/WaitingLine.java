@@ -11,6 +11,8 @@ import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.common.messages.Fields;
+import org.webphone.gateway.common.messages.SessionEvent;
 
 /**
  * This node's side of the cluster-wide waiting line: hands accounts granted to waiters to their sessions
@@ -49,7 +51,8 @@ final class WaitingLine {
 
   /** Sends a lease made for a waiter to the node that holds the waiting session. */
   void deliver(PoolState.Grant g) {
-    JsonObject ev = PoolJson.grant(g).put("event", "lease").put("sessionId", g.lease().sessionId());
+    JsonObject ev = PoolJson.grant(g).put(Fields.EVENT, SessionEvent.LEASE.kind())
+        .put(Fields.SESSION_ID, g.lease().sessionId());
     if (g.lease().member().equals(store.member())) {
       deliverLocal(ev);
     } else {
@@ -63,9 +66,9 @@ final class WaitingLine {
    * {@code {accepted:false}}, the account goes back at once (to the next waiter, if any).
    */
   void deliverLocal(JsonObject ev) {
-    String sessionId = ev.getString("sessionId");
-    String accountId = ev.getString("accountId");
-    long token = ev.getLong("token");
+    String sessionId = ev.getString(Fields.SESSION_ID);
+    String accountId = ev.getString(Fields.ACCOUNT_ID);
+    long token = ev.getLong(Fields.TOKEN);
     local.remove(sessionId);
     leases.granted(accountId, token, sessionId);
     LOG.info("line={} waited and got account {} token {}", sessionId, accountId, token);
@@ -74,7 +77,7 @@ final class WaitingLine {
           boolean gone = ar.failed() && ar.cause() instanceof ReplyException re
               && re.failureType() == ReplyFailure.NO_HANDLERS;
           boolean refused = ar.succeeded() && ar.result().body() instanceof JsonObject b
-              && Boolean.FALSE.equals(b.getValue("accepted"));
+              && Boolean.FALSE.equals(b.getValue(Fields.ACCEPTED));
           if (gone || refused) {
             LOG.info("line={} {}; account {} goes back", sessionId, gone ? "is gone" : "refused the lease", accountId);
             leases.releasing(accountId, token);
@@ -105,8 +108,8 @@ final class WaitingLine {
           Integer before = local.get(e.getKey());
           if (before != null && !before.equals(e.getValue())) {
             local.put(e.getKey(), e.getValue());
-            vertx.eventBus().send(Addresses.session(e.getKey()), new JsonObject().put("event", "queue")
-                .put("sessionId", e.getKey()).put("position", e.getValue()));
+            vertx.eventBus().send(Addresses.session(e.getKey()), SessionEvent.QUEUE.json()
+                .put(Fields.SESSION_ID, e.getKey()).put(Fields.POSITION, e.getValue()));
           }
         }
         local.keySet().retainAll(ar.result().keySet());

@@ -4,6 +4,7 @@ import io.vertx.core.eventbus.Message;
 import io.vertx.core.json.JsonObject;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.common.messages.Fields;
 import org.webphone.gateway.signalling.protocol.ClientFrame;
 import org.webphone.gateway.signalling.protocol.ProtocolException;
 
@@ -31,9 +32,9 @@ final class BusEndpoint {
       if (host.draining()) {
         throw new ProtocolException(ErrorCode.SHUTTING_DOWN, "the gateway is shutting down");
       }
-      String ip = string(body, "clientIp");
-      String resumeToken = string(body, "resumeToken");
-      String events = string(body, "events");
+      String ip = string(body, Fields.CLIENT_IP);
+      String resumeToken = string(body, Fields.RESUME_TOKEN);
+      String events = string(body, Fields.EVENTS);
       if (resumeToken != null) {
         ClientSession s = host.byToken(resumeToken);
         if (s == null) {
@@ -43,7 +44,7 @@ final class BusEndpoint {
         // In a cluster the commands consumer must be known everywhere before the client uses it.
         t.ready().onComplete(x -> {
           host.attach(s, t);
-          m.reply(reply(s, t).put("resumed", true));
+          m.reply(reply(s, t).put(Fields.RESUMED, true));
         });
         return;
       }
@@ -51,7 +52,7 @@ final class BusEndpoint {
       BusTransport t = transport(s, events);
       t.ready().onComplete(x -> {
         // Reply first, so a client that did not name its own events address can subscribe before Ready.
-        m.reply(reply(s, t).put("resumed", false));
+        m.reply(reply(s, t).put(Fields.RESUMED, false));
         host.start(s, t);
       });
     } catch (ProtocolException e) {
@@ -60,13 +61,13 @@ final class BusEndpoint {
   }
 
   private void close(Message<JsonObject> m) {
-    String id = m.body() == null ? null : m.body().getString("sessionId");
+    String id = m.body() == null ? null : m.body().getString(Fields.SESSION_ID);
     ClientSession s = id == null ? null : host.session(id);
     if (s == null) {
       m.fail(ErrorCode.NOT_FOUND.code(), "no session " + id);
       return;
     }
-    s.close("closed by request", (short) 1000).onComplete(x -> m.reply(new JsonObject().put("sessionId", id)));
+    s.close("closed by request", (short) 1000).onComplete(x -> m.reply(new JsonObject().put(Fields.SESSION_ID, id)));
   }
 
   private BusTransport transport(ClientSession s, String events) {
@@ -107,8 +108,8 @@ final class BusEndpoint {
   }
 
   private static JsonObject reply(ClientSession s, BusTransport t) {
-    return new JsonObject().put("sessionId", s.id()).put("resumeToken", s.resumeToken())
-        .put("commands", Addresses.sessionCommands(s.id())).put("events", t.events());
+    return new JsonObject().put(Fields.SESSION_ID, s.id()).put(Fields.RESUME_TOKEN, s.resumeToken())
+        .put(Fields.COMMANDS, Addresses.sessionCommands(s.id())).put(Fields.EVENTS, t.events());
   }
 
   private static String string(JsonObject body, String field) {

@@ -10,9 +10,13 @@ import org.webphone.gateway.common.CallState;
 import org.webphone.gateway.common.ErrorCode;
 import org.webphone.gateway.common.Randoms;
 import org.webphone.gateway.common.SetupLatency;
+import org.webphone.gateway.common.messages.Fields;
+import org.webphone.gateway.common.messages.SessionEvent;
 import org.webphone.gateway.signalling.protocol.ClientFrame;
+import org.webphone.gateway.signalling.protocol.ClientMethod;
 import org.webphone.gateway.signalling.protocol.ProtocolException;
 import org.webphone.gateway.signalling.protocol.ServerEvent;
+import org.webphone.gateway.signalling.protocol.ServerEventFields;
 
 /**
  * The call of one session (a line has at most one): the client's call methods, the SIP and media events
@@ -82,7 +86,7 @@ final class CallControl {
     if (call != null) {
       throw new ProtocolException(ErrorCode.WRONG_STATE, "a call is already in progress");
     }
-    String target = owner.dialPolicy().check(f.string("number"));
+    String target = owner.dialPolicy().check(f.string(ClientMethod.Fields.NUMBER));
     owner.countCallAttempt();
     Call c = new Call("c-" + Randoms.uuid(), false, null);
     call = c;
@@ -98,30 +102,31 @@ final class CallControl {
       }
       mediaCreated(c, ar.result());
       c.sipRequested = true;
-      JsonObject make = new JsonObject().put("lineId", owner.lineId()).put("callId", c.id).put("target", target)
-          .put("sdp", ar.result().getString("pbxSdp")).put(SetupLatency.CALL_NANOS, callNanos);
+      JsonObject make = new JsonObject().put(Fields.LINE_ID, owner.lineId()).put(Fields.CALL_ID, c.id)
+          .put(Fields.TARGET, target).put(Fields.SDP, ar.result().getString(Fields.PBX_SDP))
+          .put(Fields.CALL_NANOS, callNanos);
       owner.replies().request(Addresses.SIP_CALL_MAKE, make).onFailure(e -> {
         if (call == c) {
           fail(c, e, false);
         }
       });
     });
-    return Future.succeededFuture(new JsonObject().put("callId", c.id));
+    return Future.succeededFuture(ack(c));
   }
 
   Future<JsonObject> hangUp(ClientFrame f) {
-    Call c = requireCall(f.string("callId"));
+    Call c = requireCall(f.string(ClientMethod.Fields.CALL_ID));
     if (c.incoming && !c.answered && !c.accepting) {
       return reject(c);
     }
     LOG.info("call={} line={} hung up by the browser", c.id, owner.lineId());
     endAtSip(c);
     finish(c, c.answered ? CallState.Completed : CallState.Cancelled, null, null, null);
-    return Future.succeededFuture(new JsonObject().put("callId", c.id));
+    return Future.succeededFuture(ack(c));
   }
 
   Future<JsonObject> accept(ClientFrame f) {
-    Call c = requireRinging(f.string("callId"), "accept");
+    Call c = requireRinging(f.string(ClientMethod.Fields.CALL_ID), "accept");
     c.accepting = true;
     LOG.info("call={} line={} accepted by the browser", c.id, owner.lineId());
     // No pbxOffer for an offerless INVITE: the 200 OK then carries our offer.
@@ -136,15 +141,15 @@ final class CallControl {
       }
       mediaCreated(c, ar.result());
       c.sipRequested = true;
-      JsonObject acc = new JsonObject().put("lineId", owner.lineId()).put("callId", c.id)
-          .put("sdp", ar.result().getString("pbxSdp"));
+      JsonObject acc = new JsonObject().put(Fields.LINE_ID, owner.lineId()).put(Fields.CALL_ID, c.id)
+          .put(Fields.SDP, ar.result().getString(Fields.PBX_SDP));
       owner.replies().request(Addresses.SIP_CALL_ACCEPT, acc).onFailure(e -> {
         if (call == c) {
           fail(c, e, true);
         }
       });
     });
-    return Future.succeededFuture(new JsonObject().put("callId", c.id));
+    return Future.succeededFuture(ack(c));
   }
 
   /**
@@ -153,114 +158,112 @@ final class CallControl {
    * the browser's answer follows as a {@code media} event with state {@code answer} (see onMedia).
    */
   private JsonObject mediaCreate(Call c, ClientFrame f, String pbxOffer) {
-    JsonObject create = new JsonObject().put("callId", c.id).put("sessionId", owner.lineId())
-        .put("browserOffer", f.string("sdp")).put("answerLater", true);
+    JsonObject create = new JsonObject().put(Fields.CALL_ID, c.id).put(Fields.SESSION_ID, owner.lineId())
+        .put(Fields.BROWSER_OFFER, f.string(ClientMethod.Fields.SDP)).put(Fields.ANSWER_LATER, true);
     if (pbxOffer != null) {
-      create.put("pbxOffer", pbxOffer);
+      create.put(Fields.PBX_OFFER, pbxOffer);
     }
     return create;
   }
 
   private void mediaCreated(Call c, JsonObject reply) {
     c.mediaCreated = true;
-    String browserAnswer = reply.getString("browserAnswer");
+    String browserAnswer = reply.getString(Fields.BROWSER_ANSWER);
     if (browserAnswer != null) {
       owner.send(answer(c.id, browserAnswer));
     }
   }
 
   Future<JsonObject> reject(ClientFrame f) {
-    return reject(requireRinging(f.string("callId"), "reject"));
+    return reject(requireRinging(f.string(ClientMethod.Fields.CALL_ID), "reject"));
   }
 
   private Future<JsonObject> reject(Call c) {
     LOG.info("call={} line={} rejected by the browser", c.id, owner.lineId());
-    owner.replies().request(Addresses.SIP_CALL_REJECT, new JsonObject().put("lineId", owner.lineId())
-        .put("callId", c.id)).onFailure(e -> LOG.warn("call={} line={} reject failed: {}", c.id, owner.lineId(),
-        e.getMessage()));
+    owner.replies().request(Addresses.SIP_CALL_REJECT, sipCall(c.id)).onFailure(e ->
+        LOG.warn("call={} line={} reject failed: {}", c.id, owner.lineId(), e.getMessage()));
     finish(c, CallState.Rejected, null, null, null);
-    return Future.succeededFuture(new JsonObject().put("callId", c.id));
+    return Future.succeededFuture(ack(c));
   }
 
   Future<JsonObject> hold(ClientFrame f, boolean hold) {
-    Call c = requireAnswered(f.string("callId"));
-    return owner.replies().request(Addresses.SIP_CALL_HOLD, new JsonObject().put("lineId", owner.lineId())
-        .put("callId", c.id).put("hold", hold)).map(r -> new JsonObject().put("callId", c.id));
+    Call c = requireAnswered(f.string(ClientMethod.Fields.CALL_ID));
+    return owner.replies().request(Addresses.SIP_CALL_HOLD, sipCall(c.id).put(Fields.HOLD, hold)).map(r -> ack(c));
   }
 
   Future<JsonObject> dtmf(ClientFrame f) {
-    Call c = requireAnswered(f.string("callId"));
-    String digits = f.string("digits");
+    Call c = requireAnswered(f.string(ClientMethod.Fields.CALL_ID));
+    String digits = f.string(ClientMethod.Fields.DIGITS);
     Future<JsonObject> sent = owner.dtmfByInfo()
-        ? owner.replies().request(Addresses.SIP_CALL_DTMF, new JsonObject().put("lineId", owner.lineId())
-            .put("callId", c.id).put("digits", digits))
-        : owner.replies().request(Addresses.MEDIA_DTMF, new JsonObject().put("callId", c.id).put("digits", digits));
-    return sent.map(r -> new JsonObject().put("callId", c.id));
+        ? owner.replies().request(Addresses.SIP_CALL_DTMF, sipCall(c.id).put(Fields.DIGITS, digits))
+        : owner.replies().request(Addresses.MEDIA_DTMF,
+            new JsonObject().put(Fields.CALL_ID, c.id).put(Fields.DIGITS, digits));
+    return sent.map(r -> ack(c));
   }
 
   Future<JsonObject> transfer(ClientFrame f) {
-    Call c = requireAnswered(f.string("callId"));
-    String target = owner.dialPolicy().check(f.string("number"));
+    Call c = requireAnswered(f.string(ClientMethod.Fields.CALL_ID));
+    String target = owner.dialPolicy().check(f.string(ClientMethod.Fields.NUMBER));
     owner.countCallAttempt();
     LOG.info("call={} line={} transfer to {}", c.id, owner.lineId(), target);
-    return owner.replies().request(Addresses.SIP_CALL_TRANSFER, new JsonObject().put("lineId", owner.lineId())
-        .put("callId", c.id).put("target", target)).map(r -> new JsonObject().put("callId", c.id));
+    return owner.replies().request(Addresses.SIP_CALL_TRANSFER, sipCall(c.id).put(Fields.TARGET, target))
+        .map(r -> ack(c));
   }
 
   /** A new browser offer for the running call (after a resume): rebuilds the browser leg only. */
   Future<JsonObject> offer(ClientFrame f) {
-    Call c = requireCall(f.string("callId"));
+    Call c = requireCall(f.string(ClientMethod.Fields.CALL_ID));
     if (!c.mediaCreated) {
       throw new ProtocolException(ErrorCode.WRONG_STATE, "the call has no media yet");
     }
     LOG.info("call={} line={} new browser offer", c.id, owner.lineId());
-    return owner.replies().request(Addresses.MEDIA_BROWSER_OFFER, new JsonObject().put("callId", c.id)
-        .put("browserOffer", f.string("sdp"))).map(r -> {
+    return owner.replies().request(Addresses.MEDIA_BROWSER_OFFER, new JsonObject().put(Fields.CALL_ID, c.id)
+        .put(Fields.BROWSER_OFFER, f.string(ClientMethod.Fields.SDP))).map(r -> {
           if (call == c) {
-            owner.send(answer(c.id, r.getString("browserAnswer")));
+            owner.send(answer(c.id, r.getString(Fields.BROWSER_ANSWER)));
           }
-          return new JsonObject().put("callId", c.id);
+          return ack(c);
         });
   }
 
   // ------------------------------------------------------------------ events from sip and media
 
   void onIncoming(JsonObject ev) {
-    String id = ev.getString("callId");
+    String id = ev.getString(Fields.CALL_ID);
     if (id == null) {
       return;
     }
     if (!owner.isReady() || call != null) {
       LOG.info("call={} line={} incoming call refused: line busy", id, owner.lineId());
-      owner.replies().request(Addresses.SIP_CALL_REJECT, new JsonObject().put("lineId", owner.lineId())
-          .put("callId", id).put("code", 486));
+      owner.replies().request(Addresses.SIP_CALL_REJECT, sipCall(id).put(Fields.CODE, 486));
       return;
     }
-    String sdp = ev.getString("sdp");
+    String sdp = ev.getString(Fields.SDP);
     Call c = new Call(id, true, sdp == null || sdp.isBlank() ? null : sdp);
     c.state = CallState.Ringing.name();
     call = c;
-    LOG.info("call={} line={} incoming from {}", id, owner.lineId(), ev.getString("from"));
-    owner.send(ServerEvent.call(ServerEvent.CALL_REQUEST, id).put("caller", ev.getString("from", ""))
-        .put("displayName", ev.getString("displayName", "")));
+    LOG.info("call={} line={} incoming from {}", id, owner.lineId(), ev.getString(Fields.FROM));
+    owner.send(ServerEvent.call(ServerEvent.CALL_REQUEST, id)
+        .put(ServerEventFields.CALLER, ev.getString(Fields.FROM, ""))
+        .put(ServerEventFields.DISPLAY_NAME, ev.getString(Fields.DISPLAY_NAME, "")));
   }
 
   void onCallState(JsonObject ev) {
     Call c = call;
-    if (c == null || !c.id.equals(ev.getString("callId"))) {
+    if (c == null || !c.id.equals(ev.getString(Fields.CALL_ID))) {
       return; // a call already finished here (e.g. hung up by the browser)
     }
     CallState state;
     try {
-      state = CallState.valueOf(ev.getString("state", ""));
+      state = CallState.valueOf(ev.getString(Fields.STATE, ""));
     } catch (IllegalArgumentException e) {
-      LOG.warn("call={} line={} unknown call state {}", c.id, owner.lineId(), ev.getString("state"));
+      LOG.warn("call={} line={} unknown call state {}", c.id, owner.lineId(), ev.getString(Fields.STATE));
       return;
     }
-    Integer code = ev.getInteger("code");
-    String reason = ev.getString("reason");
+    Integer code = ev.getInteger(Fields.CODE);
+    String reason = ev.getString(Fields.REASON);
     if (state.isFinal()) {
-      String error = ev.getString("error");
+      String error = ev.getString(Fields.ERROR);
       if (error == null && state == CallState.Error) {
         error = CallError.UnknownError.name();
       }
@@ -278,41 +281,49 @@ final class CallControl {
       if (!c.incoming) {
         // The SIP verticle's clock: session.<id> is a local consumer on the node that holds the line.
         SetupLatency.record(owner.nodeId(), SetupLatency.ANSWER_TO_INCALL,
-            SetupLatency.stamp(ev, SetupLatency.ANSWER_NANOS));
+            SetupLatency.stamp(ev, Fields.ANSWER_NANOS));
       }
     }
   }
 
   void onMedia(JsonObject ev) {
-    Call c = call;
-    if (c == null || !c.id.equals(ev.getString("callId"))) {
+    Call c = ofEvent(ev);
+    if (c == null) {
       return;
     }
-    String state = ev.getString("state", "");
-    if (state.equals("answer")) {
-      owner.send(answer(c.id, ev.getString("sdp")));
+    String state = ev.getString(Fields.STATE, "");
+    if (state.equals(SessionEvent.MEDIA_ANSWER)) {
+      owner.send(answer(c.id, ev.getString(Fields.SDP)));
       return;
     }
-    owner.send(ServerEvent.call(ServerEvent.MEDIA_STATE, c.id).put("state", state)
-        .put("reason", ev.getString("reason")));
-    if (state.equals("failed") || state.equals("timeout")) {
-      LOG.warn("call={} line={} media {}: {}; hanging up", c.id, owner.lineId(), state, ev.getString("reason"));
+    owner.send(ServerEvent.call(ServerEvent.MEDIA_STATE, c.id).put(ServerEventFields.STATE, state)
+        .put(ServerEventFields.REASON, ev.getString(Fields.REASON)));
+    if (state.equals(SessionEvent.MEDIA_FAILED) || state.equals(SessionEvent.MEDIA_TIMEOUT)) {
+      LOG.warn("call={} line={} media {}: {}; hanging up", c.id, owner.lineId(), state, ev.getString(Fields.REASON));
       endAtSip(c);
       finish(c, CallState.Error, CallError.UnknownError.name(), null, "media " + state);
     }
   }
 
-  void onOther(String kind, JsonObject ev) {
+  void onDtmf(JsonObject ev) {
+    Call c = ofEvent(ev);
+    if (c != null) {
+      owner.send(ServerEvent.call(ServerEvent.DTMF, c.id).put(ServerEventFields.DIGIT, ev.getString(Fields.DIGIT)));
+    }
+  }
+
+  void onTransfer(JsonObject ev) {
+    Call c = ofEvent(ev);
+    if (c != null) {
+      owner.send(ServerEvent.call(ServerEvent.TRANSFER, c.id).put(ServerEventFields.CODE, ev.getInteger(Fields.CODE))
+          .put(ServerEventFields.REASON, ev.getString(Fields.REASON)));
+    }
+  }
+
+  /** The current call if the event is about it, else null (an event of a call that already ended here). */
+  private Call ofEvent(JsonObject ev) {
     Call c = call;
-    if (c == null || !c.id.equals(ev.getString("callId"))) {
-      return;
-    }
-    if (kind.equals("dtmf")) {
-      owner.send(ServerEvent.call(ServerEvent.DTMF, c.id).put("digit", ev.getString("digit")));
-    } else if (kind.equals("transfer")) {
-      owner.send(ServerEvent.call(ServerEvent.TRANSFER, c.id).put("code", ev.getInteger("code"))
-          .put("reason", ev.getString("reason")));
-    }
+    return c != null && c.id.equals(ev.getString(Fields.CALL_ID)) ? c : null;
   }
 
   /** Ends the call for a closing session: SIP ended, media closed. */
@@ -324,8 +335,7 @@ final class CallControl {
     LOG.info("call={} line={} ended: the session closes", c.id, owner.lineId());
     Future<JsonObject> sip;
     if (c.incoming && !c.answered && !c.accepting) {
-      sip = owner.replies().request(Addresses.SIP_CALL_REJECT, new JsonObject().put("lineId", owner.lineId())
-          .put("callId", c.id));
+      sip = owner.replies().request(Addresses.SIP_CALL_REJECT, sipCall(c.id));
     } else {
       sip = endAtSip(c);
     }
@@ -339,8 +349,7 @@ final class CallControl {
     if (!c.sipRequested) {
       return Future.succeededFuture(); // no INVITE yet; the media create callback closes the media
     }
-    Future<JsonObject> f = owner.replies().request(Addresses.SIP_CALL_HANGUP,
-        new JsonObject().put("lineId", owner.lineId()).put("callId", c.id));
+    Future<JsonObject> f = owner.replies().request(Addresses.SIP_CALL_HANGUP, sipCall(c.id));
     f.onFailure(e -> LOG.warn("call={} line={} hang-up at SIP failed: {}", c.id, owner.lineId(), e.getMessage()));
     return f;
   }
@@ -349,8 +358,8 @@ final class CallControl {
     ProtocolException p = Replies.toProtocol("call", cause);
     LOG.warn("call={} line={} failed: {} {}", c.id, owner.lineId(), p.code(), p.getMessage());
     if (rejectAtSip) {
-      owner.replies().request(Addresses.SIP_CALL_REJECT, new JsonObject().put("lineId", owner.lineId())
-          .put("callId", c.id).put("code", p.code() == ErrorCode.BAD_SDP ? 488 : 500));
+      owner.replies().request(Addresses.SIP_CALL_REJECT,
+          sipCall(c.id).put(Fields.CODE, p.code() == ErrorCode.BAD_SDP ? 488 : 500));
     }
     String error = p.code() == ErrorCode.NUMBER_REFUSED ? CallError.NotFound.name() : CallError.UnknownError.name();
     finish(c, CallState.Error, error, p.code().code(), p.getMessage());
@@ -365,35 +374,45 @@ final class CallControl {
     c.state = state.name();
     LOG.info("call={} line={} ended: {}{}", c.id, owner.lineId(), state, error == null ? "" : " (" + error + ")");
     if (error != null) {
-      JsonObject e = ServerEvent.call(ServerEvent.CALL_ERROR, c.id).put("error", error);
+      JsonObject e = ServerEvent.call(ServerEvent.CALL_ERROR, c.id).put(ServerEventFields.ERROR, error);
       if (code != null) {
-        e.put("code", code);
+        e.put(ServerEventFields.CODE, code);
       }
-      owner.send(e.put("reason", reason));
+      owner.send(e.put(ServerEventFields.REASON, reason));
     }
     owner.send(callState(c, code, reason));
     closeMedia(c.id);
   }
 
   private void closeMedia(String callId) {
-    owner.replies().request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", callId))
+    owner.replies().request(Addresses.MEDIA_CLOSE, new JsonObject().put(Fields.CALL_ID, callId))
         .onFailure(e -> LOG.warn("call={} line={} media close failed: {}", callId, owner.lineId(), e.getMessage()));
   }
 
   private JsonObject callState(Call c, Integer code, String reason) {
-    JsonObject e = ServerEvent.call(ServerEvent.CALL_STATE, c.id).put("state", c.state)
-        .put("direction", c.incoming ? "in" : "out");
+    JsonObject e = ServerEvent.call(ServerEvent.CALL_STATE, c.id).put(ServerEventFields.STATE, c.state)
+        .put(ServerEventFields.DIRECTION, c.incoming ? SessionEvent.DIRECTION_IN : SessionEvent.DIRECTION_OUT);
     if (code != null) {
-      e.put("code", code);
+      e.put(ServerEventFields.CODE, code);
     }
     if (reason != null) {
-      e.put("reason", reason);
+      e.put(ServerEventFields.REASON, reason);
     }
     return e;
   }
 
   private static JsonObject answer(String callId, String sdp) {
-    return ServerEvent.call(ServerEvent.ANSWER, callId).put("sdp", sdp);
+    return ServerEvent.call(ServerEvent.ANSWER, callId).put(ServerEventFields.SDP, sdp);
+  }
+
+  /** The body of a sip.call.* command about {@code callId} on this session's line. */
+  private JsonObject sipCall(String callId) {
+    return new JsonObject().put(Fields.LINE_ID, owner.lineId()).put(Fields.CALL_ID, callId);
+  }
+
+  /** The acknowledgement of a call method: {callId}. */
+  private static JsonObject ack(Call c) {
+    return new JsonObject().put(ServerEventFields.CALL_ID, c.id);
   }
 
   private void requireReady() {

@@ -11,9 +11,12 @@ import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.ErrorCode;
 import org.webphone.gateway.common.Randoms;
+import org.webphone.gateway.common.messages.Fields;
+import org.webphone.gateway.common.messages.SessionEvent;
 import org.webphone.gateway.signalling.protocol.ClientFrame;
 import org.webphone.gateway.signalling.protocol.ProtocolException;
 import org.webphone.gateway.signalling.protocol.ServerEvent;
+import org.webphone.gateway.signalling.protocol.ServerEventFields;
 
 /**
  * One browser session, over a WebSocket or the event bus (the same frames). Life cycle, as the seed's:
@@ -107,10 +110,10 @@ final class ClientSession implements CallControl.Owner {
     }
     // wait:true only matters when the pool runs a waiting line (pool.waitingLine); else it refuses at once.
     leasing = host.replies().request(Addresses.POOL_LEASE,
-        new JsonObject().put("sessionId", id).put("nodeId", host.nodeId()).put("wait", true));
+        new JsonObject().put(Fields.SESSION_ID, id).put(Fields.NODE_ID, host.nodeId()).put(Fields.WAIT, true));
     leasing.onComplete(ar -> {
       if (phase == Phase.CLOSING) {
-        if (ar.succeeded() && !ar.result().getBoolean("queued", false)) {
+        if (ar.succeeded() && !ar.result().getBoolean(Fields.QUEUED, false)) {
           lease = ar.result(); // close() is waiting for this reply and releases it
         }
         return;
@@ -126,9 +129,9 @@ final class ClientSession implements CallControl.Owner {
         }
         return;
       }
-      if (ar.result().getBoolean("queued", false)) {
+      if (ar.result().getBoolean(Fields.QUEUED, false)) {
         waiting = true;
-        onQueue(ar.result().getInteger("position", 0));
+        onQueue(ar.result().getInteger(Fields.POSITION, 0));
         return;
       }
       leased(ar.result());
@@ -153,7 +156,7 @@ final class ClientSession implements CallControl.Owner {
     LOG.info("line={} waits for an account at position {}", id, position);
     registration = ServerEvent.REG_WAITING;
     send(ServerEvent.registration(ServerEvent.REG_WAITING, ErrorCode.NO_ACCOUNT.code(), "Connection limit")
-        .put("position", position));
+        .put(ServerEventFields.POSITION, position));
   }
 
   private void leased(JsonObject granted) {
@@ -162,9 +165,9 @@ final class ClientSession implements CallControl.Owner {
     phase = Phase.REGISTERING;
     registration = ServerEvent.REG_REGISTERING;
     send(ServerEvent.registration(ServerEvent.REG_REGISTERING, null, null));
-    JsonObject open = new JsonObject().put("lineId", id).put("sessionId", id)
-        .put("accountId", lease.getString("accountId")).put("token", lease.getValue("token"))
-        .put("account", lease.getJsonObject("account"));
+    JsonObject open = new JsonObject().put(Fields.LINE_ID, id).put(Fields.SESSION_ID, id)
+        .put(Fields.ACCOUNT_ID, lease.getString(Fields.ACCOUNT_ID)).put(Fields.TOKEN, lease.getValue(Fields.TOKEN))
+        .put(Fields.ACCOUNT, lease.getJsonObject(Fields.ACCOUNT));
     lineOpening = host.replies().request(Addresses.SIP_LINE_OPEN, open);
     lineOpening.onFailure(e -> {
       if (phase != Phase.CLOSING) {
@@ -198,8 +201,8 @@ final class ClientSession implements CallControl.Owner {
         // Over a WebSocket the verticle handles Resume before this; a bus client opens with resumeToken.
         case Resume -> Future.failedFuture(new ProtocolException(ErrorCode.WRONG_STATE,
             "resume a bus session with signalling.session.open {resumeToken}"));
-        case Ping -> Future.succeededFuture(new JsonObject().put("registered", phase == Phase.READY)
-            .put("callId", hasCall() ? calls.current().id : null));
+        case Ping -> Future.succeededFuture(new JsonObject().put(ServerEventFields.REGISTERED, phase == Phase.READY)
+            .put(ServerEventFields.CALL_ID, hasCall() ? calls.current().id : null));
         case Hello -> Future.failedFuture(new ProtocolException(ErrorCode.WRONG_STATE,
             "Hello is the first frame of a WebSocket only"));
       };
@@ -229,32 +232,33 @@ final class ClientSession implements CallControl.Owner {
 
   private void onMessage(Message<JsonObject> m) {
     JsonObject ev = m.body();
-    if (ev != null && "lease".equals(ev.getString("event"))) {
+    SessionEvent kind = SessionEvent.of(ev);
+    if (kind == SessionEvent.LEASE) {
       // The waiting line's grant is a request: accepting makes the account ours, refusing gives it back.
       boolean take = waiting && phase == Phase.LEASING && lease == null;
-      m.reply(new JsonObject().put("accepted", take));
+      m.reply(new JsonObject().put(Fields.ACCEPTED, take));
       if (take) {
-        LOG.info("line={} got account {} from the waiting line", id, ev.getString("accountId"));
+        LOG.info("line={} got account {} from the waiting line", id, ev.getString(Fields.ACCOUNT_ID));
         leased(ev);
       }
       return;
     }
-    if (ev == null || phase == Phase.CLOSING) {
+    if (kind == null || phase == Phase.CLOSING) {
       return;
     }
-    String kind = ev.getString("event", "");
     switch (kind) {
-      case "queue" -> {
+      case QUEUE -> {
         if (waiting) {
-          onQueue(ev.getInteger("position", 0));
+          onQueue(ev.getInteger(Fields.POSITION, 0));
         }
       }
-      case "registration" -> onRegistration(ev);
-      case "revoked" -> onRevoked(ev);
-      case "incoming" -> calls.onIncoming(ev);
-      case "callState" -> calls.onCallState(ev);
-      case "media" -> calls.onMedia(ev);
-      default -> calls.onOther(kind, ev);
+      case REGISTRATION -> onRegistration(ev);
+      case REVOKED -> onRevoked(ev);
+      case INCOMING -> calls.onIncoming(ev);
+      case CALL_STATE -> calls.onCallState(ev);
+      case MEDIA -> calls.onMedia(ev);
+      case DTMF -> calls.onDtmf(ev);
+      case TRANSFER -> calls.onTransfer(ev);
     }
   }
 
@@ -265,11 +269,12 @@ final class ClientSession implements CallControl.Owner {
    */
   private void onRevoked(JsonObject ev) {
     JsonObject held = lease;
-    if (held == null || !held.getString("accountId", "").equals(ev.getString("accountId"))
-        || held.getLong("token", -1L) != ev.getLong("token", -2L)) {
+    if (held == null || !held.getString(Fields.ACCOUNT_ID, "").equals(ev.getString(Fields.ACCOUNT_ID))
+        || held.getLong(Fields.TOKEN, -1L) != ev.getLong(Fields.TOKEN, -2L)) {
       return; // an older lease of this session, already given back
     }
-    LOG.warn("line={} lost account {}: the pool revoked lease {}", id, ev.getString("accountId"), ev.getLong("token"));
+    LOG.warn("line={} lost account {}: the pool revoked lease {}", id, ev.getString(Fields.ACCOUNT_ID),
+        ev.getLong(Fields.TOKEN));
     String why = "the account was taken away by the pool";
     endWithoutLine(null, why, why);
   }
@@ -283,11 +288,11 @@ final class ClientSession implements CallControl.Owner {
   }
 
   private void onRegistration(JsonObject ev) {
-    String state = ev.getString("state", "");
-    Integer code = ev.getInteger("code");
-    String reason = ev.getString("reason");
+    String state = ev.getString(Fields.STATE, "");
+    Integer code = ev.getInteger(Fields.CODE);
+    String reason = ev.getString(Fields.REASON);
     switch (state) {
-      case "registered" -> {
+      case SessionEvent.REG_REGISTERED -> {
         boolean wasReady = phase == Phase.READY;
         phase = Phase.READY;
         registration = ServerEvent.REG_REGISTERED;
@@ -297,14 +302,14 @@ final class ClientSession implements CallControl.Owner {
           send(ServerEvent.ready(true));
         }
       }
-      case "failed" -> {
+      case SessionEvent.REG_FAILED -> {
         LOG.warn("line={} registration failed: {} {}", id, code, reason);
         phase = phase == Phase.LEASING ? phase : Phase.REGISTERING;
         registration = ServerEvent.REG_FAILED;
         send(ServerEvent.registration(ServerEvent.REG_FAILED, code, reason));
         send(ServerEvent.ready(false));
       }
-      case "unregistered" -> {
+      case SessionEvent.REG_UNREGISTERED -> {
         // We did not close the line (closing sessions ignore events): it was fenced or lost. A session
         // without a line is useless; it ends, and the page reconnects into a fresh one.
         LOG.warn("line={} unregistered by the SIP side: {}", id, reason);
@@ -369,12 +374,14 @@ final class ClientSession implements CallControl.Owner {
   }
 
   private JsonObject sessionEvent(boolean resumed) {
-    JsonObject e = ServerEvent.of(ServerEvent.SESSION).put("sessionId", id).put("resumeToken", resumeToken)
-        .put("resumed", resumed).put("resumeGraceSec", host.cfg().getInt("session.resumeGraceSec"));
+    JsonObject e = ServerEvent.of(ServerEvent.SESSION).put(ServerEventFields.SESSION_ID, id)
+        .put(ServerEventFields.RESUME_TOKEN, resumeToken).put(ServerEventFields.RESUMED, resumed)
+        .put(ServerEventFields.RESUME_GRACE_SEC, host.cfg().getInt("session.resumeGraceSec"));
     CallControl.Call c = calls.current();
     if (c != null) {
-      e.put("call", new JsonObject().put("callId", c.id).put("state", c.state)
-          .put("direction", c.incoming ? "in" : "out"));
+      e.put(ServerEventFields.CALL, new JsonObject().put(ServerEventFields.CALL_ID, c.id)
+          .put(ServerEventFields.STATE, c.state)
+          .put(ServerEventFields.DIRECTION, c.incoming ? SessionEvent.DIRECTION_IN : SessionEvent.DIRECTION_OUT));
     }
     return e;
   }
@@ -403,14 +410,14 @@ final class ClientSession implements CallControl.Owner {
     Transport t = transport;
     transport = null;
     if (t != null) {
-      t.send(ServerEvent.of(ServerEvent.CLOSED).put("reason", reason));
+      t.send(ServerEvent.of(ServerEvent.CLOSED).put(ServerEventFields.REASON, reason));
       t.close(wsCode, reason);
     }
     LOG.info("line={} closing: {}", id, reason);
     Future<Void> call = calls.endForClose();
     Future<?> line = call.transform(x -> lineOpening == null ? Future.succeededFuture()
         : lineOpening.transform(o -> o.failed() ? Future.succeededFuture()
-            : host.replies().request(Addresses.SIP_LINE_CLOSE, new JsonObject().put("lineId", id))))
+            : host.replies().request(Addresses.SIP_LINE_CLOSE, new JsonObject().put(Fields.LINE_ID, id))))
         .recover(e -> {
           LOG.warn("line={} line close failed: {}", id, e.getMessage());
           return Future.succeededFuture();
@@ -419,10 +426,10 @@ final class ClientSession implements CallControl.Owner {
       JsonObject lz = lease;
       if (lz != null) {
         return host.replies().request(Addresses.POOL_RELEASE, new JsonObject()
-            .put("accountId", lz.getString("accountId")).put("token", lz.getValue("token")));
+            .put(Fields.ACCOUNT_ID, lz.getString(Fields.ACCOUNT_ID)).put(Fields.TOKEN, lz.getValue(Fields.TOKEN)));
       }
-      if (l.succeeded() && l.result().getBoolean("queued", false)) {
-        return host.replies().request(Addresses.POOL_CANCEL_WAIT, new JsonObject().put("sessionId", id));
+      if (l.succeeded() && l.result().getBoolean(Fields.QUEUED, false)) {
+        return host.replies().request(Addresses.POOL_CANCEL_WAIT, new JsonObject().put(Fields.SESSION_ID, id));
       }
       return Future.succeededFuture();
     })).recover(e -> {

@@ -20,6 +20,7 @@ import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.common.messages.Fields;
 import org.webphone.gateway.config.GatewayConfig;
 import org.webphone.gateway.signalling.protocol.ProtocolException;
 
@@ -232,8 +233,9 @@ public final class SignallingVerticle extends VerticleBase {
       calls += s.hasCall() ? 1 : 0;
       detached += s.isDetached() ? 1 : 0;
     }
-    return new JsonObject().put("sessions", sessions.size()).put("calls", calls).put("detached", detached)
-        .put("webSockets", metrics.webSocketCounts());
+    return new JsonObject().put(Fields.SESSIONS, sessions.size()).put(Fields.CALLS, calls)
+        .put(Fields.DETACHED, detached)
+        .put(Fields.WEB_SOCKETS, metrics.webSocketCounts());
   }
 
   /** Closes sessions idle for {@code limits.idleSessionSec} (no frame, no call); trims the per-IP windows. */

@@ -15,6 +15,7 @@ import org.webphone.gateway.signalling.protocol.ClientFrame;
 import org.webphone.gateway.signalling.protocol.ClientMethod;
 import org.webphone.gateway.signalling.protocol.ProtocolException;
 import org.webphone.gateway.signalling.protocol.ServerEvent;
+import org.webphone.gateway.signalling.protocol.ServerEventFields;
 
 /**
  * {@code /ws}. At connect: origin, sockets waiting for their Hello per address; then nothing is leased until
@@ -304,7 +305,7 @@ final class WebSocketEndpoint {
     fresh.close("replaced by a resumed session", (short) 1000);
     b.session = target;
     host.attach(target, b.t);
-    b.t.send(ack(f, new JsonObject().put("sessionId", target.id())));
+    b.t.send(ack(f, new JsonObject().put(ServerEventFields.SESSION_ID, target.id())));
   }
 
   /** More than {@code limits.maxFrameBytes} bytes in UTF-8 (what the client sent), not in UTF-16 chars. */
@@ -348,9 +349,9 @@ final class WebSocketEndpoint {
 
   static JsonObject ack(ClientFrame f, JsonObject result) {
     JsonObject a = f.method() == ClientMethod.Ping ? ServerEvent.of(ServerEvent.PONG) : ServerEvent.of(ServerEvent.ACK)
-        .put("method", f.method().name());
+        .put(ServerEventFields.METHOD, f.method().name());
     if (f.ref() != null) {
-      a.put("ref", f.ref());
+      a.put(ServerEventFields.REF, f.ref());
     }
     return a.mergeIn(result == null ? new JsonObject() : result);
   }

@@ -19,6 +19,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.CallState;
+import org.webphone.gateway.common.messages.Fields;
+import org.webphone.gateway.common.messages.SessionEvent;
 
 /**
  * The in-dialog part of a confirmed call: hold and resume (our re-INVITE), the PBX's re-INVITE (remote
@@ -58,10 +60,11 @@ final class InDialog {
     Promise<Void> p = Promise.promise();
     pending = p;
     String direction = hold ? "sendonly" : "sendrecv";
-    call.sip.request(Addresses.MEDIA_DIRECTION, new JsonObject().put("callId", call.callId).put("direction", direction))
+    call.sip.request(Addresses.MEDIA_DIRECTION,
+        new JsonObject().put(Fields.CALL_ID, call.callId).put(Fields.DIRECTION, direction))
         .onFailure(p::tryFail)
         .onSuccess(reply -> {
-          String sdp = reply.getString("sdp", call.localSdp);
+          String sdp = reply.getString(Fields.SDP, call.localSdp);
           try {
             Request re = call.dialog.createRequest(Request.INVITE);
             re.addHeader(call.sip.contact(call.line.account.username()));
@@ -119,9 +122,9 @@ final class InDialog {
       return;
     }
     CallState next = remoteHolds(offer) ? CallState.RemoteHeld : CallState.InCall;
-    call.serial(() -> call.sip.request(Addresses.MEDIA_PBX_SDP, new JsonObject().put("callId", call.callId)
-        .put("sdp", offer)).map(reply -> {
-          String answer = reply.getString("sdp", call.localSdp);
+    call.serial(() -> call.sip.request(Addresses.MEDIA_PBX_SDP, new JsonObject().put(Fields.CALL_ID, call.callId)
+        .put(Fields.SDP, offer)).map(reply -> {
+          String answer = reply.getString(Fields.SDP, call.localSdp);
           call.localSdp = answer;
           respond(st, req, Response.OK, answer);
           if (call.reported != CallState.LocalHeld || next == CallState.RemoteHeld) {
@@ -195,8 +198,8 @@ final class InDialog {
     respond(st, req, Response.OK, null);
     if (digit != null) {
       LOG.info("call={} line={} DTMF {} by INFO", call.callId, call.line.lineId, digit);
-      call.sip.emit(call.line.sessionId, new JsonObject().put("event", "dtmf").put("callId", call.callId)
-          .put("digit", digit).put("source", "info"));
+      call.sip.emit(call.line.sessionId, SessionEvent.DTMF.json().put(Fields.CALL_ID, call.callId)
+          .put(Fields.DIGIT, digit).put(Fields.SOURCE, SessionEvent.DTMF_INFO));
     }
   }
 
@@ -242,8 +245,8 @@ final class InDialog {
     }
     int code = Integer.parseInt(m.group(1));
     String reason = m.group(2).trim();
-    call.sip.emit(call.line.sessionId, new JsonObject().put("event", "transfer").put("callId", call.callId)
-        .put("code", code).put("reason", reason));
+    call.sip.emit(call.line.sessionId, SessionEvent.TRANSFER.json().put(Fields.CALL_ID, call.callId)
+        .put(Fields.CODE, code).put(Fields.REASON, reason));
     SubscriptionStateHeader ss = (SubscriptionStateHeader) req.getHeader(SubscriptionStateHeader.NAME);
     boolean last = ss != null && "terminated".equalsIgnoreCase(ss.getState());
     if (transferring && code >= 200 && code < 300) {

@@ -23,7 +23,8 @@ import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.CallError;
 import org.webphone.gateway.common.CallState;
-import org.webphone.gateway.common.SetupLatency;
+import org.webphone.gateway.common.messages.Fields;
+import org.webphone.gateway.common.messages.SessionEvent;
 
 /**
  * One call of a line, either direction, from the first INVITE to its ending. Reports every state change
@@ -118,9 +119,9 @@ final class SipCall {
     FromHeader from = (FromHeader) req.getHeader(FromHeader.NAME);
     String user = from.getAddress().getURI() instanceof SipURI u ? u.getUser() : from.getAddress().getURI().toString();
     String display = from.getAddress().getDisplayName();
-    JsonObject ev = new JsonObject().put("event", "incoming").put("lineId", line.lineId).put("callId", callId)
-        .put("from", user == null ? "" : user).put("displayName", display == null ? "" : display)
-        .put("sdp", sdpOf(req) == null ? "" : sdpOf(req));
+    JsonObject ev = SessionEvent.INCOMING.json().put(Fields.LINE_ID, line.lineId).put(Fields.CALL_ID, callId)
+        .put(Fields.FROM, user == null ? "" : user).put(Fields.DISPLAY_NAME, display == null ? "" : display)
+        .put(Fields.SDP, sdpOf(req) == null ? "" : sdpOf(req));
     LOG.info("call={} line={} incoming from {}", callId, line.lineId, user);
     sip.emit(line.sessionId, ev);
     return c;
@@ -292,7 +293,8 @@ final class SipCall {
       return Future.succeededFuture();
     }
     pbxSdp = sdp;
-    return sip.request(Addresses.MEDIA_PBX_SDP, new JsonObject().put("callId", callId).put("sdp", sdp)).mapEmpty();
+    return sip.request(Addresses.MEDIA_PBX_SDP, new JsonObject().put(Fields.CALL_ID, callId).put(Fields.SDP, sdp))
+        .mapEmpty();
   }
 
   /** Runs {@code step} after the steps before it, so that state reports keep the order of SIP events. */
@@ -317,19 +319,20 @@ final class SipCall {
       return;
     }
     reported = state;
-    JsonObject ev = new JsonObject().put("event", "callState").put("lineId", line.lineId).put("callId", callId)
-        .put("state", state.name()).put("direction", outgoing ? "out" : "in");
+    JsonObject ev = SessionEvent.CALL_STATE.json().put(Fields.LINE_ID, line.lineId).put(Fields.CALL_ID, callId)
+        .put(Fields.STATE, state.name())
+        .put(Fields.DIRECTION, outgoing ? SessionEvent.DIRECTION_OUT : SessionEvent.DIRECTION_IN);
     if (code > 0) {
-      ev.put("code", code);
+      ev.put(Fields.CODE, code);
     }
     if (reason != null) {
-      ev.put("reason", reason);
+      ev.put(Fields.REASON, reason);
     }
     if (error != null) {
-      ev.put("error", error.name());
+      ev.put(Fields.ERROR, error.name());
     }
     if (state == CallState.InCall && outgoing && answerNanos != 0) {
-      ev.put(SetupLatency.ANSWER_NANOS, answerNanos);
+      ev.put(Fields.ANSWER_NANOS, answerNanos);
     }
     sip.emit(line.sessionId, ev);
   }

@@ -16,6 +16,8 @@ import javax.sip.message.Request;
 import javax.sip.message.Response;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.webphone.gateway.common.messages.Fields;
+import org.webphone.gateway.common.messages.SessionEvent;
 import org.webphone.gateway.config.AccountList.Account;
 
 /**
@@ -31,7 +33,18 @@ final class SipLine {
   /** A PBX silent this long counts as unreachable (SIP's own timer F would wait 32 s). */
   static final long ATTEMPT_TIMEOUT_MS = 5_000;
 
-  enum State { REGISTERING, REGISTERED, FAILED, UNREGISTERING, UNREGISTERED }
+  enum State {
+    REGISTERING(SessionEvent.REG_REGISTERING), REGISTERED(SessionEvent.REG_REGISTERED),
+    FAILED(SessionEvent.REG_FAILED), UNREGISTERING(SessionEvent.REG_UNREGISTERING),
+    UNREGISTERED(SessionEvent.REG_UNREGISTERED);
+
+    /** The state as the registration event names it. */
+    final String event;
+
+    State(String event) {
+      this.event = event;
+    }
+  }
 
   final String lineId;
   final String sessionId;
@@ -316,13 +329,12 @@ final class SipLine {
 
   private void report(State s, int code, String reason) {
     state = s;
-    JsonObject ev = new JsonObject().put("event", "registration").put("lineId", lineId)
-        .put("state", s.name().toLowerCase());
+    JsonObject ev = SessionEvent.REGISTRATION.json().put(Fields.LINE_ID, lineId).put(Fields.STATE, s.event);
     if (code > 0) {
-      ev.put("code", code);
+      ev.put(Fields.CODE, code);
     }
     if (reason != null) {
-      ev.put("reason", reason);
+      ev.put(Fields.REASON, reason);
     }
     sip.emit(sessionId, ev);
   }

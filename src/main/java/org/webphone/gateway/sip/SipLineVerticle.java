@@ -23,6 +23,7 @@ import org.webphone.gateway.common.ConfirmedLeases;
 import org.webphone.gateway.common.ErrorCode;
 import org.webphone.gateway.common.Randoms;
 import org.webphone.gateway.common.SetupLatency;
+import org.webphone.gateway.common.messages.Fields;
 import org.webphone.gateway.config.AccountList.Account;
 import org.webphone.gateway.config.GatewayConfig;
 import org.webphone.gateway.config.IpRanges;
@@ -166,17 +167,18 @@ public final class SipLineVerticle extends VerticleBase {
   // ------------------------------------------------------------------ lines
 
   private void open(Message<JsonObject> m, JsonObject b) {
-    String lineId = b.getValue("lineId") instanceof String s ? s : null;
-    String sessionId = b.getValue("sessionId") instanceof String s ? s : lineId;
-    String accountId = b.getValue("accountId") instanceof String s ? s : null;
-    JsonObject acc = b.getValue("account") instanceof JsonObject o ? o : null;
-    Object tokenObj = b.getValue("token");
+    String lineId = b.getValue(Fields.LINE_ID) instanceof String s ? s : null;
+    String sessionId = b.getValue(Fields.SESSION_ID) instanceof String s ? s : lineId;
+    String accountId = b.getValue(Fields.ACCOUNT_ID) instanceof String s ? s : null;
+    JsonObject acc = b.getValue(Fields.ACCOUNT) instanceof JsonObject o ? o : null;
+    Object tokenObj = b.getValue(Fields.TOKEN);
     if (stopping) {
       fail(m, ErrorCode.SHUTTING_DOWN, "the gateway is shutting down");
       return;
     }
     if (lineId == null || !ID.matcher(lineId).matches() || sessionId == null || !ID.matcher(sessionId).matches()
-        || acc == null || !(acc.getValue("username") instanceof String) || !(acc.getValue("password") instanceof String)
+        || acc == null || !(acc.getValue(Fields.USERNAME) instanceof String)
+        || !(acc.getValue(Fields.PASSWORD) instanceof String)
         || !(tokenObj instanceof Number)) {
       fail(m, ErrorCode.BAD_FIELD, "sip.line.open needs lineId, sessionId, accountId, token and account");
       return;
@@ -208,7 +210,7 @@ public final class SipLineVerticle extends VerticleBase {
         lines.put(lineId, line);
         linesByUser.put(account.username(), line);
         LOG.info("line={} opened for account {} (session {})", lineId, account.username(), sessionId);
-        m.reply(new JsonObject().put("lineId", lineId));
+        m.reply(new JsonObject().put(Fields.LINE_ID, lineId));
         line.open();
       } catch (Exception e) {
         fail(m, ErrorCode.BAD_FIELD, "account cannot be used in SIP: " + e.getMessage());
@@ -230,17 +232,18 @@ public final class SipLineVerticle extends VerticleBase {
     if (checkedByRoundTrip != null) {
       checkedByRoundTrip.increment();
     }
-    return sip.request(Addresses.POOL_VALIDATE, new JsonObject().put("accountId", accountId).put("token", token))
-        .map(r -> r.getBoolean("current", false));
+    return sip.request(Addresses.POOL_VALIDATE,
+            new JsonObject().put(Fields.ACCOUNT_ID, accountId).put(Fields.TOKEN, token))
+        .map(r -> r.getBoolean(Fields.CURRENT, false));
   }
 
   private void close(Message<JsonObject> m, JsonObject b) {
-    SipLine line = lines.get(b.getString("lineId", ""));
+    SipLine line = lines.get(b.getString(Fields.LINE_ID, ""));
     if (line == null) {
-      fail(m, ErrorCode.NOT_FOUND, "no line " + b.getValue("lineId"));
+      fail(m, ErrorCode.NOT_FOUND, "no line " + b.getValue(Fields.LINE_ID));
       return;
     }
-    closeLine(line).onComplete(ar -> m.reply(new JsonObject().put("lineId", line.lineId)));
+    closeLine(line).onComplete(ar -> m.reply(new JsonObject().put(Fields.LINE_ID, line.lineId)));
   }
 
   /** Ends the line's call (480 while it rings, CANCEL or BYE otherwise), then unregisters. */
@@ -266,14 +269,14 @@ public final class SipLineVerticle extends VerticleBase {
   // ------------------------------------------------------------------ calls
 
   private void make(Message<JsonObject> m, JsonObject b) {
-    SipLine line = lines.get(b.getString("lineId", ""));
-    String callId = b.getValue("callId") instanceof String s ? s : null;
-    String target = b.getValue("target") instanceof String s ? s : null;
-    String sdp = b.getValue("sdp") instanceof String s ? s : null;
+    SipLine line = lines.get(b.getString(Fields.LINE_ID, ""));
+    String callId = b.getValue(Fields.CALL_ID) instanceof String s ? s : null;
+    String target = b.getValue(Fields.TARGET) instanceof String s ? s : null;
+    String sdp = b.getValue(Fields.SDP) instanceof String s ? s : null;
     // The session's clock: sip.call.make is a local consumer and a line lives on its session's node.
-    long callNanos = SetupLatency.stamp(b, SetupLatency.CALL_NANOS);
+    long callNanos = SetupLatency.stamp(b, Fields.CALL_NANOS);
     if (line == null) {
-      fail(m, ErrorCode.NOT_FOUND, "no line " + b.getValue("lineId"));
+      fail(m, ErrorCode.NOT_FOUND, "no line " + b.getValue(Fields.LINE_ID));
       return;
     }
     if (callId == null || !ID.matcher(callId).matches() || sdp == null || sdp.isBlank()) {
@@ -310,7 +313,7 @@ public final class SipLineVerticle extends VerticleBase {
             () -> SetupLatency.record(nodeId, SetupLatency.CALL_TO_INVITE, callNanos), () -> forget(line, callId));
         line.call = c;
         calls.put(callId, c);
-        m.reply(new JsonObject().put("callId", callId));
+        m.reply(new JsonObject().put(Fields.CALL_ID, callId));
       } catch (Exception e) {
         LOG.warn("call={} line={} INVITE not sent: {}", callId, line.lineId, e.toString());
         fail(m, ErrorCode.INTERNAL, "INVITE not sent: " + e.getMessage());
@@ -339,7 +342,7 @@ public final class SipLineVerticle extends VerticleBase {
     if (c == null) {
       return;
     }
-    String sdp = b.getValue("sdp") instanceof String s ? s : null;
+    String sdp = b.getValue(Fields.SDP) instanceof String s ? s : null;
     if (sdp == null || sdp.isBlank()) {
       fail(m, ErrorCode.BAD_FIELD, "sip.call.accept needs sdp");
       return;
@@ -350,7 +353,7 @@ public final class SipLineVerticle extends VerticleBase {
     }
     try {
       c.accept(sdp);
-      m.reply(new JsonObject().put("callId", c.callId));
+      m.reply(new JsonObject().put(Fields.CALL_ID, c.callId));
     } catch (Exception e) {
       fail(m, ErrorCode.INTERNAL, "200 OK not sent: " + e.getMessage());
     }
@@ -361,7 +364,7 @@ public final class SipLineVerticle extends VerticleBase {
     if (c == null) {
       return;
     }
-    int code = b.getValue("code") instanceof Number n ? n.intValue() : sip.rejectCode;
+    int code = b.getValue(Fields.CODE) instanceof Number n ? n.intValue() : sip.rejectCode;
     if (code < 400 || code > 699) {
       fail(m, ErrorCode.BAD_FIELD, "code must be 400..699");
       return;
@@ -371,7 +374,7 @@ public final class SipLineVerticle extends VerticleBase {
       return;
     }
     c.reject(code, CallState.Rejected);
-    m.reply(new JsonObject().put("callId", c.callId));
+    m.reply(new JsonObject().put(Fields.CALL_ID, c.callId));
   }
 
   private void hangup(Message<JsonObject> m, JsonObject b) {
@@ -386,7 +389,7 @@ public final class SipLineVerticle extends VerticleBase {
       if (cancelling && !c.ended() && c.line.call == c) {
         c.line.call = null;
       }
-      m.reply(new JsonObject().put("callId", c.callId));
+      m.reply(new JsonObject().put(Fields.CALL_ID, c.callId));
     }
   }
 
@@ -395,7 +398,7 @@ public final class SipLineVerticle extends VerticleBase {
     if (c == null) {
       return;
     }
-    if (!(b.getValue("hold") instanceof Boolean hold)) {
+    if (!(b.getValue(Fields.HOLD) instanceof Boolean hold)) {
       fail(m, ErrorCode.BAD_FIELD, "hold must be true or false");
       return;
     }
@@ -411,7 +414,7 @@ public final class SipLineVerticle extends VerticleBase {
     if (c == null) {
       return;
     }
-    String digits = b.getValue("digits") instanceof String s ? s : null;
+    String digits = b.getValue(Fields.DIGITS) instanceof String s ? s : null;
     if (digits == null || !digits.matches("^[0-9*#A-Da-d]{1,32}$")) {
       fail(m, ErrorCode.BAD_FIELD, "digits must be 1-32 of 0-9 * # A-D");
       return;
@@ -428,7 +431,7 @@ public final class SipLineVerticle extends VerticleBase {
     if (c == null) {
       return;
     }
-    String target = b.getValue("target") instanceof String s ? s : null;
+    String target = b.getValue(Fields.TARGET) instanceof String s ? s : null;
     if (target == null || !dialPattern.matcher(target).matches()) {
       fail(m, ErrorCode.NUMBER_REFUSED, "number must be 1-" + sip.dialMaxLength + " of 0-9 * # +");
       return;
@@ -442,7 +445,7 @@ public final class SipLineVerticle extends VerticleBase {
 
   private void replyOrFail(Message<JsonObject> m, SipCall c, Throwable cause) {
     if (cause == null) {
-      m.reply(new JsonObject().put("callId", c.callId));
+      m.reply(new JsonObject().put(Fields.CALL_ID, c.callId));
     } else {
       int code = cause instanceof ReplyException re ? re.failureCode() : ErrorCode.WRONG_STATE.code();
       m.fail(code, cause.getMessage());
@@ -450,10 +453,10 @@ public final class SipLineVerticle extends VerticleBase {
   }
 
   private SipCall call(Message<JsonObject> m, JsonObject b) {
-    SipCall c = calls.get(b.getString("callId", ""));
-    String lineId = b.getValue("lineId") instanceof String s ? s : null;
+    SipCall c = calls.get(b.getString(Fields.CALL_ID, ""));
+    String lineId = b.getValue(Fields.LINE_ID) instanceof String s ? s : null;
     if (c == null || (lineId != null && !lineId.equals(c.line.lineId))) {
-      fail(m, ErrorCode.NOT_FOUND, "no call " + b.getValue("callId") + " on line " + lineId);
+      fail(m, ErrorCode.NOT_FOUND, "no call " + b.getValue(Fields.CALL_ID) + " on line " + lineId);
       return null;
     }
     return c;
@@ -471,8 +474,9 @@ public final class SipLineVerticle extends VerticleBase {
 
   private JsonObject status() {
     long registered = lines.values().stream().filter(SipLine::registered).count();
-    return new JsonObject().put("lines", lines.size()).put("registered", registered).put("calls", calls.size())
-        .put("dropped", guard.counts());
+    return new JsonObject().put(Fields.LINES, lines.size()).put(Fields.REGISTERED, registered)
+        .put(Fields.CALLS, calls.size())
+        .put(Fields.DROPPED, guard.counts());
   }
 
   private static void fail(Message<JsonObject> m, ErrorCode code, String text) {

@@ -10,6 +10,14 @@ import org.webphone.gateway.common.ErrorCode;
  * stable code otherwise.
  */
 public record ClientFrame(ClientMethod method, JsonObject body, Object ref) {
+  /** The two fields of every client frame besides its method's parameters. */
+  public static final String METHOD = "method";
+  public static final String REF = "ref";
+
+  /** A new frame of {@code method}, to which a client (the load tool, a test) adds the parameters. */
+  public static JsonObject build(ClientMethod method) {
+    return new JsonObject().put(METHOD, method.name());
+  }
 
   /** Parses the text of a WebSocket frame. */
   public static ClientFrame parse(String text) {
@@ -31,11 +39,11 @@ public record ClientFrame(ClientMethod method, JsonObject body, Object ref) {
     if (json == null) {
       throw new ProtocolException(ErrorCode.BAD_JSON, "the frame is not a JSON object");
     }
-    Object ref = json.getValue("ref");
+    Object ref = json.getValue(REF);
     if (ref != null && !(ref instanceof String s && s.length() <= 64) && !(ref instanceof Number)) {
       throw new ProtocolException(ErrorCode.BAD_FIELD, "ref must be a string of at most 64 characters or a number");
     }
-    Object m = json.getValue("method");
+    Object m = json.getValue(METHOD);
     if (m == null) {
       throw new ProtocolException(ErrorCode.MISSING_FIELD, "method is missing");
     }
@@ -89,5 +97,10 @@ public record ClientFrame(ClientMethod method, JsonObject body, Object ref) {
 
   public String string(String field) {
     return body.getString(field);
+  }
+
+  /** The value of a parameter of the method's table. */
+  public String string(Field field) {
+    return body.getString(field.name());
   }
 }

@@ -18,7 +18,7 @@ public enum ClientMethod {
   /** Decline the ringing incoming call: {callId}. */
   Reject(Fields.CALL_ID),
   /** Send DTMF digits during a call: {callId, digits}. */
-  SendDTMF(Fields.CALL_ID, Field.string("digits", true, "[0-9A-D*#]{1,32}", 32)),
+  SendDTMF(Fields.CALL_ID, Fields.DIGITS),
   /** Put the call on hold: {callId}. */
   Hold(Fields.CALL_ID),
   /** Take the call off hold: {callId}. */
@@ -55,13 +55,17 @@ public enum ClientMethod {
     return null;
   }
 
-  /** Shared parameter definitions (an enum cannot refer to its own static fields in constructors). */
-  static final class Fields {
-    static final Field CALL_ID = Field.string("callId", true, "[A-Za-z0-9._:@-]{1,128}", 128);
-    static final Field CALL_ID_OPT = Field.string("callId", false, "[A-Za-z0-9._:@-]{1,128}", 128);
+  /**
+   * Shared parameter definitions (an enum cannot refer to its own static fields in constructors); handlers read
+   * a frame's fields by these names.
+   */
+  public static final class Fields {
+    public static final Field CALL_ID = Field.string("callId", true, "[A-Za-z0-9._:@-]{1,128}", 128);
+    public static final Field CALL_ID_OPT = Field.string("callId", false, "[A-Za-z0-9._:@-]{1,128}", 128);
     // Characters only; the length limit and what may be dialled is the dial policy's job (dial.*).
-    static final Field NUMBER = Field.string("number", true, null, 256);
-    static final Field SDP = Field.string("sdp", true, null, 60_000);
+    public static final Field NUMBER = Field.string("number", true, null, 256);
+    public static final Field SDP = Field.string("sdp", true, null, 60_000);
+    public static final Field DIGITS = Field.string("digits", true, "[0-9A-D*#]{1,32}", 32);
 
     private Fields() {
     }

@@ -37,36 +37,37 @@ public final class ServerEvent {
   }
 
   public static JsonObject of(String event) {
-    return new JsonObject().put("event", event);
+    return new JsonObject().put(ServerEventFields.EVENT, event);
   }
 
   public static JsonObject call(String event, String callId) {
-    return of(event).put("callId", callId);
+    return of(event).put(ServerEventFields.CALL_ID, callId);
   }
 
   public static JsonObject error(ErrorCode code, String message, Object ref, String method) {
-    JsonObject e = of(ERROR).put("code", code.code()).put("name", code.name()).put("message", message);
+    JsonObject e = of(ERROR).put(ServerEventFields.CODE, code.code()).put(ServerEventFields.NAME, code.name())
+        .put(ServerEventFields.MESSAGE, message);
     if (ref != null) {
-      e.put("ref", ref);
+      e.put(ServerEventFields.REF, ref);
     }
     if (method != null) {
-      e.put("method", method);
+      e.put(ServerEventFields.METHOD, method);
     }
     return e;
   }
 
   public static JsonObject registration(String state, Integer code, String reason) {
-    JsonObject e = of(REGISTRATION).put("state", state);
+    JsonObject e = of(REGISTRATION).put(ServerEventFields.STATE, state);
     if (code != null) {
-      e.put("code", code);
+      e.put(ServerEventFields.CODE, code);
     }
     if (reason != null) {
-      e.put("reason", reason);
+      e.put(ServerEventFields.REASON, reason);
     }
     return e;
   }
 
   public static JsonObject ready(boolean ready) {
-    return of(READY).put("ready", ready);
+    return of(READY).put(ServerEventFields.READY, ready);
   }
 }

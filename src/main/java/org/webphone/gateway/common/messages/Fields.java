@@ -1,0 +1,106 @@
+package org.webphone.gateway.common.messages;
+
+/**
+ * The field names of every event-bus body ({@link BusMessage}) and session event ({@link SessionEvent}).
+ * Producer and consumer both write the constant, never the string, so renaming a field is one edit here and
+ * a compile error wherever a caller still spells the old constant.
+ */
+public final class Fields {
+  private Fields() {
+  }
+
+  // ---- ids (docs/event-bus.md, "Conventions")
+  public static final String EVENT = "event";
+  public static final String SESSION_ID = "sessionId";
+  public static final String LINE_ID = "lineId";
+  public static final String CALL_ID = "callId";
+  public static final String NODE_ID = "nodeId";
+  public static final String ACCOUNT_ID = "accountId";
+  public static final String TOKEN = "token";
+
+  // ---- pool
+  public static final String WAIT = "wait";
+  public static final String ACCOUNT = "account";
+  public static final String USERNAME = "username";
+  public static final String PASSWORD = "password";
+  public static final String AUTH_USER = "authUser";
+  public static final String DISPLAY_NAME = "displayName";
+  public static final String QUEUED = "queued";
+  public static final String POSITION = "position";
+  public static final String RELEASED = "released";
+  public static final String CURRENT = "current";
+  public static final String REMOVED = "removed";
+  public static final String ACCEPTED = "accepted";
+  public static final String TOTAL = "total";
+  public static final String FREE = "free";
+  public static final String LEASED = "leased";
+  public static final String WAITING = "waiting";
+  public static final String LEASES = "leases";
+  public static final String WAITING_LINE = "waitingLine";
+  public static final String LAST_TOKEN = "lastToken";
+  public static final String SINCE = "since";
+  public static final String FULL = "full";
+  public static final String UNTIL_NANOS = "untilNanos";
+
+  // ---- sip
+  public static final String STATE = "state";
+  public static final String CODE = "code";
+  public static final String REASON = "reason";
+  public static final String FROM = "from";
+  public static final String SDP = "sdp";
+  public static final String DIRECTION = "direction";
+  public static final String ERROR = "error";
+  public static final String TARGET = "target";
+  public static final String HOLD = "hold";
+  public static final String DIGITS = "digits";
+  public static final String DIGIT = "digit";
+  public static final String SOURCE = "source";
+  public static final String CALL_NANOS = "callNanos";
+  public static final String ANSWER_NANOS = "answerNanos";
+  public static final String LINES = "lines";
+  public static final String REGISTERED = "registered";
+  public static final String DROPPED = "dropped";
+  public static final String CALLS = "calls";
+
+  // ---- media
+  public static final String BROWSER_OFFER = "browserOffer";
+  public static final String PBX_OFFER = "pbxOffer";
+  public static final String ANSWER_LATER = "answerLater";
+  public static final String BROWSER_ANSWER = "browserAnswer";
+  public static final String PBX_SDP = "pbxSdp";
+  public static final String TYPE = "type";
+  public static final String SESSIONS = "sessions";
+  public static final String CREATING = "creating";
+  public static final String RTP_PORTS = "rtpPorts";
+  public static final String AGENTS = "agents";
+  public static final String DTLS_SESSIONS = "dtlsSessions";
+  public static final String DTLS_THREADS = "dtlsThreads";
+  public static final String DTLS_HANDSHAKES = "dtlsHandshakes";
+  public static final String DTLS_WAITING = "dtlsWaiting";
+  public static final String DTLS_HELLO_TIMERS = "dtlsHelloTimers";
+  public static final String DTLS_HELLO_TIMEOUTS = "dtlsHelloTimeouts";
+  public static final String DTLS_POOL_THREADS = "dtlsPoolThreads";
+  public static final String RTP_REGISTRATIONS = "rtpRegistrations";
+  public static final String RTCP_TASKS = "rtcpTasks";
+  public static final String WEBRTC_PORT = "webrtcPort";
+  public static final String FINGERPRINT = "fingerprint";
+  public static final String COUNTERS = "counters";
+  public static final String SESSION = "session";
+
+  // ---- signalling
+  public static final String CLIENT_IP = "clientIp";
+  public static final String RESUME_TOKEN = "resumeToken";
+  public static final String EVENTS = "events";
+  public static final String COMMANDS = "commands";
+  public static final String RESUMED = "resumed";
+  public static final String DETACHED = "detached";
+  public static final String WEB_SOCKETS = "webSockets";
+
+  // ---- node
+  public static final String MODE = "mode";
+  public static final String CLUSTERED = "clustered";
+  public static final String MEMBERS = "members";
+  public static final String PEER = "peer";
+  public static final String PEER_RTT_MS = "peerRttMs";
+  public static final String SETUP_LATENCY = "setupLatency";
+}

@@ -1,0 +1,68 @@
+package org.webphone.gateway.signalling.protocol;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The fields of the server events of docs/protocol.md: their names, written by every producer as these
+ * constants, and which ones each event of {@link ServerEvent} carries ({@link #OF}). ProtocolDocTest compares
+ * {@link #OF} with the doc's event table and every JSON example, both ways.
+ */
+public final class ServerEventFields {
+  public static final String EVENT = "event";
+  public static final String CALL_ID = "callId";
+  public static final String SESSION_ID = "sessionId";
+  public static final String RESUME_TOKEN = "resumeToken";
+  public static final String RESUMED = "resumed";
+  public static final String RESUME_GRACE_SEC = "resumeGraceSec";
+  /** In OnSession after a resume: {callId, state, direction} of the call that survived. */
+  public static final String CALL = "call";
+  public static final String STATE = "state";
+  public static final String POSITION = "position";
+  public static final String CODE = "code";
+  public static final String REASON = "reason";
+  public static final String READY = "ready";
+  public static final String CALLER = "caller";
+  public static final String DISPLAY_NAME = "displayName";
+  public static final String SDP = "sdp";
+  public static final String DIRECTION = "direction";
+  public static final String ERROR = "error";
+  public static final String DIGIT = "digit";
+  public static final String REF = "ref";
+  public static final String METHOD = "method";
+  public static final String REGISTERED = "registered";
+  public static final String NAME = "name";
+  public static final String MESSAGE = "message";
+
+  /** The fields an event always carries and the ones it may carry. */
+  public record Shape(List<String> always, List<String> optional) {
+    static Shape of(String... always) {
+      return new Shape(List.of(always), List.of());
+    }
+
+    Shape optional(String... optional) {
+      return new Shape(always, List.of(optional));
+    }
+  }
+
+  /** Every server event (a {@link ServerEvent} name) → its fields besides {@code event}. */
+  public static final Map<String, Shape> OF = Map.ofEntries(
+      Map.entry(ServerEvent.SESSION, Shape.of(SESSION_ID, RESUME_TOKEN, RESUMED, RESUME_GRACE_SEC).optional(CALL)),
+      Map.entry(ServerEvent.REGISTRATION, Shape.of(STATE).optional(POSITION, CODE, REASON)),
+      Map.entry(ServerEvent.READY, Shape.of(READY)),
+      Map.entry(ServerEvent.CALL_REQUEST, Shape.of(CALL_ID, CALLER, DISPLAY_NAME)),
+      Map.entry(ServerEvent.ANSWER, Shape.of(CALL_ID, SDP)),
+      Map.entry(ServerEvent.CALL_STATE, Shape.of(CALL_ID, STATE, DIRECTION).optional(CODE, REASON)),
+      Map.entry(ServerEvent.IN_CALL, Shape.of(CALL_ID)),
+      Map.entry(ServerEvent.CALL_ERROR, Shape.of(CALL_ID, ERROR).optional(CODE, REASON)),
+      Map.entry(ServerEvent.MEDIA_STATE, Shape.of(CALL_ID, STATE).optional(REASON)),
+      Map.entry(ServerEvent.DTMF, Shape.of(CALL_ID, DIGIT)),
+      Map.entry(ServerEvent.TRANSFER, Shape.of(CALL_ID, CODE, REASON)),
+      Map.entry(ServerEvent.ACK, Shape.of(METHOD).optional(REF, CALL_ID, SESSION_ID)),
+      Map.entry(ServerEvent.PONG, Shape.of(REGISTERED, CALL_ID).optional(REF)),
+      Map.entry(ServerEvent.ERROR, Shape.of(CODE, NAME, MESSAGE).optional(REF, METHOD)),
+      Map.entry(ServerEvent.CLOSED, Shape.of(REASON)));
+
+  private ServerEventFields() {
+  }
+}
