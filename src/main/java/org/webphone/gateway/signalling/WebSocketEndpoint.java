@@ -152,7 +152,7 @@ final class WebSocketEndpoint {
 
   private static void acknowledge(Binding b, ClientFrame hello, ClientSession s, boolean resumed) {
     if (hello != null) {
-      b.t.send(ack(hello, new JsonObject().put("sessionId", s.id()).put("resumed", resumed)));
+      b.t.send(ack(hello, new JsonObject().put(ServerEventFields.SESSION_ID, s.id()).put(ServerEventFields.RESUMED, resumed)));
     }
   }
 

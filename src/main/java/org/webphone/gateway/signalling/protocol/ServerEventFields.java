@@ -58,7 +58,7 @@ public final class ServerEventFields {
       Map.entry(ServerEvent.MEDIA_STATE, Shape.of(CALL_ID, STATE).optional(REASON)),
       Map.entry(ServerEvent.DTMF, Shape.of(CALL_ID, DIGIT)),
       Map.entry(ServerEvent.TRANSFER, Shape.of(CALL_ID, CODE, REASON)),
-      Map.entry(ServerEvent.ACK, Shape.of(METHOD).optional(REF, CALL_ID, SESSION_ID)),
+      Map.entry(ServerEvent.ACK, Shape.of(METHOD).optional(REF, CALL_ID, SESSION_ID, RESUMED)),
       Map.entry(ServerEvent.PONG, Shape.of(REGISTERED, CALL_ID).optional(REF)),
       Map.entry(ServerEvent.ERROR, Shape.of(CODE, NAME, MESSAGE).optional(REF, METHOD)),
       Map.entry(ServerEvent.CLOSED, Shape.of(REASON)));
