@@ -81,7 +81,7 @@ class GatewayAddedLatencyTest {
       assertEquals(1, toInvite.getJsonArray("counts").getLong(toInvite.getJsonArray("counts").size() - 1),
           latency.encode());
 
-      String metrics = Http.get(node.url() + "metrics").body();
+      String metrics = Http.get(node.adminUrl() + "metrics").body();
       String ours = metrics.lines().filter(l -> l.startsWith("webphone_call_setup_added"))
           .collect(Collectors.joining("\n"));
       for (String phase : SetupLatency.PHASES) {
