@@ -9,7 +9,6 @@ import io.vertx.core.Deployable;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
-import io.vertx.core.shareddata.LocalMap;
 import io.vertx.micrometer.MicrometerMetricsFactory;
 import io.vertx.micrometer.MicrometerMetricsOptions;
 import io.vertx.micrometer.VertxPrometheusOptions;
@@ -28,6 +27,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.webphone.gateway.common.NodeFacts;
 import org.webphone.gateway.config.GatewayConfig;
 import org.webphone.gateway.media.MediaRelayVerticle;
 import org.webphone.gateway.node.NodeOpsVerticle;
@@ -44,12 +44,10 @@ import org.webphone.gateway.sip.demo.DemoPbxVerticle;
  * its {@code stop()}. Verticles are stopped in reverse order of start, so signalling drains its sessions
  * (hang up, unregister, return leases) while SIP, media and pool are still there to do it.
  *
- * <p>Node facts other verticles need are in the local map {@link #NODE_MAP}: {@code nodeId} and
- * {@code state} (starting, ready, draining, stopped).
+ * <p>Node facts other verticles need (id, state, mode) are written to {@link NodeFacts}.
  */
 public final class GatewayNode {
   private static final Logger LOG = LoggerFactory.getLogger(GatewayNode.class);
-  public static final String NODE_MAP = "gateway.node";
 
   private final GatewayConfig config;
   private final String nodeId;
@@ -111,10 +109,7 @@ public final class GatewayNode {
     }
     return vx.compose(v -> {
       vertx = v;
-      LocalMap<String, String> map = v.sharedData().getLocalMap(NODE_MAP);
-      map.put("nodeId", nodeId);
-      map.put("state", "starting");
-      map.put("mode", config.demoMode() ? "demo" : "pbx");
+      NodeFacts.of(v).starting(nodeId, config.demoMode());
       LOG.info("node {} starting ({}, {}, {} transport)", nodeId,
           config.getBoolean("cluster.enabled") ? "clustered" : "standalone",
           config.demoMode() ? "embedded demo PBX" : "PBX " + config.pbxHost() + ":" + config.pbxPort(),
@@ -141,7 +136,7 @@ public final class GatewayNode {
       if (stopping != null) {
         return; // a stop came in while starting: never announce ready
       }
-      vertx.sharedData().<String, String>getLocalMap(NODE_MAP).put("state", "ready");
+      NodeFacts.of(vertx).state(NodeFacts.State.READY);
       LOG.info("node {} ready: http://{}:{}/", nodeId, config.getString("http.host"), config.getInt("http.port"));
     });
   }
@@ -160,7 +155,7 @@ public final class GatewayNode {
    */
   public synchronized void beginDrain() {
     if (vertx != null) {
-      vertx.sharedData().<String, String>getLocalMap(NODE_MAP).put("state", "draining");
+      NodeFacts.of(vertx).state(NodeFacts.State.DRAINING);
     }
   }
 
@@ -194,7 +189,7 @@ public final class GatewayNode {
       }
       Vertx v = vertx;
       chain.compose(y -> {
-        v.sharedData().<String, String>getLocalMap(NODE_MAP).put("state", "stopped");
+        NodeFacts.of(v).state(NodeFacts.State.STOPPED);
         // Closing also leaves the cluster; give it at least a second even when the verticles used the bound.
         return bounded(v.close(), Math.max(deadline, System.nanoTime() + 1_000_000_000L), "close Vert.x");
       }).onComplete(ar -> {

@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -16,7 +17,6 @@ import java.util.TreeSet;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 import org.webphone.gateway.common.WebOrigin;
-import org.webphone.gateway.common.Cidr;
 
 /**
  * The node's configuration: {@code default-config.json} on the classpath, overlaid by an optional file
@@ -315,7 +315,7 @@ public final class GatewayConfig {
     validateHttpSurface();
     for (Object o : getArray("http.trustedProxies")) {
       try {
-        Cidr.parse(o instanceof String s ? s : null);
+        IpRanges.parse(Collections.singletonList(o instanceof String s ? s : null));
       } catch (IllegalArgumentException e) {
         throw new ConfigException("http.trustedProxies", e.getMessage() + " (IP addresses or CIDR blocks only)");
       }

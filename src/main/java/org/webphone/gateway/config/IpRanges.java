@@ -10,14 +10,18 @@ import java.util.List;
 import java.util.regex.Pattern;
 
 /**
- * A list of IP addresses and CIDR blocks ({@code 203.0.113.7}, {@code 10.0.0.0/8}, {@code 2001:db8::/32}),
- * the form of {@code pbx.allowedSources}. Immutable, so any thread may ask {@link #contains}.
+ * A list of IP addresses and CIDR blocks ({@code 203.0.113.7}, {@code 10.0.0.0/8}, {@code 2001:db8::/32},
+ * {@code [::1]}), the form of {@code pbx.allowedSources} and {@code http.trustedProxies}, and the test
+ * whether an address is inside one of them. Only literals are parsed: a host name is refused, so that no DNS
+ * lookup ever happens on a hot path or at a packet's say-so. Immutable, so any thread may ask
+ * {@link #contains}.
  */
 public final class IpRanges {
-  /** Only IP literals: a host name here would make {@link InetAddress#getByName} do DNS. */
-  private static final Pattern LITERAL = Pattern.compile("^[0-9A-Fa-f.:]+(/[0-9]{1,3})?$");
+  private static final Pattern IPV4 = Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");
+  private static final Pattern IPV6 = Pattern.compile("[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*");
 
   private record Block(byte[] network, int prefix, String text) {
+    /** True when {@code a} is inside this block (an IPv4 address never matches an IPv6 block, and back). */
     boolean contains(byte[] a) {
       if (a.length != network.length) {
         return false;
@@ -44,31 +48,57 @@ public final class IpRanges {
   }
 
   /**
-   * Parses IP literals and CIDR blocks.
+   * Parses IP literals and CIDR blocks ({@code "ip"} or {@code "ip/prefix"}).
    *
-   * @throws IllegalArgumentException naming the first entry that is neither
+   * @throws IllegalArgumentException naming the first entry that is neither, with a readable reason
    */
   public static IpRanges parse(List<String> entries) {
     List<Block> blocks = new ArrayList<>();
     for (String raw : entries) {
-      String e = raw == null ? "" : raw.trim();
-      if (!LITERAL.matcher(e).matches() || (!e.contains(".") && !e.contains(":"))) {
-        throw new IllegalArgumentException("\"" + raw + "\" is not an IP address or CIDR block");
-      }
-      int slash = e.indexOf('/');
-      byte[] net;
-      try {
-        net = InetAddress.getByName(slash < 0 ? e : e.substring(0, slash)).getAddress();
-      } catch (UnknownHostException ex) {
-        throw new IllegalArgumentException("\"" + raw + "\" is not an IP address or CIDR block");
-      }
-      int prefix = slash < 0 ? net.length * 8 : Integer.parseInt(e.substring(slash + 1));
-      if (prefix > net.length * 8) {
-        throw new IllegalArgumentException("\"" + raw + "\": prefix longer than the address");
-      }
-      blocks.add(new Block(net, prefix, e));
+      blocks.add(block(raw));
     }
     return new IpRanges(blocks);
+  }
+
+  private static Block block(String raw) {
+    String s = raw == null ? "" : raw.trim();
+    int slash = s.indexOf('/');
+    InetAddress a = literal(slash < 0 ? s : s.substring(0, slash));
+    if (a == null) {
+      throw new IllegalArgumentException("\"" + raw + "\" is not an IP address or CIDR block");
+    }
+    int bits = a.getAddress().length * 8;
+    int prefix = bits;
+    if (slash >= 0) {
+      try {
+        prefix = Integer.parseInt(s.substring(slash + 1));
+      } catch (NumberFormatException e) {
+        prefix = -1;
+      }
+      if (prefix < 0 || prefix > bits) {
+        throw new IllegalArgumentException("bad prefix length in \"" + raw + "\" (0.." + bits + ")");
+      }
+    }
+    return new Block(a.getAddress(), prefix, s);
+  }
+
+  /** The address of an IP literal (IPv4, IPv6, bracketed IPv6), or null when {@code s} is anything else. */
+  public static InetAddress literal(String s) {
+    if (s == null) {
+      return null;
+    }
+    String t = s.trim();
+    if (t.startsWith("[") && t.endsWith("]")) {
+      t = t.substring(1, t.length() - 1);
+    }
+    if (!IPV4.matcher(t).matches() && !IPV6.matcher(t).matches()) {
+      return null;
+    }
+    try {
+      return InetAddress.getByName(t); // a literal: no lookup
+    } catch (UnknownHostException e) {
+      return null;
+    }
   }
 
   public boolean contains(InetAddress a) {

@@ -15,8 +15,8 @@ import io.vertx.micrometer.backends.BackendRegistries;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import org.webphone.gateway.GatewayNode;
 import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.common.NodeFacts;
 import org.webphone.gateway.common.SetupLatency;
 import org.webphone.gateway.common.messages.Fields;
 
@@ -42,7 +42,7 @@ final class GatewayLatency {
   /** Both phases summed over the nodes that answered, plus {@code nodes}: how many did. */
   Future<JsonObject> read() {
     if (inProcess) {
-      String nodeId = vertx.sharedData().<String, String>getLocalMap(GatewayNode.NODE_MAP).get("nodeId");
+      String nodeId = NodeFacts.of(vertx).nodeId();
       var registry = nodeId == null ? null : BackendRegistries.getNow(nodeId);
       return Future.succeededFuture(registry == null ? new JsonObject().put("nodes", 0)
           : merge(List.of(SetupLatency.snapshot(registry, nodeId))));

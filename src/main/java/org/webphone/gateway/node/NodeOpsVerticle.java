@@ -19,9 +19,9 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.webphone.gateway.GatewayNode;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.common.NodeFacts;
 import org.webphone.gateway.common.SetupLatency;
 import org.webphone.gateway.common.messages.Fields;
 
@@ -80,7 +80,8 @@ public final class NodeOpsVerticle extends VerticleBase {
         meters.add(Gauge.builder(g[0], values, m -> m.getOrDefault(g[0], Double.NaN))
             .tag("node", nodeId).register(registry));
       }
-      meters.add(Gauge.builder("webphone.node.ready", this, v -> "ready".equals(state()) ? 1 : 0)
+      meters.add(Gauge.builder("webphone.node.ready", this,
+          v -> NodeFacts.of(vertx).state() == NodeFacts.State.READY ? 1 : 0)
           .tag("node", nodeId).register(registry));
       meters.add(Gauge.builder("webphone.node.cluster.members", this, v -> members())
           .tag("node", nodeId).register(registry));
@@ -98,10 +99,6 @@ public final class NodeOpsVerticle extends VerticleBase {
     }
     return Future.join(consumer.unregister(),
         memberConsumer == null ? Future.succeededFuture() : memberConsumer.unregister());
-  }
-
-  private String state() {
-    return vertx.sharedData().<String, String>getLocalMap(GatewayNode.NODE_MAP).getOrDefault("state", "starting");
   }
 
   private int members() {
@@ -125,9 +122,9 @@ public final class NodeOpsVerticle extends VerticleBase {
   }
 
   private void info(Message<JsonObject> m) {
-    var map = vertx.sharedData().<String, String>getLocalMap(GatewayNode.NODE_MAP);
-    JsonObject me = new JsonObject().put(Fields.NODE_ID, nodeId).put(Fields.STATE, state())
-        .put(Fields.MODE, map.get("mode")).put(Fields.CLUSTERED, vertx.isClustered()).put(Fields.MEMBERS, members());
+    NodeFacts node = NodeFacts.of(vertx);
+    JsonObject me = new JsonObject().put(Fields.NODE_ID, nodeId).put(Fields.STATE, node.state().wire())
+        .put(Fields.MODE, node.mode()).put(Fields.CLUSTERED, vertx.isClustered()).put(Fields.MEMBERS, members());
     if (registry != null && m.body() != null && Boolean.TRUE.equals(m.body().getValue(Fields.SETUP_LATENCY))) {
       me.put(Fields.SETUP_LATENCY, SetupLatency.snapshot(registry, nodeId));
     }

@@ -21,8 +21,8 @@ import java.util.Locale;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.webphone.gateway.GatewayNode;
 import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.common.NodeFacts;
 import org.webphone.gateway.config.GatewayConfig;
 
 /**
@@ -138,8 +138,8 @@ final class AdminSurface {
   }
 
   private void health(RoutingContext rc, boolean full) {
-    var node = vertx.sharedData().<String, String>getLocalMap(GatewayNode.NODE_MAP);
-    String state = node.getOrDefault("state", "starting");
+    NodeFacts node = NodeFacts.of(vertx);
+    NodeFacts.State state = node.state();
     DeliveryOptions opts = new DeliveryOptions().setSendTimeout(STATUS_TIMEOUT_MS);
     // Counts only: the pool's full status lists leases (accounts, session ids, tokens) and the waiting line.
     Future<JsonObject> pool = status(Addresses.POOL_STATUS, new JsonObject().put("leases", false), opts);
@@ -147,10 +147,10 @@ final class AdminSurface {
     Future<JsonObject> media = status(Addresses.MEDIA_STATUS, new JsonObject(), opts);
     Future<JsonObject> sig = status(Addresses.SIGNALLING_STATUS, new JsonObject(), opts);
     Future.join(pool, sip, media, sig).onComplete(ar -> {
-      boolean ok = "ready".equals(state) && pool.succeeded() && sip.succeeded() && media.succeeded();
-      JsonObject body = new JsonObject().put("state", state);
+      boolean ok = state == NodeFacts.State.READY && pool.succeeded() && sip.succeeded() && media.succeeded();
+      JsonObject body = new JsonObject().put("state", state.wire());
       if (full) {
-        body.put("nodeId", node.get("nodeId")).put("mode", node.get("mode")).put("cluster", cluster())
+        body.put("nodeId", node.nodeId()).put("mode", node.mode()).put("cluster", cluster())
             .put("pool", pool.succeeded() ? pool.result() : null)
             .put("sip", sip.succeeded() ? sip.result() : null)
             .put("media", media.succeeded() ? media.result() : null)

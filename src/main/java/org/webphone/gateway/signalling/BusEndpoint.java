@@ -100,7 +100,7 @@ final class BusEndpoint {
       if (ar.succeeded()) {
         c.reply(WebSocketEndpoint.ack(f, ar.result()));
       } else {
-        ProtocolException p = Replies.toProtocol(f.method().name(), ar.cause());
+        ProtocolException p = VerticleRequests.toProtocol(f.method().name(), ar.cause());
         host.metrics().refused(p.code());
         c.fail(p.code().code(), p.getMessage());
       }

@@ -34,7 +34,7 @@ final class CallControl {
 
     void send(JsonObject frame);
 
-    Replies replies();
+    VerticleRequests replies();
 
     DialPolicy dialPolicy();
 
@@ -355,7 +355,7 @@ final class CallControl {
   }
 
   private void fail(Call c, Throwable cause, boolean rejectAtSip) {
-    ProtocolException p = Replies.toProtocol("call", cause);
+    ProtocolException p = VerticleRequests.toProtocol("call", cause);
     LOG.warn("call={} line={} failed: {} {}", c.id, owner.lineId(), p.code(), p.getMessage());
     if (rejectAtSip) {
       owner.replies().request(Addresses.SIP_CALL_REJECT,

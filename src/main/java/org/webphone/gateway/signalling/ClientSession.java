@@ -119,7 +119,7 @@ final class ClientSession implements CallControl.Owner {
         return;
       }
       if (ar.failed()) {
-        ProtocolException p = Replies.toProtocol(Addresses.POOL_LEASE, ar.cause());
+        ProtocolException p = VerticleRequests.toProtocol(Addresses.POOL_LEASE, ar.cause());
         if (p.code() == ErrorCode.NO_ACCOUNT) {
           connectionLimit("no free account");
         } else {
@@ -171,7 +171,7 @@ final class ClientSession implements CallControl.Owner {
     lineOpening = host.replies().request(Addresses.SIP_LINE_OPEN, open);
     lineOpening.onFailure(e -> {
       if (phase != Phase.CLOSING) {
-        ProtocolException p = Replies.toProtocol(Addresses.SIP_LINE_OPEN, e);
+        ProtocolException p = VerticleRequests.toProtocol(Addresses.SIP_LINE_OPEN, e);
         LOG.warn("line={} open failed: {}", id, p.getMessage());
         send(ServerEvent.registration(ServerEvent.REG_FAILED, p.code().code(), p.getMessage()));
         close("line failed", (short) 1011);
@@ -469,7 +469,7 @@ final class ClientSession implements CallControl.Owner {
   }
 
   @Override
-  public Replies replies() {
+  public VerticleRequests replies() {
     return host.replies();
   }
 

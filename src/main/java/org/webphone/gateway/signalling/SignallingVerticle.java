@@ -43,7 +43,7 @@ public final class SignallingVerticle extends VerticleBase {
   private GatewayConfig cfg;
   private Gate gate;
   private DialPolicy dialPolicy;
-  private Replies replies;
+  private VerticleRequests replies;
   private SignallingMetrics metrics;
   private final Map<String, ClientSession> sessions = new HashMap<>();
   private final Map<String, ClientSession> byToken = new HashMap<>();
@@ -66,7 +66,7 @@ public final class SignallingVerticle extends VerticleBase {
     cfg = GatewayConfig.from(config());
     gate = new Gate(cfg);
     dialPolicy = new DialPolicy(cfg);
-    replies = new Replies(vertx, cfg.getLong("limits.requestTimeoutMs"));
+    replies = new VerticleRequests(vertx, cfg.getLong("limits.requestTimeoutMs"));
     metrics = new SignallingMetrics(config().getString("nodeId"));
     vertx.eventBus().<JsonObject>localConsumer(Addresses.SIGNALLING_STATUS, m -> m.reply(status()));
     new BusEndpoint(this).register();
@@ -206,7 +206,7 @@ public final class SignallingVerticle extends VerticleBase {
     return metrics;
   }
 
-  Replies replies() {
+  VerticleRequests replies() {
     return replies;
   }
 

@@ -4,7 +4,7 @@ import io.vertx.core.json.JsonArray;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
-import org.webphone.gateway.common.Cidr;
+import org.webphone.gateway.config.IpRanges;
 
 /**
  * {@code http.trustedProxies}: which peers may tell us the client's address in {@code X-Forwarded-For}.
@@ -13,23 +13,23 @@ import org.webphone.gateway.common.Cidr;
  * itself a trusted proxy (the left-most entries are the client's own claims and prove nothing). Immutable.
  */
 final class TrustedProxies {
-  private final List<Cidr> proxies = new ArrayList<>();
+  private final IpRanges proxies;
 
   TrustedProxies(JsonArray list) {
-    for (Object o : list) {
-      proxies.add(Cidr.parse((String) o));
-    }
+    List<String> entries = new ArrayList<>();
+    list.forEach(o -> entries.add((String) o));
+    proxies = IpRanges.parse(entries);
   }
 
   /** The address the per-address limits count: {@code peer}, or the forwarded client behind a trusted proxy. */
   String clientOf(String peer, String forwardedFor) {
-    if (proxies.isEmpty() || forwardedFor == null || !trusted(Cidr.literal(peer))) {
+    if (proxies.isEmpty() || forwardedFor == null || !trusted(IpRanges.literal(peer))) {
       return peer;
     }
     String[] hops = forwardedFor.split(",");
     String client = peer;
     for (int i = hops.length - 1; i >= 0; i--) {
-      InetAddress a = Cidr.literal(hops[i]);
+      InetAddress a = IpRanges.literal(hops[i]);
       if (a == null) {
         // Not an address: our proxy wrote only the right-most entries, so nothing left of here is reliable.
         return client;
@@ -43,14 +43,6 @@ final class TrustedProxies {
   }
 
   private boolean trusted(InetAddress a) {
-    if (a == null) {
-      return false;
-    }
-    for (Cidr c : proxies) {
-      if (c.contains(a)) {
-        return true;
-      }
-    }
-    return false;
+    return proxies.contains(a); // false for null: not an address
   }
 }

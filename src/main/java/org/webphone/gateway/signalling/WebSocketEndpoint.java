@@ -273,7 +273,7 @@ final class WebSocketEndpoint {
       if (ar.succeeded()) {
         b.t.send(ack(f, ar.result()));
       } else {
-        ProtocolException p = Replies.toProtocol(f.method().name(), ar.cause());
+        ProtocolException p = VerticleRequests.toProtocol(f.method().name(), ar.cause());
         LOG.info("line={} {} refused: {} {}", s.id(), f.method(), p.code(), p.getMessage());
         refuse(b.t, p.code(), p.getMessage(), f.ref(), f.method().name());
       }

@@ -125,7 +125,7 @@ final class OutgoingInvite {
         CSeqHeader cs = (CSeqHeader) again.getHeader(CSeqHeader.NAME);
         cs.setSeqNumber(cs.getSeqNumber() + 1);
         again.removeHeader(ViaHeader.NAME);
-        SipSupport sip = call.sip;
+        PbxTrunk sip = call.sip;
         again.addHeader(sip.headers().createViaHeader(sip.announced, sip.sipPort, sip.pbxTransport, null));
         auth.authorize(again, call.sip.headers());
         invite = again;

@@ -42,7 +42,7 @@ final class SipCall {
   final String callId;
   final SipLine line;
   final boolean outgoing;
-  final SipSupport sip;
+  final PbxTrunk sip;
   private final Runnable onEnded;
   Phase phase;
   Dialog dialog;
@@ -60,7 +60,7 @@ final class SipCall {
   String localSdp;
   final InDialog inDialog;
 
-  private SipCall(String callId, SipLine line, boolean outgoing, SipSupport sip, Runnable onEnded) {
+  private SipCall(String callId, SipLine line, boolean outgoing, PbxTrunk sip, Runnable onEnded) {
     this.callId = callId;
     this.line = line;
     this.outgoing = outgoing;
@@ -75,7 +75,7 @@ final class SipCall {
    * Sends the INVITE (throws when it could not be built or sent); {@code inviteSent} runs as soon as the
    * stack has it, before anything else, as the end of the gateway's Call-to-INVITE time.
    */
-  static SipCall outgoing(SipSupport sip, SipLine line, String callId, String target, String sdp,
+  static SipCall outgoing(PbxTrunk sip, SipLine line, String callId, String target, String sdp,
       Runnable inviteSent, Runnable onEnded) throws Exception {
     SipCall c = new SipCall(callId, line, true, sip, onEnded);
     c.phase = Phase.CALLING;
@@ -84,7 +84,7 @@ final class SipCall {
     SipURI ruri = sip.pbxUri(target.replace("#", "%23"));
     Address to = sip.sip.addresses().createAddress(ruri);
     CallIdHeader cid = sip.newCallId();
-    Request r = sip.newRequest(Request.INVITE, ruri, line.aor(), SipSupport.newTag(), to, cid, 1);
+    Request r = sip.newRequest(Request.INVITE, ruri, line.aor(), PbxTrunk.newTag(), to, cid, 1);
     r.addHeader(sip.contact(line.account.username()));
     r.addHeader(sip.headers().createHeader(sip.callIdHeader, callId));
     r.addHeader(sip.headers().createAllowHeader("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY"));
@@ -100,7 +100,7 @@ final class SipCall {
   // ------------------------------------------------------------------ incoming
 
   /** A new incoming INVITE for {@code line}: 180 with our tag, then the {@code incoming} event. */
-  static SipCall incoming(SipSupport sip, SipLine line, String callId, ServerTransaction st, Request req,
+  static SipCall incoming(PbxTrunk sip, SipLine line, String callId, ServerTransaction st, Request req,
       Runnable onEnded) throws Exception {
     SipCall c = new SipCall(callId, line, false, sip, onEnded);
     c.phase = Phase.RINGING_IN;
@@ -143,7 +143,7 @@ final class SipCall {
 
   private String localTag() {
     if (localTagValue == null) {
-      localTagValue = SipSupport.newTag();
+      localTagValue = PbxTrunk.newTag();
     }
     return localTagValue;
   }

@@ -30,14 +30,14 @@ final class SipDispatcher implements SipListener {
   private static final Logger LOG = LoggerFactory.getLogger(SipDispatcher.class);
 
   private final SipLineVerticle verticle;
-  private SipSupport sip;
+  private PbxTrunk sip;
   private boolean keepAliveOutstanding;
 
   SipDispatcher(SipLineVerticle verticle) {
     this.verticle = verticle;
   }
 
-  void init(SipSupport support) {
+  void init(PbxTrunk support) {
     this.sip = support;
   }
 
@@ -189,7 +189,7 @@ final class SipDispatcher implements SipListener {
       SipURI target = sip.pbxUri(null);
       javax.sip.address.Address me = sip.sip.addresses().createAddress(sip.sip.addresses().createSipURI("gateway",
           sip.announced));
-      Request r = sip.newRequest(Request.OPTIONS, target, me, SipSupport.newTag(),
+      Request r = sip.newRequest(Request.OPTIONS, target, me, PbxTrunk.newTag(),
           sip.sip.addresses().createAddress(target), sip.newCallId(), 1);
       ClientTransaction tx = sip.sip.provider().getNewClientTransaction(r);
       keepAliveOutstanding = true;

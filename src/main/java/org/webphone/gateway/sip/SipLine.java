@@ -51,10 +51,10 @@ final class SipLine {
   final String accountId;
   final long token;
   final Account account;
-  private final SipSupport sip;
+  private final PbxTrunk sip;
   private final Supplier<Future<Boolean>> leaseCurrent;
   private final Address aor;
-  private final String fromTag = SipSupport.newTag();
+  private final String fromTag = PbxTrunk.newTag();
   private final CallIdHeader regCallId;
   private final DigestAuth auth;
   private long cseq;
@@ -70,7 +70,7 @@ final class SipLine {
   private long attemptTimer = -1;
   SipCall call;
 
-  SipLine(SipSupport sip, String lineId, String sessionId, String accountId, long token, Account account,
+  SipLine(PbxTrunk sip, String lineId, String sessionId, String accountId, long token, Account account,
       Supplier<Future<Boolean>> leaseCurrent) throws java.text.ParseException {
     this.sip = sip;
     this.lineId = lineId;

@@ -39,7 +39,7 @@ public final class SipLineVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(SipLineVerticle.class);
   private static final Pattern ID = Pattern.compile("^[A-Za-z0-9._:-]{1,64}$");
 
-  private SipSupport sip;
+  private PbxTrunk sip;
   private SipEndpoint endpoint;
   private final Map<String, SipLine> lines = new HashMap<>();
   private final Map<String, SipLine> linesByUser = new HashMap<>();
@@ -109,7 +109,7 @@ public final class SipLineVerticle extends VerticleBase {
 
   private Void ready(GatewayConfig cfg, SipDispatcher dispatcher, SipEndpoint ep, String pbxIp) {
     endpoint = ep;
-    sip = new SipSupport(vertx, ep, cfg, pbxIp);
+    sip = new PbxTrunk(vertx, ep, cfg, pbxIp);
     dispatcher.init(sip);
     consume(Addresses.SIP_LINE_OPEN, this::open);
     consume(Addresses.SIP_LINE_CLOSE, this::close);

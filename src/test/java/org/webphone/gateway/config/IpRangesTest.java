@@ -1,6 +1,7 @@
 package org.webphone.gateway.config;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.vertx.core.json.JsonArray;
@@ -9,7 +10,10 @@ import java.net.InetAddress;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** pbx.allowedSources: which addresses an entry covers, what is refused, and the defaults. */
+/**
+ * pbx.allowedSources and http.trustedProxies: which addresses an entry covers (literals only, both families,
+ * every prefix length), what is refused without any lookup, and the defaults.
+ */
 class IpRangesTest {
   private static boolean in(IpRanges r, String ip) throws Exception {
     return r.contains(InetAddress.getByName(ip));
@@ -26,15 +30,38 @@ class IpRangesTest {
     for (Object[] t : table) {
       assertEquals(t[1], in(r, (String) t[0]), (String) t[0]);
     }
-    assertEquals(true, in(IpRanges.parse(List.of("0.0.0.0/0")), "198.51.100.1"));
     assertEquals(false, r.contains(null));
   }
 
   @Test
-  void namesAndMalformedBlocksAreRefused() {
-    for (String bad : List.of("pbx.example.com", "10.0.0.0/33", "10.0.0.0/", "", "1234", "::1/129")) {
+  void eachBlockCoversItsOwnAddressesAndFamiliesNeverMix() {
+    Object[][] table = {
+        {"10.0.0.0/8", "10.255.1.2", true},
+        {"10.0.0.0/8", "11.0.0.1", false},
+        {"192.168.1.128/25", "192.168.1.200", true},
+        {"192.168.1.128/25", "192.168.1.127", false},
+        {"203.0.113.7", "203.0.113.7", true},
+        {"203.0.113.7", "203.0.113.8", false},
+        {"0.0.0.0/0", "198.51.100.1", true},
+        {"2001:db8::/32", "2001:db8:1::5", true},
+        {"2001:db8::/32", "2001:db9::5", false},
+        {"[::1]", "::1", true},
+        {"::/0", "127.0.0.1", false}, // families never mix
+    };
+    for (Object[] row : table) {
+      IpRanges block = IpRanges.parse(List.of((String) row[0]));
+      assertEquals(row[2], block.contains(IpRanges.literal((String) row[1])), row[0] + " ∋ " + row[1]);
+    }
+  }
+
+  @Test
+  void hostNamesAndMalformedBlocksAreRefusedWithoutAnyLookup() {
+    for (String bad : List.of("pbx.example.com", "proxy.example", "localhost", "10.0.0.0/33", "10.0.0.0/-1",
+        "10.0.0.0/x", "10.0.0.0/", "", "1234", "1.2.3", "::1/129")) {
       assertThrows(IllegalArgumentException.class, () -> IpRanges.parse(List.of(bad)), bad);
     }
+    assertNull(IpRanges.literal("proxy.example"));
+    assertNull(IpRanges.literal(" unknown"));
   }
 
   @Test

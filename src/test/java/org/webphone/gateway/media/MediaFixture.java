@@ -22,7 +22,7 @@ import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.config.GatewayConfig;
 import org.webphone.gateway.testing.Eventually;
 import org.webphone.gateway.testing.Ports;
-import org.webphone.gateway.testing.Replies;
+import org.webphone.gateway.testing.BusRefusals;
 
 /**
  * A media verticle deployed on free loopback ports, a UDP socket playing the PBX's RTP endpoint, and the
@@ -73,7 +73,7 @@ final class MediaFixture implements AutoCloseable {
 
   /** The failure code of a request that must fail. */
   int failure(String address, JsonObject body) throws Exception {
-    return Replies.failureCode(() -> request(address, body), address + " " + body);
+    return BusRefusals.failureCode(() -> request(address, body), address + " " + body);
   }
 
   JsonObject status() throws Exception {

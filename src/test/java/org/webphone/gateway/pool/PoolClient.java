@@ -7,7 +7,7 @@ import io.vertx.core.json.JsonObject;
 import java.util.concurrent.TimeUnit;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.config.GatewayConfig;
-import org.webphone.gateway.testing.Replies;
+import org.webphone.gateway.testing.BusRefusals;
 
 /** Test helper: talks to a node's pool verticle over the event bus, as signalling does. */
 final class PoolClient {
@@ -43,7 +43,7 @@ final class PoolClient {
 
   /** The failure code of a request that must fail; an AssertionError when it succeeds. */
   int failureCode(String address, JsonObject body) throws Exception {
-    return Replies.failureCode(() -> call(address, body), address + " " + body);
+    return BusRefusals.failureCode(() -> call(address, body), address + " " + body);
   }
 
   JsonObject lease(String sessionId) {

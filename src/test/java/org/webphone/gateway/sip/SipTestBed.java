@@ -16,7 +16,7 @@ import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.config.GatewayConfig;
 import org.webphone.gateway.testing.Eventually;
 import org.webphone.gateway.testing.Ports;
-import org.webphone.gateway.testing.Replies;
+import org.webphone.gateway.testing.BusRefusals;
 
 /**
  * A real {@link SipLineVerticle} on a free loopback port, plus recorders for what it sends to sessions.
@@ -170,7 +170,7 @@ final class SipTestBed implements AutoCloseable {
 
   /** The failure code of a command that must be refused. */
   int refusal(String address, JsonObject body) throws Exception {
-    return Replies.failureCode(() -> request(address, body), address + " " + body);
+    return BusRefusals.failureCode(() -> request(address, body), address + " " + body);
   }
 
   static <T> T await(Future<T> f) throws Exception {

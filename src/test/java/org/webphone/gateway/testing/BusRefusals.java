@@ -4,9 +4,9 @@ import io.vertx.core.eventbus.ReplyException;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 
-/** Event-bus replies in tests. */
-public final class Replies {
-  private Replies() {
+/** Event-bus requests that a test expects to be refused, and the failure code they were refused with. */
+public final class BusRefusals {
+  private BusRefusals() {
   }
 
   /**

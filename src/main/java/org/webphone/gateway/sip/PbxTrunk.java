@@ -26,10 +26,12 @@ import org.webphone.gateway.common.Randoms;
 import org.webphone.gateway.config.GatewayConfig;
 
 /**
- * What lines and calls share: the endpoint, the settings they read, building out-of-dialog requests toward
- * the PBX, and talking to the other verticles. Lives on the SIP verticle's event loop.
+ * The trunk to the PBX that every line and call uses: where the PBX is and how it is addressed (the
+ * {@code pbx.*} and {@code sip.*} settings, read once at start), the factory of out-of-dialog requests toward
+ * it, and the event-bus sends lines and calls make. Lives on the SIP verticle's event loop; owns nothing
+ * that needs freeing (the endpoint is the verticle's).
  */
-final class SipSupport {
+final class PbxTrunk {
   final Vertx vertx;
   final SipEndpoint sip;
   final String domain;
@@ -51,7 +53,7 @@ final class SipSupport {
   final long requestTimeoutMs;
   final int dialMaxLength;
 
-  SipSupport(Vertx vertx, SipEndpoint sip, GatewayConfig cfg, String pbxAddress) {
+  PbxTrunk(Vertx vertx, SipEndpoint sip, GatewayConfig cfg, String pbxAddress) {
     this.vertx = vertx;
     this.sip = sip;
     this.pbxHost = cfg.pbxHost();

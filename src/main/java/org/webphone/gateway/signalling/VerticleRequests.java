@@ -9,12 +9,15 @@ import io.vertx.core.json.JsonObject;
 import org.webphone.gateway.common.ErrorCode;
 import org.webphone.gateway.signalling.protocol.ProtocolException;
 
-/** Event-bus requests with the configured timeout; failures become {@link ProtocolException}s with stable codes. */
-final class Replies {
+/**
+ * Signalling's requests to the other verticles (pool, SIP, media) over the event bus, with the configured
+ * timeout; failures become {@link ProtocolException}s with stable codes. Immutable.
+ */
+final class VerticleRequests {
   private final Vertx vertx;
   private final DeliveryOptions options;
 
-  Replies(Vertx vertx, long timeoutMs) {
+  VerticleRequests(Vertx vertx, long timeoutMs) {
     this.vertx = vertx;
     this.options = new DeliveryOptions().setSendTimeout(timeoutMs);
   }
