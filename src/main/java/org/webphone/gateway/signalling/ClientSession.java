@@ -416,7 +416,8 @@ final class ClientSession implements CallControl.Owner {
     LOG.info("line={} closing: {}", id, reason);
     Future<Void> call = calls.endForClose();
     Future<?> line = call.transform(x -> lineOpening == null ? Future.succeededFuture()
-        : lineOpening.transform(o -> o.failed() ? Future.succeededFuture()
+        // An open that timed out may still be carried out (or be under way): closed by its line id all the same.
+        : lineOpening.transform(o -> o.failed() && !Replies.timedOut(o.cause()) ? Future.succeededFuture()
             : host.replies().request(Addresses.SIP_LINE_CLOSE, new JsonObject().put(Fields.LINE_ID, id))))
         .recover(e -> {
           LOG.warn("line={} line close failed: {}", id, e.getMessage());

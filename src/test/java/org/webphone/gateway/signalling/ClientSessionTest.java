@@ -140,6 +140,36 @@ class ClientSessionTest {
   }
 
   @Test
+  void aLineOpenAnsweredTooLateIsClosedByItsLineIdWhenTheSessionGivesUp(Vertx vertx) throws Exception {
+    // The mixed attack run of issue 16 left lines registered with no session: the open was carried out after
+    // the session had stopped waiting for it, and the session closed nothing it had not been told about.
+    h = new Harness(vertx, 1, new JsonObject().put("limits", new JsonObject().put("requestTimeoutMs", 300)));
+    h.lower.silent.add(Addresses.SIP_LINE_OPEN);
+    Harness.Client c = h.connect(null);
+    String line = c.await("OnSession").getString("sessionId");
+    c.await("OnSessionClosed");
+    c.awaitClosed();
+    assertEquals(1, h.lower.awaitCount(Addresses.SIP_LINE_CLOSE, 1));
+    assertEquals(line, h.lower.requests.stream().filter(r -> r.getString("_address").equals(Addresses.SIP_LINE_CLOSE))
+        .findFirst().orElseThrow().getString("lineId"));
+    h.assertNothingLeaked();
+  }
+
+  @Test
+  void aCallWhoseMakeIsAnsweredTooLateEndsAsAnErrorAndIsHungUpAtSip(Vertx vertx) throws Exception {
+    h = new Harness(vertx, 1, new JsonObject().put("limits", new JsonObject().put("requestTimeoutMs", 300)));
+    Harness.Client c = h.ready();
+    h.lower.silent.add(Addresses.SIP_CALL_MAKE);
+    String callId = c.request(m("Call").put("number", "1099").put("sdp", "v=0")).getString("callId");
+    c.await("OnCallStateChanged", e -> callId.equals(e.getString("callId")) && e.getString("state").equals("Error"));
+    assertEquals(1, h.lower.awaitCount(Addresses.SIP_CALL_HANGUP, 1), "the INVITE that may still leave is hung up");
+    assertEquals(callId, h.lower.requests.stream().filter(r -> r.getString("_address")
+        .equals(Addresses.SIP_CALL_HANGUP)).findFirst().orElseThrow().getString("callId"));
+    c.ws.close();
+    h.assertNothingLeaked();
+  }
+
+  @Test
   void aLineLostOnTheSipSideEndsTheSessionAndGivesEverythingBack(Vertx vertx) throws Exception {
     h = new Harness(vertx, 1, new JsonObject());
     Harness.Client c = h.connect(null);

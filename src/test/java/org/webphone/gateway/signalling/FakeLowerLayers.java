@@ -30,6 +30,11 @@ final class FakeLowerLayers {
   final Map<String, String> leases = new ConcurrentHashMap<>();
   final AtomicInteger openLines = new AtomicInteger();
   final Map<String, Boolean> mediaSessions = new ConcurrentHashMap<>();
+  /**
+   * Addresses whose requests are carried out (events included) but whose answers are lost, as from a verticle
+   * that answers after {@code limits.requestTimeoutMs}: the requester sees a timeout, the work is done.
+   */
+  final java.util.Set<String> silent = ConcurrentHashMap.newKeySet();
   private final Vertx vertx;
   private final int accounts;
   private final List<MessageConsumer<?>> consumers = new ArrayList<>();
@@ -185,10 +190,20 @@ final class FakeLowerLayers {
     return error == null ? e : e.put("error", error);
   }
 
+  /** {@code m} whose reply and failure go nowhere. */
+  @SuppressWarnings("unchecked")
+  private static Message<JsonObject> unanswered(Message<JsonObject> m) {
+    return (Message<JsonObject>) java.lang.reflect.Proxy.newProxyInstance(Message.class.getClassLoader(),
+        new Class<?>[] {Message.class}, (proxy, method, args) -> switch (method.getName()) {
+          case "reply", "fail", "replyAndRequest" -> null;
+          default -> method.invoke(m, args);
+        });
+  }
+
   private void on(String address, java.util.function.Consumer<Message<JsonObject>> handler) {
     consumers.add(vertx.eventBus().<JsonObject>localConsumer(address, m -> {
       requests.add(m.body().copy().put("_address", address));
-      handler.accept(m);
+      handler.accept(silent.contains(address) ? unanswered(m) : m);
     }));
   }
 }
