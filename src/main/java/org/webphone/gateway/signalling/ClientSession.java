@@ -432,6 +432,10 @@ final class ClientSession implements CallControl.Owner {
       if (l.succeeded() && l.result().getBoolean(Fields.QUEUED, false)) {
         return host.replies().request(Addresses.POOL_CANCEL_WAIT, new JsonObject().put(Fields.SESSION_ID, id));
       }
+      if (l.failed() && Replies.timedOut(l.cause())) {
+        // The pool may have granted it (or queued us) after we stopped waiting: whatever this session holds.
+        return host.replies().request(Addresses.POOL_RELEASE, new JsonObject().put(Fields.SESSION_ID, id));
+      }
       return Future.succeededFuture();
     })).recover(e -> {
       LOG.warn("line={} lease release failed: {}", id, e.getMessage());

@@ -156,6 +156,20 @@ class ClientSessionTest {
   }
 
   @Test
+  void aLeaseGrantedTooLateIsReleasedBySessionIdWhenTheSessionGivesUp(Vertx vertx) throws Exception {
+    h = new Harness(vertx, 1, new JsonObject().put("limits", new JsonObject().put("requestTimeoutMs", 300)));
+    h.lower.silent.add(Addresses.POOL_LEASE);
+    Harness.Client c = h.connect(null);
+    String session = c.await("OnSession").getString("sessionId");
+    c.await("OnSessionClosed");
+    c.awaitClosed();
+    assertEquals(1, h.lower.awaitCount(Addresses.POOL_RELEASE, 1));
+    assertEquals(session, h.lower.requests.stream().filter(r -> r.getString("_address").equals(Addresses.POOL_RELEASE))
+        .findFirst().orElseThrow().getString("sessionId"));
+    h.assertNothingLeaked();
+  }
+
+  @Test
   void aCallWhoseMakeIsAnsweredTooLateEndsAsAnErrorAndIsHungUpAtSip(Vertx vertx) throws Exception {
     h = new Harness(vertx, 1, new JsonObject().put("limits", new JsonObject().put("requestTimeoutMs", 300)));
     Harness.Client c = h.ready();

@@ -75,7 +75,9 @@ final class FakeLowerLayers {
           .put("account", new JsonObject().put("username", acc).put("password", "x")));
     });
     on(Addresses.POOL_RELEASE, m -> {
-      if (leases.remove(m.body().getString("accountId")) == null) {
+      String bySession = m.body().containsKey("accountId") ? null : m.body().getString("sessionId");
+      if (bySession != null ? !leases.values().removeIf(bySession::equals)
+          : leases.remove(m.body().getString("accountId")) == null) {
         m.fail(ErrorCode.NOT_FOUND.code(), "no lease");
       } else {
         m.reply(new JsonObject().put("released", true));
