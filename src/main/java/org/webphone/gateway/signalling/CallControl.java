@@ -106,6 +106,9 @@ final class CallControl {
           .put(Fields.TARGET, target).put(Fields.SDP, ar.result().getString(Fields.PBX_SDP))
           .put(Fields.CALL_NANOS, callNanos);
       owner.replies().request(Addresses.SIP_CALL_MAKE, make).onFailure(e -> {
+        if (Replies.timedOut(e)) {
+          undoAtSip(c.id); // the INVITE may still leave: it must not outlive the call the browser was told ended
+        }
         if (call == c) {
           fail(c, e, false);
         }
@@ -144,8 +147,12 @@ final class CallControl {
       JsonObject acc = new JsonObject().put(Fields.LINE_ID, owner.lineId()).put(Fields.CALL_ID, c.id)
           .put(Fields.SDP, ar.result().getString(Fields.PBX_SDP));
       owner.replies().request(Addresses.SIP_CALL_ACCEPT, acc).onFailure(e -> {
+        boolean late = Replies.timedOut(e);
+        if (late) {
+          undoAtSip(c.id); // the 200 OK may still leave: a hang-up ends the call in whichever phase it is
+        }
         if (call == c) {
-          fail(c, e, true);
+          fail(c, e, !late);
         }
       });
     });
@@ -352,6 +359,15 @@ final class CallControl {
     Future<JsonObject> f = owner.replies().request(Addresses.SIP_CALL_HANGUP, sipCall(c.id));
     f.onFailure(e -> LOG.warn("call={} line={} hang-up at SIP failed: {}", c.id, owner.lineId(), e.getMessage()));
     return f;
+  }
+
+  /**
+   * Hangs up a call whose sip.call.make or sip.call.accept timed out: the SIP side handles its requests in
+   * order, so the hang-up finds the call made (or its make still checking the lease) and ends it.
+   */
+  private void undoAtSip(String callId) {
+    owner.replies().request(Addresses.SIP_CALL_HANGUP, sipCall(callId)).onFailure(e ->
+        LOG.warn("call={} line={} undoing a timed-out make failed: {}", callId, owner.lineId(), e.getMessage()));
   }
 
   private void fail(Call c, Throwable cause, boolean rejectAtSip) {

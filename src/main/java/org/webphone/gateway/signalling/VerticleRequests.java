@@ -28,6 +28,15 @@ final class VerticleRequests {
         .recover(e -> Future.failedFuture(toProtocol(address, e)));
   }
 
+  /**
+   * True when {@code e} says a request got no answer in time: the consumer may still carry it out later (a
+   * local consumer handles every message it was sent), so the requester must undo it by its id.
+   */
+  static boolean timedOut(Throwable e) {
+    return e instanceof ProtocolException p && p.code() == ErrorCode.TIMEOUT
+        || e instanceof ReplyException r && r.failureType() == ReplyFailure.TIMEOUT;
+  }
+
   static ProtocolException toProtocol(String address, Throwable e) {
     if (e instanceof ProtocolException p) {
       return p;

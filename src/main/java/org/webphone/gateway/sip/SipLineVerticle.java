@@ -44,6 +44,13 @@ public final class SipLineVerticle extends VerticleBase {
   private final Map<String, SipLine> lines = new HashMap<>();
   private final Map<String, SipLine> linesByUser = new HashMap<>();
   private final Map<String, SipCall> calls = new HashMap<>();
+  /**
+   * Opens and makes still waiting for their lease check, by line id and call id; true once a close (hang-up)
+   * came for one meanwhile. A session whose request timed out undoes it by id at once; without this the undo
+   * would find nothing and the line (call) would be made afterwards, held by no session.
+   */
+  private final Map<String, Boolean> opening = new HashMap<>();
+  private final Map<String, Boolean> making = new HashMap<>();
   private Pattern dialPattern;
   private long optionsTimer = -1;
   private boolean stopping;
@@ -186,11 +193,17 @@ public final class SipLineVerticle extends VerticleBase {
     Account account = Account.fromJson(acc);
     String accId = accountId == null ? account.username() : accountId;
     long token = ((Number) tokenObj).longValue();
-    if (lines.containsKey(lineId) || linesByUser.containsKey(account.username())) {
+    if (lines.containsKey(lineId) || linesByUser.containsKey(account.username()) || opening.containsKey(lineId)) {
       fail(m, ErrorCode.WRONG_STATE, "line " + lineId + " or account " + account.username() + " is already open");
       return;
     }
+    opening.put(lineId, false);
     validateLease(accId, token).onComplete(ar -> {
+      if (Boolean.TRUE.equals(opening.remove(lineId))) {
+        LOG.info("line={} not opened: closed while its lease was checked", lineId);
+        fail(m, ErrorCode.WRONG_STATE, "line " + lineId + " was closed while it opened");
+        return;
+      }
       if (ar.failed()) {
         LOG.warn("line={} lease check failed: {}", lineId, ar.cause().getMessage());
         fail(m, ErrorCode.STALE_TOKEN, "lease could not be confirmed: " + ar.cause().getMessage());
@@ -238,7 +251,13 @@ public final class SipLineVerticle extends VerticleBase {
   }
 
   private void close(Message<JsonObject> m, JsonObject b) {
-    SipLine line = lines.get(b.getString(Fields.LINE_ID, ""));
+    String lineId = b.getString(Fields.LINE_ID, "");
+    SipLine line = lines.get(lineId);
+    if (line == null && opening.containsKey(lineId)) {
+      opening.put(lineId, true); // the open, once its lease check answers, makes no line
+      m.reply(new JsonObject().put(Fields.LINE_ID, lineId));
+      return;
+    }
     if (line == null) {
       fail(m, ErrorCode.NOT_FOUND, "no line " + b.getValue(Fields.LINE_ID));
       return;
@@ -291,11 +310,17 @@ public final class SipLineVerticle extends VerticleBase {
       fail(m, ErrorCode.LINE_NOT_READY, ErrorCode.LINE_NOT_READY.text());
       return;
     }
-    if (line.call != null || calls.containsKey(callId)) {
+    if (line.call != null || calls.containsKey(callId) || making.containsKey(callId)) {
       fail(m, ErrorCode.LINE_BUSY, ErrorCode.LINE_BUSY.text());
       return;
     }
+    making.put(callId, false);
     validateLease(line.accountId, line.token).onComplete(ar -> {
+      if (Boolean.TRUE.equals(making.remove(callId))) {
+        LOG.info("call={} line={} no INVITE: hung up while the lease was checked", callId, line.lineId);
+        fail(m, ErrorCode.WRONG_STATE, "call " + callId + " was hung up before its INVITE");
+        return;
+      }
       if (ar.failed() || !ar.result()) {
         LOG.warn("call={} line={} refused: lease is not current", callId, line.lineId);
         fail(m, ErrorCode.STALE_TOKEN, ErrorCode.STALE_TOKEN.text());
@@ -378,6 +403,12 @@ public final class SipLineVerticle extends VerticleBase {
   }
 
   private void hangup(Message<JsonObject> m, JsonObject b) {
+    String callId = b.getString(Fields.CALL_ID, "");
+    if (!calls.containsKey(callId) && making.containsKey(callId)) {
+      making.put(callId, true); // the make, once its lease check answers, sends no INVITE
+      m.reply(new JsonObject().put(Fields.CALL_ID, callId));
+      return;
+    }
     SipCall c = call(m, b);
     if (c != null) {
       boolean cancelling = c.phase == SipCall.Phase.CALLING || c.phase == SipCall.Phase.EARLY;

@@ -140,6 +140,58 @@ class ClientSessionTest {
   }
 
   @Test
+  void aLineOpenAnsweredTooLateIsClosedByItsLineIdWhenTheSessionGivesUp(Vertx vertx) throws Exception {
+    // The mixed attack run of issue 16 left lines registered with no session: the open was carried out after
+    // the session had stopped waiting for it, and the session closed nothing it had not been told about.
+    String line = sessionThatGivesUpOn(vertx, Addresses.SIP_LINE_OPEN);
+    assertEquals(line, firstRequest(Addresses.SIP_LINE_CLOSE).getString("lineId"));
+    h.assertNothingLeaked();
+  }
+
+  @Test
+  void aLeaseGrantedTooLateIsReleasedBySessionIdWhenTheSessionGivesUp(Vertx vertx) throws Exception {
+    String session = sessionThatGivesUpOn(vertx, Addresses.POOL_LEASE);
+    assertEquals(session, firstRequest(Addresses.POOL_RELEASE).getString("sessionId"));
+    h.assertNothingLeaked();
+  }
+
+  @Test
+  void aCallWhoseMakeIsAnsweredTooLateEndsAsAnErrorAndIsHungUpAtSip(Vertx vertx) throws Exception {
+    h = new Harness(vertx, 1, SHORT_REQUEST_TIMEOUT);
+    Harness.Client c = h.ready();
+    h.lower.silent.add(Addresses.SIP_CALL_MAKE);
+    String callId = c.request(m("Call").put("number", "1099").put("sdp", "v=0")).getString("callId");
+    c.await("OnCallStateChanged", e -> callId.equals(e.getString("callId")) && e.getString("state").equals("Error"));
+    assertEquals(callId, firstRequest(Addresses.SIP_CALL_HANGUP).getString("callId"),
+        "the INVITE that may still leave is hung up");
+    c.ws.close();
+    h.assertNothingLeaked();
+  }
+
+  private static final JsonObject SHORT_REQUEST_TIMEOUT =
+      new JsonObject().put("limits", new JsonObject().put("requestTimeoutMs", 300));
+
+  /**
+   * A session whose {@code silent} request is carried out but answered after the session's timeout (300 ms),
+   * so that the session gives up and closes; returns its id once its socket is closed.
+   */
+  private String sessionThatGivesUpOn(Vertx vertx, String silent) throws Exception {
+    h = new Harness(vertx, 1, SHORT_REQUEST_TIMEOUT);
+    h.lower.silent.add(silent);
+    Harness.Client c = h.connect(null);
+    String id = c.await("OnSession").getString("sessionId");
+    c.await("OnSessionClosed");
+    c.awaitClosed();
+    return id;
+  }
+
+  /** The only request to {@code address}, waited for (bounded). */
+  private JsonObject firstRequest(String address) throws InterruptedException {
+    assertEquals(1, h.lower.awaitCount(address, 1), "requests to " + address);
+    return h.lower.requests.stream().filter(r -> r.getString("_address").equals(address)).findFirst().orElseThrow();
+  }
+
+  @Test
   void aLineLostOnTheSipSideEndsTheSessionAndGivesEverythingBack(Vertx vertx) throws Exception {
     h = new Harness(vertx, 1, new JsonObject());
     Harness.Client c = h.connect(null);

@@ -36,6 +36,9 @@ final class SipTestBed implements AutoCloseable {
   final List<JsonObject> events = new CopyOnWriteArrayList<>();
   final List<JsonObject> mediaRequests = new CopyOnWriteArrayList<>();
   volatile boolean leaseCurrent = true;
+  /** While true, {@code pool.account.validate} is not answered (a pool slower than the session's timeout). */
+  volatile boolean holdLeaseChecks;
+  private final List<io.vertx.core.eventbus.Message<JsonObject>> heldLeaseChecks = new CopyOnWriteArrayList<>();
   private final List<MessageConsumer<?>> consumers = new ArrayList<>();
   private final long scannersBefore = eventScanners();
   /** How far the node's clock (pool confirmations and their check) runs ahead of System.nanoTime. */
@@ -127,8 +130,13 @@ final class SipTestBed implements AutoCloseable {
 
   private void fakes(boolean fakePool) {
     if (fakePool) {
-      consumers.add(vertx.eventBus().<JsonObject>consumer(Addresses.POOL_VALIDATE,
-          m -> m.reply(new JsonObject().put("current", leaseCurrent))));
+      consumers.add(vertx.eventBus().<JsonObject>consumer(Addresses.POOL_VALIDATE, m -> {
+        if (holdLeaseChecks) {
+          heldLeaseChecks.add(m);
+        } else {
+          m.reply(new JsonObject().put("current", leaseCurrent));
+        }
+      }));
     }
     consumers.add(vertx.eventBus().<JsonObject>consumer(Addresses.MEDIA_PBX_SDP, m -> {
       mediaRequests.add(m.body().copy().put("address", Addresses.MEDIA_PBX_SDP));
@@ -138,6 +146,20 @@ final class SipTestBed implements AutoCloseable {
       mediaRequests.add(m.body().copy().put("address", Addresses.MEDIA_DIRECTION));
       m.reply(new JsonObject().put("sdp", sdp(40000, m.body().getString("direction"))));
     }));
+  }
+
+  /** Waits (bounded) until {@code n} lease checks are held. */
+  void awaitHeldLeaseChecks(int n) throws InterruptedException {
+    Eventually.await(WAIT, n + " held lease checks", heldLeaseChecks::size, c -> c >= n);
+  }
+
+  /** Answers the held lease checks ({@link #leaseCurrent}) and stops holding. */
+  void answerHeldLeaseChecks() {
+    holdLeaseChecks = false;
+    for (io.vertx.core.eventbus.Message<JsonObject> m : heldLeaseChecks) {
+      m.reply(new JsonObject().put("current", leaseCurrent));
+    }
+    heldLeaseChecks.clear();
   }
 
   /** Records every event sent to {@code session.<sessionId>}. */

@@ -34,11 +34,12 @@ public final class GatewaySession implements AutoCloseable {
   }
 
   /**
-   * What a client sends right after the handshake to get a line. Today: nothing, the socket itself leases an
-   * account. With the first-frame protocol (issue 16, R1/R11) this sends {@code {"method":"Hello"}}.
+   * What a client sends right after the handshake to get a line: the first frame {@code {"method":"Hello"}}
+   * (docs/protocol.md "Hello"); nothing is leased before it, and without it the gateway closes the socket
+   * (1008) after 5 s.
    */
   public static void hello(RawWebSocket ws) throws IOException {
-    // today's protocol has no first frame
+    ws.sendText("{\"method\":\"Hello\",\"ref\":0}");
   }
 
   /**

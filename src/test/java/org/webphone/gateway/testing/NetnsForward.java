@@ -66,9 +66,13 @@ final class NetnsForward implements AutoCloseable {
   }
 
   private void connect(Socket client) throws IOException {
-    // The background reader copies the target's bytes out; the foreground copies ours in until we close.
+    // One cat copies the target's bytes out, one copies ours in; when either ends (the target closed, e.g. an
+    // idle kept-alive HTTP connection, or we did) the other is killed and the process exits, so the close
+    // reaches the other side too: a client must not keep a pooled connection whose target is gone.
     Process p = new ProcessBuilder(List.of("ip", "netns", "exec", ns, "bash", "-c",
-        "exec 3<>/dev/tcp/" + target + " || exit 1; cat <&3 & cat >&3; wait"))
+        // (fd 4: a background job's stdin is /dev/null unless given explicitly)
+        "exec 3<>/dev/tcp/" + target + " || exit 1; exec 4<&0; cat <&3 & r=$!; cat <&4 >&3 & w=$!; wait -n;"
+            + " kill $r $w 2>/dev/null; exit 0"))
         .redirectError(ProcessBuilder.Redirect.DISCARD).start();
     processes.add(p);
     sockets.add(client);

@@ -79,11 +79,12 @@ final class SocketAttacks {
     SocketChannel open(InetAddress source) throws IOException;
   }
 
-  /** A WebSocket session that never sends a frame (its socket reads what the gateway sends). */
+  /**
+   * A WebSocket that never sends a frame, not even the Hello (its socket reads what the gateway sends): it
+   * holds no lease, only a socket until the gateway's Hello deadline closes it, and the loop opens the next.
+   */
   SocketChannel idleWebSocket(InetAddress source) throws IOException {
-    RawWebSocket ws = RawWebSocket.connect(source, http, GatewaySession.path(), 0);
-    GatewaySession.hello(ws);
-    return ws.channel();
+    return RawWebSocket.connect(source, http, GatewaySession.path(), 0).channel();
   }
 
   /** An HTTP upgrade request cut before its blank line. */

@@ -12,6 +12,7 @@ import org.ice4j.TransportAddress;
 import org.ice4j.ice.harvest.AbstractUdpListener;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.webphone.gateway.node.IdleEndingExecutors;
 
 /**
  * The node's single ICE port: one ice4j {@link SinglePortUdpHarvester} shared by every browser leg,
@@ -24,6 +25,7 @@ public final class IceService implements AutoCloseable {
     // receive thread through Component.setBufferCallback, with no per-call socket thread.
     AbstractUdpListener.USE_PUSH_API = true;
     configureIce4j();
+    Ice4jPools.endIdleThreadsAfter(IdleEndingExecutors.KEEP_ALIVE_SEC);
   }
 
   /**
