@@ -106,7 +106,7 @@ final class CallControl {
           .put(Fields.TARGET, target).put(Fields.SDP, ar.result().getString(Fields.PBX_SDP))
           .put(Fields.CALL_NANOS, callNanos);
       owner.replies().request(Addresses.SIP_CALL_MAKE, make).onFailure(e -> {
-        if (Replies.timedOut(e)) {
+        if (VerticleRequests.timedOut(e)) {
           undoAtSip(c.id); // the INVITE may still leave: it must not outlive the call the browser was told ended
         }
         if (call == c) {
@@ -147,7 +147,7 @@ final class CallControl {
       JsonObject acc = new JsonObject().put(Fields.LINE_ID, owner.lineId()).put(Fields.CALL_ID, c.id)
           .put(Fields.SDP, ar.result().getString(Fields.PBX_SDP));
       owner.replies().request(Addresses.SIP_CALL_ACCEPT, acc).onFailure(e -> {
-        boolean late = Replies.timedOut(e);
+        boolean late = VerticleRequests.timedOut(e);
         if (late) {
           undoAtSip(c.id); // the 200 OK may still leave: a hang-up ends the call in whichever phase it is
         }

@@ -417,7 +417,7 @@ final class ClientSession implements CallControl.Owner {
     Future<Void> call = calls.endForClose();
     Future<?> line = call.transform(x -> lineOpening == null ? Future.succeededFuture()
         // An open that timed out may still be carried out (or be under way): closed by its line id all the same.
-        : lineOpening.transform(o -> o.failed() && !Replies.timedOut(o.cause()) ? Future.succeededFuture()
+        : lineOpening.transform(o -> o.failed() && !VerticleRequests.timedOut(o.cause()) ? Future.succeededFuture()
             : host.replies().request(Addresses.SIP_LINE_CLOSE, new JsonObject().put(Fields.LINE_ID, id))))
         .recover(e -> {
           LOG.warn("line={} line close failed: {}", id, e.getMessage());
@@ -432,7 +432,7 @@ final class ClientSession implements CallControl.Owner {
       if (l.succeeded() && l.result().getBoolean(Fields.QUEUED, false)) {
         return host.replies().request(Addresses.POOL_CANCEL_WAIT, new JsonObject().put(Fields.SESSION_ID, id));
       }
-      if (l.failed() && Replies.timedOut(l.cause())) {
+      if (l.failed() && VerticleRequests.timedOut(l.cause())) {
         // The pool may have granted it (or queued us) after we stopped waiting: whatever this session holds.
         return host.replies().request(Addresses.POOL_RELEASE, new JsonObject().put(Fields.SESSION_ID, id));
       }

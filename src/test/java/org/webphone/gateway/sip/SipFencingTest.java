@@ -74,7 +74,7 @@ class SipFencingTest {
       assertEquals("s1", bed.request(Addresses.SIP_LINE_CLOSE, new JsonObject().put("lineId", "s1"))
           .getString("lineId"));
       bed.answerHeldLeaseChecks();
-      assertEquals(ErrorCode.WRONG_STATE.code(), org.webphone.gateway.testing.Replies.failureCode(
+      assertEquals(ErrorCode.WRONG_STATE.code(), org.webphone.gateway.testing.BusRefusals.failureCode(
           () -> SipTestBed.await(opening), "the open closed meanwhile"));
       assertEquals(new JsonObject().put("lines", 0).put("registered", 0).put("calls", 0), bed.status());
       assertEquals(List.of(), bed.registrationStates("s1"));
@@ -88,7 +88,7 @@ class SipFencingTest {
       assertEquals("c1", bed.request(Addresses.SIP_CALL_HANGUP, new JsonObject().put("lineId", "s1")
           .put("callId", "c1")).getString("callId"));
       bed.answerHeldLeaseChecks();
-      assertEquals(ErrorCode.WRONG_STATE.code(), org.webphone.gateway.testing.Replies.failureCode(
+      assertEquals(ErrorCode.WRONG_STATE.code(), org.webphone.gateway.testing.BusRefusals.failureCode(
           () -> SipTestBed.await(making), "the make hung up meanwhile"));
       assertEquals(new JsonObject().put("lines", 1).put("registered", 1).put("calls", 0), bed.status());
       assertEquals(List.of(), bed.callStates("c1"));
