@@ -186,6 +186,15 @@ final class WebSocketEndpoint {
     b.t.close(POLICY, e.code().code() + " " + e.code().name());
   }
 
+  /** A bad frame: before the Hello it refuses the connection, after it only the frame (the socket stays open). */
+  private void refuseFrame(Binding b, ProtocolException e, Object ref) {
+    if (b.session == null) {
+      refuseConnection(b, e, ref);
+    } else {
+      refuse(b.t, e.code(), e.getMessage(), ref, null);
+    }
+  }
+
   private void refuse(WebSocketTransport t, ErrorCode code, String message, Object ref, String method) {
     host.metrics().refused(code);
     t.send(ServerEvent.error(code, message, ref, method));
@@ -225,11 +234,8 @@ final class WebSocketEndpoint {
     if (!admit(b, host.nowMs()) || !f.isBinary() || !f.isFinal()) {
       return;
     }
-    if (b.session == null) {
-      refuseConnection(b, new ProtocolException(ErrorCode.BAD_JSON, "binary frames are not supported; send Hello"), null);
-    } else {
-      refuse(b.t, ErrorCode.BAD_JSON, "binary frames are not supported; send JSON text", null, null);
-    }
+    refuseFrame(b, new ProtocolException(ErrorCode.BAD_JSON, b.session == null
+        ? "binary frames are not supported; send Hello" : "binary frames are not supported; send JSON text"), null);
   }
 
   private void onText(Binding b, String text) {
@@ -241,23 +247,14 @@ final class WebSocketEndpoint {
       return;
     }
     if (tooLarge(text)) {
-      ProtocolException big = new ProtocolException(ErrorCode.FRAME_TOO_LARGE, "frame larger than " + maxFrame + " bytes");
-      if (b.session == null) {
-        refuseConnection(b, big, null);
-      } else {
-        refuse(b.t, big.code(), big.getMessage(), null, null);
-      }
+      refuseFrame(b, new ProtocolException(ErrorCode.FRAME_TOO_LARGE, "frame larger than " + maxFrame + " bytes"), null);
       return;
     }
     ClientFrame f;
     try {
       f = ClientFrame.parse(text);
     } catch (ProtocolException e) {
-      if (b.session == null) {
-        refuseConnection(b, e, refOf(text));
-      } else {
-        refuse(b.t, e.code(), e.getMessage(), refOf(text), null);
-      }
+      refuseFrame(b, e, refOf(text));
       return;
     }
     if (b.session == null) {
@@ -287,7 +284,7 @@ final class WebSocketEndpoint {
         throw new ProtocolException(ErrorCode.WRONG_STATE, "the first frame must be Hello, not " + f.method());
       }
       endHelloWait(b);
-      begin(b, f.string("token"), f.string("resume"), f);
+      begin(b, f.string(ClientMethod.Fields.ACCESS_TOKEN_OPT), f.string(ClientMethod.Fields.RESUME_OPT), f);
     } catch (ProtocolException e) {
       refuseConnection(b, e, f.ref());
     }
@@ -295,7 +292,7 @@ final class WebSocketEndpoint {
 
   /** Resume as a method: this socket leaves its fresh session (which closes) for the one named by the token. */
   private void resume(Binding b, ClientFrame f) {
-    ClientSession target = host.byToken(f.string("token"));
+    ClientSession target = host.byToken(f.string(ClientMethod.Fields.RESUME_TOKEN));
     if (target == null || target == b.session) {
       refuse(b.t, ErrorCode.NOT_FOUND, "resume token unknown or expired", f.ref(), f.method().name());
       return;

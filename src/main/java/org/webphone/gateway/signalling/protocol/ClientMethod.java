@@ -4,7 +4,7 @@ import java.util.List;
 
 /**
  * The client methods of the WebSocket protocol ({@code docs/protocol.md}) with their parameter tables.
- * The seed's names are kept ({@code Call, HangUp, Accept, Reject}); the rest are additions.
+ * The Ozeki webphone's names are kept (README, "Names") ({@code Call, HangUp, Accept, Reject}); the rest are additions.
  *
  * <p>Every frame is {@code {"method": <name>, "ref": <string|number, optional, echoed in Ack/Error>, ...}}.
  */
@@ -28,12 +28,11 @@ public enum ClientMethod {
   /** A new browser offer for the current call (after Resume, or an ICE restart): {callId, sdp}. */
   Offer(Fields.CALL_ID, Fields.SDP),
   /** Take back a session whose WebSocket dropped: {token}. */
-  Resume(Field.string("token", true, "[A-Za-z0-9_-]{16,128}", 128)),
+  Resume(Fields.RESUME_TOKEN),
   /** Keep-alive; answered with Pong. */
   Ping(),
   /** The first frame of every WebSocket, before anything is leased: {token?, resume?} (not over the bus). */
-  Hello(Field.string("token", false, "[A-Za-z0-9_.-]{1,2048}", 2048),
-      Field.string("resume", false, "[A-Za-z0-9_-]{16,128}", 128));
+  Hello(Fields.ACCESS_TOKEN_OPT, Fields.RESUME_OPT);
 
   private final List<Field> fields;
 
@@ -66,6 +65,12 @@ public enum ClientMethod {
     public static final Field NUMBER = Field.string("number", true, null, 256);
     public static final Field SDP = Field.string("sdp", true, null, 60_000);
     public static final Field DIGITS = Field.string("digits", true, "[0-9A-D*#]{1,32}", 32);
+    /** Resume's resume token. */
+    public static final Field RESUME_TOKEN = Field.string("token", true, "[A-Za-z0-9_-]{16,128}", 128);
+    /** Hello's access token (auth.tokenSecret). */
+    public static final Field ACCESS_TOKEN_OPT = Field.string("token", false, "[A-Za-z0-9_.-]{1,2048}", 2048);
+    /** Hello's resume token. */
+    public static final Field RESUME_OPT = Field.string("resume", false, "[A-Za-z0-9_-]{16,128}", 128);
 
     private Fields() {
     }
