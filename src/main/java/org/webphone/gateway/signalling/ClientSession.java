@@ -19,7 +19,7 @@ import org.webphone.gateway.signalling.protocol.ServerEvent;
 import org.webphone.gateway.signalling.protocol.ServerEventFields;
 
 /**
- * One browser session, over a WebSocket or the event bus (the same frames). Life cycle, as the seed's:
+ * One browser session, over a WebSocket or the event bus (the same frames). Life cycle, as the Ozeki webphone server's:
  * lease an account ({@code pool.account.lease}; none → "Connection limit" and close) → open the SIP line
  * → registration events → Ready; calls ({@link CallControl}); on close: end the call, close the line,
  * release the lease. A session whose WebSocket drops waits {@code session.resumeGraceSec} for a client
@@ -138,7 +138,7 @@ final class ClientSession implements CallControl.Owner {
     });
   }
 
-  /** The seed's "Connection limit": no account for this session now; the socket closes with 1013 (try later). */
+  /** The Ozeki webphone's "Connection limit": no account for this session now; the socket closes with 1013 (try later). */
   private void connectionLimit(String why) {
     LOG.info("line={} {}: Connection limit", id, why);
     host.metrics().refused(ErrorCode.NO_ACCOUNT);
