@@ -20,11 +20,11 @@ final class Gate {
   private final long tokenMaxAgeSec;
   private final int maxSessionsPerIp;
   private final int callsPerMinutePerIp;
-  private final Map<String, Integer> sessionsPerIp = new HashMap<>();
+  private final PerAddress sessionsPerIp = new PerAddress();
   private final Map<String, RateWindow> callsPerIp = new HashMap<>();
   private final int accountsPerIp;
-  private final Map<String, Integer> sharesPerIp = new HashMap<>();
-  private final Map<String, Integer> helloPendingPerIp = new HashMap<>();
+  private final PerAddress sharesPerIp = new PerAddress();
+  private final PerAddress helloPendingPerIp = new PerAddress();
 
   Gate(GatewayConfig cfg) {
     origins = new OriginPolicy(cfg);
@@ -77,16 +77,11 @@ final class Gate {
    * and the token is what tells them apart.
    */
   boolean takeShare(String ip) {
-    int n = sharesPerIp.getOrDefault(ip, 0);
-    if (n >= accountsPerIp) {
-      return false;
-    }
-    sharesPerIp.put(ip, n + 1);
-    return true;
+    return sharesPerIp.take(ip, accountsPerIp);
   }
 
   void returnShare(String ip) {
-    sharesPerIp.computeIfPresent(ip, (k, n) -> n <= 1 ? null : n - 1);
+    sharesPerIp.give(ip);
   }
 
   int accountsPerIp() {
@@ -95,15 +90,14 @@ final class Gate {
 
   /** Counts a socket of {@code ip} that has not sent its Hello yet, or throws SESSION_LIMIT. */
   void awaitHello(String ip) {
-    int n = helloPendingPerIp.getOrDefault(ip, 0);
-    if (n >= maxSessionsPerIp) {
-      throw new ProtocolException(ErrorCode.SESSION_LIMIT, "too many sockets without Hello from this address (" + n + ")");
+    if (!helloPendingPerIp.take(ip, maxSessionsPerIp)) {
+      throw new ProtocolException(ErrorCode.SESSION_LIMIT,
+          "too many sockets without Hello from this address (" + helloPendingPerIp.of(ip) + ")");
     }
-    helloPendingPerIp.put(ip, n + 1);
   }
 
   void helloDone(String ip) {
-    helloPendingPerIp.computeIfPresent(ip, (k, n) -> n <= 1 ? null : n - 1);
+    helloPendingPerIp.give(ip);
   }
 
   /** Counts a new session of {@code ip} (null: a trusted bus client, not counted) or throws SESSION_LIMIT. */
@@ -111,16 +105,15 @@ final class Gate {
     if (ip == null) {
       return;
     }
-    int n = sessionsPerIp.getOrDefault(ip, 0);
-    if (n >= maxSessionsPerIp) {
-      throw new ProtocolException(ErrorCode.SESSION_LIMIT, "too many sessions from this address (" + n + ")");
+    if (!sessionsPerIp.take(ip, maxSessionsPerIp)) {
+      throw new ProtocolException(ErrorCode.SESSION_LIMIT,
+          "too many sessions from this address (" + sessionsPerIp.of(ip) + ")");
     }
-    sessionsPerIp.put(ip, n + 1);
   }
 
   void leave(String ip) {
     if (ip != null) {
-      sessionsPerIp.computeIfPresent(ip, (k, n) -> n <= 1 ? null : n - 1);
+      sessionsPerIp.give(ip);
     }
   }
 
@@ -142,7 +135,30 @@ final class Gate {
   }
 
   int sessionsOf(String ip) {
-    return sessionsPerIp.getOrDefault(ip, 0);
+    return sessionsPerIp.of(ip);
+  }
+
+  /** How many of something each address holds; an address holding none has no entry, so memory follows use. */
+  private static final class PerAddress {
+    private final Map<String, Integer> counts = new HashMap<>();
+
+    /** Takes one for {@code ip} unless it already holds {@code limit}. */
+    boolean take(String ip, int limit) {
+      int n = of(ip);
+      if (n >= limit) {
+        return false;
+      }
+      counts.put(ip, n + 1);
+      return true;
+    }
+
+    void give(String ip) {
+      counts.computeIfPresent(ip, (k, n) -> n <= 1 ? null : n - 1);
+    }
+
+    int of(String ip) {
+      return counts.getOrDefault(ip, 0);
+    }
   }
 
   private static String abbreviate(String s) {
