@@ -91,11 +91,22 @@ public final class IpRanges {
     if (t.startsWith("[") && t.endsWith("]")) {
       t = t.substring(1, t.length() - 1);
     }
-    if (!IPV4.matcher(t).matches() && !IPV6.matcher(t).matches()) {
-      return null;
-    }
     try {
-      return InetAddress.getByName(t); // a literal: no lookup
+      if (IPV4.matcher(t).matches()) {
+        // Built from its four numbers: InetAddress.getByName would take "999.1.1.1" for a host name and look it up.
+        String[] parts = t.split("\\.");
+        byte[] b = new byte[4];
+        for (int i = 0; i < 4; i++) {
+          int v = Integer.parseInt(parts[i]);
+          if (v > 255) {
+            return null;
+          }
+          b[i] = (byte) v;
+        }
+        return InetAddress.getByAddress(b);
+      }
+      // With a ':' it can only be read as an IPv6 literal, never looked up.
+      return IPV6.matcher(t).matches() ? InetAddress.getByName(t) : null;
     } catch (UnknownHostException e) {
       return null;
     }

@@ -18,12 +18,13 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Locale;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.NodeFacts;
+import org.webphone.gateway.common.messages.Fields;
 import org.webphone.gateway.config.GatewayConfig;
+import org.webphone.gateway.config.IpRanges;
 
 /**
  * The operator's HTTP surface: the full {@code /health} (state, mode, counts, cluster members; never a
@@ -43,8 +44,6 @@ import org.webphone.gateway.config.GatewayConfig;
 final class AdminSurface {
   private static final Logger LOG = LoggerFactory.getLogger(AdminSurface.class);
   private static final long STATUS_TIMEOUT_MS = 2000;
-  private static final Pattern IPV4 = Pattern.compile("^\\d{1,3}(\\.\\d{1,3}){3}$");
-  private static final Pattern IPV6 = Pattern.compile("^\\[?[0-9a-fA-F:.]*:[0-9a-fA-F:.]*]?$");
 
   private final Vertx vertx;
   private final GatewayConfig cfg;
@@ -133,7 +132,7 @@ final class AdminSurface {
       return true; // HTTP/1.0 without Host: not a browser
     }
     String host = authority.host().toLowerCase(Locale.ROOT);
-    return IPV4.matcher(host).matches() || IPV6.matcher(host).matches() || host.equals("localhost")
+    return IpRanges.literal(host) != null || host.equals("localhost")
         || host.equals(cfg.getString("http.adminHost").toLowerCase(Locale.ROOT));
   }
 
@@ -142,10 +141,12 @@ final class AdminSurface {
     NodeFacts.State state = node.state();
     DeliveryOptions opts = new DeliveryOptions().setSendTimeout(STATUS_TIMEOUT_MS);
     // Counts only: the pool's full status lists leases (accounts, session ids, tokens) and the waiting line.
-    Future<JsonObject> pool = status(Addresses.POOL_STATUS, new JsonObject().put("leases", false), opts);
+    Future<JsonObject> pool = status(Addresses.POOL_STATUS, new JsonObject().put(Fields.LEASES, false), opts);
     Future<JsonObject> sip = status(Addresses.SIP_STATUS, new JsonObject(), opts);
     Future<JsonObject> media = status(Addresses.MEDIA_STATUS, new JsonObject(), opts);
-    Future<JsonObject> sig = status(Addresses.SIGNALLING_STATUS, new JsonObject(), opts);
+    // The session counts are shown, not judged: only the full health asks for them.
+    Future<JsonObject> sig = full ? status(Addresses.SIGNALLING_STATUS, new JsonObject(), opts)
+        : Future.succeededFuture(new JsonObject());
     Future.join(pool, sip, media, sig).onComplete(ar -> {
       boolean ok = state == NodeFacts.State.READY && pool.succeeded() && sip.succeeded() && media.succeeded();
       JsonObject body = new JsonObject().put("state", state.wire());
@@ -154,8 +155,8 @@ final class AdminSurface {
             .put("pool", pool.succeeded() ? pool.result() : null)
             .put("sip", sip.succeeded() ? sip.result() : null)
             .put("media", media.succeeded() ? media.result() : null)
-            .put("sessions", sig.succeeded() ? sig.result().getValue("sessions") : null)
-            .put("calls", sig.succeeded() ? sig.result().getValue("calls") : null);
+            .put("sessions", sig.succeeded() ? sig.result().getValue(Fields.SESSIONS) : null)
+            .put("calls", sig.succeeded() ? sig.result().getValue(Fields.CALLS) : null);
       }
       rc.response().setStatusCode(ok ? 200 : 503)
           .putHeader("content-type", "application/json")

@@ -57,7 +57,7 @@ class IpRangesTest {
   @Test
   void hostNamesAndMalformedBlocksAreRefusedWithoutAnyLookup() {
     for (String bad : List.of("pbx.example.com", "proxy.example", "localhost", "10.0.0.0/33", "10.0.0.0/-1",
-        "10.0.0.0/x", "10.0.0.0/", "", "1234", "1.2.3", "::1/129")) {
+        "10.0.0.0/x", "10.0.0.0/", "", "1234", "1.2.3", "999.1.1.1", "10.0.0.256", "::1/129")) {
       assertThrows(IllegalArgumentException.class, () -> IpRanges.parse(List.of(bad)), bad);
     }
     assertNull(IpRanges.literal("proxy.example"));
