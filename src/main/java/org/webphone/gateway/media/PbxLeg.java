@@ -148,8 +148,11 @@ final class PbxLeg {
     SdesCrypto.Line their;
     SdesCrypto.Line mine;
     if (answer) {
-      their = SdesCrypto.checkAnswer(pbx.crypto(), lastOffered);
-      mine = lastOffered.stream().filter(l -> l.tag() == their.tag()).findFirst().orElseThrow();
+      // Our last offer; or, when the PBX's offer came first, the SDP we answered it with (an offerless
+      // re-INVITE is answered with that SDP again, and the ACK brings the PBX's answer to it).
+      List<SdesCrypto.Line> offered = lastOffered.isEmpty() && ours != null ? List.of(ours) : lastOffered;
+      their = SdesCrypto.checkAnswer(pbx.crypto(), offered);
+      mine = offered.stream().filter(l -> l.tag() == their.tag()).findFirst().orElseThrow();
     } else {
       their = SdesCrypto.chooseFromOffer(pbx.crypto());
       // Our key stays while the suite does; a new suite gets a new key of ours.

@@ -30,7 +30,9 @@ final class GatewayLoadRelay implements LoadRelay {
         .put("rtpPortMin", rtpMin).put("rtpPortMax", rtpMin + rtpPorts - 1).put("timeoutSec", 60)
         .put("pbxSrtp", pbxSrtp).put("pbxSrtpOverPlainSip", pbxSrtp);
     GatewayConfig cfg = GatewayConfig.of(new JsonObject().put("media", media));
-    MediaFixture.await(vertx.deployVerticle(new MediaRelayVerticle(), new DeploymentOptions().setConfig(cfg.json())));
+    // Up to 2 min: the SRTP warm-up at deploy takes seconds on a busy shared machine.
+    vertx.deployVerticle(new MediaRelayVerticle(), new DeploymentOptions().setConfig(cfg.json()))
+        .toCompletionStage().toCompletableFuture().get(120, TimeUnit.SECONDS);
   }
 
   @Override
