@@ -233,6 +233,7 @@ public final class GatewayConfig {
     oneOf("sip.transport", Set.of("udp", "tcp", "tls"));
     oneOf("pbx.transport", Set.of("udp", "tcp", "tls"));
     oneOf("sip.dtmfMode", Set.of("rfc4733", "info"));
+    pbxSrtp();
     host("http.host", false);
     host("sip.bindAddress", false);
     host("sip.announcedAddress", true);
@@ -363,6 +364,24 @@ public final class GatewayConfig {
     long v = getLong(key);
     if (v < min || v > max) {
       throw new ConfigException(key, "must be " + min + ".." + max + ", got " + v);
+    }
+  }
+
+  /**
+   * SDES puts the SRTP keys in the SDP, so they are only as secret as the SIP transport: refuse them over plain
+   * UDP/TCP unless media.pbxSrtpOverPlainSip says the network is trusted (the media verticle then warns).
+   */
+  private void pbxSrtp() {
+    try {
+      org.webphone.gateway.media.SdesCrypto.suites(getArray("media.pbxSrtpSuites").stream()
+          .map(o -> o instanceof String t ? t : String.valueOf(o)).toList());
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException("media.pbxSrtpSuites", e.getMessage());
+    }
+    if (getBoolean("media.pbxSrtp") && !"tls".equals(pbxTransport()) && !getBoolean("media.pbxSrtpOverPlainSip")) {
+      throw new ConfigException("media.pbxSrtp", "SDES keys travel in the SDP, and pbx.transport is " + pbxTransport()
+          + ": they would cross the network in clear text. Use pbx.transport=tls, or set"
+          + " media.pbxSrtpOverPlainSip=true where the path to the PBX is trusted (lab use)");
     }
   }
 

@@ -86,7 +86,7 @@ public final class MediaRelayVerticle extends VerticleBase {
         DtlsIdentity identity = DtlsIdentity.generate("webphone-" + config().getString("nodeId", "node"));
         return NodeMediaResources.builder().ice(ice).identity(identity).ports(ports).loop(loop)
             .announcedAddress(cfg.mediaAnnouncedAddress()).learnPbxAddress(cfg.getBoolean("media.learnPbxAddress"))
-            .pbxSrtp(cfg.getBoolean("media.pbxSrtp"))
+            .pbxSrtp(cfg.getBoolean("media.pbxSrtp")).pbxSrtpSuites(pbxSrtpSuites(cfg))
             .handshakeTimeoutMs(cfg.getInt("media.dtlsHandshakeTimeoutMs"))
             .events((sessionId, event) -> ctx.runOnContext(v -> emit(sessionId, event)))
             .rtcp(new RtcpScheduler("media-rtcp"), cfg.getLong("media.rtcpIntervalMs"))
@@ -110,6 +110,15 @@ public final class MediaRelayVerticle extends VerticleBase {
       LOG.info("media relay on {}:{} (WebRTC), RTP {}..{}, fingerprint {}", cfg.getString("media.bindAddress"),
           r.ice().port(), cfg.getInt("media.rtpPortMin"), cfg.getInt("media.rtpPortMax"), r.identity().fingerprint());
     });
+  }
+
+  /** media.pbxSrtpSuites (checked by GatewayConfig); warns when SDES keys go over plain SIP by permission. */
+  private static java.util.List<SdesCrypto.Suite> pbxSrtpSuites(GatewayConfig cfg) {
+    if (cfg.getBoolean("media.pbxSrtp") && !"tls".equals(cfg.pbxTransport())) {
+      LOG.warn("media.pbxSrtp over pbx.transport={} (media.pbxSrtpOverPlainSip): the SRTP keys in the SDP cross"
+          + " the network in clear text", cfg.pbxTransport());
+    }
+    return SdesCrypto.suites(cfg.getArray("media.pbxSrtpSuites").stream().map(String::valueOf).toList());
   }
 
   /** pbx.allowedSources for NAT learning (worker thread: may look the PBX host up); null when not learning. */
@@ -177,6 +186,9 @@ public final class MediaRelayVerticle extends VerticleBase {
         codec = pbxOffer.g711().stream().filter(offer.g711()::contains).findFirst()
             .orElseThrow(() -> new IllegalArgumentException("no common G.711 codec between the PBX and the browser"));
         pbxTe = offer.telephoneEvent() >= 0 ? pbxOffer.telephoneEvent() : -1;
+        if (pbxOffer.savp() && pbxOffer.rtp() != null) {
+          SdesCrypto.chooseFromOffer(pbxOffer.crypto());
+        }
       } else {
         codec = offer.g711().contains(MediaSdp.PCMU) ? MediaSdp.PCMU : MediaSdp.PCMA;
         pbxTe = offer.telephoneEvent() >= 0 ? MediaSdp.PBX_TE_PT : -1;
@@ -258,11 +270,7 @@ public final class MediaRelayVerticle extends VerticleBase {
     }
     MediaSession s = new MediaSession(callId, sessionId, rt, ports);
     s.negotiated(codec, offer.telephoneEvent(), pbxTe);
-    if (pbx != null) {
-      s.useSavp(pbx.savp(), pbx.cryptoTag());
-    } else {
-      s.useSavp(rt.pbxSrtp(), 1);
-    }
+    s.useSavp(pbx != null ? pbx.savp() : rt.pbxSrtp(), rt.pbxSrtpSuites());
     return s;
   }
 
@@ -283,6 +291,7 @@ public final class MediaRelayVerticle extends VerticleBase {
     s.startPbxLeg();
     String pbxSdp;
     if (pbx != null) {
+      s.takePbxCrypto(pbx, false); // chosen and checked at create: cannot fail here
       s.applyPbx(pbx);
       lastPbxOrigin.put(callId, pbx.origin());
       pbxSdp = s.pbxSdp(pbx.direction());
@@ -361,6 +370,9 @@ public final class MediaRelayVerticle extends VerticleBase {
       return;
     }
     MediaSdp.PbxMedia pbx;
+    String callId = s.callId();
+    String type = m.body().getString(Fields.TYPE);
+    boolean isAnswer;
     try {
       pbx = MediaSdp.parsePbx(text(m.body(), Fields.SDP));
       if (pbx.rtp() != null && !pbx.g711().contains(s.codec())) {
@@ -370,14 +382,14 @@ public final class MediaRelayVerticle extends VerticleBase {
         throw new IllegalArgumentException("the PBX SDP is " + (pbx.savp() ? "RTP/SAVP" : "RTP/AVP")
             + " but the call's PBX leg is " + (s.savp() ? "RTP/SAVP (media.pbxSrtp)" : "RTP/AVP"));
       }
+      boolean repeat = pbx.origin() != null && pbx.origin().equals(lastPbxOrigin.get(callId));
+      isAnswer = "answer".equals(type) || (type == null && (awaitingAnswer.contains(callId) || repeat));
+      s.takePbxCrypto(pbx, isAnswer); // last: it installs keys once everything else is known to be good
     } catch (IllegalArgumentException e) {
+      LOG.info("call={} refused PBX SDP: {}", callId, e.getMessage());
       m.fail(ErrorCode.BAD_SDP.code(), e.getMessage());
       return;
     }
-    String callId = s.callId();
-    String type = m.body().getString(Fields.TYPE);
-    boolean repeat = pbx.origin() != null && pbx.origin().equals(lastPbxOrigin.get(callId));
-    boolean isAnswer = "answer".equals(type) || (type == null && (awaitingAnswer.contains(callId) || repeat));
     lastPbxOrigin.put(callId, pbx.origin());
     s.applyPbx(pbx);
     if (isAnswer) {

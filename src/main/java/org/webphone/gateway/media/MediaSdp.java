@@ -11,7 +11,7 @@ import org.webphone.gateway.media.ice.IceCandidate;
 /**
  * What the relay reads from and writes into SDP. The browser leg is UDP/TLS/RTP/SAVPF with ICE, DTLS
  * ({@code a=setup:passive}: the gateway is the DTLS server), rtcp-mux and BUNDLE; the PBX leg is plain
- * RTP/AVP. Only G.711 (PCMU 0, PCMA 8) is relayed, without transcoding, plus telephone-event.
+ * RTP/AVP, or RTP/SAVP with the SDES lines of {@link SdesCrypto}. Only G.711 (PCMU 0, PCMA 8) is relayed, without transcoding, plus telephone-event.
  * Every parse failure is an {@link IllegalArgumentException} whose message says what is wrong.
  */
 public final class MediaSdp {
@@ -19,8 +19,6 @@ public final class MediaSdp {
   static final int PCMA = 8;
   /** telephone-event payload type we offer the PBX (the usual one). */
   static final int PBX_TE_PT = 101;
-  /** The one SDES suite offered and accepted toward the PBX (RFC 4568). */
-  static final String SDES_SUITE = "AES_CM_128_HMAC_SHA1_80";
 
   private MediaSdp() {
   }
@@ -33,7 +31,7 @@ public final class MediaSdp {
 
   /** The parts of a PBX description (offer or answer) the relay uses. */
   public record PbxMedia(InetSocketAddress rtp, List<Integer> g711, int telephoneEvent, String direction,
-                         String origin, boolean savp, int cryptoTag, byte[] cryptoKey, InetSocketAddress rtcp) {
+                         String origin, boolean savp, List<String> crypto, InetSocketAddress rtcp) {
     /** True when the PBX wants no media from us (hold, or a rejected/zero-port stream). */
     public boolean pbxReceives() {
       return rtp != null && ("sendrecv".equals(direction) || "recvonly".equals(direction));
@@ -120,28 +118,8 @@ public final class MediaSdp {
     if (!savp && !audio.proto.equalsIgnoreCase("RTP/AVP") && !audio.proto.equalsIgnoreCase("RTP/AVPF")) {
       throw new IllegalArgumentException("the PBX audio is " + audio.proto + ", expected RTP/AVP or RTP/SAVP");
     }
-    int cryptoTag = -1;
-    byte[] cryptoKey = null;
-    if (savp) {
-      for (String c : audio.attrs("crypto")) {
-        String[] f = c.trim().split("\\s+");
-        if (f.length >= 3 && f[1].equals(SDES_SUITE) && f[2].startsWith("inline:")) {
-          try {
-            byte[] key = java.util.Base64.getDecoder().decode(f[2].substring(7).split("\\|")[0]);
-            if (key.length == org.webphone.gateway.media.rtp.SrtpKeys.SDES_KEY_LENGTH) {
-              cryptoTag = Integer.parseInt(f[0]);
-              cryptoKey = key;
-              break;
-            }
-          } catch (IllegalArgumentException ignored) {
-            // a malformed crypto line is skipped; another may be usable
-          }
-        }
-      }
-      if (cryptoKey == null && audio.port != 0) {
-        throw new IllegalArgumentException("the PBX's RTP/SAVP has no usable a=crypto " + SDES_SUITE);
-      }
-    }
+    // Which crypto line is usable depends on what we offered: PbxLeg decides (SdesCrypto).
+    List<String> crypto = savp ? audio.attrs("crypto") : List.of();
     List<Integer> g711 = new ArrayList<>();
     for (String f : audio.formats) {
       if (f.equals("0") || f.equals("8")) {
@@ -166,8 +144,8 @@ public final class MediaSdp {
     if (c != null && c.equals("0.0.0.0") && dir.equals("sendrecv")) {
       dir = "inactive"; // RFC 2543 hold
     }
-    return new PbxMedia(rtp, g711, audio.payloadFor("telephone-event/8000"), dir, sdp.origin(), savp, cryptoTag,
-        cryptoKey, rtcpAddress(audio.attr("rtcp"), rtp));
+    return new PbxMedia(rtp, g711, audio.payloadFor("telephone-event/8000"), dir, sdp.origin(), savp, crypto,
+        rtcpAddress(audio.attr("rtcp"), rtp));
   }
 
   /** The answer to the browser. */
@@ -219,19 +197,19 @@ public final class MediaSdp {
     return s.toString();
   }
 
-  /** An offer or answer toward the PBX; {@code crypto} (tag and our key) makes it RTP/SAVP, else RTP/AVP. */
+  /** An offer or answer toward the PBX; {@code crypto} lines (ours) make it RTP/SAVP, none RTP/AVP. */
   public static String pbxSdp(long sessionId, long version, String address, int port, int codec,
-                              int telephoneEvent, String direction, int cryptoTag, byte[] crypto) {
+                              int telephoneEvent, String direction, List<SdesCrypto.Line> crypto) {
     StringBuilder s = new StringBuilder(256);
     line(s, "v=0");
     line(s, "o=webphone " + sessionId + " " + version + " IN IP4 " + address);
     line(s, "s=webphone");
     line(s, "c=IN IP4 " + address);
     line(s, "t=0 0");
-    line(s, "m=audio " + port + (crypto != null ? " RTP/SAVP " : " RTP/AVP ") + codec
+    line(s, "m=audio " + port + (!crypto.isEmpty() ? " RTP/SAVP " : " RTP/AVP ") + codec
         + (telephoneEvent >= 0 ? " " + telephoneEvent : ""));
-    if (crypto != null) {
-      line(s, "a=crypto:" + cryptoTag + " " + SDES_SUITE + " inline:" + java.util.Base64.getEncoder().encodeToString(crypto));
+    for (SdesCrypto.Line c : crypto) {
+      line(s, "a=crypto:" + c.attribute());
     }
     line(s, "a=rtpmap:" + codec + (codec == PCMU ? " PCMU/8000" : " PCMA/8000"));
     if (telephoneEvent >= 0) {

@@ -76,8 +76,13 @@ final class MediaSession {
   }
 
   /** Makes the PBX leg RTP/SAVP with SDES keys (RFC 4568) or plain RTP/AVP; set once at create. */
-  void useSavp(boolean savp, int tag) {
-    pbx.useSavp(savp, tag);
+  void useSavp(boolean savp, java.util.List<SdesCrypto.Suite> offeredSuites) {
+    pbx.useSavp(savp, offeredSuites);
+  }
+
+  /** Checks and takes the PBX's a=crypto (answer or offer); throws, changing nothing, when it is unusable. */
+  void takePbxCrypto(MediaSdp.PbxMedia desc, boolean answer) {
+    pbx.takeCrypto(desc, answer);
   }
 
   boolean savp() {
@@ -152,7 +157,7 @@ final class MediaSession {
   String pbxSdp(String offeredDirection) {
     String dir = offeredDirection == null ? localDirection : MediaSdp.answerDirection(offeredDirection, localDirection);
     return MediaSdp.pbxSdp(sdpSessionId, ++pbxVersion, rt.announcedAddress(), pbx.port(), codec, pbxTe, dir,
-        pbx.cryptoTag(), pbx.ourKey());
+        pbx.cryptoLines(offeredDirection == null));
   }
 
   /** Takes the PBX's description (answer or offer): where to send, whether to send, its DTMF type. */
@@ -361,6 +366,7 @@ final class MediaSession {
             : pbx.remote().getAddress().getHostAddress() + ":" + pbx.remote().getPort())
         .put("browserConnected", browser != null && browser.connected())
         .put("codec", codec).put("hold", onHold()).put("pbxSrtp", pbx.savp())
+        .put("pbxSrtpSuite", pbx.srtpSuite() == null ? null : pbx.srtpSuite().name())
         .put("srtpProfile", srtpProfile())
         .put("quality", quality())
         .put("ageMs", (System.nanoTime() - createdNanos) / 1_000_000)

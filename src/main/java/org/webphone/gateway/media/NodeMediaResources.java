@@ -32,11 +32,12 @@ import org.webphone.gateway.media.rtp.RtpPorts;
  * @param aeadGcm            offer AEAD_AES_128_GCM (RFC 7714) to browsers that offer it, before AES-CM
  * @param pbxSources         where the PBX may send from ({@code pbx.allowedSources}): with learnPbxAddress, a first
  *                           packet from there may be learned; null: none beyond the SDP's address and port
+ * @param pbxSrtpSuites      the SDES suites we offer the PBX, in our order of preference
  */
 record NodeMediaResources(IceService ice, DtlsIdentity identity, RtpPorts ports, RtpIoLoop loop,
                           String announcedAddress, boolean learnPbxAddress, boolean pbxSrtp, int handshakeTimeoutMs,
                           Events events, AtomicInteger dtlsThreads, RtcpScheduler rtcp, long rtcpIntervalMs,
-                          boolean aeadGcm, IpRanges pbxSources) {
+                          boolean aeadGcm, IpRanges pbxSources, java.util.List<SdesCrypto.Suite> pbxSrtpSuites) {
 
   /** Delivers a session event ({@code {event:"media", ...}}); safe to call from any thread. */
   interface Events {
@@ -67,6 +68,7 @@ record NodeMediaResources(IceService ice, DtlsIdentity identity, RtpPorts ports,
     private long rtcpIntervalMs = 5000;
     private boolean aeadGcm;
     private IpRanges pbxSources;
+    private java.util.List<SdesCrypto.Suite> pbxSrtpSuites = java.util.List.of(SdesCrypto.Suite.values());
 
     private Builder() {
     }
@@ -137,11 +139,17 @@ record NodeMediaResources(IceService ice, DtlsIdentity identity, RtpPorts ports,
       return this;
     }
 
+    Builder pbxSrtpSuites(java.util.List<SdesCrypto.Suite> suites) {
+      this.pbxSrtpSuites = java.util.List.copyOf(suites);
+      return this;
+    }
+
     NodeMediaResources build() {
       return new NodeMediaResources(ice, identity, Objects.requireNonNull(ports, "ports"), loop,
           Objects.requireNonNull(announcedAddress, "announcedAddress"), learnPbxAddress, pbxSrtp,
           handshakeTimeoutMs, Objects.requireNonNull(events, "events"),
-          Objects.requireNonNull(dtlsThreads, "dtlsThreads"), rtcp, rtcpIntervalMs, aeadGcm, pbxSources);
+          Objects.requireNonNull(dtlsThreads, "dtlsThreads"), rtcp, rtcpIntervalMs, aeadGcm, pbxSources,
+          pbxSrtpSuites);
     }
   }
 }

@@ -6,7 +6,9 @@ import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
 import java.security.GeneralSecurityException;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.jitsi.srtp.SrtpErrorStatus;
 import org.slf4j.Logger;
@@ -24,6 +26,13 @@ import org.webphone.gateway.media.rtp.SrtpKeys;
  * The PBX side of a call: its RTP/RTCP port pair, the PBX's address (strict source, or learned once then
  * locked; only from a source that may be the PBX, see {@link #mayBeThePbx}), and optional SDES-SRTP (RTP/SAVP, RFC 4568). Stays for the whole call while browser legs come
  * and go.
+ *
+ * <p>SDES: our first offer carries one {@code a=crypto} per configured suite (tags 1.., a key each); the
+ * PBX's answer must pick one of those tags ({@link SdesCrypto#checkAnswer}); a PBX offer gets its first line
+ * we speak ({@link SdesCrypto#chooseFromOffer}). Later SDPs carry the agreed line only. Re-keying: when the
+ * PBX's key changes, the receive side gets new contexts and our sending contexts run on (same key, ROC
+ * continues); when the suite changes, both sides start over and we make a new key of our own, so no key is
+ * ever used under two contexts.
  *
  * <p>Threads: {@link #send} runs on the browser→PBX thread (the WebRTC port's reader), {@link #sendOwn} on the
  * event loop (DTMF), reception on {@code media-rtp-io}; the address and keys are written by the event loop
@@ -46,8 +55,6 @@ final class PbxLeg {
   private final Receiver receiver;
   private final PacketBuffer rx = new PacketBuffer();
   private final ByteBuffer rxView = ByteBuffer.wrap(rx.getBuffer());
-  /** Our SDES master key and salt (used when the leg is RTP/SAVP). */
-  private final byte[] sdesKey = new byte[SrtpKeys.SDES_KEY_LENGTH];
   /** SRTP output; touched only by the browser→PBX thread. */
   private final PacketBuffer srtpOut = new PacketBuffer();
   private final ByteBuffer srtpOutView = ByteBuffer.wrap(srtpOut.getBuffer());
@@ -58,8 +65,11 @@ final class PbxLeg {
   private final RtcpLeg rtcp;
   private volatile boolean learned;
   private volatile long lastRxNanos;
-  private byte[] theirKey;
-  private int cryptoTag = 1;
+  /** SDES state, event loop only: suites to offer, lines of our last offer, the agreed pair. */
+  private List<SdesCrypto.Suite> offerSuites = List.of();
+  private List<SdesCrypto.Line> lastOffered = List.of();
+  private SdesCrypto.Line ours;
+  private SdesCrypto.Line theirs;
 
   PbxLeg(String callId, NodeMediaResources rt, RtpPorts.Pair ports, MediaCounters counters, Receiver receiver,
          RtcpLeg rtcp) {
@@ -69,7 +79,6 @@ final class PbxLeg {
     this.ports = ports;
     this.counters = counters;
     this.receiver = receiver;
-    Randoms.nextBytes(sdesKey);
   }
 
   /** Starts reading both ports on the packet thread. */
@@ -82,23 +91,84 @@ final class PbxLeg {
     return ports.port();
   }
 
-  /** RTP/SAVP with SDES keys, or plain RTP/AVP; set once at create. */
-  void useSavp(boolean savp, int tag) {
+  /** RTP/SAVP with SDES keys offering {@code suites} in this order, or plain RTP/AVP; set once at create. */
+  void useSavp(boolean savp, List<SdesCrypto.Suite> suites) {
     this.savp = savp;
-    this.cryptoTag = tag < 0 ? 1 : tag;
+    this.offerSuites = List.copyOf(suites);
   }
 
   boolean savp() {
     return savp;
   }
 
-  int cryptoTag() {
-    return cryptoTag;
+  /** The agreed SDES suite, or null (RTP/AVP, or no answer yet). */
+  SdesCrypto.Suite srtpSuite() {
+    SdesCrypto.Line l = ours;
+    return savp && l != null ? l.suite() : null;
   }
 
-  /** Our key for the SDP's a=crypto, or null for RTP/AVP. */
-  byte[] ourKey() {
-    return savp ? sdesKey : null;
+  /**
+   * Our a=crypto lines for the next SDP (event loop): none for RTP/AVP; in an offer, one per suite until a
+   * suite is agreed and then the agreed line; in an answer, the line that answers the PBX's.
+   */
+  List<SdesCrypto.Line> cryptoLines(boolean offer) {
+    if (!savp) {
+      return List.of();
+    }
+    if (!offer && ours != null) {
+      return List.of(ours);
+    }
+    if (ours != null) {
+      lastOffered = List.of(ours);
+    } else if (lastOffered.isEmpty()) {
+      List<SdesCrypto.Line> lines = new ArrayList<>();
+      for (SdesCrypto.Suite suite : offerSuites) {
+        lines.add(new SdesCrypto.Line(lines.size() + 1, suite, newKey()));
+      }
+      lastOffered = List.copyOf(lines);
+    }
+    return lastOffered;
+  }
+
+  private static byte[] newKey() {
+    byte[] k = new byte[SrtpKeys.SDES_KEY_LENGTH];
+    Randoms.nextBytes(k);
+    return k;
+  }
+
+  /**
+   * Takes the crypto of a PBX answer or offer (event loop); throws {@link IllegalArgumentException} with the
+   * reason, changing nothing, when it is unusable. A stream without an address and without a=crypto
+   * (rejected, or hold written as port 0) keeps the current keys.
+   */
+  void takeCrypto(MediaSdp.PbxMedia pbx, boolean answer) {
+    if (!savp || !pbx.savp() || (pbx.crypto().isEmpty() && pbx.rtp() == null)) {
+      return;
+    }
+    SdesCrypto.Line their;
+    SdesCrypto.Line mine;
+    if (answer) {
+      // Our last offer; or, when the PBX's offer came first, the SDP we answered it with (an offerless
+      // re-INVITE is answered with that SDP again, and the ACK brings the PBX's answer to it).
+      List<SdesCrypto.Line> offered = lastOffered.isEmpty() && ours != null ? List.of(ours) : lastOffered;
+      their = SdesCrypto.checkAnswer(pbx.crypto(), offered);
+      mine = offered.stream().filter(l -> l.tag() == their.tag()).findFirst().orElseThrow();
+    } else {
+      their = SdesCrypto.chooseFromOffer(pbx.crypto());
+      // Our key stays while the suite does; a new suite gets a new key of ours.
+      mine = new SdesCrypto.Line(their.tag(), their.suite(),
+          ours != null && ours.suite() == their.suite() ? ours.key() : newKey());
+    }
+    boolean sameSending = ours != null && ours.suite() == mine.suite() && Arrays.equals(ours.key(), mine.key());
+    boolean sameReceiving = theirs != null && theirs.suite() == their.suite() && Arrays.equals(theirs.key(), their.key());
+    if (!sameSending || !sameReceiving) {
+      SrtpKeys old = keys;
+      keys = SrtpKeys.sdes(mine.suite().profile(), mine.key(), their.key(), sameSending ? old : null);
+      LOG.info("call={} PBX SRTP {} tag {}: {}", callId, mine.suite(), mine.tag(), old == null ? "keys installed"
+          : sameSending ? "PBX re-keyed, our sending contexts kept" : "new suite or key, new contexts both ways");
+    }
+    ours = mine;
+    theirs = their;
   }
 
   InetSocketAddress remote() {
@@ -110,14 +180,8 @@ final class PbxLeg {
     return lastRxNanos;
   }
 
-  /** Takes the address and key of a PBX SDP (event loop). */
+  /** Takes the address of a PBX SDP (event loop); its crypto was taken by {@link #takeCrypto}. */
   void apply(MediaSdp.PbxMedia pbx) {
-    if (savp && pbx.cryptoKey() != null && !Arrays.equals(pbx.cryptoKey(), theirKey)) {
-      // A new PBX key (first answer, or re-keying in a re-offer): a fresh receive context; ours stays.
-      keys = SrtpKeys.sdes(sdesKey, pbx.cryptoKey());
-      theirKey = pbx.cryptoKey();
-      cryptoTag = pbx.cryptoTag();
-    }
     if (pbx.rtp() != null && !pbx.rtp().equals(remote)) {
       remote = pbx.rtp();
       rtcpRemote = pbx.rtcp();

@@ -113,7 +113,8 @@ final class OutgoingInvite {
       }).recover(err -> {
         LOG.warn("call={} line={} media refused the answer: {}", call.callId, call.line.lineId, err.getMessage());
         call.sendBye();
-        call.end(CallState.Error, code, "media refused the PBX's SDP", CallError.UnknownError);
+        // The reason says which part of the SDP (e.g. "PBX answer: crypto tag 3 was not offered").
+        call.end(CallState.Error, code, "media refused the PBX's SDP: " + err.getMessage(), CallError.UnknownError);
         return Future.succeededFuture();
       }));
       return;

@@ -18,6 +18,8 @@ import org.webphone.gateway.testing.Ports;
 final class GatewayLoadRelay implements LoadRelay {
   static final String[] GENERATOR_THREADS = {"test-browser-rx", "load-", "main"};
   private final Vertx vertx = Vertx.vertx();
+  /** SDES-SRTP on the PBX leg too ({@code -DpbxSrtp=true}): see {@link #open}. */
+  private final boolean pbxSrtp = Boolean.getBoolean("pbxSrtp");
 
   GatewayLoadRelay(int calls) throws Exception {
     // Free now and below the ephemeral range (other programs' sockets do not take ports of it meanwhile), and
@@ -25,14 +27,17 @@ final class GatewayLoadRelay implements LoadRelay {
     int rtpPorts = 4 * calls + 100;
     int rtpMin = Ports.freeRange(rtpPorts);
     JsonObject media = new JsonObject().put("webrtcPort", Ports.free())
-        .put("rtpPortMin", rtpMin).put("rtpPortMax", rtpMin + rtpPorts - 1).put("timeoutSec", 60);
+        .put("rtpPortMin", rtpMin).put("rtpPortMax", rtpMin + rtpPorts - 1).put("timeoutSec", 60)
+        .put("pbxSrtp", pbxSrtp).put("pbxSrtpOverPlainSip", pbxSrtp);
     GatewayConfig cfg = GatewayConfig.of(new JsonObject().put("media", media));
-    MediaFixture.await(vertx.deployVerticle(new MediaRelayVerticle(), new DeploymentOptions().setConfig(cfg.json())));
+    // Up to 2 min: the SRTP warm-up at deploy takes seconds on a busy shared machine.
+    vertx.deployVerticle(new MediaRelayVerticle(), new DeploymentOptions().setConfig(cfg.json()))
+        .toCompletionStage().toCompletableFuture().get(120, TimeUnit.SECONDS);
   }
 
   @Override
   public String name() {
-    return "gateway";
+    return pbxSrtp ? "gateway (SRTP both legs)" : "gateway";
   }
 
   @Override
@@ -40,7 +45,14 @@ final class GatewayLoadRelay implements LoadRelay {
     JsonObject created = vertx.eventBus().<JsonObject>request(Addresses.MEDIA_CREATE, new JsonObject()
         .put("callId", callId).put("sessionId", "load").put("browserOffer", browserOffer))
         .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS).body();
-    vertx.eventBus().request(Addresses.MEDIA_PBX_SDP, new JsonObject().put("callId", callId).put("sdp", pbxAnswer))
+    String answer = pbxAnswer;
+    if (pbxSrtp) {
+      // The echo PBX answers tag 1 with the gateway's own key: what it echoes then decrypts on the way back,
+      // so the gateway protects and unprotects every PBX-leg packet while the echo does no crypto at all.
+      String crypto = Sdp.parse(created.getString("pbxSdp")).audio().attrs("crypto").get(0);
+      answer = pbxAnswer.replace("RTP/AVP", "RTP/SAVP") + "a=crypto:" + crypto + "\r\n";
+    }
+    vertx.eventBus().request(Addresses.MEDIA_PBX_SDP, new JsonObject().put("callId", callId).put("sdp", answer))
         .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
     return created.getString("browserAnswer");
   }

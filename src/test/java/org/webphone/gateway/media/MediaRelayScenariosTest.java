@@ -355,7 +355,7 @@ class MediaRelayScenariosTest {
   @Test
   void withPbxSrtpThePbxLegIsSdesSrtpBothWaysAndForgedPbxPacketsAreDropped(Vertx vertx)
       throws Exception {
-    f = new MediaFixture(vertx, new JsonObject().put("pbxSrtp", true));
+    f = new MediaFixture(vertx, new JsonObject().put("pbxSrtp", true).put("pbxSrtpOverPlainSip", true));
     SyntheticBrowser browser = f.own(new SyntheticBrowser());
     f.listen("s12");
     JsonObject created = f.request(Addresses.MEDIA_CREATE,

@@ -190,7 +190,7 @@ class MediaRtcpTest {
   @Test
   void withAesCmToTheBrowserAndSdesSrtpToThePbxBothLegsCarryProtectedRtcpAndForgedRtcpIsDropped(Vertx vertx)
       throws Exception {
-    deploy(vertx, new JsonObject().put("srtpAeadGcm", false).put("pbxSrtp", true));
+    deploy(vertx, new JsonObject().put("srtpAeadGcm", false).put("pbxSrtp", true).put("pbxSrtpOverPlainSip", true));
     SyntheticBrowser browser = f.own(new SyntheticBrowser());
     f.listen("s-c3");
     JsonObject created = f.request(Addresses.MEDIA_CREATE, new JsonObject().put("callId", "c3")

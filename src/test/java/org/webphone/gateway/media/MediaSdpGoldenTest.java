@@ -175,7 +175,8 @@ class MediaSdpGoldenTest {
    * an outgoing call.
    */
   private JsonObject create(boolean pbxSrtp, String browserOffer, String pbxOffer) throws Exception {
-    relay = new MediaFixture(vertx, new JsonObject().put("announcedAddress", ANNOUNCED).put("pbxSrtp", pbxSrtp));
+    relay = new MediaFixture(vertx, new JsonObject().put("announcedAddress", ANNOUNCED).put("pbxSrtp", pbxSrtp)
+        .put("pbxSrtpOverPlainSip", true));
     fingerprint = relay.status().getString("fingerprint");
     relay.listen(SESSION);
     JsonObject body = new JsonObject().put("callId", CALL).put("sessionId", SESSION)
@@ -234,7 +235,7 @@ class MediaSdpGoldenTest {
         "direction=" + pbx.direction(),
         "g711=" + pbx.g711(),
         "telephone-event=" + pbx.telephoneEvent(),
-        "srtp=" + (pbx.savp() ? "tag " + pbx.cryptoTag() + " key " + Base64.getEncoder().encodeToString(pbx.cryptoKey())
+        "srtp=" + (pbx.savp() ? "crypto " + pbx.crypto()
             : "none"),
         "relay session after media.session.pbx-sdp:",
         "pbxAddress=" + s.getString("pbxAddress"),

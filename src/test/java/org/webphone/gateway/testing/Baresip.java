@@ -43,6 +43,16 @@ public final class Baresip implements AutoCloseable {
    */
   public static Baresip start(Path dir, String user, String password, String registrar, Path microphone)
       throws IOException, InterruptedException {
+    return start(dir, user, password, registrar, microphone, null);
+  }
+
+  /**
+   * The same with media encryption {@code mediaenc} (the account's {@code mediaenc}, e.g. "srtp-mand": SDES
+   * on RTP/SAVP, which it offers and insists on; the srtp module is loaded), or null for plain RTP/AVP.
+   * baresip logs the suite it agreed as "SRTP is Enabled (cryptosuite=...)".
+   */
+  public static Baresip start(Path dir, String user, String password, String registrar, Path microphone,
+                              String mediaenc) throws IOException, InterruptedException {
     PeerProcess.requireBinary("baresip");
     Files.createDirectories(dir);
     int sipPort = Ports.free();
@@ -65,6 +75,7 @@ public final class Baresip implements AutoCloseable {
         "module aufile.so",
         "module aubridge.so",
         "module sndfile.so",
+        mediaenc != null ? "module srtp.so" : "",
         "module_tmp account.so",
         "module_app menu.so",
         "module_app ctrl_tcp.so",
@@ -73,7 +84,8 @@ public final class Baresip implements AutoCloseable {
     Files.writeString(dir.resolve("config"), config);
     String aor = registrar == null ? "<sip:" + user + "@127.0.0.1:" + sipPort + ">" : "<sip:" + user + "@" + registrar + ">";
     String params = registrar == null ? ";regint=0" : ";auth_pass=" + password + ";regint=60";
-    Files.writeString(dir.resolve("accounts"), aor + params + ";answermode=auto;audio_codecs=PCMU,PCMA\n");
+    Files.writeString(dir.resolve("accounts"), aor + params + ";answermode=auto;audio_codecs=PCMU,PCMA"
+        + (mediaenc != null ? ";mediaenc=" + mediaenc : "") + "\n");
     PeerProcess p = PeerProcess.start("baresip-" + user, List.of("baresip", "-f", dir.toAbsolutePath().toString()), dir);
     Baresip b = new Baresip(p, dir, ctrlPort, sipPort);
     p.awaitLog(l -> l.contains("baresip is ready") || l.contains("ctrl_tcp: TCP socket listening"), Duration.ofSeconds(10));
@@ -118,6 +130,28 @@ public final class Baresip implements AutoCloseable {
   public Optional<Path> receivedWav() throws IOException {
     try (var s = Files.list(dir)) {
       return s.filter(p -> p.getFileName().toString().endsWith("-dec.wav")).findFirst();
+    }
+  }
+
+  /**
+   * The newest recording of what baresip received, once sndfile has finished its header (it does when the
+   * call's audio stops: the RIFF size then counts the whole file); null before.
+   */
+  public Path finishedRecording() throws IOException {
+    try (var s = Files.list(dir)) {
+      Path newest = s.filter(p -> p.getFileName().toString().endsWith("-dec.wav"))
+          .max((a, b) -> a.getFileName().toString().compareTo(b.getFileName().toString())).orElse(null);
+      if (newest == null || Files.size(newest) <= 8000) {
+        return null;
+      }
+      byte[] head = new byte[8];
+      try (var in = Files.newInputStream(newest)) {
+        if (in.readNBytes(head, 0, 8) < 8) {
+          return null;
+        }
+      }
+      long riffSize = java.nio.ByteBuffer.wrap(head, 4, 4).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt() & 0xFFFFFFFFL;
+      return riffSize == Files.size(newest) - 8 ? newest : null;
     }
   }
 

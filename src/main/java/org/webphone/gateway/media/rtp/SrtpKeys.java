@@ -12,11 +12,13 @@ import org.jitsi.utils.logging2.LoggerImpl;
 /**
  * SRTP and SRTCP for one DTLS-SRTP association (AES128_CM_HMAC_SHA1_80, or AEAD_AES_128_GCM of RFC 7714),
  * from the keying material of RFC 5764 (client key | server key | client salt | server salt): 60 bytes for
- * AES-CM (14-byte salts), 56 for GCM (12-byte salts).
+ * AES-CM (14-byte salts), 56 for GCM (12-byte salts); or for one SDES-SRTP leg (RFC 4568, AES_CM_128 with an
+ * 80- or 32-bit RTP tag), from our key‖salt and the peer's ({@link #sdes}).
  *
  * <p>Threading: {@link #unprotect} is called only by the one thread receiving the stream; {@link #protect}
- * is synchronized (uncontended on the audio path) because DTMF toward an SDES-SRTP PBX comes from another
- * thread. Receive contexts are created per remote SSRC, at most
+ * is synchronized on the sending half (uncontended on the audio path) because DTMF toward an SDES-SRTP PBX
+ * comes from another thread. The sending half can be handed to a successor when only the peer's key
+ * changes ({@link #sdes(Profile, byte[], byte[], SrtpKeys)}), so our packet index (ROC) runs on. Receive contexts are created per remote SSRC, at most
  * {@link #MAX_REMOTE_SSRCS}, so junk with random SSRCs cannot make us derive keys without end. SRTCP has
  * its own contexts (RFC 3711 section 3.4): sent by the node's RTCP thread, received on the leg's packet
  * thread, so neither touches the RTP ones.
@@ -29,13 +31,22 @@ public final class SrtpKeys implements AutoCloseable {
 
   /** The protection profiles the relay speaks (RFC 5764 section 4.1.2, RFC 7714 section 14.2). */
   public enum Profile {
-    AES128_CM_HMAC_SHA1_80(14),
-    AEAD_AES_128_GCM(12);
+    AES128_CM_HMAC_SHA1_80(14, 10),
+    AEAD_AES_128_GCM(12, 16),
+    /** SDES only here: a 4-byte RTP tag; SRTCP keeps the 10-byte tag (RFC 3711 section 5.2, RFC 4568 6.2). */
+    AES128_CM_HMAC_SHA1_32(14, 4);
 
     private final int saltLength;
+    private final int rtpTagLength;
 
-    Profile(int saltLength) {
+    Profile(int saltLength, int rtpTagLength) {
       this.saltLength = saltLength;
+      this.rtpTagLength = rtpTagLength;
+    }
+
+    /** Bytes the RTP auth tag adds to each packet. */
+    public int rtpTagLength() {
+      return rtpTagLength;
     }
 
     /** Bytes of DTLS-SRTP keying material to export: two 16-byte keys and two salts. */
@@ -44,25 +55,44 @@ public final class SrtpKeys implements AutoCloseable {
     }
 
     SrtpPolicy policy() {
+      return policy(rtpTagLength);
+    }
+
+    SrtpPolicy rtcpPolicy() {
+      return policy(this == AEAD_AES_128_GCM ? 16 : 10);
+    }
+
+    private SrtpPolicy policy(int tag) {
       return this == AEAD_AES_128_GCM
           // RFC 7714: no separate authentication, a 16-byte GCM tag, a 12-byte salt.
-          ? new SrtpPolicy(SrtpPolicy.AESGCM_ENCRYPTION, KEY, SrtpPolicy.NULL_AUTHENTICATION, 0, 16, saltLength)
-          : new SrtpPolicy(SrtpPolicy.AESCM_ENCRYPTION, KEY, SrtpPolicy.HMACSHA1_AUTHENTICATION, 20, 10, saltLength);
+          ? new SrtpPolicy(SrtpPolicy.AESGCM_ENCRYPTION, KEY, SrtpPolicy.NULL_AUTHENTICATION, 0, tag, saltLength)
+          : new SrtpPolicy(SrtpPolicy.AESCM_ENCRYPTION, KEY, SrtpPolicy.HMACSHA1_AUTHENTICATION, 20, tag, saltLength);
     }
   }
 
-  private final SrtpContextFactory txFactory;
+  /** The sending half: its contexts and lock; shared with a successor that only changed the receive key. */
+  private static final class Sender {
+    final SrtpContextFactory factory;
+    final Object rtcpLock = new Object();
+    SrtpCryptoContext context;
+    int ssrc;
+    SrtcpCryptoContext rtcp;
+    int rtcpSsrc;
+    /** False once handed to a successor: then the successor closes the factory. */
+    boolean owned = true;
+
+    Sender(SrtpContextFactory factory) {
+      this.factory = factory;
+    }
+  }
+
+  private final Sender tx;
   private final SrtpContextFactory rxFactory;
   private final int[] rxSsrcs = new int[MAX_REMOTE_SSRCS];
   private final SrtpCryptoContext[] rxContexts = new SrtpCryptoContext[MAX_REMOTE_SSRCS];
   private final boolean[] rxProven = new boolean[MAX_REMOTE_SSRCS];
   private int rxCount;
-  private SrtpCryptoContext txContext;
-  private int txSsrc;
   private final Profile profile;
-  private final Object rtcpTxLock = new Object();
-  private SrtcpCryptoContext rtcpTx;
-  private int rtcpTxSsrc;
   private final int[] rtcpRxSsrcs = new int[MAX_REMOTE_SSRCS];
   private final SrtcpCryptoContext[] rtcpRx = new SrtcpCryptoContext[MAX_REMOTE_SSRCS];
   private final boolean[] rtcpRxProven = new boolean[MAX_REMOTE_SSRCS];
@@ -91,13 +121,13 @@ public final class SrtpKeys implements AutoCloseable {
     byte[] clientSalt = Arrays.copyOfRange(material, 2 * KEY, 2 * KEY + salt);
     byte[] serverSalt = Arrays.copyOfRange(material, 2 * KEY + salt, 2 * KEY + 2 * salt);
     this.profile = profile;
-    txFactory = factory(profile, true, server ? serverKey : clientKey, server ? serverSalt : clientSalt);
+    tx = new Sender(factory(profile, true, server ? serverKey : clientKey, server ? serverSalt : clientSalt));
     rxFactory = factory(profile, false, server ? clientKey : serverKey, server ? clientSalt : serverSalt);
   }
 
-  private SrtpKeys(SrtpContextFactory tx, SrtpContextFactory rx) {
-    profile = Profile.AES128_CM_HMAC_SHA1_80;
-    txFactory = tx;
+  private SrtpKeys(Profile profile, Sender tx, SrtpContextFactory rx) {
+    this.profile = profile;
+    this.tx = tx;
     rxFactory = rx;
   }
 
@@ -110,29 +140,52 @@ public final class SrtpKeys implements AutoCloseable {
 
   /** SDES-SRTP keys: we send with {@code ours}, receive with {@code theirs} (each key‖salt, 30 bytes). */
   public static SrtpKeys sdes(byte[] ours, byte[] theirs) {
+    return sdes(Profile.AES128_CM_HMAC_SHA1_80, ours, theirs, null);
+  }
+
+  /**
+   * SDES-SRTP keys for an AES-CM {@code profile}: we send with {@code ours}, receive with {@code theirs} (each
+   * key‖salt, 30 bytes). With {@code keepSending} (same profile, same key of ours) the new keys take over its
+   * sending half, contexts and all, so that the packet index runs on across a change of the peer's key only;
+   * {@code keepSending} must then no longer be used to send.
+   */
+  public static SrtpKeys sdes(Profile profile, byte[] ours, byte[] theirs, SrtpKeys keepSending) {
+    if (profile == Profile.AEAD_AES_128_GCM) {
+      throw new IllegalArgumentException("SDES here is AES-CM only");
+    }
     if (ours.length != SDES_KEY_LENGTH || theirs.length != SDES_KEY_LENGTH) {
       throw new IllegalArgumentException("SDES keys are 30 bytes");
     }
-    return new SrtpKeys(
-        factory(Profile.AES128_CM_HMAC_SHA1_80, true, Arrays.copyOfRange(ours, 0, KEY),
-            Arrays.copyOfRange(ours, KEY, SDES_KEY_LENGTH)),
-        factory(Profile.AES128_CM_HMAC_SHA1_80, false, Arrays.copyOfRange(theirs, 0, KEY),
-            Arrays.copyOfRange(theirs, KEY, SDES_KEY_LENGTH)));
+    Sender sender;
+    if (keepSending != null && keepSending.profile == profile) {
+      sender = keepSending.tx;
+      synchronized (sender) {
+        sender.owned = false; // the old keys' close() leaves the factory to us
+      }
+    } else {
+      sender = new Sender(factory(profile, true, Arrays.copyOfRange(ours, 0, KEY),
+          Arrays.copyOfRange(ours, KEY, SDES_KEY_LENGTH)));
+    }
+    return new SrtpKeys(profile, sender, factory(profile, false, Arrays.copyOfRange(theirs, 0, KEY),
+        Arrays.copyOfRange(theirs, KEY, SDES_KEY_LENGTH)));
   }
 
   private static SrtpContextFactory factory(Profile profile, boolean sender, byte[] key, byte[] salt) {
-    return new SrtpContextFactory(sender, key, salt, profile.policy(), profile.policy(),
+    return new SrtpContextFactory(sender, key, salt, profile.policy(), profile.rtcpPolicy(),
         new LoggerImpl("media.srtp"));
   }
 
   /** Encrypts the RTP packet in {@code buf} in place (appending the auth tag). */
-  public synchronized SrtpErrorStatus protect(PacketBuffer buf) throws GeneralSecurityException {
+  public SrtpErrorStatus protect(PacketBuffer buf) throws GeneralSecurityException {
     int ssrc = Rtp.ssrc(buf.getBuffer(), buf.getOffset());
-    if (txContext == null || ssrc != txSsrc) {
-      txContext = txFactory.deriveContext(ssrc, 0);
-      txSsrc = ssrc;
+    Sender s = tx;
+    synchronized (s) {
+      if (s.context == null || ssrc != s.ssrc) {
+        s.context = s.factory.deriveContext(ssrc, 0);
+        s.ssrc = ssrc;
+      }
+      return s.context.transformPacket(buf);
     }
-    return txContext.transformPacket(buf);
   }
 
   /** Authenticates, replay-checks and decrypts the SRTP packet in {@code buf} in place. */
@@ -172,12 +225,13 @@ public final class SrtpKeys implements AutoCloseable {
    */
   public SrtpErrorStatus protectRtcp(PacketBuffer buf) throws GeneralSecurityException {
     int ssrc = Rtp.readInt(buf.getBuffer(), buf.getOffset() + 4);
-    synchronized (rtcpTxLock) {
-      if (rtcpTx == null || ssrc != rtcpTxSsrc) {
-        rtcpTx = txFactory.deriveControlContext(ssrc);
-        rtcpTxSsrc = ssrc;
+    Sender s = tx;
+    synchronized (s.rtcpLock) {
+      if (s.rtcp == null || ssrc != s.rtcpSsrc) {
+        s.rtcp = s.factory.deriveControlContext(ssrc);
+        s.rtcpSsrc = ssrc;
       }
-      return rtcpTx.transformPacket(buf);
+      return s.rtcp.transformPacket(buf);
     }
   }
 
@@ -233,7 +287,7 @@ public final class SrtpKeys implements AutoCloseable {
   }
 
   private static void exercise() throws GeneralSecurityException {
-    for (Profile p : Profile.values()) {
+    for (Profile p : new Profile[] {Profile.AES128_CM_HMAC_SHA1_80, Profile.AEAD_AES_128_GCM}) {
       byte[] material = new byte[p.keyingMaterialLength()];
       new java.security.SecureRandom().nextBytes(material);
       try (SrtpKeys a = new SrtpKeys(p, material, true); SrtpKeys b = new SrtpKeys(p, material, false)) {
@@ -256,7 +310,11 @@ public final class SrtpKeys implements AutoCloseable {
 
   @Override
   public void close() {
-    txFactory.close();
+    synchronized (tx) {
+      if (tx.owned) {
+        tx.factory.close();
+      }
+    }
     rxFactory.close();
   }
 }
