@@ -236,16 +236,25 @@ final class SipTestBed implements AutoCloseable {
         && callId.equals(e.getString("callId"))).map(e -> e.getString("state")).toList();
   }
 
-  /** What sip.status says is live ({@code lines, registered, calls}); the drop counts are in {@link #dropped}. */
+  /**
+   * What sip.status says is live ({@code lines, registered, calls}); the drop counts are in {@link #dropped},
+   * the registrars in {@link #registrars}.
+   */
   JsonObject status() throws Exception {
     JsonObject s = request(Addresses.SIP_STATUS, new JsonObject());
     s.remove("dropped");
+    s.remove("pbx");
     return s;
   }
 
   /** sip.status's {@code dropped}: what the SIP port dropped since start, by reason. */
   JsonObject dropped() throws Exception {
     return request(Addresses.SIP_STATUS, new JsonObject()).getJsonObject("dropped");
+  }
+
+  /** sip.status's {@code pbx}: the current registrar, whether it is the preferred one, failovers. */
+  JsonObject registrars() throws Exception {
+    return request(Addresses.SIP_STATUS, new JsonObject()).getJsonObject("pbx");
   }
 
   static JsonArray accounts(String... users) {

@@ -1,0 +1,162 @@
+package org.webphone.gateway.sip;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+import javax.sip.ClientTransaction;
+import javax.sip.address.Address;
+import javax.sip.address.SipURI;
+import javax.sip.message.Request;
+import javax.sip.message.Response;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.webphone.gateway.config.GatewayConfig;
+
+/**
+ * Watches the registrars for {@link PbxRegistrars}: the OPTIONS keep-alive every {@code sip.optionsIntervalSec}
+ * while any line is open (to the current target, and to the preferred one while the lines are elsewhere), and
+ * the re-resolution of the configured hosts every {@code pbx.resolveIntervalSec} and after each failover.
+ * An OPTIONS counts as unanswered when no final response (or a 503) came within the interval, at most 5 s;
+ * its transaction is then ended, so a dead PBX never holds more than one per target.
+ *
+ * <p>Thread: the SIP verticle's event loop; DNS runs in {@code executeBlocking}. Owns its two timers and its
+ * pending OPTIONS transactions, freed by {@link #stop()}.
+ */
+final class PbxWatch {
+  private static final Logger LOG = LoggerFactory.getLogger(PbxWatch.class);
+  private static final long MAX_OPTIONS_WAIT_MS = 5_000;
+
+  private final Vertx vertx;
+  private final PbxTrunk trunk;
+  private final PbxResolver resolver;
+  private final List<PbxResolver.Entry> entries;
+  private final BooleanSupplier anyLine;
+  private final long optionsMs;
+  private final long resolveMs;
+  /** The OPTIONS in flight, at most one per target. */
+  private final Map<PbxTarget, ClientTransaction> probes = new HashMap<>();
+  private long optionsTimer = -1;
+  private long resolveTimer = -1;
+  private boolean resolving;
+
+  PbxWatch(Vertx vertx, PbxTrunk trunk, PbxResolver resolver, List<PbxResolver.Entry> entries, GatewayConfig cfg,
+      BooleanSupplier anyLine) {
+    this.vertx = vertx;
+    this.trunk = trunk;
+    this.resolver = resolver;
+    this.entries = entries;
+    this.anyLine = anyLine;
+    this.optionsMs = cfg.getInt("sip.optionsIntervalSec") * 1000L;
+    this.resolveMs = cfg.getInt("pbx.resolveIntervalSec") * 1000L;
+  }
+
+  /**
+   * The configured registrars in order: {@code pbx.host:pbx.port} (the demo PBX in demo mode), then
+   * {@code pbx.secondaryHost:pbx.secondaryPort} (port 0: {@code pbx.port}) when set.
+   */
+  static List<PbxResolver.Entry> entries(GatewayConfig cfg) {
+    List<PbxResolver.Entry> out = new ArrayList<>();
+    out.add(new PbxResolver.Entry(cfg.pbxHost(), cfg.pbxPort(), "primary"));
+    String second = cfg.getString("pbx.secondaryHost");
+    if (!cfg.demoMode() && !second.isBlank()) {
+      int port = cfg.getInt("pbx.secondaryPort");
+      out.add(new PbxResolver.Entry(second, port == 0 ? cfg.pbxPort() : port, "secondary"));
+    }
+    return out;
+  }
+
+  void start() {
+    if (optionsMs > 0) {
+      optionsTimer = vertx.setPeriodic(optionsMs, t -> keepAlive());
+    }
+    if (resolveMs > 0) {
+      resolveTimer = vertx.setPeriodic(resolveMs, t -> resolveNow("every pbx.resolveIntervalSec"));
+    }
+  }
+
+  void stop() {
+    for (long t : new long[] {optionsTimer, resolveTimer}) {
+      if (t >= 0) {
+        vertx.cancelTimer(t);
+      }
+    }
+    probes.values().forEach(PbxWatch::terminate);
+    probes.clear();
+  }
+
+  /** Looks the configured hosts up again on a worker (once at a time) and hands the result to the registrars. */
+  void resolveNow(String why) {
+    if (resolving) {
+      return;
+    }
+    resolving = true;
+    LOG.debug("re-resolving the PBX ({})", why);
+    vertx.executeBlocking(() -> resolver.resolve(entries), false).onComplete(ar -> {
+      resolving = false;
+      trunk.registrars.resolved(ar.succeeded() ? ar.result() : List.of());
+    });
+  }
+
+  private void keepAlive() {
+    if (!anyLine.getAsBoolean()) {
+      return;
+    }
+    PbxRegistrars r = trunk.registrars;
+    probe(r.current());
+    if (!r.onPreferred()) {
+      probe(r.preferred());
+    }
+  }
+
+  private void probe(PbxTarget t) {
+    if (probes.containsKey(t)) {
+      return;
+    }
+    try {
+      SipURI uri = trunk.pbxUri(null);
+      Address me = trunk.sip.addresses().createAddress(trunk.sip.addresses().createSipURI("gateway", trunk.announced));
+      Request req = trunk.newRequest(t, Request.OPTIONS, uri, me, PbxTrunk.newTag(),
+          trunk.sip.addresses().createAddress(uri), trunk.newCallId(), 1);
+      ClientTransaction tx = trunk.sip.provider().getNewClientTransaction(req);
+      long timer = vertx.setTimer(Math.min(optionsMs, MAX_OPTIONS_WAIT_MS), x -> done(t, tx, false));
+      tx.setApplicationData(TxHandler.of((resp, c) -> {
+        if (resp.getStatusCode() >= 200 && vertx.cancelTimer(timer)) {
+          done(t, tx, resp.getStatusCode() != Response.SERVICE_UNAVAILABLE);
+        }
+      }, () -> {
+        if (vertx.cancelTimer(timer)) {
+          done(t, tx, false);
+        }
+      }));
+      probes.put(t, tx);
+      tx.sendRequest();
+    } catch (Exception ex) {
+      probes.remove(t);
+      LOG.debug("OPTIONS keep-alive to {} not sent: {}", t, ex.toString());
+      trunk.registrars.keepAlive(t, false);
+    }
+  }
+
+  /** One probe's end: an unanswered one's transaction is ended here rather than retransmitting for 32 s. */
+  private void done(PbxTarget t, ClientTransaction tx, boolean answered) {
+    if (!probes.remove(t, tx)) {
+      return;
+    }
+    if (!answered) {
+      terminate(tx);
+    }
+    trunk.registrars.keepAlive(t, answered);
+  }
+
+  private static void terminate(ClientTransaction tx) {
+    try {
+      tx.terminate();
+    } catch (Exception e) {
+      LOG.debug("OPTIONS transaction not terminated: {}", e.toString());
+    }
+  }
+}
