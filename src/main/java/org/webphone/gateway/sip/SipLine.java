@@ -210,7 +210,8 @@ final class SipLine {
       backoffMs = 1000;
       int granted = grantedExpires(r);
       long refreshMs = refreshDelayMs(granted);
-      LOG.info("line={} registered as {} for {} s (refresh in {} ms)", lineId, account.username(), granted, refreshMs);
+      LOG.info("line={} registered as {} with {} for {} s (refresh in {} ms)", lineId, account.username(), sentTo,
+          granted, refreshMs);
       everRegistered = true;
       registeredWith = sentTo;
       if (state != State.REGISTERED) {
