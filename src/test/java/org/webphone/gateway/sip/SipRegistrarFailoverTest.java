@@ -31,7 +31,7 @@ class SipRegistrarFailoverTest {
     String secondary = "127.0.0.3:" + secondaryPort;
     Kamailio first = Kamailio.start(ACCOUNTS, Map.of(), "127.0.0.2", primaryPort);
     try (Kamailio second = Kamailio.start(ACCOUNTS, Map.of(), "127.0.0.3", secondaryPort);
-        SipTestBed bed = new SipTestBed(new JsonObject()
+        SipTestBed bed = SipTestBed.withMetrics(new JsonObject()
             .put("pbx", new JsonObject().put("host", "127.0.0.2").put("port", primaryPort)
                 .put("secondaryHost", "127.0.0.3").put("secondaryPort", secondaryPort)
                 .put("failoverAfter", 2).put("failbackAfter", 2))
@@ -54,6 +54,8 @@ class SipRegistrarFailoverTest {
       JsonObject moved = awaitRegistered(bed, secondary, 4);
       assertEquals(1L, moved.getLong("failovers"));
       assertEquals(false, moved.getBoolean("preferred"));
+      assertEquals(1.0, meter("webphone.sip.pbx.failovers").functionCounter().count());
+      assertEquals(0.0, meter("webphone.sip.pbx.preferred").gauge().value());
       assertEquals(List.of("Setup", "Ringing", "InCall"), bed.callStates("k1"), "the early call is untouched");
 
       // A new call after the failover: it reaches its callee only through the secondary's location table,
@@ -67,6 +69,7 @@ class SipRegistrarFailoverTest {
         JsonObject back = awaitRegistered(bed, primary, 4);
         assertEquals(1L, back.getLong("failbacks"));
         assertEquals(true, back.getBoolean("preferred"));
+        assertEquals(1.0, meter("webphone.sip.pbx.preferred").gauge().value());
         // The early call's BYE follows its own route set (the restarted primary relays it by its Route).
         bed.request(Addresses.SIP_CALL_HANGUP, new JsonObject().put("lineId", "l1001").put("callId", early));
         bed.awaitCallState("k1", "Completed");
@@ -80,6 +83,32 @@ class SipRegistrarFailoverTest {
     } finally {
       first.close();
     }
+  }
+
+  @Test
+  void aRegisterThePrimaryNeverAnswersMovesTheLinesToTheSecondaryWithoutAnyKeepAlive() throws Exception {
+    int silentPort = Ports.free(); // nothing listens there
+    int secondaryPort = Ports.free();
+    String secondary = "127.0.0.3:" + secondaryPort;
+    try (Kamailio second = Kamailio.start(ACCOUNTS, Map.of(), "127.0.0.3", secondaryPort);
+        SipTestBed bed = new SipTestBed(new JsonObject()
+            .put("pbx", new JsonObject().put("host", "127.0.0.2").put("port", silentPort)
+                .put("secondaryHost", "127.0.0.3").put("secondaryPort", secondaryPort)))) {
+      bed.open("l1000", "1000", "secret-1000");
+      bed.open("l1001", "1001", "secret-1001");
+      JsonObject s = awaitRegistered(bed, secondary, 2);
+      assertEquals(1L, s.getLong("failovers"), "one outage, one failover, whichever line noticed it first");
+      // The line whose REGISTER timed out says so; the other one was moved before its own timed out.
+      List<List<String>> states = List.of(bed.registrationStates("l1000"), bed.registrationStates("l1001"));
+      List<String> noticed = List.of("registering", "failed", "registering", "registered");
+      assertEquals(1, states.stream().filter(noticed::equals).count(), states.toString());
+      assertEquals(1, states.stream().filter(List.of("registering", "registered")::equals).count(), states.toString());
+    }
+  }
+
+  private static io.micrometer.core.instrument.search.RequiredSearch meter(String name) {
+    return io.vertx.micrometer.backends.BackendRegistries.getNow(SipTestBed.NODE_ID).get(name)
+        .tag("node", SipTestBed.NODE_ID);
   }
 
   /** Places a call from {@code from} to {@code to}, answers it, waits until both are InCall; the incoming id. */
