@@ -51,16 +51,33 @@ final class PbxResolver {
   private final Dns dns;
   private final String transport;
   private final RandomGenerator random;
+  /** The address family the SIP stack can send to (that of its bind address), or null for both. */
+  private final Class<? extends InetAddress> family;
 
   PbxResolver(Dns dns, String transport, RandomGenerator random) {
+    this(dns, transport, random, null);
+  }
+
+  private PbxResolver(Dns dns, String transport, RandomGenerator random, Class<? extends InetAddress> family) {
     this.dns = dns;
     this.transport = transport;
     this.random = random;
+    this.family = family;
   }
 
-  /** The system's resolver: SRV through JNDI's DNS provider (the servers of /etc/resolv.conf), A/AAAA by InetAddress. */
-  static PbxResolver system(String transport) {
-    return new PbxResolver(new SystemDns(), transport, RandomGenerator.getDefault());
+  /**
+   * The system's resolver: SRV through JNDI's DNS provider (the servers of /etc/resolv.conf), A/AAAA by
+   * InetAddress, keeping only addresses of {@code bindAddress}'s family (a stack bound to an IPv4 address
+   * cannot send to an IPv6 one) unless it is a wildcard or a name.
+   */
+  static PbxResolver system(String transport, String bindAddress) {
+    InetAddress bind = IpRanges.literal(bindAddress);
+    Class<? extends InetAddress> family = bind == null || bind.isAnyLocalAddress() ? null : bind.getClass();
+    return new PbxResolver(new SystemDns(), transport, RandomGenerator.getDefault(), family);
+  }
+
+  private boolean usable(InetAddress a) {
+    return family == null || family.isInstance(a);
   }
 
   /** The SRV name asked for {@code domain} over this transport. */
@@ -101,14 +118,21 @@ final class PbxResolver {
     List<Srv> records = e.host().contains(".") ? srvOrEmpty(srvName(transport, e.host())) : List.of();
     if (records.isEmpty()) {
       for (InetAddress a : dns.addresses(e.host())) {
-        out.add(new PbxTarget(a.getHostAddress(), e.port(), e.role() + " " + e.host()));
+        if (usable(a)) {
+          out.add(new PbxTarget(a.getHostAddress(), e.port(), e.role() + " " + e.host()));
+        }
+      }
+      if (out.isEmpty()) {
+        throw new UnknownHostException(e.host() + " has no address of the SIP stack's family");
       }
       return out;
     }
     for (Srv s : order(records, random)) {
       try {
         for (InetAddress a : dns.addresses(s.target())) {
-          out.add(new PbxTarget(a.getHostAddress(), s.port(), e.role() + " SRV " + s.target()));
+          if (usable(a)) {
+            out.add(new PbxTarget(a.getHostAddress(), s.port(), e.role() + " SRV " + s.target()));
+          }
         }
       } catch (UnknownHostException ex) {
         LOG.warn("PBX {} SRV target {} does not resolve: {}", e.role(), s.target(), ex.toString());

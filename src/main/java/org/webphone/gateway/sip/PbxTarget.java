@@ -16,9 +16,14 @@ record PbxTarget(String address, int port, String origin) {
     return address.hashCode() * 31 + port;
   }
 
+  /** The address as a SIP URI's host: IPv6 in brackets. */
+  String uriHost() {
+    return address.contains(":") ? "[" + address + "]" : address;
+  }
+
   /** {@code address:port}, IPv6 in brackets. */
   String hostPort() {
-    return (address.contains(":") ? "[" + address + "]" : address) + ":" + port;
+    return uriHost() + ":" + port;
   }
 
   @Override

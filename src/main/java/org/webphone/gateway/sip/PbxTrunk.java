@@ -124,7 +124,7 @@ final class PbxTrunk {
     via.add(h.createViaHeader(announced, sipPort, pbxTransport, null));
     Request r = sip.messages().createRequest(requestUri, method, callId, cseqH, fromH, toH, via, mf);
     if (explicitDomain || !pbx.address().equals(pbxHost) || pbx.port() != pbxPort) {
-      SipURI route = sip.addresses().createSipURI(null, pbx.address());
+      SipURI route = sip.addresses().createSipURI(null, pbx.uriHost());
       route.setPort(pbx.port());
       route.setLrParam();
       if (!"udp".equals(pbxTransport)) {

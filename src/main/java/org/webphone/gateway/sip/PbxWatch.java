@@ -21,7 +21,8 @@ import org.webphone.gateway.config.GatewayConfig;
  * while any line is open (to the current target, and to the preferred one while the lines are elsewhere), and
  * the re-resolution of the configured hosts every {@code pbx.resolveIntervalSec} and after each failover.
  * An OPTIONS counts as unanswered when no final response (or a 503) came within the interval, at most 5 s;
- * its transaction is then ended, so a dead PBX never holds more than one per target.
+ * its transaction is then ended, so a dead PBX never holds more than one per target. Over TCP and TLS an
+ * OPTIONS is handed to the stack from a worker, since the stack connects inside {@code sendRequest}.
  *
  * <p>Thread: the SIP verticle's event loop; DNS runs in {@code executeBlocking}. Owns its two timers and its
  * pending OPTIONS transactions, freed by {@link #stop()}.
@@ -133,7 +134,15 @@ final class PbxWatch {
         }
       }));
       probes.put(t, tx);
-      tx.sendRequest();
+      if ("udp".equals(trunk.pbxTransport)) {
+        tx.sendRequest();
+      } else {
+        // JAIN-SIP connects inside sendRequest (up to 2 s): probing a dead registrar must not hold the event loop.
+        vertx.executeBlocking(() -> {
+          tx.sendRequest();
+          return null;
+        }, false).onFailure(e -> done(t, tx, false));
+      }
     } catch (Exception ex) {
       probes.remove(t);
       LOG.debug("OPTIONS keep-alive to {} not sent: {}", t, ex.toString());

@@ -92,7 +92,7 @@ public final class SipLineVerticle extends VerticleBase {
     // The registrars are looked up here, once, on a worker (and again later by PbxWatch): a host name in a
     // request would make the stack do a blocking DNS lookup on the event loop for every request.
     List<PbxResolver.Entry> entries = PbxWatch.entries(cfg);
-    PbxResolver resolver = PbxResolver.system(cfg.pbxTransport());
+    PbxResolver resolver = PbxResolver.system(cfg.pbxTransport(), cfg.getString("sip.bindAddress"));
     return vertx.executeBlocking(() -> resolver.resolve(entries)).compose(targets -> {
       if (targets.isEmpty()) {
         // Without the PBX's address no line could register and nobody could call in: no half-open start.

@@ -151,8 +151,9 @@ class PbxResolverTest {
   }
 
   @Test
-  void theSystemResolverFindsLocalhostByItsARecord() {
-    List<PbxTarget> t = PbxResolver.system("udp").resolve(List.of(new PbxResolver.Entry("localhost", 5070, "primary")));
-    assertTrue(hostPorts(t).contains("127.0.0.1:5070"), t.toString());
+  void theSystemResolverFindsLocalhostByItsARecordAndKeepsTheBindAddresssFamily() {
+    List<PbxResolver.Entry> localhost = List.of(new PbxResolver.Entry("localhost", 5070, "primary"));
+    assertEquals(List.of("127.0.0.1:5070"), hostPorts(PbxResolver.system("udp", "127.0.0.1").resolve(localhost)));
+    assertTrue(hostPorts(PbxResolver.system("udp", "0.0.0.0").resolve(localhost)).contains("127.0.0.1:5070"));
   }
 }

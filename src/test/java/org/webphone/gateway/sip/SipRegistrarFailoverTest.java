@@ -25,6 +25,15 @@ class SipRegistrarFailoverTest {
 
   @Test
   void linesFailOverToTheSecondaryWhenThePrimaryStopsAndFailBackWhenItAnswersAgain() throws Exception {
+    failOverAndBack("udp");
+  }
+
+  @Test
+  void theSameOverTcpWhereTheKeepAliveToADeadRegistrarIsSentFromAWorker() throws Exception {
+    failOverAndBack("tcp");
+  }
+
+  private void failOverAndBack(String transport) throws Exception {
     int primaryPort = Ports.free();
     int secondaryPort = Ports.free();
     String primary = "127.0.0.2:" + primaryPort;
@@ -34,7 +43,7 @@ class SipRegistrarFailoverTest {
         SipTestBed bed = SipTestBed.withMetrics(new JsonObject()
             .put("pbx", new JsonObject().put("host", "127.0.0.2").put("port", primaryPort)
                 .put("secondaryHost", "127.0.0.3").put("secondaryPort", secondaryPort)
-                .put("failoverAfter", 2).put("failbackAfter", 2))
+                .put("failoverAfter", 2).put("failbackAfter", 2).put("transport", transport))
             .put("sip", new JsonObject().put("optionsIntervalSec", 1)))) {
       for (String user : List.of("1000", "1001", "1002", "1003")) {
         bed.open("l" + user, user, "secret-" + user);
@@ -79,6 +88,11 @@ class SipRegistrarFailoverTest {
               "a move is not a registration state the page sees");
         }
         assertEquals(0L, bed.dropped().getLong("stranger"), "nothing from either registrar was dropped");
+        for (String user : List.of("1000", "1001", "1002", "1003")) {
+          bed.request(Addresses.SIP_LINE_CLOSE, new JsonObject().put("lineId", "l" + user));
+          assertEquals(List.of("registering", "registered", "unregistering", "unregistered"),
+              bed.registrationStates("l" + user));
+        }
       }
     } finally {
       first.close();
