@@ -20,8 +20,8 @@ import org.webphone.gateway.config.GatewayConfig;
  * Watches the registrars for {@link PbxRegistrars}: the OPTIONS keep-alive every {@code sip.optionsIntervalSec}
  * while any line is open (to the current target, and to the preferred one while the lines are elsewhere), and
  * the re-resolution of the configured hosts every {@code pbx.resolveIntervalSec} and after each failover.
- * An OPTIONS counts as unanswered when no final response (or a 503) came within the interval, at most 5 s;
- * its transaction is then ended, so a dead PBX never holds more than one per target. Over TCP and TLS an
+ * An OPTIONS counts as unanswered when no final response (or a 503) came by the next one (within 5 s when
+ * the interval is longer); its transaction is then ended, so a dead PBX never holds more than one per target. Over TCP and TLS an
  * OPTIONS is handed to the stack from a worker, since the stack connects inside {@code sendRequest}.
  *
  * <p>Thread: the SIP verticle's event loop; DNS runs in {@code executeBlocking}. Owns its two timers and its
@@ -39,7 +39,7 @@ final class PbxWatch {
   private final long optionsMs;
   private final long resolveMs;
   /** The OPTIONS in flight, at most one per target. */
-  private final Map<PbxTarget, ClientTransaction> probes = new HashMap<>();
+  private final Map<PbxTarget, Probe> probes = new HashMap<>();
   private long optionsTimer = -1;
   private long resolveTimer = -1;
   private boolean resolving;
@@ -85,7 +85,7 @@ final class PbxWatch {
         vertx.cancelTimer(t);
       }
     }
-    probes.values().forEach(PbxWatch::terminate);
+    probes.values().forEach(p -> terminate(p.tx));
     probes.clear();
   }
 
@@ -113,9 +113,14 @@ final class PbxWatch {
     }
   }
 
+  /**
+   * One OPTIONS to {@code t}. One still unanswered from the tick before is a miss (and is ended): a registrar
+   * has one keep-alive interval to answer, at most {@value #MAX_OPTIONS_WAIT_MS} ms when the interval is longer.
+   */
   private void probe(PbxTarget t) {
-    if (probes.containsKey(t)) {
-      return;
+    Probe old = probes.get(t);
+    if (old != null) {
+      done(t, old, false);
     }
     try {
       SipURI uri = trunk.pbxUri(null);
@@ -123,17 +128,14 @@ final class PbxWatch {
       Request req = trunk.newRequest(t, Request.OPTIONS, uri, me, PbxTrunk.newTag(),
           trunk.sip.addresses().createAddress(uri), trunk.newCallId(), 1);
       ClientTransaction tx = trunk.sip.provider().getNewClientTransaction(req);
-      long timer = vertx.setTimer(Math.min(optionsMs, MAX_OPTIONS_WAIT_MS), x -> done(t, tx, false));
+      Probe p = new Probe(tx, optionsMs > MAX_OPTIONS_WAIT_MS ? vertx.setTimer(MAX_OPTIONS_WAIT_MS,
+          x -> done(t, probes.get(t), false)) : -1);
       tx.setApplicationData(TxHandler.of((resp, c) -> {
-        if (resp.getStatusCode() >= 200 && vertx.cancelTimer(timer)) {
-          done(t, tx, resp.getStatusCode() != Response.SERVICE_UNAVAILABLE);
+        if (resp.getStatusCode() >= 200) {
+          done(t, p, resp.getStatusCode() != Response.SERVICE_UNAVAILABLE);
         }
-      }, () -> {
-        if (vertx.cancelTimer(timer)) {
-          done(t, tx, false);
-        }
-      }));
-      probes.put(t, tx);
+      }, () -> done(t, p, false)));
+      probes.put(t, p);
       if ("udp".equals(trunk.pbxTransport)) {
         tx.sendRequest();
       } else {
@@ -141,24 +143,30 @@ final class PbxWatch {
         vertx.executeBlocking(() -> {
           tx.sendRequest();
           return null;
-        }, false).onFailure(e -> done(t, tx, false));
+        }, false).onFailure(e -> done(t, p, false));
       }
     } catch (Exception ex) {
-      probes.remove(t);
       LOG.debug("OPTIONS keep-alive to {} not sent: {}", t, ex.toString());
       trunk.registrars.keepAlive(t, false);
     }
   }
 
-  /** One probe's end: an unanswered one's transaction is ended here rather than retransmitting for 32 s. */
-  private void done(PbxTarget t, ClientTransaction tx, boolean answered) {
-    if (!probes.remove(t, tx)) {
+  /** One probe's end, reported once: an unanswered one's transaction is ended rather than retransmitting for 32 s. */
+  private void done(PbxTarget t, Probe p, boolean answered) {
+    if (p == null || !probes.remove(t, p)) {
       return;
     }
+    if (p.timer >= 0) {
+      vertx.cancelTimer(p.timer);
+    }
     if (!answered) {
-      terminate(tx);
+      terminate(p.tx);
     }
     trunk.registrars.keepAlive(t, answered);
+  }
+
+  /** An OPTIONS in flight and its timer (-1: none, the next tick decides). */
+  private record Probe(ClientTransaction tx, long timer) {
   }
 
   private static void terminate(ClientTransaction tx) {
