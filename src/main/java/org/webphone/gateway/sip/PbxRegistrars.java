@@ -1,5 +1,9 @@
 package org.webphone.gateway.sip;
 
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.List;
@@ -146,6 +150,20 @@ final class PbxRegistrars {
     preferredAnswers = 0;
     LOG.warn("PBX registrar {} is no longer in DNS; lines move to {}", now, current());
     listener.moved(now, current(), "re-resolution");
+  }
+
+  /**
+   * {@code webphone_sip_pbx_failovers_total{node}} and {@code webphone_sip_pbx_preferred{node}} (1 while the
+   * lines use the preferred registrar); the caller removes them.
+   */
+  List<Meter> register(MeterRegistry registry, String nodeId) {
+    return List.of(
+        FunctionCounter.builder("webphone.sip.pbx.failovers", this, PbxRegistrars::failovers)
+            .description("moves of the lines to another registrar because the current one stopped answering")
+            .tag("node", nodeId).register(registry),
+        Gauge.builder("webphone.sip.pbx.preferred", this, r -> r.onPreferred() ? 1 : 0)
+            .description("1 while the lines use the preferred registrar (pbx.host), 0 after a failover")
+            .tag("node", nodeId).register(registry));
   }
 
   /** {@code {current, preferred, targets, failovers, failbacks}} for sip.status (and so the full /health). */

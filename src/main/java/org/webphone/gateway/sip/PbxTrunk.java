@@ -27,7 +27,8 @@ import org.webphone.gateway.config.GatewayConfig;
 
 /**
  * The trunk to the PBX that every line and call uses: where the PBX is and how it is addressed (the
- * {@code pbx.*} and {@code sip.*} settings, read once at start), the factory of out-of-dialog requests toward
+ * {@code pbx.*} and {@code sip.*} settings, read once at start; the registrar requests go to now, from
+ * {@link PbxRegistrars}), the factory of out-of-dialog requests toward
  * it, and the event-bus sends lines and calls make. Lives on the SIP verticle's event loop; owns nothing
  * that needs freeing (the endpoint is the verticle's).
  */

@@ -107,7 +107,7 @@ public final class SipLineVerticle extends VerticleBase {
           cfg.getInt("sip.maxTcpConnections"));
       if (registry != null) {
         guardMeters = new ArrayList<>(guard.register(registry, nodeId));
-        guardMeters.addAll(registrarMeters());
+        guardMeters.addAll(registrars.register(registry, nodeId));
       }
       LOG.info("SIP requests accepted from {} (pbx.allowedSources{})", guard.sources(),
           fixedSources ? "" : ": the registrars' addresses");
@@ -122,19 +122,6 @@ public final class SipLineVerticle extends VerticleBase {
 
   private static List<InetAddress> addresses(List<PbxTarget> targets) {
     return targets.stream().map(t -> IpRanges.literal(t.address())).toList();
-  }
-
-  /** {@code webphone_sip_pbx_failovers_total} and {@code webphone_sip_pbx_preferred} (1 on the preferred registrar). */
-  private List<io.micrometer.core.instrument.Meter> registrarMeters() {
-    return List.of(
-        io.micrometer.core.instrument.FunctionCounter.builder("webphone.sip.pbx.failovers", registrars,
-                PbxRegistrars::failovers)
-            .description("moves of the lines to another registrar because the current one stopped answering")
-            .tag("node", nodeId).register(registry),
-        io.micrometer.core.instrument.Gauge.builder("webphone.sip.pbx.preferred", registrars,
-                r -> r.onPreferred() ? 1 : 0)
-            .description("1 while the lines use the preferred registrar (pbx.host), 0 after a failover")
-            .tag("node", nodeId).register(registry));
   }
 
   /** What a registrar change means for the lines and the SIP port (on the event loop). */
