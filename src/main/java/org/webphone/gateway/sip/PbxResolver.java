@@ -6,6 +6,8 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.Hashtable;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.random.RandomGenerator;
 import javax.naming.NamingEnumeration;
 import javax.naming.NamingException;
@@ -25,8 +27,8 @@ import org.webphone.gateway.config.IpRanges;
  * record's target giving its A/AAAA addresses with the record's port; without SRV records (or for a single
  * label such as {@code localhost}) the name's A/AAAA addresses with the configured port.
  *
- * <p>Blocking (DNS): call {@link #resolve} on a worker thread only. Stateless apart from its {@link Dns} and
- * random source; owns nothing.
+ * <p>Blocking (DNS): call {@link #resolve} on a worker thread only, one call at a time (PbxWatch sees to it).
+ * Remembers each entry's last good answer; owns nothing that needs freeing.
  */
 final class PbxResolver {
   private static final Logger LOG = LoggerFactory.getLogger(PbxResolver.class);
@@ -51,6 +53,8 @@ final class PbxResolver {
   private final Dns dns;
   private final String transport;
   private final RandomGenerator random;
+  /** Each entry's last successful resolution: a DNS failure keeps it. */
+  private final Map<Entry, List<PbxTarget>> lastGood = new ConcurrentHashMap<>();
   /** The address family the SIP stack can send to (that of its bind address), or null for both. */
   private final Class<? extends InetAddress> family;
 
@@ -91,19 +95,25 @@ final class PbxResolver {
 
   /**
    * The targets of every entry, in order (an entry's own order from SRV priority and weight), without
-   * repeats. An entry that does not resolve is logged and skipped; the caller decides what an empty list means.
+   * repeats. An entry that does not resolve now keeps what it resolved to last time (logged); one that never
+   * resolved is skipped. The caller decides what an empty list means.
    */
   List<PbxTarget> resolve(List<Entry> entries) {
     List<PbxTarget> out = new ArrayList<>();
     for (Entry e : entries) {
+      List<PbxTarget> found;
       try {
-        for (PbxTarget t : resolve(e)) {
-          if (!out.contains(t)) {
-            out.add(t);
-          }
-        }
+        found = resolve(e);
+        lastGood.put(e, found);
       } catch (UnknownHostException | NamingException ex) {
-        LOG.warn("PBX {} {} does not resolve: {}", e.role(), e.host(), ex.toString());
+        found = lastGood.getOrDefault(e, List.of());
+        LOG.warn("PBX {} {} does not resolve: {}{}", e.role(), e.host(), ex.toString(),
+            found.isEmpty() ? "" : "; keeping " + found);
+      }
+      for (PbxTarget t : found) {
+        if (!out.contains(t)) {
+          out.add(t);
+        }
       }
     }
     return out;

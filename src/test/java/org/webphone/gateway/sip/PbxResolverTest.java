@@ -124,6 +124,20 @@ class PbxResolverTest {
   }
 
   @Test
+  void anEntryThatStopsResolvingKeepsItsLastGoodAddresses() {
+    Zone z = new Zone();
+    z.a.put("a.example.com", List.of("192.0.2.1"));
+    z.a.put("b.example.com", List.of("192.0.2.2"));
+    PbxResolver r = new PbxResolver(z, "udp", new Random(1));
+    List<PbxResolver.Entry> both = List.of(new PbxResolver.Entry("a.example.com", 5060, "primary"),
+        new PbxResolver.Entry("b.example.com", 5060, "secondary"));
+    assertEquals(List.of("192.0.2.1:5060", "192.0.2.2:5060"), hostPorts(r.resolve(both)));
+    z.a.remove("b.example.com"); // its DNS fails for a while
+    z.a.put("a.example.com", List.of("192.0.2.11"));
+    assertEquals(List.of("192.0.2.11:5060", "192.0.2.2:5060"), hostPorts(r.resolve(both)));
+  }
+
+  @Test
   void withinOnePriorityTheWeightsShareTheFirstPlaceAndARecordOfWeightZoneIsRarelyFirst() {
     List<PbxResolver.Srv> records = List.of(new PbxResolver.Srv(10, 60, 5060, "big"),
         new PbxResolver.Srv(10, 40, 5060, "small"), new PbxResolver.Srv(10, 0, 5060, "zero"),
