@@ -19,7 +19,7 @@ import java.util.regex.Pattern;
  * }
  * </pre>
  * Its configuration is {@code src/test/resources/kamailio/registrar-proxy.cfg}; the generated copy and the
- * log are in {@code target/peers/kamailio-<port>/}.
+ * log are in {@code target/peers/kamailio-<host>-<port>/}.
  */
 public final class Kamailio implements AutoCloseable {
   private static final Pattern SAFE = Pattern.compile("^[A-Za-z0-9._-]{1,64}$");
