@@ -220,6 +220,7 @@ public final class GatewayConfig {
     port("sip.port", false);
     port("sip.tlsPort", true);
     port("pbx.port", false);
+    port("pbx.secondaryPort", true);
     port("demo.port", false);
     port("media.webrtcPort", false);
     port("media.rtpPortMin", false);
@@ -238,11 +239,15 @@ public final class GatewayConfig {
     host("sip.bindAddress", false);
     host("sip.announcedAddress", true);
     host("pbx.host", true);
+    host("pbx.secondaryHost", true);
     host("demo.bindAddress", false);
     host("media.bindAddress", false);
     host("media.announcedAddress", true);
     positive("sip.registerExpires", 30, 86400);
     positive("sip.optionsIntervalSec", 0, 86400);
+    positive("pbx.resolveIntervalSec", 0, 86400);
+    positive("pbx.failoverAfter", 1, 100);
+    positive("pbx.failbackAfter", 1, 100);
     positive("sip.rejectCode", 400, 699);
     positive("sip.tcpIdleSec", 1, 86400);
     positive("sip.maxTcpConnections", 1, 1_000_000);

@@ -142,12 +142,10 @@ public final class IpRanges {
    * @throws UnknownHostException when the default is needed and the PBX host does not resolve
    */
   public static IpRanges pbxSources(GatewayConfig cfg) throws UnknownHostException {
-    List<String> configured = new ArrayList<>();
-    cfg.getArray("pbx.allowedSources").forEach(o -> configured.add(String.valueOf(o)));
+    IpRanges configured = configuredPbxSources(cfg);
     if (!configured.isEmpty()) {
-      return parse(configured);
+      return configured;
     }
-    List<String> own = new ArrayList<>();
     InetAddress[] resolved;
     try {
       resolved = InetAddress.getAllByName(cfg.pbxHost());
@@ -155,6 +153,22 @@ public final class IpRanges {
       throw new UnknownHostException("PBX host " + cfg.pbxHost() + " does not resolve and pbx.allowedSources is"
           + " empty: nobody could call in (set pbx.allowedSources, or fix the name)");
     }
+    return ofPbxAddresses(List.of(resolved));
+  }
+
+  /** {@code pbx.allowedSources} as configured (validated at load), empty when not set; no DNS. */
+  public static IpRanges configuredPbxSources(GatewayConfig cfg) {
+    List<String> configured = new ArrayList<>();
+    cfg.getArray("pbx.allowedSources").forEach(o -> configured.add(String.valueOf(o)));
+    return parse(configured);
+  }
+
+  /**
+   * The PBX's resolved addresses as sources; a wildcard address (a demo PBX bound to 0.0.0.0) stands for this
+   * host's own addresses.
+   */
+  public static IpRanges ofPbxAddresses(List<InetAddress> resolved) {
+    List<String> own = new ArrayList<>();
     for (InetAddress a : resolved) {
       if (a.isAnyLocalAddress()) {
         own.addAll(localAddresses());

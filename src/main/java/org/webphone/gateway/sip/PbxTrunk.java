@@ -27,7 +27,8 @@ import org.webphone.gateway.config.GatewayConfig;
 
 /**
  * The trunk to the PBX that every line and call uses: where the PBX is and how it is addressed (the
- * {@code pbx.*} and {@code sip.*} settings, read once at start), the factory of out-of-dialog requests toward
+ * {@code pbx.*} and {@code sip.*} settings, read once at start; the registrar requests go to now, from
+ * {@link PbxRegistrars}), the factory of out-of-dialog requests toward
  * it, and the event-bus sends lines and calls make. Lives on the SIP verticle's event loop; owns nothing
  * that needs freeing (the endpoint is the verticle's).
  */
@@ -36,13 +37,11 @@ final class PbxTrunk {
   final SipEndpoint sip;
   final String domain;
   final String pbxHost;
-  /** The PBX's IP address (looked up at start), where requests are sent. */
-  final String pbxAddress;
   final int pbxPort;
   final String pbxTransport;
   final boolean explicitDomain;
-  /** True when requests need a loose Route to {@link #pbxAddress}: a separate domain, or a PBX host name. */
-  final boolean routeToPbx;
+  /** Where requests go now (primary or secondary, resolved off the event loop): see docs/sip.md "PBX redundancy". */
+  final PbxRegistrars registrars;
   final String announced;
   final int sipPort;
   final String userAgent;
@@ -53,15 +52,14 @@ final class PbxTrunk {
   final long requestTimeoutMs;
   final int dialMaxLength;
 
-  PbxTrunk(Vertx vertx, SipEndpoint sip, GatewayConfig cfg, String pbxAddress) {
+  PbxTrunk(Vertx vertx, SipEndpoint sip, GatewayConfig cfg, PbxRegistrars registrars) {
     this.vertx = vertx;
     this.sip = sip;
     this.pbxHost = cfg.pbxHost();
-    this.pbxAddress = pbxAddress;
+    this.registrars = registrars;
     this.pbxPort = cfg.pbxPort();
     this.explicitDomain = !cfg.getString("pbx.domain").isBlank();
     this.domain = cfg.pbxDomain();
-    this.routeToPbx = explicitDomain || !pbxAddress.equals(pbxHost);
     this.pbxTransport = cfg.pbxTransport();
     this.announced = cfg.sipAnnouncedAddress();
     this.sipPort = cfg.getInt("sip.port");
@@ -100,12 +98,24 @@ final class PbxTrunk {
     return sip.headers().createContactHeader(sip.addresses().createAddress(u));
   }
 
-  /**
-   * A new out-of-dialog request. When {@code pbx.domain} names a domain other than the PBX host, or the PBX
-   * is given by name, a loose Route to the PBX's IP address makes the stack send it there (no DNS).
-   */
+  /** The registrar new out-of-dialog requests go to now. */
+  PbxTarget target() {
+    return registrars.current();
+  }
+
+  /** A new out-of-dialog request toward the current registrar ({@link #target()}). */
   Request newRequest(String method, SipURI requestUri, Address from, String fromTag, Address to, CallIdHeader callId,
       long cseq) throws ParseException, InvalidArgumentException {
+    return newRequest(target(), method, requestUri, from, fromTag, to, callId, cseq);
+  }
+
+  /**
+   * A new out-of-dialog request toward {@code pbx}. When {@code pbx.domain} names a domain other than the PBX
+   * host, or the target is not the Request-URI's host and port (a host name, a secondary, an SRV target), a
+   * loose Route to the target's IP address makes the stack send it there (no DNS on the event loop).
+   */
+  Request newRequest(PbxTarget pbx, String method, SipURI requestUri, Address from, String fromTag, Address to,
+      CallIdHeader callId, long cseq) throws ParseException, InvalidArgumentException {
     HeaderFactory h = sip.headers();
     FromHeader fromH = h.createFromHeader(from, fromTag);
     ToHeader toH = h.createToHeader(to, null);
@@ -114,9 +124,9 @@ final class PbxTrunk {
     List<ViaHeader> via = new ArrayList<>();
     via.add(h.createViaHeader(announced, sipPort, pbxTransport, null));
     Request r = sip.messages().createRequest(requestUri, method, callId, cseqH, fromH, toH, via, mf);
-    if (routeToPbx) {
-      SipURI route = sip.addresses().createSipURI(null, pbxAddress);
-      route.setPort(pbxPort);
+    if (explicitDomain || !pbx.address().equals(pbxHost) || pbx.port() != pbxPort) {
+      SipURI route = sip.addresses().createSipURI(null, pbx.uriHost());
+      route.setPort(pbx.port());
       route.setLrParam();
       if (!"udp".equals(pbxTransport)) {
         route.setTransportParam(pbxTransport);

@@ -31,7 +31,6 @@ final class SipDispatcher implements SipListener {
 
   private final SipLineVerticle verticle;
   private PbxTrunk sip;
-  private boolean keepAliveOutstanding;
 
   SipDispatcher(SipLineVerticle verticle) {
     this.verticle = verticle;
@@ -178,33 +177,6 @@ final class SipDispatcher implements SipListener {
 
   @Override
   public void processDialogTerminated(DialogTerminatedEvent e) {
-  }
-
-  /** OPTIONS toward the PBX while lines exist; a failure is logged once until the PBX answers again. */
-  void keepAlive(boolean anyLine) {
-    if (!anyLine || keepAliveOutstanding || sip == null) {
-      return;
-    }
-    try {
-      SipURI target = sip.pbxUri(null);
-      javax.sip.address.Address me = sip.sip.addresses().createAddress(sip.sip.addresses().createSipURI("gateway",
-          sip.announced));
-      Request r = sip.newRequest(Request.OPTIONS, target, me, PbxTrunk.newTag(),
-          sip.sip.addresses().createAddress(target), sip.newCallId(), 1);
-      ClientTransaction tx = sip.sip.provider().getNewClientTransaction(r);
-      keepAliveOutstanding = true;
-      tx.setApplicationData(TxHandler.of((resp, t) -> {
-        if (resp.getStatusCode() >= 200) {
-          keepAliveOutstanding = false;
-        }
-      }, () -> {
-        keepAliveOutstanding = false;
-        LOG.warn("PBX {}:{} did not answer OPTIONS", sip.pbxHost, sip.pbxPort);
-      }));
-      tx.sendRequest();
-    } catch (Exception ex) {
-      LOG.debug("OPTIONS keep-alive not sent: {}", ex.toString());
-    }
   }
 
   private void respond(ServerTransaction st, Request req, int code) {

@@ -68,6 +68,10 @@ final class SipLine {
   private boolean everRegistered;
   private ClientTransaction pending;
   private long attemptTimer = -1;
+  /** The registrar the last REGISTER went to: its silence is reported against it, not against a newer one. */
+  private PbxTarget sentTo;
+  /** The registrar that accepted the last REGISTER (for sip.status: where the lines are). */
+  private PbxTarget registeredWith;
   SipCall call;
 
   SipLine(PbxTrunk sip, String lineId, String sessionId, String accountId, long token, Account account,
@@ -94,6 +98,11 @@ final class SipLine {
 
   boolean registered() {
     return state == State.REGISTERED;
+  }
+
+  /** The registrar this line is registered with, or null while it is not registered. */
+  PbxTarget registeredWith() {
+    return registered() ? registeredWith : null;
   }
 
   Address aor() {
@@ -126,7 +135,8 @@ final class SipLine {
       if (pbx.getPort() > 0) {
         ruri.setPort(pbx.getPort());
       }
-      Request r = sip.newRequest(Request.REGISTER, ruri, aor, fromTag, aor, regCallId, nextCseq());
+      sentTo = sip.target();
+      Request r = sip.newRequest(sentTo, Request.REGISTER, ruri, aor, fromTag, aor, regCallId, nextCseq());
       ContactHeader c = sip.contact(account.username());
       r.addHeader(c);
       r.addHeader(sip.headers().createExpiresHeader(expires));
@@ -200,8 +210,10 @@ final class SipLine {
       backoffMs = 1000;
       int granted = grantedExpires(r);
       long refreshMs = refreshDelayMs(granted);
-      LOG.info("line={} registered as {} for {} s (refresh in {} ms)", lineId, account.username(), granted, refreshMs);
+      LOG.info("line={} registered as {} with {} for {} s (refresh in {} ms)", lineId, account.username(), sentTo,
+          granted, refreshMs);
       everRegistered = true;
+      registeredWith = sentTo;
       if (state != State.REGISTERED) {
         report(State.REGISTERED, code, r.getReasonPhrase());
       }
@@ -221,9 +233,40 @@ final class SipLine {
       finishUnregister();
       return;
     }
-    LOG.warn("line={} PBX {}:{} unreachable; retrying in {} ms", lineId, sip.pbxHost, sip.pbxPort, backoffMs);
+    LOG.warn("line={} PBX {} unreachable; retrying in {} ms", lineId, sentTo, backoffMs);
     report(State.FAILED, 408, "PBX unreachable");
     retryLater();
+    if (sentTo != null) {
+      sip.registrars.registerUnanswered(sentTo); // a failover re-registers this line too, sooner than the retry
+    }
+  }
+
+  /**
+   * Registers again with the registrar that is now current (failover, failback, re-resolution) after
+   * {@code delayMs}, so a node's lines do not all arrive at once. A REGISTER still waiting for the old one is
+   * forgotten; a call in progress keeps its dialog (its route set and remote target do not change).
+   */
+  void reRegister(long delayMs) {
+    if (unregistered != null || state == State.UNREGISTERING || state == State.UNREGISTERED) {
+      return;
+    }
+    if (pending != null) {
+      ClientTransaction old = pending;
+      stopWatching();
+      try {
+        old.terminate();
+      } catch (Exception e) {
+        LOG.debug("line={} old REGISTER transaction not terminated: {}", lineId, e.toString());
+      }
+    }
+    auth.reset(); // the new registrar sends its own challenge
+    backoffMs = 1000;
+    schedule(delayMs, () -> {
+      if (state == State.FAILED) {
+        report(State.REGISTERING, 0, null);
+      }
+      refresh();
+    });
   }
 
   private void retryLater() {

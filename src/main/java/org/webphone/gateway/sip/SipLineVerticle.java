@@ -52,7 +52,12 @@ public final class SipLineVerticle extends VerticleBase {
   private final Map<String, Boolean> opening = new HashMap<>();
   private final Map<String, Boolean> making = new HashMap<>();
   private Pattern dialPattern;
-  private long optionsTimer = -1;
+  /** Re-REGISTERs after a registrar change are spread over this many milliseconds. */
+  private static final int MOVE_SPREAD_MS = 2_000;
+  private PbxRegistrars registrars;
+  private PbxWatch watch;
+  /** True when pbx.allowedSources is configured: the SIP port's sources then do not follow the registrars. */
+  private boolean fixedSources;
   private boolean stopping;
   private String nodeId;
   /** This node's pool's recent confirmations: a lease in it needs no pool.account.validate round trip. */
@@ -84,28 +89,61 @@ public final class SipLineVerticle extends VerticleBase {
     }
     vertx.eventBus().<JsonObject>localConsumer(Addresses.POOL_LEASES_CONFIRMED, m -> confirmed.apply(m.body()));
     SipDispatcher dispatcher = new SipDispatcher(this);
-    // The PBX's address is looked up once, here on a worker: a host name in a Request-URI would make the
-    // stack do a blocking DNS lookup on the event loop for every request.
-    Future<String> pbxIp = vertx.executeBlocking(() -> InetAddress.getByName(cfg.pbxHost()).getHostAddress())
-        .recover(e -> {
-          LOG.warn("PBX host {} does not resolve now ({}); requests will look it up each time", cfg.pbxHost(),
-              e.toString());
-          return Future.succeededFuture(cfg.pbxHost());
-        });
-    // Without the PBX's address nobody could call in; the node does not start half-open.
-    Future<IpRanges> sources = vertx.executeBlocking(() -> IpRanges.pbxSources(cfg));
-    return Future.all(pbxIp, sources).compose(both -> {
-      guard = new SipPortGuard(sources.result(), cfg.getInt("sip.maxTcpConnections"));
-      if (registry != null) {
-        guardMeters = guard.register(registry, nodeId);
+    // The registrars are looked up here, once, on a worker (and again later by PbxWatch): a host name in a
+    // request would make the stack do a blocking DNS lookup on the event loop for every request.
+    List<PbxResolver.Entry> entries = PbxWatch.entries(cfg);
+    PbxResolver resolver = PbxResolver.system(cfg.pbxTransport(), cfg.getString("sip.bindAddress"));
+    return vertx.executeBlocking(() -> resolver.resolve(entries)).compose(targets -> {
+      if (targets.isEmpty()) {
+        // Without the PBX's address no line could register and nobody could call in: no half-open start.
+        return Future.failedFuture(new java.net.UnknownHostException("PBX host " + cfg.pbxHost()
+            + " does not resolve: no registrar to send to (fix the name, or give an IP address)"));
       }
-      LOG.info("SIP requests accepted from {} (pbx.allowedSources)", sources.result());
+      registrars = new PbxRegistrars(targets, cfg.getInt("pbx.failoverAfter"), cfg.getInt("pbx.failbackAfter"),
+          new Moves());
+      IpRanges configured = IpRanges.configuredPbxSources(cfg);
+      fixedSources = !configured.isEmpty();
+      guard = new SipPortGuard(fixedSources ? configured : IpRanges.ofPbxAddresses(addresses(targets)),
+          cfg.getInt("sip.maxTcpConnections"));
+      if (registry != null) {
+        guardMeters = new ArrayList<>(guard.register(registry, nodeId));
+        guardMeters.addAll(registrars.register(registry, nodeId));
+      }
+      LOG.info("SIP requests accepted from {} (pbx.allowedSources{})", guard.sources(),
+          fixedSources ? "" : ": the registrars' addresses");
       // A TCP listener only when the lines use TCP: an unused listener is only attack surface.
       SipEndpoint.Options o = new SipEndpoint.Options("webphone-sip", cfg.getString("sip.bindAddress"),
           cfg.getInt("sip.port"), "tcp".equals(cfg.pbxTransport()), cfg.getInt("sip.tlsPort"), true,
           cfg.sipAnnouncedAddress(), guard, cfg.getInt("sip.tcpIdleSec"), cfg.getInt("sip.maxMessageBytes"));
-      return SipEndpoint.start(vertx, context, o, dispatcher).map(ep -> ready(cfg, dispatcher, ep, pbxIp.result()));
+      return SipEndpoint.start(vertx, context, o, dispatcher)
+          .map(ep -> ready(cfg, dispatcher, ep, resolver, entries));
     });
+  }
+
+  private static List<InetAddress> addresses(List<PbxTarget> targets) {
+    return targets.stream().map(t -> IpRanges.literal(t.address())).toList();
+  }
+
+  /** What a registrar change means for the lines and the SIP port (on the event loop). */
+  private final class Moves implements PbxRegistrars.Listener {
+    @Override
+    public void moved(PbxTarget from, PbxTarget to, String why) {
+      // Spread over 2 s: a PBX coming back should not get every line's REGISTER in the same instant.
+      for (SipLine line : lines.values()) {
+        line.reRegister(Randoms.secure().nextInt(MOVE_SPREAD_MS));
+      }
+      LOG.warn("{} lines re-register with {} ({})", lines.size(), to, why);
+      if (why.startsWith("failover") && watch != null) {
+        watch.resolveNow("failover");
+      }
+    }
+
+    @Override
+    public void targetsChanged(List<PbxTarget> targets) {
+      if (!fixedSources) {
+        guard.allow(IpRanges.ofPbxAddresses(addresses(targets)));
+      }
+    }
   }
 
   private Counter leaseChecks(String how) {
@@ -114,9 +152,10 @@ public final class SipLineVerticle extends VerticleBase {
         .tag("node", nodeId).tag("how", how).register(registry);
   }
 
-  private Void ready(GatewayConfig cfg, SipDispatcher dispatcher, SipEndpoint ep, String pbxIp) {
+  private Void ready(GatewayConfig cfg, SipDispatcher dispatcher, SipEndpoint ep, PbxResolver resolver,
+      List<PbxResolver.Entry> entries) {
     endpoint = ep;
-    sip = new PbxTrunk(vertx, ep, cfg, pbxIp);
+    sip = new PbxTrunk(vertx, ep, cfg, registrars);
     dispatcher.init(sip);
     consume(Addresses.SIP_LINE_OPEN, this::open);
     consume(Addresses.SIP_LINE_CLOSE, this::close);
@@ -128,19 +167,18 @@ public final class SipLineVerticle extends VerticleBase {
     consume(Addresses.SIP_CALL_DTMF, this::dtmf);
     consume(Addresses.SIP_CALL_TRANSFER, this::transfer);
     consume(Addresses.SIP_STATUS, (m, b) -> m.reply(status()));
-    int optionsSec = cfg.getInt("sip.optionsIntervalSec");
-    if (optionsSec > 0) {
-      optionsTimer = vertx.setPeriodic(optionsSec * 1000L, t -> dispatcher.keepAlive(!lines.isEmpty()));
-    }
-    LOG.info("SIP lines ready; PBX {}:{} ({}) domain {}", sip.pbxHost, sip.pbxPort, pbxIp, sip.domain);
+    watch = new PbxWatch(vertx, sip, resolver, entries, cfg, () -> !lines.isEmpty());
+    watch.start();
+    LOG.info("SIP lines ready; PBX {}:{} (registrars {}) domain {}", sip.pbxHost, sip.pbxPort, registrars.targets(),
+        sip.domain);
     return null;
   }
 
   @Override
   public Future<?> stop() {
     stopping = true;
-    if (optionsTimer >= 0) {
-      vertx.cancelTimer(optionsTimer);
+    if (watch != null) {
+      watch.stop();
     }
     if (registry != null) {
       registry.remove(checkedByConfirmation);
@@ -507,7 +545,19 @@ public final class SipLineVerticle extends VerticleBase {
     long registered = lines.values().stream().filter(SipLine::registered).count();
     return new JsonObject().put(Fields.LINES, lines.size()).put(Fields.REGISTERED, registered)
         .put(Fields.CALLS, calls.size())
-        .put(Fields.DROPPED, guard.counts());
+        .put(Fields.DROPPED, guard.counts()).put(Fields.PBX, registrarStatus());
+  }
+
+  /** The registrars' status plus {@code registeredWith}: how many lines each registrar holds now. */
+  private JsonObject registrarStatus() {
+    JsonObject where = new JsonObject();
+    for (SipLine l : lines.values()) {
+      PbxTarget t = l.registeredWith();
+      if (t != null) {
+        where.put(t.hostPort(), where.getInteger(t.hostPort(), 0) + 1);
+      }
+    }
+    return registrars.status().put("registeredWith", where);
   }
 
   private static void fail(Message<JsonObject> m, ErrorCode code, String text) {

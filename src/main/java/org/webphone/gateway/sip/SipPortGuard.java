@@ -55,7 +55,8 @@ final class SipPortGuard implements SIPMessageValve {
     too_large
   }
 
-  private final IpRanges allowed;
+  /** Replaced (never changed in place) when the registrars' addresses change, unless pbx.allowedSources is set. */
+  private volatile IpRanges allowed;
   private final Map<Reason, LongAdder> counts = new EnumMap<>(Reason.class);
   private final Map<InetAddress, Long> lastLogged = new ConcurrentHashMap<>();
   private final Map<InetAddress, Integer> tcpByAddress = new ConcurrentHashMap<>();
@@ -73,6 +74,18 @@ final class SipPortGuard implements SIPMessageValve {
 
   boolean allowed(InetAddress source) {
     return allowed.contains(source);
+  }
+
+  /** From now on these are the sources everything is accepted from (a re-resolution, a new registrar set). */
+  void allow(IpRanges sources) {
+    if (!sources.toString().equals(allowed.toString())) {
+      LOG.info("SIP requests now accepted from {} (was {})", sources, allowed);
+    }
+    allowed = sources;
+  }
+
+  IpRanges sources() {
+    return allowed;
   }
 
   /** The stack whose dialogs and transactions make a stranger's in-dialog request acceptable. */

@@ -109,6 +109,7 @@ class GatewayNodeTest {
     assertEquals(0, h.getInteger("sessions"));
     assertEquals(0, h.getInteger("calls"));
     assertNotNull(h.getJsonObject("sip"));
+    assertEquals(true, h.getJsonObject("sip").getJsonObject("pbx").getBoolean("preferred"), "the registrars");
     assertNotNull(h.getJsonObject("media"));
     assertEquals("HTTP/1.1 200 OK", statusLineOfAnH2cUpgradeRequest(ports.http()),
         "an h2c upgrade is ignored (no 101 Switching Protocols): no tunnelling past a reverse proxy");
@@ -141,6 +142,8 @@ class GatewayNodeTest {
         m -> m.contains(line));
     assertTrue(metrics.contains("webphone_node_ready{node=\"" + node.nodeId() + "\"} 1.0"));
     assertTrue(metrics.contains("webphone_node_sip_lines{node=\"" + node.nodeId() + "\"} 0.0"));
+    assertTrue(metrics.contains("webphone_sip_pbx_failovers_total{node=\"" + node.nodeId() + "\"} 0.0"), metrics);
+    assertTrue(metrics.contains("webphone_sip_pbx_preferred{node=\"" + node.nodeId() + "\"} 1.0"), metrics);
   }
 
   /** The node's own lines of /metrics (those starting with "webphone"). */

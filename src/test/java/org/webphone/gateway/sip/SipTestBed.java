@@ -108,8 +108,9 @@ final class SipTestBed implements AutoCloseable {
       await(vertx.deployVerticle(new org.webphone.gateway.sip.demo.DemoPbxVerticle(),
           new DeploymentOptions().setConfig(config.json())));
     }
-    await(vertx.deployVerticle(new SipLineVerticle(this::nanoTime), new DeploymentOptions().setConfig(realPool
-        ? config.json().put("nodeId", NODE_ID) : config.json())));
+    // With a node id the verticle registers its meters (in the registry of a metricsVertx()).
+    await(vertx.deployVerticle(new SipLineVerticle(this::nanoTime), new DeploymentOptions().setConfig(
+        realPool || vertx.isMetricsEnabled() ? config.json().put("nodeId", NODE_ID) : config.json())));
   }
 
   private long nanoTime() {
@@ -119,6 +120,11 @@ final class SipTestBed implements AutoCloseable {
   /** Moves the clock of the pool's confirmations and of their check on, as if that much time had passed. */
   void advanceClock(Duration d) {
     clockAheadNanos.addAndGet(d.toNanos());
+  }
+
+  /** A bed with {@code overrides} whose SIP verticle, node id {@value #NODE_ID}, has its meters in a registry. */
+  static SipTestBed withMetrics(JsonObject overrides) throws Exception {
+    return new SipTestBed(metricsVertx(), overrides, false, false);
   }
 
   /** A bed whose lines register with the PBX on 127.0.0.1:{@code pbxPort}. */
@@ -236,16 +242,25 @@ final class SipTestBed implements AutoCloseable {
         && callId.equals(e.getString("callId"))).map(e -> e.getString("state")).toList();
   }
 
-  /** What sip.status says is live ({@code lines, registered, calls}); the drop counts are in {@link #dropped}. */
+  /**
+   * What sip.status says is live ({@code lines, registered, calls}); the drop counts are in {@link #dropped},
+   * the registrars in {@link #registrars}.
+   */
   JsonObject status() throws Exception {
     JsonObject s = request(Addresses.SIP_STATUS, new JsonObject());
     s.remove("dropped");
+    s.remove("pbx");
     return s;
   }
 
   /** sip.status's {@code dropped}: what the SIP port dropped since start, by reason. */
   JsonObject dropped() throws Exception {
     return request(Addresses.SIP_STATUS, new JsonObject()).getJsonObject("dropped");
+  }
+
+  /** sip.status's {@code pbx}: the current registrar, whether it is the preferred one, failovers. */
+  JsonObject registrars() throws Exception {
+    return request(Addresses.SIP_STATUS, new JsonObject()).getJsonObject("pbx");
   }
 
   static JsonArray accounts(String... users) {

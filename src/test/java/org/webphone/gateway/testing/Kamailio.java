@@ -19,7 +19,7 @@ import java.util.regex.Pattern;
  * }
  * </pre>
  * Its configuration is {@code src/test/resources/kamailio/registrar-proxy.cfg}; the generated copy and the
- * log are in {@code target/peers/kamailio-<port>/}.
+ * log are in {@code target/peers/kamailio-<host>-<port>/}.
  */
 public final class Kamailio implements AutoCloseable {
   private static final Pattern SAFE = Pattern.compile("^[A-Za-z0-9._-]{1,64}$");
@@ -27,10 +27,12 @@ public final class Kamailio implements AutoCloseable {
       "/usr/lib/aarch64-linux-gnu/kamailio/modules", "/usr/lib/kamailio/modules", "/usr/lib64/kamailio/modules");
 
   private final PeerProcess process;
+  private final String host;
   private final int port;
 
-  private Kamailio(PeerProcess process, int port) {
+  private Kamailio(PeerProcess process, String host, int port) {
     this.process = process;
+    this.host = host;
     this.port = port;
   }
 
@@ -44,6 +46,16 @@ public final class Kamailio implements AutoCloseable {
    * "700") is relayed to that loopback port (e.g. a SIPp UAS) instead of a registered contact.
    */
   public static Kamailio start(Map<String, String> accounts, Map<String, Integer> routes)
+      throws IOException, InterruptedException {
+    return start(accounts, routes, "127.0.0.1", Ports.free());
+  }
+
+  /**
+   * Starts Kamailio listening on {@code host} (a loopback address such as 127.0.0.2: all of 127/8 is local on
+   * Linux) and {@code port}; starting it again on the same ones after {@link #close()} brings "the same" PBX
+   * back (with no registrations: it keeps them in memory).
+   */
+  public static Kamailio start(Map<String, String> accounts, Map<String, Integer> routes, String host, int port)
       throws IOException, InterruptedException {
     PeerProcess.requireBinary("kamailio");
     StringBuilder routeLines = new StringBuilder();
@@ -63,18 +75,18 @@ public final class Kamailio implements AutoCloseable {
     }
     String mpath = MODULE_DIRS.stream().filter(d -> Files.isDirectory(Path.of(d))).findFirst()
         .orElseThrow(() -> new AssertionError("kamailio modules not found in " + MODULE_DIRS));
-    int port = Ports.free();
-    Path dir = Path.of("target", "peers", "kamailio-" + port).toAbsolutePath();
+    Path dir = Path.of("target", "peers", "kamailio-" + host + "-" + port).toAbsolutePath();
     Files.createDirectories(dir);
     Path template = Path.of(System.getProperty("project.basedir", "."), "src", "test", "resources", "kamailio",
         "registrar-proxy.cfg");
-    String cfg = Files.readString(template).replace("@PORT@", Integer.toString(port)).replace("@MPATH@", mpath + "/")
+    String cfg = Files.readString(template).replace("127.0.0.1:@PORT@", host + ":@PORT@")
+        .replace("@PORT@", Integer.toString(port)).replace("@MPATH@", mpath + "/")
         .replace("@USERS@", users.toString()).replace("@ROUTES@", routeLines.toString());
     Path cfgFile = dir.resolve("kamailio.cfg");
     Files.writeString(cfgFile, cfg);
     PeerProcess p = PeerProcess.start("kamailio", List.of("kamailio", "-DD", "-E", "-m", "64", "-M", "8",
         "-Y", dir.toString(), "-f", cfgFile.toString()), dir);
-    Kamailio k = new Kamailio(p, port);
+    Kamailio k = new Kamailio(p, host, port);
     k.awaitListening(Duration.ofSeconds(15));
     return k;
   }
@@ -84,7 +96,7 @@ public final class Kamailio implements AutoCloseable {
   }
 
   public String host() {
-    return "127.0.0.1";
+    return host;
   }
 
   public long pid() {

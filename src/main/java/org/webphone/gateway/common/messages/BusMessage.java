@@ -51,8 +51,8 @@ public enum BusMessage {
   SIP_CALL_DTMF(Addresses.SIP_CALL_DTMF, List.of(LINE_ID, CALL_ID, DIGITS), List.of(CALL_ID)),
   /** Blind transfer by REFER; replies when the PBX accepted it (202). Fails 302, 202, 104. */
   SIP_CALL_TRANSFER(Addresses.SIP_CALL_TRANSFER, List.of(LINE_ID, CALL_ID, TARGET), List.of(CALL_ID)),
-  /** Line and call counts. */
-  SIP_STATUS(Addresses.SIP_STATUS, List.of(), List.of(LINES, REGISTERED, CALLS, DROPPED)),
+  /** Line and call counts, drops at the SIP port, the registrars. */
+  SIP_STATUS(Addresses.SIP_STATUS, List.of(), List.of(LINES, REGISTERED, CALLS, DROPPED, PBX)),
 
   // ---- media relay (media.MediaRelayVerticle)
   /**

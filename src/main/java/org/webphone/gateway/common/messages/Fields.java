@@ -60,6 +60,8 @@ public final class Fields {
   public static final String LINES = "lines";
   public static final String REGISTERED = "registered";
   public static final String DROPPED = "dropped";
+  /** sip.status: the registrars ({@code current, preferred, targets, failovers, failbacks}), docs/sip.md. */
+  public static final String PBX = "pbx";
   public static final String CALLS = "calls";
 
   // ---- media
