@@ -403,7 +403,8 @@ public final class MediaRelayVerticle extends VerticleBase {
     try {
       offer = MediaSdp.parseBrowserOffer(text(m.body(), Fields.BROWSER_OFFER));
       if (!offer.g711().contains(s.codec())) {
-        throw new IllegalArgumentException("the new offer lacks the call's codec " + s.codec());
+        throw new IllegalArgumentException("the new offer lacks the call's codec (payload type " + s.codec()
+            + "): a running call keeps its codec");
       }
     } catch (IllegalArgumentException e) {
       m.fail(ErrorCode.BAD_SDP.code(), e.getMessage());

@@ -70,7 +70,9 @@ class IceRestartTest {
             }
           }
           """);
-      try (Sipp pbx = Sipp.uasIn(gwHost, GW, "uas-answer.xml", "-rtp_echo", "-m", "2");
+      try (Sipp pbx = Sipp.uasIn(gwHost, GW, "uas-answer.xml", "-rtp_echo", "-m", "2",
+               // SIPp's run limit (60 s by default here) would end the echo while the call is still checked.
+               "-timeout", "300");
            GatewayJvm node = GatewayJvm.start(gwHost, nodeConfig(pbx.port()))) {
         node.awaitReady(Duration.ofSeconds(120));
         String health = "http://127.0.0.1:" + bed.forward(gwHost, "127.0.0.1", ADMIN) + "/health";
@@ -101,6 +103,7 @@ class IceRestartTest {
           assertEquals(0, pbx.traceCount("BYE "), "the PBX saw no BYE\n" + pbx.diagnostics());
 
           restartWithoutNetworkChange(b, health);
+          badOffersAreRefusedAndTheCallGoesOn(b, health);
           resumeRestartsIce(b, health, sessionId);
           assertEquals(0, pbx.traceCount("BYE "), "the PBX saw no BYE through the resume either");
 
@@ -123,7 +126,8 @@ class IceRestartTest {
     b.awaitStatus("In call", Duration.ofSeconds(20));
     Eventually.await(Duration.ofSeconds(20), "the peer connection connected",
         () -> b.js("return window.webphone.pc ? window.webphone.pc.connectionState : ''"), "connected"::equals);
-    b.remoteAudio(2000).assertEchoOf(440);
+    Eventually.await(Duration.ofSeconds(10), "the echoed 440 Hz tone in the call", () -> b.remoteAudio(1000),
+        a -> Math.abs(a.peakHz() - 440) < 25 && a.energy() > 0.005);
   }
 
   /**
@@ -167,7 +171,7 @@ class IceRestartTest {
 
     // Both ways: the far end (SIPp) echoes what the gateway relays to it, and the tone comes back to the page.
     JsonObject before = counters(health);
-    Browser.RemoteAudio audio = b.remoteAudio(1500);
+    Browser.RemoteAudio audio = b.remoteAudio(1000);
     assertTrue(Math.abs(audio.peakHz() - 440) < 25, "the echoed tone at the browser: " + audio);
     JsonObject after = Eventually.await(Duration.ofSeconds(5), "a second of audio to and from the far end", () -> counters(health),
         c -> c.getLong("toPbx") - before.getLong("toPbx") >= 50 && c.getLong("pbxIn") - before.getLong("pbxIn") >= 50);
@@ -204,8 +208,42 @@ class IceRestartTest {
     assertEquals(dtlsChanges, ((Number) b.js("return window.__probe.dtls.length")).longValue(),
         "the browser's DTLS transport never changed state");
     assertEquals("connected", b.js("return window.__probe.transport.state"));
-    Browser.RemoteAudio audio = b.remoteAudio(1500);
+    Browser.RemoteAudio audio = b.remoteAudio(1000);
     assertTrue(Math.abs(audio.peakHz() - 440) < 25, "the echoed tone after the restart: " + audio);
+  }
+
+  /**
+   * {@code Offer} frames over the page's own socket with {@code a=setup:passive} (the browser must be the DTLS
+   * client) and without the call's codec: each is answered by an {@code Error} 306 BAD_SDP that says why, and
+   * the call goes on untouched (no restart, audio flows).
+   */
+  private static void badOffersAreRefusedAndTheCallGoesOn(Browser b, String health) throws Exception {
+    long restarts = counters(health).getLong("iceRestarts");
+    @SuppressWarnings("unchecked")
+    java.util.Map<String, Object> refusals = (java.util.Map<String, Object>) b.driver().executeAsyncScript("""
+        const done = arguments[arguments.length - 1];
+        const w = window.webphone;
+        const sdp = w.pc.localDescription.sdp;
+        const passive = sdp.replace(/a=setup:\\w+/g, 'a=setup:passive');
+        const noCodec = sdp.replace(/(m=audio \\d+ [A-Z/]+) [0-9 ]+/, '$1 111');
+        const refusal = (s) => w.client.request('Offer', {callId: w.call.id, sdp: s})
+          .then((ack) => ({accepted: ack}), (e) => ({code: e.code, name: e.name, message: e.message}));
+        (async () => done({passive: await refusal(passive), noCodec: await refusal(noCodec)}))();
+        """);
+    for (String bad : List.of("passive", "noCodec")) {
+      @SuppressWarnings("unchecked")
+      java.util.Map<String, Object> e = (java.util.Map<String, Object>) refusals.get(bad);
+      assertEquals(306L, ((Number) e.get("code")).longValue(), bad + ": " + e);
+      assertEquals("BAD_SDP", e.get("name"), bad + ": " + e);
+    }
+    assertTrue(String.valueOf(((java.util.Map<?, ?>) refusals.get("passive")).get("message")).contains("setup"),
+        refusals.toString());
+    assertTrue(String.valueOf(((java.util.Map<?, ?>) refusals.get("noCodec")).get("message")).contains("PCM"),
+        refusals.toString());
+    assertEquals(restarts, counters(health).getLong("iceRestarts"), "nothing restarted");
+    assertEquals("connected", b.js("return window.webphone.pc.connectionState"));
+    Browser.RemoteAudio audio = b.remoteAudio(1000);
+    assertTrue(Math.abs(audio.peakHz() - 440) < 25, "the call goes on: " + audio);
   }
 
   /**
@@ -221,8 +259,11 @@ class IceRestartTest {
     assertEquals(true, b.js("return window.webphone.client.ws !== window.__ws"), "a new WebSocket");
     assertEquals(sessionId, b.js("return window.webphone.client.sessionId"), "the session was resumed");
     assertEquals(before.getLong("dtlsConnected"), counters(health).getLong("dtlsConnected"), "no DTLS handshake");
-    Browser.RemoteAudio audio = b.remoteAudio(1500);
-    assertTrue(Math.abs(audio.peakHz() - 440) < 25, "the echoed tone after the resume: " + audio);
+    long t0 = System.nanoTime();
+    Browser.RemoteAudio audio = Eventually.await(Duration.ofSeconds(6), "the echoed tone after the resume",
+        () -> b.remoteAudio(1000), a -> Math.abs(a.peakHz() - 440) < 25);
+    System.out.println("after the resume: tone heard within " + (System.nanoTime() - t0) / 1_000_000 + " ms: " + audio
+        + " " + counters(health).encode());
   }
 
   private static JsonObject counters(String health) throws Exception {
@@ -237,7 +278,8 @@ class IceRestartTest {
     return new JsonObject()
         .put("http", new JsonObject().put("host", SIGNALLING_GW).put("port", HTTP).put("adminPort", ADMIN)
             .put("publicOrigin", "http://" + SIGNALLING_GW + ":" + HTTP))
-        .put("sip", new JsonObject().put("bindAddress", GW).put("port", SIP))
+        // No OPTIONS keep-alive: the SIPp scenario would take one for an unexpected call and stop answering.
+        .put("sip", new JsonObject().put("bindAddress", GW).put("port", SIP).put("optionsIntervalSec", 0))
         .put("pbx", new JsonObject().put("host", GW).put("port", pbxPort))
         .put("media", new JsonObject().put("bindAddress", GW).put("webrtcPort", 10000).put("rtpPortMin", 20000)
             .put("rtpPortMax", 20099))
