@@ -14,6 +14,8 @@ const END_TEXT = { Completed: 'Call ended', Busy: 'Busy', Rejected: 'Rejected', 
 const ERROR_TEXT = { NotFound: 'Not found', Unavailable: 'Unavailable' };
 const BACK_TO_READY_MS = 3000;
 const RESTORE_WAIT_MS = 4000;
+/** A restart that has not connected by then is tried again (the network may still have been down). */
+const RESTART_RETRY_MS = 4000;
 
 /** Resolves when the peer connection is connected, or after waitMs (the status must not hang). */
 function connected(pc, waitMs) {
@@ -86,7 +88,10 @@ class WebPhone extends HTMLElement {
         // The call is there, its audio not yet: "Reconnecting" until the new browser leg is up.
         this.call.restoring = true;
         this.status('Reconnecting');
-        this.renegotiate(f.call.callId);
+        // Same page, same RTCPeerConnection: an ICE restart keeps its DTLS association; a reloaded page
+        // has none left and offers a new one.
+        if (known && this.pc && this.pc.connectionState !== 'closed') this.restartIce();
+        else this.renegotiate(f.call.callId);
       }
     } else if (this.call) {
       this.finishCall('Call ended'); // the session (and the call) did not survive
@@ -280,6 +285,7 @@ class WebPhone extends HTMLElement {
     const pc = newPeerConnection();
     this.pc = pc;
     this.stream.getAudioTracks().forEach((t) => pc.addTrack(t, this.stream));
+    pc.addEventListener('connectionstatechange', () => this.onConnectionState(pc));
     pc.ontrack = (e) => {
       this.v.remote.srcObject = e.streams[0] || new MediaStream([e.track]);
       this.v.remote.play().catch(() => {});
@@ -301,7 +307,55 @@ class WebPhone extends HTMLElement {
     }
   }
 
+  /** The network under the call changed or broke: restart ICE while the socket is still up. */
+  onConnectionState(pc) {
+    if (pc !== this.pc || !this.call || !this.call.id) return;
+    if (['disconnected', 'failed'].includes(pc.connectionState)) this.restartIce();
+  }
+
+  socketUp() {
+    return !!(this.client && this.client.ws && this.client.ws.readyState === WebSocket.OPEN);
+  }
+
+  /**
+   * An ICE restart inside the running RTCPeerConnection: new ICE credentials, the same DTLS association
+   * (docs/protocol.md, Offer). One at a time; tried again while the call lasts and the audio is not back.
+   */
+  async restartIce() {
+    const pc = this.pc;
+    const call = this.call;
+    if (!pc || !call || !call.id || this.restarting || !this.socketUp()) return;
+    this.restarting = true;
+    try {
+      pc.restartIce();
+      const sdp = await completeOffer(pc, true);
+      if (this.pc !== pc || this.call !== call) return;
+      await this.client.request('Offer', { callId: call.id, sdp });
+      // The Answer event comes before the Ack; wait until it has been applied.
+      await new Promise((resolve) => {
+        const t = setTimeout(resolve, RESTORE_WAIT_MS);
+        const check = () => {
+          if (pc.signalingState !== 'stable') return;
+          clearTimeout(t); pc.removeEventListener('signalingstatechange', check); resolve();
+        };
+        pc.addEventListener('signalingstatechange', check);
+        check();
+      });
+    } catch (e) {
+      this.detail('Could not restore the audio: ' + (e.message || e));
+      // Refused after a resume: a new RTCPeerConnection (a new DTLS association) is the other way back.
+      if (this.call === call && call.restoring) { this.restarting = false; this.renegotiate(call.id); return; }
+    } finally {
+      this.restarting = false;
+    }
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      if (this.pc === pc && this.call === call && pc.connectionState !== 'connected') this.restartIce();
+    }, RESTART_RETRY_MS);
+  }
+
   endMedia() {
+    clearTimeout(this.restartTimer);
     if (this.pc) { this.pc.close(); this.pc = null; }
     if (this.stopMeter) { this.stopMeter(); this.stopMeter = null; }
     if (this.stream) { this.stream.getTracks().forEach((t) => t.stop()); this.stream = null; }

@@ -49,7 +49,11 @@ public final class MediaCounters {
     /** Received RTCP packets of types we do not interpret (APP, XR, feedback...): skipped. */
     rtcpIgnored,
     /** Received RTCP that was malformed or failed SRTCP authentication/replay: dropped. */
-    rtcpBad
+    rtcpBad,
+    /** DTLS handshakes completed with the browser (one per DTLS association; an ICE restart adds none). */
+    dtlsConnected,
+    /** ICE restarts completed: the DTLS association moved onto a new agent's selected pair. */
+    iceRestarts
   }
 
   private final AtomicLongArray values = new AtomicLongArray(Name.values().length);

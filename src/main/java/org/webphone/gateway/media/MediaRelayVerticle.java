@@ -353,6 +353,12 @@ public final class MediaRelayVerticle extends VerticleBase {
       }
 
       @Override
+      public void onIceMoved(WebRtcLeg leg, org.webphone.gateway.media.ice.IceLeg old) {
+        // Freed whatever became of the session: the agent is nobody else's any more.
+        context.runOnContext(v -> closeOnWorker(old::close));
+      }
+
+      @Override
       public void onFailed(WebRtcLeg leg, String reason) {
         context.runOnContext(v -> {
           if (sessions.get(s.callId()) == s && s.browserLeg() == leg) {
@@ -409,12 +415,27 @@ public final class MediaRelayVerticle extends VerticleBase {
     try {
       offer = MediaSdp.parseBrowserOffer(text(m.body(), Fields.BROWSER_OFFER));
       if (!offer.g711().contains(s.codec())) {
-        throw new IllegalArgumentException("the new offer lacks the call's codec " + s.codec());
+        throw new IllegalArgumentException("the new offer lacks the call's codec (payload type " + s.codec()
+            + "): a running call keeps its codec");
       }
     } catch (IllegalArgumentException e) {
       m.fail(ErrorCode.BAD_SDP.code(), e.getMessage());
       return;
     }
+    WebRtcLeg current = s.browserLeg();
+    if (current != null && current.sameFingerprint(offer) && current.sameIceCredentials(offer)) {
+      // Offer with unchanged ICE credentials and fingerprint (a codec, DTMF or direction change): the agent
+      // and the DTLS association stay; the answer repeats our credentials, candidates and fingerprint.
+      s.negotiated(s.codec(), offer.telephoneEvent(), s.pbxTe());
+      LOG.info("call={} browser re-offer without ICE restart: leg kept", s.callId());
+      m.reply(new JsonObject().put(Fields.BROWSER_ANSWER, s.browserAnswer(offer, current)));
+      return;
+    }
+    if (current != null && current.sameFingerprint(offer)) {
+      restartIce(m, s, current, offer);
+      return;
+    }
+    // A new fingerprint: a new DTLS association (a new RTCPeerConnection after a resume or a reload).
     vertx.executeBlocking(() -> newLeg(s, offer)).onComplete(ar -> {
       if (ar.failed()) {
         m.fail(ErrorCode.INTERNAL.code(), "browser leg rebuild failed: " + ar.cause().getMessage());
@@ -432,6 +453,30 @@ public final class MediaRelayVerticle extends VerticleBase {
         closeOnWorker(old::close);
       }
       LOG.info("call={} browser leg rebuilt", s.callId());
+      m.reply(new JsonObject().put(Fields.BROWSER_ANSWER, s.browserAnswer(offer, leg)));
+    });
+  }
+
+  /**
+   * New ICE credentials with the same fingerprint (and, as every accepted offer has, a browser that is the
+   * DTLS client): an ICE restart inside the browser's RTCPeerConnection. A new agent is built on a worker;
+   * the running one carries the audio until the new one completes ({@link WebRtcLeg#restartIce}).
+   */
+  private void restartIce(Message<JsonObject> m, MediaSession s, WebRtcLeg leg, MediaSdp.BrowserOffer offer) {
+    vertx.executeBlocking(() -> {
+      leg.restartIce(offer);
+      return null;
+    }).onComplete(ar -> {
+      if (sessions.get(s.callId()) != s || s.browserLeg() != leg) {
+        m.fail(ErrorCode.NOT_FOUND.code(), "call " + s.callId() + " was closed or its leg replaced meanwhile");
+        return;
+      }
+      if (ar.failed()) {
+        m.fail(ErrorCode.INTERNAL.code(), "ICE restart failed: " + ar.cause().getMessage());
+        return;
+      }
+      s.negotiated(s.codec(), offer.telephoneEvent(), s.pbxTe());
+      LOG.info("call={} ICE restart: new agent {} waits for the browser's checks", s.callId(), leg.localUfrag());
       m.reply(new JsonObject().put(Fields.BROWSER_ANSWER, s.browserAnswer(offer, leg)));
     });
   }
@@ -499,6 +544,7 @@ public final class MediaRelayVerticle extends VerticleBase {
         .put(Fields.DTLS_HELLO_TIMERS, rt.ice().dtlsPool().timers())
         .put(Fields.DTLS_HELLO_TIMEOUTS, rt.ice().dtlsPool().helloTimeouts())
         .put(Fields.DTLS_POOL_THREADS, rt.ice().dtlsPool().threads())
+        .put(Fields.STUN_UNKNOWN_UFRAG, rt.ice().unknownUfragRequests())
         .put(Fields.RTP_REGISTRATIONS, rt.loop().registrations())
         .put(Fields.RTCP_TASKS, rt.rtcp().liveTasks())
         .put(Fields.WEBRTC_PORT, rt.ice().port())

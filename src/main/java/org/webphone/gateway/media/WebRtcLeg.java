@@ -18,7 +18,13 @@ import org.webphone.gateway.media.rtp.SrtpKeys;
 
 /**
  * The browser side of a call: ICE agent, DTLS server and SRTP keys. Replaceable: a rebuilt leg (page reload,
- * ICE restart) is a new instance while the session's PBX leg stays.
+ * a new DTLS association) is a new instance while the session's PBX leg stays.
+ *
+ * <p>ICE restart ({@link #restartIce}, RFC 8839 section 4.4.1.1.1): ice4j agents cannot be restarted in place,
+ * so the restart's offer gets a new agent (a new ufrag on the shared port) beside the running one. Media and
+ * DTLS keep using the running agent's pair until the new agent completes; then its selected pair carries
+ * them (DTLS and SRTP contexts are the leg's, not the agent's: no new handshake, RFC 8842 section 5) and the
+ * old agent is handed to {@link Events#onIceMoved} to be freed. If the new agent fails, the leg fails.
  *
  * <p>Packet path from the browser, on the WebRTC port's reader for this browser and without blocking: demultiplex
  * (RFC 7983), DTLS records to the leg's queue, SRTP checked against the selected pair, decrypted in the
@@ -31,13 +37,43 @@ final class WebRtcLeg implements AutoCloseable {
     void onConnected(WebRtcLeg leg);
 
     void onFailed(WebRtcLeg leg, String reason);
+
+    /** An ICE restart completed; {@code old} (the replaced agent) is the callee's to close on a worker. */
+    void onIceMoved(WebRtcLeg leg, IceLeg old);
+  }
+
+  /** One agent's callbacks; {@code ice} is set once its constructor returned. */
+  private final class Path implements IceLeg.Listener {
+    volatile IceLeg ice;
+    /** COMPLETED arrived before {@link #ice} was set (guarded by the leg). */
+    boolean completedEarly;
+
+    @Override
+    public void onState(IceProcessingState state) {
+      LOG.debug("call={} ICE {}", callId, state);
+      if (state == IceProcessingState.COMPLETED) {
+        completed(this);
+      } else if (state == IceProcessingState.FAILED) {
+        failed(this);
+      }
+    }
+
+    @Override
+    public void onPacket(byte[] b, int off, int len, InetSocketAddress from) {
+      receive(ice, b, off, len, from);
+    }
   }
 
   private final String callId;
   private final MediaSession session;
   private final MediaCounters counters;
+  private final NodeMediaResources rt;
+  private final Events events;
   private final DtlsLeg dtls;
-  private final IceLeg ice;
+  /** The agent whose selected pair carries media and DTLS. */
+  private volatile IceLeg ice;
+  /** A restart's agent until it completes (written under the leg's lock). */
+  private volatile IceLeg next;
   private final long createdNanos = System.nanoTime();
   private final PacketBuffer rx = new PacketBuffer();
   private final ByteBuffer rxView = ByteBuffer.wrap(rx.getBuffer());
@@ -45,6 +81,10 @@ final class WebRtcLeg implements AutoCloseable {
   private ByteBuffer txView;
   private volatile SrtpKeys keys;
   private volatile boolean closed;
+  /** The browser's ICE credentials and certificate fingerprint as its latest accepted offer states them. */
+  private volatile String remoteUfrag;
+  private volatile String remotePwd;
+  private final String remoteFingerprint;
 
   /** Builds the agent and starts ICE; blocking, call from a worker. */
   WebRtcLeg(MediaSession session, NodeMediaResources rt, MediaSdp.BrowserOffer offer, Events events)
@@ -52,6 +92,11 @@ final class WebRtcLeg implements AutoCloseable {
     this.callId = session.callId();
     this.session = session;
     this.counters = session.counters();
+    this.rt = rt;
+    this.events = events;
+    this.remoteUfrag = offer.ufrag();
+    this.remotePwd = offer.pwd();
+    this.remoteFingerprint = offer.fingerprint();
     this.dtls = new DtlsLeg(callId, rt.identity(), offer.fingerprint(), rt.handshakeTimeoutMs(), rt.dtlsThreads(),
         rt.aeadGcm(), rt.ice().dtlsPool(), this::sendRaw,
         new DtlsLeg.Listener() {
@@ -60,6 +105,7 @@ final class WebRtcLeg implements AutoCloseable {
             if (closed) {
               return;
             }
+            counters.inc(Name.dtlsConnected);
             keys = k;
             events.onConnected(WebRtcLeg.this);
           }
@@ -69,34 +115,112 @@ final class WebRtcLeg implements AutoCloseable {
             events.onFailed(WebRtcLeg.this, reason);
           }
         });
-    this.ice = new IceLeg(rt.ice(), offer.ufrag(), offer.pwd(), offer.candidates(), new IceLeg.Listener() {
-      @Override
-      public void onState(IceProcessingState state) {
-        LOG.debug("call={} ICE {}", callId, state);
-        if (state == IceProcessingState.COMPLETED) {
-          dtls.start(ice.selectedRemote());
-        } else if (state == IceProcessingState.FAILED && !closed) {
-          events.onFailed(WebRtcLeg.this, "ICE failed");
+    Path first = new Path();
+    this.ice = new IceLeg(rt.ice(), offer.ufrag(), offer.pwd(), offer.candidates(), first);
+    synchronized (this) {
+      first.ice = ice;
+      if (first.completedEarly) {
+        completed(first);
+      }
+    }
+  }
+
+  /**
+   * Starts an ICE restart for {@code offer} (new ICE credentials, same fingerprint): a new agent beside the
+   * running one, which keeps carrying media until the new one completes. A restart still pending is
+   * replaced (its agent freed here). Blocking (the agent harvests and starts its threads), call from a worker.
+   */
+  void restartIce(MediaSdp.BrowserOffer offer) throws IOException {
+    Path path = new Path();
+    IceLeg fresh = new IceLeg(rt.ice(), offer.ufrag(), offer.pwd(), offer.candidates(), path);
+    IceLeg drop;
+    synchronized (this) {
+      if (closed) {
+        drop = fresh;
+      } else {
+        drop = next;
+        next = fresh;
+        path.ice = fresh;
+        remoteUfrag = offer.ufrag();
+        remotePwd = offer.pwd();
+        if (path.completedEarly) {
+          completed(path);
         }
       }
+    }
+    if (drop != null) {
+      drop.close();
+    }
+    if (closed) {
+      throw new IOException("the leg was closed during the ICE restart");
+    }
+  }
 
-      @Override
-      public void onPacket(byte[] b, int off, int len, InetSocketAddress from) {
-        receive(b, off, len, from);
-      }
-    });
+  /** On an ice4j agent thread: the first agent starts DTLS; a restart's agent takes over media and DTLS. */
+  private synchronized void completed(Path path) {
+    IceLeg done = path.ice;
+    if (done == null) {
+      path.completedEarly = true;
+      return;
+    }
+    if (closed) {
+      return;
+    }
+    if (done == next) {
+      IceLeg old = ice;
+      ice = done;
+      next = null;
+      counters.inc(Name.iceRestarts);
+      LOG.info("call={} ICE restart completed: media and DTLS moved to {}", callId, done.selectedRemote());
+      events.onIceMoved(this, old);
+    }
+    if (done == ice) {
+      dtls.start(done.selectedRemote());
+    }
+  }
+
+  /** On an ice4j agent thread: only the agent that decides the leg's fate fails it. */
+  private void failed(Path path) {
+    IceLeg f = path.ice;
+    boolean decides;
+    synchronized (this) {
+      // While a restart is pending, its agent decides (the running one failing is why the browser restarted).
+      decides = !closed && f != null && (f == next || (f == ice && next == null));
+    }
+    if (decides) {
+      events.onFailed(this, f == ice ? "ICE failed" : "ICE restart failed");
+    }
+  }
+
+  /**
+   * Whether {@code offer} keeps this leg's ICE session: the same ufrag and password (RFC 8839 section 4.4.1.1:
+   * an offer that changes either restarts ICE).
+   */
+  boolean sameIceCredentials(MediaSdp.BrowserOffer offer) {
+    return offer.ufrag().equals(remoteUfrag) && offer.pwd().equals(remotePwd);
+  }
+
+  /** Whether {@code offer} keeps this leg's DTLS association (RFC 8842 section 5: same certificate fingerprint). */
+  boolean sameFingerprint(MediaSdp.BrowserOffer offer) {
+    return offer.fingerprint().equalsIgnoreCase(remoteFingerprint);
+  }
+
+  /** The agent the latest offer was answered with: a pending restart's, else the running one. */
+  private IceLeg latest() {
+    IceLeg n = next;
+    return n != null ? n : ice;
   }
 
   String localUfrag() {
-    return ice.localUfrag();
+    return latest().localUfrag();
   }
 
   String localPassword() {
-    return ice.localPassword();
+    return latest().localPassword();
   }
 
   List<String> localCandidateLines() {
-    return ice.localCandidateLines();
+    return latest().localCandidateLines();
   }
 
   boolean connected() {
@@ -127,8 +251,11 @@ final class WebRtcLeg implements AutoCloseable {
     }
   }
 
-  /** On the WebRTC port's reader for this browser's address (or ice4j's receive thread); never blocks. */
-  private void receive(byte[] b, int off, int len, InetSocketAddress from) {
+  /**
+   * On the WebRTC port's reader for this browser's address (or ice4j's receive thread); never blocks.
+   * {@code via} is the agent the datagram was routed to (null before its constructor returned).
+   */
+  private void receive(IceLeg via, byte[] b, int off, int len, InetSocketAddress from) {
     if (closed) {
       return;
     }
@@ -140,7 +267,9 @@ final class WebRtcLeg implements AutoCloseable {
       counters.inc(Name.browserJunk);
       return;
     }
-    if (!ice.isSelected(from)) {
+    // Media is accepted from the selected pair of the agent it came through, or of the running agent (an
+    // ICE restart from the same address routes the address to the restart's agent before it completes).
+    if ((via == null || !via.isSelected(from)) && !ice.isSelected(from)) {
       counters.inc(Name.browserWrongSource);
       return;
     }
@@ -203,13 +332,22 @@ final class WebRtcLeg implements AutoCloseable {
 
   /**
    * Ends DTLS (a handshake still running on the node's DTLS handshake pool is woken and waited for, bounded),
-   * frees the ICE agent and the keys; blocking, call from a worker.
+   * frees the ICE agents (a restart's too) and the keys; blocking, call from a worker. An agent replaced by a
+   * restart was handed to {@link Events#onIceMoved} and is freed there.
    */
   @Override
   public void close() {
-    closed = true;
+    IceLeg pending;
+    synchronized (this) {
+      closed = true;
+      pending = next;
+      next = null;
+    }
     dtls.close();
     ice.close();
+    if (pending != null) {
+      pending.close();
+    }
     // Not closed explicitly: a packet thread may be inside protect/unprotect right now, and jitsi-srtp's
     // native cipher contexts are freed by their Cleaner once unreachable.
     keys = null;

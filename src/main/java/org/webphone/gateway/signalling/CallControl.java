@@ -217,7 +217,11 @@ final class CallControl {
         .map(r -> ack(c));
   }
 
-  /** A new browser offer for the running call (after a resume): rebuilds the browser leg only. */
+  /**
+   * A new browser offer for the running call: the media relay keeps the leg (same ICE credentials and
+   * fingerprint), restarts ICE keeping the DTLS association (new credentials), or builds a new leg (new
+   * fingerprint); the SIP leg is never touched. A refused offer (306) leaves the call as it was.
+   */
   Future<JsonObject> offer(ClientFrame f) {
     Call c = requireCall(f.string(ClientMethod.Fields.CALL_ID));
     if (!c.mediaCreated) {

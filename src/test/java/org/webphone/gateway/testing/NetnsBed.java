@@ -84,6 +84,20 @@ public final class NetnsBed implements AutoCloseable {
     return new Host(ns, List.copyOf(addresses));
   }
 
+  /**
+   * A second interface {@code ifname} of {@code host} on the bridge, with {@code cidr} (e.g. {@code 10.251.1.2/24}:
+   * another subnet on the same bridge): a second network of that host, as a phone's Wi-Fi and mobile links.
+   */
+  public void link(Host host, String ifname, String cidr) throws IOException, InterruptedException {
+    String port = "q" + LINKS.incrementAndGet();
+    ip("link", "add", ifname, "netns", host.name(), "type", "veth", "peer", "name", port, "netns", bridgeNs);
+    ip("-n", bridgeNs, "link", "set", port, "master", "br0", "up");
+    ip("-n", host.name(), "addr", "add", cidr, "dev", ifname);
+    ip("-n", host.name(), "link", "set", ifname, "up");
+  }
+
+  private static final AtomicInteger LINKS = new AtomicInteger();
+
   /** A free port on this namespace's loopback that leads to {@code ip:port} as seen from inside {@code host}. */
   public int forward(Host host, String ip, int port) throws IOException {
     NetnsForward f = NetnsForward.start(host.name(), ip, port, Ports.free());

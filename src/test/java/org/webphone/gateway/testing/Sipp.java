@@ -71,7 +71,25 @@ public final class Sipp implements AutoCloseable {
     }
   }
 
+  /**
+   * A server-side scenario run inside {@code host} of a {@link NetnsBed}, on its address {@code ip} (SIPp's
+   * SIP and media addresses), for a gateway node running in the same bed.
+   */
+  public static Sipp uasIn(NetnsBed.Host host, String ip, String scenario, String... extraArgs)
+      throws IOException, InterruptedException {
+    try {
+      return startOnce(host, ip, scenario, null, List.of(extraArgs));
+    } catch (PortTakenException e) {
+      throw new AssertionError("SIPp could not bind its ports in " + host.name() + ":\n" + e.getMessage());
+    }
+  }
+
   private static Sipp startOnce(String scenario, String remote, List<String> extraArgs)
+      throws IOException, InterruptedException, PortTakenException {
+    return startOnce(null, "127.0.0.1", scenario, remote, extraArgs);
+  }
+
+  private static Sipp startOnce(NetnsBed.Host host, String ip, String scenario, String remote, List<String> extraArgs)
       throws IOException, InterruptedException, PortTakenException {
     Path file = scenarioDir().resolve(scenario);
     if (!Files.isRegularFile(file)) {
@@ -87,7 +105,7 @@ public final class Sipp implements AutoCloseable {
     if (remote != null) {
       cmd.add(remote);
     }
-    cmd.addAll(List.of("-sf", file.toString(), "-i", "127.0.0.1", "-p", Integer.toString(port),
+    cmd.addAll(List.of("-sf", file.toString(), "-i", ip, "-p", Integer.toString(port),
         "-timer_resol", "10", "-nostdin", "-trace_err", "-trace_msg", "-timeout", "60", "-timeout_error"));
     if (!extraArgs.contains("-m")) {
       cmd.addAll(List.of("-m", "1"));
@@ -100,7 +118,7 @@ public final class Sipp implements AutoCloseable {
       cmd.addAll(List.of("-mp", Integer.toString(mediaPort)));
     }
     cmd.addAll(extraArgs);
-    PeerProcess p = PeerProcess.start("sipp-" + scenario.replace(".xml", ""), cmd, dir);
+    PeerProcess p = PeerProcess.start("sipp-" + scenario.replace(".xml", ""), host == null ? cmd : host.inside(cmd), dir);
     Sipp s = new Sipp(p, port, dir, mediaPort);
     try {
       s.awaitBound(Duration.ofSeconds(10));
@@ -200,7 +218,8 @@ public final class Sipp implements AutoCloseable {
         if (!process.isAlive()) {
           throw new Eventually.Hopeless("SIPp exited at start");
         }
-        return udpBound(port);
+        // The UDP table of SIPp's own network namespace (a bed's host may not be the test's).
+        return udpBound(Path.of("/proc", String.valueOf(process.pid()), "net", "udp"), port);
       });
     } catch (AssertionError e) {
       throw new AssertionError(e.getMessage() + ":\n" + diagnostics(), e);
@@ -209,9 +228,13 @@ public final class Sipp implements AutoCloseable {
 
   /** Reads the kernel's UDP table instead of probing with a bind, which could race with SIPp's own bind. */
   static boolean udpBound(int port) {
+    return udpBound(Path.of("/proc/net/udp"), port);
+  }
+
+  private static boolean udpBound(Path table, int port) {
     String hex = String.format(":%04X ", port);
     try {
-      return Files.readAllLines(Path.of("/proc/net/udp")).stream().anyMatch(l -> l.contains(hex)
+      return Files.readAllLines(table).stream().anyMatch(l -> l.contains(hex)
           && l.trim().split("\\s+")[1].endsWith(hex.trim()));
     } catch (IOException e) {
       return true;

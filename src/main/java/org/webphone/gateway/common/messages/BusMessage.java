@@ -74,7 +74,7 @@ public enum BusMessage {
   /** What the relay holds now and its counters; with callId also that call's session. */
   MEDIA_STATUS(Addresses.MEDIA_STATUS, List.of(CALL_ID),
       List.of(SESSIONS, CREATING, RTP_PORTS, AGENTS, DTLS_SESSIONS, DTLS_THREADS, DTLS_HANDSHAKES, DTLS_WAITING,
-          DTLS_HELLO_TIMERS, DTLS_HELLO_TIMEOUTS, DTLS_POOL_THREADS, RTP_REGISTRATIONS, RTCP_TASKS,
+          DTLS_HELLO_TIMERS, DTLS_HELLO_TIMEOUTS, DTLS_POOL_THREADS, STUN_UNKNOWN_UFRAG, RTP_REGISTRATIONS, RTCP_TASKS,
           WEBRTC_PORT, FINGERPRINT, COUNTERS, Fields.SESSION)),
 
   // ---- signalling (signalling.SignallingVerticle)

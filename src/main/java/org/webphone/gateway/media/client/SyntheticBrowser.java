@@ -65,12 +65,14 @@ public final class SyntheticBrowser implements AutoCloseable {
   private final int localPort;
   private final ClientIoLoop loop;
   private final boolean ownLoop;
-  private final String ufrag = "t" + Long.toHexString(System.nanoTime() & 0xFFFFFFL);
-  private final String pwd = "testpasswordtestpassword" + Integer.toHexString(ThreadLocalRandom.current().nextInt(4096));
+  private volatile String ufrag = "t" + Long.toHexString(System.nanoTime() & 0xFFFFFFL);
+  private volatile String pwd = "testpasswordtestpassword" + Integer.toHexString(ThreadLocalRandom.current().nextInt(4096));
   private final long tieBreaker = ThreadLocalRandom.current().nextLong();
   private final DtlsIdentity identity = DtlsIdentity.generate("test-browser");
   private final BlockingQueue<byte[]> dtlsIn = new ArrayBlockingQueue<>(64);
-  private final CountDownLatch iceDone = new CountDownLatch(1);
+  private volatile CountDownLatch iceDone = new CountDownLatch(1);
+  /** STUN responses (success or error) received from the gateway to this client's checks. */
+  public final AtomicInteger stunResponses = new AtomicInteger();
   private final PacketBuffer rxBuf = new PacketBuffer();
   private final PacketBuffer txBuf = new PacketBuffer();
   /** Decrypted RTP packets received, whole (header + payload). */
@@ -182,6 +184,32 @@ public final class SyntheticBrowser implements AutoCloseable {
     return s.toString();
   }
 
+  /** This client's ICE ufrag as its latest offer states it. */
+  public String ufrag() {
+    return ufrag;
+  }
+
+  /** The gateway's ICE password from the latest answer. */
+  public String remotePassword() {
+    return remotePwd;
+  }
+
+  /**
+   * Restarts ICE as a browser does inside one RTCPeerConnection: new ufrag and password, the same certificate
+   * and SRTP keys; returns the restart's offer. {@link #connectIce} with its answer runs the new checks.
+   */
+  public String restartIce() {
+    ufrag = "r" + Long.toHexString(System.nanoTime() & 0xFFFFFFL);
+    pwd = "restartpasswordrestart" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 16));
+    return offer();
+  }
+
+  /** One Binding Request with the given credentials (e.g. a stale ufrag after a restart). */
+  public void sendCheck(String gatewayUfrag, String ourUfrag, String gatewayPwd) throws IOException {
+    byte[] req = StunMessages.bindingRequest(gatewayUfrag + ":" + ourUfrag, gatewayPwd, tieBreaker);
+    channel.send(ByteBuffer.wrap(req), gateway);
+  }
+
   /** Takes the gateway's answer, runs ICE then the DTLS client handshake; blocking, bounded. */
   public void connect(String answer) throws Exception {
     connectIce(answer);
@@ -198,6 +226,7 @@ public final class SyntheticBrowser implements AutoCloseable {
     serverFingerprint = sdp.attr(audio, "fingerprint").substring("sha-256 ".length()).trim();
     remoteUfrag = sdp.attr(audio, "ice-ufrag");
     remotePwd = sdp.attr(audio, "ice-pwd");
+    iceDone = new CountDownLatch(1);
     IceCandidate c = IceCandidate.parse(audio.attrs("candidate").get(0));
     gateway = new InetSocketAddress(InetAddress.getByName(c.ip()), c.port());
     // Up to 15 s: the first ice4j agent of a JVM takes seconds on a busy 2-core machine.
@@ -237,8 +266,7 @@ public final class SyntheticBrowser implements AutoCloseable {
 
   /** One connectivity check / consent refresh toward the gateway. */
   public void sendCheck() throws IOException {
-    byte[] req = StunMessages.bindingRequest(remoteUfrag + ":" + ufrag, remotePwd, tieBreaker);
-    channel.send(ByteBuffer.wrap(req), gateway);
+    sendCheck(remoteUfrag, ufrag, remotePwd);
   }
 
   public boolean connected() {
@@ -344,7 +372,10 @@ public final class SyntheticBrowser implements AutoCloseable {
           // the gateway retransmits its check
         }
       } else if (type == 0x0101) {
+        stunResponses.incrementAndGet();
         iceDone.countDown();
+      } else if (type == 0x0111) {
+        stunResponses.incrementAndGet();
       }
       return;
     }

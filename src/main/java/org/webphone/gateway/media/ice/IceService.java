@@ -145,6 +145,14 @@ public final class IceService implements AutoCloseable {
     return dtlsPool;
   }
 
+  /**
+   * STUN Binding Requests dropped unanswered because no agent holds their ufrag (a stale one after an ICE
+   * restart, or one never ours); counted only where our readers carry the port.
+   */
+  public long unknownUfragRequests() {
+    return harvester.unknownUfragRequests();
+  }
+
   /** ICE agents created and not yet freed. */
   public int liveAgents() {
     return liveAgents.get();

@@ -41,7 +41,8 @@ final class WebRtcPort extends SinglePortUdpHarvester {
     void onDatagram(byte[] b, int off, int len, InetSocketAddress from);
   }
 
-  private record Route(MySocket stun, Target target) {
+  /** A remote address accepted for a leg: ice4j's socket for its STUN, the leg, the ufrag it was accepted for. */
+  private record Route(MySocket stun, Target target, String ufrag) {
   }
 
   private final ConcurrentHashMap<String, Target> byUfrag = new ConcurrentHashMap<>();
@@ -49,6 +50,8 @@ final class WebRtcPort extends SinglePortUdpHarvester {
   private final List<DatagramChannel> channels = new ArrayList<>();
   private final List<Thread> threads = new ArrayList<>();
   private volatile boolean closing;
+  /** Binding Requests for a ufrag no leg holds (stale after an ICE restart, or never ours): dropped unanswered. */
+  private final java.util.concurrent.atomic.AtomicLong unknownUfrag = new java.util.concurrent.atomic.AtomicLong();
 
   WebRtcPort(TransportAddress address) throws IOException {
     super(address);
@@ -123,14 +126,34 @@ final class WebRtcPort extends SinglePortUdpHarvester {
     }
   }
 
+  long unknownUfragRequests() {
+    return unknownUfrag.get();
+  }
+
   private void dispatch(byte[] b, int len, InetSocketAddress from) {
     Route r = routes.get(from);
     boolean stun = Rtp.isStun(b, len);
+    if (r != null && stun) {
+      String ufrag = getUfragOf(b, len);
+      if (ufrag != null && !ufrag.equals(r.ufrag())) {
+        // A request for another ufrag from a known address: an ICE restart from the same address (the
+        // restart's agent takes the address over below) or a stale ufrag (dropped).
+        if (!byUfrag.containsKey(ufrag)) {
+          unknownUfrag.incrementAndGet();
+          return;
+        }
+        routes.remove(from, r);
+        r = null;
+      }
+    }
     if (r == null) {
       // A new remote address is accepted only with a Binding Request for one of our ufrags, as ice4j does.
       String ufrag = stun ? getUfragOf(b, len) : null;
       Target target = ufrag == null ? null : byUfrag.get(ufrag);
       if (target == null) {
+        if (ufrag != null) {
+          unknownUfrag.incrementAndGet();
+        }
         return;
       }
       Buffer copy = copy(b, len, from);
@@ -139,7 +162,7 @@ final class WebRtcPort extends SinglePortUdpHarvester {
         BufferPool.returnBuffer.invoke(copy);
         return;
       }
-      routes.put(from, new Route(socket, target));
+      routes.put(from, new Route(socket, target, ufrag));
       socket.addBuffer(copy);
       return;
     }
