@@ -24,7 +24,8 @@ final class GatewayLoadRelay implements LoadRelay {
     // never the ports of anything else this JVM started.
     int rtpPorts = 4 * calls + 100;
     int rtpMin = Ports.freeRange(rtpPorts);
-    JsonObject media = new JsonObject().put("webrtcPort", Ports.free())
+    int webrtc = Ports.free();
+    JsonObject media = new JsonObject().put("webrtcPort", webrtc).put("iceTcpPort", webrtc)
         .put("rtpPortMin", rtpMin).put("rtpPortMax", rtpMin + rtpPorts - 1).put("timeoutSec", 60);
     GatewayConfig cfg = GatewayConfig.of(new JsonObject().put("media", media));
     MediaFixture.await(vertx.deployVerticle(new MediaRelayVerticle(), new DeploymentOptions().setConfig(cfg.json())));
