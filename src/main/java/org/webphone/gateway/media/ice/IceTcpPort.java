@@ -341,7 +341,7 @@ public final class IceTcpPort implements CandidateHarvester, AutoCloseable {
 
   private void refuse(TcpLink l, String why) {
     junk.incrementAndGet();
-    LOG.info("ICE-TCP connection from {} closed: {}", l.remote(), why);
+    LOG.debug("ICE-TCP connection from {} closed: {}", l.remote(), why);
     l.close();
   }
 
@@ -349,7 +349,7 @@ public final class IceTcpPort implements CandidateHarvester, AutoCloseable {
     for (TcpLink l : links.values()) {
       if (!l.accepted() && l.open() && now - l.firstStunDeadline() > 0) {
         idleClosed.incrementAndGet();
-        LOG.info("ICE-TCP connection from {} closed: no valid STUN within {} ms", l.remote(), limits.firstStunMs());
+        LOG.debug("ICE-TCP connection from {} closed: no valid STUN within {} ms", l.remote(), limits.firstStunMs());
         l.close();
       }
     }
