@@ -26,6 +26,7 @@ final class GatewayLoadRelay implements LoadRelay {
     int rtpMin = Ports.freeRange(rtpPorts);
     int webrtc = Ports.free();
     JsonObject media = new JsonObject().put("webrtcPort", webrtc).put("iceTcpPort", webrtc)
+        .put("iceTcpConnectionsPerAddress", 100_000)
         .put("rtpPortMin", rtpMin).put("rtpPortMax", rtpMin + rtpPorts - 1).put("timeoutSec", 60);
     GatewayConfig cfg = GatewayConfig.of(new JsonObject().put("media", media));
     MediaFixture.await(vertx.deployVerticle(new MediaRelayVerticle(), new DeploymentOptions().setConfig(cfg.json())));
