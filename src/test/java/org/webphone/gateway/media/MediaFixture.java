@@ -183,6 +183,7 @@ final class MediaFixture implements AutoCloseable {
     assertEquals(0, s.getInteger("dtlsSessions"), "DTLS sessions: " + s);
     assertEquals(s.getInteger("dtlsSessions"), s.getInteger("dtlsThreads"), "the old name carries the same count");
     assertEquals(0, s.getInteger("rtcpTasks"), "RTCP timer tasks: " + s);
+    assertEquals(0, s.getInteger("iceTcpConnections"), "ICE-TCP connections (freed with their agents): " + s);
   }
 
   static <T> T await(Future<T> f) throws Exception {

@@ -26,7 +26,8 @@ import org.ice4j.util.Buffer;
  *
  * <p>Threading: {@link Listener#onPacket} runs on the WebRTC port's reader thread that carries this
  * browser's address ({@code media-webrtc-rx-<n>}, shared with the other browsers hashed to it, see
- * {@link WebRtcPort}), or on ice4j's single receive thread when the port could not be shared;
+ * {@link WebRtcPort}), or on ice4j's single receive thread when the port could not be shared, or, for a
+ * browser on ICE-TCP, on the ICE-TCP port's thread {@code media-icetcp} ({@link IceTcpPort});
  * {@link Listener#onState} runs on ice4j's agent threads. Both must hand off quickly and never block.
  */
 public final class IceLeg implements AutoCloseable {
@@ -171,8 +172,9 @@ public final class IceLeg implements AutoCloseable {
 
   /**
    * Sends media ({@code view}'s position to limit) to the browser's address on the selected pair, from the
-   * node's WebRTC port, without ice4j's per-packet work; through ice4j when the port has no media channel.
-   * Returns false when ICE has not completed or the socket's send buffer was full (the packet is dropped).
+   * node's WebRTC port, without ice4j's per-packet work; through ice4j when the port has no media channel; on
+   * the connection itself, one RFC 4571 frame, when the selected pair is ICE-TCP. Returns false when ICE has not
+   * completed or the socket's send buffer was full (the packet is dropped).
    */
   public boolean sendMedia(ByteBuffer view) throws IOException {
     InetSocketAddress to = selectedRemote;

@@ -331,7 +331,12 @@ public final class IceTcpPort implements CandidateHarvester, AutoCloseable {
     }
     pending.decrementAndGet();
     handedToIce4j.incrementAndGet();
-    l.accept(target, c, b, off, len);
+    try {
+      l.accept(target, c, b, off, len);
+    } catch (RuntimeException e) {
+      LOG.warn("ICE-TCP connection from {} not handed to its agent: {}", l.remote(), e.toString());
+      l.close();
+    }
   }
 
   private static boolean isStun(byte[] b, int off, int len) {
