@@ -106,6 +106,40 @@ class IceTcpPortTest {
     relayBothWaysOverIceTcp();
   }
 
+  @Test
+  void aTcpConnectionBesideTheUdpPairIsClosedWhenIceCompletesOverUdp(Vertx vertx) throws Exception {
+    // Browsers open a TCP connection to the passive candidate while their UDP checks run; once ICE completed on
+    // UDP it must not hold an ice4j thread for the rest of the call.
+    f = new MediaFixture(vertx, new JsonObject());
+    SyntheticBrowser browser = f.own(new SyntheticBrowser());
+    f.listen("s-udp");
+    String offer = browser.offer();
+    JsonObject created = f.request(Addresses.MEDIA_CREATE, new JsonObject().put("callId", "udp1")
+        .put("sessionId", "s-udp").put("browserOffer", offer));
+    String answer = created.getString("browserAnswer");
+    Sdp.Media audio = Sdp.parse(answer).audio();
+    String browserUfrag = Sdp.parse(offer).attr(Sdp.parse(offer).audio(), "ice-ufrag");
+    byte[] check = StunMessages.bindingRequest(Sdp.parse(answer).attr(audio, "ice-ufrag") + ":" + browserUfrag,
+        Sdp.parse(answer).attr(audio, "ice-pwd"), 7);
+    try (Socket beside = open(f.webrtcPort)) {
+      beside.getOutputStream().write(frame(check));
+      Eventually.until(Duration.ofSeconds(5), "the connection handed to the call's agent",
+          () -> f.status().getInteger("iceTcpThreads") == 2);
+      f.request(Addresses.MEDIA_PBX_SDP, new JsonObject().put("callId", "udp1").put("sdp",
+          f.pbxSdp(1, "0 101", "sendrecv")));
+      browser.connect(answer);
+      f.awaitEvent("connected", 5);
+      assertClosedAfterItsReplies(beside, 5000, "the TCP connection beside the selected UDP pair");
+      Eventually.until(Duration.ofSeconds(3), "no ICE-TCP connection or ice4j thread left in the UDP call", () -> {
+        JsonObject st = f.status();
+        return st.getInteger("iceTcpConnections") == 0 && st.getInteger("iceTcpThreads") == 1;
+      });
+    }
+    browser.sendRtp(0, MediaRelayVerticleTest.payload(1));
+    assertNotNull(f.pbxReceive(), "the call goes on over UDP");
+    f.closeAndAssertNothingLeaks("udp1");
+  }
+
   /** A call whose browser reaches the gateway only over ICE-TCP: audio both ways, then nothing left. */
   private void relayBothWaysOverIceTcp() throws Exception {
     SyntheticBrowser browser = f.own(new SyntheticBrowser().overIceTcp());
@@ -158,6 +192,22 @@ class IceTcpPortTest {
     InputStream in = s.getInputStream();
     try {
       assertEquals(-1, in.read(), what + ": the gateway sent something instead of closing");
+    } catch (SocketException reset) {
+      // closed with unread bytes: a reset is a close too
+    } catch (SocketTimeoutException e) {
+      throw new AssertionError(what + ": still open after " + ms + " ms");
+    }
+  }
+
+  /** Reads what the gateway sends (ice4j's STUN replies and checks) until it closes the connection. */
+  private static void assertClosedAfterItsReplies(Socket s, int ms, String what) throws IOException {
+    s.setSoTimeout(ms);
+    InputStream in = s.getInputStream();
+    byte[] b = new byte[2048];
+    try {
+      while (in.read(b) >= 0) {
+        // STUN frames of the call's agent, ignored
+      }
     } catch (SocketException reset) {
       // closed with unread bytes: a reset is a close too
     } catch (SocketTimeoutException e) {

@@ -88,6 +88,9 @@ public final class IceLeg implements AutoCloseable {
               TransportAddress ta = pair.getRemoteCandidate().getTransportAddress();
               select(pair, new InetSocketAddress(ta.getAddress(), ta.getPort()));
             }
+            if (service.tcp() != null) {
+              service.tcp().closeUnselected(agent.getLocalUfrag(), selectedTcp);
+            }
           }
           listener.onState(s);
         }

@@ -139,6 +139,24 @@ public final class IceTcpPort implements CandidateHarvester, AutoCloseable {
     candidates.remove(ufrag);
   }
 
+  /**
+   * Closes the connections handed to the leg of {@code ufrag} except {@code keep} (its selected pair's, or
+   * null): once ICE completed ice4j uses no other, and each would hold an ice4j thread for the whole call
+   * (browsers open one beside their UDP pair). On ice4j's agent thread.
+   */
+  void closeUnselected(String ufrag, TcpLink keep) {
+    TcpHostCandidate c = candidates.get(ufrag);
+    if (c == null) {
+      return;
+    }
+    for (TcpLink l : links.values()) {
+      if (l != keep && l.candidate() == c) {
+        LOG.debug("ICE-TCP connection from {} closed: ICE completed on another pair", l.remote());
+        l.close();
+      }
+    }
+  }
+
   /** The connection from {@code remote} handed to an agent, or null. */
   TcpLink link(InetSocketAddress remote) {
     TcpLink l = links.get(remote);

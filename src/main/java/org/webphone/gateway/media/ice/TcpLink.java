@@ -45,6 +45,7 @@ final class TcpLink {
   private ByteBuffer backlog;
   private SelectionKey key;
   private volatile WebRtcPort.Target target;
+  private volatile TcpHostCandidate candidate;
   private volatile boolean accepted;
   private volatile boolean open = true;
 
@@ -85,6 +86,11 @@ final class TcpLink {
     return open;
   }
 
+  /** The leg's candidate it was handed to, or null before. */
+  TcpHostCandidate candidate() {
+    return candidate;
+  }
+
   WebRtcPort.Target target() {
     return target;
   }
@@ -94,13 +100,14 @@ final class TcpLink {
    * Connector starts, so it is the first thing ice4j reads (what ice4j's own listener does with a push-back
    * socket). On the port's thread.
    */
-  void accept(WebRtcPort.Target t, TcpHostCandidate candidate, byte[] b, int off, int len) {
+  void accept(WebRtcPort.Target t, TcpHostCandidate c, byte[] b, int off, int len) {
     target = t;
+    candidate = c;
     accepted = true;
     toIce4j(b, off, len);
     Ice4jSocket s = new Ice4jSocket();
-    candidate.addSocket(s);
-    candidate.getStunStack().addSocket(s);
+    c.addSocket(s);
+    c.getStunStack().addSocket(s);
   }
 
   /** A STUN frame for ice4j (copied); dropped when ice4j is behind, as a full UDP socket would. */
