@@ -104,7 +104,7 @@ RTP_BASE=$(even_range $((RTP_PORTS * (PROCS > 0 ? PROCS : 1))))
 node_env() { # ports of node $1, HTTP on $2, the admin surface (full /health, /metrics) on $3
   local rtp=$((RTP_BASE + ($1 - 1) * RTP_PORTS))
   echo WEBPHONE_NODE_ID="gw-$1" WEBPHONE_HTTP_PORT="$2" WEBPHONE_HTTP_ADMIN_PORT="$3" WEBPHONE_SIP_PORT="$(free_port)" \
-    WEBPHONE_MEDIA_WEBRTC_PORT="$(free_port)" WEBPHONE_MEDIA_RTP_PORT_MIN="$rtp" \
+    WEBPHONE_MEDIA_WEBRTC_PORT="$(free_port)" WEBPHONE_MEDIA_ICE_TCP_PORT="$(free_port)" WEBPHONE_MEDIA_RTP_PORT_MIN="$rtp" \
     WEBPHONE_MEDIA_RTP_PORT_MAX="$((rtp + RTP_PORTS - 1))"
 }
 # BENCH_GC: the collector of every JVM (default ParallelGC); BENCH_GC_LOG=1 writes each JVM's GC log.

@@ -259,6 +259,9 @@ public final class GatewayConfig {
     positive("media.dtlsHandshakeTimeoutMs", 100, 60000);
     positive("media.dtlsMaxHandshakes", 1, 1024);
     positive("media.dtlsHandshakesPerAddress", 1, 1024);
+    iceTcpPort();
+    positive("media.iceTcpFirstStunTimeoutMs", 100, 60000);
+    positive("media.iceTcpConnectionsPerAddress", 1, 100_000);
     positive("pool.leaseTtlSec", 3, 3600);
     positive("pool.maxWaiting", 0, 1_000_000);
     positive("dial.maxLength", 1, 128);
@@ -362,6 +365,29 @@ public final class GatewayConfig {
     int p = getInt(key);
     if (p < (zeroAllowed ? 0 : 1) || p > 65535) {
       throw new ConfigException(key, "must be a port " + (zeroAllowed ? "0" : "1") + "..65535, got " + p);
+    }
+  }
+
+  /**
+   * {@code media.iceTcpPort}: 0 (off) or 1024..65535; below 1024 only 80 or 443 with a public announced address,
+   * because Chromium drops remote candidates on ports below 1024 other than 80/443, and 80/443 on private ones.
+   */
+  private void iceTcpPort() {
+    port("media.iceTcpPort", true);
+    int p = getInt("media.iceTcpPort");
+    if (p == 0 || p >= 1024) {
+      return;
+    }
+    if (p != 80 && p != 443) {
+      throw new ConfigException("media.iceTcpPort", "must be 0, 1024..65535, or 80/443 with a public "
+          + "media.announcedAddress (browsers ignore candidates on other ports below 1024), got " + p);
+    }
+    java.net.InetAddress a = IpRanges.literal(mediaAnnouncedAddress());
+    if (a == null || a.isLoopbackAddress() || a.isSiteLocalAddress() || a.isLinkLocalAddress()
+        || a.isAnyLocalAddress() || IpRanges.parse(List.of("100.64.0.0/10")).contains(a)) {
+      throw new ConfigException("media.iceTcpPort", p + " needs a public IP address as media.announcedAddress "
+          + "(browsers ignore candidates on port " + p + " of a private address), got \"" + mediaAnnouncedAddress()
+          + "\"");
     }
   }
 

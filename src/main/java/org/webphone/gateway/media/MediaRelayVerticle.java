@@ -22,6 +22,7 @@ import org.webphone.gateway.config.IpRanges;
 import org.webphone.gateway.media.dtls.DtlsHandshakePool;
 import org.webphone.gateway.media.dtls.DtlsIdentity;
 import org.webphone.gateway.media.ice.IceService;
+import org.webphone.gateway.media.ice.IceTcpPort;
 import org.webphone.gateway.media.rtp.RtcpMetrics;
 import org.webphone.gateway.media.rtp.RtcpScheduler;
 import org.webphone.gateway.media.rtp.RtpIoLoop;
@@ -80,6 +81,8 @@ public final class MediaRelayVerticle extends VerticleBase {
           new DtlsHandshakePool.Limits(cfg.getInt("media.dtlsMaxHandshakes"),
               cfg.getInt("media.dtlsHandshakesPerAddress"), cfg.getInt("media.dtlsHelloTimeoutMs")));
       try {
+        ice.listenTcp(cfg.getInt("media.iceTcpPort"), new IceTcpPort.Limits(cfg.getInt("media.iceTcpFirstStunTimeoutMs"),
+            cfg.getInt("media.iceTcpConnectionsPerAddress")));
         RtpPorts ports = new RtpPorts(InetAddress.getByName(bind), cfg.getInt("media.rtpPortMin"),
             cfg.getInt("media.rtpPortMax"));
         RtpIoLoop loop = new RtpIoLoop("media-rtp-io");
@@ -548,6 +551,7 @@ public final class MediaRelayVerticle extends VerticleBase {
         .put(Fields.RTP_REGISTRATIONS, rt.loop().registrations())
         .put(Fields.RTCP_TASKS, rt.rtcp().liveTasks())
         .put(Fields.WEBRTC_PORT, rt.ice().port())
+        .mergeIn(iceTcpStatus(rt.ice().tcp()))
         .put(Fields.FINGERPRINT, rt.identity().fingerprint())
         .put(Fields.COUNTERS, total.toJson());
     String callId = m.body() == null ? null : text(m.body(), Fields.CALL_ID);
@@ -558,6 +562,17 @@ public final class MediaRelayVerticle extends VerticleBase {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  /** The ICE-TCP port's live counts and refusals (all 0, port 0, when it is off). */
+  private static JsonObject iceTcpStatus(IceTcpPort t) {
+    return new JsonObject().put(Fields.ICE_TCP_PORT, t == null ? 0 : t.port())
+        .put(Fields.ICE_TCP_CONNECTIONS, t == null ? 0 : t.connections())
+        .put(Fields.ICE_TCP_PENDING, t == null ? 0 : t.pending())
+        .put(Fields.ICE_TCP_THREADS, t == null ? 0 : t.ice4jThreads() + t.readerThreads())
+        .put(Fields.ICE_TCP_JUNK, t == null ? 0 : t.junk())
+        .put(Fields.ICE_TCP_IDLE_CLOSED, t == null ? 0 : t.idleClosed())
+        .put(Fields.ICE_TCP_OVER_CAP, t == null ? 0 : t.overCap());
+  }
 
   private void checkTimeouts() {
     long now = System.nanoTime();

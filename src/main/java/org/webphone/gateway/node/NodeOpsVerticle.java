@@ -52,6 +52,10 @@ public final class NodeOpsVerticle extends VerticleBase {
       {"webphone.node.sip.registered", Addresses.SIP_STATUS, Fields.REGISTERED},
       {"webphone.node.sip.calls", Addresses.SIP_STATUS, Fields.CALLS},
       {"webphone.node.media.sessions", Addresses.MEDIA_STATUS, Fields.SESSIONS},
+      {"webphone.node.media.ice.tcp.connections", Addresses.MEDIA_STATUS, Fields.ICE_TCP_CONNECTIONS},
+      {"webphone.node.media.ice.tcp.junk", Addresses.MEDIA_STATUS, Fields.ICE_TCP_JUNK},
+      {"webphone.node.media.ice.tcp.idle.closed", Addresses.MEDIA_STATUS, Fields.ICE_TCP_IDLE_CLOSED},
+      {"webphone.node.media.ice.tcp.over.cap", Addresses.MEDIA_STATUS, Fields.ICE_TCP_OVER_CAP},
   };
 
   private final Map<String, Double> values = new ConcurrentHashMap<>();

@@ -86,6 +86,23 @@ class GatewayConfigTest {
     assertKey("--config", () -> load(f, Map.of()));
   }
 
+  @Test
+  void theIceTcpPortIsAtLeast1024Or80And443OnlyWithAPublicAnnouncedAddress() {
+    // Chromium ignores remote candidates on ports below 1024 other than 80/443, and 80/443 on private addresses.
+    assertKey("media.iceTcpPort", () -> load(null, Map.of("WEBPHONE_MEDIA_ICE_TCP_PORT", "1023")));
+    assertKey("media.iceTcpPort", () -> load(null, Map.of("WEBPHONE_MEDIA_ICE_TCP_PORT", "443")));
+    assertKey("media.iceTcpPort", () -> load(null, Map.of("WEBPHONE_MEDIA_ICE_TCP_PORT", "443",
+        "WEBPHONE_MEDIA_ANNOUNCED_ADDRESS", "192.168.1.10")));
+    assertKey("media.iceTcpPort", () -> load(null, Map.of("WEBPHONE_MEDIA_ICE_TCP_PORT", "80",
+        "WEBPHONE_MEDIA_ANNOUNCED_ADDRESS", "100.64.0.1")));
+    assertKey("media.iceTcpPort", () -> load(null, Map.of("WEBPHONE_MEDIA_ICE_TCP_PORT", "443",
+        "WEBPHONE_MEDIA_ANNOUNCED_ADDRESS", "media.example.com")));
+    assertEquals(443, load(null, Map.of("WEBPHONE_MEDIA_ICE_TCP_PORT", "443", "WEBPHONE_MEDIA_ANNOUNCED_ADDRESS",
+        "203.0.113.7")).getInt("media.iceTcpPort"));
+    assertEquals(0, load(null, Map.of("WEBPHONE_MEDIA_ICE_TCP_PORT", "0")).getInt("media.iceTcpPort"), "0 = off");
+    assertEquals(10000, load(null, Map.of()).getInt("media.iceTcpPort"), "on by default");
+  }
+
   private static void assertKey(String key, Runnable r) {
     ConfigException e = assertThrows(ConfigException.class, r::run);
     assertEquals(key, e.key(), e.getMessage());

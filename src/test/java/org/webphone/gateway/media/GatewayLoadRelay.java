@@ -26,7 +26,9 @@ final class GatewayLoadRelay implements LoadRelay {
     // never the ports of anything else this JVM started.
     int rtpPorts = 4 * calls + 100;
     int rtpMin = Ports.freeRange(rtpPorts);
-    JsonObject media = new JsonObject().put("webrtcPort", Ports.free())
+    int webrtc = Ports.free();
+    JsonObject media = new JsonObject().put("webrtcPort", webrtc).put("iceTcpPort", webrtc)
+        .put("iceTcpConnectionsPerAddress", 100_000)
         .put("rtpPortMin", rtpMin).put("rtpPortMax", rtpMin + rtpPorts - 1).put("timeoutSec", 60)
         .put("pbxSrtp", pbxSrtp).put("pbxSrtpOverPlainSip", pbxSrtp);
     GatewayConfig cfg = GatewayConfig.of(new JsonObject().put("media", media));

@@ -45,7 +45,7 @@ final class MediaFixture implements AutoCloseable {
   /** @param nodeId the node id in the verticle's config (names its metrics registry), or null */
   MediaFixture(Vertx vertx, JsonObject mediaOverrides, String nodeId) throws Exception {
     this.vertx = vertx;
-    JsonObject media = new JsonObject().put("webrtcPort", webrtcPort).put("rtpPortMin", rtpMin)
+    JsonObject media = new JsonObject().put("webrtcPort", webrtcPort).put("iceTcpPort", webrtcPort).put("rtpPortMin", rtpMin)
         .put("rtpPortMax", rtpMin + 19).mergeIn(mediaOverrides);
     GatewayConfig cfg = GatewayConfig.of(new JsonObject().put("media", media));
     JsonObject json = cfg.json();
@@ -183,6 +183,7 @@ final class MediaFixture implements AutoCloseable {
     assertEquals(0, s.getInteger("dtlsSessions"), "DTLS sessions: " + s);
     assertEquals(s.getInteger("dtlsSessions"), s.getInteger("dtlsThreads"), "the old name carries the same count");
     assertEquals(0, s.getInteger("rtcpTasks"), "RTCP timer tasks: " + s);
+    assertEquals(0, s.getInteger("iceTcpConnections"), "ICE-TCP connections (freed with their agents): " + s);
   }
 
   static <T> T await(Future<T> f) throws Exception {

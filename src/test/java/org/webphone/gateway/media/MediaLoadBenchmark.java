@@ -25,6 +25,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * gateway's threads only, not the load generator's) and GC.
  *
  * <p>Run: {@code bench/media-load.sh 100 200} (arguments: call counts; window {@code JAVA_OPTS=-Dseconds=20}).
+ * {@code -Dtransports=udp,tcp} runs each call count over UDP, then with every browser on ICE-TCP (RFC 4571
+ * frames on one TCP connection each; bench/ice-tcp-vs-udp.sh), in the same JVM one after the other.
  */
 public final class MediaLoadBenchmark {
   public static void main(String[] args) throws Exception {
@@ -42,8 +44,12 @@ public final class MediaLoadBenchmark {
     System.out.printf("machine: %d cores, %s, Java %s%n", Runtime.getRuntime().availableProcessors(),
         System.getProperty("os.name") + " " + System.getProperty("os.version"), System.getProperty("java.version"));
     try {
-      for (int n : sizes) {
-        run(n, seconds);
+      for (String transport : System.getProperty("transports", "udp").split(",")) {
+        overTcp = "tcp".equals(transport.trim());
+        for (int n : sizes) {
+          System.out.println("transport: " + (overTcp ? "ICE-TCP" : "UDP"));
+          run(n, seconds);
+        }
       }
     } catch (Exception e) {
       e.printStackTrace();
@@ -51,6 +57,9 @@ public final class MediaLoadBenchmark {
     }
     System.exit(0);
   }
+
+  /** Every synthetic browser of the next run uses ICE-TCP instead of UDP. */
+  static boolean overTcp;
 
   static LoadRelay relay(int calls) throws Exception {
     String which = System.getProperty("relay", "gateway");
@@ -93,6 +102,9 @@ public final class MediaLoadBenchmark {
       String callId = "load-" + run + "-" + i;
       pending.add(setup.submit(() -> {
         SyntheticBrowser c = new SyntheticBrowser(clientLoop);
+        if (overTcp) {
+          c.overIceTcp();
+        }
         // Both relays then run SRTP_AES128_CM_HMAC_SHA1_80 (ours offers nothing else; rtpengine prefers GCM).
         c.offerAeadGcm = false;
         c.connect(relay.open(callId, c.offer(), pbxAnswer));

@@ -46,7 +46,7 @@ class GatewayNodeTest {
         .put("http", new JsonObject().put("port", ports.http()).put("adminPort", ports.admin()))
         .put("sip", new JsonObject().put("port", ports.sip()))
         .put("demo", new JsonObject().put("port", ports.demo()))
-        .put("media", new JsonObject().put("webrtcPort", ports.webrtc()).put("rtpPortMin", ports.rtpMin())
+        .put("media", new JsonObject().put("webrtcPort", ports.webrtc()).put("iceTcpPort", ports.webrtc()).put("rtpPortMin", ports.rtpMin())
             .put("rtpPortMax", ports.rtpMin() + 1))
         .put("shutdown", new JsonObject().put("graceSec", 5));
     node = new GatewayNode(GatewayConfig.of(overrides));

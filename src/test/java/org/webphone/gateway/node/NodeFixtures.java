@@ -31,6 +31,7 @@ final class NodeFixtures {
       env.put("WEBPHONE_SIP_PORT", Integer.toString(sip));
       env.put("WEBPHONE_DEMO_PORT", Integer.toString(demo));
       env.put("WEBPHONE_MEDIA_WEBRTC_PORT", Integer.toString(webrtc));
+      env.put("WEBPHONE_MEDIA_ICE_TCP_PORT", Integer.toString(webrtc));
       env.put("WEBPHONE_MEDIA_RTP_PORT_MIN", Integer.toString(rtpMin));
       env.put("WEBPHONE_MEDIA_RTP_PORT_MAX", Integer.toString(rtpMin + 1));
       return env;

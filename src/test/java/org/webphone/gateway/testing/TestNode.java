@@ -32,11 +32,13 @@ public final class TestNode implements AutoCloseable {
 
   private static TestNode startOnce(JsonObject overrides) throws Exception {
     int rtp = Ports.free(true);
+    // Free for UDP and TCP: the ICE-TCP port takes the same number (never the default 10000 of another node).
+    int webrtc = Ports.free();
     JsonObject base = new JsonObject()
         .put("http", new JsonObject().put("port", Ports.free()).put("adminPort", Ports.free()))
         .put("sip", new JsonObject().put("port", Ports.free()))
         .put("demo", new JsonObject().put("port", Ports.free()))
-        .put("media", new JsonObject().put("webrtcPort", Ports.free()).put("rtpPortMin", rtp)
+        .put("media", new JsonObject().put("webrtcPort", webrtc).put("iceTcpPort", webrtc).put("rtpPortMin", rtp)
             .put("rtpPortMax", Math.min(65535, rtp + 199)))
         .put("shutdown", new JsonObject().put("graceSec", 5));
     GatewayConfig cfg = GatewayConfig.of(base.mergeIn(overrides, true));

@@ -86,6 +86,13 @@ public final class Fields {
   public static final String RTP_REGISTRATIONS = "rtpRegistrations";
   public static final String RTCP_TASKS = "rtcpTasks";
   public static final String WEBRTC_PORT = "webrtcPort";
+  public static final String ICE_TCP_PORT = "iceTcpPort";
+  public static final String ICE_TCP_CONNECTIONS = "iceTcpConnections";
+  public static final String ICE_TCP_PENDING = "iceTcpPending";
+  public static final String ICE_TCP_THREADS = "iceTcpThreads";
+  public static final String ICE_TCP_JUNK = "iceTcpJunk";
+  public static final String ICE_TCP_IDLE_CLOSED = "iceTcpIdleClosed";
+  public static final String ICE_TCP_OVER_CAP = "iceTcpOverCap";
   public static final String FINGERPRINT = "fingerprint";
   public static final String COUNTERS = "counters";
   public static final String SESSION = "session";

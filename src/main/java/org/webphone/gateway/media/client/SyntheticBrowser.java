@@ -110,6 +110,9 @@ public final class SyntheticBrowser implements AutoCloseable {
   public volatile byte[] lastWire;
   private volatile boolean closed;
   private volatile InetSocketAddress gateway;
+  /** ICE-TCP mode ({@link #overIceTcp}): the connection to the gateway's passive candidate, once connected. */
+  private boolean overTcp;
+  private volatile IceTcpClient tcp;
   private volatile String remoteUfrag;
   private volatile String remotePwd;
   private DTLSTransport dtls;
@@ -207,7 +210,22 @@ public final class SyntheticBrowser implements AutoCloseable {
   /** One Binding Request with the given credentials (e.g. a stale ufrag after a restart). */
   public void sendCheck(String gatewayUfrag, String ourUfrag, String gatewayPwd) throws IOException {
     byte[] req = StunMessages.bindingRequest(gatewayUfrag + ":" + ourUfrag, gatewayPwd, tieBreaker);
-    channel.send(ByteBuffer.wrap(req), gateway);
+    out(ByteBuffer.wrap(req), gateway);
+  }
+
+  /**
+   * ICE-TCP instead of UDP: {@link #connect} then opens a TCP connection to the answer's {@code tcp} candidate
+   * and sends everything over it (RFC 4571 frames), as a browser whose UDP is blocked does. Call before it.
+   */
+  public SyntheticBrowser overIceTcp() {
+    overTcp = true;
+    return this;
+  }
+
+  /** To the gateway on the selected path: our UDP socket, or the ICE-TCP connection in ICE-TCP mode. */
+  private boolean out(ByteBuffer b, InetSocketAddress to) throws IOException {
+    IceTcpClient t = tcp;
+    return t != null ? t.send(b) : channel.send(b, to) > 0;
   }
 
   /** Takes the gateway's answer, runs ICE then the DTLS client handshake; blocking, bounded. */
@@ -227,8 +245,13 @@ public final class SyntheticBrowser implements AutoCloseable {
     remoteUfrag = sdp.attr(audio, "ice-ufrag");
     remotePwd = sdp.attr(audio, "ice-pwd");
     iceDone = new CountDownLatch(1);
-    IceCandidate c = IceCandidate.parse(audio.attrs("candidate").get(0));
+    IceCandidate c = audio.attrs("candidate").stream().map(IceCandidate::parse)
+        .filter(x -> x != null && x.transport().equals(overTcp ? "tcp" : "udp")).findFirst()
+        .orElseThrow(() -> new IllegalStateException("no " + (overTcp ? "tcp" : "udp") + " candidate in " + answer));
     gateway = new InetSocketAddress(InetAddress.getByName(c.ip()), c.port());
+    if (overTcp && tcp == null) {
+      tcp = new IceTcpClient(gateway, this::onPacket);
+    }
     // Up to 15 s: the first ice4j agent of a JVM takes seconds on a busy 2-core machine.
     for (int i = 0; i < 150 && iceDone.getCount() > 0; i++) {
       sendCheck();
@@ -294,7 +317,7 @@ public final class SyntheticBrowser implements AutoCloseable {
       throw new IllegalStateException("protect failed");
     }
     byte[] wire = java.util.Arrays.copyOf(txBuf.getBuffer(), txBuf.getLength());
-    channel.send(ByteBuffer.wrap(wire), gateway);
+    out(ByteBuffer.wrap(wire), gateway);
     lastWire = wire;
     return wire;
   }
@@ -322,7 +345,7 @@ public final class SyntheticBrowser implements AutoCloseable {
       txView = ByteBuffer.wrap(txBuf.getBuffer());
     }
     txView.clear().limit(txBuf.getLength());
-    return channel.send(txView, gateway) > 0;
+    return out(txView, gateway);
   }
 
   /** Leaves out the next {@code packets} RTP packets (sequence numbers and timestamps move on): loss. */
@@ -343,13 +366,13 @@ public final class SyntheticBrowser implements AutoCloseable {
       throw new IllegalStateException("SRTCP protect failed");
     }
     byte[] wire = java.util.Arrays.copyOf(rtcpTx.getBuffer(), rtcpTx.getLength());
-    channel.send(ByteBuffer.wrap(wire), gateway);
+    out(ByteBuffer.wrap(wire), gateway);
     return wire;
   }
 
   /** Sends bytes as they are on the selected pair (junk, replays). */
   public void sendRaw(byte[] data) throws IOException {
-    channel.send(ByteBuffer.wrap(data), gateway);
+    out(ByteBuffer.wrap(data), gateway);
   }
 
   public InetSocketAddress localAddress() {
@@ -367,7 +390,7 @@ public final class SyntheticBrowser implements AutoCloseable {
       if (type == 0x0001) {
         byte[] resp = StunMessages.bindingSuccess(java.util.Arrays.copyOf(d, len), from, pwd);
         try {
-          channel.send(ByteBuffer.wrap(resp), from);
+          out(ByteBuffer.wrap(resp), from);
         } catch (IOException ignored) {
           // the gateway retransmits its check
         }
@@ -439,6 +462,9 @@ public final class SyntheticBrowser implements AutoCloseable {
       }
     }
     closed = true;
+    if (tcp != null) {
+      tcp.close();
+    }
     try {
       channel.close();
     } catch (IOException ignored) {
@@ -555,7 +581,7 @@ public final class SyntheticBrowser implements AutoCloseable {
 
     @Override
     public void send(byte[] buf, int off, int len) throws IOException {
-      channel.send(ByteBuffer.wrap(buf, off, len), gateway);
+      out(ByteBuffer.wrap(buf, off, len), gateway);
     }
 
     @Override

@@ -26,7 +26,8 @@ import org.ice4j.util.Buffer;
  *
  * <p>Threading: {@link Listener#onPacket} runs on the WebRTC port's reader thread that carries this
  * browser's address ({@code media-webrtc-rx-<n>}, shared with the other browsers hashed to it, see
- * {@link WebRtcPort}), or on ice4j's single receive thread when the port could not be shared;
+ * {@link WebRtcPort}), or on ice4j's single receive thread when the port could not be shared, or, for a
+ * browser on ICE-TCP, on the ICE-TCP port's thread {@code media-icetcp} ({@link IceTcpPort});
  * {@link Listener#onState} runs on ice4j's agent threads. Both must hand off quickly and never block.
  */
 public final class IceLeg implements AutoCloseable {
@@ -46,6 +47,8 @@ public final class IceLeg implements AutoCloseable {
   private final Component component;
   private final AtomicBoolean freed = new AtomicBoolean();
   private volatile InetSocketAddress selectedRemote;
+  /** The selected pair's ICE-TCP connection; null while the pair is UDP (or none). */
+  private volatile TcpLink selectedTcp;
   private WebRtcPort.Target target;
 
   /** Creates the agent and starts connectivity checks; blocking (harvesting), call from a worker. */
@@ -58,6 +61,9 @@ public final class IceLeg implements AutoCloseable {
       agent.setControlling(false);
       agent.setUseDynamicPorts(false);
       agent.addCandidateHarvester(service.harvester());
+      if (service.tcp() != null) {
+        agent.addCandidateHarvester(service.tcp());
+      }
       IceMediaStream stream = agent.createMediaStream("audio");
       component = agent.createComponent(stream, KeepAliveStrategy.SELECTED_ONLY, false);
       component.setBufferCallback((Buffer buf) -> {
@@ -71,13 +77,19 @@ public final class IceLeg implements AutoCloseable {
       });
       target = listener::onPacket;
       service.harvester().register(agent.getLocalUfrag(), target);
+      if (service.tcp() != null) {
+        service.tcp().register(agent.getLocalUfrag(), target);
+      }
       agent.addStateChangeListener((PropertyChangeEvent e) -> {
         if (e.getNewValue() instanceof IceProcessingState s) {
           if (s == IceProcessingState.COMPLETED) {
             CandidatePair pair = component.getSelectedPair();
             if (pair != null) {
               TransportAddress ta = pair.getRemoteCandidate().getTransportAddress();
-              selectedRemote = new InetSocketAddress(ta.getAddress(), ta.getPort());
+              select(pair, new InetSocketAddress(ta.getAddress(), ta.getPort()));
+            }
+            if (service.tcp() != null) {
+              service.tcp().closeUnselected(agent.getLocalUfrag(), selectedTcp);
             }
           }
           listener.onState(s);
@@ -104,12 +116,23 @@ public final class IceLeg implements AutoCloseable {
     return agent.getLocalPassword();
   }
 
-  /** The candidate lines for the answer, with the announced address in place of the bound one. */
+  /**
+   * The candidate lines for the answer, with the announced address in place of the bound one; the ICE-TCP
+   * candidate as {@code tcp ... tcptype passive} (RFC 6544).
+   */
   public List<String> localCandidateLines() {
     return component.getLocalCandidates().stream()
-        .map((LocalCandidate c) -> c.getFoundation() + " 1 udp " + c.getPriority() + " "
-            + service.announcedAddress() + " " + c.getTransportAddress().getPort() + " typ host")
+        .map((LocalCandidate c) -> c.getFoundation() + " 1 " + (c.getTransport() == Transport.TCP ? "tcp" : "udp")
+            + " " + c.getPriority() + " " + service.announcedAddress() + " " + c.getTransportAddress().getPort()
+            + " typ host" + (c.getTransport() == Transport.TCP ? " tcptype passive" : ""))
         .toList();
+  }
+
+  /** Records the selected pair's remote address and, for an ICE-TCP pair, its connection (for sending). */
+  private void select(CandidatePair pair, InetSocketAddress remote) {
+    IceTcpPort tcp = service.tcp();
+    selectedTcp = tcp != null && pair.getLocalCandidate().getTransport() == Transport.TCP ? tcp.link(remote) : null;
+    selectedRemote = remote;
   }
 
   /** The browser's address on the selected pair; null until ICE completed. Packets from elsewhere are junk. */
@@ -136,26 +159,34 @@ public final class IceLeg implements AutoCloseable {
     }
     TransportAddress ta = pair.getRemoteCandidate().getTransportAddress();
     if (ta.getPort() == f.getPort() && ta.getAddress().equals(f.getAddress())) {
-      selectedRemote = f;
+      select(pair, f);
       return true;
     }
     return false;
   }
 
-  /** Sends on the selected pair; throws until ICE has validated a pair. Non-blocking UDP send. */
+  /**
+   * Sends on the selected pair; throws until ICE has validated a pair. Non-blocking (UDP, or our framed
+   * non-blocking write on an ICE-TCP pair).
+   */
   public void send(byte[] data, int off, int len) throws IOException {
     component.send(data, off, len);
   }
 
   /**
    * Sends media ({@code view}'s position to limit) to the browser's address on the selected pair, from the
-   * node's WebRTC port, without ice4j's per-packet work; through ice4j when the port has no media channel.
-   * Returns false when ICE has not completed or the socket's send buffer was full (the packet is dropped).
+   * node's WebRTC port, without ice4j's per-packet work; through ice4j when the port has no media channel; on
+   * the connection itself, one RFC 4571 frame, when the selected pair is ICE-TCP. Returns false when ICE has not
+   * completed or the socket's send buffer was full (the packet is dropped).
    */
   public boolean sendMedia(ByteBuffer view) throws IOException {
     InetSocketAddress to = selectedRemote;
     if (to == null) {
       return false;
+    }
+    TcpLink link = selectedTcp;
+    if (link != null) {
+      return link.send(view);
     }
     DatagramChannel ch = service.mediaChannel();
     if (ch == null) {
@@ -171,6 +202,9 @@ public final class IceLeg implements AutoCloseable {
     if (freed.compareAndSet(false, true)) {
       if (target != null) {
         service.harvester().unregister(agent.getLocalUfrag(), target);
+        if (service.tcp() != null) {
+          service.tcp().unregister(agent.getLocalUfrag());
+        }
       }
       agent.free();
       service.agentFreed();

@@ -61,6 +61,7 @@ public final class IceService implements AutoCloseable {
   private final int port;
   private final AtomicInteger liveAgents = new AtomicInteger();
   private final DtlsHandshakePool dtlsPool;
+  private volatile IceTcpPort tcp;
 
   /**
    * Binds the port; blocking, call from a worker thread.
@@ -153,6 +154,22 @@ public final class IceService implements AutoCloseable {
     return harvester.unknownUfragRequests();
   }
 
+  /**
+   * Opens the node's ICE-TCP port beside the UDP one (RFC 6544 passive; {@code port} 0 = none): every agent
+   * created afterwards also gets a {@code tcptype passive} host candidate on it. Blocking, call from a worker,
+   * before the first leg.
+   */
+  public void listenTcp(int port, IceTcpPort.Limits limits) throws IOException {
+    if (port > 0) {
+      tcp = new IceTcpPort(harvester.getLocalAddress().getAddress().getHostAddress(), port, limits);
+    }
+  }
+
+  /** The ICE-TCP port, or null when there is none. */
+  public IceTcpPort tcp() {
+    return tcp;
+  }
+
   /** ICE agents created and not yet freed. */
   public int liveAgents() {
     return liveAgents.get();
@@ -168,6 +185,9 @@ public final class IceService implements AutoCloseable {
 
   @Override
   public void close() {
+    if (tcp != null) {
+      tcp.close();
+    }
     dtlsPool.close();
     harvester.close();
     closeQuietly(mediaChannel);

@@ -175,11 +175,16 @@ final class WebRtcPort extends SinglePortUdpHarvester {
 
   /** The local ufrag of a Binding Request (the USERNAME attribute before ':'), or null. */
   private static String getUfragOf(byte[] b, int len) {
-    if (((b[0] & 0xFF) << 8 | (b[1] & 0xFF)) != 0x0001) {
+    return ufragOf(b, 0, len);
+  }
+
+  /** The same at {@code off} (an RFC 4571 frame inside a TCP read buffer). */
+  static String ufragOf(byte[] b, int off, int len) {
+    if (((b[off] & 0xFF) << 8 | (b[off + 1] & 0xFF)) != 0x0001) {
       return null;
     }
-    int end = Math.min(len, 20 + ((b[2] & 0xFF) << 8 | (b[3] & 0xFF)));
-    for (int p = 20; p + 4 <= end; ) {
+    int end = off + Math.min(len, 20 + ((b[off + 2] & 0xFF) << 8 | (b[off + 3] & 0xFF)));
+    for (int p = off + 20; p + 4 <= end; ) {
       int type = (b[p] & 0xFF) << 8 | (b[p + 1] & 0xFF);
       int alen = (b[p + 2] & 0xFF) << 8 | (b[p + 3] & 0xFF);
       if (p + 4 + alen > end) {
