@@ -403,6 +403,15 @@ public final class MediaRelayVerticle extends VerticleBase {
       m.fail(ErrorCode.BAD_SDP.code(), e.getMessage());
       return;
     }
+    WebRtcLeg current = s.browserLeg();
+    if (current != null && current.sameFingerprint(offer) && current.sameIceCredentials(offer)) {
+      // Offer with unchanged ICE credentials and fingerprint (a codec, DTMF or direction change): the agent
+      // and the DTLS association stay; the answer repeats our credentials, candidates and fingerprint.
+      s.negotiated(s.codec(), offer.telephoneEvent(), s.pbxTe());
+      LOG.info("call={} browser re-offer without ICE restart: leg kept", s.callId());
+      m.reply(new JsonObject().put(Fields.BROWSER_ANSWER, s.browserAnswer(offer, current)));
+      return;
+    }
     vertx.executeBlocking(() -> newLeg(s, offer)).onComplete(ar -> {
       if (ar.failed()) {
         m.fail(ErrorCode.INTERNAL.code(), "browser leg rebuild failed: " + ar.cause().getMessage());

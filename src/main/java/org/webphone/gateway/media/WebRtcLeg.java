@@ -45,6 +45,10 @@ final class WebRtcLeg implements AutoCloseable {
   private ByteBuffer txView;
   private volatile SrtpKeys keys;
   private volatile boolean closed;
+  /** The browser's ICE credentials and certificate fingerprint as its latest accepted offer states them. */
+  private volatile String remoteUfrag;
+  private volatile String remotePwd;
+  private final String remoteFingerprint;
 
   /** Builds the agent and starts ICE; blocking, call from a worker. */
   WebRtcLeg(MediaSession session, NodeMediaResources rt, MediaSdp.BrowserOffer offer, Events events)
@@ -52,6 +56,9 @@ final class WebRtcLeg implements AutoCloseable {
     this.callId = session.callId();
     this.session = session;
     this.counters = session.counters();
+    this.remoteUfrag = offer.ufrag();
+    this.remotePwd = offer.pwd();
+    this.remoteFingerprint = offer.fingerprint();
     this.dtls = new DtlsLeg(callId, rt.identity(), offer.fingerprint(), rt.handshakeTimeoutMs(), rt.dtlsThreads(),
         rt.aeadGcm(), rt.ice().dtlsPool(), this::sendRaw,
         new DtlsLeg.Listener() {
@@ -85,6 +92,19 @@ final class WebRtcLeg implements AutoCloseable {
         receive(b, off, len, from);
       }
     });
+  }
+
+  /**
+   * Whether {@code offer} keeps this leg's ICE session: the same ufrag and password (RFC 8839 section 4.4.1.1:
+   * an offer that changes either restarts ICE).
+   */
+  boolean sameIceCredentials(MediaSdp.BrowserOffer offer) {
+    return offer.ufrag().equals(remoteUfrag) && offer.pwd().equals(remotePwd);
+  }
+
+  /** Whether {@code offer} keeps this leg's DTLS association (RFC 8842 section 5: same certificate fingerprint). */
+  boolean sameFingerprint(MediaSdp.BrowserOffer offer) {
+    return offer.fingerprint().equalsIgnoreCase(remoteFingerprint);
   }
 
   String localUfrag() {
