@@ -303,6 +303,13 @@ final class CallControl {
       owner.send(answer(c.id, ev.getString(Fields.SDP)));
       return;
     }
+    if (state.equals(SessionEvent.MEDIA_RENEGOTIATE)) {
+      LOG.info("call={} line={} the PBX chose {}: asking the page for a new offer", c.id, owner.lineId(),
+          ev.getString(Fields.CODEC));
+      owner.send(ServerEvent.call(ServerEvent.RENEGOTIATE, c.id)
+          .put(ServerEventFields.CODEC, ev.getString(Fields.CODEC)));
+      return;
+    }
     owner.send(ServerEvent.call(ServerEvent.MEDIA_STATE, c.id).put(ServerEventFields.STATE, state)
         .put(ServerEventFields.REASON, ev.getString(Fields.REASON)));
     if (state.equals(SessionEvent.MEDIA_FAILED) || state.equals(SessionEvent.MEDIA_TIMEOUT)) {

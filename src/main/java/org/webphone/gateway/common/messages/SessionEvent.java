@@ -5,6 +5,7 @@ import static org.webphone.gateway.common.messages.Fields.ACCOUNT_ID;
 import static org.webphone.gateway.common.messages.Fields.ANSWER_NANOS;
 import static org.webphone.gateway.common.messages.Fields.CALL_ID;
 import static org.webphone.gateway.common.messages.Fields.CODE;
+import static org.webphone.gateway.common.messages.Fields.CODEC;
 import static org.webphone.gateway.common.messages.Fields.DIGIT;
 import static org.webphone.gateway.common.messages.Fields.DIRECTION;
 import static org.webphone.gateway.common.messages.Fields.DISPLAY_NAME;
@@ -38,8 +39,11 @@ public enum SessionEvent {
   DTMF("dtmf", CALL_ID, DIGIT, SOURCE),
   /** sip: a transfer's progress, the status line of the PBX's NOTIFY. */
   TRANSFER("transfer", CALL_ID, CODE, REASON),
-  /** media: the browser's answer ({@code state} answer, {@code sdp}) or the media's state ({@code MEDIA_*}, reason). */
-  MEDIA("media", CALL_ID, STATE, SDP, REASON),
+  /**
+   * media: the browser's answer ({@code state} answer, {@code sdp}), a request for the browser's re-offer
+   * ({@code state} renegotiate, {@code codec} the PBX chose) or the media's state ({@code MEDIA_*}, reason).
+   */
+  MEDIA("media", CALL_ID, STATE, SDP, REASON, CODEC),
   /** pool: the waiting session's new place in line. */
   QUEUE("queue", SESSION_ID, POSITION),
   /** pool, sent as a request: an account granted from the waiting line; a reply {accepted: false} gives it back. */
@@ -56,6 +60,8 @@ public enum SessionEvent {
   /** {@link #MEDIA} states. */
   public static final String MEDIA_ANSWER = "answer";
   public static final String MEDIA_CONNECTED = "connected";
+  /** The PBX chose a codec the browser leg was not answered with: the page must re-offer on its PeerConnection. */
+  public static final String MEDIA_RENEGOTIATE = "renegotiate";
   public static final String MEDIA_FAILED = "failed";
   public static final String MEDIA_TIMEOUT = "timeout";
   public static final String MEDIA_CLOSED = "closed";

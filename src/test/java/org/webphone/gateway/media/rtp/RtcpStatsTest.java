@@ -78,8 +78,8 @@ class RtcpStatsTest {
   void jitterIsZeroForPerfectPacingAndNearTheSwingForAlternatingArrivals() {
     RtcpStats even = new RtcpStats();
     RtcpStats swinging = new RtcpStats();
-    even.jitterPayloadType(0);
-    swinging.jitterPayloadType(0);
+    even.jitterPayloadType(0, 8000);
+    swinging.jitterPayloadType(0, 8000);
     long t = 0;
     for (int i = 0; i < 400; i++) {
       even.received(rtp(i, 160L * i, 3), 0, 20 * MS * i);
@@ -90,7 +90,7 @@ class RtcpStatsTest {
     assertEquals(0, even.jitter());
     assertTrue(swinging.jitter() >= 75 && swinging.jitter() <= 80, "jitter " + swinging.jitter());
     RtcpStats dtmf = new RtcpStats();
-    dtmf.jitterPayloadType(0);
+    dtmf.jitterPayloadType(0, 8000);
     for (int i = 0; i < 50; i++) {
       byte[] p = rtp(i, 8000, 3);
       Rtp.setPayloadType(p, 0, 101);
