@@ -238,7 +238,7 @@ class MediaSdpGoldenTest {
             : "none"),
         "relay session after media.session.pbx-sdp:",
         "pbxAddress=" + s.getString("pbxAddress"),
-        "codec=" + s.getInteger("codec"),
+        "codec=" + s.getString("codec"),
         "hold=" + s.getBoolean("hold"),
         "pbxSrtp=" + s.getBoolean("pbxSrtp"));
     golden.assertMatches(expected, taken, "Expected: what the relay took from " + answerFile + " in"
