@@ -360,9 +360,12 @@ final class MediaSession {
     lastDtmfEndTs = ts;
     int event = b[Rtp.HEADER] & 0xFF;
     if (event < DTMF_DIGITS.length()) {
+      // The duration counts units of the telephone-event's clock, the codec's (RFC 4733 section 2.5.1.1).
+      int duration = ((b[Rtp.HEADER + 2] & 0xFF) << 8) | (b[Rtp.HEADER + 3] & 0xFF);
       rt.events().emit(sessionId, SessionEvent.DTMF.json().put(Fields.CALL_ID, callId)
           .put(Fields.DIGIT, String.valueOf(DTMF_DIGITS.charAt(event)))
-          .put(Fields.SOURCE, SessionEvent.DTMF_RFC4733));
+          .put(Fields.SOURCE, SessionEvent.DTMF_RFC4733)
+          .put(Fields.DURATION_MS, duration * 1000L / codec.clockRate()));
     }
   }
 

@@ -322,7 +322,11 @@ final class CallControl {
   void onDtmf(JsonObject ev) {
     Call c = ofEvent(ev);
     if (c != null) {
-      owner.send(ServerEvent.call(ServerEvent.DTMF, c.id).put(ServerEventFields.DIGIT, ev.getString(Fields.DIGIT)));
+      JsonObject e = ServerEvent.call(ServerEvent.DTMF, c.id).put(ServerEventFields.DIGIT, ev.getString(Fields.DIGIT));
+      if (ev.getValue(Fields.DURATION_MS) != null) {
+        e.put(ServerEventFields.DURATION_MS, ev.getValue(Fields.DURATION_MS));
+      }
+      owner.send(e);
     }
   }
 

@@ -8,6 +8,7 @@ import static org.webphone.gateway.common.messages.Fields.CODE;
 import static org.webphone.gateway.common.messages.Fields.CODEC;
 import static org.webphone.gateway.common.messages.Fields.DIGIT;
 import static org.webphone.gateway.common.messages.Fields.DIRECTION;
+import static org.webphone.gateway.common.messages.Fields.DURATION_MS;
 import static org.webphone.gateway.common.messages.Fields.DISPLAY_NAME;
 import static org.webphone.gateway.common.messages.Fields.ERROR;
 import static org.webphone.gateway.common.messages.Fields.FROM;
@@ -36,7 +37,7 @@ public enum SessionEvent {
   /** sip: the call's new {@code CallState}; {@code error} with failures, {@code answerNanos} on an outgoing InCall. */
   CALL_STATE("callState", LINE_ID, CALL_ID, STATE, DIRECTION, CODE, REASON, ERROR, ANSWER_NANOS),
   /** sip (INFO) or media (RFC 4733, {@code source}): one digit the PBX sent. */
-  DTMF("dtmf", CALL_ID, DIGIT, SOURCE),
+  DTMF("dtmf", CALL_ID, DIGIT, SOURCE, DURATION_MS),
   /** sip: a transfer's progress, the status line of the PBX's NOTIFY. */
   TRANSFER("transfer", CALL_ID, CODE, REASON),
   /**
