@@ -56,7 +56,8 @@ class WidebandRelayTest {
   }
 
   @Test
-  void anIncomingOpusCallPassesOpusThroughAndCountsDtmfAndJitterOnThe48kHzClock(Vertx vertx) throws Exception {
+  void anIncomingOpusCallPassesOpusThroughCountsDtmfAndJitterOnThe48kHzClockAndACallWithoutACommonCodecIsRefused(
+      Vertx vertx) throws Exception {
     f = new MediaFixture(vertx, new JsonObject());
     SyntheticBrowser browser = f.own(new SyntheticBrowser());
     f.listen("w1");
@@ -105,12 +106,8 @@ class WidebandRelayTest {
     }
     f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "op1"));
     f.assertNothingLeaks();
-  }
 
-  @Test
-  void aPbxOfferWithoutACodecTheBrowserHasIsRefusedClearly(Vertx vertx) throws Exception {
-    f = new MediaFixture(vertx, new JsonObject());
-    SyntheticBrowser browser = f.own(new SyntheticBrowser());
+    // A PBX offer without a codec the browser has is refused with a clear error, and leaves nothing behind.
     String g729 = f.pbxSdp(1, "18", "sendrecv").replace("a=sendrecv", "a=rtpmap:18 G729/8000\r\na=sendrecv");
     assertEquals(306, f.failure(Addresses.MEDIA_CREATE, new JsonObject().put("callId", "op2").put("sessionId", "w2")
         .put("browserOffer", browser.offer()).put("pbxOffer", g729)));
