@@ -166,7 +166,7 @@ public record CallCodec(String name, int clockRate, int channels, int browserPt,
     return -1;
   }
 
-  /** The first of {@code formats} with the encoding of {@code f}, or null. */
+  /** The first of {@code formats} with the encoding of {@code codec}, or null. */
   static Format find(List<Format> formats, CallCodec codec) {
     for (Format f : formats) {
       if (codec.sameEncoding(f)) {

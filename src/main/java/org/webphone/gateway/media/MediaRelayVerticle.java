@@ -425,7 +425,8 @@ public final class MediaRelayVerticle extends VerticleBase {
       return;
     }
     boolean switchBrowser = !codec.name().equals(s.codec().name()) && s.browserLeg() != null;
-    s.pbxChose(codec, browserTe, pbxTe, switchBrowser);
+    CallCodec.Format offered = CallCodec.find(s.pbxChoices(), codec);
+    s.pbxChose(codec, offered == null ? -1 : offered.pt(), browserTe, pbxTe, switchBrowser);
     LOG.info("call={} the PBX chose {}{}", s.callId(), codec.label(),
         switchBrowser ? ": asking the page to re-offer" : "");
     if (switchBrowser) {

@@ -60,6 +60,11 @@ final class MediaSession {
    * re-offer is answered with it: meanwhile neither direction can be passed through, so both are dropped.
    */
   private volatile boolean browserPending;
+  /**
+   * The payload type our offer gave the codec when the PBX's answer gave it another: RFC 3264 section 5.1 has
+   * each side send with the numbers the other's SDP uses, so the PBX may send with ours; -1 when the same.
+   */
+  private volatile int pbxOfferedPt = -1;
   /** The codec the browser leg was answered with, while {@link #browserPending}. */
   private volatile CallCodec browserWas;
   /** What our first offer to the PBX lists (outgoing calls), until its answer fixes the codec; else null. */
@@ -172,7 +177,8 @@ final class MediaSession {
    * The PBX's answer fixed the codec: our later offers list only it; {@code browserPending} says whether the
    * browser leg must be re-offered onto it first.
    */
-  void pbxChose(CallCodec chosen, int browserTe, int pbxTe, boolean browserPending) {
+  void pbxChose(CallCodec chosen, int offeredPt, int browserTe, int pbxTe, boolean browserPending) {
+    pbxOfferedPt = offeredPt == chosen.pbxPt() ? -1 : offeredPt;
     pbxChoices = null;
     browserWas = codec;
     this.browserPending = browserPending;
@@ -320,7 +326,7 @@ final class MediaSession {
     }
     int pt = Rtp.payloadType(b, 0);
     CallCodec c = codec;
-    if (pt == c.pbxPt() && !browserPending) {
+    if ((pt == c.pbxPt() || pt == pbxOfferedPt) && !browserPending) {
       if (c.browserPt() != pt) {
         Rtp.setPayloadType(b, 0, c.browserPt());
       }

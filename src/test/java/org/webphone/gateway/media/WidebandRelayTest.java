@@ -49,6 +49,45 @@ class WidebandRelayTest {
             + BROWSER_TE48 + " telephone-event/48000\r\na=rtpmap:126 telephone-event/8000");
   }
 
+  @Test
+  void anOutgoingCallThePbxAnswersOnOpusAtAnotherPayloadTypeMovesTheKeptBrowserLegToOpus(Vertx vertx)
+      throws Exception {
+    f = new MediaFixture(vertx, new JsonObject());
+    SyntheticBrowser browser = f.own(new SyntheticBrowser());
+    f.listen("w3");
+    String offer = browserOffer(browser);
+    JsonObject created = f.request(Addresses.MEDIA_CREATE, new JsonObject().put("callId", "op3")
+        .put("sessionId", "w3").put("browserOffer", offer));
+    assertTrue(created.getString("browserAnswer").contains("a=rtpmap:0 PCMU/8000"), "the browser leg starts on G.711");
+    int rtpPort = Sdp.parse(created.getString("pbxSdp")).audio().port;
+    browser.connect(created.getString("browserAnswer"));
+    f.awaitEvent("connected", 5);
+    // The PBX answers Opus at 107 although we offered it at 111 (RFC 3264 lets it: it sends with our 111).
+    f.request(Addresses.MEDIA_PBX_SDP, new JsonObject().put("callId", "op3").put("sdp", pbxOpusOffer()));
+    assertEquals("opus/48000/2", f.awaitEvent("renegotiate", 5).getString("codec"));
+    assertTrue(f.sessionStatus("op3").getBoolean("codecPending"));
+    // The page's new offer on the same PeerConnection: same ICE credentials and fingerprint.
+    String answer = f.request(Addresses.MEDIA_BROWSER_OFFER, new JsonObject().put("callId", "op3")
+        .put("browserOffer", offer)).getString("browserAnswer");
+    assertTrue(answer.contains("m=audio " + Sdp.parse(answer).audio().port + " UDP/TLS/RTP/SAVPF " + BROWSER_OPUS
+        + " " + BROWSER_TE48 + "\r\n"), answer);
+    assertEquals(false, f.sessionStatus("op3").getBoolean("codecPending"));
+
+    browser.sendRtp(BROWSER_OPUS, payload(7));
+    byte[] got = f.pbxReceive();
+    assertNotNull(got, "Opus reaches the PBX on the kept DTLS association");
+    assertEquals(PBX_OPUS, Rtp.payloadType(got, 0));
+    f.pbxSend(rtp(PBX_OPUS, 1, 0, 0x7e57, payload(8)), rtpPort);
+    f.pbxSend(rtp(BROWSER_OPUS, 2, 960, 0x7e57, payload(9)), rtpPort);
+    for (int i = 0; i < 2; i++) {
+      byte[] back = browser.received.poll(3, TimeUnit.SECONDS);
+      assertNotNull(back, "packet " + i + " from the PBX");
+      assertEquals(BROWSER_OPUS, Rtp.payloadType(back, 0));
+    }
+    f.request(Addresses.MEDIA_CLOSE, new JsonObject().put("callId", "op3"));
+    f.assertNothingLeaks();
+  }
+
   private String pbxOpusOffer() {
     return f.pbxSdp(1, PBX_OPUS + " 0 " + PBX_TE, "sendrecv").replace("a=sendrecv", "a=rtpmap:" + PBX_OPUS
         + " opus/48000/2\r\na=fmtp:" + PBX_OPUS + " useinbandfec=1\r\na=rtpmap:" + PBX_TE
