@@ -11,6 +11,7 @@ web-phone .wp { border:1px solid #c9d1d9; border-radius:12px; padding:12px; back
 web-phone [role=status] { font-weight:600; min-height:1.4em; }
 web-phone .wp-detail { font-size:.85em; color:#57606a; min-height:1.2em; }
 web-phone .wp-timer { font-variant-numeric:tabular-nums; color:#57606a; float:right; }
+web-phone .wp-codec { font-size:.75em; color:#57606a; float:right; margin-right:8px; line-height:1.9; }
 web-phone input.wp-number { width:100%; box-sizing:border-box; font-size:1.4em; padding:6px 8px; margin:8px 0; border:1px solid #8c959f; border-radius:8px; }
 web-phone .wp-keys { display:grid; grid-template-columns:repeat(3,1fr); gap:6px; }
 web-phone button { font:inherit; padding:10px 0; border-radius:8px; border:1px solid #8c959f; background:#f6f8fa; cursor:pointer; touch-action:manipulation; }
@@ -50,6 +51,7 @@ export function buildPhone(host) {
   addStyle();
   const root = el('div', { class: 'wp' });
   const timer = el('span', { class: 'wp-timer', 'aria-label': 'Call time' }, '');
+  const codec = el('span', { class: 'wp-codec', 'aria-label': 'Codec' }, '');
   const status = el('div', { role: 'status', 'aria-live': 'polite', class: 'wp-status' }, 'Connecting');
   const detail = el('div', { class: 'wp-detail' }, '');
   const number = el('input', {
@@ -84,9 +86,9 @@ export function buildPhone(host) {
   settings.appendChild(meter);
   const remote = el('audio', { autoplay: '' });
   const ring = el('audio', {});
-  root.append(timer, status, detail, number, keys, main, extra, settings, remote, ring);
+  root.append(timer, codec, status, detail, number, keys, main, extra, settings, remote, ring);
   host.replaceChildren(root);
-  return { root, status, detail, timer, number, keyButtons, call, hangup, hold, mute, mic, speaker, ringer, meter, remote, ring };
+  return { root, status, detail, timer, codec, number, keyButtons, call, hangup, hold, mute, mic, speaker, ringer, meter, remote, ring };
 }
 
 /** Click-to-call: one button, the status, and the hidden audio elements. */
@@ -97,9 +99,10 @@ export function buildClickToCall(host, label) {
   const status = el('div', { role: 'status', 'aria-live': 'polite', class: 'wp-status' }, '');
   const detail = el('div', { class: 'wp-detail' }, '');
   const timer = el('span', { class: 'wp-timer', 'aria-label': 'Call time' }, '');
+  const codec = el('span', { class: 'wp-codec', 'aria-label': 'Codec' }, '');
   const remote = el('audio', { autoplay: '' });
   const ring = el('audio', {});
-  root.append(button, timer, status, detail, remote, ring);
+  root.append(button, timer, codec, status, detail, remote, ring);
   host.replaceChildren(root);
-  return { root, button, status, detail, timer, remote, ring };
+  return { root, button, status, detail, timer, codec, remote, ring };
 }

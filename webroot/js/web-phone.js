@@ -17,6 +17,27 @@ const RESTORE_WAIT_MS = 4000;
 /** A restart that has not connected by then is tried again (the network may still have been down). */
 const RESTART_RETRY_MS = 4000;
 
+const STABLE_WAIT_MS = 4000;
+
+/** The codec an answer SDP picked: the rtpmap of the audio m-line's first format (opus/48000/2, PCMU/8000). */
+function answeredCodec(sdp) {
+  const m = /^m=audio \d+ \S+ (\d+)/m.exec(sdp || '');
+  if (!m) return '';
+  const map = new RegExp('^a=rtpmap:' + m[1] + ' (\\S+)', 'm').exec(sdp);
+  return map ? map[1] : { 0: 'PCMU/8000', 8: 'PCMA/8000', 9: 'G722/8000' }[m[1]] || '';
+}
+
+/** Resolves once no offer/answer is in progress on pc (bounded: a stuck exchange must not hang the call). */
+function stable(pc, waitMs) {
+  return new Promise((resolve) => {
+    if (pc.signalingState === 'stable') { resolve(); return; }
+    const done = () => { clearTimeout(t); pc.removeEventListener('signalingstatechange', check); resolve(); };
+    const check = () => { if (pc.signalingState === 'stable' || pc.signalingState === 'closed') done(); };
+    const t = setTimeout(done, waitMs);
+    pc.addEventListener('signalingstatechange', check);
+  });
+}
+
 /** Resolves when the peer connection is connected, or after waitMs (the status must not hang). */
 function connected(pc, waitMs) {
   return new Promise((resolve) => {
@@ -65,6 +86,7 @@ class WebPhone extends HTMLElement {
     on('OnSetReadyStatus', this.onReady);
     on('OnCallRequest', this.onCallRequest);
     on('Answer', this.onAnswer);
+    on('OnRenegotiate', this.onRenegotiate);
     on('OnCallErrorOccurred', (f) => { this.lastError = f; });
     on('OnCallStateChanged', this.onCallState);
     on('OnInCall', () => this.startTimer());
@@ -138,6 +160,7 @@ class WebPhone extends HTMLElement {
     try {
       const pc = this.pc;
       await pc.setRemoteDescription({ type: 'answer', sdp: f.sdp });
+      this.showCodec(answeredCodec(f.sdp));
       const call = this.call;
       if (call && call.restoring) {
         await connected(pc, RESTORE_WAIT_MS);
@@ -149,6 +172,23 @@ class WebPhone extends HTMLElement {
     } catch (e) {
       this.status('Call ended', 'Media failed: ' + e.message);
       this.hangUp();
+    }
+  }
+
+  /**
+   * The PBX chose a codec (Opus, G.722) other than the one this leg was answered with: a new offer on the
+   * same PeerConnection (same ICE credentials and DTLS, so the audio path stays), answered by `Answer`.
+   */
+  async onRenegotiate(f) {
+    const pc = this.pc;
+    if (!pc || !this.call || this.call.id !== f.callId) return;
+    try {
+      await stable(pc, STABLE_WAIT_MS);
+      if (this.pc !== pc) return;
+      const sdp = await completeOffer(pc);
+      await this.client.request('Offer', { callId: f.callId, sdp });
+    } catch (e) {
+      this.detail('Could not switch to ' + f.codec + ': ' + (e.message || e));
     }
   }
 
@@ -362,6 +402,13 @@ class WebPhone extends HTMLElement {
     this.ringtone.stop();
     if (this.v.remote) this.v.remote.srcObject = null;
     this.stopTimer();
+    this.showCodec('');
+  }
+
+  /** The call's codec next to the status (opus/48000/2 for wideband pass-through, PCMU/8000 for G.711). */
+  showCodec(codec) {
+    this.codec = codec;
+    if (this.v.codec) this.v.codec.textContent = codec;
   }
 
   async fillDevices() {

@@ -231,6 +231,33 @@ Content-Length: 0
 ]]></send>
 ''' + resp(200, 'OK', sdp()).replace('[last_CSeq:]', 'CSeq: 1 INVITE') + RECV_ACK + RECV_BYE_OK)
 
+def codec_sdp(formats, attrs):
+    return """v=0
+o=sipp 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP %s
+%s
+a=sendrecv
+""" % (formats, '\n'.join('a=' + x for x in attrs))
+
+# Wideband answers for the gateway's outgoing calls (its offer lists the browser's Opus 111 and G.722 first).
+for fname, doc, title, formats, attrs in [
+    ('uas-answer-opus.xml', 'answers Opus at the offered payload type 111 with telephone-event/48000 and echoes the RTP '
+     '(run with -rtp_echo); waits for the BYE.', 'answer opus', '111 110',
+     ['rtpmap:111 opus/48000/2', 'fmtp:111 useinbandfec=1', 'rtpmap:110 telephone-event/48000', 'fmtp:110 0-16']),
+    ('uas-answer-g722.xml', 'answers G.722 (payload type 9) with telephone-event/8000 and echoes the RTP '
+     '(run with -rtp_echo); waits for the BYE.', 'answer g722', '9 101',
+     ['rtpmap:9 G722/8000', 'rtpmap:101 telephone-event/8000', 'fmtp:101 0-16']),
+    ('uas-answer-opus-odd.xml', 'answers Opus with an rtpmap lacking the channel count and fmtp values RFC 7587 does '
+     'not allow (maxplaybackrate=abc, stereo=2), echoes the RTP (run with -rtp_echo); waits for the BYE.',
+     'answer opus odd fmtp', '111 110',
+     ['rtpmap:111 opus/48000', 'fmtp:111 maxplaybackrate=abc;stereo=2;useinbandfec=1', 'rtpmap:110 telephone-event/48000']),
+]:
+    files[fname] = (doc, title, resp(100,'Trying') + resp(180,'Ringing') + '  <pause milliseconds="100" />\n'
+        + resp(200,'OK',codec_sdp(formats, attrs)) + RECV_ACK + RECV_BYE_OK)
+
 for name,(doc,title,body) in files.items():
     open(name,'w').write(HEAD.format(doc=doc,name=title) + body + TAIL)
 print(list(files))

@@ -9,7 +9,7 @@ import org.webphone.gateway.common.messages.Fields;
 
 /**
  * DTMF toward the PBX as RFC 4733 telephone-events, in the RTP stream of the call (same SSRC, sequence
- * numbers interleaved with the audio). Each digit lasts 100 ms: one packet every 20 ms with a growing
+ * numbers interleaved with the audio), on the codec's RTP clock. Each digit lasts 100 ms: one packet every 20 ms with a growing
  * duration, then the end packet three times (RFC 4733 §2.5.1.4), then a 50 ms gap. Digits are paced by one
  * Vert.x timer per command; DTMF is rare, so this is not a per-packet path.
  */
@@ -19,7 +19,6 @@ final class MediaDtmf {
   private static final int TICK_MS = 20;
   private static final int TONE_TICKS = 5;
   private static final int STEPS_PER_DIGIT = TONE_TICKS + 3 + 3;
-  private static final int SAMPLES_PER_TICK = 160;
 
   private MediaDtmf() {
   }
@@ -45,6 +44,8 @@ final class MediaDtmf {
       m.fail(ErrorCode.BAD_FIELD.code(), "the call has no telephone-event negotiated with the PBX");
       return;
     }
+    // Durations count units of the telephone-event's clock, which is the codec's (Opus: 960 per 20 ms).
+    int unitsPerTick = s.codec().unitsPerMs() * TICK_MS;
     int[] step = {0};
     long[] ts = {0};
     vertx.setPeriodic(1, TICK_MS, id -> {
@@ -60,9 +61,9 @@ final class MediaDtmf {
         ts[0] = s.dtmfTimestamp();
       }
       if (k < TONE_TICKS) {
-        s.sendDtmfPacket(event, ts[0], (k + 1) * SAMPLES_PER_TICK, k == 0, false);
+        s.sendDtmfPacket(event, ts[0], (k + 1) * unitsPerTick, k == 0, false);
       } else if (k < TONE_TICKS + 3) {
-        s.sendDtmfPacket(event, ts[0], TONE_TICKS * SAMPLES_PER_TICK, false, true);
+        s.sendDtmfPacket(event, ts[0], TONE_TICKS * unitsPerTick, false, true);
       }
       // remaining steps of the digit: the gap before the next one
     });

@@ -180,21 +180,25 @@ public final class MediaRelayVerticle extends VerticleBase {
     }
     MediaSdp.BrowserOffer offer;
     MediaSdp.PbxMedia pbxOffer = null;
-    int codec;
+    CallCodec codec;
+    int browserTe;
     int pbxTe;
+    java.util.List<CallCodec.Format> choices = null;
     try {
       offer = MediaSdp.parseBrowserOffer(offerText);
       if (b.getValue(Fields.PBX_OFFER) != null) {
         pbxOffer = MediaSdp.parsePbx(text(b, Fields.PBX_OFFER) == null ? "" : text(b, Fields.PBX_OFFER));
-        codec = pbxOffer.g711().stream().filter(offer.g711()::contains).findFirst()
-            .orElseThrow(() -> new IllegalArgumentException("no common G.711 codec between the PBX and the browser"));
-        pbxTe = offer.telephoneEvent() >= 0 ? pbxOffer.telephoneEvent() : -1;
+        codec = CodecNegotiation.forIncoming(offer, pbxOffer);
+        browserTe = CallCodec.telephoneEvent(offer.formats(), codec.clockRate());
+        pbxTe = browserTe >= 0 ? CallCodec.telephoneEvent(pbxOffer.formats(), codec.clockRate()) : -1;
         if (pbxOffer.savp() && pbxOffer.rtp() != null) {
           SdesCrypto.chooseFromOffer(pbxOffer.crypto());
         }
       } else {
-        codec = offer.g711().contains(MediaSdp.PCMU) ? MediaSdp.PCMU : MediaSdp.PCMA;
-        pbxTe = offer.telephoneEvent() >= 0 ? MediaSdp.PBX_TE_PT : -1;
+        codec = CallCodec.g711(offer.g711().contains(MediaSdp.PCMU) ? MediaSdp.PCMU : MediaSdp.PCMA);
+        browserTe = offer.telephoneEvent();
+        pbxTe = browserTe >= 0 ? MediaSdp.PBX_TE_PT : -1;
+        choices = CodecNegotiation.pbxChoices(offer, codec.pbxPt(), pbxTe);
       }
     } catch (IllegalArgumentException e) {
       LOG.info("call={} refused SDP: {}", callId, e.getMessage());
@@ -203,14 +207,15 @@ public final class MediaRelayVerticle extends VerticleBase {
     }
     creating.put(callId, false);
     MediaSdp.PbxMedia pbx = pbxOffer;
+    Negotiated neg = new Negotiated(codec, browserTe, pbxTe, choices);
     if (Boolean.TRUE.equals(b.getValue(Fields.ANSWER_LATER))) {
-      createAnswerLater(m, callId, sessionId, codec, offer, pbxTe, pbx);
+      createAnswerLater(m, callId, sessionId, neg, offer, pbx);
       return;
     }
     // Unordered: creates of different calls run side by side on the worker pool instead of queueing
     // behind each other (each builds an ICE agent); nothing here depends on another call's create.
     vertx.executeBlocking(() -> {
-      MediaSession s = newSession(callId, sessionId, codec, offer, pbxTe, pbx);
+      MediaSession s = newSession(callId, sessionId, neg, offer, pbx);
       if (s != null) {
         try {
           s.replaceBrowserLeg(newLeg(s, offer));
@@ -247,11 +252,11 @@ public final class MediaRelayVerticle extends VerticleBase {
    * plain objects. Only the browser leg's ICE agent (ice4j: its own STUN stack, threads) is built on a worker;
    * its answer follows as an event.
    */
-  private void createAnswerLater(Message<JsonObject> m, String callId, String sessionId, int codec,
-                                 MediaSdp.BrowserOffer offer, int pbxTe, MediaSdp.PbxMedia pbx) {
+  private void createAnswerLater(Message<JsonObject> m, String callId, String sessionId, Negotiated neg,
+                                 MediaSdp.BrowserOffer offer, MediaSdp.PbxMedia pbx) {
     MediaSession s;
     try {
-      s = newSession(callId, sessionId, codec, offer, pbxTe, pbx);
+      s = newSession(callId, sessionId, neg, offer, pbx);
     } catch (RuntimeException e) {
       createFailed(m, callId, e);
       return;
@@ -264,15 +269,21 @@ public final class MediaRelayVerticle extends VerticleBase {
     vertx.executeBlocking(() -> newLeg(s, offer), false).onComplete(ar -> browserLegMade(s, ar, offer));
   }
 
+  /** What a create decided: the codec, telephone-event per leg, and what to offer the PBX (outgoing calls). */
+  private record Negotiated(CallCodec codec, int browserTe, int pbxTe, java.util.List<CallCodec.Format> choices) {
+  }
+
   /** The call's session with its RTP port pair bound, or null when no pair is free. */
-  private MediaSession newSession(String callId, String sessionId, int codec, MediaSdp.BrowserOffer offer,
-                                  int pbxTe, MediaSdp.PbxMedia pbx) {
+  private MediaSession newSession(String callId, String sessionId, Negotiated neg, MediaSdp.BrowserOffer offer,
+                                  MediaSdp.PbxMedia pbx) {
     RtpPorts.Pair ports = rt.ports().allocate();
     if (ports == null) {
       return null;
     }
     MediaSession s = new MediaSession(callId, sessionId, rt, ports);
-    s.negotiated(codec, offer.telephoneEvent(), pbxTe);
+    s.negotiated(neg.codec(), neg.browserTe(), neg.pbxTe());
+    s.browserFormats(offer.formats());
+    s.offerPbx(neg.choices());
     s.useSavp(pbx != null ? pbx.savp() : rt.pbxSrtp(), rt.pbxSrtpSuites());
     return s;
   }
@@ -302,8 +313,8 @@ public final class MediaRelayVerticle extends VerticleBase {
       awaitingAnswer.add(callId);
       pbxSdp = s.pbxSdp(null);
     }
-    LOG.info("call={} media created: browser codec {} te {}, RTP port {}", callId, s.codec(),
-        offer.telephoneEvent(), s.rtpPort());
+    LOG.info("call={} media created: codec {} te {}, RTP port {}", callId, s.codec().label(),
+        s.browserTe(), s.rtpPort());
     JsonObject reply = new JsonObject().put(Fields.PBX_SDP, pbxSdp);
     if (withAnswer) {
       reply.put(Fields.BROWSER_ANSWER, s.browserAnswer(offer, s.browserLeg()));
@@ -382,17 +393,24 @@ public final class MediaRelayVerticle extends VerticleBase {
     String callId = s.callId();
     String type = m.body().getString(Fields.TYPE);
     boolean isAnswer;
+    CallCodec codec = s.codec();
     try {
       pbx = MediaSdp.parsePbx(text(m.body(), Fields.SDP));
-      if (pbx.rtp() != null && !pbx.g711().contains(s.codec())) {
-        throw new IllegalArgumentException("the PBX SDP lacks the call's codec " + s.codec());
+      boolean repeat = pbx.origin() != null && pbx.origin().equals(lastPbxOrigin.get(callId));
+      isAnswer = "answer".equals(type) || (type == null && (awaitingAnswer.contains(callId) || repeat));
+      if (pbx.rtp() != null && isAnswer && s.pbxChoosing()) {
+        codec = CodecNegotiation.fromAnswer(s.pbxChoices(), s.browserFormats(), pbx);
+      } else if (pbx.rtp() != null) {
+        CallCodec.Format f = CallCodec.find(CallCodec.audio(pbx.formats()), codec);
+        if (f == null) {
+          throw new IllegalArgumentException("the PBX SDP lacks the call's codec " + codec.label());
+        }
+        codec = codec.withPbx(f);
       }
       if (pbx.rtp() != null && pbx.savp() != s.savp()) {
         throw new IllegalArgumentException("the PBX SDP is " + (pbx.savp() ? "RTP/SAVP" : "RTP/AVP")
             + " but the call's PBX leg is " + (s.savp() ? "RTP/SAVP (media.pbxSrtp)" : "RTP/AVP"));
       }
-      boolean repeat = pbx.origin() != null && pbx.origin().equals(lastPbxOrigin.get(callId));
-      isAnswer = "answer".equals(type) || (type == null && (awaitingAnswer.contains(callId) || repeat));
       s.takePbxCrypto(pbx, isAnswer); // last: it installs keys once everything else is known to be good
     } catch (IllegalArgumentException e) {
       LOG.info("call={} refused PBX SDP: {}", callId, e.getMessage());
@@ -400,6 +418,7 @@ public final class MediaRelayVerticle extends VerticleBase {
       return;
     }
     lastPbxOrigin.put(callId, pbx.origin());
+    codecFromPbx(s, codec, pbx);
     s.applyPbx(pbx);
     if (isAnswer) {
       awaitingAnswer.remove(callId);
@@ -409,18 +428,42 @@ public final class MediaRelayVerticle extends VerticleBase {
     }
   }
 
+  /**
+   * Takes the codec the PBX's SDP gives the call. When an answer fixes a codec other than the one the browser
+   * leg was answered with, the browser must re-offer (no transcoding): a {@code renegotiate} media event asks
+   * the page for an offer on the same PeerConnection; a browser leg not answered yet is simply answered with it.
+   */
+  private void codecFromPbx(MediaSession s, CallCodec codec, MediaSdp.PbxMedia pbx) {
+    boolean choosing = s.pbxChoosing();
+    if (pbx.rtp() == null || (!choosing && codec.equals(s.codec()))) {
+      return;
+    }
+    int browserTe = CallCodec.telephoneEvent(s.browserFormats(), codec.clockRate());
+    int pbxTe = browserTe >= 0 ? CallCodec.telephoneEvent(pbx.formats(), codec.clockRate()) : -1;
+    if (!choosing) {
+      s.negotiated(codec, s.browserPending() ? s.browserTe() : browserTe, pbxTe);
+      return;
+    }
+    boolean switchBrowser = !codec.name().equals(s.codec().name()) && s.browserLeg() != null;
+    CallCodec.Format offered = CallCodec.find(s.pbxChoices(), codec);
+    s.pbxChose(codec, offered == null ? -1 : offered.pt(), browserTe, pbxTe, switchBrowser);
+    LOG.info("call={} the PBX chose {}{}", s.callId(), codec.label(),
+        switchBrowser ? ": asking the page to re-offer" : "");
+    if (switchBrowser) {
+      emit(s.sessionId(), s.event(SessionEvent.MEDIA_RENEGOTIATE, null).put(Fields.CODEC, codec.label()));
+    }
+  }
+
   private void browserOffer(Message<JsonObject> m) {
     MediaSession s = session(m);
     if (s == null) {
       return;
     }
     MediaSdp.BrowserOffer offer;
+    CallCodec codec;
     try {
       offer = MediaSdp.parseBrowserOffer(text(m.body(), Fields.BROWSER_OFFER));
-      if (!offer.g711().contains(s.codec())) {
-        throw new IllegalArgumentException("the new offer lacks the call's codec (payload type " + s.codec()
-            + "): a running call keeps its codec");
-      }
+      codec = CodecNegotiation.reoffered(s.codec(), offer);
     } catch (IllegalArgumentException e) {
       m.fail(ErrorCode.BAD_SDP.code(), e.getMessage());
       return;
@@ -429,13 +472,13 @@ public final class MediaRelayVerticle extends VerticleBase {
     if (current != null && current.sameFingerprint(offer) && current.sameIceCredentials(offer)) {
       // Offer with unchanged ICE credentials and fingerprint (a codec, DTMF or direction change): the agent
       // and the DTLS association stay; the answer repeats our credentials, candidates and fingerprint.
-      s.negotiated(s.codec(), offer.telephoneEvent(), s.pbxTe());
-      LOG.info("call={} browser re-offer without ICE restart: leg kept", s.callId());
+      browserOnCodec(s, codec, offer);
+      LOG.info("call={} browser re-offer without ICE restart: leg kept, codec {}", s.callId(), codec.label());
       m.reply(new JsonObject().put(Fields.BROWSER_ANSWER, s.browserAnswer(offer, current)));
       return;
     }
     if (current != null && current.sameFingerprint(offer)) {
-      restartIce(m, s, current, offer);
+      restartIce(m, s, current, offer, codec);
       return;
     }
     // A new fingerprint: a new DTLS association (a new RTCPeerConnection after a resume or a reload).
@@ -450,7 +493,7 @@ public final class MediaRelayVerticle extends VerticleBase {
         m.fail(ErrorCode.NOT_FOUND.code(), "call " + s.callId() + " was closed meanwhile");
         return;
       }
-      s.negotiated(s.codec(), offer.telephoneEvent(), s.pbxTe());
+      browserOnCodec(s, codec, offer);
       WebRtcLeg old = s.replaceBrowserLeg(leg);
       if (old != null) {
         closeOnWorker(old::close);
@@ -465,7 +508,8 @@ public final class MediaRelayVerticle extends VerticleBase {
    * DTLS client): an ICE restart inside the browser's RTCPeerConnection. A new agent is built on a worker;
    * the running one carries the audio until the new one completes ({@link WebRtcLeg#restartIce}).
    */
-  private void restartIce(Message<JsonObject> m, MediaSession s, WebRtcLeg leg, MediaSdp.BrowserOffer offer) {
+  private void restartIce(Message<JsonObject> m, MediaSession s, WebRtcLeg leg, MediaSdp.BrowserOffer offer,
+                          CallCodec codec) {
     vertx.executeBlocking(() -> {
       leg.restartIce(offer);
       return null;
@@ -478,10 +522,17 @@ public final class MediaRelayVerticle extends VerticleBase {
         m.fail(ErrorCode.INTERNAL.code(), "ICE restart failed: " + ar.cause().getMessage());
         return;
       }
-      s.negotiated(s.codec(), offer.telephoneEvent(), s.pbxTe());
+      browserOnCodec(s, codec, offer);
       LOG.info("call={} ICE restart: new agent {} waits for the browser's checks", s.callId(), leg.localUfrag());
       m.reply(new JsonObject().put(Fields.BROWSER_ANSWER, s.browserAnswer(offer, leg)));
     });
+  }
+
+  /** The browser's (re-)offer answered on the call's codec: both directions pass through again. */
+  private static void browserOnCodec(MediaSession s, CallCodec codec, MediaSdp.BrowserOffer offer) {
+    s.browserFormats(offer.formats());
+    s.negotiated(codec, CallCodec.telephoneEvent(offer.formats(), codec.clockRate()), s.pbxTe());
+    s.browserOnCodec();
   }
 
   private void direction(Message<JsonObject> m) {

@@ -11,7 +11,8 @@ import org.webphone.gateway.media.ice.IceCandidate;
 /**
  * What the relay reads from and writes into SDP. The browser leg is UDP/TLS/RTP/SAVPF with ICE, DTLS
  * ({@code a=setup:passive}: the gateway is the DTLS server), rtcp-mux and BUNDLE; the PBX leg is plain
- * RTP/AVP, or RTP/SAVP with the SDES lines of {@link SdesCrypto}. Only G.711 (PCMU 0, PCMA 8) is relayed, without transcoding, plus telephone-event.
+ * RTP/AVP, or RTP/SAVP with the SDES lines of {@link SdesCrypto}. G.711 (PCMU 0, PCMA 8), G.722 and Opus are
+ * relayed without transcoding ({@link CallCodec}), plus telephone-event at the codec's clock rate.
  * Every parse failure is an {@link IllegalArgumentException} whose message says what is wrong.
  */
 public final class MediaSdp {
@@ -25,13 +26,32 @@ public final class MediaSdp {
 
   /** The parts of the browser's offer the relay uses. */
   public record BrowserOffer(String ufrag, String pwd, String fingerprint, String mid, boolean bundle,
-                             List<IceCandidate> candidates, List<Integer> g711, int telephoneEvent, Sdp sdp,
+                             List<IceCandidate> candidates, List<CallCodec.Format> formats, Sdp sdp,
                              Sdp.Media audio) {
+    /** The offered G.711 payload types (0, 8), in the offer's order. */
+    public List<Integer> g711() {
+      return MediaSdp.g711(formats);
+    }
+
+    /** The offered telephone-event/8000 payload type, or -1. */
+    public int telephoneEvent() {
+      return CallCodec.telephoneEvent(formats, 8000);
+    }
   }
 
   /** The parts of a PBX description (offer or answer) the relay uses. */
-  public record PbxMedia(InetSocketAddress rtp, List<Integer> g711, int telephoneEvent, String direction,
+  public record PbxMedia(InetSocketAddress rtp, List<CallCodec.Format> formats, String direction,
                          String origin, boolean savp, List<String> crypto, InetSocketAddress rtcp) {
+    /** The G.711 payload types (0, 8) of the description, in its order. */
+    public List<Integer> g711() {
+      return MediaSdp.g711(formats);
+    }
+
+    /** The telephone-event/8000 payload type, or -1. */
+    public int telephoneEvent() {
+      return CallCodec.telephoneEvent(formats, 8000);
+    }
+
     /** True when the PBX wants no media from us (hold, or a rejected/zero-port stream). */
     public boolean pbxReceives() {
       return rtp != null && ("sendrecv".equals(direction) || "recvonly".equals(direction));
@@ -64,13 +84,9 @@ public final class MediaSdp {
     if (setup != null && !setup.equals("actpass") && !setup.equals("active")) {
       throw new IllegalArgumentException("a=setup:" + setup + " not supported (the gateway is the DTLS server)");
     }
-    List<Integer> g711 = new ArrayList<>();
-    for (String f : audio.formats) {
-      if (f.equals("0") || f.equals("8")) {
-        g711.add(Integer.parseInt(f));
-      }
-    }
-    if (g711.isEmpty()) {
+    List<CallCodec.Format> formats = CallCodec.formats(audio);
+    if (g711(formats).isEmpty()) {
+      // Outgoing calls answer the browser on G.711 before the PBX picks the codec (docs/media.md).
       throw new IllegalArgumentException("the offer has neither PCMU nor PCMA");
     }
     List<IceCandidate> cands = new ArrayList<>();
@@ -82,8 +98,17 @@ public final class MediaSdp {
     }
     String group = sdp.sessionAttr("group");
     return new BrowserOffer(ufrag.trim(), pwd.trim(), fp.substring(8).trim(), audio.attr("mid"),
-        group != null && group.startsWith("BUNDLE"), cands, g711, audio.payloadFor("telephone-event/8000"), sdp,
-        audio);
+        group != null && group.startsWith("BUNDLE"), cands, formats, sdp, audio);
+  }
+
+  static List<Integer> g711(List<CallCodec.Format> formats) {
+    List<Integer> out = new ArrayList<>();
+    for (CallCodec.Format f : formats) {
+      if (f.pt() == PCMU || f.pt() == PCMA) {
+        out.add(f.pt());
+      }
+    }
+    return out;
   }
 
   /** The PBX's RTCP address: {@code a=rtcp:<port> [IN IP4 <addr>]} (RFC 3605), else the RTP port + 1. */
@@ -120,12 +145,6 @@ public final class MediaSdp {
     }
     // Which crypto line is usable depends on what we offered: PbxLeg decides (SdesCrypto).
     List<String> crypto = savp ? audio.attrs("crypto") : List.of();
-    List<Integer> g711 = new ArrayList<>();
-    for (String f : audio.formats) {
-      if (f.equals("0") || f.equals("8")) {
-        g711.add(Integer.parseInt(f));
-      }
-    }
     String c = sdp.connection(audio);
     InetSocketAddress rtp = null;
     if (audio.port != 0 && c != null && !c.equals("0.0.0.0")) {
@@ -144,14 +163,14 @@ public final class MediaSdp {
     if (c != null && c.equals("0.0.0.0") && dir.equals("sendrecv")) {
       dir = "inactive"; // RFC 2543 hold
     }
-    return new PbxMedia(rtp, g711, audio.payloadFor("telephone-event/8000"), dir, sdp.origin(), savp, crypto,
+    return new PbxMedia(rtp, CallCodec.formats(audio), dir, sdp.origin(), savp, crypto,
         rtcpAddress(audio.attr("rtcp"), rtp));
   }
 
   /** The answer to the browser. */
   public static String browserAnswer(BrowserOffer offer, long sessionId, long version, String address, int port,
                                      String ufrag, String pwd, List<String> candidates, String fingerprint,
-                                     int codec, int telephoneEvent, int ssrc) {
+                                     CallCodec codec, int telephoneEvent, int ssrc) {
     StringBuilder s = new StringBuilder(1024);
     line(s, "v=0");
     line(s, "o=- " + sessionId + " " + version + " IN IP4 " + address);
@@ -170,7 +189,8 @@ public final class MediaSdp {
         }
         continue;
       }
-      String fmts = codec + (telephoneEvent >= 0 ? " " + telephoneEvent : "");
+      int pt = codec.browserPt();
+      String fmts = pt + (telephoneEvent >= 0 ? " " + telephoneEvent : "");
       line(s, "m=audio " + port + " UDP/TLS/RTP/SAVPF " + fmts);
       line(s, "c=IN IP4 " + address);
       line(s, "a=ice-ufrag:" + ufrag);
@@ -182,9 +202,12 @@ public final class MediaSdp {
       }
       line(s, "a=sendrecv");
       line(s, "a=rtcp-mux");
-      line(s, "a=rtpmap:" + codec + (codec == PCMU ? " PCMU/8000" : " PCMA/8000"));
+      line(s, "a=rtpmap:" + pt + " " + codec.label());
+      if (codec.toBrowserFmtp() != null) {
+        line(s, "a=fmtp:" + pt + " " + codec.toBrowserFmtp());
+      }
       if (telephoneEvent >= 0) {
-        line(s, "a=rtpmap:" + telephoneEvent + " telephone-event/8000");
+        line(s, "a=rtpmap:" + telephoneEvent + " telephone-event/" + codec.clockRate());
         line(s, "a=fmtp:" + telephoneEvent + " 0-15");
       }
       line(s, "a=ptime:20");
@@ -197,24 +220,34 @@ public final class MediaSdp {
     return s.toString();
   }
 
-  /** An offer or answer toward the PBX; {@code crypto} lines (ours) make it RTP/SAVP, none RTP/AVP. */
-  public static String pbxSdp(long sessionId, long version, String address, int port, int codec,
-                              int telephoneEvent, String direction, List<SdesCrypto.Line> crypto) {
+  /**
+   * An offer or answer toward the PBX with {@code formats} (audio and telephone-events, in preference order,
+   * with their PBX-side payload types and the fmtp to write); {@code crypto} lines (ours) make it
+   * RTP/SAVP, none RTP/AVP.
+   */
+  public static String pbxSdp(long sessionId, long version, String address, int port,
+                              List<CallCodec.Format> formats, String direction, List<SdesCrypto.Line> crypto) {
     StringBuilder s = new StringBuilder(256);
     line(s, "v=0");
     line(s, "o=webphone " + sessionId + " " + version + " IN IP4 " + address);
     line(s, "s=webphone");
     line(s, "c=IN IP4 " + address);
     line(s, "t=0 0");
-    line(s, "m=audio " + port + (!crypto.isEmpty() ? " RTP/SAVP " : " RTP/AVP ") + codec
-        + (telephoneEvent >= 0 ? " " + telephoneEvent : ""));
+    StringBuilder pts = new StringBuilder();
+    for (CallCodec.Format f : formats) {
+      pts.append(pts.length() == 0 ? "" : " ").append(f.pt());
+    }
+    line(s, "m=audio " + port + (!crypto.isEmpty() ? " RTP/SAVP " : " RTP/AVP ") + pts);
     for (SdesCrypto.Line c : crypto) {
       line(s, "a=crypto:" + c.attribute());
     }
-    line(s, "a=rtpmap:" + codec + (codec == PCMU ? " PCMU/8000" : " PCMA/8000"));
-    if (telephoneEvent >= 0) {
-      line(s, "a=rtpmap:" + telephoneEvent + " telephone-event/8000");
-      line(s, "a=fmtp:" + telephoneEvent + " 0-16");
+    for (CallCodec.Format f : formats) {
+      line(s, "a=rtpmap:" + f.pt() + " " + f.rtpmap());
+      if (f.name().equals(CallCodec.TELEPHONE_EVENT)) {
+        line(s, "a=fmtp:" + f.pt() + " 0-16");
+      } else if (f.fmtp() != null) {
+        line(s, "a=fmtp:" + f.pt() + " " + f.fmtp());
+      }
     }
     line(s, "a=ptime:20");
     line(s, "a=" + direction);

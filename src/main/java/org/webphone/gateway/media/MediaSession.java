@@ -19,8 +19,9 @@ import org.webphone.gateway.media.rtp.StreamRewriter;
 
 /**
  * The media of one call: a replaceable {@link WebRtcLeg} toward the browser and a {@link PbxLeg} that stays
- * for the whole call, relaying G.711 both ways without transcoding: payload types mapped, SSRC, sequence
- * numbers and timestamps kept continuous per direction ({@link StreamRewriter}), DTMF, hold, timeouts.
+ * for the whole call, relaying its codec ({@link CallCodec}: G.711, G.722 or Opus) both ways without
+ * transcoding: payload types mapped, SSRC, sequence numbers and timestamps kept continuous per direction
+ * ({@link StreamRewriter}) on the codec's RTP clock, DTMF, hold, timeouts.
  *
  * <p>Threads: browser→PBX runs on the WebRTC port's reader of the browser's address ({@link #fromBrowser});
  * PBX→browser on the node's
@@ -53,7 +54,22 @@ final class MediaSession {
   private volatile int pbxTe = -1;
   private volatile long lastBrowserNanos;
   private volatile boolean closed;
-  private volatile int codec;
+  private volatile CallCodec codec = CallCodec.g711(MediaSdp.PCMU);
+  /**
+   * True from the PBX's answer choosing a codec the browser leg was not answered with until the browser's
+   * re-offer is answered with it: meanwhile neither direction can be passed through, so both are dropped.
+   */
+  private volatile boolean browserPending;
+  /**
+   * The payload type our offer gave the codec when the PBX's answer gave it another: RFC 3264 section 5.1 has
+   * each side send with the numbers the other's SDP uses, so the PBX may send with ours; -1 when the same.
+   */
+  private volatile int pbxOfferedPt = -1;
+  /** The codec the browser leg was answered with, while {@link #browserPending}. */
+  private volatile CallCodec browserWas;
+  /** What our first offer to the PBX lists (outgoing calls), until its answer fixes the codec; else null. */
+  private java.util.List<CallCodec.Format> pbxChoices;
+  private java.util.List<CallCodec.Format> browserFormats = java.util.List.of();
   private long browserVersion;
   private long pbxVersion;
   private String localDirection = "sendrecv";
@@ -116,16 +132,71 @@ final class MediaSession {
 
   // ------------------------------------------------------------------ negotiation (event loop)
 
-  void negotiated(int codec, int browserTe, int pbxTe) {
+  /**
+   * The call's codec and telephone-event payload types per leg (at the codec's clock). Every timestamp
+   * computation of the call follows the codec's clock from here: jitter and SR timestamps of both RTCP legs,
+   * the rewriters' continuation, DTMF durations.
+   */
+  void negotiated(CallCodec codec, int browserTe, int pbxTe) {
     this.codec = codec;
-    browserRtcp.stats().jitterPayloadType(codec);
-    pbxRtcp.stats().jitterPayloadType(codec);
+    browserRtcp.stats().jitterPayloadType(codec.browserPt(), codec.clockRate());
+    pbxRtcp.stats().jitterPayloadType(codec.pbxPt(), codec.clockRate());
+    browserRtcp.stats().sentClockRate(codec.clockRate());
+    pbxRtcp.stats().sentClockRate(codec.clockRate());
+    synchronized (toPbx) {
+      toPbx.clockRate(codec.clockRate());
+    }
+    toBrowser.clockRate(codec.clockRate());
     this.browserTe = browserTe;
     this.pbxTe = pbxTe;
   }
 
-  int codec() {
+  CallCodec codec() {
     return codec;
+  }
+
+  /** The formats of the browser's latest offer (a codec the PBX picks is looked up there). */
+  void browserFormats(java.util.List<CallCodec.Format> formats) {
+    browserFormats = formats;
+  }
+
+  java.util.List<CallCodec.Format> browserFormats() {
+    return browserFormats;
+  }
+
+  java.util.List<CallCodec.Format> pbxChoices() {
+    return pbxChoices;
+  }
+
+  /** Lists {@code choices} in our offers to the PBX until {@link #pbxChose} (outgoing calls). */
+  void offerPbx(java.util.List<CallCodec.Format> choices) {
+    pbxChoices = choices;
+  }
+
+  /** Whether our offer to the PBX still lists several codecs (its answer has not fixed one). */
+  boolean pbxChoosing() {
+    return pbxChoices != null;
+  }
+
+  /**
+   * The PBX's answer fixed the codec: our later offers list only it; {@code browserPending} says whether the
+   * browser leg must be re-offered onto it first.
+   */
+  void pbxChose(CallCodec chosen, int offeredPt, int browserTe, int pbxTe, boolean browserPending) {
+    pbxOfferedPt = offeredPt == chosen.pbxPt() ? -1 : offeredPt;
+    pbxChoices = null;
+    browserWas = codec;
+    this.browserPending = browserPending;
+    negotiated(chosen, browserTe, pbxTe);
+  }
+
+  /** The browser leg now speaks the call's codec (its re-offer was answered). */
+  void browserOnCodec() {
+    browserPending = false;
+  }
+
+  boolean browserPending() {
+    return browserPending;
   }
 
   int pbxTe() {
@@ -149,28 +220,41 @@ final class MediaSession {
 
   String browserAnswer(MediaSdp.BrowserOffer offer, WebRtcLeg leg) {
     return MediaSdp.browserAnswer(offer, sdpSessionId, ++browserVersion, rt.announcedAddress(), rt.ice().port(),
-        leg.localUfrag(), leg.localPassword(), leg.localCandidateLines(), rt.identity().fingerprint(), codec,
-        browserTe, toBrowser.ssrc());
+        leg.localUfrag(), leg.localPassword(), leg.localCandidateLines(), rt.identity().fingerprint(),
+        browserCodec(), browserTe, toBrowser.ssrc());
+  }
+
+  /** What the browser leg is answered with: the call's codec, or G.711 while a re-offer is pending. */
+  private CallCodec browserCodec() {
+    return browserPending ? browserWas : codec;
   }
 
   /** Our SDP toward the PBX with the current local direction (offer, or answer to {@code offered}). */
   String pbxSdp(String offeredDirection) {
     String dir = offeredDirection == null ? localDirection : MediaSdp.answerDirection(offeredDirection, localDirection);
-    return MediaSdp.pbxSdp(sdpSessionId, ++pbxVersion, rt.announcedAddress(), pbx.port(), codec, pbxTe, dir,
+    java.util.List<CallCodec.Format> formats = pbxChoices;
+    if (formats == null) {
+      CallCodec c = codec;
+      CallCodec.Format f = new CallCodec.Format(c.pbxPt(), c.name(), c.clockRate(), c.channels(), c.toPbxFmtp());
+      formats = pbxTe < 0 ? java.util.List.of(f) : java.util.List.of(f,
+          new CallCodec.Format(pbxTe, CallCodec.TELEPHONE_EVENT, c.clockRate(), 1, null));
+    }
+    return MediaSdp.pbxSdp(sdpSessionId, ++pbxVersion, rt.announcedAddress(), pbx.port(), formats, dir,
         pbx.cryptoLines(offeredDirection == null));
   }
 
   /** Takes the PBX's description (answer or offer): where to send, whether to send, its DTMF type. */
   void applyPbx(MediaSdp.PbxMedia desc) {
-    if (desc.telephoneEvent() >= 0) {
-      pbxTe = desc.telephoneEvent();
+    int te = CallCodec.telephoneEvent(desc.formats(), codec.clockRate());
+    if (te >= 0) {
+      pbxTe = te;
     } else if (pbxTe >= 0 && desc.rtp() != null) {
       pbxTe = -1;
     }
     pbxDirection = desc.direction();
     pbx.apply(desc);
     updateSending();
-    LOG.info("call={} PBX media {} {} codec {}", callId, pbx.remote(), pbxDirection, codec);
+    LOG.info("call={} PBX media {} {} codec {}", callId, pbx.remote(), pbxDirection, codec.label());
   }
 
   void setLocalDirection(String direction) {
@@ -205,7 +289,16 @@ final class MediaSession {
       return;
     }
     int pt = Rtp.payloadType(b, 0);
-    if (pt != codec) {
+    CallCodec c = codec;
+    if (browserPending) {
+      counters.inc(Name.unsupportedPayload);
+      return;
+    }
+    if (pt == c.browserPt()) {
+      if (c.pbxPt() != pt) {
+        Rtp.setPayloadType(b, 0, c.pbxPt());
+      }
+    } else {
       int te = pbxTe;
       if (pt == browserTe && te >= 0) {
         Rtp.setPayloadType(b, 0, te);
@@ -237,12 +330,17 @@ final class MediaSession {
       return;
     }
     int pt = Rtp.payloadType(b, 0);
-    if (pt != codec) {
+    CallCodec c = codec;
+    if ((pt == c.pbxPt() || pt == pbxOfferedPt) && !browserPending) {
+      if (c.browserPt() != pt) {
+        Rtp.setPayloadType(b, 0, c.browserPt());
+      }
+    } else {
       int te = browserTe;
       if (pt == pbxTe && pt >= 0) {
         noteDtmfFromPbx(b, len);
       }
-      if (pt == pbxTe && te >= 0) {
+      if (pt == pbxTe && te >= 0 && !browserPending) {
         Rtp.setPayloadType(b, 0, te);
       } else {
         counters.inc(Name.unsupportedPayload);
@@ -273,9 +371,12 @@ final class MediaSession {
     lastDtmfEndTs = ts;
     int event = b[Rtp.HEADER] & 0xFF;
     if (event < DTMF_DIGITS.length()) {
+      // The duration counts units of the telephone-event's clock, the codec's (RFC 4733 section 2.5.1.1).
+      int duration = ((b[Rtp.HEADER + 2] & 0xFF) << 8) | (b[Rtp.HEADER + 3] & 0xFF);
       rt.events().emit(sessionId, SessionEvent.DTMF.json().put(Fields.CALL_ID, callId)
           .put(Fields.DIGIT, String.valueOf(DTMF_DIGITS.charAt(event)))
-          .put(Fields.SOURCE, SessionEvent.DTMF_RFC4733));
+          .put(Fields.SOURCE, SessionEvent.DTMF_RFC4733)
+          .put(Fields.DURATION_MS, duration * 1000L / codec.clockRate()));
     }
   }
 
@@ -365,7 +466,8 @@ final class MediaSession {
         .put("pbxAddress", pbx.remote() == null ? null
             : pbx.remote().getAddress().getHostAddress() + ":" + pbx.remote().getPort())
         .put("browserConnected", browser != null && browser.connected())
-        .put("codec", codec).put("hold", onHold()).put("pbxSrtp", pbx.savp())
+        .put("codec", codec.label()).put("codecPending", browserPending)
+        .put("hold", onHold()).put("pbxSrtp", pbx.savp())
         .put("pbxSrtpSuite", pbx.srtpSuite() == null ? null : pbx.srtpSuite().name())
         .put("srtpProfile", srtpProfile())
         .put("quality", quality())

@@ -307,6 +307,13 @@ final class CallControl {
       owner.send(answer(c.id, ev.getString(Fields.SDP)));
       return;
     }
+    if (state.equals(SessionEvent.MEDIA_RENEGOTIATE)) {
+      LOG.info("call={} line={} the PBX chose {}: asking the page for a new offer", c.id, owner.lineId(),
+          ev.getString(Fields.CODEC));
+      owner.send(ServerEvent.call(ServerEvent.RENEGOTIATE, c.id)
+          .put(ServerEventFields.CODEC, ev.getString(Fields.CODEC)));
+      return;
+    }
     owner.send(ServerEvent.call(ServerEvent.MEDIA_STATE, c.id).put(ServerEventFields.STATE, state)
         .put(ServerEventFields.REASON, ev.getString(Fields.REASON)));
     if (state.equals(SessionEvent.MEDIA_FAILED) || state.equals(SessionEvent.MEDIA_TIMEOUT)) {
@@ -319,7 +326,11 @@ final class CallControl {
   void onDtmf(JsonObject ev) {
     Call c = ofEvent(ev);
     if (c != null) {
-      owner.send(ServerEvent.call(ServerEvent.DTMF, c.id).put(ServerEventFields.DIGIT, ev.getString(Fields.DIGIT)));
+      JsonObject e = ServerEvent.call(ServerEvent.DTMF, c.id).put(ServerEventFields.DIGIT, ev.getString(Fields.DIGIT));
+      if (ev.getValue(Fields.DURATION_MS) != null) {
+        e.put(ServerEventFields.DURATION_MS, ev.getValue(Fields.DURATION_MS));
+      }
+      owner.send(e);
     }
   }
 

@@ -93,7 +93,7 @@ public class MediaPacketPathBenchmark {
     pair = ports.allocate();
     NodeMediaResources rt = NodeMediaResources.builder().ports(ports).build();
     session = new MediaSession("bench", "bench", rt, pair);
-    session.negotiated(0, 126, 101);
+    session.negotiated(CallCodec.g711(0), 126, 101);
     int sinkPort = ((InetSocketAddress) sink.getLocalAddress()).getPort();
     session.applyPbx(MediaSdp.parsePbx("v=0\r\no=pbx 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
         + "m=audio " + sinkPort + " RTP/AVP 0 101\r\na=sendrecv\r\n"));

@@ -51,7 +51,8 @@ class MediaRelayVerticleTest {
     String pbxOffer = created.getString("pbxSdp");
     assertTrue(answer.contains("a=setup:passive"), answer);
     assertTrue(answer.contains("m=audio " + f.webrtcPort + " UDP/TLS/RTP/SAVPF 0 126"), answer);
-    assertTrue(pbxOffer.contains(" RTP/AVP 0 101"), pbxOffer);
+    // The browser's Opus is offered first (wideband pass-through), then the G.711 its leg starts on.
+    assertTrue(pbxOffer.contains(" RTP/AVP 111 0 101"), pbxOffer);
     int rtpPort = Sdp.parse(pbxOffer).audio().port;
 
     f.request(Addresses.MEDIA_PBX_SDP, new JsonObject().put("callId", "c1").put("sdp", f.pbxSdp(1, "0 101", "sendrecv")));
@@ -110,7 +111,8 @@ class MediaRelayVerticleTest {
         .put("sessionId", "s2").put("browserOffer", browser.offer()).put("answerLater", true));
     assertNull(created.getString("browserAnswer"), created.encode());
     String pbxOffer = created.getString("pbxSdp");
-    assertTrue(pbxOffer.contains(" RTP/AVP 0 101"), pbxOffer);
+    // The browser's Opus is offered first (wideband pass-through), then the G.711 its leg starts on.
+    assertTrue(pbxOffer.contains(" RTP/AVP 111 0 101"), pbxOffer);
     int rtpPort = Sdp.parse(pbxOffer).audio().port;
     // The PBX may answer before the browser leg exists (the INVITE left before the leg was built).
     f.request(Addresses.MEDIA_PBX_SDP, new JsonObject().put("callId", "c2").put("sdp", f.pbxSdp(1, "0 101", "sendrecv")));

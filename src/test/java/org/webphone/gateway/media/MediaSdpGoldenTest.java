@@ -120,6 +120,50 @@ class MediaSdpGoldenTest {
     check("freeswitch-srtp-offer.to-browser-answer.sdp", browserAnswerTo(CHROMIUM, FREESWITCH));
   }
 
+  // ------------------------------------------------------------------ wideband pass-through (Opus, G.722)
+
+  @Test
+  void anAsteriskOpusAnswerMovesTheCallToOpusAndAsksTheBrowserToReOffer() throws Exception {
+    checkTaken(false, "asterisk-opus-answer.sdp", "asterisk-opus-answer.taken.txt");
+    JsonObject renegotiate = relay.awaitEvent("renegotiate", 5);
+    assertEquals("opus/48000/2", renegotiate.getString("codec"), renegotiate.encode());
+  }
+
+  @Test
+  void theBrowsersReOfferAfterAnOpusAnswerIsAnsweredWithOpusOnlyOnTheSameIceAndDtls() throws Exception {
+    String first = browserAnswerTo(CHROMIUM, null);
+    pbxSdp("asterisk-opus-answer.sdp");
+    relay.awaitEvent("renegotiate", 5);
+    // The page's new offer on the same PeerConnection: the same ICE credentials and fingerprint.
+    String again = relay.request(Addresses.MEDIA_BROWSER_OFFER, new JsonObject().put("callId", CALL)
+        .put("browserOffer", golden.input(CHROMIUM))).getString("browserAnswer");
+    assertEquals(Sdp.parse(first).audio().attr("ice-ufrag"), Sdp.parse(again).audio().attr("ice-ufrag"),
+        "the browser leg (its ICE agent) is kept");
+    assertFalse(relay.sessionStatus(CALL).getBoolean("codecPending"), "the browser leg is on Opus now");
+    check("asterisk-opus-answer.to-browser-reanswer.sdp", again);
+  }
+
+  @Test
+  void anOpusAnswerWithOddFmtpKeepsOpusAndPassesOnlyTheValidParameters() throws Exception {
+    checkTaken(false, "pbx-opus-odd-fmtp-answer.sdp", "pbx-opus-odd-fmtp-answer.taken.txt");
+    relay.awaitEvent("renegotiate", 5);
+    String again = relay.request(Addresses.MEDIA_BROWSER_OFFER, new JsonObject().put("callId", CALL)
+        .put("browserOffer", golden.input(CHROMIUM))).getString("browserAnswer");
+    check("pbx-opus-odd-fmtp-answer.to-browser-reanswer.sdp", again);
+  }
+
+  @Test
+  void anIncomingFreeSwitchOpusOfferIsAnsweredWithOpusAtItsOwnPayloadType() throws Exception {
+    check("freeswitch-opus-offer.to-pbx-answer.sdp", create(false, CHROMIUM, "freeswitch-opus-offer.sdp")
+        .getString("pbxSdp"));
+  }
+
+  @Test
+  void anIncomingFreeSwitchOpusOfferGivesTheBrowserAnOpusAnswerAtTheBrowsersPayloadType() throws Exception {
+    check("freeswitch-opus-offer.to-browser-answer.sdp", browserAnswerTo(CHROMIUM, "freeswitch-opus-offer.sdp"));
+    assertEquals("opus/48000/2", relay.sessionStatus(CALL).getString("codec"));
+  }
+
   // ------------------------------------------------------------------ hold and unhold
 
   @Test
@@ -223,6 +267,7 @@ class MediaSdpGoldenTest {
   /** What the relay takes from a PBX answer: the parsed description, then the session's state once applied. */
   private void checkTaken(boolean pbxSrtp, String answerFile, String expected) throws Exception {
     create(pbxSrtp, CHROMIUM, null);
+    browserAnswer(); // the browser leg is answered (on G.711) before the PBX answers, as on a real call
     String answer = golden.input(answerFile);
     MediaSdp.PbxMedia pbx = MediaSdp.parsePbx(answer);
     JsonObject reply = pbxSdp(answerFile);
@@ -235,11 +280,14 @@ class MediaSdpGoldenTest {
         "direction=" + pbx.direction(),
         "g711=" + pbx.g711(),
         "telephone-event=" + pbx.telephoneEvent(),
+        "formats=" + pbx.formats().stream().map(f -> f.pt() + " " + f.rtpmap() + (f.fmtp() == null ? "" : " " + f.fmtp()))
+            .toList(),
         "srtp=" + (pbx.savp() ? "crypto " + pbx.crypto()
             : "none"),
         "relay session after media.session.pbx-sdp:",
         "pbxAddress=" + s.getString("pbxAddress"),
-        "codec=" + s.getInteger("codec"),
+        "codec=" + s.getString("codec"),
+        "codecPending=" + s.getBoolean("codecPending"),
         "hold=" + s.getBoolean("hold"),
         "pbxSrtp=" + s.getBoolean("pbxSrtp"));
     golden.assertMatches(expected, taken, "Expected: what the relay took from " + answerFile + " in"

@@ -29,7 +29,7 @@ class PacketPathAllocationTest {
     try (DatagramSocket pbx = new DatagramSocket(new InetSocketAddress(lo, 0))) {
       NodeMediaResources rt = NodeMediaResources.builder().ports(ports).build();
       MediaSession session = new MediaSession("alloc", "alloc", rt, pair);
-      session.negotiated(0, 126, 101);
+      session.negotiated(CallCodec.g711(0), 126, 101);
       session.applyPbx(MediaSdp.parsePbx("v=0\r\no=pbx 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
           + "m=audio " + pbx.getLocalPort() + " RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n"));
       byte[] b = new byte[1600];

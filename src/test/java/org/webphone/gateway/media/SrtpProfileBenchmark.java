@@ -67,7 +67,7 @@ public class SrtpProfileBenchmark {
         protectedRing[i] = java.util.Arrays.copyOf(buf.getBuffer(), buf.getLength());
       }
     }
-    stats.jitterPayloadType(0);
+    stats.jitterPayloadType(0, 8000);
   }
 
   @Setup(Level.Iteration)

@@ -225,6 +225,25 @@ public final class Browser implements AutoCloseable {
     }
   }
 
+  /**
+   * The codec of the browser's inbound and outbound audio as its getStats() codec reports name them
+   * ({@code "audio/opus audio/opus"}: inbound mimeType, a space, outbound mimeType; "none" for a side without one).
+   */
+  public String audioCodecs() {
+    Object s = ((JavascriptExecutor) driver).executeAsyncScript("""
+        const done = arguments[arguments.length - 1];
+        const pc = window.webphone && window.webphone.pc;
+        if (!pc) { done('no pc'); return; }
+        pc.getStats().then(st => {
+          const mime = (type) => { let m = 'none'; st.forEach(s => {
+            if (s.type === type && s.kind === 'audio' && s.codecId && st.get(s.codecId)) m = st.get(s.codecId).mimeType; });
+            return m; };
+          done(mime('inbound-rtp') + ' ' + mime('outbound-rtp'));
+        });
+        """);
+    return String.valueOf(s);
+  }
+
   /** Packets the browser has sent on its outbound audio stream. */
   public long packetsSent() {
     Object n = ((JavascriptExecutor) driver).executeAsyncScript("""

@@ -48,6 +48,10 @@ public final class Fields {
   public static final String REASON = "reason";
   public static final String FROM = "from";
   public static final String SDP = "sdp";
+  /** The call's codec as its rtpmap names it, e.g. opus/48000/2 (media's renegotiate event). */
+  public static final String CODEC = "codec";
+  /** An RFC 4733 digit's duration in milliseconds (its timestamp units over the codec's clock rate). */
+  public static final String DURATION_MS = "durationMs";
   public static final String DIRECTION = "direction";
   public static final String ERROR = "error";
   public static final String TARGET = "target";

@@ -5,8 +5,10 @@ import static org.webphone.gateway.common.messages.Fields.ACCOUNT_ID;
 import static org.webphone.gateway.common.messages.Fields.ANSWER_NANOS;
 import static org.webphone.gateway.common.messages.Fields.CALL_ID;
 import static org.webphone.gateway.common.messages.Fields.CODE;
+import static org.webphone.gateway.common.messages.Fields.CODEC;
 import static org.webphone.gateway.common.messages.Fields.DIGIT;
 import static org.webphone.gateway.common.messages.Fields.DIRECTION;
+import static org.webphone.gateway.common.messages.Fields.DURATION_MS;
 import static org.webphone.gateway.common.messages.Fields.DISPLAY_NAME;
 import static org.webphone.gateway.common.messages.Fields.ERROR;
 import static org.webphone.gateway.common.messages.Fields.FROM;
@@ -35,11 +37,14 @@ public enum SessionEvent {
   /** sip: the call's new {@code CallState}; {@code error} with failures, {@code answerNanos} on an outgoing InCall. */
   CALL_STATE("callState", LINE_ID, CALL_ID, STATE, DIRECTION, CODE, REASON, ERROR, ANSWER_NANOS),
   /** sip (INFO) or media (RFC 4733, {@code source}): one digit the PBX sent. */
-  DTMF("dtmf", CALL_ID, DIGIT, SOURCE),
+  DTMF("dtmf", CALL_ID, DIGIT, SOURCE, DURATION_MS),
   /** sip: a transfer's progress, the status line of the PBX's NOTIFY. */
   TRANSFER("transfer", CALL_ID, CODE, REASON),
-  /** media: the browser's answer ({@code state} answer, {@code sdp}) or the media's state ({@code MEDIA_*}, reason). */
-  MEDIA("media", CALL_ID, STATE, SDP, REASON),
+  /**
+   * media: the browser's answer ({@code state} answer, {@code sdp}), a request for the browser's re-offer
+   * ({@code state} renegotiate, {@code codec} the PBX chose) or the media's state ({@code MEDIA_*}, reason).
+   */
+  MEDIA("media", CALL_ID, STATE, SDP, REASON, CODEC),
   /** pool: the waiting session's new place in line. */
   QUEUE("queue", SESSION_ID, POSITION),
   /** pool, sent as a request: an account granted from the waiting line; a reply {accepted: false} gives it back. */
@@ -56,6 +61,8 @@ public enum SessionEvent {
   /** {@link #MEDIA} states. */
   public static final String MEDIA_ANSWER = "answer";
   public static final String MEDIA_CONNECTED = "connected";
+  /** The PBX chose a codec the browser leg was not answered with: the page must re-offer on its PeerConnection. */
+  public static final String MEDIA_RENEGOTIATE = "renegotiate";
   public static final String MEDIA_FAILED = "failed";
   public static final String MEDIA_TIMEOUT = "timeout";
   public static final String MEDIA_CLOSED = "closed";

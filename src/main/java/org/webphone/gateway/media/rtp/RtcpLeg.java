@@ -248,7 +248,7 @@ public final class RtcpLeg implements RtcpPackets.Handler {
   }
 
   public double jitterMs() {
-    return stats.jitter() / 8.0;
+    return stats.jitter() * 1000.0 / stats.clockRate();
   }
 
   /** The last round-trip time from the peer's report blocks, or -1 before one came with an LSR. */
@@ -295,7 +295,7 @@ public final class RtcpLeg implements RtcpPackets.Handler {
     if (remoteFractionLost >= 0) {
       j.put("remoteLossPercent", round(remoteLossPercent()))
           .put("remoteCumulativeLost", remoteCumulativeLost)
-          .put("remoteJitterMs", round(remoteJitter / 8.0));
+          .put("remoteJitterMs", round(remoteJitter * 1000.0 / stats.clockRate()));
     }
     if (remoteSentPackets >= 0) {
       j.put("remoteSentPackets", remoteSentPackets);

@@ -5,8 +5,8 @@ import java.lang.invoke.VarHandle;
 
 /**
  * What one leg knows about its two RTP streams, for RTCP (RFC 3550 section 6.4 and appendix A): the stream
- * it receives (extended highest sequence number, expected and lost, interarrival jitter with the 8 kHz
- * clock, the last SR the peer sent) and the stream it sends (packets, octets, last timestamp and when).
+ * it receives (extended highest sequence number, expected and lost, interarrival jitter in units of the
+ * codec's RTP clock, the last SR the peer sent) and the stream it sends (packets, octets, last timestamp and when).
  *
  * <p>Threads: {@link #received} has one writer (the leg's receiving thread) and {@link #sent} one writer at a
  * time (the caller serialises: the PBX direction's rewriter lock, or the single rtp-io thread); the RTCP
@@ -29,8 +29,8 @@ public final class RtcpStats {
     }
   }
 
-  /** 8 kHz RTP clock (PCMU/PCMA, telephone-event/8000): nanoseconds per timestamp unit. */
-  public static final long NANOS_PER_TICK = 125_000L;
+  /** The default clock, 8 kHz (PCMU/PCMA/G.722, telephone-event/8000), until the codec says otherwise. */
+  public static final int DEFAULT_CLOCK_RATE = 8000;
   private static final int MAX_DROPOUT = 3000;
   private static final int MAX_MISORDER = 100;
   private static final int SEQ_MOD = 1 << 16;
@@ -52,6 +52,10 @@ public final class RtcpStats {
   private volatile long rxPublished;
   /** Only packets of this payload type feed the jitter (telephone-event keeps one timestamp per event). */
   private volatile int jitterPt = -1;
+  /** The received stream's RTP clock rate (Hz): jitter is in its units (RFC 3550 A.8). */
+  private volatile long rxClockRate = DEFAULT_CLOCK_RATE;
+  /** The sent stream's RTP clock rate (Hz), for an SR's RTP timestamp. */
+  private volatile long sentClockRate = DEFAULT_CLOCK_RATE;
 
   // ---- last SR from the peer (receiving thread writes, RTCP thread reads)
   private volatile long lastSrNtpMiddle = -1;
@@ -69,8 +73,19 @@ public final class RtcpStats {
   private long lastSentNanos;
   private volatile long sentPublished;
 
-  public void jitterPayloadType(int pt) {
+  /** Only packets of {@code pt} feed the jitter, measured on the clock of {@code clockRate} Hz. */
+  public void jitterPayloadType(int pt, int clockRate) {
     jitterPt = pt;
+    rxClockRate = clockRate;
+  }
+
+  public void sentClockRate(int clockRate) {
+    sentClockRate = clockRate;
+  }
+
+  /** The received stream's clock, for converting {@link #jitter()} to time. */
+  public long clockRate() {
+    return rxClockRate;
   }
 
   /** One RTP packet of the received stream at {@code off} (header as it arrived, before any rewrite). */
@@ -88,7 +103,7 @@ public final class RtcpStats {
     int pt = jitterPt;
     if (pt < 0 || Rtp.payloadType(b, off) == pt) {
       // 32-bit wrapping arithmetic on purpose: only differences of transit times matter (A.8).
-      int transit = (int) (nowNanos / NANOS_PER_TICK) - (int) Rtp.timestamp(b, off);
+      int transit = (int) arrival(nowNanos, rxClockRate) - (int) Rtp.timestamp(b, off);
       if (haveTransit) {
         int d = Math.abs(transit - lastTransit);
         jitter16 += d - ((jitter16 + 8) >> 4);
@@ -97,6 +112,14 @@ public final class RtcpStats {
       haveTransit = true;
     }
     RX_PUBLISHED.setRelease(this, nowNanos);
+  }
+
+  /**
+   * {@code nanos} in units of a {@code hz} clock, without overflow for any System.nanoTime value: whole
+   * seconds and the rest apart (only differences matter, A.8).
+   */
+  static long arrival(long nanos, long hz) {
+    return (nanos / 1_000_000_000L) * hz + (nanos % 1_000_000_000L) * hz / 1_000_000_000L;
   }
 
   private void initSeq(int ssrc, int seq) {
@@ -167,7 +190,7 @@ public final class RtcpStats {
     if (sentPublished == 0) {
       return 0;
     }
-    return (lastSentTs + Math.max(0, nowNanos - lastSentNanos) / NANOS_PER_TICK) & 0xFFFFFFFFL;
+    return (lastSentTs + Math.max(0, nowNanos - lastSentNanos) * sentClockRate / 1_000_000_000L) & 0xFFFFFFFFL;
   }
 
   public boolean receiving() {

@@ -10,9 +10,9 @@ package org.webphone.gateway.media.rtp;
  * packets are generated on that same thread).
  */
 public final class StreamRewriter {
-  private static final long SAMPLES_PER_MS = 8;
-
   private final int outSsrc;
+  /** Timestamp units per millisecond of the call's codec clock (8 for G.711/G.722, 48 for Opus). */
+  private volatile long unitsPerMs = 8;
   private boolean started;
   private int inSsrc;
   private int seqDelta;
@@ -28,6 +28,11 @@ public final class StreamRewriter {
 
   public int ssrc() {
     return outSsrc;
+  }
+
+  /** The stream's RTP clock rate (the codec's rtpmap clock); the caller serialises it with the packet thread. */
+  public void clockRate(int hz) {
+    unitsPerMs = Math.max(1, hz / 1000);
   }
 
   /** Rewrites SSRC, sequence number and timestamp of the RTP packet at {@code off} in place. */
@@ -66,7 +71,7 @@ public final class StreamRewriter {
     if (!started) {
       return 0;
     }
-    return (lastTs + Math.max(0, (nowNanos - lastNanos) / 1_000_000L) * SAMPLES_PER_MS) & 0xFFFFFFFFL;
+    return (lastTs + Math.max(0, (nowNanos - lastNanos) / 1_000_000L) * unitsPerMs) & 0xFFFFFFFFL;
   }
 
   private void rebase(int ssrc, int seq, long ts, long nowNanos) {
@@ -78,7 +83,7 @@ public final class StreamRewriter {
     } else {
       long elapsedMs = Math.max(20, (nowNanos - lastNanos) / 1_000_000L);
       int wantSeq = (lastSeq + 1) & 0xFFFF;
-      long wantTs = (lastTs + elapsedMs * SAMPLES_PER_MS) & 0xFFFFFFFFL;
+      long wantTs = (lastTs + elapsedMs * unitsPerMs) & 0xFFFFFFFFL;
       seqDelta = (wantSeq - seq) & 0xFFFF;
       tsDelta = (wantTs - ts) & 0xFFFFFFFFL;
       rebased = true;

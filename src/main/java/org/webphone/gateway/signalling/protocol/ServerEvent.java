@@ -17,6 +17,7 @@ public final class ServerEvent {
   public static final String CALL_ERROR = "OnCallErrorOccurred";
   public static final String ANSWER = "Answer";
   public static final String MEDIA_STATE = "OnMediaStateChanged";
+  public static final String RENEGOTIATE = "OnRenegotiate";
   public static final String DTMF = "OnDtmfReceived";
   public static final String TRANSFER = "OnTransferStateChanged";
   public static final String ACK = "Ack";

@@ -25,9 +25,11 @@ public final class ServerEventFields {
   public static final String CALLER = "caller";
   public static final String DISPLAY_NAME = "displayName";
   public static final String SDP = "sdp";
+  public static final String CODEC = "codec";
   public static final String DIRECTION = "direction";
   public static final String ERROR = "error";
   public static final String DIGIT = "digit";
+  public static final String DURATION_MS = "durationMs";
   public static final String REF = "ref";
   public static final String METHOD = "method";
   public static final String REGISTERED = "registered";
@@ -56,7 +58,8 @@ public final class ServerEventFields {
       Map.entry(ServerEvent.IN_CALL, Shape.of(CALL_ID)),
       Map.entry(ServerEvent.CALL_ERROR, Shape.of(CALL_ID, ERROR).optional(CODE, REASON)),
       Map.entry(ServerEvent.MEDIA_STATE, Shape.of(CALL_ID, STATE).optional(REASON)),
-      Map.entry(ServerEvent.DTMF, Shape.of(CALL_ID, DIGIT)),
+      Map.entry(ServerEvent.RENEGOTIATE, Shape.of(CALL_ID, CODEC)),
+      Map.entry(ServerEvent.DTMF, Shape.of(CALL_ID, DIGIT).optional(DURATION_MS)),
       Map.entry(ServerEvent.TRANSFER, Shape.of(CALL_ID, CODE, REASON)),
       Map.entry(ServerEvent.ACK, Shape.of(METHOD).optional(REF, CALL_ID, SESSION_ID, RESUMED)),
       Map.entry(ServerEvent.PONG, Shape.of(REGISTERED, CALL_ID).optional(REF)),

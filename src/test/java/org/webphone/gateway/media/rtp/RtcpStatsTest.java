@@ -78,8 +78,8 @@ class RtcpStatsTest {
   void jitterIsZeroForPerfectPacingAndNearTheSwingForAlternatingArrivals() {
     RtcpStats even = new RtcpStats();
     RtcpStats swinging = new RtcpStats();
-    even.jitterPayloadType(0);
-    swinging.jitterPayloadType(0);
+    even.jitterPayloadType(0, 8000);
+    swinging.jitterPayloadType(0, 8000);
     long t = 0;
     for (int i = 0; i < 400; i++) {
       even.received(rtp(i, 160L * i, 3), 0, 20 * MS * i);
@@ -90,13 +90,52 @@ class RtcpStatsTest {
     assertEquals(0, even.jitter());
     assertTrue(swinging.jitter() >= 75 && swinging.jitter() <= 80, "jitter " + swinging.jitter());
     RtcpStats dtmf = new RtcpStats();
-    dtmf.jitterPayloadType(0);
+    dtmf.jitterPayloadType(0, 8000);
     for (int i = 0; i < 50; i++) {
       byte[] p = rtp(i, 8000, 3);
       Rtp.setPayloadType(p, 0, 101);
       dtmf.received(p, 0, 20 * MS * i);
     }
     assertEquals(0, dtmf.jitter(), "telephone-event packets (one timestamp per event) do not count");
+  }
+
+  @Test
+  void onAnOpusCallJitterIsCountedInUnitsOfThe48kHzClock() {
+    RtcpStats even = new RtcpStats();
+    RtcpStats swinging = new RtcpStats();
+    even.jitterPayloadType(111, 48_000);
+    swinging.jitterPayloadType(111, 48_000);
+    long t = 5_000 * MS;
+    for (int i = 0; i < 400; i++) {
+      byte[] p = rtp(i, 960L * i, 3);
+      Rtp.setPayloadType(p, 0, 111);
+      even.received(p, 0, 5_000 * MS + 20 * MS * i);
+      // Arrivals alternately 10 ms and 30 ms apart: every transit difference is 10 ms = 480 units at 48 kHz.
+      t += (i % 2 == 0) ? 10 * MS : 30 * MS;
+      swinging.received(p, 0, t);
+    }
+    assertEquals(0, even.jitter(), "20 ms paced packets 960 units apart have no jitter at 48 kHz");
+    assertTrue(swinging.jitter() >= 450 && swinging.jitter() <= 480, "jitter " + swinging.jitter());
+    assertEquals(48_000, swinging.clockRate());
+  }
+
+  @Test
+  void anSrTimestampOnAnOpusCallAdvances48UnitsPerMillisecond() {
+    RtcpStats stats = new RtcpStats();
+    stats.sentClockRate(48_000);
+    stats.sent(rtp(1, 96_000, 42), 0, 172, 7_000 * MS);
+    assertEquals(96_000 + 100 * 48, stats.sentTimestampAt(7_100 * MS));
+    RtcpStats g711 = new RtcpStats();
+    g711.sent(rtp(1, 16_000, 42), 0, 172, 7_000 * MS);
+    assertEquals(16_000 + 100 * 8, g711.sentTimestampAt(7_100 * MS), "8 kHz until told otherwise");
+  }
+
+  @Test
+  void theArrivalClockNeverOverflowsForAnyNanoTime() {
+    assertEquals(48_000, RtcpStats.arrival(1_000_000_000L, 48_000));
+    long big = Long.MAX_VALUE - 1;
+    assertTrue(RtcpStats.arrival(big, 48_000) > 0, "no overflow near Long.MAX_VALUE");
+    assertEquals(960, RtcpStats.arrival(123_456_789_000L + 20 * MS, 48_000) - RtcpStats.arrival(123_456_789_000L, 48_000));
   }
 
   @Test
