@@ -11,6 +11,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.media.MediaCounters.Name;
 import org.webphone.gateway.media.dtls.DtlsLeg;
+import org.webphone.gateway.media.ice.IceCandidate;
 import org.webphone.gateway.media.ice.IceLeg;
 import org.webphone.gateway.media.rtp.PacketBuffer;
 import org.webphone.gateway.media.rtp.Rtp;
@@ -97,6 +98,16 @@ final class WebRtcLeg implements AutoCloseable {
 
   List<String> localCandidateLines() {
     return ice.localCandidateLines();
+  }
+
+  /** The browser's ICE ufrag this leg answers. */
+  String remoteUfrag() {
+    return ice.remoteUfrag();
+  }
+
+  /** A candidate the browser trickled; blocking (ice4j's locks), from a worker. False: ICE already done. */
+  boolean addRemoteCandidate(IceCandidate c) {
+    return !closed && ice.addRemoteCandidate(c);
   }
 
   boolean connected() {
