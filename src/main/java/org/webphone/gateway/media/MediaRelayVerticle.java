@@ -58,6 +58,16 @@ public final class MediaRelayVerticle extends VerticleBase {
   private Thread warmUp;
   private RtcpMetrics quality;
   private TrickledCandidates trickled;
+  private final TrickledCandidates.Lookup mdnsLookup;
+
+  public MediaRelayVerticle() {
+    this(InetAddress::getByName);
+  }
+
+  /** With another resolver for mDNS candidates (tests: no mDNS responder runs in their namespace). */
+  MediaRelayVerticle(TrickledCandidates.Lookup mdnsLookup) {
+    this.mdnsLookup = mdnsLookup;
+  }
 
   @Override
   public Future<?> start() {
@@ -105,7 +115,7 @@ public final class MediaRelayVerticle extends VerticleBase {
       bus.<JsonObject>localConsumer(Addresses.MEDIA_CREATE, this::create);
       bus.<JsonObject>localConsumer(Addresses.MEDIA_PBX_SDP, this::pbxSdp);
       bus.<JsonObject>localConsumer(Addresses.MEDIA_BROWSER_OFFER, this::browserOffer);
-      trickled = new TrickledCandidates(vertx, InetAddress::getByName, sessions::get, creating::containsKey);
+      trickled = new TrickledCandidates(vertx, mdnsLookup, sessions::get, creating::containsKey);
       bus.<JsonObject>localConsumer(Addresses.MEDIA_CANDIDATE, m -> trickled.handle(m));
       bus.<JsonObject>localConsumer(Addresses.MEDIA_DIRECTION, this::direction);
       bus.<JsonObject>localConsumer(Addresses.MEDIA_DTMF, m -> MediaDtmf.handle(vertx, sessions, m));
