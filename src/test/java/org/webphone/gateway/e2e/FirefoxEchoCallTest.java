@@ -117,8 +117,14 @@ class FirefoxEchoCallTest {
         (async () => {
           await until('the phone', () => window.webphone && window.webphone.ready, 30000);
           const phone = window.webphone;
-          const candidates = [];
-          phone.client.addEventListener('frame', (e) => { if (e.detail.method === 'Candidate') candidates.push(e.detail); });
+          const acks = [];
+          const request = phone.client.request.bind(phone.client);
+          phone.client.request = (m, f) => {
+            const p = request(m, f);
+            if (m === 'Candidate') p.then((a) => acks.push({c: f.candidate, added: a.added, reason: a.reason}),
+              (e) => acks.push({c: f.candidate, error: e.message}));
+            return p;
+          };
           phone.dial('600');
           await until('a peer connection', () => phone.pc, 10000);
           const pc = phone.pc;
@@ -127,9 +133,16 @@ class FirefoxEchoCallTest {
           await until('the answer', () => pc.remoteDescription, 20000);
           const whileConnecting = detail();
           await until('audio connected', () => pc.connectionState === 'connected', 20000);
-          await new Promise(r => setTimeout(r, 3000));
+          const inbound = async () => {
+            let n = 0;
+            (await pc.getStats()).forEach(s => { if (s.type === 'inbound-rtp' && s.kind === 'audio') n = s.packetsReceived || 0; });
+            return n;
+          };
+          for (const end = Date.now() + 20000; (await inbound()) < 150 && Date.now() < end;) {
+            await new Promise(r => setTimeout(r, 200));
+          }
           const r = {status: document.querySelector('web-phone [role=status]').textContent, whileConnecting,
-            afterConnected: detail(), candidateAcks: candidates, gathered: sent, callId: phone.call && phone.call.id};
+            afterConnected: detail(), candidateAcks: acks, gathered: sent, callId: phone.call && phone.call.id};
           (await pc.getStats()).forEach(s => {
             if (s.type === 'inbound-rtp' && s.kind === 'audio') {
               r.packetsReceived = s.packetsReceived; r.audioLevel = s.audioLevel; r.totalAudioEnergy = s.totalAudioEnergy;
@@ -166,6 +179,11 @@ class FirefoxEchoCallTest {
     assertTrue(r.getLong("packetsSent", 0L) > 100, "packets Firefox sent: " + r.encode());
     assertEquals("Connecting audio…", r.getString("whileConnecting"), "the detail line before the audio was up");
     assertEquals("", r.getString("afterConnected"), "the detail line once the audio flowed");
+    // Firefox trickled its mDNS host candidate; nothing resolves it here, so the gateway acked it unused.
+    assertTrue(r.getJsonArray("candidateAcks").stream().map(JsonObject.class::cast).anyMatch(a ->
+        a.getString("c", "").contains(".local") && a.getString("c").contains(" UDP ")
+            && Boolean.FALSE.equals(a.getBoolean("added")) && a.getString("reason", "").contains("does not resolve")),
+        "the gateway's answer to Firefox's mDNS candidate: " + r.getJsonArray("candidateAcks"));
 
     int admin = bed.forward(gwHost, "127.0.0.1", HTTP + 1);
     JsonObject health = Eventually.await(Duration.ofSeconds(10), "the gateway's full health",
