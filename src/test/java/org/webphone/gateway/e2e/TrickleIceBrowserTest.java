@@ -132,6 +132,7 @@ class TrickleIceBrowserTest {
         const detail = () => document.querySelector('web-phone .wp-detail').textContent;
         const pc = new EventTarget();
         pc.connectionState = 'checking';
+        pc.close = () => {};
         phone.pc = pc;
         phone.watchAudio(pc);
         const seen = [detail()];
