@@ -96,7 +96,9 @@ class TrickleIceBrowserTest {
     Map<String, Object> call = sent.stream().filter(f -> "Call".equals(f.get("method"))).findFirst().orElseThrow();
     // Before the trickle, the page held Call until gathering completed (or 4 s passed).
     assertNotEquals("complete", call.get("gathering"), "Call left before ICE gathering completed: " + sent);
-    assertTrue(sent.indexOf(call) < indexOf(sent, "Candidate"), "candidates follow the Call: " + sent);
+    int firstCandidate = indexOf(sent, "Candidate");
+    assertTrue(firstCandidate != Integer.MAX_VALUE && firstCandidate > sent.indexOf(call),
+        "candidates follow the Call: " + sent);
     int end = sent.stream().map(f -> f.get("candidate")).toList().indexOf("end-of-candidates");
     assertTrue(end > sent.indexOf(call), "the end of gathering came after the Call: " + sent);
     DatagramPacket p = new DatagramPacket(new byte[1500], 1500);
