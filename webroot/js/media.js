@@ -1,5 +1,6 @@
-// Browser media helpers of the phone: the WebRTC offer (no trickle: the gateway wants all candidates in
-// one SDP), a WebAudio ringtone, DTMF feedback tones and a microphone level meter.
+// Browser media helpers of the phone: the WebRTC offer (trickled: sent at once, candidates follow with the
+// Candidate method; or complete, for clients that do not trickle), a WebAudio ringtone, DTMF feedback tones
+// and a microphone level meter.
 
 const GATHER_LIMIT_MS = 4000;
 
@@ -20,6 +21,28 @@ export async function completeOffer(pc, iceRestart = false) {
     });
   }
   return pc.localDescription.sdp;
+}
+
+/**
+ * Creates the offer and returns its SDP at once, with whatever candidates it has (trickle ICE): onCandidate
+ * gets each RTCIceCandidate as it is gathered, then null when gathering is complete, so a slow or unreachable
+ * STUN/TURN server never holds the call back.
+ */
+export async function trickleOffer(pc, onCandidate, iceRestart = false) {
+  pc.addEventListener('icecandidate', (e) => onCandidate(e.candidate && e.candidate.candidate ? e.candidate : null));
+  const offer = await pc.createOffer(iceRestart ? { iceRestart: true } : undefined);
+  await pc.setLocalDescription(offer);
+  return pc.localDescription.sdp;
+}
+
+/** The Candidate frame's fields for a gathered candidate, or end-of-candidates for null. */
+export function candidateFields(c) {
+  if (!c) return { candidate: 'end-of-candidates' };
+  const f = { candidate: c.candidate };
+  if (c.sdpMid !== null && c.sdpMid !== undefined) f.sdpMid = c.sdpMid;
+  if (c.sdpMLineIndex !== null && c.sdpMLineIndex !== undefined) f.sdpMLineIndex = c.sdpMLineIndex;
+  if (c.usernameFragment) f.usernameFragment = c.usernameFragment;
+  return f;
 }
 
 let ctx = null;

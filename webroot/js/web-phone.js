@@ -7,7 +7,7 @@
 // window.webphone.pc for getStats()).
 
 import { WebphoneClient, defaultGatewayUrl } from './webphone-client.js';
-import { newPeerConnection, completeOffer, Ringtone, keyTone, levelMeter } from './media.js';
+import { newPeerConnection, trickleOffer, candidateFields, Ringtone, keyTone, levelMeter } from './media.js';
 import { buildPhone, buildClickToCall } from './phone-view.js';
 
 const END_TEXT = { Completed: 'Call ended', Busy: 'Busy', Rejected: 'Rejected', Cancelled: 'Cancelled' };
@@ -37,6 +37,9 @@ function stable(pc, waitMs) {
     pc.addEventListener('signalingstatechange', check);
   });
 }
+
+const CONNECTING_AUDIO = 'Connecting audio…';
+const NO_AUDIO_PATH = 'No audio path: your network blocks the call';
 
 /** Resolves when the peer connection is connected, or after waitMs (the status must not hang). */
 function connected(pc, waitMs) {
@@ -90,6 +93,9 @@ class WebPhone extends HTMLElement {
     on('OnCallErrorOccurred', (f) => { this.lastError = f; });
     on('OnCallStateChanged', this.onCallState);
     on('OnInCall', () => this.startTimer());
+    on('OnMediaStateChanged', (f) => {
+      if (f.state === 'failed' && /ICE/.test(f.reason || '')) this.audioState(NO_AUDIO_PATH);
+    });
     on('Error', this.onError);
     on('reconnecting', () => this.status('Reconnecting'));
     on('disconnected', this.onDisconnected);
@@ -161,6 +167,7 @@ class WebPhone extends HTMLElement {
       const pc = this.pc;
       await pc.setRemoteDescription({ type: 'answer', sdp: f.sdp });
       this.showCodec(answeredCodec(f.sdp));
+      this.watchAudio(pc);
       const call = this.call;
       if (call && call.restoring) {
         await connected(pc, RESTORE_WAIT_MS);
@@ -242,6 +249,7 @@ class WebPhone extends HTMLElement {
       if (this.call !== call) return; // hung up while preparing
       const ack = await this.client.request('Call', { number, sdp });
       call.id = ack.callId;
+      this.offerSent(call);
       if (this.call !== call) this.client.request('HangUp', { callId: ack.callId }).catch(() => {});
     } catch (e) {
       if (this.call !== call) return;
@@ -264,6 +272,7 @@ class WebPhone extends HTMLElement {
       const sdp = await this.startMedia();
       if (this.call !== call) return;
       await this.client.request('Accept', { callId: call.id, sdp });
+      this.offerSent(call);
     } catch (e) {
       if (this.call !== call) return;
       if (e && e.name === 'NotAllowedError') {
@@ -330,7 +339,53 @@ class WebPhone extends HTMLElement {
       this.v.remote.srcObject = e.streams[0] || new MediaStream([e.track]);
       this.v.remote.play().catch(() => {});
     };
-    return completeOffer(pc);
+    this.trickled = [];
+    return trickleOffer(pc, (c) => this.trickle(pc, c));
+  }
+
+  /** Trickle ICE: a gathered candidate (null: the end) goes out once the gateway has the call's offer. */
+  trickle(pc, c) {
+    if (pc !== this.pc) return;
+    const fields = candidateFields(c);
+    if (this.trickled) { this.trickled.push(fields); return; }
+    this.sendCandidate(fields);
+  }
+
+  /** The offer of this.pc reached the gateway: the candidates gathered meanwhile follow, later ones at once. */
+  offerSent(call) {
+    const queued = this.trickled || [];
+    this.trickled = null;
+    if (this.call === call) queued.forEach((f) => this.sendCandidate(f));
+  }
+
+  sendCandidate(fields) {
+    const c = this.call;
+    if (!c || !c.id || !this.client) return;
+    this.client.request('Candidate', { callId: c.id, ...fields })
+      .catch((e) => console.warn('candidate not taken:', e && e.message));
+  }
+
+  /** From the answer until audio flows: "Connecting audio…", then nothing, or the reason there is none. */
+  watchAudio(pc) {
+    if (pc.audioWatched) return;
+    pc.audioWatched = true;
+    const show = () => {
+      if (pc !== this.pc) return;
+      const s = pc.connectionState;
+      if (s === 'connected') this.audioState('');
+      else if (s === 'failed') this.audioState(NO_AUDIO_PATH);
+      else if (this.audioNote !== NO_AUDIO_PATH) this.audioState(CONNECTING_AUDIO);
+    };
+    pc.addEventListener('connectionstatechange', show);
+    show();
+  }
+
+  /** Shows the audio note in the detail line unless that line says something else. */
+  audioState(note) {
+    const d = this.v.detail.textContent;
+    const shown = !d || d === this.audioNote;
+    this.audioNote = note;
+    if (shown) this.v.detail.textContent = note;
   }
 
   /** After a resume: a new browser leg for the same call (the SIP leg never noticed). */
@@ -338,6 +393,7 @@ class WebPhone extends HTMLElement {
     try {
       const sdp = await this.startMedia();
       await this.client.request('Offer', { callId, sdp });
+      if (this.call && this.call.id === callId) this.offerSent(this.call);
     } catch (e) {
       if (this.call && this.call.restoring) {
         this.call.restoring = false;
@@ -397,6 +453,7 @@ class WebPhone extends HTMLElement {
   endMedia() {
     clearTimeout(this.restartTimer);
     if (this.pc) { this.pc.close(); this.pc = null; }
+    this.audioNote = '';
     if (this.stopMeter) { this.stopMeter(); this.stopMeter = null; }
     if (this.stream) { this.stream.getTracks().forEach((t) => t.stop()); this.stream = null; }
     this.ringtone.stop();
@@ -432,6 +489,7 @@ class WebPhone extends HTMLElement {
   // ---------------------------------------------------------------- view
 
   finishCall(text, detail = '') {
+    if (this.audioNote === NO_AUDIO_PATH) detail = NO_AUDIO_PATH; // why the call ended, for the caller
     this.call = null;
     this.lastError = null;
     this.endMedia();
@@ -467,7 +525,7 @@ class WebPhone extends HTMLElement {
   }
 
   detail(text) {
-    this.v.detail.textContent = text || '';
+    this.v.detail.textContent = text || this.audioNote || '';
   }
 
   startTimer() {

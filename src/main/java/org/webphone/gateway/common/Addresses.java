@@ -74,6 +74,7 @@ public final class Addresses {
   public static final String MEDIA_CREATE = "media.session.create";
   public static final String MEDIA_PBX_SDP = "media.session.pbx-sdp";
   public static final String MEDIA_BROWSER_OFFER = "media.session.browser-offer";
+  public static final String MEDIA_CANDIDATE = "media.session.candidate";
   public static final String MEDIA_DIRECTION = "media.session.direction";
   public static final String MEDIA_DTMF = "media.session.dtmf";
   public static final String MEDIA_CLOSE = "media.session.close";

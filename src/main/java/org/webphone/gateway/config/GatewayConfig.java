@@ -210,6 +210,25 @@ public final class GatewayConfig {
     return a.isBlank() ? getString("media.bindAddress") : a;
   }
 
+  /**
+   * The addresses of the browsers' host candidates as configured: {@code media.announcedAddress} (the older,
+   * one-address key) then {@code media.announcedAddresses}; empty when neither is set (the WebRTC port's bind
+   * address, or with a wildcard bind the host's interfaces, is then used: {@code media.ice.CandidateAddresses}).
+   */
+  public List<String> mediaCandidateAddresses() {
+    List<String> out = new ArrayList<>();
+    String one = getString("media.announcedAddress");
+    if (!one.isBlank()) {
+      out.add(one.trim());
+    }
+    for (Object o : getArray("media.announcedAddresses")) {
+      if (!out.contains(o)) {
+        out.add((String) o);
+      }
+    }
+    return out;
+  }
+
   // ---------------------------------------------------------------- validation
 
   private static final Pattern HOSTISH = Pattern.compile("^[A-Za-z0-9.:\\-\\[\\]]*$");
@@ -243,6 +262,12 @@ public final class GatewayConfig {
     host("demo.bindAddress", false);
     host("media.bindAddress", false);
     host("media.announcedAddress", true);
+    for (Object o : getArray("media.announcedAddresses")) {
+      if (!(o instanceof String a) || a.isBlank() || !HOSTISH.matcher(a).matches()) {
+        throw new ConfigException("media.announcedAddresses", "must be an array of IP addresses or host names, got "
+            + describe(o));
+      }
+    }
     positive("sip.registerExpires", 30, 86400);
     positive("sip.optionsIntervalSec", 0, 86400);
     positive("pbx.resolveIntervalSec", 0, 86400);

@@ -9,6 +9,7 @@ import io.vertx.core.json.JsonObject;
 import java.net.InetAddress;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.slf4j.Logger;
@@ -21,6 +22,7 @@ import org.webphone.gateway.config.GatewayConfig;
 import org.webphone.gateway.config.IpRanges;
 import org.webphone.gateway.media.dtls.DtlsHandshakePool;
 import org.webphone.gateway.media.dtls.DtlsIdentity;
+import org.webphone.gateway.media.ice.CandidateAddresses;
 import org.webphone.gateway.media.ice.IceService;
 import org.webphone.gateway.media.ice.IceTcpPort;
 import org.webphone.gateway.media.rtp.RtcpMetrics;
@@ -56,6 +58,17 @@ public final class MediaRelayVerticle extends VerticleBase {
   private long timer = -1;
   private Thread warmUp;
   private RtcpMetrics quality;
+  private TrickledCandidates trickled;
+  private final TrickledCandidates.Lookup mdnsLookup;
+
+  public MediaRelayVerticle() {
+    this(InetAddress::getByName);
+  }
+
+  /** With another resolver for mDNS candidates (tests: no mDNS responder runs in their namespace). */
+  MediaRelayVerticle(TrickledCandidates.Lookup mdnsLookup) {
+    this.mdnsLookup = mdnsLookup;
+  }
 
   @Override
   public Future<?> start() {
@@ -77,7 +90,7 @@ public final class MediaRelayVerticle extends VerticleBase {
     warmUp.start();
     return vertx.executeBlocking(() -> {
       String bind = cfg.getString("media.bindAddress");
-      IceService ice = new IceService(bind, cfg.getInt("media.webrtcPort"), cfg.mediaAnnouncedAddress(),
+      IceService ice = new IceService(bind, cfg.getInt("media.webrtcPort"), candidateAddresses(cfg, bind),
           new DtlsHandshakePool.Limits(cfg.getInt("media.dtlsMaxHandshakes"),
               cfg.getInt("media.dtlsHandshakesPerAddress"), cfg.getInt("media.dtlsHelloTimeoutMs")));
       try {
@@ -105,6 +118,8 @@ public final class MediaRelayVerticle extends VerticleBase {
       bus.<JsonObject>localConsumer(Addresses.MEDIA_CREATE, this::create);
       bus.<JsonObject>localConsumer(Addresses.MEDIA_PBX_SDP, this::pbxSdp);
       bus.<JsonObject>localConsumer(Addresses.MEDIA_BROWSER_OFFER, this::browserOffer);
+      trickled = new TrickledCandidates(vertx, mdnsLookup, sessions::get, creating::containsKey);
+      bus.<JsonObject>localConsumer(Addresses.MEDIA_CANDIDATE, m -> trickled.handle(m));
       bus.<JsonObject>localConsumer(Addresses.MEDIA_DIRECTION, this::direction);
       bus.<JsonObject>localConsumer(Addresses.MEDIA_DTMF, m -> MediaDtmf.handle(vertx, sessions, m));
       bus.<JsonObject>localConsumer(Addresses.MEDIA_CLOSE, this::close);
@@ -122,6 +137,19 @@ public final class MediaRelayVerticle extends VerticleBase {
           + " the network in clear text", cfg.pbxTransport());
     }
     return SdesCrypto.suites(cfg.getArray("media.pbxSrtpSuites").stream().map(String::valueOf).toList());
+  }
+
+  /**
+   * The addresses of the browsers' host candidates (worker thread: resolves names, lists interfaces); the node
+   * does not start when none is reachable (media/ice/CandidateAddresses).
+   */
+  private static List<String> candidateAddresses(GatewayConfig cfg, String bind) throws java.io.IOException {
+    InetAddress bindAddress = InetAddress.getByName(bind);
+    List<String> chosen = CandidateAddresses.choose(CandidateAddresses.resolve(cfg.mediaCandidateAddresses()),
+            bindAddress, CandidateAddresses.interfaces(), CandidateAddresses.ipv6Capable(bindAddress))
+        .stream().map(CandidateAddresses::literal).toList();
+    LOG.info("ICE host candidates at {}", chosen);
+    return chosen;
   }
 
   /** pbx.allowedSources for NAT learning (worker thread: may look the PBX host up); null when not learning. */
@@ -228,6 +256,7 @@ public final class MediaRelayVerticle extends VerticleBase {
     }, false).onComplete(ar -> {
       if (ar.succeeded() && ar.result() != null) {
         published(m, ar.result(), pbx, offer, true);
+        legInstalled(ar.result(), ar.result().browserLeg(), offer);
       } else {
         createFailed(m, callId, ar.cause());
       }
@@ -237,6 +266,7 @@ public final class MediaRelayVerticle extends VerticleBase {
   /** A create that made no session: {@code cause} null means no free port pair. */
   private void createFailed(Message<JsonObject> m, String callId, Throwable cause) {
     creating.remove(callId);
+    trickled.forget(callId);
     if (cause != null) {
       LOG.warn("call={} media create failed: {}", callId, cause.toString());
       m.fail(ErrorCode.INTERNAL.code(), "media create failed: " + cause.getMessage());
@@ -345,6 +375,24 @@ public final class MediaRelayVerticle extends VerticleBase {
     }
     s.replaceBrowserLeg(leg);
     emit(s.sessionId(), s.event(SessionEvent.MEDIA_ANSWER, null).put(Fields.SDP, s.browserAnswer(offer, leg)));
+    legInstalled(s, leg, offer);
+  }
+
+  /**
+   * On the event loop, once {@code leg} is the call's browser leg: the candidates trickled for it meanwhile, and
+   * the offer's mDNS ({@code .local}) ones, which need a lookup, are added to it.
+   */
+  private void legInstalled(MediaSession s, WebRtcLeg leg, MediaSdp.BrowserOffer offer) {
+    if (sessions.get(s.callId()) != s || leg == null) {
+      return;
+    }
+    trickled.legReady(s.callId(), leg);
+    for (var c : offer.candidates()) {
+      if (c.isMdns()) {
+        trickled.take(new JsonObject().put(Fields.CALL_ID, s.callId()).put(Fields.CANDIDATE, c.toSdpValue())
+            .put(Fields.UFRAG, leg.remoteUfrag()));
+      }
+    }
   }
 
   /** Closes a session or leg that nobody else holds (blocking: joins DTLS, frees the ICE agent). */
@@ -499,6 +547,7 @@ public final class MediaRelayVerticle extends VerticleBase {
         closeOnWorker(old::close);
       }
       LOG.info("call={} browser leg rebuilt", s.callId());
+      legInstalled(s, leg, offer);
       m.reply(new JsonObject().put(Fields.BROWSER_ANSWER, s.browserAnswer(offer, leg)));
     });
   }
@@ -523,6 +572,7 @@ public final class MediaRelayVerticle extends VerticleBase {
         return;
       }
       browserOnCodec(s, codec, offer);
+      legInstalled(s, leg, offer); // candidates trickled for the restart's ufrag go to its new agent
       LOG.info("call={} ICE restart: new agent {} waits for the browser's checks", s.callId(), leg.localUfrag());
       m.reply(new JsonObject().put(Fields.BROWSER_ANSWER, s.browserAnswer(offer, leg)));
     });
@@ -561,6 +611,7 @@ public final class MediaRelayVerticle extends VerticleBase {
     }
     MediaSession s = sessions.remove(callId);
     awaitingAnswer.remove(callId);
+    trickled.forget(callId);
     lastPbxOrigin.remove(callId);
     if (s == null) {
       m.reply(new JsonObject().put(Fields.CALL_ID, callId));

@@ -92,7 +92,7 @@ public final class MediaSdp {
     List<IceCandidate> cands = new ArrayList<>();
     for (String c : audio.attrs("candidate")) {
       IceCandidate ic = IceCandidate.parse(c);
-      if (ic != null && ic.usable()) {
+      if (ic != null && (ic.usable() || ic.isMdns())) { // .local names are resolved after the leg starts
         cands.add(ic);
       }
     }

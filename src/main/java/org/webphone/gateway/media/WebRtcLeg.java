@@ -11,6 +11,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.media.MediaCounters.Name;
 import org.webphone.gateway.media.dtls.DtlsLeg;
+import org.webphone.gateway.media.ice.IceCandidate;
 import org.webphone.gateway.media.ice.IceLeg;
 import org.webphone.gateway.media.rtp.PacketBuffer;
 import org.webphone.gateway.media.rtp.Rtp;
@@ -221,6 +222,20 @@ final class WebRtcLeg implements AutoCloseable {
 
   List<String> localCandidateLines() {
     return latest().localCandidateLines();
+  }
+
+  /** The browser's ICE ufrag this leg answers. */
+  /** The browser's ufrag of the latest accepted offer: a pending restart's, else the running agent's. */
+  String remoteUfrag() {
+    return latest().remoteUfrag();
+  }
+
+  /**
+   * A candidate the browser trickled, for the agent of the latest offer (a pending ICE restart's new agent, else
+   * the running one); blocking (ice4j's locks), from a worker. False: that agent's ICE is already done.
+   */
+  boolean addRemoteCandidate(IceCandidate c) {
+    return !closed && latest().addRemoteCandidate(c);
   }
 
   boolean connected() {

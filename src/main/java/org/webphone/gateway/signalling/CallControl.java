@@ -237,6 +237,23 @@ final class CallControl {
         });
   }
 
+  /**
+   * Trickle ICE: a browser candidate for the call's browser leg. Acked with {callId, added, reason?}; an unusable
+   * or unresolvable one is acked as not added (the call goes on), a malformed one refused with 103.
+   */
+  Future<JsonObject> candidate(ClientFrame f) {
+    Call c = requireCall(f.string(ClientMethod.Fields.CALL_ID));
+    JsonObject body = new JsonObject().put(Fields.CALL_ID, c.id)
+        .put(Fields.CANDIDATE, f.string(ClientMethod.Fields.CANDIDATE));
+    if (f.string(ClientMethod.Fields.UFRAG_OPT) != null) {
+      body.put(Fields.UFRAG, f.string(ClientMethod.Fields.UFRAG_OPT));
+    }
+    return owner.replies().request(Addresses.MEDIA_CANDIDATE, body).map(r -> {
+      JsonObject ack = ack(c).put(ServerEventFields.ADDED, r.getBoolean(Fields.ADDED));
+      return r.getString(Fields.REASON) == null ? ack : ack.put(ServerEventFields.REASON, r.getString(Fields.REASON));
+    });
+  }
+
   // ------------------------------------------------------------------ events from sip and media
 
   void onIncoming(JsonObject ev) {

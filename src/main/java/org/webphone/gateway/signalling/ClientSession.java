@@ -198,6 +198,7 @@ final class ClientSession implements CallControl.Owner {
         case Unhold -> calls.hold(f, false);
         case Transfer -> calls.transfer(f);
         case Offer -> calls.offer(f);
+        case Candidate -> calls.candidate(f);
         // Over a WebSocket the verticle handles Resume before this; a bus client opens with resumeToken.
         case Resume -> Future.failedFuture(new ProtocolException(ErrorCode.WRONG_STATE,
             "resume a bus session with signalling.session.open {resumeToken}"));

@@ -44,6 +44,11 @@ final class MediaFixture implements AutoCloseable {
 
   /** @param nodeId the node id in the verticle's config (names its metrics registry), or null */
   MediaFixture(Vertx vertx, JsonObject mediaOverrides, String nodeId) throws Exception {
+    this(vertx, mediaOverrides, nodeId, new MediaRelayVerticle());
+  }
+
+  /** With the verticle to deploy (one made with a test's mDNS resolver). */
+  MediaFixture(Vertx vertx, JsonObject mediaOverrides, String nodeId, MediaRelayVerticle verticle) throws Exception {
     this.vertx = vertx;
     JsonObject media = new JsonObject().put("webrtcPort", webrtcPort).put("iceTcpPort", webrtcPort).put("rtpPortMin", rtpMin)
         .put("rtpPortMax", rtpMin + 19).mergeIn(mediaOverrides);
@@ -52,7 +57,7 @@ final class MediaFixture implements AutoCloseable {
     if (nodeId != null) {
       json.put("nodeId", nodeId);
     }
-    deploymentId = await(vertx.deployVerticle(new MediaRelayVerticle(), new DeploymentOptions().setConfig(json)));
+    deploymentId = await(vertx.deployVerticle(verticle, new DeploymentOptions().setConfig(json)));
     pbx = new DatagramSocket(Ports.free(), InetAddress.getLoopbackAddress());
     pbx.setSoTimeout(3000);
   }

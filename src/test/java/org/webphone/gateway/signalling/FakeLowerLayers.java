@@ -136,6 +136,7 @@ final class FakeLowerLayers {
     on(Addresses.MEDIA_BROWSER_OFFER, m -> m.reply(new JsonObject().put("browserAnswer",
         m.body().getString("browserOffer").contains("a=mid:") ? answerTo(m.body().getString("browserOffer"))
             : "v=0 answer 2")));
+    on(Addresses.MEDIA_CANDIDATE, m -> m.reply(new JsonObject().put("added", true)));
     on(Addresses.MEDIA_DTMF, m -> m.reply(new JsonObject().put("callId", m.body().getString("callId"))));
     on(Addresses.MEDIA_CLOSE, m -> {
       mediaSessions.remove(m.body().getString("callId"));

@@ -159,7 +159,8 @@ public final class Browser implements AutoCloseable {
   /**
    * Audio the browser receives: {@code packetsReceived}, {@code audioLevel} and {@code totalAudioEnergy}
    * of the inbound RTP stream, and the frequency (Hz) of the strongest tone in the remote audio as a
-   * WebAudio analyser hears it over {@code listenMs}.
+   * WebAudio analyser hears it over {@code listenMs}. The page trickles its candidates, so "In call" may show
+   * before the audio path is up: the listening starts once the connection is {@code connected} (at most 10 s).
    */
   public RemoteAudio remoteAudio(long listenMs) {
     String script = """
@@ -168,6 +169,8 @@ public final class Browser implements AutoCloseable {
         (async () => {
           const pc = window.webphone && window.webphone.pc;
           if (!pc) { done({error: 'no window.webphone.pc'}); return; }
+          const upBy = Date.now() + 10000;
+          while (pc.connectionState !== 'connected' && Date.now() < upBy) await new Promise(r => setTimeout(r, 50));
           const recv = pc.getReceivers().find(r => r.track && r.track.kind === 'audio');
           const ctx = new AudioContext();
           const src = ctx.createMediaStreamSource(new MediaStream([recv.track]));

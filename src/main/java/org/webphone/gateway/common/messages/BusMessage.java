@@ -65,6 +65,11 @@ public enum BusMessage {
   MEDIA_PBX_SDP(Addresses.MEDIA_PBX_SDP, List.of(CALL_ID, SDP, TYPE), List.of(SDP)),
   /** Rebuild the browser leg (resume, ICE restart) from a new offer. Fails 302, 306, 500. */
   MEDIA_BROWSER_OFFER(Addresses.MEDIA_BROWSER_OFFER, List.of(CALL_ID, BROWSER_OFFER), List.of(BROWSER_ANSWER)),
+  /**
+   * A candidate the browser trickled (or end-of-candidates), for the leg of its ufrag; replies added, or not and
+   * why (unusable, an mDNS name that does not resolve, ICE already done). Fails 102, 302, 103.
+   */
+  MEDIA_CANDIDATE(Addresses.MEDIA_CANDIDATE, List.of(CALL_ID, CANDIDATE, UFRAG), List.of(ADDED, REASON)),
   /** Set the PBX leg's direction (hold); replies the re-offer to send. Fails 302, 103. */
   MEDIA_DIRECTION(Addresses.MEDIA_DIRECTION, List.of(CALL_ID, DIRECTION), List.of(SDP)),
   /** Send digits as RFC 4733 toward the PBX; replies at once. Fails 302, 102, 103. */

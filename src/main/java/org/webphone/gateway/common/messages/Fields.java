@@ -74,6 +74,11 @@ public final class Fields {
   public static final String ANSWER_LATER = "answerLater";
   public static final String BROWSER_ANSWER = "browserAnswer";
   public static final String PBX_SDP = "pbxSdp";
+  /** A trickled ICE candidate (media.session.candidate). */
+  public static final String CANDIDATE = "candidate";
+  /** The ICE ufrag (generation) a trickled candidate belongs to. */
+  public static final String UFRAG = "ufrag";
+  public static final String ADDED = "added";
   public static final String TYPE = "type";
   public static final String SESSIONS = "sessions";
   public static final String CREATING = "creating";

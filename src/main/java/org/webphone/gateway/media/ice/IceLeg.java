@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.ice4j.Transport;
@@ -16,7 +17,6 @@ import org.ice4j.ice.Component;
 import org.ice4j.ice.IceMediaStream;
 import org.ice4j.ice.IceProcessingState;
 import org.ice4j.ice.KeepAliveStrategy;
-import org.ice4j.ice.LocalCandidate;
 import org.ice4j.ice.RemoteCandidate;
 import org.ice4j.util.Buffer;
 
@@ -43,6 +43,7 @@ public final class IceLeg implements AutoCloseable {
   }
 
   private final IceService service;
+  private final String remoteUfrag;
   private final Agent agent;
   private final Component component;
   private final AtomicBoolean freed = new AtomicBoolean();
@@ -55,6 +56,7 @@ public final class IceLeg implements AutoCloseable {
   public IceLeg(IceService service, String remoteUfrag, String remotePwd, List<IceCandidate> remote,
                 Listener listener) throws IOException {
     this.service = service;
+    this.remoteUfrag = remoteUfrag;
     agent = new Agent();
     service.agentCreated();
     try {
@@ -98,8 +100,9 @@ public final class IceLeg implements AutoCloseable {
       stream.setRemoteUfrag(remoteUfrag);
       stream.setRemotePassword(remotePwd);
       for (IceCandidate c : remote) {
-        component.addRemoteCandidate(new RemoteCandidate(new TransportAddress(c.ip(), c.port(), Transport.UDP),
-            component, CandidateType.parse(c.type()), c.foundation(), c.priority(), null));
+        if (c.usable()) {
+          component.addRemoteCandidate(remote(c));
+        }
       }
       agent.startConnectivityEstablishment();
     } catch (IOException | RuntimeException e) {
@@ -117,15 +120,54 @@ public final class IceLeg implements AutoCloseable {
   }
 
   /**
-   * The candidate lines for the answer, with the announced address in place of the bound one; the ICE-TCP
-   * candidate as {@code tcp ... tcptype passive} (RFC 6544).
+   * The candidate lines for the answer: one host candidate per address of {@link IceService#candidateAddresses}
+   * (announced in place of the bound one), all on the node's WebRTC port, priorities in that order (RFC 8445
+   * 5.1.2.1: type preference 126, local preference 65535 down, component 1); then, with an ICE-TCP port, one
+   * {@code tcptype passive} candidate per address (RFC 6544) below every UDP one (type preference 90, below a
+   * server-reflexive UDP candidate's 100: UDP is preferred wherever it flows; local preference per RFC 6544
+   * 4.2, direction preference 4 for passive).
    */
   public List<String> localCandidateLines() {
-    return component.getLocalCandidates().stream()
-        .map((LocalCandidate c) -> c.getFoundation() + " 1 " + (c.getTransport() == Transport.TCP ? "tcp" : "udp")
-            + " " + c.getPriority() + " " + service.announcedAddress() + " " + c.getTransportAddress().getPort()
-            + " typ host" + (c.getTransport() == Transport.TCP ? " tcptype passive" : ""))
-        .toList();
+    List<String> addresses = service.candidateAddresses();
+    List<String> lines = new ArrayList<>(addresses.size());
+    for (int i = 0; i < addresses.size(); i++) {
+      long priority = (126L << 24) + ((long) (65535 - i) << 8) + 255;
+      lines.add((i + 1) + " 1 udp " + priority + " " + addresses.get(i) + " " + service.port() + " typ host");
+    }
+    IceTcpPort tcp = service.tcp();
+    for (int i = 0; tcp != null && i < addresses.size(); i++) {
+      long priority = (90L << 24) + ((long) ((4 << 13) + 8191 - i) << 8) + 255;
+      lines.add((addresses.size() + i + 1) + " 1 tcp " + priority + " " + addresses.get(i) + " " + tcp.port()
+          + " typ host tcptype passive");
+    }
+    return lines;
+  }
+
+  /**
+   * Adds a candidate the browser trickled after the agent started (ice4j pairs it with our candidate and checks
+   * it); ignored once ICE completed. Takes ice4j's locks: call from a worker, not an event loop.
+   *
+   * @return false when the agent is already done or freed (nothing added)
+   */
+  public boolean addRemoteCandidate(IceCandidate c) {
+    IceProcessingState s = agent.getState();
+    if (freed.get() || s == IceProcessingState.COMPLETED || s == IceProcessingState.TERMINATED
+        || s == IceProcessingState.FAILED) {
+      return false;
+    }
+    component.addUpdateRemoteCandidates(remote(c));
+    component.updateRemoteCandidates();
+    return true;
+  }
+
+  /** The browser's ICE ufrag this agent answers (a trickled candidate of another generation is not for it). */
+  public String remoteUfrag() {
+    return remoteUfrag;
+  }
+
+  private RemoteCandidate remote(IceCandidate c) {
+    return new RemoteCandidate(new TransportAddress(c.ip(), c.port(), Transport.UDP), component,
+        CandidateType.parse(c.type()), c.foundation(), c.priority(), null);
   }
 
   /** Records the selected pair's remote address and, for an ICE-TCP pair, its connection (for sending). */

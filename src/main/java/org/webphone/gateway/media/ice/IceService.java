@@ -5,6 +5,7 @@ import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.nio.channels.DatagramChannel;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.ice4j.Transport;
 import org.webphone.gateway.media.dtls.DtlsHandshakePool;
@@ -58,6 +59,7 @@ public final class IceService implements AutoCloseable {
   private final WebRtcPort harvester;
   private final DatagramChannel mediaChannel;
   private final String announcedAddress;
+  private final List<String> candidateAddresses;
   private final int port;
   private final AtomicInteger liveAgents = new AtomicInteger();
   private final DtlsHandshakePool dtlsPool;
@@ -77,6 +79,15 @@ public final class IceService implements AutoCloseable {
    * @param dtls the limits of the node's DTLS pool ({@link #dtlsPool})
    */
   public IceService(String bindAddress, int port, String announcedAddress, DtlsHandshakePool.Limits dtls)
+      throws IOException {
+    this(bindAddress, port, List.of(announcedAddress), dtls);
+  }
+
+  /**
+   * Binds the port, as above, with one host candidate per address of {@code candidateAddresses} (IP literals,
+   * from {@link CandidateAddresses#choose}; the first also stands for the node where one address is wanted).
+   */
+  public IceService(String bindAddress, int port, List<String> candidateAddresses, DtlsHandshakePool.Limits dtls)
       throws IOException {
     IceBufferPool.install();
     DatagramChannel ch = null;
@@ -98,7 +109,8 @@ public final class IceService implements AutoCloseable {
     this.harvester = h;
     this.mediaChannel = ch;
     this.port = harvester.getLocalAddress().getPort();
-    this.announcedAddress = announcedAddress;
+    this.announcedAddress = candidateAddresses.get(0);
+    this.candidateAddresses = List.copyOf(candidateAddresses);
     this.dtlsPool = new DtlsHandshakePool(dtls);
   }
 
@@ -132,6 +144,11 @@ public final class IceService implements AutoCloseable {
   /** The address written in the SDP candidates (the 1:1 NAT address when configured). */
   public String announcedAddress() {
     return announcedAddress;
+  }
+
+  /** The addresses of the node's host candidates, in priority order (see {@link CandidateAddresses}). */
+  public List<String> candidateAddresses() {
+    return candidateAddresses;
   }
 
   public int port() {

@@ -27,6 +27,12 @@ public enum ClientMethod {
   Transfer(Fields.CALL_ID, Fields.NUMBER),
   /** A new browser offer for the current call (after Resume, or an ICE restart): {callId, sdp}. */
   Offer(Fields.CALL_ID, Fields.SDP),
+  /**
+   * Trickle ICE: one of the browser's candidates for the call's current offer, as gathered
+   * ({@code RTCIceCandidate.candidate} or an {@code a=candidate} line), or {@code "end-of-candidates"}:
+   * {callId, candidate, sdpMid?, sdpMLineIndex?, usernameFragment?}.
+   */
+  Candidate(Fields.CALL_ID, Fields.CANDIDATE, Fields.SDP_MID_OPT, Fields.SDP_MLINE_INDEX_OPT, Fields.UFRAG_OPT),
   /** Take back a session whose WebSocket dropped: {token}. */
   Resume(Fields.RESUME_TOKEN),
   /** Keep-alive; answered with Pong. */
@@ -65,6 +71,12 @@ public enum ClientMethod {
     public static final Field NUMBER = Field.string("number", true, null, 256);
     public static final Field SDP = Field.string("sdp", true, null, 60_000);
     public static final Field DIGITS = Field.string("digits", true, "[0-9A-D*#]{1,32}", 32);
+    /** A trickled candidate: printable ASCII, as RFC 8839's candidate-attribute is. */
+    public static final Field CANDIDATE = Field.string("candidate", true, "[\\x20-\\x7e]{1,1024}", 1024);
+    public static final Field SDP_MID_OPT = Field.string("sdpMid", false, "[A-Za-z0-9_.-]{1,32}", 32);
+    public static final Field SDP_MLINE_INDEX_OPT = Field.number("sdpMLineIndex", false);
+    /** The ICE ufrag (generation) of a trickled candidate: ice-chars (RFC 8839). */
+    public static final Field UFRAG_OPT = Field.string("usernameFragment", false, "[A-Za-z0-9+/]{1,256}", 256);
     /** Resume's resume token. */
     public static final Field RESUME_TOKEN = Field.string("token", true, "[A-Za-z0-9_-]{16,128}", 128);
     /** Hello's access token (auth.tokenSecret). */

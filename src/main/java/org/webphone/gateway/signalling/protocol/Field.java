@@ -13,6 +13,10 @@ public record Field(String name, Type type, boolean mandatory, Pattern pattern, 
     return new Field(name, Type.STRING, mandatory, regex == null ? null : Pattern.compile(regex), maxLength);
   }
 
+  public static Field number(String name, boolean mandatory) {
+    return new Field(name, Type.NUMBER, mandatory, null, 0);
+  }
+
   public static Field bool(String name, boolean mandatory) {
     return new Field(name, Type.BOOLEAN, mandatory, null, 0);
   }

@@ -35,6 +35,8 @@ public final class ServerEventFields {
   public static final String REGISTERED = "registered";
   public static final String NAME = "name";
   public static final String MESSAGE = "message";
+  /** In the Ack of Candidate: whether the candidate went to the call's ICE agent. */
+  public static final String ADDED = "added";
 
   /** The fields an event always carries and the ones it may carry. */
   public record Shape(List<String> always, List<String> optional) {
@@ -61,7 +63,7 @@ public final class ServerEventFields {
       Map.entry(ServerEvent.RENEGOTIATE, Shape.of(CALL_ID, CODEC)),
       Map.entry(ServerEvent.DTMF, Shape.of(CALL_ID, DIGIT).optional(DURATION_MS)),
       Map.entry(ServerEvent.TRANSFER, Shape.of(CALL_ID, CODE, REASON)),
-      Map.entry(ServerEvent.ACK, Shape.of(METHOD).optional(REF, CALL_ID, SESSION_ID, RESUMED)),
+      Map.entry(ServerEvent.ACK, Shape.of(METHOD).optional(REF, CALL_ID, SESSION_ID, RESUMED, ADDED, REASON)),
       Map.entry(ServerEvent.PONG, Shape.of(REGISTERED, CALL_ID).optional(REF)),
       Map.entry(ServerEvent.ERROR, Shape.of(CODE, NAME, MESSAGE).optional(REF, METHOD)),
       Map.entry(ServerEvent.CLOSED, Shape.of(REASON)));
