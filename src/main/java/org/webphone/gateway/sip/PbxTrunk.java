@@ -45,6 +45,8 @@ final class PbxTrunk {
   final boolean routeToPbx;
   final String announced;
   final int sipPort;
+  /** The port of our Contact and Via: the TLS listening point's when the lines use TLS, else {@link #sipPort}. */
+  final int contactPort;
   final String userAgent;
   final String callIdHeader;
   final int registerExpires;
@@ -65,6 +67,7 @@ final class PbxTrunk {
     this.pbxTransport = cfg.pbxTransport();
     this.announced = cfg.sipAnnouncedAddress();
     this.sipPort = cfg.getInt("sip.port");
+    this.contactPort = "tls".equals(pbxTransport) ? cfg.getInt("sip.tlsPort") : sipPort;
     this.userAgent = cfg.getString("sip.userAgent");
     this.callIdHeader = cfg.getString("sip.callIdHeader");
     this.registerExpires = cfg.getInt("sip.registerExpires");
@@ -93,7 +96,7 @@ final class PbxTrunk {
   /** Our Contact: the announced address, never the browser's. */
   ContactHeader contact(String user) throws ParseException {
     SipURI u = sip.addresses().createSipURI(user, announced);
-    u.setPort(sipPort);
+    u.setPort(contactPort);
     if (!"udp".equals(pbxTransport)) {
       u.setTransportParam(pbxTransport);
     }
@@ -112,7 +115,7 @@ final class PbxTrunk {
     CSeqHeader cseqH = h.createCSeqHeader(cseq, method);
     MaxForwardsHeader mf = h.createMaxForwardsHeader(70);
     List<ViaHeader> via = new ArrayList<>();
-    via.add(h.createViaHeader(announced, sipPort, pbxTransport, null));
+    via.add(h.createViaHeader(announced, contactPort, pbxTransport, null));
     Request r = sip.messages().createRequest(requestUri, method, callId, cseqH, fromH, toH, via, mf);
     if (routeToPbx) {
       SipURI route = sip.addresses().createSipURI(null, pbxAddress);

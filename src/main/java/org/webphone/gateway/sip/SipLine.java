@@ -226,6 +226,45 @@ final class SipLine {
     retryLater();
   }
 
+  /**
+   * The TLS connection to the PBX closed (the PBX closed it, or it went idle): REGISTER again after
+   * {@code delayMs} (spread by the caller so a thousand lines do not reconnect at once) over a new connection,
+   * so the PBX can reach the line again. A REGISTER in flight on the old connection is given up.
+   */
+  void connectionLost(long delayMs) {
+    if (state == State.UNREGISTERING || state == State.UNREGISTERED || unregistered != null) {
+      return;
+    }
+    abandonPending();
+    schedule(delayMs, this::refresh);
+  }
+
+  /**
+   * The PBX's TLS certificate was refused: a REGISTER waiting for its answer fails at once with the reason
+   * (instead of timing out as "PBX unreachable") and is retried with the usual backoff.
+   */
+  void certificateRefused(String why) {
+    if (pending == null || expiresAsked == 0) {
+      return;
+    }
+    abandonPending();
+    LOG.warn("line={} registration failed: PBX certificate: {}", lineId, why);
+    report(State.FAILED, 0, "PBX certificate: " + why);
+    retryLater();
+  }
+
+  private void abandonPending() {
+    ClientTransaction tx = pending;
+    stopWatching();
+    if (tx != null) {
+      try {
+        tx.terminate();
+      } catch (Exception e) {
+        LOG.debug("line={} REGISTER transaction not terminated: {}", lineId, e.toString());
+      }
+    }
+  }
+
   private void retryLater() {
     long delay = backoffMs;
     backoffMs = Math.min(MAX_BACKOFF_MS, backoffMs * 2);
@@ -310,7 +349,7 @@ final class SipLine {
     for (ListIterator<?> it = r.getHeaders(ContactHeader.NAME); it.hasNext(); ) {
       ContactHeader c = (ContactHeader) it.next();
       if (c.getAddress().getURI() instanceof SipURI u && ourHost.equals(u.getHost())
-          && account.username().equals(u.getUser()) && (u.getPort() == sip.sipPort) && c.getExpires() >= 0) {
+          && account.username().equals(u.getUser()) && (u.getPort() == sip.contactPort) && c.getExpires() >= 0) {
         return c.getExpires();
       }
     }
