@@ -227,12 +227,14 @@ final class SipLine {
   }
 
   /**
-   * The TLS connection to the PBX closed (the PBX closed it, or it went idle): REGISTER again after
+   * The TLS connection to the PBX closed (the PBX closed it, or it went idle): a registered line REGISTERs again after
    * {@code delayMs} (spread by the caller so a thousand lines do not reconnect at once) over a new connection,
    * so the PBX can reach the line again. A REGISTER in flight on the old connection is given up.
    */
   void connectionLost(long delayMs) {
-    if (state == State.UNREGISTERING || state == State.UNREGISTERED || unregistered != null) {
+    // A failed line keeps its backoff: a refused certificate also closes the connection, and re-REGISTERing
+    // within 2 s each time would hammer the PBX.
+    if (state != State.REGISTERED || unregistered != null) {
       return;
     }
     abandonPending();
