@@ -250,6 +250,17 @@ public final class GuardedNioFactory extends NioMessageProcessorFactory {
       super.readChannel();
     }
 
+    /** Ciphertext: a handshake that fails (junk, a refused certificate) is counted; JAIN-SIP then closes. */
+    @Override
+    protected void addBytes(byte[] bytes) throws Exception {
+      try {
+        super.addBytes(bytes);
+      } catch (javax.net.ssl.SSLException e) {
+        guard.drop(SipPortGuard.Reason.tls_handshake, peerAddress, "TLS handshake (" + e.getMessage() + ")");
+        throw e;
+      }
+    }
+
     @Override
     public void addPlaintextBytes(byte[] bytes) throws Exception {
       if (!scan.accept(bytes)) {

@@ -90,7 +90,10 @@ public final class PbxTlsSecurity implements SecurityManagerProvider {
       }
     }
     trustManager = new PbxTrustManager(pkix, p.getProperty(SERVER_NAME), !"false".equals(p.getProperty(VERIFY)));
-    CREATED.put(p.getProperty("javax.sip.STACK_NAME"), this);
+    String stack = p.getProperty("javax.sip.STACK_NAME");
+    if (stack != null) {
+      CREATED.put(stack, this);
+    }
   }
 
   /** The provider JAIN-SIP created for this stack (and forgets it here), or null. */
