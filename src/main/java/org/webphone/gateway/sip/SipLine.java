@@ -229,9 +229,16 @@ final class SipLine {
   /**
    * The TLS connection to the PBX closed (the PBX closed it, or it went idle): a registered line REGISTERs again after
    * {@code delayMs} (spread by the caller so a thousand lines do not reconnect at once) over a new connection,
-   * so the PBX can reach the line again. A REGISTER in flight on the old connection is given up.
+   * so the PBX can reach the line again. A REGISTER in flight on the old connection is given up; a first REGISTER
+   * fails at once as "PBX unreachable" and is retried with the usual backoff.
    */
   void connectionLost(long delayMs) {
+    if (state == State.REGISTERING && pending != null && expiresAsked != 0) {
+      // closed before the PBX answered (not TLS, a handshake it broke off): no need to wait for the attempt timer
+      abandonPending();
+      onTimeout();
+      return;
+    }
     // A failed line keeps its backoff: a refused certificate also closes the connection, and re-REGISTERing
     // within 2 s each time would hammer the PBX.
     if (state != State.REGISTERED || unregistered != null) {
