@@ -118,9 +118,15 @@ public final class GuardedNioFactory extends NioMessageProcessorFactory {
     @Override
     protected void removeSocket(SocketChannel socket) {
       super.removeSocket(socket);
-      if (closes != null && socket != null && socket.socket().getInetAddress() != null) {
-        closes.onOutboundClosed.accept(new InetSocketAddress(socket.socket().getInetAddress(),
-            socket.socket().getPort()));
+      InetAddress remote = socket == null ? null : socket.socket().getInetAddress();
+      if (closes == null || remote == null) {
+        return;
+      }
+      // Sends racing for a new connection can make JAIN-SIP open a second one and close the first ("Old socket
+      // different than new socket"): that is no lost connection while another one to the same peer is open.
+      SocketChannel current = getSocket(makeKey(remote, socket.socket().getPort()));
+      if (current == null || current == socket || !current.isOpen()) {
+        closes.onOutboundClosed.accept(new InetSocketAddress(remote, socket.socket().getPort()));
       }
     }
 

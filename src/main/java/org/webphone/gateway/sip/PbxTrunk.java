@@ -130,6 +130,26 @@ final class PbxTrunk {
     return r;
   }
 
+  /**
+   * Sends an out-of-dialog request (REGISTER, OPTIONS: the ones that open the connection to the PBX). Over TLS
+   * it is sent from a worker, in order: JAIN-SIP starts the handshake of a new connection in the sending thread
+   * (the ClientHello's key pair), which must not be an event loop. {@code failed} runs on the event loop.
+   */
+  void send(javax.sip.ClientTransaction tx, java.util.function.Consumer<Throwable> failed) {
+    if (!"tls".equals(pbxTransport)) {
+      try {
+        tx.sendRequest();
+      } catch (Exception e) {
+        failed.accept(e);
+      }
+      return;
+    }
+    vertx.executeBlocking(() -> {
+      tx.sendRequest();
+      return null;
+    }, true).onFailure(failed::accept);
+  }
+
   CallIdHeader newCallId() {
     return sip.provider().getNewCallId();
   }

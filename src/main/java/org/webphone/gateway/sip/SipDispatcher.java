@@ -201,7 +201,10 @@ final class SipDispatcher implements SipListener {
         keepAliveOutstanding = false;
         LOG.warn("PBX {}:{} did not answer OPTIONS", sip.pbxHost, sip.pbxPort);
       }));
-      tx.sendRequest();
+      sip.send(tx, e -> {
+        keepAliveOutstanding = false;
+        LOG.debug("OPTIONS keep-alive not sent: {}", e.toString());
+      });
     } catch (Exception ex) {
       LOG.debug("OPTIONS keep-alive not sent: {}", ex.toString());
     }

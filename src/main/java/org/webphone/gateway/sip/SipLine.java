@@ -139,7 +139,13 @@ final class SipLine {
         }
       }));
       watch(tx);
-      tx.sendRequest();
+      sip.send(tx, e -> {
+        if (tx == pending) {
+          LOG.warn("line={} cannot send REGISTER: {}", lineId, e.toString());
+          stopWatching();
+          onTimeout();
+        }
+      });
       LOG.debug("line={} REGISTER expires={} sent", lineId, expires);
     } catch (Exception e) {
       LOG.warn("line={} cannot send REGISTER: {}", lineId, e.toString());
