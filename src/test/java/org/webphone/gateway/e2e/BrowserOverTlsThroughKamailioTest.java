@@ -106,7 +106,9 @@ class BrowserOverTlsThroughKamailioTest {
       browser.click("Hang up");
       browser.awaitStatus("Ready", Duration.ofSeconds(10));
       double[] stat = Baresip.soxStat(awaitAgentRecording());
-      assertTrue(stat[0] > 0.05, "the agent heard sound, rms " + stat[0]);
+      // RMS over the whole recording, which starts at the SIP answer, before the browser's DTLS (and so its
+      // audio) is up: lower than BrowserThroughKamailioTest's 0.05 when that took seconds; the frequency is the proof
+      assertTrue(stat[0] > 0.02, "the agent heard sound, rms " + stat[0]);
       assertTrue(Math.abs(stat[1] - 440) < 40, "the agent heard the visitor's 440 Hz, got " + stat[1]);
       node.awaitIdle(1);
 
