@@ -173,8 +173,9 @@ public final class SipEndpoint {
 
   /**
    * TLS on JAIN-SIP's NIO transport with our key material ({@link PbxTlsSecurity}), TLS 1.2+ and the JVM's
-   * default cipher suites (JAIN-SIP's own defaults are TLS 1.0-1.2 and two CBC/anonymous suites). Connects
-   * become non-blocking: a TLS connect then waits for the selector thread instead of the event loop that sent.
+   * default cipher suites (JAIN-SIP's own defaults are TLS 1.0-1.2 and two CBC/anonymous suites). Connects stay
+   * blocking: non-blocking ones let each of a storm's REGISTERs find the first connection still pending and open
+   * another (1000 lines never registered); PbxTrunk#send sends the requests that open it from a worker instead.
    */
   private static void tlsProperties(Properties p, Tls t) throws java.security.NoSuchAlgorithmException {
     p.setProperty("gov.nist.javax.sip.SECURITY_MANAGER_PROVIDER", PbxTlsSecurity.class.getName());
@@ -187,7 +188,6 @@ public final class SipEndpoint {
     p.setProperty("gov.nist.javax.sip.TLS_CLIENT_PROTOCOLS", "TLSv1.3,TLSv1.2");
     p.setProperty("gov.nist.javax.sip.ENABLED_CIPHER_SUITES",
         String.join(",", javax.net.ssl.SSLContext.getDefault().getDefaultSSLParameters().getCipherSuites()));
-    p.setProperty("gov.nist.javax.sip.NIO_BLOCKING_MODE", "NONBLOCKING");
   }
 
   /**
