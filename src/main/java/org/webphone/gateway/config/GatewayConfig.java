@@ -231,6 +231,33 @@ public final class GatewayConfig {
 
   // ---------------------------------------------------------------- validation
 
+  /** The PBX name its TLS certificate must carry: {@code pbx.tlsServerName}, else {@code pbx.host}. */
+  public String pbxTlsServerName() {
+    String n = getString("pbx.tlsServerName");
+    return n.isBlank() ? pbxHost() : n;
+  }
+
+  /** A TLS listening point needs its certificate and key; lines over TLS need the listening point. */
+  private void validateSipTls() {
+    int tlsPort = getInt("sip.tlsPort");
+    if ("tls".equals(pbxTransport()) && tlsPort == 0) {
+      throw new ConfigException("sip.tlsPort", "the lines use TLS (pbx.transport or sip.transport tls): set sip.tlsPort"
+          + " (e.g. 5061) and sip.tlsCert, sip.tlsKey");
+    }
+    for (String k : new String[] {"sip.tlsCert", "sip.tlsKey"}) {
+      if (tlsPort > 0 && getString(k).isBlank()) {
+        throw new ConfigException(k, "sip.tlsPort " + tlsPort + " needs a certificate and key: sip.tlsCert and sip.tlsKey"
+            + " (PEM files)");
+      }
+    }
+    for (String k : new String[] {"sip.tlsCert", "sip.tlsKey", "pbx.tlsTrust"}) {
+      String f = getString(k);
+      if (!f.isBlank() && !Files.isReadable(Path.of(f))) {
+        throw new ConfigException(k, "file not readable: " + f);
+      }
+    }
+  }
+
   private static final Pattern HOSTISH = Pattern.compile("^[A-Za-z0-9.:\\-\\[\\]]*$");
 
   private void validate() {
@@ -254,6 +281,9 @@ public final class GatewayConfig {
     oneOf("pbx.transport", Set.of("udp", "tcp", "tls"));
     oneOf("sip.dtmfMode", Set.of("rfc4733", "info"));
     pbxSrtp();
+    oneOf("sip.tlsClientAuth", Set.of("Want", "Enabled", "Disabled"));
+    host("pbx.tlsServerName", true);
+    validateSipTls();
     host("http.host", false);
     host("sip.bindAddress", false);
     host("sip.announcedAddress", true);

@@ -5,12 +5,15 @@ import gov.nist.javax.sip.stack.NIOHandler;
 import gov.nist.javax.sip.stack.NioMessageProcessorFactory;
 import gov.nist.javax.sip.stack.NioTcpMessageChannel;
 import gov.nist.javax.sip.stack.NioTcpMessageProcessor;
-import gov.nist.javax.sip.stack.OIOMessageProcessorFactory;
+import gov.nist.javax.sip.stack.NioTlsMessageChannel;
+import gov.nist.javax.sip.stack.NioTlsMessageProcessor;
 import gov.nist.javax.sip.stack.SIPTransactionStack;
 import java.io.IOException;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import javax.sip.ListeningPoint;
 
 /**
@@ -20,6 +23,11 @@ import javax.sip.ListeningPoint;
  * in front of the parser. Named in {@code gov.nist.javax.sip.MESSAGE_PROCESSOR_FACTORY}; the stack creates
  * it, then {@link SipEndpoint} hands it the guard before any listening point exists.
  *
+ * <p>TLS ({@code sip.tlsPort}) runs on the same NIO transport with the same guard, caps and idle limit
+ * ({@link TlsProcessor}); its connects are non-blocking when TLS is on (SipEndpoint), and the handshake is driven by
+ * the selector thread, so neither runs on an event loop. A connection we opened that closes (the PBX closed it,
+ * or it went idle) is reported to {@link #onOutboundClosed}, so the lines re-REGISTER over a new one.
+ *
  * <p>Threads: the processor's methods run on its selector thread; a channel may be closed from the stack's
  * timer thread (idle) or the selector thread. Connections we open toward the PBX are JAIN-SIP's own channels:
  * only the PBX talks on them.
@@ -27,6 +35,7 @@ import javax.sip.ListeningPoint;
 public final class GuardedNioFactory extends NioMessageProcessorFactory {
   private volatile SipPortGuard guard;
   private volatile int maxMessageBytes = 65536;
+  private volatile Consumer<InetSocketAddress> onOutboundClosed = a -> { };
 
   /** For JAIN-SIP, which creates the factory by class name. */
   public GuardedNioFactory() {
@@ -37,6 +46,11 @@ public final class GuardedNioFactory extends NioMessageProcessorFactory {
     this.maxMessageBytes = maxBytes;
   }
 
+  /** Told (on a selector or timer thread) the remote address of each TLS connection we opened that closed. */
+  void onOutboundClosed(Consumer<InetSocketAddress> listener) {
+    this.onOutboundClosed = listener;
+  }
+
   @Override
   public MessageProcessor createMessageProcessor(SIPTransactionStack stack, InetAddress ip, int port, String transport)
       throws IOException {
@@ -44,10 +58,8 @@ public final class GuardedNioFactory extends NioMessageProcessorFactory {
     if (g != null && ListeningPoint.TCP.equalsIgnoreCase(transport)) {
       return new Processor(ip, stack, port, g, maxMessageBytes);
     }
-    if (ListeningPoint.TLS.equalsIgnoreCase(transport)) {
-      // NIO TLS shares the outbound socket-table bug KeepingHandler works around for TCP; TLS stays on the
-      // classic transport it had before (a thread per connection), untouched by this change.
-      return new OIOMessageProcessorFactory().createMessageProcessor(stack, ip, port, transport);
+    if (g != null && ListeningPoint.TLS.equalsIgnoreCase(transport)) {
+      return new TlsProcessor(ip, stack, port, g, maxMessageBytes, this);
     }
     return super.createMessageProcessor(stack, ip, port, transport);
   }
@@ -62,7 +74,7 @@ public final class GuardedNioFactory extends NioMessageProcessorFactory {
       this.guard = guard;
       this.maxMessageBytes = maxMessageBytes;
       // Replaces the handler the constructor made (still unused; its idle auditor runs on an empty map).
-      nioHandler = new KeepingHandler(stack, this);
+      nioHandler = new KeepingHandler(stack, this, null);
     }
 
     @Override
@@ -95,8 +107,27 @@ public final class GuardedNioFactory extends NioMessageProcessorFactory {
    * the connection back after each send and connect.
    */
   static final class KeepingHandler extends NIOHandler {
-    KeepingHandler(SIPTransactionStack stack, NioTcpMessageProcessor processor) {
+    private final GuardedNioFactory closes;
+
+    KeepingHandler(SIPTransactionStack stack, NioTcpMessageProcessor processor, GuardedNioFactory closes) {
       super(stack, processor);
+      this.closes = closes;
+    }
+
+    /** A connection leaves the table when its channel closes: tell the factory's listener (TLS only). */
+    @Override
+    protected void removeSocket(SocketChannel socket) {
+      super.removeSocket(socket);
+      InetAddress remote = socket == null ? null : socket.socket().getInetAddress();
+      if (closes == null || remote == null) {
+        return;
+      }
+      // Sends racing for a new connection can make JAIN-SIP open a second one and close the first ("Old socket
+      // different than new socket"): that is no lost connection while another one to the same peer is open.
+      SocketChannel current = getSocket(makeKey(remote, socket.socket().getPort()));
+      if (current == null || current == socket || !current.isOpen()) {
+        closes.onOutboundClosed.accept(new InetSocketAddress(remote, socket.socket().getPort()));
+      }
     }
 
     @Override
@@ -154,6 +185,96 @@ public final class GuardedNioFactory extends NioMessageProcessorFactory {
         return;
       }
       super.addBytes(bytes);
+    }
+
+    @Override
+    protected void close(boolean removeSocket, boolean stopKeepAliveTask) {
+      super.close(removeSocket, stopKeepAliveTask);
+      if (closed.compareAndSet(false, true)) {
+        onClose.run();
+      }
+    }
+  }
+
+  /** The TLS listening point: the same caps, length check and socket-table fix as {@link Processor}. */
+  static final class TlsProcessor extends NioTlsMessageProcessor {
+    private final SipPortGuard guard;
+    private final int maxMessageBytes;
+
+    TlsProcessor(InetAddress ip, SIPTransactionStack stack, int port, SipPortGuard guard, int maxMessageBytes,
+        GuardedNioFactory factory) {
+      super(ip, stack, port);
+      this.guard = guard;
+      this.maxMessageBytes = maxMessageBytes;
+      nioHandler = new KeepingHandler(stack, this, factory);
+    }
+
+    @Override
+    public NioTcpMessageChannel createMessageChannel(NioTcpMessageProcessor p, SocketChannel client)
+        throws IOException {
+      NioTcpMessageChannel known = nioHandler.getMessageChannel(client);
+      if (known != null) {
+        return known;
+      }
+      InetAddress from = client.socket().getInetAddress();
+      boolean admitted = guard.admitTcp(from);
+      TlsChannel c = new TlsChannel(this, client, admitted ? new ContentLengthScan(maxMessageBytes) : null,
+          admitted ? () -> guard.tcpClosed(from) : () -> { }, guard);
+      nioHandler.putMessageChannel(client, c);
+      if (!admitted) {
+        client.shutdownInput();
+        client.shutdownOutput();
+      }
+      return c;
+    }
+  }
+
+  /**
+   * One inbound TLS connection: the length check runs on the decrypted bytes; a refused one closes itself on its
+   * first read; a handshake that fails (junk, a refused certificate) closes it in JAIN-SIP's own code.
+   */
+  static final class TlsChannel extends NioTlsMessageChannel {
+    private final ContentLengthScan scan;
+    private final Runnable onClose;
+    private final SipPortGuard guard;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    TlsChannel(TlsProcessor p, SocketChannel socket, ContentLengthScan scan, Runnable onClose, SipPortGuard guard)
+        throws IOException {
+      super(p, socket);
+      this.scan = scan;
+      this.onClose = onClose;
+      this.guard = guard;
+    }
+
+    @Override
+    public void readChannel() {
+      if (scan == null) {
+        close(true, false);
+        return;
+      }
+      super.readChannel();
+    }
+
+    /** Ciphertext: a handshake that fails (junk, a refused certificate) is counted; JAIN-SIP then closes. */
+    @Override
+    protected void addBytes(byte[] bytes) throws Exception {
+      try {
+        super.addBytes(bytes);
+      } catch (javax.net.ssl.SSLException e) {
+        guard.drop(SipPortGuard.Reason.tls_handshake, peerAddress, "TLS handshake (" + e.getMessage() + ")");
+        throw e;
+      }
+    }
+
+    @Override
+    public void addPlaintextBytes(byte[] bytes) throws Exception {
+      if (!scan.accept(bytes)) {
+        guard.drop(SipPortGuard.Reason.too_large, peerAddress, "TLS message with Content-Length over the cap");
+        close(true, false);
+        return;
+      }
+      super.addPlaintextBytes(bytes);
     }
 
     @Override

@@ -127,7 +127,7 @@ final class OutgoingInvite {
         cs.setSeqNumber(cs.getSeqNumber() + 1);
         again.removeHeader(ViaHeader.NAME);
         PbxTrunk sip = call.sip;
-        again.addHeader(sip.headers().createViaHeader(sip.announced, sip.sipPort, sip.pbxTransport, null));
+        again.addHeader(sip.headers().createViaHeader(sip.announced, sip.contactPort, sip.pbxTransport, null));
         auth.authorize(again, call.sip.headers());
         invite = again;
         send(again);

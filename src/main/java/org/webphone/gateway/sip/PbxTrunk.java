@@ -44,6 +44,8 @@ final class PbxTrunk {
   final PbxRegistrars registrars;
   final String announced;
   final int sipPort;
+  /** The port of our Contact and Via: the TLS listening point's when the lines use TLS, else {@link #sipPort}. */
+  final int contactPort;
   final String userAgent;
   final String callIdHeader;
   final int registerExpires;
@@ -63,6 +65,7 @@ final class PbxTrunk {
     this.pbxTransport = cfg.pbxTransport();
     this.announced = cfg.sipAnnouncedAddress();
     this.sipPort = cfg.getInt("sip.port");
+    this.contactPort = "tls".equals(pbxTransport) ? cfg.getInt("sip.tlsPort") : sipPort;
     this.userAgent = cfg.getString("sip.userAgent");
     this.callIdHeader = cfg.getString("sip.callIdHeader");
     this.registerExpires = cfg.getInt("sip.registerExpires");
@@ -91,7 +94,7 @@ final class PbxTrunk {
   /** Our Contact: the announced address, never the browser's. */
   ContactHeader contact(String user) throws ParseException {
     SipURI u = sip.addresses().createSipURI(user, announced);
-    u.setPort(sipPort);
+    u.setPort(contactPort);
     if (!"udp".equals(pbxTransport)) {
       u.setTransportParam(pbxTransport);
     }
@@ -122,7 +125,7 @@ final class PbxTrunk {
     CSeqHeader cseqH = h.createCSeqHeader(cseq, method);
     MaxForwardsHeader mf = h.createMaxForwardsHeader(70);
     List<ViaHeader> via = new ArrayList<>();
-    via.add(h.createViaHeader(announced, sipPort, pbxTransport, null));
+    via.add(h.createViaHeader(announced, contactPort, pbxTransport, null));
     Request r = sip.messages().createRequest(requestUri, method, callId, cseqH, fromH, toH, via, mf);
     if (explicitDomain || !pbx.address().equals(pbxHost) || pbx.port() != pbxPort) {
       SipURI route = sip.addresses().createSipURI(null, pbx.uriHost());
@@ -135,6 +138,26 @@ final class PbxTrunk {
     }
     r.addHeader(h.createUserAgentHeader(List.of(userAgent)));
     return r;
+  }
+
+  /**
+   * Sends an out-of-dialog request (REGISTER, OPTIONS: the ones that open the connection to the PBX). Over TLS
+   * it is sent from a worker, in order: JAIN-SIP starts the handshake of a new connection in the sending thread
+   * (the ClientHello's key pair), which must not be an event loop. {@code failed} runs on the event loop.
+   */
+  void send(javax.sip.ClientTransaction tx, java.util.function.Consumer<Throwable> failed) {
+    if (!"tls".equals(pbxTransport)) {
+      try {
+        tx.sendRequest();
+      } catch (Exception e) {
+        failed.accept(e);
+      }
+      return;
+    }
+    vertx.executeBlocking(() -> {
+      tx.sendRequest();
+      return null;
+    }, true).onFailure(failed::accept);
   }
 
   CallIdHeader newCallId() {

@@ -41,6 +41,8 @@ public final class SipEndpoint {
   private final HeaderFactory headers;
   private final MessageFactory messages;
   private final Handoff handoff;
+  private PbxTlsSecurity tls;
+  private GuardedNioFactory nio;
 
   private SipEndpoint(SipStack stack, SipProvider provider, AddressFactory a, HeaderFactory h, MessageFactory m,
       Handoff handoff) {
@@ -57,12 +59,27 @@ public final class SipEndpoint {
    * not blank and not the bind address, is the "sent-by" of the listening points (1:1 NAT).
    */
   public record Options(String name, String bindAddress, int port, boolean tcp, int tlsPort, boolean dialogSupport,
-      String announcedAddress, SipPortGuard guard, int tcpIdleSec, int maxMessageBytes) {
+      String announcedAddress, SipPortGuard guard, int tcpIdleSec, int maxMessageBytes, Tls tls) {
+    /** No TLS settings (the TLS listening point, if any, uses JAIN-SIP's defaults). */
+    public Options(String name, String bindAddress, int port, boolean tcp, int tlsPort, boolean dialogSupport,
+        String announcedAddress, SipPortGuard guard, int tcpIdleSec, int maxMessageBytes) {
+      this(name, bindAddress, port, tcp, tlsPort, dialogSupport, announcedAddress, guard, tcpIdleSec, maxMessageBytes,
+          null);
+    }
+
     /** No guard (every source is served), 60 s TCP idle time, 64 KiB messages. */
     public Options(String name, String bindAddress, int port, boolean tcp, int tlsPort, boolean dialogSupport,
         String announcedAddress) {
       this(name, bindAddress, port, tcp, tlsPort, dialogSupport, announcedAddress, null, 60, 65536);
     }
+  }
+
+  /**
+   * The TLS listening point's material: our certificate and key (PEM), the CA file the PBX's certificate must
+   * lead to (blank: the JVM's), the name it must carry, whether it is checked at all, and whether a connecting
+   * PBX is asked for a certificate ({@code Want}, {@code Enabled} = required, {@code Disabled}).
+   */
+  public record Tls(String cert, String key, String trust, String serverName, boolean verify, String clientAuth) {
   }
 
   /**
@@ -87,6 +104,9 @@ public final class SipEndpoint {
       // socket-table fix in GuardedNioFactory.KeepingHandler, not since).
       p.setProperty("gov.nist.javax.sip.MESSAGE_PROCESSOR_FACTORY", GuardedNioFactory.class.getName());
       p.setProperty("gov.nist.javax.sip.NIO_BLOCKING_MODE", "BLOCKING");
+      if (o.tls() != null && o.tlsPort() > 0) {
+        tlsProperties(p, o.tls());
+      }
       p.setProperty("gov.nist.javax.sip.NIO_MAX_SOCKET_IDLE_TIME", Long.toString(o.tcpIdleSec() * 1000L));
       p.setProperty("gov.nist.javax.sip.MAX_SERVER_TRANSACTIONS", "10000");
       p.setProperty("gov.nist.javax.sip.MAX_CLIENT_TRANSACTIONS", "10000");
@@ -105,16 +125,20 @@ public final class SipEndpoint {
       SipFactory f = SipFactory.getInstance();
       f.setPathName("gov.nist");
       SipStack stack = f.createSipStack(p);
+      PbxTlsSecurity tls = PbxTlsSecurity.take(p.getProperty("javax.sip.STACK_NAME"));
+      GuardedNioFactory factory = null;
       if (o.guard() != null && stack instanceof gov.nist.javax.sip.stack.SIPTransactionStack t) {
         // Before the first listening point opens a socket: no request passes unchecked.
         o.guard().attach(t);
         t.sipMessageValves.add(o.guard());
         if (t.getMessageProcessorFactory() instanceof GuardedNioFactory g) {
           g.guard(o.guard(), o.maxMessageBytes());
+          factory = g;
         }
       }
       SipProvider provider = null;
       Handoff handoff;
+      GuardedNioFactory nio = factory;
       try {
         ListeningPoint udp = stack.createListeningPoint(o.bindAddress(), o.port(), ListeningPoint.UDP);
         provider = stack.createSipProvider(udp);
@@ -139,9 +163,59 @@ public final class SipEndpoint {
       }
       LOG.info("SIP stack {} listening on {}:{} (udp{}{})", o.name(), o.bindAddress(), o.port(), o.tcp() ? ", tcp" : "",
           o.tlsPort() > 0 ? ", tls " + o.tlsPort() : "");
-      return new SipEndpoint(stack, provider, f.createAddressFactory(), f.createHeaderFactory(),
+      SipEndpoint ep = new SipEndpoint(stack, provider, f.createAddressFactory(), f.createHeaderFactory(),
           f.createMessageFactory(), handoff);
+      ep.tls = tls;
+      ep.nio = nio;
+      return ep;
     });
+  }
+
+  /**
+   * TLS on JAIN-SIP's NIO transport with our key material ({@link PbxTlsSecurity}), TLS 1.2+ and the JVM's
+   * default cipher suites (JAIN-SIP's own defaults are TLS 1.0-1.2 and two CBC/anonymous suites). Connects stay
+   * blocking: non-blocking ones let each of a storm's REGISTERs find the first connection still pending and open
+   * another (1000 lines never registered); PbxTrunk#send sends the requests that open it from a worker instead.
+   */
+  private static void tlsProperties(Properties p, Tls t) throws java.security.NoSuchAlgorithmException {
+    p.setProperty("gov.nist.javax.sip.SECURITY_MANAGER_PROVIDER", PbxTlsSecurity.class.getName());
+    p.setProperty(PbxTlsSecurity.CERT, t.cert());
+    p.setProperty(PbxTlsSecurity.KEY, t.key());
+    p.setProperty(PbxTlsSecurity.TRUST, t.trust());
+    p.setProperty(PbxTlsSecurity.SERVER_NAME, t.serverName());
+    p.setProperty(PbxTlsSecurity.VERIFY, Boolean.toString(t.verify()));
+    p.setProperty("gov.nist.javax.sip.TLS_CLIENT_AUTH_TYPE", t.clientAuth());
+    p.setProperty("gov.nist.javax.sip.TLS_CLIENT_PROTOCOLS", "TLSv1.3,TLSv1.2");
+    p.setProperty("gov.nist.javax.sip.ENABLED_CIPHER_SUITES",
+        String.join(",", javax.net.ssl.SSLContext.getDefault().getDefaultSSLParameters().getCipherSuites()));
+  }
+
+  /**
+   * Tells {@code context}, one event at a time, when the PBX's certificate is refused (the reason) or accepted
+   * again (null), and when a TLS connection we opened closed (its remote address). No-op without TLS.
+   */
+  public void onTlsEvents(Context context, java.util.function.Consumer<String> certificate,
+      java.util.function.Consumer<java.net.InetSocketAddress> closed) {
+    if (tls != null) {
+      tls.onCertificateFailure(why -> context.runOnContext(v -> certificate.accept(why)));
+    }
+    if (nio != null) {
+      nio.onOutboundClosed(a -> {
+        if (!handoff.closed) {
+          context.runOnContext(v -> closed.accept(a));
+        }
+      });
+    }
+  }
+
+  /** True when the stack has a TLS listening point with our key material. */
+  public boolean tls() {
+    return tls != null;
+  }
+
+  /** Why the PBX's certificate was last refused; null when it passed, or without TLS. */
+  public String pbxCertificateProblem() {
+    return tls == null ? null : tls.lastFailure();
   }
 
   /**

@@ -149,7 +149,13 @@ final class SipLine {
         }
       }));
       watch(tx);
-      tx.sendRequest();
+      sip.send(tx, e -> {
+        if (tx == pending) {
+          LOG.warn("line={} cannot send REGISTER: {}", lineId, e.toString());
+          stopWatching();
+          onTimeout();
+        }
+      });
       LOG.debug("line={} REGISTER expires={} sent", lineId, expires);
     } catch (Exception e) {
       LOG.warn("line={} cannot send REGISTER: {}", lineId, e.toString());
@@ -269,6 +275,54 @@ final class SipLine {
     });
   }
 
+  /**
+   * The TLS connection to the PBX closed (the PBX closed it, or it went idle): a registered line REGISTERs again after
+   * {@code delayMs} (spread by the caller so a thousand lines do not reconnect at once) over a new connection,
+   * so the PBX can reach the line again. A REGISTER in flight on the old connection is given up; a first REGISTER
+   * fails at once as "PBX unreachable" and is retried with the usual backoff.
+   */
+  void connectionLost(long delayMs) {
+    if (state == State.REGISTERING && pending != null && expiresAsked != 0) {
+      // closed before the PBX answered (not TLS, a handshake it broke off): no need to wait for the attempt timer
+      abandonPending();
+      onTimeout();
+      return;
+    }
+    // A failed line keeps its backoff: a refused certificate also closes the connection, and re-REGISTERing
+    // within 2 s each time would hammer the PBX.
+    if (state != State.REGISTERED || unregistered != null) {
+      return;
+    }
+    abandonPending();
+    schedule(delayMs, this::refresh);
+  }
+
+  /**
+   * The PBX's TLS certificate was refused: a REGISTER waiting for its answer fails at once with the reason
+   * (instead of timing out as "PBX unreachable") and is retried with the usual backoff.
+   */
+  void certificateRefused(String why) {
+    if (pending == null || expiresAsked == 0) {
+      return;
+    }
+    abandonPending();
+    LOG.warn("line={} registration failed: PBX certificate: {}", lineId, why);
+    report(State.FAILED, 0, "PBX certificate: " + why);
+    retryLater();
+  }
+
+  private void abandonPending() {
+    ClientTransaction tx = pending;
+    stopWatching();
+    if (tx != null) {
+      try {
+        tx.terminate();
+      } catch (Exception e) {
+        LOG.debug("line={} REGISTER transaction not terminated: {}", lineId, e.toString());
+      }
+    }
+  }
+
   private void retryLater() {
     long delay = backoffMs;
     backoffMs = Math.min(MAX_BACKOFF_MS, backoffMs * 2);
@@ -353,7 +407,7 @@ final class SipLine {
     for (ListIterator<?> it = r.getHeaders(ContactHeader.NAME); it.hasNext(); ) {
       ContactHeader c = (ContactHeader) it.next();
       if (c.getAddress().getURI() instanceof SipURI u && ourHost.equals(u.getHost())
-          && account.username().equals(u.getUser()) && (u.getPort() == sip.sipPort) && c.getExpires() >= 0) {
+          && account.username().equals(u.getUser()) && (u.getPort() == sip.contactPort) && c.getExpires() >= 0) {
         return c.getExpires();
       }
     }

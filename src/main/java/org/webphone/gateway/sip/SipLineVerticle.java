@@ -37,6 +37,7 @@ import org.webphone.gateway.config.IpRanges;
  */
 public final class SipLineVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(SipLineVerticle.class);
+  private static final int RECONNECT_SPREAD_MS = 2000;
   private static final Pattern ID = Pattern.compile("^[A-Za-z0-9._:-]{1,64}$");
 
   private PbxTrunk sip;
@@ -114,7 +115,8 @@ public final class SipLineVerticle extends VerticleBase {
       // A TCP listener only when the lines use TCP: an unused listener is only attack surface.
       SipEndpoint.Options o = new SipEndpoint.Options("webphone-sip", cfg.getString("sip.bindAddress"),
           cfg.getInt("sip.port"), "tcp".equals(cfg.pbxTransport()), cfg.getInt("sip.tlsPort"), true,
-          cfg.sipAnnouncedAddress(), guard, cfg.getInt("sip.tcpIdleSec"), cfg.getInt("sip.maxMessageBytes"));
+          cfg.sipAnnouncedAddress(), guard, cfg.getInt("sip.tcpIdleSec"), cfg.getInt("sip.maxMessageBytes"),
+          tls(cfg));
       return SipEndpoint.start(vertx, context, o, dispatcher)
           .map(ep -> ready(cfg, dispatcher, ep, resolver, entries));
     });
@@ -146,6 +148,20 @@ public final class SipLineVerticle extends VerticleBase {
     }
   }
 
+  /** The TLS listening point's settings, or null when there is none. */
+  private static SipEndpoint.Tls tls(GatewayConfig cfg) {
+    if (cfg.getInt("sip.tlsPort") == 0) {
+      return null;
+    }
+    boolean verify = cfg.getBoolean("pbx.tlsVerify");
+    if (!verify) {
+      LOG.warn("pbx.tlsVerify=false: the PBX's TLS certificate is NOT checked (no CA, expiry or name check). Lab use"
+          + " only: anyone on the path can pose as the PBX");
+    }
+    return new SipEndpoint.Tls(cfg.getString("sip.tlsCert"), cfg.getString("sip.tlsKey"),
+        cfg.getString("pbx.tlsTrust"), cfg.pbxTlsServerName(), verify, cfg.getString("sip.tlsClientAuth"));
+  }
+
   private Counter leaseChecks(String how) {
     return Counter.builder("webphone.pool.validations")
         .description("lease checks of SIP lines: answered from the pool's recent confirmation, or by asking the pool")
@@ -167,6 +183,7 @@ public final class SipLineVerticle extends VerticleBase {
     consume(Addresses.SIP_CALL_DTMF, this::dtmf);
     consume(Addresses.SIP_CALL_TRANSFER, this::transfer);
     consume(Addresses.SIP_STATUS, (m, b) -> m.reply(status()));
+    ep.onTlsEvents(context, this::pbxCertificate, this::connectionClosed);
     watch = new PbxWatch(vertx, sip, resolver, entries, cfg, () -> !lines.isEmpty());
     watch.start();
     LOG.info("SIP lines ready; PBX {}:{} (registrars {}) domain {}", sip.pbxHost, sip.pbxPort, registrars.targets(),
@@ -531,6 +548,34 @@ public final class SipLineVerticle extends VerticleBase {
     return c;
   }
 
+  // ------------------------------------------------------------------ TLS toward the PBX
+
+  /** Each line waiting for its REGISTER's answer fails at once with the reason; null means accepted again. */
+  private void pbxCertificate(String why) {
+    if (why != null) {
+      for (SipLine line : new ArrayList<>(lines.values())) {
+        line.certificateRefused(why);
+      }
+    }
+  }
+
+  /**
+   * A TLS connection we opened closed. When it was the one to the current registrar, every line REGISTERs again over a new
+   * one, spread at random over {@value #RECONNECT_SPREAD_MS} ms so that a thousand lines do not hit the PBX
+   * (and its TLS handshakes, one per connection, only the first opens it) in the same instant.
+   */
+  private void connectionClosed(java.net.InetSocketAddress remote) {
+    PbxTarget current = registrars.current();
+    if (stopping || !new PbxTarget(remote.getAddress().getHostAddress(), remote.getPort(), "").equals(current)) {
+      return; // not the connection the lines use (one to a registrar they left, or a duplicate)
+    }
+    LOG.info("TLS connection to the PBX {} closed; {} line(s) register again within {} ms", remote, lines.size(),
+        RECONNECT_SPREAD_MS);
+    for (SipLine line : lines.values()) {
+      line.connectionLost(java.util.concurrent.ThreadLocalRandom.current().nextInt(RECONNECT_SPREAD_MS));
+    }
+  }
+
   // ------------------------------------------------------------------ for the dispatcher
 
   SipLine lineForUser(String user) {
@@ -543,9 +588,13 @@ public final class SipLineVerticle extends VerticleBase {
 
   private JsonObject status() {
     long registered = lines.values().stream().filter(SipLine::registered).count();
-    return new JsonObject().put(Fields.LINES, lines.size()).put(Fields.REGISTERED, registered)
+    JsonObject s = new JsonObject().put(Fields.LINES, lines.size()).put(Fields.REGISTERED, registered)
         .put(Fields.CALLS, calls.size())
         .put(Fields.DROPPED, guard.counts()).put(Fields.PBX, registrarStatus());
+    if (endpoint.tls()) {
+      s.put(Fields.TLS, tlsStatus());
+    }
+    return s;
   }
 
   /** The registrars' status plus {@code registeredWith}: how many lines each registrar holds now. */
@@ -558,6 +607,16 @@ public final class SipLineVerticle extends VerticleBase {
       }
     }
     return registrars.status().put("registeredWith", where);
+  }
+
+  /**
+   * {@code {inboundConnections, pbxCertificate: "ok" | "PBX certificate: <why>"}}
+   * (what the full /health shows).
+   */
+  private JsonObject tlsStatus() {
+    String problem = endpoint.pbxCertificateProblem();
+    return new JsonObject().put(Fields.PBX_CERTIFICATE, problem == null ? "ok" : "PBX certificate: " + problem)
+        .put(Fields.INBOUND_CONNECTIONS, guard.tcpConnections());
   }
 
   private static void fail(Message<JsonObject> m, ErrorCode code, String text) {

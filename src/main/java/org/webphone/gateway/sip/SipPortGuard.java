@@ -52,7 +52,9 @@ final class SipPortGuard implements SIPMessageValve {
     /** A TCP connection refused: the total cap, or a stranger's per-address cap, was reached. */
     tcp_connection_cap,
     /** A TCP message with a Content-Length above {@code sip.maxMessageBytes} (or none we can read). */
-    too_large
+    too_large,
+    /** A connection to the TLS port that was not TLS, or whose handshake failed (a refused certificate). */
+    tls_handshake
   }
 
   /** Replaced (never changed in place) when the registrars' addresses change, unless pbx.allowedSources is set. */
@@ -195,7 +197,7 @@ final class SipPortGuard implements SIPMessageValve {
     return counts.get(r).sum();
   }
 
-  /** {@code {stranger, unknown_dialog, tcp_connection_cap, too_large}}: drops since start, for sip.status. */
+  /** {@code {stranger, unknown_dialog, tcp_connection_cap, too_large, tls_handshake}}: drops since start, for sip.status. */
   JsonObject counts() {
     JsonObject j = new JsonObject();
     for (Reason r : Reason.values()) {

@@ -43,7 +43,7 @@ public final class Baresip implements AutoCloseable {
    */
   public static Baresip start(Path dir, String user, String password, String registrar, Path microphone)
       throws IOException, InterruptedException {
-    return start(dir, user, password, registrar, microphone, null);
+    return start(dir, user, password, registrar, microphone, (String) null);
   }
 
   /**
@@ -53,6 +53,25 @@ public final class Baresip implements AutoCloseable {
    */
   public static Baresip start(Path dir, String user, String password, String registrar, Path microphone,
                               String mediaenc) throws IOException, InterruptedException {
+    return start(dir, user, password, registrar, microphone, null, mediaenc);
+  }
+
+  /**
+   * Over SIP/TLS: the account registers with {@code registrar} ("127.0.0.1:tlsPort") over TLS, trusts
+   * {@code caPem}, presents {@code certAndKey} (one PEM file with both, as baresip wants it), and with
+   * {@code mediaenc} (e.g. "srtp-mand": RTP/SAVP with SDES, or null) encrypts its media.
+   */
+  public record Tls(Path certAndKey, Path caPem, String mediaenc) {
+  }
+
+  /** {@link #start(Path, String, String, String, Path)}, over TLS when {@code tls} is not null. */
+  public static Baresip start(Path dir, String user, String password, String registrar, Path microphone, Tls tls)
+      throws IOException, InterruptedException {
+    return start(dir, user, password, registrar, microphone, tls, tls == null ? null : tls.mediaenc());
+  }
+
+  private static Baresip start(Path dir, String user, String password, String registrar, Path microphone,
+                               Tls tls, String mediaenc) throws IOException, InterruptedException {
     PeerProcess.requireBinary("baresip");
     Files.createDirectories(dir);
     int sipPort = Ports.free();
@@ -80,9 +99,12 @@ public final class Baresip implements AutoCloseable {
         "module_app menu.so",
         "module_app ctrl_tcp.so",
         "ctrl_tcp_listen 127.0.0.1:" + ctrlPort,
+        tls == null ? "" : "sip_certificate " + tls.certAndKey().toAbsolutePath(),
+        tls == null ? "" : "sip_cafile " + tls.caPem().toAbsolutePath(),
         "");
     Files.writeString(dir.resolve("config"), config);
-    String aor = registrar == null ? "<sip:" + user + "@127.0.0.1:" + sipPort + ">" : "<sip:" + user + "@" + registrar + ">";
+    String aor = registrar == null ? "<sip:" + user + "@127.0.0.1:" + sipPort + ">"
+        : "<sip:" + user + "@" + registrar + (tls == null ? "" : ";transport=tls") + ">";
     String params = registrar == null ? ";regint=0" : ";auth_pass=" + password + ";regint=60";
     Files.writeString(dir.resolve("accounts"), aor + params + ";answermode=auto;audio_codecs=PCMU,PCMA"
         + (mediaenc != null ? ";mediaenc=" + mediaenc : "") + "\n");

@@ -29,11 +29,70 @@ public final class Kamailio implements AutoCloseable {
   private final PeerProcess process;
   private final String host;
   private final int port;
+  private int tlsPort;
 
   private Kamailio(PeerProcess process, String host, int port) {
     this.process = process;
     this.host = host;
     this.port = port;
+  }
+
+  /**
+   * Kamailio with its tls module on a third listening point ({@link #tlsPort()}), the configuration kept minimal
+   * (5.6.3's tls module on Debian 12 has known crashes): it presents {@code cert} (also as a client, when it opens
+   * a connection to a registered TLS contact), asks for no certificate and verifies none. Registrations of the
+   * users in {@code viaRegistrationConnection} are saved with their source (nathelper's fix_nated_register), so
+   * requests to them go back on the connection they registered over; requests to the others go to the Contact
+   * itself, for which Kamailio opens a new connection. The first REGISTER of {@code closer} (may be null) is
+   * answered and then its connection is closed by Kamailio (tcpops), as a PBX or load balancer that drops it.
+   */
+  public static Kamailio startTls(Map<String, String> accounts, TestCa.Issued cert, Path caPem,
+      java.util.Set<String> viaRegistrationConnection, String closer) throws IOException, InterruptedException {
+    if (closer != null && !SAFE.matcher(closer).matches()) {
+      throw new IllegalArgumentException("user names must be plain tokens");
+    }
+    String close = closer == null ? "" : "    if ($tU == \"" + closer + "\" && $sht(users=>closed) == $null) {\n"
+        + "      $sht(users=>closed) = \"yes\";\n      tcp_close_connection();\n    }\n";
+    int tlsPort = Ports.free();
+    StringBuilder same = new StringBuilder();
+    for (String u : viaRegistrationConnection) {
+      if (!SAFE.matcher(u).matches()) {
+        throw new IllegalArgumentException("user names must be plain tokens");
+      }
+      same.append(same.length() == 0 ? "" : " || ").append("$tU == \"").append(u).append("\"");
+    }
+    String tlsCfg = "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\n"
+        + "private_key = " + cert.key() + "\ncertificate = " + cert.chain() + "\nca_list = " + caPem + "\n\n"
+        + "[client:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\n"
+        + "private_key = " + cert.key() + "\ncertificate = " + cert.chain() + "\nca_list = " + caPem + "\n";
+    Kamailio k = start(accounts, Map.of(), "127.0.0.1", Ports.free(), cfg -> {
+      Path tlsFile = cfg.resolveSibling("tls.cfg");
+      try {
+        Files.writeString(tlsFile, tlsCfg);
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+      return text -> text
+          .replace("listen=tcp:127.0.0.1:@PORT@", "listen=tcp:127.0.0.1:@PORT@\nlisten=tls:127.0.0.1:" + tlsPort
+              + "\nenable_tls=yes")
+          .replace("loadmodule \"auth.so\"", "loadmodule \"auth.so\"\nloadmodule \"tls.so\"\nloadmodule \"nathelper.so\"\nloadmodule \"tcpops.so\"\n"
+              + "modparam(\"tls\", \"config\", \"" + tlsFile + "\")\n"
+              + "modparam(\"nathelper\", \"received_avp\", \"$avp(RECEIVED)\")\n"
+              + "modparam(\"registrar\", \"received_avp\", \"$avp(RECEIVED)\")")
+          .replace("    consume_credentials();\n    save(\"location\");",
+              "    consume_credentials();\n" + (same.length() == 0 ? "" : "    if (" + same + ") {\n      fix_nated_register();\n    }\n")
+              + "    save(\"location\");\n" + close)
+          .replace("    sl_send_reply(\"404\", \"Not Found\");\n    exit;\n  }\n  t_relay();",
+              "    sl_send_reply(\"404\", \"Not Found\");\n    exit;\n  }\n"
+              + "  xlog(\"L_INFO\", \"relaying $rm to $ru via $du\\n\");\n  t_relay();");
+    });
+    k.tlsPort = tlsPort;
+    return k;
+  }
+
+  /** The TLS listening point of a Kamailio made by {@link #startTls}. */
+  public int tlsPort() {
+    return tlsPort;
   }
 
   /** Starts Kamailio with these accounts (user name → password); returns once it listens. */
@@ -57,6 +116,13 @@ public final class Kamailio implements AutoCloseable {
    */
   public static Kamailio start(Map<String, String> accounts, Map<String, Integer> routes, String host, int port)
       throws IOException, InterruptedException {
+    return start(accounts, routes, host, port, cfg -> text -> text);
+  }
+
+  /** {@code edit} is given the configuration file's path and returns how to change its text (additions). */
+  private static Kamailio start(Map<String, String> accounts, Map<String, Integer> routes, String host, int port,
+      java.util.function.Function<Path, java.util.function.UnaryOperator<String>> edit)
+      throws IOException, InterruptedException {
     PeerProcess.requireBinary("kamailio");
     StringBuilder routeLines = new StringBuilder();
     for (Map.Entry<String, Integer> r : routes.entrySet()) {
@@ -79,10 +145,10 @@ public final class Kamailio implements AutoCloseable {
     Files.createDirectories(dir);
     Path template = Path.of(System.getProperty("project.basedir", "."), "src", "test", "resources", "kamailio",
         "registrar-proxy.cfg");
-    String cfg = Files.readString(template).replace("127.0.0.1:@PORT@", host + ":@PORT@")
+    Path cfgFile = dir.resolve("kamailio.cfg");
+    String cfg = edit.apply(cfgFile).apply(Files.readString(template)).replace("127.0.0.1:@PORT@", host + ":@PORT@")
         .replace("@PORT@", Integer.toString(port)).replace("@MPATH@", mpath + "/")
         .replace("@USERS@", users.toString()).replace("@ROUTES@", routeLines.toString());
-    Path cfgFile = dir.resolve("kamailio.cfg");
     Files.writeString(cfgFile, cfg);
     PeerProcess p = PeerProcess.start("kamailio", List.of("kamailio", "-DD", "-E", "-m", "64", "-M", "8",
         "-Y", dir.toString(), "-f", cfgFile.toString()), dir);
@@ -105,6 +171,17 @@ public final class Kamailio implements AutoCloseable {
 
   public String log() {
     return process.logText();
+  }
+
+  /**
+   * Fails with "Kamailio crashed" and its log's tail when the process is gone: a crash of the peer (5.6.3's tls
+   * module has known ones) is reported as such, not as a failure of the gateway.
+   */
+  public void assertAlive() {
+    if (!process.isAlive()) {
+      throw new AssertionError("Kamailio crashed (pid " + process.pid() + ", exit " + process.process().exitValue()
+          + "); the peer, not the gateway, failed:\n" + process.tail());
+    }
   }
 
   private void awaitListening(Duration timeout) throws InterruptedException {

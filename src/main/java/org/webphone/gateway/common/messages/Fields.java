@@ -66,6 +66,10 @@ public final class Fields {
   public static final String DROPPED = "dropped";
   /** sip.status: the registrars ({@code current, preferred, targets, failovers, failbacks}), docs/sip.md. */
   public static final String PBX = "pbx";
+  /** sip.status: the TLS listening point ({@code pbxCertificate}, {@code inboundConnections}); null without one. */
+  public static final String TLS = "tls";
+  public static final String PBX_CERTIFICATE = "pbxCertificate";
+  public static final String INBOUND_CONNECTIONS = "inboundConnections";
   public static final String CALLS = "calls";
 
   // ---- media
