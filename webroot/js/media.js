@@ -3,12 +3,32 @@
 
 const GATHER_LIMIT_MS = 4000;
 
-export function newPeerConnection() {
-  return new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+// Each peer connection's source of the newest iceServers (OnSession / OnIceServers): TURN credentials expire,
+// so every offer, not only the first, takes the newest list (docs/protocol.md, "ICE servers").
+const iceSources = new WeakMap();
+
+/** A peer connection using iceServersNow() (the newest RTCIceServer list) now and before each of its offers. */
+export function newPeerConnection(iceServersNow = () => []) {
+  const pc = new RTCPeerConnection({
+    bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', iceServers: iceServersNow() || [],
+  });
+  iceSources.set(pc, iceServersNow);
+  return pc;
+}
+
+function useNewestIceServers(pc) {
+  const now = iceSources.get(pc);
+  if (!now) return;
+  try {
+    pc.setConfiguration({ ...pc.getConfiguration(), iceServers: now() || [] });
+  } catch (e) {
+    console.warn('webphone: iceServers not applied:', e); // the offer goes on with the previous servers
+  }
 }
 
 /** Creates the offer and waits for ICE gathering to finish (bounded), returning the full SDP. */
 export async function completeOffer(pc, iceRestart = false) {
+  useNewestIceServers(pc);
   const offer = await pc.createOffer(iceRestart ? { iceRestart: true } : undefined);
   await pc.setLocalDescription(offer);
   if (pc.iceGatheringState !== 'complete') {

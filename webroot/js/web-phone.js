@@ -277,7 +277,7 @@ class WebPhone extends HTMLElement {
       if (this.v.meter) this.stopMeter = levelMeter(this.stream, (x) => { this.v.meter.value = x; });
     }
     if (this.pc) this.pc.close();
-    const pc = newPeerConnection();
+    const pc = newPeerConnection(() => (this.client && this.client.iceServers) || []);
     this.pc = pc;
     this.stream.getAudioTracks().forEach((t) => pc.addTrack(t, this.stream));
     pc.ontrack = (e) => {
