@@ -102,11 +102,20 @@ public final class NetnsBed implements AutoCloseable {
    * context, so it gets the microphone over plain HTTP.
    */
   public Browser browser(Host host, Path microphoneWav, String origin) throws IOException {
+    return browser(host, microphoneWav, origin, null);
+  }
+
+  /**
+   * The same as {@link #browser(Host, Path, String)}, with chromedriver and Chromium run with {@code HOME} set to
+   * {@code home} (null: unchanged): Chromium on Linux reads the certificates it trusts besides its own roots from
+   * {@code $HOME/.pki/nssdb}, where a test puts its {@link TestCa} (Debian's {@code certutil}).
+   */
+  public Browser browser(Host host, Path microphoneWav, String origin, Path home) throws IOException {
     int port = Ports.free();
     Path script = Files.createTempFile("chromedriver-" + host.name() + "-", ".sh");
     try {
-      Files.writeString(script, "#!/bin/sh\nexec ip netns exec " + host.name() + " " + Browser.CHROMEDRIVER
-          + " \"$@\"\n");
+      Files.writeString(script, "#!/bin/sh\n" + (home == null ? "" : "export HOME='" + home.toAbsolutePath() + "'\n")
+          + "exec ip netns exec " + host.name() + " " + Browser.CHROMEDRIVER + " \"$@\"\n");
       if (!script.toFile().setExecutable(true)) {
         throw new IOException("cannot make " + script + " executable");
       }
