@@ -52,7 +52,7 @@ public final class SignallingVerticle extends VerticleBase {
   private boolean draining;
   private long sweepTimer = -1;
   private long sweeps;
-  /** Milliseconds of the per-frame rate check: the wall clock, or a test's that it moves on. */
+  /** Milliseconds of the per-frame rate check and of the TURN credentials' expiry: the wall clock, or a test's. */
   private final java.util.function.LongSupplier clockMs;
 
   public SignallingVerticle() {
