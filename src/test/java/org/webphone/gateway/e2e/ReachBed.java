@@ -150,7 +150,7 @@ final class ReachBed implements AutoCloseable {
         "--listening-ip=" + TURN, "--relay-ip=" + TURN, "--listening-port=" + TURN_PORT,
         "--tls-listening-port=" + TURNS_PORT, "--cert=" + cert.chain(), "--pkey=" + cert.key(),
         "--use-auth-secret", "--static-auth-secret=" + secret, "--realm=webphone.test",
-        "--min-port=49152", "--max-port=49407", "--no-multicast-peers",
+        "--min-port=49152", "--max-port=49407", "--no-multicast-peers", "--no-tcp-relay", "--fingerprint",
         "--denied-peer-ip=10.0.0.0-10.255.255.255", "--denied-peer-ip=172.16.0.0-172.31.255.255",
         "--denied-peer-ip=192.168.0.0-192.168.255.255", "--allowed-peer-ip=" + GW,
         "--pidfile=" + tmp.resolve("turnserver.pid"), "--userdb=" + tmp.resolve("turndb"));
