@@ -250,10 +250,12 @@ final class ReachBed implements AutoCloseable {
         const [button, done] = [arguments[0], arguments[arguments.length - 1]];
         const t0 = performance.now();
         let connectedMs = -1;
+        let answer = '';
         button.click();
         const poll = async () => {
           const pc = window.webphone && window.webphone.pc;
           if (pc) {
+            if (pc.remoteDescription) answer = pc.remoteDescription.sdp;
             if (connectedMs < 0 && pc.connectionState === 'connected') connectedMs = performance.now() - t0;
             let n = 0;
             (await pc.getStats()).forEach(s => { if (s.type === 'inbound-rtp' && s.kind === 'audio') n = s.packetsReceived || 0; });
@@ -264,7 +266,8 @@ final class ReachBed implements AutoCloseable {
           }
           if (performance.now() - t0 > 15000) {
             done({error: 'no audio within 15 s; status ' + document.querySelector('[role=status]').textContent
-                + ', connection ' + (pc ? pc.connectionState : 'no pc')});
+                + ', connection ' + (pc ? pc.connectionState : 'no pc (the call ended)') + ', the answer of the gateway had '
+                + (/a=candidate:\\S+ \\d+ tcp /i.test(answer) ? 'a' : 'no') + ' TCP candidate'});
             return;
           }
           setTimeout(poll, 10);
