@@ -65,6 +65,10 @@ class BrowserThroughTurnTest {
     assertTrue(call.took(route), route + ": the selected pair's local candidate is a " + route.candidateType + " over "
         + route.protocol + ": " + call.pair());
     assertEquals(ReachBed.GW, call.pair().get("remoteAddress"), "the relay leads to the gateway's media address");
+    assertTrue(String.valueOf(call.pair().get("sessionTurnUser")).matches("[0-9]{10}:s-.+"), "a minted username: "
+        + call.pair());
+    assertEquals(call.pair().get("sessionTurnUser"), call.pair().get("pcTurnUser"),
+        "the peer connection uses the session's newest TURN credential");
   }
 
   @Test

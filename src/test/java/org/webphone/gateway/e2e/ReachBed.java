@@ -292,9 +292,14 @@ final class ReachBed implements AutoCloseable {
           const p = id && st.get(id);
           const l = p && st.get(p.localCandidateId);
           const r = p && st.get(p.remoteCandidateId);
+          // The TURN username the peer connection is configured with, and the session's newest (OnSession or
+          // OnIceServers): the same when the page applied the newest list.
+          const user = (list) => ((list || []).find(x => x.username) || {}).username || '';
           done(!l || !r ? {error: 'no selected candidate pair'} : {localType: l.candidateType, localProtocol: l.protocol,
             relayProtocol: l.relayProtocol || '', localAddress: l.address, remoteType: r.candidateType,
-            remoteAddress: r.address, remotePort: r.port, remoteProtocol: r.protocol});
+            remoteAddress: r.address, remotePort: r.port, remoteProtocol: r.protocol,
+            pcTurnUser: user(window.webphone.pc.getConfiguration().iceServers),
+            sessionTurnUser: user(window.webphone.client.iceServers)});
         }, e => done({error: String(e)}));
         """);
     return (Map<String, Object>) Objects.requireNonNull(r);
