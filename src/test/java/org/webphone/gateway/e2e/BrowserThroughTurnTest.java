@@ -57,7 +57,8 @@ class BrowserThroughTurnTest {
   }
 
   private void assertRelayedEchoCall(ReachBed.Route route) throws Exception {
-    // Refused, not dropped: gathering ends when the blocked servers refuse, not at the page's 4 s limit.
+    // Refused at once (TCP reset, ICMP), as many corporate firewalls do; gathering still runs to the page's
+    // 4 s limit (Chromium does not give up a blocked TURN allocation sooner), which trickle ICE removes.
     reach.use(route, true);
     ReachBed.Call call = reach.echoCall(2500);
     System.out.println("TURN " + route + ": " + call);

@@ -62,9 +62,8 @@ final class ReachBed implements AutoCloseable {
 
     /**
      * The browser host's ruleset: page and WebSocket open, this route's traffic open, the rest to both hosts
-     * dropped silently ({@code reject} false: the browser's TURN allocations and ICE-TCP connections to a blocked
-     * port wait for their timeouts, so gathering runs to the page's limit) or refused at once (TCP reset, ICMP port
-     * unreachable).
+     * dropped silently ({@code reject} false) or refused at once (TCP reset, ICMP port unreachable). Either way
+     * Chromium keeps gathering on a blocked TURN server until the page's limit (4 s, seen in both modes).
      */
     String ruleset(boolean reject) {
       String blocked = reject ? "meta l4proto tcp reject with tcp reset\n    ip daddr { " + GW + ", " + TURN
