@@ -4,12 +4,32 @@
 
 const GATHER_LIMIT_MS = 4000;
 
-export function newPeerConnection() {
-  return new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+// Each peer connection's source of the newest iceServers (OnSession / OnIceServers): TURN credentials expire,
+// so every offer, not only the first, takes the newest list (docs/protocol.md, "ICE servers").
+const iceSources = new WeakMap();
+
+/** A peer connection using iceServersNow() (the newest RTCIceServer list) now and before each of its offers. */
+export function newPeerConnection(iceServersNow = () => []) {
+  const pc = new RTCPeerConnection({
+    bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', iceServers: iceServersNow() || [],
+  });
+  iceSources.set(pc, iceServersNow);
+  return pc;
+}
+
+function useNewestIceServers(pc) {
+  const now = iceSources.get(pc);
+  if (!now) return;
+  try {
+    pc.setConfiguration({ ...pc.getConfiguration(), iceServers: now() || [] });
+  } catch (e) {
+    console.warn('webphone: iceServers not applied:', e); // the offer goes on with the previous servers
+  }
 }
 
 /** Creates the offer and waits for ICE gathering to finish (bounded), returning the full SDP. */
 export async function completeOffer(pc, iceRestart = false) {
+  useNewestIceServers(pc);
   const offer = await pc.createOffer(iceRestart ? { iceRestart: true } : undefined);
   await pc.setLocalDescription(offer);
   if (pc.iceGatheringState !== 'complete') {
@@ -26,10 +46,19 @@ export async function completeOffer(pc, iceRestart = false) {
 /**
  * Creates the offer and returns its SDP at once, with whatever candidates it has (trickle ICE): onCandidate
  * gets each RTCIceCandidate as it is gathered, then null when gathering is complete, so a slow or unreachable
- * STUN/TURN server never holds the call back.
+ * STUN/TURN server never holds the call back. Later offers on the same pc (offerNow) trickle through it too.
  */
 export async function trickleOffer(pc, onCandidate, iceRestart = false) {
   pc.addEventListener('icecandidate', (e) => onCandidate(e.candidate && e.candidate.candidate ? e.candidate : null));
+  return offerNow(pc, iceRestart);
+}
+
+/**
+ * A further offer on a pc made with trickleOffer (an ICE restart, a codec change), returned at once with the
+ * newest iceServers applied; its new candidates go out through the pc's trickle listener.
+ */
+export async function offerNow(pc, iceRestart = false) {
+  useNewestIceServers(pc);
   const offer = await pc.createOffer(iceRestart ? { iceRestart: true } : undefined);
   await pc.setLocalDescription(offer);
   return pc.localDescription.sdp;

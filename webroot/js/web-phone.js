@@ -7,7 +7,7 @@
 // window.webphone.pc for getStats()).
 
 import { WebphoneClient, defaultGatewayUrl } from './webphone-client.js';
-import { newPeerConnection, trickleOffer, candidateFields, Ringtone, keyTone, levelMeter } from './media.js';
+import { newPeerConnection, trickleOffer, offerNow, candidateFields, Ringtone, keyTone, levelMeter } from './media.js';
 import { buildPhone, buildClickToCall } from './phone-view.js';
 
 const END_TEXT = { Completed: 'Call ended', Busy: 'Busy', Rejected: 'Rejected', Cancelled: 'Cancelled' };
@@ -192,7 +192,7 @@ class WebPhone extends HTMLElement {
     try {
       await stable(pc, STABLE_WAIT_MS);
       if (this.pc !== pc) return;
-      const sdp = await completeOffer(pc);
+      const sdp = await offerNow(pc);
       await this.client.request('Offer', { callId: f.callId, sdp });
     } catch (e) {
       this.detail('Could not switch to ' + f.codec + ': ' + (e.message || e));
@@ -331,7 +331,7 @@ class WebPhone extends HTMLElement {
       if (this.v.meter) this.stopMeter = levelMeter(this.stream, (x) => { this.v.meter.value = x; });
     }
     if (this.pc) this.pc.close();
-    const pc = newPeerConnection();
+    const pc = newPeerConnection(() => (this.client && this.client.iceServers) || []);
     this.pc = pc;
     this.stream.getAudioTracks().forEach((t) => pc.addTrack(t, this.stream));
     pc.addEventListener('connectionstatechange', () => this.onConnectionState(pc));
@@ -424,7 +424,7 @@ class WebPhone extends HTMLElement {
     this.restarting = true;
     try {
       pc.restartIce();
-      const sdp = await completeOffer(pc, true);
+      const sdp = await offerNow(pc, true);
       if (this.pc !== pc || this.call !== call) return;
       await this.client.request('Offer', { callId: call.id, sdp });
       // The Answer event comes before the Ack; wait until it has been applied.

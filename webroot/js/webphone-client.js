@@ -18,6 +18,7 @@ export class WebphoneClient extends EventTarget {
     this.storageKey = opts.storageKey || 'webphone.resume';
     this.ws = null;
     this.sessionId = null;
+    this.iceServers = []; // RTCIceServer list of the newest OnSession / OnIceServers
     this.graceSec = 30;
     this.closedByUs = false;
     this.final = false; // the server ended the session for good (Connection limit, refusal)
@@ -97,6 +98,10 @@ export class WebphoneClient extends EventTarget {
       this.sessionId = f.sessionId;
       this.graceSec = f.resumeGraceSec;
       this.resumeToken = f.resumeToken;
+    }
+    // The newest STUN/TURN servers (fresh TURN credentials) for the next offer.
+    if ((f.event === 'OnSession' || f.event === 'OnIceServers') && Array.isArray(f.iceServers)) {
+      this.iceServers = f.iceServers;
     }
     if (f.event === 'OnRegistrationStateChanged' && f.state === 'Connection limit') this.final = true;
     if (f.event === 'Error' && !f.method && f.code >= 200 && f.code < 300) this.final = true;

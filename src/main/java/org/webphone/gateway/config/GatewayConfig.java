@@ -385,6 +385,7 @@ public final class GatewayConfig {
       }
     }
     AccountList.fromConfig(this); // throws ConfigException for a bad pool
+    IceServerUrls.fromConfig(this); // throws ConfigException for a bad ice.* key
   }
 
   /** The keys of the HTTP hardening: origins, headers, timeouts, the admin surface. */

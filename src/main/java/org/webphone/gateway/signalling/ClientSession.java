@@ -49,6 +49,8 @@ final class ClientSession implements CallControl.Owner {
   private Future<JsonObject> lineOpening;
   private MessageConsumer<JsonObject> events;
   private long graceTimer = -1;
+  /** Repeats fresh TURN credentials ({@code OnIceServers}) every half lifetime; cancelled by {@link #close}. */
+  private long iceServersTimer = -1;
   private long lastSeenMs = System.currentTimeMillis();
   private long lastRateErrorMs;
   private Promise<Void> closed;
@@ -100,6 +102,11 @@ final class ClientSession implements CallControl.Owner {
     transport = t;
     events = host.vertx().eventBus().localConsumer(Addresses.session(id), this::onMessage);
     send(sessionEvent(false));
+    TurnCredentials turn = host.turnCredentials();
+    if (turn.expires()) {
+      iceServersTimer = host.vertx().setPeriodic(turn.refreshEveryMs(),
+          x -> send(ServerEvent.of(ServerEvent.ICE_SERVERS).put(ServerEventFields.ICE_SERVERS, turn.iceServers(id))));
+    }
     LOG.info("line={} session opened from {} over {}", id, clientIp == null ? "the bus" : clientIp, t.describe());
     if (clientIp != null && !tokenHolder) {
       if (!host.gate().takeShare(clientIp)) {
@@ -377,7 +384,8 @@ final class ClientSession implements CallControl.Owner {
   private JsonObject sessionEvent(boolean resumed) {
     JsonObject e = ServerEvent.of(ServerEvent.SESSION).put(ServerEventFields.SESSION_ID, id)
         .put(ServerEventFields.RESUME_TOKEN, resumeToken).put(ServerEventFields.RESUMED, resumed)
-        .put(ServerEventFields.RESUME_GRACE_SEC, host.cfg().getInt("session.resumeGraceSec"));
+        .put(ServerEventFields.RESUME_GRACE_SEC, host.cfg().getInt("session.resumeGraceSec"))
+        .put(ServerEventFields.ICE_SERVERS, host.turnCredentials().iceServers(id));
     CallControl.Call c = calls.current();
     if (c != null) {
       e.put(ServerEventFields.CALL, new JsonObject().put(ServerEventFields.CALL_ID, c.id)
@@ -402,6 +410,10 @@ final class ClientSession implements CallControl.Owner {
     if (graceTimer >= 0) {
       host.vertx().cancelTimer(graceTimer);
       graceTimer = -1;
+    }
+    if (iceServersTimer >= 0) {
+      host.vertx().cancelTimer(iceServersTimer);
+      iceServersTimer = -1;
     }
     host.forget(this);
     if (shareTaken) {

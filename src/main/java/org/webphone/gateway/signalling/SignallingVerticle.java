@@ -22,6 +22,7 @@ import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.messages.Fields;
 import org.webphone.gateway.config.GatewayConfig;
+import org.webphone.gateway.config.IceServerUrls;
 import org.webphone.gateway.signalling.protocol.ProtocolException;
 
 /**
@@ -42,6 +43,7 @@ public final class SignallingVerticle extends VerticleBase {
   private HeadDeadline deadline;
   private GatewayConfig cfg;
   private Gate gate;
+  private TurnCredentials turnCredentials;
   private DialPolicy dialPolicy;
   private VerticleRequests replies;
   private SignallingMetrics metrics;
@@ -50,7 +52,7 @@ public final class SignallingVerticle extends VerticleBase {
   private boolean draining;
   private long sweepTimer = -1;
   private long sweeps;
-  /** Milliseconds of the per-frame rate check: the wall clock, or a test's that it moves on. */
+  /** Milliseconds of the per-frame rate check and of the TURN credentials' expiry: the wall clock, or a test's. */
   private final java.util.function.LongSupplier clockMs;
 
   public SignallingVerticle() {
@@ -65,6 +67,7 @@ public final class SignallingVerticle extends VerticleBase {
   public Future<?> start() {
     cfg = GatewayConfig.from(config());
     gate = new Gate(cfg);
+    turnCredentials = new TurnCredentials(IceServerUrls.fromConfig(cfg), cfg.getString("ice.turnSecret"), clockMs);
     dialPolicy = new DialPolicy(cfg);
     replies = new VerticleRequests(vertx, cfg.getLong("limits.requestTimeoutMs"));
     metrics = new SignallingMetrics(config().getString("nodeId"));
@@ -196,6 +199,10 @@ public final class SignallingVerticle extends VerticleBase {
 
   Gate gate() {
     return gate;
+  }
+
+  TurnCredentials turnCredentials() {
+    return turnCredentials;
   }
 
   DialPolicy dialPolicy() {

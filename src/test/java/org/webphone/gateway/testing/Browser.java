@@ -49,6 +49,16 @@ public final class Browser implements AutoCloseable {
    */
   public static Browser start(Path microphoneWav, File driverExecutable, int port, List<String> extraArguments)
       throws IOException {
+    return start(microphoneWav, driverExecutable, port, extraArguments, true);
+  }
+
+  /**
+   * The same, with {@code loopbackCandidates} false for a browser on a host with a real interface (a
+   * {@link NetnsBed} host): no ICE candidates on loopback, as a visitor's browser. With them, each TURN-UDP server
+   * also gets an allocation from the loopback socket that can never be answered, so ICE gathering never completes.
+   */
+  public static Browser start(Path microphoneWav, File driverExecutable, int port, List<String> extraArguments,
+      boolean loopbackCandidates) throws IOException {
     PeerProcess.requireBinary(CHROMIUM);
     PeerProcess.requireBinary(CHROMEDRIVER);
     Path profile = Files.createTempDirectory("webphone-chromium-");
@@ -62,10 +72,13 @@ public final class Browser implements AutoCloseable {
     options.addArguments(
         "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-        "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
+        "--disable-features=WebRtcHideLocalIpsWithMdns",
         "--autoplay-policy=no-user-gesture-required",
         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
         "--disable-quic", "--user-data-dir=" + profile.toAbsolutePath(), "--window-size=420,860");
+    if (loopbackCandidates) {
+      options.addArguments("--allow-loopback-in-peer-connection");
+    }
     if (microphoneWav != null) {
       options.addArguments("--use-file-for-fake-audio-capture=" + microphoneWav.toAbsolutePath());
     }

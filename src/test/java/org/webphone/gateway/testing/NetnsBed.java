@@ -116,17 +116,28 @@ public final class NetnsBed implements AutoCloseable {
    * context, so it gets the microphone over plain HTTP.
    */
   public Browser browser(Host host, Path microphoneWav, String origin) throws IOException {
+    return browser(host, microphoneWav, origin, null);
+  }
+
+  /**
+   * The same as {@link #browser(Host, Path, String)}, with chromedriver and Chromium run with {@code HOME} set to
+   * {@code home} (null: unchanged): Chromium on Linux reads the certificates it trusts besides its own roots from
+   * {@code $HOME/.pki/nssdb}, where a test puts its {@link TestCa} (Debian's {@code certutil}). Its ICE
+   * candidates are the host's real addresses only, as a visitor's browser's (no loopback candidates): the
+   * {@code home} form is the one for reach tests, where what the browser gathers is part of the result.
+   */
+  public Browser browser(Host host, Path microphoneWav, String origin, Path home) throws IOException {
     int port = Ports.free();
     Path script = Files.createTempFile("chromedriver-" + host.name() + "-", ".sh");
     try {
-      Files.writeString(script, "#!/bin/sh\nexec ip netns exec " + host.name() + " " + Browser.CHROMEDRIVER
-          + " \"$@\"\n");
+      Files.writeString(script, "#!/bin/sh\n" + (home == null ? "" : "export HOME='" + home.toAbsolutePath() + "'\n")
+          + "exec ip netns exec " + host.name() + " " + Browser.CHROMEDRIVER + " \"$@\"\n");
       if (!script.toFile().setExecutable(true)) {
         throw new IOException("cannot make " + script + " executable");
       }
       forward(host, "127.0.0.1", port, port);
       return Browser.start(microphoneWav, script.toFile(), port,
-          List.of("--unsafely-treat-insecure-origin-as-secure=" + origin));
+          List.of("--unsafely-treat-insecure-origin-as-secure=" + origin), home == null);
     } finally {
       // chromedriver has been exec'd by now (or never will be): the script is no longer needed.
       Files.deleteIfExists(script);

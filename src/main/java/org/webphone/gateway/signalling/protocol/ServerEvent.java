@@ -9,6 +9,8 @@ import org.webphone.gateway.common.ErrorCode;
  */
 public final class ServerEvent {
   public static final String SESSION = "OnSession";
+  /** Fresh TURN credentials, every half lifetime ({@code ice.turnCredentialTtlSec}) while the session lives. */
+  public static final String ICE_SERVERS = "OnIceServers";
   public static final String REGISTRATION = "OnRegistrationStateChanged";
   public static final String READY = "OnSetReadyStatus";
   public static final String CALL_REQUEST = "OnCallRequest";

@@ -15,6 +15,8 @@ public final class ServerEventFields {
   public static final String RESUME_TOKEN = "resumeToken";
   public static final String RESUMED = "resumed";
   public static final String RESUME_GRACE_SEC = "resumeGraceSec";
+  /** RTCConfiguration.iceServers for the page: [{urls, username?, credential?}], TURN credentials fresh. */
+  public static final String ICE_SERVERS = "iceServers";
   /** In OnSession after a resume: {callId, state, direction} of the call that survived. */
   public static final String CALL = "call";
   public static final String STATE = "state";
@@ -51,7 +53,9 @@ public final class ServerEventFields {
 
   /** Every server event (a {@link ServerEvent} name) → its fields besides {@code event}. */
   public static final Map<String, Shape> OF = Map.ofEntries(
-      Map.entry(ServerEvent.SESSION, Shape.of(SESSION_ID, RESUME_TOKEN, RESUMED, RESUME_GRACE_SEC).optional(CALL)),
+      Map.entry(ServerEvent.SESSION, Shape.of(SESSION_ID, RESUME_TOKEN, RESUMED, RESUME_GRACE_SEC, ICE_SERVERS)
+          .optional(CALL)),
+      Map.entry(ServerEvent.ICE_SERVERS, Shape.of(ICE_SERVERS)),
       Map.entry(ServerEvent.REGISTRATION, Shape.of(STATE).optional(POSITION, CODE, REASON)),
       Map.entry(ServerEvent.READY, Shape.of(READY)),
       Map.entry(ServerEvent.CALL_REQUEST, Shape.of(CALL_ID, CALLER, DISPLAY_NAME)),
