@@ -21,8 +21,8 @@ import org.webphone.gateway.testing.Ports;
 import org.webphone.gateway.testing.TestNode;
 
 /**
- * Trickle ICE over the real WebSocket with headless Chromium: the page's configuration names a TURN server
- * that never answers (a UDP socket of the test that swallows Chromium's allocation requests), so ICE
+ * Trickle ICE over the real WebSocket with headless Chromium: the node's {@code ice.servers}, which the page
+ * gets in OnSession and uses, name a TURN server that never answers (a UDP socket of the test that swallows Chromium's allocation requests), so ICE
  * gathering stays unfinished for seconds; the page still sends {@code Call} at once, trickles its candidates
  * with {@code Candidate}, and the echo call gets its tone back. Malformed candidates get a clear error and the
  * call goes on; the phone says "Connecting audio…" until the audio path is up, and "No audio path: your
@@ -40,8 +40,11 @@ class TrickleIceBrowserTest {
 
   @BeforeEach
   void start() throws Exception {
-    node = TestNode.start(new JsonObject().put("session", new JsonObject().put("resumeGraceSec", 1)));
     deadTurn = new DatagramSocket(Ports.free(), InetAddress.getLoopbackAddress());
+    node = TestNode.start(new JsonObject().put("session", new JsonObject().put("resumeGraceSec", 1))
+        .put("ice", new JsonObject()
+            .put("servers", new io.vertx.core.json.JsonArray().add("turn:127.0.0.1:" + deadTurn.getLocalPort() + "?transport=udp"))
+            .put("turnSecret", "trickle-test-secret-0123456789")));
     browser = Browser.start(Browser.tone(tmp, 440, 30));
   }
 
@@ -57,12 +60,6 @@ class TrickleIceBrowserTest {
     browser.open(node.url());
     browser.awaitStatus("Ready", Duration.ofSeconds(30));
     browser.js("""
-        const turn = 'turn:127.0.0.1:' + arguments[0] + '?transport=udp';
-        const Orig = window.RTCPeerConnection;
-        window.RTCPeerConnection = function (cfg) {
-          return new Orig(Object.assign({}, cfg, {iceServers: [{urls: turn, username: 'u', credential: 'p'}]}));
-        };
-        window.RTCPeerConnection.prototype = Orig.prototype;
         window.sent = [];
         const send = WebSocket.prototype.send;
         WebSocket.prototype.send = function (data) {
@@ -83,7 +80,7 @@ class TrickleIceBrowserTest {
         window.details = [];
         const d = document.querySelector('web-phone .wp-detail');
         new MutationObserver(() => window.details.push(d.textContent)).observe(d, {childList: true, characterData: true, subtree: true});
-        """, deadTurn.getLocalPort());
+        """);
 
     browser.dialWithKeypad("600");
     browser.click("Call");
