@@ -6,11 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.nio.file.Path;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import org.jitsi.srtp.SrtpErrorStatus;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.webphone.gateway.config.ConfigException;
 import org.webphone.gateway.config.GatewayConfig;
 import org.webphone.gateway.media.SdesCrypto.Line;
@@ -18,6 +20,7 @@ import org.webphone.gateway.media.SdesCrypto.Suite;
 import org.webphone.gateway.media.rtp.PacketBuffer;
 import org.webphone.gateway.media.rtp.Rtp;
 import org.webphone.gateway.media.rtp.SrtpKeys;
+import org.webphone.gateway.testing.TestCa;
 
 /**
  * The SDES rules of RFC 4568 as the relay applies them: a table of crypto lines that must each be refused
@@ -71,7 +74,7 @@ class SdesCryptoTest {
   }
 
   @Test
-  void sdesOverPlainSipIsRefusedAtStartUnlessExplicitlyAllowedAndTheSuitesAreChecked() {
+  void sdesOverPlainSipIsRefusedAtStartUnlessExplicitlyAllowedAndTheSuitesAreChecked(@TempDir Path dir) throws Exception {
     JsonObject udp = new JsonObject().put("pbx", new JsonObject().put("host", "127.0.0.1"))
         .put("media", new JsonObject().put("pbxSrtp", true));
     ConfigException e = assertThrows(ConfigException.class, () -> GatewayConfig.of(udp));
@@ -84,6 +87,9 @@ class SdesCryptoTest {
     GatewayConfig.of(allowed);
     JsonObject tls = udp.copy();
     tls.getJsonObject("pbx").put("transport", "tls");
+    TestCa.Issued gw = TestCa.create(dir).issue("gateway", "127.0.0.1");
+    tls.put("sip", new JsonObject().put("tlsPort", 5061).put("tlsCert", gw.chain().toString())
+        .put("tlsKey", gw.key().toString()));
     GatewayConfig.of(tls);
     JsonObject badSuite = allowed.copy();
     badSuite.getJsonObject("media").put("pbxSrtpSuites", new JsonArray().add("AES_CM_128_HMAC_SHA1_80").add("NULL"));

@@ -83,7 +83,9 @@ class PbxSrtpBadAnswerTest {
       c.ws.close();
       sipp.awaitSuccess(Duration.ofSeconds(15)); // every ACK and BYE as scripted, then the un-REGISTER
       node.awaitIdle(0);
-      JsonObject media = status(Addresses.MEDIA_STATUS);
+      // Closed channels leave the RTP selector at its next select (at most 500 ms later).
+      JsonObject media = Eventually.await(Duration.ofSeconds(3), "the RTP selector to drop the closed channels",
+          () -> status(Addresses.MEDIA_STATUS), m -> m.getInteger("rtpRegistrations") == 0);
       assertEquals(0, media.getInteger("rtpPorts"), media.encode());
       assertEquals(0, media.getInteger("rtpRegistrations"), media.encode());
       assertEquals(0, media.getInteger("agents"), media.encode());
