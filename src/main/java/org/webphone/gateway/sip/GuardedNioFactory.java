@@ -84,18 +84,8 @@ public final class GuardedNioFactory extends NioMessageProcessorFactory {
       if (known != null) {
         return known;
       }
-      InetAddress from = client.socket().getInetAddress();
-      boolean admitted = guard.admitTcp(from);
-      Channel c = new Channel(this, client, admitted ? new ContentLengthScan(maxMessageBytes) : null,
-          admitted ? () -> guard.tcpClosed(from) : () -> { }, guard);
-      nioHandler.putMessageChannel(client, c);
-      if (!admitted) {
-        // JAIN-SIP registers the socket with the selector right after this returns, so it cannot be closed
-        // here; shut down, it becomes readable at once (end of stream) and the channel closes itself there.
-        client.shutdownInput();
-        client.shutdownOutput();
-      }
-      return c;
+      Admission a = new Admission(guard, client.socket().getInetAddress(), maxMessageBytes);
+      return a.register(nioHandler, client, new Channel(this, client, a));
     }
   }
 
@@ -152,20 +142,56 @@ public final class GuardedNioFactory extends NioMessageProcessorFactory {
     }
   }
 
-  /** One inbound connection; a refused one (no scan) closes itself on its first read. */
-  static final class Channel extends NioTcpMessageChannel {
-    private final ContentLengthScan scan;
-    private final Runnable onClose;
-    private final SipPortGuard guard;
+  /**
+   * The guard's decision on one inbound connection, for the TCP and the TLS channel alike: admitted, it gets the
+   * length check and its place in the per-address count is given back once when it closes; refused, it has no
+   * check and closes itself on its first read.
+   */
+  static final class Admission {
+    final ContentLengthScan scan;
+    final SipPortGuard guard;
+    private final InetAddress from;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    Channel(Processor p, SocketChannel socket, ContentLengthScan scan, Runnable onClose, SipPortGuard guard)
+    Admission(SipPortGuard guard, InetAddress from, int maxMessageBytes) {
+      this.guard = guard;
+      this.from = from;
+      this.scan = guard.admitTcp(from) ? new ContentLengthScan(maxMessageBytes) : null;
+    }
+
+    /** Puts the channel in JAIN-SIP's table; a refused connection is shut down so that it closes itself. */
+    <C extends NioTcpMessageChannel> C register(NIOHandler handler, SocketChannel client, C channel)
         throws IOException {
+      handler.putMessageChannel(client, channel);
+      if (scan == null) {
+        // JAIN-SIP registers the socket with the selector right after this returns, so it cannot be closed
+        // here; shut down, it becomes readable at once (end of stream) and the channel closes itself there.
+        client.shutdownInput();
+        client.shutdownOutput();
+      }
+      return channel;
+    }
+
+    /** The channel closed (called on every close; counts once). */
+    void closed() {
+      if (closed.compareAndSet(false, true) && scan != null) {
+        guard.tcpClosed(from);
+      }
+    }
+  }
+
+  /** One inbound connection; a refused one (no scan) closes itself on its first read. */
+  static final class Channel extends NioTcpMessageChannel {
+    private final Admission admission;
+    private final ContentLengthScan scan;
+    private final SipPortGuard guard;
+
+    Channel(Processor p, SocketChannel socket, Admission admission) throws IOException {
       super(p, socket);
       this.messageProcessor = p;
-      this.scan = scan;
-      this.onClose = onClose;
-      this.guard = guard;
+      this.admission = admission;
+      this.scan = admission.scan;
+      this.guard = admission.guard;
     }
 
     @Override
@@ -190,9 +216,7 @@ public final class GuardedNioFactory extends NioMessageProcessorFactory {
     @Override
     protected void close(boolean removeSocket, boolean stopKeepAliveTask) {
       super.close(removeSocket, stopKeepAliveTask);
-      if (closed.compareAndSet(false, true)) {
-        onClose.run();
-      }
+      admission.closed();
     }
   }
 
@@ -216,16 +240,8 @@ public final class GuardedNioFactory extends NioMessageProcessorFactory {
       if (known != null) {
         return known;
       }
-      InetAddress from = client.socket().getInetAddress();
-      boolean admitted = guard.admitTcp(from);
-      TlsChannel c = new TlsChannel(this, client, admitted ? new ContentLengthScan(maxMessageBytes) : null,
-          admitted ? () -> guard.tcpClosed(from) : () -> { }, guard);
-      nioHandler.putMessageChannel(client, c);
-      if (!admitted) {
-        client.shutdownInput();
-        client.shutdownOutput();
-      }
-      return c;
+      Admission a = new Admission(guard, client.socket().getInetAddress(), maxMessageBytes);
+      return a.register(nioHandler, client, new TlsChannel(this, client, a));
     }
   }
 
@@ -234,17 +250,15 @@ public final class GuardedNioFactory extends NioMessageProcessorFactory {
    * first read; a handshake that fails (junk, a refused certificate) closes it in JAIN-SIP's own code.
    */
   static final class TlsChannel extends NioTlsMessageChannel {
+    private final Admission admission;
     private final ContentLengthScan scan;
-    private final Runnable onClose;
     private final SipPortGuard guard;
-    private final AtomicBoolean closed = new AtomicBoolean();
 
-    TlsChannel(TlsProcessor p, SocketChannel socket, ContentLengthScan scan, Runnable onClose, SipPortGuard guard)
-        throws IOException {
+    TlsChannel(TlsProcessor p, SocketChannel socket, Admission admission) throws IOException {
       super(p, socket);
-      this.scan = scan;
-      this.onClose = onClose;
-      this.guard = guard;
+      this.admission = admission;
+      this.scan = admission.scan;
+      this.guard = admission.guard;
     }
 
     @Override
@@ -280,9 +294,7 @@ public final class GuardedNioFactory extends NioMessageProcessorFactory {
     @Override
     protected void close(boolean removeSocket, boolean stopKeepAliveTask) {
       super.close(removeSocket, stopKeepAliveTask);
-      if (closed.compareAndSet(false, true)) {
-        onClose.run();
-      }
+      admission.closed();
     }
   }
 }
