@@ -5,9 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -131,26 +128,7 @@ class BrowserOverTlsThroughKamailioTest {
 
   private static Path awaitAgentRecording() throws Exception {
     return Eventually.await(Duration.ofSeconds(10), "baresip's recording of the call, its WAV header finished",
-        BrowserOverTlsThroughKamailioTest::finishedRecording);
-  }
-
-  /** The agent's newest recording once sndfile has finished its header (the RIFF size counts the whole file). */
-  private static Path finishedRecording() throws IOException {
-    try (var s = Files.list(dir.resolve("agent"))) {
-      Path newest = s.filter(p -> p.getFileName().toString().endsWith("-dec.wav"))
-          .max((a, b) -> a.getFileName().toString().compareTo(b.getFileName().toString())).orElse(null);
-      if (newest == null || Files.size(newest) <= 8000) {
-        return null;
-      }
-      byte[] head = new byte[8];
-      try (var in = Files.newInputStream(newest)) {
-        if (in.readNBytes(head, 0, 8) < 8) {
-          return null;
-        }
-      }
-      long riffSize = ByteBuffer.wrap(head, 4, 4).order(ByteOrder.LITTLE_ENDIAN).getInt() & 0xFFFFFFFFL;
-      return riffSize == Files.size(newest) - 8 ? newest : null;
-    }
+        agent::finishedRecording);
   }
 
   private static String leasedAccount() throws Exception {
