@@ -121,10 +121,15 @@ class SipTransferTest {
   }
 
   @Test
-  void anInviteWithReplacesTakesTheCallsPlaceAndTheOldDialogGetsBye() throws Exception {
+  void anInviteWithReplacesFromThePbxTakesTheCallsPlaceAndTheOldDialogGetsByeAStrangersIsDropped() throws Exception {
     try (Sipp first = call("transfer-replaced.xml")) {
       String callId = answerIncoming();
       String replaces = replacesOf(first.messageTrace());
+      // The same Replaces from outside the PBX's allowed sources is dropped unanswered: the call stays.
+      strangerInvite(replaces);
+      org.webphone.gateway.testing.Eventually.until(SipTestBed.WAIT, "the stranger's INVITE dropped",
+          () -> bed.dropped().getLong("stranger", 0L) == 1);
+      assertTrue(bed.events.stream().noneMatch(e -> "transfer".equals(e.getString("event"))), bed.events.toString());
       try (Sipp second = call("transfer-replaces.xml", "-set", "replaces", replaces)) {
         JsonObject ev = awaitTransfer(callId, 200);
         assertEquals("in", ev.getString("direction"));
@@ -146,6 +151,21 @@ class SipTransferTest {
     }
     assertTrue(bed.events.stream().noneMatch(e -> "incoming".equals(e.getString("event"))), bed.events.toString());
     assertEquals(0, bed.status().getInteger("calls"));
+  }
+
+  private void strangerInvite(String replaces) throws Exception {
+    try (java.net.DatagramSocket s = new java.net.DatagramSocket(new java.net.InetSocketAddress(SipTestBed.STRANGER, 0))) {
+      String at = SipTestBed.STRANGER.getHostAddress() + ":" + s.getLocalPort();
+      String sdp = SipTestBed.sdp(40002, "sendrecv");
+      String invite = "INVITE sip:1000@127.0.0.1:" + bed.sipPort + " SIP/2.0\r\n"
+          + "Via: SIP/2.0/UDP " + at + ";branch=z9hG4bK-stranger-1\r\n"
+          + "From: <sip:666@" + at + ">;tag=stranger\r\nTo: <sip:1000@127.0.0.1>\r\n"
+          + "Call-ID: stranger-replaces@" + at + "\r\nCSeq: 1 INVITE\r\nContact: <sip:666@" + at + ">\r\n"
+          + "Max-Forwards: 70\r\nReplaces: " + replaces + "\r\nContent-Type: application/sdp\r\n"
+          + "Content-Length: " + sdp.length() + "\r\n\r\n" + sdp;
+      byte[] b = invite.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+      s.send(new java.net.DatagramPacket(b, b.length, new java.net.InetSocketAddress("127.0.0.1", bed.sipPort)));
+    }
   }
 
   /** "call-id;to-tag=ours;from-tag=theirs" of the dialog a SIPp UAC's trace shows answered (RFC 3891). */
