@@ -26,7 +26,7 @@ import org.webphone.gateway.testing.Browser;
  * The page's transfer control, its transfer and DTMF displays and its requests, in real headless Chromium
  * against the real signalling verticle; the layers below are {@link FakeLowerLayers} (why: see there), which
  * also stand for the PBX's NOTIFYs and INFO digits here. The real REFER through Kamailio to baresip is
- * BlindTransferThroughKamailioTest.
+ * TransferThroughKamailioTest.
  */
 @ExtendWith(VertxExtension.class)
 class TransferPageTest {

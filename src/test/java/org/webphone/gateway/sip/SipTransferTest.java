@@ -24,7 +24,7 @@ import org.webphone.gateway.testing.Sipp;
  * The PBX side transfers a gateway line's call (docs/sip.md, "Transfer"). Kamailio is the registrar of line
  * "s1" (account 1000) and routes 701 and 0900123 to a SIPp UAS, the transfer target; the transferor is a SIPp
  * UAC calling the line directly, as a PBX does. The media verticle is {@link SipTestBed}'s recorder (why: see
- * there); the audio of a transfer is checked end to end by BlindTransferThroughKamailioTest.
+ * there); the audio of a transfer is checked end to end by TransferThroughKamailioTest.
  */
 class SipTransferTest {
   private static final Duration SIPP_DONE = Duration.ofSeconds(20);
@@ -34,7 +34,8 @@ class SipTransferTest {
 
   @BeforeAll
   static void startThePbx() throws Exception {
-    target = Sipp.uas("uas-answer.xml");
+    // Started before Kamailio (which needs its port), used by whichever test runs: past SIPp's default 60 s.
+    target = Sipp.uas("uas-answer.xml", "-timeout", "300");
     pbx = Kamailio.start(Map.of("1000", "secret-1000"), Map.of("701", target.port(), "0900123", target.port()));
   }
 

@@ -8,6 +8,7 @@ import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -18,6 +19,7 @@ import org.webphone.gateway.testing.Baresip;
 import org.webphone.gateway.testing.Browser;
 import org.webphone.gateway.testing.Eventually;
 import org.webphone.gateway.testing.Kamailio;
+import org.webphone.gateway.testing.Sipp;
 import org.webphone.gateway.testing.TestNode;
 
 /**
@@ -27,21 +29,30 @@ import org.webphone.gateway.testing.TestNode;
  * sends REFER; baresip follows it (INVITE to 2001 through Kamailio) and reports by NOTIFY; the gateway hangs
  * up on the final 200. Proof that the customer talks to the consultee: each one's recording of the new call
  * holds the other's tone; proof that our line is free: no call and no media session left on the node.
+ *
+ * <p>The other way: a SIPp transferor (the PBX side) calls the agent's line directly and REFERs it to 701,
+ * which Kamailio routes to a SIPp UAS echoing RTP; after the bad REFERs of its scenario (400, 403s: nothing
+ * dialled) the gateway follows the good one, and the agent hears its own tone come back from the target
+ * over the same browser leg.
  */
-class BlindTransferThroughKamailioTest {
+class TransferThroughKamailioTest {
   private static final Duration SETUP = Duration.ofSeconds(20);
 
   private static Path dir;
   private static Kamailio pbx;
   private static Baresip customer;
   private static Baresip consultee;
+  private static Sipp echo;
   private static TestNode node;
   private static Browser agent;
 
   @BeforeAll
   static void startTheCallCentre() throws Exception {
     dir = Files.createTempDirectory(Path.of("target"), "e2e-transfer-").toAbsolutePath();
-    pbx = Kamailio.start(Map.of("1000", "secret-1000", "2000", "customer-2000", "2001", "consultee-2001"));
+    // Started first (Kamailio needs its port) and used last: longer than SIPp's default 60 s global timeout.
+    echo = Sipp.uas("uas-answer.xml", "-rtp_echo", "-timeout", "300");
+    pbx = Kamailio.start(Map.of("1000", "secret-1000", "2000", "customer-2000", "2001", "consultee-2001"),
+        Map.of("701", echo.port(), "0900123", echo.port()));
     customer = Baresip.start(dir.resolve("customer"), "2000", "customer-2000", "127.0.0.1:" + pbx.port(),
         Browser.tone(dir, 1000, 60, 8000), 2);
     consultee = Baresip.start(dir.resolve("consultee"), "2001", "consultee-2001", "127.0.0.1:" + pbx.port(),
@@ -50,8 +61,8 @@ class BlindTransferThroughKamailioTest {
         .put("pbx", new JsonObject().put("host", "127.0.0.1").put("port", pbx.port()))
         .put("pool", new JsonObject().put("range", new JsonObject().put("prefix", "").put("from", 1000).put("to", 1000)
             .put("passwordTemplate", "secret-{user}")))
-        .put("dial", new JsonObject().put("allow", new JsonArray().add("200[0-9]")).put("blockedPrefixes",
-            new JsonArray().add("2009"))));
+        .put("dial", new JsonObject().put("allow", new JsonArray().add("200[0-9]").add("701").add("0900123"))
+            .put("blockedPrefixes", new JsonArray().add("2009").add("09"))));
     agent = Browser.start(Browser.tone(dir, 440, 30));
   }
 
@@ -65,7 +76,7 @@ class BlindTransferThroughKamailioTest {
         node.close();
       }
     } finally {
-      for (AutoCloseable c : new AutoCloseable[] {consultee, customer, pbx}) {
+      for (AutoCloseable c : new AutoCloseable[] {consultee, customer, pbx, echo}) {
         if (c != null) {
           c.close();
         }
@@ -120,5 +131,28 @@ class BlindTransferThroughKamailioTest {
     JsonObject status = Eventually.result(5, "sip.status", node.node().vertx().eventBus()
         .<JsonObject>request(Addresses.SIP_STATUS, new JsonObject())).body();
     assertEquals(0, status.getInteger("calls"), status.encode());
+  }
+
+  @Test
+  void aReferFromThePbxSideMovesTheAgentsCallToTheTargetOnTheSameAudioPath() throws Exception {
+    agent.open(node.url());
+    agent.awaitStatus("Ready", SETUP);
+    try (Sipp transferor = Sipp.start("transfer-refer-in.xml", "127.0.0.1:" + node.config().getInt("sip.port"),
+        List.of("-s", "1000"))) {
+      agent.awaitStatus("Incoming call from...", SETUP);
+      agent.click("Call");
+      // The scenario: 400 without Refer-To, 403 for tel:, an embedded Call-Info header and 0900123; then 202,
+      // NOTIFY 100 and 200, and the BYE of its own dialog once the target answered.
+      transferor.awaitSuccess(Duration.ofSeconds(40));
+    }
+    agent.awaitStatus("In call", SETUP);
+    Browser.RemoteAudio back = agent.remoteAudio(2000);
+    assertTrue(back.packets() > 50 && Math.abs(back.peakHz() - 440) < 25,
+        "the agent hears its 440 Hz echoed by the transfer target: " + back);
+    assertEquals(1, echo.traceCount("INVITE sip:"), "only 701 was dialled: " + echo.messageTrace());
+    agent.click("Hang up");
+    agent.awaitStatus("Call ended", SETUP);
+    echo.awaitSuccess(SETUP); // our BYE reached the target: the call had moved there
+    node.awaitIdle(1);
   }
 }
