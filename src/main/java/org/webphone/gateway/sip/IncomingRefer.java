@@ -1,5 +1,6 @@
 package org.webphone.gateway.sip;
 
+import io.vertx.core.Future;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.Iterator;
@@ -239,7 +240,7 @@ final class IncomingRefer {
       return;
     }
     String answer = SipCall.sdpOf(r);
-    call.serial(() -> (answer == null ? io.vertx.core.Future.<Void>succeededFuture() : call.givePbxAnswer(answer))
+    call.serial(() -> (answer == null ? Future.<Void>succeededFuture() : call.givePbxAnswer(answer))
         .map(x -> {
           moveTo(d);
           return (Void) null;
@@ -249,7 +250,7 @@ final class IncomingRefer {
           call.sendBye(d);
           done = false; // failed() reports and decides what the call does
           failed(488, "Not Acceptable Here");
-          return io.vertx.core.Future.succeededFuture();
+          return Future.succeededFuture();
         }));
   }
 

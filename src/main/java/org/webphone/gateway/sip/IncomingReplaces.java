@@ -102,8 +102,9 @@ final class IncomingReplaces {
     LOG.info("call={} line={} replaced by an INVITE from {}", c.callId, c.line.lineId, who);
     String offer = SipCall.sdpOf(req);
     Future<String> answer = offer == null ? Future.succeededFuture(c.localSdp)
+        // An offer by type: its o= line may repeat the old party's (same PBX), which alone would read as an answer.
         : c.sip.request(Addresses.MEDIA_PBX_SDP, new JsonObject().put(Fields.CALL_ID, c.callId)
-            .put(Fields.SDP, offer)).map(r -> r.getString(Fields.SDP, c.localSdp));
+            .put(Fields.SDP, offer).put(Fields.TYPE, "offer")).map(r -> r.getString(Fields.SDP, c.localSdp));
     c.serial(() -> answer.map(sdp -> {
       take(c, req, st, sdp, who);
       return (Void) null;
