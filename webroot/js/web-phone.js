@@ -9,6 +9,7 @@
 import { WebphoneClient, defaultGatewayUrl } from './webphone-client.js';
 import { newPeerConnection, trickleOffer, offerNow, candidateFields, Ringtone, keyTone, levelMeter } from './media.js';
 import { buildPhone, buildClickToCall } from './phone-view.js';
+import { TransferControl } from './transfer-view.js';
 
 const END_TEXT = { Completed: 'Call ended', Busy: 'Busy', Rejected: 'Rejected', Cancelled: 'Cancelled' };
 const ERROR_TEXT = { NotFound: 'Not found', Unavailable: 'Unavailable' };
@@ -65,6 +66,7 @@ class WebPhone extends HTMLElement {
     this.lastError = null;
     this.ready = false;
     this.ringtone = new Ringtone(this.v.ring);
+    this.transferControl = this.clickToCall ? null : new TransferControl(this);
     window.webphone = this;
     this.wire();
     if (!this.clickToCall) this.connect();
@@ -93,6 +95,8 @@ class WebPhone extends HTMLElement {
     on('OnCallErrorOccurred', (f) => { this.lastError = f; });
     on('OnCallStateChanged', this.onCallState);
     on('OnInCall', () => this.startTimer());
+    on('OnTransferStateChanged', (f) => this.transferControl && this.transferControl.onState(f));
+    on('OnDtmfReceived', (f) => this.transferControl && this.transferControl.onDtmf(f));
     on('OnMediaStateChanged', (f) => {
       if (f.state === 'failed' && /ICE/.test(f.reason || '')) this.audioState(NO_AUDIO_PATH);
     });
@@ -211,7 +215,8 @@ class WebPhone extends HTMLElement {
     if (['Completed', 'Busy', 'Rejected', 'Cancelled', 'Error'].includes(f.state)) {
       const err = this.lastError && this.lastError.callId === f.callId ? this.lastError : null;
       const text = f.state === 'Error' ? (ERROR_TEXT[err && err.error] || 'Call ended') : END_TEXT[f.state];
-      this.finishCall(text, f.reason && f.state !== 'Completed' ? f.reason : '');
+      if (f.state === 'Completed' && this.call.transferred) this.finishCall('Transferred');
+      else this.finishCall(text, f.reason && f.state !== 'Completed' ? f.reason : '');
       return;
     }
     this.showCallState(f.state);
@@ -560,6 +565,7 @@ class WebPhone extends HTMLElement {
     const track = this.stream && this.stream.getAudioTracks()[0];
     v.mute.textContent = track && !track.enabled ? 'Unmute' : 'Mute';
     v.mute.disabled = !c || !track;
+    if (this.transferControl) this.transferControl.update();
   }
 
   wire() {

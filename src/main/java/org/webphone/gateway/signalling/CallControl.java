@@ -355,7 +355,8 @@ final class CallControl {
     Call c = ofEvent(ev);
     if (c != null) {
       owner.send(ServerEvent.call(ServerEvent.TRANSFER, c.id).put(ServerEventFields.CODE, ev.getInteger(Fields.CODE))
-          .put(ServerEventFields.REASON, ev.getString(Fields.REASON)));
+          .put(ServerEventFields.REASON, ev.getString(Fields.REASON))
+          .put(ServerEventFields.DIRECTION, ev.getString(Fields.DIRECTION, SessionEvent.DIRECTION_OUT)));
     }
   }
 

@@ -246,7 +246,7 @@ final class InDialog {
     int code = Integer.parseInt(m.group(1));
     String reason = m.group(2).trim();
     call.sip.emit(call.line.sessionId, SessionEvent.TRANSFER.json().put(Fields.CALL_ID, call.callId)
-        .put(Fields.CODE, code).put(Fields.REASON, reason));
+        .put(Fields.CODE, code).put(Fields.REASON, reason).put(Fields.DIRECTION, SessionEvent.DIRECTION_OUT));
     SubscriptionStateHeader ss = (SubscriptionStateHeader) req.getHeader(SubscriptionStateHeader.NAME);
     boolean last = ss != null && "terminated".equalsIgnoreCase(ss.getState());
     if (transferring && code >= 200 && code < 300) {

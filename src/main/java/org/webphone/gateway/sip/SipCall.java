@@ -59,6 +59,8 @@ final class SipCall {
   private boolean hangupAfterAck;
   String localSdp;
   final InDialog inDialog;
+  /** The far end's transfer being followed (its new INVITE in progress), or null. */
+  IncomingRefer referral;
 
   private SipCall(String callId, SipLine line, boolean outgoing, PbxTrunk sip, Runnable onEnded) {
     this.callId = callId;
@@ -248,20 +250,29 @@ final class SipCall {
   }
 
   void onBye() {
+    if (referral != null && referral.pending()) {
+      referral.oldDialogEnded(); // the transferor leaves; the call waits for the transfer target
+      return;
+    }
     LOG.info("call={} line={} ended by the far end", callId, line.lineId);
     end(phase == Phase.RINGING_IN || phase == Phase.CALLING || phase == Phase.EARLY ? CallState.Cancelled
         : CallState.Completed, 0, null, null);
   }
 
   void sendBye() {
-    if (dialog == null || dialog.getState() == DialogState.TERMINATED) {
+    sendBye(dialog);
+  }
+
+  /** BYE on {@code d} (the call's dialog, or one it leaves: a transfer's old or abandoned new dialog). */
+  void sendBye(Dialog d) {
+    if (d == null || d.getState() == DialogState.TERMINATED) {
       return;
     }
     try {
-      Request bye = dialog.createRequest(Request.BYE);
+      Request bye = d.createRequest(Request.BYE);
       ClientTransaction ct = sip.sip.provider().getNewClientTransaction(bye);
       ct.setApplicationData(TxHandler.of((r, t) -> { }, () -> { }));
-      dialog.sendRequest(ct);
+      d.sendRequest(ct);
       LOG.info("call={} line={} BYE sent", callId, line.lineId);
     } catch (Exception e) {
       LOG.warn("call={} line={} cannot send BYE: {}", callId, line.lineId, e.toString());
@@ -276,6 +287,9 @@ final class SipCall {
     phase = Phase.ENDED;
     cancelTimer();
     inDialog.failPending("call ended");
+    if (referral != null) {
+      referral.abandon();
+    }
     // The final state goes after any state still waiting for the media verticle.
     serial(() -> {
       report(state, code, reason, error);
@@ -295,6 +309,13 @@ final class SipCall {
     pbxSdp = sdp;
     return sip.request(Addresses.MEDIA_PBX_SDP, new JsonObject().put(Fields.CALL_ID, callId).put(Fields.SDP, sdp))
         .mapEmpty();
+  }
+
+  /** The SDP of a transfer target's 200: an answer to our unchanged offer (the call's PBX leg). */
+  Future<Void> givePbxAnswer(String sdp) {
+    pbxSdp = sdp;
+    return sip.request(Addresses.MEDIA_PBX_SDP, new JsonObject().put(Fields.CALL_ID, callId).put(Fields.SDP, sdp)
+        .put(Fields.TYPE, SessionEvent.MEDIA_ANSWER)).mapEmpty();
   }
 
   /** Runs {@code step} after the steps before it, so that state reports keep the order of SIP events. */

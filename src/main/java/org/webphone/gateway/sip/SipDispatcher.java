@@ -104,7 +104,7 @@ final class SipDispatcher implements SipListener {
       case Request.INFO -> c.inDialog.onInfo(req, st);
       case Request.NOTIFY -> c.inDialog.onNotify(req, st);
       case Request.OPTIONS -> respond(st, req, Response.OK);
-      case Request.REFER -> respond(st, req, Response.FORBIDDEN);
+      case Request.REFER -> IncomingRefer.onRefer(c, req, st, verticle::mayDial);
       default -> respond(st, req, Response.NOT_IMPLEMENTED);
     }
   }
@@ -114,6 +114,8 @@ final class SipDispatcher implements SipListener {
     SipLine line = verticle.lineForUser(user);
     if (verticle.stopping()) {
       respond(st, req, Response.SERVICE_UNAVAILABLE);
+    } else if (IncomingReplaces.headerValue(req) != null) {
+      IncomingReplaces.onInvite(req, st, verticle::callOfDialog);
     } else if (line == null) {
       LOG.info("INVITE for unknown line {}: 404", user);
       respond(st, req, Response.NOT_FOUND);

@@ -53,6 +53,8 @@ public final class SipLineVerticle extends VerticleBase {
   private final Map<String, Boolean> opening = new HashMap<>();
   private final Map<String, Boolean> making = new HashMap<>();
   private Pattern dialPattern;
+  /** The browsers' dial policy, applied to the targets the far end transfers a call to (REFER). */
+  private org.webphone.gateway.signalling.DialPolicy dialPolicy;
   /** Re-REGISTERs after a registrar change are spread over this many milliseconds. */
   private static final int MOVE_SPREAD_MS = 2_000;
   private PbxRegistrars registrars;
@@ -83,6 +85,7 @@ public final class SipLineVerticle extends VerticleBase {
     GatewayConfig cfg = GatewayConfig.from(config());
     nodeId = config().getString("nodeId");
     dialPattern = Pattern.compile("^[0-9*#+]{1," + cfg.getInt("dial.maxLength") + "}$");
+    dialPolicy = new org.webphone.gateway.signalling.DialPolicy(cfg);
     registry = nodeId == null ? null : BackendRegistries.getNow(nodeId);
     if (registry != null) {
       checkedByConfirmation = leaseChecks("confirmed");
@@ -584,6 +587,27 @@ public final class SipLineVerticle extends VerticleBase {
 
   boolean stopping() {
     return stopping;
+  }
+
+  /** The call whose dialog a Replaces header names (RFC 3891: to-tag is ours, from-tag the far end's), or null. */
+  SipCall callOfDialog(IncomingReplaces.Target t) {
+    for (SipCall c : calls.values()) {
+      javax.sip.Dialog d = c.dialog;
+      if (d != null && t.callId().equals(d.getCallId().getCallId()) && t.toTag().equals(d.getLocalTag())
+          && t.fromTag().equals(d.getRemoteTag())) {
+        return c;
+      }
+    }
+    return null;
+  }
+
+  /** Whether a transfer target (a received Refer-To's user part) may be called: the dial policy, unchanged. */
+  boolean mayDial(String number) {
+    try {
+      return dialPattern.matcher(number).matches() && dialPolicy.check(number).equals(number);
+    } catch (org.webphone.gateway.signalling.protocol.ProtocolException refused) {
+      return false;
+    }
   }
 
   private JsonObject status() {

@@ -70,13 +70,27 @@ public final class Baresip implements AutoCloseable {
     return start(dir, user, password, registrar, microphone, tls, tls == null ? null : tls.mediaenc());
   }
 
+  /**
+   * {@link #start(Path, String, String, String, Path)} with RTP ports for {@code calls} calls at a time (the
+   * default is one: a transferee needs two, the old call's and the one to the transfer target).
+   */
+  public static Baresip start(Path dir, String user, String password, String registrar, Path microphone, int calls)
+      throws IOException, InterruptedException {
+    return start(dir, user, password, registrar, microphone, null, null, calls);
+  }
+
   private static Baresip start(Path dir, String user, String password, String registrar, Path microphone,
                                Tls tls, String mediaenc) throws IOException, InterruptedException {
+    return start(dir, user, password, registrar, microphone, tls, mediaenc, 1);
+  }
+
+  private static Baresip start(Path dir, String user, String password, String registrar, Path microphone,
+                               Tls tls, String mediaenc, int calls) throws IOException, InterruptedException {
     PeerProcess.requireBinary("baresip");
     Files.createDirectories(dir);
     int sipPort = Ports.free();
     int ctrlPort = Ports.free();
-    int rtp = Ports.free(true);
+    int rtp = Ports.freeRange(2 * calls);
     String config = String.join("\n",
         "poll_method epoll",
         // "lo" is refused ("could not get IPv4 address"); the address works and keeps SDP on loopback.
@@ -88,7 +102,7 @@ public final class Baresip implements AutoCloseable {
         "audio_alert aubridge,nil",
         "audio_source aufile," + microphone.toAbsolutePath(),
         "snd_path " + dir.toAbsolutePath(),
-        "rtp_ports " + rtp + "-" + (rtp + 1),
+        "rtp_ports " + rtp + "-" + (rtp + 2 * calls - 1),
         "module_path /usr/lib/baresip/modules",
         "module g711.so",
         "module aufile.so",

@@ -194,6 +194,19 @@ public final class Sipp implements AutoCloseable {
     }
   }
 
+  /** SIPp's whole message trace (every message sent and received), e.g. to read the tags of a dialog. */
+  public String messageTrace() {
+    StringBuilder sb = new StringBuilder();
+    try (Stream<Path> files = Files.list(dir)) {
+      for (Path f : files.filter(f -> f.getFileName().toString().endsWith("_messages.log")).sorted().toList()) {
+        sb.append(Files.readString(f));
+      }
+    } catch (IOException | java.io.UncheckedIOException e) {
+      sb.append("(trace unreadable: ").append(e).append(')');
+    }
+    return sb.toString();
+  }
+
   /** Screen output and the error/message traces, for failure messages. */
   public String diagnostics() {
     StringBuilder sb = new StringBuilder(process.tail());

@@ -38,8 +38,11 @@ public enum SessionEvent {
   CALL_STATE("callState", LINE_ID, CALL_ID, STATE, DIRECTION, CODE, REASON, ERROR, ANSWER_NANOS),
   /** sip (INFO) or media (RFC 4733, {@code source}): one digit the PBX sent. */
   DTMF("dtmf", CALL_ID, DIGIT, SOURCE, DURATION_MS),
-  /** sip: a transfer's progress, the status line of the PBX's NOTIFY. */
-  TRANSFER("transfer", CALL_ID, CODE, REASON),
+  /**
+   * sip: a transfer's progress: direction out, ours (the status line of the PBX's NOTIFY); direction in, the
+   * far end's REFER being followed (100 when accepted, then the transfer target's final status).
+   */
+  TRANSFER("transfer", CALL_ID, CODE, REASON, DIRECTION),
   /**
    * media: the browser's answer ({@code state} answer, {@code sdp}), a request for the browser's re-offer
    * ({@code state} renegotiate, {@code codec} the PBX chose) or the media's state ({@code MEDIA_*}, reason).

@@ -66,7 +66,7 @@ public final class ServerEventFields {
       Map.entry(ServerEvent.MEDIA_STATE, Shape.of(CALL_ID, STATE).optional(REASON)),
       Map.entry(ServerEvent.RENEGOTIATE, Shape.of(CALL_ID, CODEC)),
       Map.entry(ServerEvent.DTMF, Shape.of(CALL_ID, DIGIT).optional(DURATION_MS)),
-      Map.entry(ServerEvent.TRANSFER, Shape.of(CALL_ID, CODE, REASON)),
+      Map.entry(ServerEvent.TRANSFER, Shape.of(CALL_ID, CODE, REASON, DIRECTION)),
       Map.entry(ServerEvent.ACK, Shape.of(METHOD).optional(REF, CALL_ID, SESSION_ID, RESUMED, ADDED, REASON)),
       Map.entry(ServerEvent.PONG, Shape.of(REGISTERED, CALL_ID).optional(REF)),
       Map.entry(ServerEvent.ERROR, Shape.of(CODE, NAME, MESSAGE).optional(REF, METHOD)),
