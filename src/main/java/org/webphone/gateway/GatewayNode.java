@@ -128,7 +128,7 @@ public final class GatewayNode {
       }
       order.add(SipLineVerticle::new);
       order.add(SignallingVerticle::new);
-      Future<Void> chain = Future.succeededFuture();
+      Future<Void> chain = ClusterQuorum.awaitPoolQuorum(v, clusterManager, nodeId);
       for (Supplier<Deployable> s : order) {
         chain = chain.compose(x -> deploy(s.get()));
       }
