@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
@@ -21,6 +22,7 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.webphone.gateway.testing.Browser;
 import org.webphone.gateway.testing.Eventually;
@@ -59,12 +61,16 @@ class DeployedClusterIT {
   private NetnsBed bed;
   private final List<GatewayJvm> nodes = new ArrayList<>();
   private final List<NetnsBed.Host> nodeHosts = new ArrayList<>();
+  /** Each node's command and working directory, to start it again after a kill. */
+  private final List<List<String>> commands = new ArrayList<>();
+  private final List<Path> workDirs = new ArrayList<>();
   private Sipp sipp;
   private Kamailio kamailio;
   private Haproxy haproxy;
   private Browser browser;
 
   @BeforeAll
+  @Timeout(value = 8, unit = TimeUnit.MINUTES) // three JVMs, HAProxy, Kamailio and Chromium on a shared 2-core machine
   void startTheDeployment(@TempDir Path tmp) throws Exception {
     Path deploy = Path.of(System.getProperty("project.basedir", ".")).resolve("deploy");
     Path jar = GatewayJvm.packagedJar();
@@ -90,10 +96,12 @@ class DeployedClusterIT {
           "/opt/webphone/webphone-gateway.jar", jar.toString(),
           "/etc/webphone/gateway.json", cfg.toString()));
       // The unit's WorkingDirectory: empty, so the page can only come from inside the jar.
-      nodes.add(GatewayJvm.startJar(h, cmd, Files.createDirectories(tmp.resolve("var-lib-webphone-" + (i + 1)))));
+      commands.add(cmd);
+      workDirs.add(Files.createDirectories(tmp.resolve("var-lib-webphone-" + (i + 1))));
+      nodes.add(GatewayJvm.startJar(h, cmd, workDirs.get(i)));
     }
     for (GatewayJvm n : nodes) {
-      n.awaitReady(Duration.ofSeconds(180));
+      n.awaitReady(Duration.ofSeconds(240));
     }
 
     TestCa ca = TestCa.create(Files.createDirectories(tmp.resolve("ca")));
@@ -142,43 +150,68 @@ class DeployedClusterIT {
     browser.remoteAudio(3000).assertEchoOf(440);
   }
 
+  /**
+   * Kills the node holding the line mid-call. With {@code -Ddeploy.killRounds=N} (bench/sigkill-recovery.sh) it
+   * then starts that node again from the jar and kills the next holder, N times, printing each recovery time.
+   */
   @Test
   @Order(2)
   void aNodeKilledMidCallLosesTheCallAndTheBrowserGetsAFreshLineOnASurvivorRegisteredOnce() throws Exception {
     browser.awaitStatus("In call", Duration.ofSeconds(5));
+    int rounds = Integer.getInteger("deploy.killRounds", 1);
+    for (int round = 1; round <= rounds; round++) {
+      int owner = killTheHolderAndAwaitAFreshLine(round);
+      if (round < rounds) {
+        nodes.set(owner, GatewayJvm.startJar(nodeHosts.get(owner), commands.get(owner), workDirs.get(owner)));
+        nodes.get(owner).awaitReady(Duration.ofSeconds(240));
+        Eventually.until(Duration.ofSeconds(30), "HAProxy to see node" + (owner + 1) + " again",
+            () -> haproxy.stat("gateways", "node" + (owner + 1), "check_status").equals("L7OK"));
+      }
+    }
+  }
+
+  /** One SIGKILL of the node holding the line; returns that node's index. */
+  private int killTheHolderAndAwaitAFreshLine(int round) throws Exception {
     String session = String.valueOf(browser.js("return window.webphone.client.sessionId"));
     int owner = nodeHolding(contacts());
+    int freedBefore = freedCount(owner);
     long killedAt = System.nanoTime();
     nodes.get(owner).kill();
 
-    long leaseBackMs = awaitLeaseFreedBySurvivor(owner, killedAt);
-    System.out.println("lease back after SIGKILL: " + leaseBackMs + " ms");
+    long leaseBackMs = awaitLeaseFreedBySurvivor(owner, freedBefore, killedAt);
+    System.out.println("round " + round + ": lease back after SIGKILL: " + leaseBackMs + " ms");
     assertTrue(leaseBackMs <= LEASE_BOUND.toMillis(), "the lease came back after " + leaseBackMs + " ms, bound "
         + LEASE_BOUND.toMillis() + " ms");
 
     // The page reconnects through HAProxy; its resume token named a session that died with the node: a fresh one.
-    Eventually.until(Duration.ofSeconds(60), "the page to have a fresh session and a line",
+    Eventually.until(Duration.ofSeconds(90), "the page to have a fresh session and a line",
         () -> "Ready".equals(browser.status())
             && !session.equals(String.valueOf(browser.js("return window.webphone.client.sessionId"))));
     long readyAt = System.nanoTime();
     // The fresh line cleared the dead node's binding before registering its own: one contact, a survivor's.
     Eventually.until(Duration.ofSeconds(2), "exactly one contact of " + ACCOUNT + " at Kamailio, a survivor's",
         () -> contacts().size() == 1 && nodeHolding(contacts()) != owner);
-    System.out.println("one contact " + (System.nanoTime() - readyAt) / 1_000_000 + " ms after the page was Ready: "
-        + contacts());
+    System.out.println("round " + round + ": one contact " + (System.nanoTime() - readyAt) / 1_000_000
+        + " ms after the page was Ready: " + contacts());
     assertNotEquals(owner, nodeHolding(contacts()));
+    return owner;
+  }
+
+  /** How many "freed 1 leases" lines the nodes other than {@code owner} logged so far. */
+  private int freedCount(int owner) {
+    int n = 0;
+    for (int i = 0; i < nodes.size(); i++) {
+      if (i != owner) {
+        n += (int) nodes.get(i).logText().lines().filter(l -> l.contains("freed 1 leases")).count();
+      }
+    }
+    return n;
   }
 
   /** The time from the SIGKILL to a survivor's log saying it freed the dead member's lease. */
-  private long awaitLeaseFreedBySurvivor(int owner, long killedAt) throws InterruptedException {
-    Eventually.until(Duration.ofSeconds(60), "a survivor to free the killed node's lease", () -> {
-      for (int i = 0; i < nodes.size(); i++) {
-        if (i != owner && nodes.get(i).logText().contains("freed 1 leases")) {
-          return true;
-        }
-      }
-      return false;
-    });
+  private long awaitLeaseFreedBySurvivor(int owner, int freedBefore, long killedAt) throws InterruptedException {
+    Eventually.until(Duration.ofSeconds(60), "a survivor to free the killed node's lease",
+        () -> freedCount(owner) > freedBefore);
     return (System.nanoTime() - killedAt) / 1_000_000;
   }
 
