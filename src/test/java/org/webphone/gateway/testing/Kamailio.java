@@ -122,7 +122,8 @@ public final class Kamailio implements AutoCloseable {
   }
 
   /**
-   * Kamailio inside {@code bedHost} of a {@link NetnsBed}, listening on {@code ip:port}; a call to a number of
+   * Kamailio inside {@code bedHost} of a {@link NetnsBed} (null: in the test's own namespace), listening on
+   * {@code ip:port}; a call to a number of
    * {@code routes} goes to that port on {@code ip} (e.g. a SIPp UAS started with {@link Sipp#uasIn} there). Its
    * location table can be read with {@link #contacts} (binrpc control socket for kamcmd, in the log directory).
    */
