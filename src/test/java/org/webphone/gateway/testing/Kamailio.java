@@ -147,17 +147,18 @@ public final class Kamailio implements AutoCloseable {
     if (ctl == null || !SAFE.matcher(user).matches()) {
       throw new IllegalStateException("contacts needs a Kamailio made by startIn and a plain user name");
     }
-    Process p = new ProcessBuilder("kamcmd", "-s", "unix:" + ctl, "ul.lookup", "location", user)
+    // "s:": kamcmd would send a numeric user name (1000) as an integer, which ul.lookup does not take.
+    Process p = new ProcessBuilder("kamcmd", "-s", "unix:" + ctl, "ul.lookup", "location", "s:" + user)
         .redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
     if (!p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
       p.destroyForcibly();
       throw new IOException("kamcmd ul.lookup did not end within 10 s");
     }
-    if (out.contains("AOR not found") || out.contains("Not Found")) {
+    if (out.contains("AOR not found")) {
       return List.of();
     }
-    if (p.exitValue() != 0) {
+    if (p.exitValue() != 0 || out.startsWith("error")) {
       throw new IOException("kamcmd ul.lookup location " + user + " exited " + p.exitValue() + ": " + out);
     }
     return out.lines().map(String::trim).filter(l -> l.startsWith("Address:"))
