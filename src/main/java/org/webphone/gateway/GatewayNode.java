@@ -95,7 +95,8 @@ public final class GatewayNode {
     Future<Vertx> vx;
     if (config.getBoolean("cluster.enabled")) {
       System.setProperty("hazelcast.logging.type", "slf4j");
-      options.getEventBusOptions().setHost(config.getString("cluster.host"));
+      // A fixed port (cluster.port) is one a firewall between hosts can open; 0 picks a free one.
+      options.getEventBusOptions().setHost(config.getString("cluster.host")).setPort(config.getInt("cluster.port"));
       try {
         clusterManager = new HazelcastClusterManager(hazelcastConfig());
       } catch (Exception e) {
@@ -127,7 +128,7 @@ public final class GatewayNode {
       }
       order.add(SipLineVerticle::new);
       order.add(SignallingVerticle::new);
-      Future<Void> chain = Future.succeededFuture();
+      Future<Void> chain = ClusterQuorum.awaitPoolQuorum(v, clusterManager, nodeId);
       for (Supplier<Deployable> s : order) {
         chain = chain.compose(x -> deploy(s.get()));
       }

@@ -263,6 +263,7 @@ public final class GatewayConfig {
   private void validate() {
     checkTypes(defaults(), json, "");
     port("http.port", false);
+    port("cluster.port", true);
     port("sip.port", false);
     port("sip.tlsPort", true);
     port("pbx.port", false);

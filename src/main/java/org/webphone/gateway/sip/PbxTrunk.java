@@ -49,6 +49,8 @@ final class PbxTrunk {
   final String userAgent;
   final String callIdHeader;
   final int registerExpires;
+  /** sip.clearBindingsOnLease: a fresh line first removes every binding of its account (Contact: *). */
+  final boolean clearBindings;
   final int rejectCode;
   final boolean dtmfInfo;
   final long requestTimeoutMs;
@@ -69,6 +71,7 @@ final class PbxTrunk {
     this.userAgent = cfg.getString("sip.userAgent");
     this.callIdHeader = cfg.getString("sip.callIdHeader");
     this.registerExpires = cfg.getInt("sip.registerExpires");
+    this.clearBindings = cfg.getBoolean("sip.clearBindingsOnLease");
     this.rejectCode = cfg.getInt("sip.rejectCode");
     this.dtmfInfo = "info".equals(cfg.getString("sip.dtmfMode"));
     this.requestTimeoutMs = cfg.getLong("limits.requestTimeoutMs");

@@ -62,6 +62,11 @@ final class SipLine {
   private int expiresAsked;
   private int authTries;
   private boolean minExpiresApplied;
+  /**
+   * The first REGISTER of a fresh lease is {@code Contact: *, Expires: 0} (sip.clearBindingsOnLease): a node
+   * killed with SIGKILL never un-REGISTERed, and its contact would otherwise stay at the PBX until it expires.
+   */
+  private boolean clearing;
   private long timer = -1;
   private long backoffMs = 1000;
   private Promise<Void> unregistered;
@@ -124,7 +129,8 @@ final class SipLine {
   /** Starts registering (the lease was validated by the caller). */
   void open() {
     report(State.REGISTERING, 0, null);
-    sendRegister(sip.registerExpires);
+    clearing = sip.clearBindings;
+    sendRegister(clearing ? 0 : sip.registerExpires);
   }
 
   private void sendRegister(int expires) {
@@ -137,7 +143,7 @@ final class SipLine {
       }
       sentTo = sip.target();
       Request r = sip.newRequest(sentTo, Request.REGISTER, ruri, aor, fromTag, aor, regCallId, nextCseq());
-      ContactHeader c = sip.contact(account.username());
+      ContactHeader c = clearing ? sip.headers().createContactHeader() : sip.contact(account.username());
       r.addHeader(c);
       r.addHeader(sip.headers().createExpiresHeader(expires));
       auth.authorize(r, sip.headers());
@@ -202,6 +208,12 @@ final class SipLine {
       return;
     }
     authTries = 0;
+    if (clearing && unregistered == null) {
+      // Whatever the answer, the line's own REGISTER comes next (a registrar refusing "*" still takes it).
+      clearing = false;
+      sendRegister(sip.registerExpires);
+      return;
+    }
     if (code == 423 && !minExpiresApplied && r.getHeader(MinExpiresHeader.NAME) instanceof MinExpiresHeader m) {
       minExpiresApplied = true;
       LOG.info("line={} PBX wants Min-Expires {}", lineId, m.getExpires());
@@ -235,6 +247,10 @@ final class SipLine {
   }
 
   private void onTimeout() {
+    if (clearing && unregistered == null) {
+      clearing = false;
+      expiresAsked = sip.registerExpires; // retried below as the line's own REGISTER
+    }
     if (expiresAsked == 0) {
       finishUnregister();
       return;

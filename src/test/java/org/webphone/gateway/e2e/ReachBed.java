@@ -165,7 +165,7 @@ final class ReachBed implements AutoCloseable {
   }
 
   /** A HOME whose NSS db ({@code .pki/nssdb}, what Chromium on Linux reads) trusts the test CA for TLS servers. */
-  private static Path trustingHome(Path tmp, TestCa ca)
+  static Path trustingHome(Path tmp, TestCa ca)
       throws IOException, InterruptedException {
     Path home = tmp.resolve("home");
     Path db = Files.createDirectories(home.resolve(".pki/nssdb"));

@@ -46,6 +46,37 @@ public final class GatewayJvm extends PeerProcess {
     return new GatewayJvm(p.process(), p.log());
   }
 
+  /**
+   * Starts a node from the packaged jar inside {@code host} with exactly {@code command} (e.g. a systemd unit's
+   * ExecStart, its variables expanded and its paths replaced by the test's: {@link #packagedJar()}) in
+   * {@code workDir}, the unit's WorkingDirectory.
+   */
+  public static GatewayJvm startJar(NetnsBed.Host host, List<String> command, Path workDir) throws IOException {
+    Files.createDirectories(workDir);
+    PeerProcess p = PeerProcess.start("gateway-jar", host.inside(command), workDir);
+    return new GatewayJvm(p.process(), p.log());
+  }
+
+  /**
+   * The jar {@code mvn package} built (failsafe passes its path as {@code gateway.jar}); fails when it is not
+   * there, so a jar-based test never runs on classes instead.
+   */
+  public static Path packagedJar() {
+    Path jar = Path.of(System.getProperty("gateway.jar", "target/none.jar")).toAbsolutePath();
+    if (!Files.isRegularFile(jar)) {
+      throw new AssertionError("no packaged jar at " + jar + ": run the jar-based tests with mvn verify (failsafe)");
+    }
+    return jar;
+  }
+
+  /** SIGKILL, as the kernel's OOM killer or a power cut would end it: no shutdown hook, no un-REGISTER. */
+  public void kill() throws InterruptedException {
+    process().destroyForcibly();
+    if (!process().waitFor(10, TimeUnit.SECONDS)) {
+      throw new AssertionError("node " + pid() + " still alive 10 s after SIGKILL");
+    }
+  }
+
   /** target/classes and the runtime classpath (and target/test-classes with {@code tests}). */
   static String classpath(Path base, boolean tests) throws IOException {
     String deps = Files.readString(base.resolve("target/classpath.txt")).trim();

@@ -30,6 +30,8 @@ public final class Kamailio implements AutoCloseable {
   private final String host;
   private final int port;
   private int tlsPort;
+  /** The binrpc control socket of a Kamailio made by {@link #startIn} (kamcmd's {@code -s}), else null. */
+  private Path ctl;
 
   private Kamailio(PeerProcess process, String host, int port) {
     this.process = process;
@@ -119,17 +121,70 @@ public final class Kamailio implements AutoCloseable {
     return start(accounts, routes, host, port, cfg -> text -> text);
   }
 
-  /** {@code edit} is given the configuration file's path and returns how to change its text (additions). */
+  /**
+   * Kamailio inside {@code bedHost} of a {@link NetnsBed} (null: in the test's own namespace), listening on
+   * {@code ip:port}; a call to a number of
+   * {@code routes} goes to that port on {@code ip} (e.g. a SIPp UAS started with {@link Sipp#uasIn} there). Its
+   * location table can be read with {@link #contacts} (binrpc control socket for kamcmd, in the log directory).
+   */
+  public static Kamailio startIn(NetnsBed.Host bedHost, String ip, int port, Map<String, String> accounts,
+      Map<String, Integer> routes) throws IOException, InterruptedException {
+    Path[] socket = new Path[1];
+    Kamailio k = start(accounts, routes, ip, port, cfg -> {
+      socket[0] = cfg.resolveSibling("kamailio-ctl");
+      return text -> text.replace("loadmodule \"auth.so\"", "loadmodule \"auth.so\"\nloadmodule \"ctl.so\"\n"
+          + "modparam(\"ctl\", \"binrpc\", \"unix:" + socket[0] + "\")");
+    }, bedHost, ip);
+    k.ctl = socket[0];
+    return k;
+  }
+
+  /**
+   * The contacts the location table holds for {@code user} now ({@code kamcmd ul.lookup location <user>}): none
+   * when it has no binding. Only for a Kamailio made by {@link #startIn}.
+   */
+  public List<String> contacts(String user) throws IOException, InterruptedException {
+    if (ctl == null || !SAFE.matcher(user).matches()) {
+      throw new IllegalStateException("contacts needs a Kamailio made by startIn and a plain user name");
+    }
+    // "s:": kamcmd would send a numeric user name (1000) as an integer, which ul.lookup does not take.
+    Process p = new ProcessBuilder("kamcmd", "-s", "unix:" + ctl, "ul.lookup", "location", "s:" + user)
+        .redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    if (!p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new IOException("kamcmd ul.lookup did not end within 10 s");
+    }
+    if (out.contains("AOR not found")) {
+      return List.of();
+    }
+    if (p.exitValue() != 0 || out.startsWith("error")) {
+      throw new IOException("kamcmd ul.lookup location " + user + " exited " + p.exitValue() + ": " + out);
+    }
+    return out.lines().map(String::trim).filter(l -> l.startsWith("Address:"))
+        .map(l -> l.substring("Address:".length()).trim()).toList();
+  }
+
   private static Kamailio start(Map<String, String> accounts, Map<String, Integer> routes, String host, int port,
       java.util.function.Function<Path, java.util.function.UnaryOperator<String>> edit)
       throws IOException, InterruptedException {
+    return start(accounts, routes, host, port, edit, null, "127.0.0.1");
+  }
+
+  /**
+   * {@code edit} is given the configuration file's path and returns how to change its text (additions); run inside
+   * {@code bedHost} (null: here), routes going to {@code routeHost}.
+   */
+  private static Kamailio start(Map<String, String> accounts, Map<String, Integer> routes, String host, int port,
+      java.util.function.Function<Path, java.util.function.UnaryOperator<String>> edit, NetnsBed.Host bedHost,
+      String routeHost) throws IOException, InterruptedException {
     PeerProcess.requireBinary("kamailio");
     StringBuilder routeLines = new StringBuilder();
     for (Map.Entry<String, Integer> r : routes.entrySet()) {
       if (!SAFE.matcher(r.getKey()).matches()) {
         throw new IllegalArgumentException("route numbers must be plain tokens");
       }
-      routeLines.append("  if ($rU == \"").append(r.getKey()).append("\") {\n    $du = \"sip:127.0.0.1:")
+      routeLines.append("  if ($rU == \"").append(r.getKey()).append("\") {\n    $du = \"sip:").append(routeHost).append(":")
           .append(r.getValue()).append("\";\n    t_relay();\n    exit;\n  }\n");
     }
     StringBuilder users = new StringBuilder();
@@ -150,8 +205,9 @@ public final class Kamailio implements AutoCloseable {
         .replace("@PORT@", Integer.toString(port)).replace("@MPATH@", mpath + "/")
         .replace("@USERS@", users.toString()).replace("@ROUTES@", routeLines.toString());
     Files.writeString(cfgFile, cfg);
-    PeerProcess p = PeerProcess.start("kamailio", List.of("kamailio", "-DD", "-E", "-m", "64", "-M", "8",
-        "-Y", dir.toString(), "-f", cfgFile.toString()), dir);
+    List<String> cmd = List.of("kamailio", "-DD", "-E", "-m", "64", "-M", "8", "-Y", dir.toString(), "-f",
+        cfgFile.toString());
+    PeerProcess p = PeerProcess.start("kamailio", bedHost == null ? cmd : bedHost.inside(cmd), dir);
     Kamailio k = new Kamailio(p, host, port);
     k.awaitListening(Duration.ofSeconds(15));
     return k;
@@ -190,7 +246,9 @@ public final class Kamailio implements AutoCloseable {
         if (!process.isAlive()) {
           throw new Eventually.Hopeless("kamailio exited at start");
         }
-        return Sipp.udpBound(port) && process.logText().contains("INFO");
+        // The UDP table of Kamailio's own network namespace (a bed's host may not be the test's).
+        return Sipp.udpBound(Path.of("/proc", String.valueOf(process.pid()), "net", "udp"), port)
+            && process.logText().contains("INFO");
       });
     } catch (AssertionError e) {
       throw new AssertionError(e.getMessage() + ":\n" + process.tail(), e);
