@@ -51,6 +51,8 @@ final class RemoteSessions {
   private final Map<String, ForwardedTransport> forwardedHere = new HashMap<>();
   private HazelcastInstance hazelcast;
   private UUID membershipListener;
+  /** This node's Hazelcast member UUID (what membership events name), or null standalone. */
+  private String member;
 
   RemoteSessions(SignallingVerticle host, BusEndpoint bus) {
     this.host = host;
@@ -63,19 +65,23 @@ final class RemoteSessions {
     if (((VertxInternal) host.vertx()).clusterManager() instanceof HazelcastClusterManager cm) {
       hazelcast = cm.getHazelcastInstance();
       Context context = host.vertx().getOrCreateContext();
-      // Adding a listener only records it in this member (no cluster round trip); its callbacks run on
-      // Hazelcast's event threads and only hand the member's id over.
-      membershipListener = hazelcast.getCluster().addMembershipListener(new MembershipListener() {
-        @Override
-        public void memberAdded(MembershipEvent e) {
-        }
+      host.vertx().executeBlocking(() -> {
+        member = hazelcast.getCluster().getLocalMember().getUuid().toString();
+        // Hazelcast's event thread: only hand the member's id to our context.
+        return hazelcast.getCluster().addMembershipListener(new MembershipListener() {
+          @Override
+          public void memberAdded(MembershipEvent e) {
+          }
 
-        @Override
-        public void memberRemoved(MembershipEvent e) {
-          String member = e.getMember().getUuid().toString();
-          context.runOnContext(x -> memberGone(member));
-        }
-      });
+          @Override
+          public void memberRemoved(MembershipEvent e) {
+            String gone = e.getMember().getUuid().toString();
+            context.runOnContext(x -> memberGone(gone));
+          }
+        });
+      }).onSuccess(id -> membershipListener = id)
+          .onFailure(e -> LOG.warn("no membership listener: forwarded sockets of a failed node end only with"
+              + " their next frame: {}", e.toString()));
     }
   }
 
@@ -137,8 +143,10 @@ final class RemoteSessions {
       why = "its node " + owner + " is not in the cluster (stopped, failed or unknown)";
     } else if (e instanceof ReplyException r && r.failureType() == ReplyFailure.TIMEOUT) {
       why = "its node " + owner + " did not answer in time";
-    } else {
+    } else if (e instanceof ReplyException r && r.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
       why = "its node " + owner + " refused it: " + e.getMessage();
+    } else {
+      why = "its node " + owner + " could not be reached: " + e.getMessage();
     }
     return new ProtocolException(ErrorCode.NOT_FOUND, "resume token not usable: " + why);
   }
@@ -161,14 +169,15 @@ final class RemoteSessions {
     JsonObject body = m.body() == null ? new JsonObject() : m.body();
     String token = body.getValue(Fields.RESUME_TOKEN) instanceof String s ? s : null;
     String events = body.getValue(Fields.EVENTS) instanceof String s ? s : null;
+    boolean forwarded = body.getBoolean(Fields.FORWARDED, false);
     ClientSession session = host.byToken(token);
-    if (session == null || events == null) {
+    if (session == null || forwarded && events == null) {
       m.fail(ErrorCode.NOT_FOUND.code(), "unknown, expired or already used on node " + host.nodeId());
       return;
     }
     BusTransport inner = bus.transport(session, events);
     Transport t = inner;
-    if (body.getBoolean(Fields.FORWARDED, false)) {
+    if (forwarded) {
       ForwardedTransport f = new ForwardedTransport(host.vertx().eventBus(), inner, () -> forwardedHere.remove(events));
       forwardedHere.put(events, f);
       t = f;
@@ -181,9 +190,8 @@ final class RemoteSessions {
         return;
       }
       host.attach(session, carrier);
-      var cm = ((VertxInternal) host.vertx()).clusterManager();
       m.reply(BusEndpoint.reply(session, inner).put(Fields.RESUMED, true).put(Fields.NODE_ID, host.nodeId())
-          .put(Fields.MEMBER_ID, cm == null ? null : cm.getNodeId()));
+          .put(Fields.MEMBER_ID, member));
     });
   }
 
@@ -205,13 +213,11 @@ final class RemoteSessions {
     for (RemoteSession r : new ArrayList<>(forwards.values())) {
       r.nodeStopping();
     }
-    if (hazelcast != null && membershipListener != null) {
-      try {
-        hazelcast.getCluster().removeMembershipListener(membershipListener);
-      } catch (RuntimeException e) {
-        LOG.debug("membership listener not removed (Hazelcast already down): {}", e.toString());
-      }
-      membershipListener = null;
+    UUID listener = membershipListener;
+    membershipListener = null;
+    if (hazelcast != null && listener != null) {
+      host.vertx().executeBlocking(() -> hazelcast.getCluster().removeMembershipListener(listener))
+          .onFailure(e -> LOG.debug("membership listener not removed (Hazelcast already down): {}", e.toString()));
     }
   }
 }

@@ -240,7 +240,7 @@ final class WebSocketEndpoint {
 
   /** A bad frame: before the Hello it refuses the connection, after it only the frame (the socket stays open). */
   private void refuseFrame(Binding b, ProtocolException e, Object ref) {
-    if (b.session == null) {
+    if (b.session == null && b.remote == null && !b.resuming) {
       refuseConnection(b, e, ref);
     } else {
       refuse(b.t, e.code(), e.getMessage(), ref, null);
