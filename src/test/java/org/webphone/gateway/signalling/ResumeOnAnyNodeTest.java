@@ -27,6 +27,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.Randoms;
+import org.webphone.gateway.node.ForwardingBench;
 import org.webphone.gateway.testing.Eventually;
 import org.webphone.gateway.testing.GatewaySession;
 import org.webphone.gateway.testing.Ports;
@@ -54,8 +55,8 @@ class ResumeOnAnyNodeTest {
     String cluster = "webphone-resume-" + UUID.randomUUID();
     int hzA = Ports.free();
     int hzB = Ports.free();
-    a = TestNode.start(node("a", clusterXml("a", cluster, hzA, List.of(hzA, hzB))));
-    b = TestNode.start(node("b", clusterXml("b", cluster, hzB, List.of(hzA, hzB))));
+    a = TestNode.start(node("a", ForwardingBench.clusterXml(dir, "a", cluster, hzA, List.of(hzA, hzB))));
+    b = TestNode.start(node("b", ForwardingBench.clusterXml(dir, "b", cluster, hzB, List.of(hzA, hzB))));
     Eventually.until(Duration.ofSeconds(30), "both nodes to see two members",
         () -> members(a) == 2 && members(b) == 2);
   }
@@ -85,19 +86,6 @@ class ResumeOnAnyNodeTest {
         .put("session", new JsonObject().put("resumeGraceSec", GRACE_SEC))
         // Every socket of the test comes from 127.0.0.1.
         .put("limits", new JsonObject().put("accountsPerIp", 10));
-  }
-
-  /** The shipped cluster.xml with this run's cluster name, this member's port and the two members. */
-  private static Path clusterXml(String id, String name, int port, List<Integer> members) throws Exception {
-    String xml = Files.readString(Path.of(System.getProperty("project.basedir", "."), "cluster.xml"))
-        .replace("<cluster-name>webphone-gateway</cluster-name>", "<cluster-name>" + name + "</cluster-name>")
-        .replace("<port auto-increment=\"true\" port-count=\"20\">5701</port>", "<port auto-increment=\"false\">" + port + "</port>")
-        .replace("<member>127.0.0.1</member>", members.stream().map(p -> "<member>127.0.0.1:" + p + "</member>")
-            .reduce("", String::concat));
-    assertTrue(xml.contains("<port auto-increment=\"false\">" + port), "cluster.xml changed; update this test");
-    Path file = dir.resolve(id + "-cluster.xml");
-    Files.writeString(file, xml);
-    return file;
   }
 
   private static int members(TestNode n) throws Exception {
