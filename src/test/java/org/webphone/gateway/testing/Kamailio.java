@@ -119,17 +119,34 @@ public final class Kamailio implements AutoCloseable {
     return start(accounts, routes, host, port, cfg -> text -> text);
   }
 
+  /**
+   * Starts Kamailio inside {@code netns} (a {@link NetnsBed} host) on its address {@code ip} and {@code port}; a call
+   * to a number of {@code routes} is relayed to that "address:port" (e.g. a SIPp UAS in the same bed).
+   */
+  public static Kamailio startIn(NetnsBed.Host netns, Map<String, String> accounts, Map<String, String> routes,
+      String ip, int port) throws IOException, InterruptedException {
+    return start(netns, accounts, routes, ip, port, cfg -> text -> text);
+  }
+
   /** {@code edit} is given the configuration file's path and returns how to change its text (additions). */
   private static Kamailio start(Map<String, String> accounts, Map<String, Integer> routes, String host, int port,
       java.util.function.Function<Path, java.util.function.UnaryOperator<String>> edit)
       throws IOException, InterruptedException {
+    Map<String, String> targets = new java.util.TreeMap<>();
+    routes.forEach((number, p) -> targets.put(number, "127.0.0.1:" + p));
+    return start(null, accounts, targets, host, port, edit);
+  }
+
+  private static Kamailio start(NetnsBed.Host netns, Map<String, String> accounts, Map<String, String> routes,
+      String host, int port, java.util.function.Function<Path, java.util.function.UnaryOperator<String>> edit)
+      throws IOException, InterruptedException {
     PeerProcess.requireBinary("kamailio");
     StringBuilder routeLines = new StringBuilder();
-    for (Map.Entry<String, Integer> r : routes.entrySet()) {
-      if (!SAFE.matcher(r.getKey()).matches()) {
-        throw new IllegalArgumentException("route numbers must be plain tokens");
+    for (Map.Entry<String, String> r : routes.entrySet()) {
+      if (!SAFE.matcher(r.getKey()).matches() || !r.getValue().matches("[0-9.]+:[0-9]+")) {
+        throw new IllegalArgumentException("route numbers must be plain tokens, targets address:port");
       }
-      routeLines.append("  if ($rU == \"").append(r.getKey()).append("\") {\n    $du = \"sip:127.0.0.1:")
+      routeLines.append("  if ($rU == \"").append(r.getKey()).append("\") {\n    $du = \"sip:")
           .append(r.getValue()).append("\";\n    t_relay();\n    exit;\n  }\n");
     }
     StringBuilder users = new StringBuilder();
@@ -150,8 +167,9 @@ public final class Kamailio implements AutoCloseable {
         .replace("@PORT@", Integer.toString(port)).replace("@MPATH@", mpath + "/")
         .replace("@USERS@", users.toString()).replace("@ROUTES@", routeLines.toString());
     Files.writeString(cfgFile, cfg);
-    PeerProcess p = PeerProcess.start("kamailio", List.of("kamailio", "-DD", "-E", "-m", "64", "-M", "8",
-        "-Y", dir.toString(), "-f", cfgFile.toString()), dir);
+    List<String> cmd = List.of("kamailio", "-DD", "-E", "-m", "64", "-M", "8", "-Y", dir.toString(), "-f",
+        cfgFile.toString());
+    PeerProcess p = PeerProcess.start("kamailio", netns == null ? cmd : netns.inside(cmd), dir);
     Kamailio k = new Kamailio(p, host, port);
     k.awaitListening(Duration.ofSeconds(15));
     return k;
@@ -190,7 +208,9 @@ public final class Kamailio implements AutoCloseable {
         if (!process.isAlive()) {
           throw new Eventually.Hopeless("kamailio exited at start");
         }
-        return Sipp.udpBound(port) && process.logText().contains("INFO");
+        // The process's own table: it may run in a namespace of a NetnsBed.
+        return Sipp.udpBound(Path.of("/proc", String.valueOf(process.pid()), "net", "udp"), port)
+            && process.logText().contains("INFO");
       });
     } catch (AssertionError e) {
       throw new AssertionError(e.getMessage() + ":\n" + process.tail(), e);

@@ -231,7 +231,7 @@ public final class Sipp implements AutoCloseable {
     return udpBound(Path.of("/proc/net/udp"), port);
   }
 
-  private static boolean udpBound(Path table, int port) {
+  static boolean udpBound(Path table, int port) {
     String hex = String.format(":%04X ", port);
     try {
       return Files.readAllLines(table).stream().anyMatch(l -> l.contains(hex)
