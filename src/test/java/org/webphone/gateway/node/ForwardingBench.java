@@ -54,13 +54,17 @@ public final class ForwardingBench {
         env.put("WEBPHONE_CLUSTER_ENABLED", "true");
         env.put("WEBPHONE_CLUSTER_CONFIG", clusterXml(dir, id, cluster, id.equals("a") ? hzA : hzB, List.of(hzA, hzB))
             .toString());
-        env.put("WEBPHONE_POOL_RANGE_TO", Integer.toString(1000 + sessions + 10));
         env.put("WEBPHONE_LIMITS_ACCOUNTS_PER_IP", "10000");
         env.put("WEBPHONE_LIMITS_MAX_SESSIONS_PER_IP", "10000");
         env.put("WEBPHONE_LIMITS_MESSAGES_PER_SECOND", "100000");
-        NodeProcess n = NodeProcess.start("bench-forward-" + id, env);
-        nodes.add(n);
-        n.awaitReady(Duration.ofSeconds(180));
+        Path config = dir.resolve(id + "-config.json");
+        Files.writeString(config, new JsonObject().put("pool", new JsonObject().put("range", new JsonObject()
+            .put("prefix", "").put("from", 1000).put("to", 1000 + sessions + 10)
+            .put("passwordTemplate", "secret-{user}"))).encode());
+        nodes.add(NodeProcess.start("bench-forward-" + id, env, "--config", config.toString()));
+      }
+      for (NodeProcess n : nodes) {
+        n.awaitReady(Duration.ofSeconds(600)); // a shared machine under load can take minutes
       }
       InetSocketAddress a = new InetSocketAddress("127.0.0.1", pa.http());
       InetSocketAddress b = new InetSocketAddress("127.0.0.1", pb.http());
@@ -139,7 +143,7 @@ public final class ForwardingBench {
     String token = null;
     Boolean resumed = null;
     for (int i = 0; i < 50; i++) {
-      JsonObject e = new JsonObject(ws.read(READ_MS).text());
+      JsonObject e = text(ws);
       if ("OnSession".equals(e.getString("event"))) {
         token = e.getString("resumeToken");
         resumed = e.getBoolean("resumed");
@@ -165,12 +169,26 @@ public final class ForwardingBench {
   private static void ping(RawWebSocket ws, int ref) throws IOException {
     ws.sendText("{\"method\":\"Ping\",\"ref\":" + ref + "}");
     for (int i = 0; i < 20; i++) {
-      JsonObject e = new JsonObject(ws.read(READ_MS).text());
+      JsonObject e = text(ws);
       if ("Pong".equals(e.getString("event")) && e.getInteger("ref", -1) == ref) {
         return;
       }
     }
     throw new IOException("no Pong " + ref);
+  }
+
+  /** The next text frame as JSON; a close frame is an IOException with its code. */
+  private static JsonObject text(RawWebSocket ws) throws IOException {
+    for (int i = 0; i < 20; i++) {
+      RawWebSocket.Frame f = ws.read(READ_MS);
+      if (f.opcode() == RawWebSocket.CLOSE) {
+        throw new IOException("the node closed the socket: " + f.closeCode());
+      }
+      if (f.opcode() == RawWebSocket.TEXT) {
+        return new JsonObject(f.text());
+      }
+    }
+    throw new IOException("no text frame within 20 frames");
   }
 
   private static double ms(long[] sorted, int percentile) {
