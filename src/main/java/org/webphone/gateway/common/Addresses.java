@@ -86,6 +86,12 @@ public final class Addresses {
   public static final String SIGNALLING_STATUS = "signalling.status";
   public static final Pattern SESSION_COMMANDS = new Pattern("signalling.session.", "sessionId", ".commands");
   public static final Pattern SESSION_EVENTS = new Pattern("signalling.session.", "sessionId", ".events");
+  /** A session of this node taken back through another node (resume on any node): only its owner answers. */
+  public static final Pattern SIGNALLING_NODE_RESUME = new Pattern("signalling.node.", "nodeId", ".resume");
+  /** The forwarding node's WebSocket of a session of this node closed: the session waits for a resume. */
+  public static final Pattern SIGNALLING_NODE_DETACH = new Pattern("signalling.node.", "nodeId", ".detach");
+  /** One forwarded WebSocket on the node that holds it: the owner's server frames and its close notice. */
+  public static final Pattern SIGNALLING_FORWARD = new Pattern("signalling.forward.", "forwardId", "");
   /** The events of one session ({@link org.webphone.gateway.common.messages.SessionEvent}). */
   public static final Pattern SESSION = new Pattern("session.", "sessionId", "");
 

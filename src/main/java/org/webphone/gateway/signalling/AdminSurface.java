@@ -156,7 +156,8 @@ final class AdminSurface {
             .put("sip", sip.succeeded() ? sip.result() : null)
             .put("media", media.succeeded() ? media.result() : null)
             .put("sessions", sig.succeeded() ? sig.result().getValue(Fields.SESSIONS) : null)
-            .put("calls", sig.succeeded() ? sig.result().getValue(Fields.CALLS) : null);
+            .put("calls", sig.succeeded() ? sig.result().getValue(Fields.CALLS) : null)
+            .put("forwards", sig.succeeded() ? sig.result().getValue(Fields.FORWARDS) : null);
       }
       rc.response().setStatusCode(ok ? 200 : 503)
           .putHeader("content-type", "application/json")

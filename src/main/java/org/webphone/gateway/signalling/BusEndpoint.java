@@ -37,6 +37,10 @@ final class BusEndpoint {
       String events = string(body, Fields.EVENTS);
       if (resumeToken != null) {
         ClientSession s = host.byToken(resumeToken);
+        if (s == null && host.remotes().foreign(resumeToken)) {
+          host.remotes().openElsewhere(m, body); // only the node the token names can check it
+          return;
+        }
         if (s == null) {
           throw new ProtocolException(ErrorCode.NOT_FOUND, "resume token unknown or expired");
         }
@@ -70,7 +74,7 @@ final class BusEndpoint {
     s.close("closed by request", (short) 1000).onComplete(x -> m.reply(new JsonObject().put(Fields.SESSION_ID, id)));
   }
 
-  private BusTransport transport(ClientSession s, String events) {
+  BusTransport transport(ClientSession s, String events) {
     BusTransport t = new BusTransport(host.vertx().eventBus(),
         events != null ? events : Addresses.sessionEvents(s.id()));
     t.commands(host.vertx().eventBus().<JsonObject>consumer(Addresses.sessionCommands(s.id()),
@@ -107,7 +111,7 @@ final class BusEndpoint {
     });
   }
 
-  private static JsonObject reply(ClientSession s, BusTransport t) {
+  static JsonObject reply(ClientSession s, BusTransport t) {
     return new JsonObject().put(Fields.SESSION_ID, s.id()).put(Fields.RESUME_TOKEN, s.resumeToken())
         .put(Fields.COMMANDS, Addresses.sessionCommands(s.id())).put(Fields.EVENTS, t.events());
   }

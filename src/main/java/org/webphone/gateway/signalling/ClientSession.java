@@ -5,7 +5,6 @@ import io.vertx.core.Promise;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonObject;
-import java.util.Base64;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
@@ -63,7 +62,7 @@ final class ClientSession implements CallControl.Owner {
     this.host = host;
     this.id = "s-" + Randoms.uuid();
     this.clientIp = clientIp;
-    this.resumeToken = newToken();
+    this.resumeToken = RemoteSessions.newToken(host.nodeId());
     this.calls = new CallControl(this);
     this.messages = new RateWindow(host.cfg().getInt("limits.messagesPerSecond"), 1000);
     this.callAttempts = new RateWindow(host.cfg().getInt("limits.callsPerMinutePerSession"), 60_000);
@@ -362,7 +361,7 @@ final class ClientSession implements CallControl.Owner {
     if (old != null) {
       old.close((short) 4001, "session taken over");
     }
-    resumeToken = newToken(); // a token works once
+    resumeToken = RemoteSessions.newToken(host.nodeId()); // a token works once
     lastSeenMs = System.currentTimeMillis();
     LOG.info("line={} resumed over {}{}", id, t.describe(), hasCall() ? " with call=" + calls.current().id : "");
     send(sessionEvent(true));
@@ -515,11 +514,5 @@ final class ClientSession implements CallControl.Owner {
   @Override
   public boolean dtmfByInfo() {
     return "info".equals(host.cfg().getString("sip.dtmfMode"));
-  }
-
-  private static String newToken() {
-    byte[] b = new byte[24];
-    Randoms.nextBytes(b);
-    return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
   }
 }

@@ -47,6 +47,7 @@ public final class SignallingVerticle extends VerticleBase {
   private DialPolicy dialPolicy;
   private VerticleRequests replies;
   private SignallingMetrics metrics;
+  private RemoteSessions remotes;
   private final Map<String, ClientSession> sessions = new HashMap<>();
   private final Map<String, ClientSession> byToken = new HashMap<>();
   private boolean draining;
@@ -72,7 +73,10 @@ public final class SignallingVerticle extends VerticleBase {
     replies = new VerticleRequests(vertx, cfg.getLong("limits.requestTimeoutMs"));
     metrics = new SignallingMetrics(config().getString("nodeId"));
     vertx.eventBus().<JsonObject>localConsumer(Addresses.SIGNALLING_STATUS, m -> m.reply(status()));
-    new BusEndpoint(this).register();
+    BusEndpoint bus = new BusEndpoint(this);
+    bus.register();
+    remotes = new RemoteSessions(this, bus);
+    remotes.register();
     WebSocketEndpoint ws = new WebSocketEndpoint(this);
     sweepTimer = vertx.setPeriodic(SWEEP_MS, x -> sweep());
 
@@ -130,6 +134,9 @@ public final class SignallingVerticle extends VerticleBase {
     draining = true;
     if (sweepTimer >= 0) {
       vertx.cancelTimer(sweepTimer);
+    }
+    if (remotes != null) {
+      remotes.close();
     }
     List<Future<Void>> closing = new ArrayList<>();
     for (ClientSession s : new ArrayList<>(sessions.values())) {
@@ -209,6 +216,10 @@ public final class SignallingVerticle extends VerticleBase {
     return dialPolicy;
   }
 
+  RemoteSessions remotes() {
+    return remotes;
+  }
+
   SignallingMetrics metrics() {
     return metrics;
   }
@@ -241,7 +252,7 @@ public final class SignallingVerticle extends VerticleBase {
       detached += s.isDetached() ? 1 : 0;
     }
     return new JsonObject().put(Fields.SESSIONS, sessions.size()).put(Fields.CALLS, calls)
-        .put(Fields.DETACHED, detached)
+        .put(Fields.DETACHED, detached).put(Fields.FORWARDS, remotes.size())
         .put(Fields.WEB_SOCKETS, metrics.webSocketCounts());
   }
 

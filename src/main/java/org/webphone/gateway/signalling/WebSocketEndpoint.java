@@ -42,6 +42,11 @@ final class WebSocketEndpoint {
     /** Frames before the Hello (WebSocket pings) have no session's rate window yet. */
     final RateWindow beforeHello;
     ClientSession session;
+    /** Instead of a session: the session of another node this socket carries (resume on any node). */
+    RemoteSession remote;
+    /** The Hello named a session of another node, which has not answered yet. */
+    boolean resuming;
+    boolean closed;
     long helloTimer = -1;
     boolean awaitingHello;
     boolean refused;
@@ -115,6 +120,10 @@ final class WebSocketEndpoint {
     });
     ws.closeHandler(x -> {
       endHelloWait(b);
+      b.closed = true;
+      if (b.remote != null) {
+        b.remote.socketClosed();
+      }
       if (b.session != null) {
         b.session.detach(b.t);
       }
@@ -137,9 +146,18 @@ final class WebSocketEndpoint {
       host.attach(target, b.t);
       return;
     }
+    if (host.remotes().foreign(resume)) {
+      resumeElsewhere(b, token, resume, hello);
+      return;
+    }
+    fresh(b, token, resume, hello, "resume token unknown or expired");
+  }
+
+  /** A new session for the socket; a resume token that did not work is named in an Error 302 first. */
+  private void fresh(Binding b, String token, String resume, ClientFrame hello, String why) {
     ClientSession s = host.newSession(b.ip);
     if (resume != null) {
-      b.t.send(ServerEvent.error(ErrorCode.NOT_FOUND, "resume token unknown or expired; new session",
+      b.t.send(ServerEvent.error(ErrorCode.NOT_FOUND, why + "; new session",
           hello == null ? null : hello.ref(), hello == null ? ClientMethod.Resume.name() : ClientMethod.Hello.name()));
     }
     if (host.gate().tokenValid(token)) {
@@ -148,6 +166,40 @@ final class WebSocketEndpoint {
     b.session = s;
     acknowledge(b, hello, s, false);
     host.start(s, b.t);
+  }
+
+  /**
+   * The token names another node: that node is asked to give its session to this socket. Until it answers,
+   * frames get Error 104; when it refuses (or is gone) the socket gets a fresh session here, as for an unknown token.
+   */
+  private void resumeElsewhere(Binding b, String token, String resume, ClientFrame hello) {
+    b.resuming = true;
+    host.remotes().attach(resume, b.ip, b.t).onComplete(ar -> {
+      b.resuming = false;
+      if (ar.succeeded()) {
+        RemoteSession r = ar.result();
+        if (b.closed) {
+          r.socketClosed();
+          return;
+        }
+        b.remote = r;
+        if (hello != null) {
+          b.t.send(ack(hello, new JsonObject().put(ServerEventFields.SESSION_ID, r.sessionId())
+              .put(ServerEventFields.RESUMED, true)));
+        }
+        r.deliver();
+        return;
+      }
+      if (b.closed) {
+        return;
+      }
+      LOG.info("WebSocket from {}: {}", b.ip, ar.cause().getMessage());
+      try {
+        fresh(b, token, resume, hello, ar.cause().getMessage());
+      } catch (ProtocolException e) {
+        refuseConnection(b, e, hello == null ? null : hello.ref());
+      }
+    });
   }
 
   private static void acknowledge(Binding b, ClientFrame hello, ClientSession s, boolean resumed) {
@@ -188,7 +240,7 @@ final class WebSocketEndpoint {
 
   /** A bad frame: before the Hello it refuses the connection, after it only the frame (the socket stays open). */
   private void refuseFrame(Binding b, ProtocolException e, Object ref) {
-    if (b.session == null) {
+    if (b.session == null && b.remote == null && !b.resuming) {
       refuseConnection(b, e, ref);
     } else {
       refuse(b.t, e.code(), e.getMessage(), ref, null);
@@ -209,6 +261,12 @@ final class WebSocketEndpoint {
     if (s == null) {
       if (b.beforeHello.tryAcquire(now)) {
         return true;
+      }
+      if (b.remote != null) { // the owner counts the frames it gets too; this bounds what this node forwards
+        if (b.remote.rateErrorDue(now)) {
+          refuse(b.t, ErrorCode.RATE_LIMITED, "more than " + perSecond + " messages per second; frames dropped", null, null);
+        }
+        return false;
       }
       refuseConnection(b, new ProtocolException(ErrorCode.RATE_LIMITED,
           "more than " + perSecond + " frames a second before Hello"), null);
@@ -257,6 +315,10 @@ final class WebSocketEndpoint {
       refuseFrame(b, e, refOf(text));
       return;
     }
+    if (b.remote != null || b.resuming) {
+      toOtherNode(b, f);
+      return;
+    }
     if (b.session == null) {
       hello(b, f);
       return;
@@ -275,6 +337,19 @@ final class WebSocketEndpoint {
         refuse(b.t, p.code(), p.getMessage(), f.ref(), f.method().name());
       }
     });
+  }
+
+  /** A frame of a socket that carries (or is about to carry) a session of another node. */
+  private void toOtherNode(Binding b, ClientFrame f) {
+    if (b.resuming) {
+      refuse(b.t, ErrorCode.WRONG_STATE, "the session is being resumed; wait for the Ack of the Hello", f.ref(),
+          f.method().name());
+    } else if (f.method() == ClientMethod.Resume) {
+      refuse(b.t, ErrorCode.WRONG_STATE, "this socket carries a session of another node; to take another session"
+          + " back, open a new socket with Hello {resume}", f.ref(), f.method().name());
+    } else {
+      b.remote.forward(f);
+    }
   }
 
   /** The first frame: it must be Hello. */

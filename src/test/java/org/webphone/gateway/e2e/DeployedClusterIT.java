@@ -80,7 +80,8 @@ class DeployedClusterIT {
     NetnsBed.Host browserHost = bed.host("browser", 30);
     // SIPp's own global timeout is raised: it runs while three JVMs start on a shared machine.
     sipp = Sipp.uasIn(pbxHost, PBX, "uas-answer.xml", "-m", "5", "-rtp_echo", "-timeout", "600");
-    kamailio = Kamailio.startIn(pbxHost, PBX, 5060, Map.of(ACCOUNT, "secret-" + ACCOUNT), Map.of(ECHO, sipp.port()));
+    kamailio = Kamailio.startIn(pbxHost, Map.of(ACCOUNT, "secret-" + ACCOUNT), Map.of(ECHO, PBX + ":" + sipp.port()),
+        PBX, 5060);
 
     Path etc = Files.createDirectories(tmp.resolve("etc"));
     Path clusterXml = etc.resolve("cluster.xml");

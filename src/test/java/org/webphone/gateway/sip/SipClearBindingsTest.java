@@ -20,7 +20,7 @@ class SipClearBindingsTest {
 
   @Test
   void aFreshLineRemovesTheBindingAnotherNodeLeftAndRegistersOnlyItsOwn() throws Exception {
-    try (Kamailio pbx = Kamailio.startIn(null, "127.0.0.1", Ports.free(), Map.of("1000", "secret-1000"), Map.of());
+    try (Kamailio pbx = Kamailio.startIn(null, Map.of("1000", "secret-1000"), Map.of(), "127.0.0.1", Ports.free());
         SipTestBed dead = SipTestBed.withPbx(pbx.port(), new JsonObject());
         SipTestBed fresh = SipTestBed.withPbx(pbx.port(), new JsonObject()
             .put("sip", new JsonObject().put("clearBindingsOnLease", true)))) {

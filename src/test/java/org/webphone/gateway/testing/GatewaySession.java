@@ -64,6 +64,25 @@ public final class GatewaySession implements AutoCloseable {
     return s;
   }
 
+  /**
+   * Opens a session on loopback with the first frame {@code hello} (e.g. {@code Hello {resume}}) and a reader thread
+   * that queues every event ({@link #next}).
+   */
+  public static GatewaySession open(InetSocketAddress gateway, JsonObject hello) throws IOException {
+    RawWebSocket ws = RawWebSocket.connect(InetAddress.getLoopbackAddress(), gateway, path(), 0);
+    GatewaySession s = new GatewaySession(ws, null);
+    try {
+      ws.sendText(hello.encode());
+    } catch (IOException e) {
+      ws.close();
+      throw e;
+    }
+    Thread t = new Thread(s::readLoop, "session-reader-" + gateway.getPort());
+    t.setDaemon(true);
+    t.start();
+    return s;
+  }
+
   private void readLoop() {
     try {
       while (!closed) {

@@ -122,19 +122,19 @@ public final class Kamailio implements AutoCloseable {
   }
 
   /**
-   * Kamailio inside {@code bedHost} of a {@link NetnsBed} (null: in the test's own namespace), listening on
-   * {@code ip:port}; a call to a number of
-   * {@code routes} goes to that port on {@code ip} (e.g. a SIPp UAS started with {@link Sipp#uasIn} there). Its
-   * location table can be read with {@link #contacts} (binrpc control socket for kamcmd, in the log directory).
+   * Starts Kamailio inside {@code netns} (a {@link NetnsBed} host; null: in the test's own namespace) on its address
+   * {@code ip} and {@code port}; a call to a number of {@code routes} is relayed to that "address:port" (e.g. a SIPp
+   * UAS in the same bed). Its location table can be read with {@link #contacts} (a binrpc control socket for kamcmd,
+   * in the log directory).
    */
-  public static Kamailio startIn(NetnsBed.Host bedHost, String ip, int port, Map<String, String> accounts,
-      Map<String, Integer> routes) throws IOException, InterruptedException {
+  public static Kamailio startIn(NetnsBed.Host netns, Map<String, String> accounts, Map<String, String> routes,
+      String ip, int port) throws IOException, InterruptedException {
     Path[] socket = new Path[1];
-    Kamailio k = start(accounts, routes, ip, port, cfg -> {
+    Kamailio k = start(netns, accounts, routes, ip, port, cfg -> {
       socket[0] = cfg.resolveSibling("kamailio-ctl");
       return text -> text.replace("loadmodule \"auth.so\"", "loadmodule \"auth.so\"\nloadmodule \"ctl.so\"\n"
           + "modparam(\"ctl\", \"binrpc\", \"unix:" + socket[0] + "\")");
-    }, bedHost, ip);
+    });
     k.ctl = socket[0];
     return k;
   }
@@ -165,26 +165,25 @@ public final class Kamailio implements AutoCloseable {
         .map(l -> l.substring("Address:".length()).trim()).toList();
   }
 
+  /** {@code edit} is given the configuration file's path and returns how to change its text (additions). */
   private static Kamailio start(Map<String, String> accounts, Map<String, Integer> routes, String host, int port,
       java.util.function.Function<Path, java.util.function.UnaryOperator<String>> edit)
       throws IOException, InterruptedException {
-    return start(accounts, routes, host, port, edit, null, "127.0.0.1");
+    Map<String, String> targets = new java.util.TreeMap<>();
+    routes.forEach((number, p) -> targets.put(number, "127.0.0.1:" + p));
+    return start(null, accounts, targets, host, port, edit);
   }
 
-  /**
-   * {@code edit} is given the configuration file's path and returns how to change its text (additions); run inside
-   * {@code bedHost} (null: here), routes going to {@code routeHost}.
-   */
-  private static Kamailio start(Map<String, String> accounts, Map<String, Integer> routes, String host, int port,
-      java.util.function.Function<Path, java.util.function.UnaryOperator<String>> edit, NetnsBed.Host bedHost,
-      String routeHost) throws IOException, InterruptedException {
+  private static Kamailio start(NetnsBed.Host netns, Map<String, String> accounts, Map<String, String> routes,
+      String host, int port, java.util.function.Function<Path, java.util.function.UnaryOperator<String>> edit)
+      throws IOException, InterruptedException {
     PeerProcess.requireBinary("kamailio");
     StringBuilder routeLines = new StringBuilder();
-    for (Map.Entry<String, Integer> r : routes.entrySet()) {
-      if (!SAFE.matcher(r.getKey()).matches()) {
-        throw new IllegalArgumentException("route numbers must be plain tokens");
+    for (Map.Entry<String, String> r : routes.entrySet()) {
+      if (!SAFE.matcher(r.getKey()).matches() || !r.getValue().matches("[0-9.]+:[0-9]+")) {
+        throw new IllegalArgumentException("route numbers must be plain tokens, targets address:port");
       }
-      routeLines.append("  if ($rU == \"").append(r.getKey()).append("\") {\n    $du = \"sip:").append(routeHost).append(":")
+      routeLines.append("  if ($rU == \"").append(r.getKey()).append("\") {\n    $du = \"sip:")
           .append(r.getValue()).append("\";\n    t_relay();\n    exit;\n  }\n");
     }
     StringBuilder users = new StringBuilder();
@@ -207,7 +206,7 @@ public final class Kamailio implements AutoCloseable {
     Files.writeString(cfgFile, cfg);
     List<String> cmd = List.of("kamailio", "-DD", "-E", "-m", "64", "-M", "8", "-Y", dir.toString(), "-f",
         cfgFile.toString());
-    PeerProcess p = PeerProcess.start("kamailio", bedHost == null ? cmd : bedHost.inside(cmd), dir);
+    PeerProcess p = PeerProcess.start("kamailio", netns == null ? cmd : netns.inside(cmd), dir);
     Kamailio k = new Kamailio(p, host, port);
     k.awaitListening(Duration.ofSeconds(15));
     return k;
@@ -246,7 +245,7 @@ public final class Kamailio implements AutoCloseable {
         if (!process.isAlive()) {
           throw new Eventually.Hopeless("kamailio exited at start");
         }
-        // The UDP table of Kamailio's own network namespace (a bed's host may not be the test's).
+        // The process's own table: it may run in a namespace of a NetnsBed.
         return Sipp.udpBound(Path.of("/proc", String.valueOf(process.pid()), "net", "udp"), port)
             && process.logText().contains("INFO");
       });

@@ -90,7 +90,14 @@ public enum BusMessage {
   /** Close a bus session; replies once its call, line and lease are gone. Fails 302. */
   SIGNALLING_CLOSE(Addresses.SIGNALLING_CLOSE, List.of(SESSION_ID), List.of(SESSION_ID)),
   /** Session counts. */
-  SIGNALLING_STATUS(Addresses.SIGNALLING_STATUS, List.of(), List.of(SESSIONS, CALLS, DETACHED, WEB_SOCKETS)),
+  SIGNALLING_STATUS(Addresses.SIGNALLING_STATUS, List.of(), List.of(SESSIONS, CALLS, DETACHED, FORWARDS, WEB_SOCKETS)),
+  /** To the owner named by a resume token: take the session back over events (forwarded: a WebSocket elsewhere). Fails 302. */
+  SIGNALLING_NODE_RESUME(Addresses.SIGNALLING_NODE_RESUME.toString(), List.of(RESUME_TOKEN, CLIENT_IP, EVENTS, FORWARDED),
+      List.of(SESSION_ID, RESUME_TOKEN, COMMANDS, EVENTS, RESUMED, NODE_ID, MEMBER_ID)),
+  /** To the owner: the forwarding node's WebSocket of the session closed. Fails 302. */
+  SIGNALLING_NODE_DETACH(Addresses.SIGNALLING_NODE_DETACH.toString(), List.of(SESSION_ID, EVENTS), List.of(DETACHED)),
+  /** Sent by the owner to a forwarded WebSocket's node: a server frame, or the close notice {closeCode, reason}. */
+  SIGNALLING_FORWARD(Addresses.SIGNALLING_FORWARD.toString(), List.of(CLOSE_CODE, REASON), List.of()),
   /** A client frame of docs/protocol.md; replies its Ack (or Pong) body, fails with its Error code. */
   SESSION_COMMANDS(Addresses.SESSION_COMMANDS.toString(), List.of(), List.of()),
   /** Published: a server frame of docs/protocol.md. */

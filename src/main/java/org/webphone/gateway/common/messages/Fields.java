@@ -118,6 +118,11 @@ public final class Fields {
   public static final String RESUMED = "resumed";
   public static final String DETACHED = "detached";
   public static final String WEB_SOCKETS = "webSockets";
+  /** Sessions of other nodes whose WebSocket this node carries (resume on any node). */
+  public static final String FORWARDS = "forwards";
+  public static final String FORWARDED = "forwarded";
+  public static final String MEMBER_ID = "memberId";
+  public static final String CLOSE_CODE = "closeCode";
 
   // ---- node
   public static final String MODE = "mode";

@@ -78,11 +78,11 @@ public enum ClientMethod {
     /** The ICE ufrag (generation) of a trickled candidate: ice-chars (RFC 8839). */
     public static final Field UFRAG_OPT = Field.string("usernameFragment", false, "[A-Za-z0-9+/]{1,256}", 256);
     /** Resume's resume token. */
-    public static final Field RESUME_TOKEN = Field.string("token", true, "[A-Za-z0-9_-]{16,128}", 128);
+    public static final Field RESUME_TOKEN = Field.string("token", true, "[A-Za-z0-9_.-]{16,200}", 200);
     /** Hello's access token (auth.tokenSecret). */
     public static final Field ACCESS_TOKEN_OPT = Field.string("token", false, "[A-Za-z0-9_.-]{1,2048}", 2048);
     /** Hello's resume token. */
-    public static final Field RESUME_OPT = Field.string("resume", false, "[A-Za-z0-9_-]{16,128}", 128);
+    public static final Field RESUME_OPT = Field.string("resume", false, "[A-Za-z0-9_.-]{16,200}", 200);
 
     private Fields() {
     }
