@@ -33,10 +33,18 @@ import org.webphone.gateway.signalling.protocol.ProtocolException;
  * {@code http.idleTimeoutSec} without a byte either way. It keeps the registry of the node's
  * {@link ClientSession}s (by id and by resume token) and the {@link Gate}; all of it on this verticle's
  * event loop. On stop it refuses new sessions and closes every session (call, line, lease).
+ *
+ * <p>While the node drains ({@code signalling.drain}, see {@code GatewayNode#drain}) it refuses new sessions
+ * and calls with close code {@link #MOVED} (the page connects again, through the load balancer, to a node
+ * that is ready), stops consuming bus opens so the cluster sends them elsewhere, moves idle sessions at once
+ * and each in-call session once its call ended (line un-REGISTERed first, then the socket closed, then the
+ * lease returned); resumes into its own sessions still work.
  */
 public final class SignallingVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(SignallingVerticle.class);
   private static final long SWEEP_MS = 1000;
+  /** Close code: the node drains, connect again (docs/protocol.md, "Close codes"). */
+  static final short MOVED = 4002;
 
   private HttpServer server;
   private AdminSurface admin;
@@ -50,6 +58,9 @@ public final class SignallingVerticle extends VerticleBase {
   private final Map<String, ClientSession> sessions = new HashMap<>();
   private final Map<String, ClientSession> byToken = new HashMap<>();
   private boolean draining;
+  /** The node drains: sessions move to other nodes (see the class comment). */
+  private boolean moving;
+  private BusEndpoint bus;
   private long sweepTimer = -1;
   private long sweeps;
   /** Milliseconds of the per-frame rate check and of the TURN credentials' expiry: the wall clock, or a test's. */
@@ -72,7 +83,12 @@ public final class SignallingVerticle extends VerticleBase {
     replies = new VerticleRequests(vertx, cfg.getLong("limits.requestTimeoutMs"));
     metrics = new SignallingMetrics(config().getString("nodeId"));
     vertx.eventBus().<JsonObject>localConsumer(Addresses.SIGNALLING_STATUS, m -> m.reply(status()));
-    new BusEndpoint(this).register();
+    vertx.eventBus().<JsonObject>localConsumer(Addresses.SIGNALLING_DRAIN, m -> {
+      startMoving();
+      m.reply(status());
+    });
+    bus = new BusEndpoint(this);
+    bus.register();
     WebSocketEndpoint ws = new WebSocketEndpoint(this);
     sweepTimer = vertx.setPeriodic(SWEEP_MS, x -> sweep());
 
@@ -145,6 +161,23 @@ public final class SignallingVerticle extends VerticleBase {
         });
   }
 
+  /** The node drains: no new session or call here; idle sessions move now, the others after their call. */
+  private void startMoving() {
+    if (moving || draining) {
+      return;
+    }
+    moving = true;
+    bus.stopOpening();
+    LOG.info("draining: {} session(s) here; idle ones move now, the others after their call", sessions.size());
+    moveIdle();
+  }
+
+  private void moveIdle() {
+    for (ClientSession s : new ArrayList<>(sessions.values())) {
+      s.moveIfIdle();
+    }
+  }
+
   // ------------------------------------------------------------------ session registry
 
   /** Admits (sessions per IP) and registers a new session; {@link #start} starts it. */
@@ -195,6 +228,11 @@ public final class SignallingVerticle extends VerticleBase {
 
   boolean draining() {
     return draining;
+  }
+
+  /** The node drains: new sessions and calls are refused with {@link #MOVED}; see {@link #startMoving}. */
+  boolean moving() {
+    return moving;
   }
 
   Gate gate() {
@@ -253,6 +291,9 @@ public final class SignallingVerticle extends VerticleBase {
       if (!s.isDetached() && !s.hasCall() && now - s.lastSeenMs() > idleMs) {
         s.close("idle for " + cfg.getLong("limits.idleSessionSec") + " s", (short) 1000);
       }
+    }
+    if (moving) {
+      moveIdle(); // a session whose call ended without an event, or a detached one whose call ended
     }
     if (++sweeps % 60 == 0) {
       gate.sweep(now);

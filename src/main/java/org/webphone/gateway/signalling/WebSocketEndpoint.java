@@ -137,6 +137,10 @@ final class WebSocketEndpoint {
       host.attach(target, b.t);
       return;
     }
+    if (host.moving()) {
+      moved(b, hello);
+      return;
+    }
     ClientSession s = host.newSession(b.ip);
     if (resume != null) {
       b.t.send(ServerEvent.error(ErrorCode.NOT_FOUND, "resume token unknown or expired; new session",
@@ -154,6 +158,16 @@ final class WebSocketEndpoint {
     if (hello != null) {
       b.t.send(ack(hello, new JsonObject().put(ServerEventFields.SESSION_ID, s.id()).put(ServerEventFields.RESUMED, resumed)));
     }
+  }
+
+  /** The node drains and this is no resume of one of its sessions: close {@code 4002}, the page connects again. */
+  private void moved(Binding b, ClientFrame hello) {
+    LOG.info("WebSocket from {} moved: this node drains", b.ip);
+    b.refused = true;
+    host.metrics().refused(ErrorCode.SHUTTING_DOWN);
+    b.t.send(ServerEvent.error(ErrorCode.SHUTTING_DOWN, "this node is draining; connect again",
+        hello == null ? null : hello.ref(), hello == null ? null : ClientMethod.Hello.name()));
+    b.t.close(SignallingVerticle.MOVED, "moved");
   }
 
   private void noHello(Binding b) {
