@@ -46,6 +46,7 @@ public final class LoadRun extends VerticleBase {
   private long progress = -1;
   private long deadline = -1;
   private boolean finishing;
+  private boolean noMoreCalls;
   private GatewayLatency latency;
   private Future<JsonObject> latencyBase = Future.succeededFuture();
   private long warmupTimer = -1;
@@ -155,6 +156,22 @@ public final class LoadRun extends VerticleBase {
     checkDone();
   }
 
+  /**
+   * Places no new call from now on; the run ends once the calls in progress ended by themselves (not cut).
+   * Any thread.
+   */
+  public void stopCalling() {
+    context.runOnContext(x -> {
+      noMoreCalls = true;
+      checkDone();
+    });
+  }
+
+  /** Ends the run now, as its time bound does: calls still up are hung up and counted as cut. Any thread. */
+  public void endNow() {
+    context.runOnContext(x -> finish("asked to end now"));
+  }
+
   boolean finishingRun() {
     return finishing;
   }
@@ -197,7 +214,7 @@ public final class LoadRun extends VerticleBase {
   // ------------------------------------------------------------------ calls
 
   private void launchDue() {
-    if (finishing) {
+    if (finishing || noMoreCalls) {
       return;
     }
     double elapsed = (System.nanoTime() - callStartNanos) / 1e9;
@@ -264,6 +281,8 @@ public final class LoadRun extends VerticleBase {
         .noneMatch(c -> c.phase() == VirtualClient.Phase.READY || c.comingBack());
     if (allDone) {
       finish("all " + options.calls() + " calls done");
+    } else if (noMoreCalls && stats.active == 0) {
+      finish("no more calls asked for");
     } else if (nobodyLeft) {
       finish("no client left");
     }

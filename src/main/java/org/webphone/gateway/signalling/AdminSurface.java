@@ -92,6 +92,11 @@ final class AdminSurface {
 
   /** Asks the node to drain ({@code node.drain}); 202 with the node's state, 503 when no node answers. */
   private void drain(RoutingContext rc) {
+    if (rc.request().getHeader("Origin") != null) {
+      // A browser's cross-site form POST to the loopback admin port carries an Origin; an operator's curl does not.
+      rc.response().setStatusCode(403).end();
+      return;
+    }
     LOG.info("drain requested over HTTP by {}", rc.request().remoteAddress());
     vertx.eventBus().<JsonObject>request(Addresses.NODE_DRAIN, new JsonObject(),
         new DeliveryOptions().setSendTimeout(STATUS_TIMEOUT_MS)).onComplete(ar -> rc.response()
