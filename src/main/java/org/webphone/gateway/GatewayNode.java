@@ -270,7 +270,7 @@ public final class GatewayNode {
         return;
       }
       beginDrain();
-      LOG.info("node {} draining (bound {} s)", nodeId, config.getInt("shutdown.graceSec"));
+      LOG.info("node {} stopping (bound {} s)", nodeId, config.getInt("shutdown.graceSec"));
       Future<Void> chain = Future.succeededFuture();
       while (!deployments.isEmpty()) {
         String id = deployments.pop();
