@@ -424,6 +424,11 @@ final class ClientSession implements CallControl.Owner {
 
   // ------------------------------------------------------------------ closing
 
+  /** Completes once a {@link #close} begun finished (line closed, lease given back); only during or after one. */
+  Future<Void> closing() {
+    return closed.future();
+  }
+
   /**
    * Ends the session: call, line, lease, consumer, timers, in that order; each step bounded by the
    * request timeout and failures logged, so a close always finishes. Idempotent.

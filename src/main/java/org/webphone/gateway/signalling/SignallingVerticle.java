@@ -60,6 +60,8 @@ public final class SignallingVerticle extends VerticleBase {
   private boolean draining;
   /** The node drains: sessions move to other nodes (see the class comment). */
   private boolean moving;
+  /** Sessions closing: no longer in {@link #sessions}, their line or lease not yet given back. */
+  private int leaving;
   private BusEndpoint bus;
   private long sweepTimer = -1;
   private long sweeps;
@@ -210,11 +212,16 @@ public final class SignallingVerticle extends VerticleBase {
     byToken.put(s.resumeToken(), s);
   }
 
-  /** Called by a closing session: it no longer counts anywhere. */
+  /**
+   * Called by a closing session: it no longer counts anywhere, but it is {@link #leaving} until its line is
+   * closed and its lease given back (a drain ends only then: the pool must still be there to take the lease).
+   */
   void forget(ClientSession s) {
     if (sessions.remove(s.id()) != null) {
       byToken.remove(s.resumeToken());
       gate.leave(s.clientIp());
+      leaving++;
+      s.closing().onComplete(x -> leaving--);
     }
   }
 
@@ -278,7 +285,7 @@ public final class SignallingVerticle extends VerticleBase {
       calls += s.hasCall() ? 1 : 0;
       detached += s.isDetached() ? 1 : 0;
     }
-    return new JsonObject().put(Fields.SESSIONS, sessions.size()).put(Fields.CALLS, calls)
+    return new JsonObject().put(Fields.SESSIONS, sessions.size() + leaving).put(Fields.CALLS, calls)
         .put(Fields.DETACHED, detached)
         .put(Fields.WEB_SOCKETS, metrics.webSocketCounts());
   }

@@ -31,8 +31,7 @@ import org.webphone.gateway.testing.Ports;
  * (bench/kamailio/bench.cfg: registrar with digest auth, every call to the SIPp UAS, usrloc watched over its ctl
  * socket by {@link UsrlocWatch}) and a SIPp UAS echoing RTP (its messages traced, to count BYEs) as the PBX side,
  * and a clustered Vert.x in this JVM (a lite member, as the load tool joins) to run {@link LoadRun}s on. Ten
- * accounts (2000..2009), {@code media.timeoutSec} 3 (a call whose audio stops is ended by the gateway, which the
- * load tool counts), an admin token. The caller closes it; it stops every process it started by PID.
+ * accounts (2000..2009) and an admin token. The caller closes it; it stops every process it started by PID.
  */
 final class DrainBed implements AutoCloseable {
   static final String TOKEN = "drain-test-admin-token";
@@ -81,7 +80,6 @@ final class DrainBed implements AutoCloseable {
       int rtp = Ports.freeRange(40);
       env.put("WEBPHONE_MEDIA_RTP_PORT_MIN", Integer.toString(rtp));
       env.put("WEBPHONE_MEDIA_RTP_PORT_MAX", Integer.toString(rtp + 39));
-      env.put("WEBPHONE_MEDIA_TIMEOUT_SEC", "3");
       env.put("WEBPHONE_PBX_HOST", "127.0.0.1");
       env.put("WEBPHONE_PBX_PORT", Integer.toString(pbx));
       env.put("WEBPHONE_POOL_RANGE", "{\"prefix\":\"\",\"from\":2000,\"to\":2009,\"passwordTemplate\":\"secret-{user}\"}");
