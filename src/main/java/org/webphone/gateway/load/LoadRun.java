@@ -167,6 +167,13 @@ public final class LoadRun extends VerticleBase {
     });
   }
 
+  /** The run's counts so far, in the summary's JSON form. Any thread. */
+  public Future<JsonObject> counts() {
+    Promise<JsonObject> p = Promise.promise();
+    context.runOnContext(x -> p.complete(stats.toJson(options)));
+    return p.future();
+  }
+
   /** Ends the run now, as its time bound does: calls still up are hung up and counted as cut. Any thread. */
   public void endNow() {
     context.runOnContext(x -> finish("asked to end now"));
