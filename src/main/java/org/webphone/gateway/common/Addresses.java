@@ -93,7 +93,7 @@ public final class Addresses {
 
   // ---- node operations (node.NodeOpsVerticle)
   /** Node-local, consumed by {@code GatewayNode}: start this node's drain (the admin surface's request). */
-  public static final String NODE_DRAIN = "node.drain";
+  public static final String NODE_DRAIN = "gateway.drain";
   public static final Pattern NODE = new Pattern("gateway.node.", "nodeId", "");
 
   public static String poolNode(String member) {

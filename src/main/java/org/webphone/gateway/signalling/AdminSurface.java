@@ -90,7 +90,7 @@ final class AdminSurface {
     });
   }
 
-  /** Asks the node to drain ({@code node.drain}); 202 with the node's state, 503 when no node answers. */
+  /** Asks the node to drain ({@code gateway.drain}); 202 with the node's state, 503 when no node answers. */
   private void drain(RoutingContext rc) {
     if (rc.request().getHeader("Origin") != null) {
       // A browser's cross-site form POST to the loopback admin port carries an Origin; an operator's curl does not.

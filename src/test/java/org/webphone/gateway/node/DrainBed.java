@@ -44,6 +44,8 @@ final class DrainBed implements AutoCloseable {
   private Path sippMessages;
   private Vertx probe;
   private UsrlocWatch usrloc;
+  private int pbx;
+  private Path ctl;
 
   private DrainBed(Path dir) {
     this.dir = dir;
@@ -69,7 +71,7 @@ final class DrainBed implements AutoCloseable {
         "-i", "127.0.0.1", "-p", Integer.toString(uas), "-mp", Integer.toString(Ports.freeRange(4)), "-rtp_echo",
         "-m", "100000", "-timer_resol", "10", "-nostdin", "-timeout", "3600", "-trace_msg",
         "-message_file", sippMessages.toString()), null));
-    int pbx = Ports.free();
+    pbx = Ports.free();
     peers.add(BenchPeers.kamailio("kamailio-drain", pbx, "UAS_URI=\"sip:127.0.0.1:" + uas + "\""));
     String cluster = "webphone-drain-" + UUID.randomUUID();
     List<Integer> hz = List.of(Ports.free(), Ports.free(), Ports.free());
@@ -102,7 +104,8 @@ final class DrainBed implements AutoCloseable {
     probe = Eventually.result(90, "the load tool to join the cluster",
         Vertx.builder().with(opts).withClusterManager(new HazelcastClusterManager(hzProbe)).buildClustered());
     // BenchPeers gives Kamailio its ctl socket there.
-    usrloc = new UsrlocWatch(Path.of(System.getProperty("project.basedir", "."), "target/peers/kamailio-" + pbx + ".ctl"));
+    ctl = Path.of(System.getProperty("project.basedir", "."), "target/peers/kamailio-" + pbx + ".ctl");
+    usrloc = new UsrlocWatch(ctl);
   }
 
   /** Node {@code i}'s process, started with the same command and environment every time. */
@@ -150,6 +153,30 @@ final class DrainBed implements AutoCloseable {
 
   int adminPort(int i) {
     return ports.get(i).admin();
+  }
+
+  int pbxPort() {
+    return pbx;
+  }
+
+  /**
+   * An account whose line is registered by node {@code i} now ({@code kamcmd ul.dump}: the AoR whose contact is
+   * the node's SIP port), or null.
+   */
+  String lineRegisteredBy(int i) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder("kamcmd", "-s", "unix:" + ctl, "ul.dump").redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    p.waitFor();
+    String aor = null;
+    for (String l : out.split("\n")) {
+      String t = l.trim();
+      if (t.startsWith("AoR:")) {
+        aor = t.substring(4).trim();
+      } else if (t.startsWith("Address:") && t.contains("127.0.0.1:" + ports.get(i).sip())) {
+        return aor;
+      }
+    }
+    return null;
   }
 
   UsrlocWatch usrloc() {

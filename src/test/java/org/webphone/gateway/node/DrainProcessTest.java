@@ -24,6 +24,7 @@ import org.webphone.gateway.load.LoadRun;
 import org.webphone.gateway.testing.Eventually;
 import org.webphone.gateway.testing.Http;
 import org.webphone.gateway.testing.RawWebSocket;
+import org.webphone.gateway.testing.Sipp;
 
 /**
  * Drain with real parts ({@link DrainBed}: two node JVMs in one cluster, Kamailio, SIPp echoing RTP, the
@@ -141,6 +142,12 @@ class DrainProcessTest {
       assertEquals("draining", new JsonObject(ok.body()).getString("state"));
       long t0 = System.nanoTime();
       assertDraining(0);
+      // A call from the PBX to a line still on the draining node (it has a call) gets 480: a queue tries the next agent.
+      String line = Eventually.await(Duration.ofSeconds(5), "a line of node 0 at Kamailio", () -> bed.lineRegisteredBy(0),
+          l -> l != null);
+      try (Sipp caller = Sipp.uac("uac-480.xml", "127.0.0.1:" + bed.pbxPort(), "-s", line)) {
+        caller.awaitSuccess(Duration.ofSeconds(20));
+      }
       int exit = bed.node(0).awaitExit(Duration.ofSeconds(DRAIN_LIMIT_SEC + 30));
       long ms = (System.nanoTime() - t0) / 1_000_000;
       assertEquals(0, exit, bed.node(0).tail());

@@ -91,6 +91,8 @@ public enum BusMessage {
   SIGNALLING_CLOSE(Addresses.SIGNALLING_CLOSE, List.of(SESSION_ID), List.of(SESSION_ID)),
   /** Session counts. */
   SIGNALLING_STATUS(Addresses.SIGNALLING_STATUS, List.of(), List.of(SESSIONS, CALLS, DETACHED, WEB_SOCKETS)),
+  /** Node-local: the node drains (sessions move to other nodes); the reply is the status at that moment. */
+  SIGNALLING_DRAIN(Addresses.SIGNALLING_DRAIN, List.of(), List.of(SESSIONS, CALLS, DETACHED, WEB_SOCKETS)),
   /** A client frame of docs/protocol.md; replies its Ack (or Pong) body, fails with its Error code. */
   SESSION_COMMANDS(Addresses.SESSION_COMMANDS.toString(), List.of(), List.of()),
   /** Published: a server frame of docs/protocol.md. */
@@ -99,6 +101,8 @@ public enum BusMessage {
   SESSION(Addresses.SESSION.toString(), List.of(EVENT), List.of(ACCEPTED)),
 
   // ---- node operations (node.NodeOpsVerticle)
+  /** Node-local, consumed by GatewayNode: start the drain (the admin surface's request); the node's state. */
+  NODE_DRAIN(Addresses.NODE_DRAIN, List.of(), List.of(STATE)),
   /** A node's state; with peer also that node's reply and round trip, with setupLatency its timers. Fails 302, 501. */
   NODE(Addresses.NODE.toString(), List.of(PEER, SETUP_LATENCY),
       List.of(NODE_ID, STATE, MODE, CLUSTERED, MEMBERS, PEER, PEER_RTT_MS, SETUP_LATENCY));
