@@ -174,11 +174,6 @@ public final class LoadRun extends VerticleBase {
     return p.future();
   }
 
-  /** Ends the run now, as its time bound does: calls still up are hung up and counted as cut. Any thread. */
-  public void endNow() {
-    context.runOnContext(x -> finish("asked to end now"));
-  }
-
   boolean finishingRun() {
     return finishing;
   }
