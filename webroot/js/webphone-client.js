@@ -5,6 +5,9 @@
 const RECONNECT_STEPS_MS = [250, 500, 1000, 1000, 2000];
 const PING_MS = 25000;
 const FRESH_TRIES = 5;
+const FINAL_CALL_STATES = ['Error', 'Completed', 'Rejected', 'Cancelled', 'Busy'];
+/** Close code: this node drains; connect again at once (the load balancer picks a node that is ready). */
+const MOVED = 4002;
 
 export class WebphoneClient extends EventTarget {
   /**
@@ -27,6 +30,8 @@ export class WebphoneClient extends EventTarget {
     this.retry = 0;
     this.lostAt = 0;
     this.pingTimer = null;
+    this.movedTries = 0;
+    this.hasCall = false; // a call in progress, from OnSession and OnCallStateChanged: worth resuming
   }
 
   get resumeToken() {
@@ -98,7 +103,10 @@ export class WebphoneClient extends EventTarget {
       this.sessionId = f.sessionId;
       this.graceSec = f.resumeGraceSec;
       this.resumeToken = f.resumeToken;
+      this.hasCall = !!f.call;
+      this.movedTries = 0;
     }
+    if (f.event === 'OnCallStateChanged') this.hasCall = !FINAL_CALL_STATES.includes(f.state);
     // The newest STUN/TURN servers (fresh TURN credentials) for the next offer.
     if ((f.event === 'OnSession' || f.event === 'OnIceServers') && Array.isArray(f.iceServers)) {
       this.iceServers = f.iceServers;
@@ -119,6 +127,16 @@ export class WebphoneClient extends EventTarget {
     // 4004 (we did not read in time, e.g. a frozen tab) falls through: reconnect and resume.
     if (this.closedByUs || this.final || ev.code === 1008 || ev.code === 1013 || ev.code === 4001) {
       this.dispatchEvent(new CustomEvent('disconnected', { detail: { code: ev.code, reason: ev.reason } }));
+      return;
+    }
+    if (ev.code === MOVED) {
+      // The node drains: at once, to whichever node the load balancer picks. The moved session is gone
+      // (a fresh one, as after a reload), unless a call is still up and worth resuming.
+      // Refused again (the balancer has not seen this node's 503 yet): a short wait, not a tight loop.
+      if (!this.hasCall) this.resumeToken = null;
+      this.dispatchEvent(new CustomEvent('reconnecting'));
+      const wait = this.movedTries++ ? RECONNECT_STEPS_MS[0] : 0;
+      setTimeout(() => { if (!this.closedByUs) this.connect(); }, wait);
       return;
     }
     // The session waits graceSec for us: keep trying with the resume token until then; after that a

@@ -9,6 +9,7 @@ import io.vertx.core.Deployable;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
+import io.vertx.core.json.JsonObject;
 import io.vertx.micrometer.MicrometerMetricsFactory;
 import io.vertx.micrometer.MicrometerMetricsOptions;
 import io.vertx.micrometer.VertxPrometheusOptions;
@@ -27,7 +28,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.NodeFacts;
+import org.webphone.gateway.common.messages.Fields;
 import org.webphone.gateway.config.GatewayConfig;
 import org.webphone.gateway.media.MediaRelayVerticle;
 import org.webphone.gateway.node.NodeOpsVerticle;
@@ -44,10 +47,18 @@ import org.webphone.gateway.sip.demo.DemoPbxVerticle;
  * its {@code stop()}. Verticles are stopped in reverse order of start, so signalling drains its sessions
  * (hang up, unregister, return leases) while SIP, media and pool are still there to do it.
  *
+ * <p>A drain ({@link #drain}: SIGTERM or the admin request) is the operator's stop: signalling refuses new
+ * sessions and moves idle ones to other nodes, calls run to their end, and the node stops by itself once
+ * no session is left, or at {@code shutdown.drainLimitSec} (then the calls left end with BYE as in
+ * {@link #stop}). Its timers run on Vert.x; the node's own methods may be called from any thread.
+ *
  * <p>Node facts other verticles need (id, state, mode) are written to {@link NodeFacts}.
  */
 public final class GatewayNode {
   private static final Logger LOG = LoggerFactory.getLogger(GatewayNode.class);
+  private static final long DRAIN_POLL_MS = 500;
+  /** While draining, the counts are logged when they change and at least this often. */
+  private static final long DRAIN_LOG_MS = 5000;
 
   private final GatewayConfig config;
   private final String nodeId;
@@ -57,6 +68,12 @@ public final class GatewayNode {
   private Future<Void> started;
   private volatile Future<Void> stopping;
   private final List<String> stopProblems = new CopyOnWriteArrayList<>();
+  /** Completes once the node stopped after a drain; null until a drain begins. */
+  private Promise<Void> drained;
+  private long drainPoll = -1;
+  private long drainLimit = -1;
+  private String lastDrainCount = "";
+  private long lastDrainLogMs;
 
   public GatewayNode(GatewayConfig config) {
     this.config = config;
@@ -132,6 +149,11 @@ public final class GatewayNode {
       for (Supplier<Deployable> s : order) {
         chain = chain.compose(x -> deploy(s.get()));
       }
+      // The admin surface's drain request (signalling cannot reach the node object itself).
+      v.eventBus().<JsonObject>localConsumer(Addresses.NODE_DRAIN, m -> {
+        drain();
+        m.reply(new JsonObject().put("state", NodeFacts.of(v).state().wire()));
+      });
       return chain;
     }).onSuccess(x -> {
       if (stopping != null) {
@@ -161,6 +183,73 @@ public final class GatewayNode {
   }
 
   /**
+   * Drains the node (SIGTERM, the admin request): {@code /health} answers 503 {@code draining} at once,
+   * signalling refuses new sessions and calls and moves idle sessions (close 4002), each in-call session
+   * moves once its call ended; when no session is left (or at {@code shutdown.drainLimitSec}, or on
+   * {@link #endDrain}) the node {@link #stop}s. The future completes (as {@link #stop}'s does) once the node
+   * stopped. Idempotent; during start it waits for the start to end first.
+   */
+  public synchronized Future<Void> drain() {
+    if (drained != null) {
+      return drained.future();
+    }
+    drained = Promise.promise();
+    Future<Void> afterStart = started == null ? Future.succeededFuture() : started.transform(ar -> Future.<Void>succeededFuture());
+    afterStart.onComplete(x -> beginDrainSteps());
+    return drained.future();
+  }
+
+  private synchronized void beginDrainSteps() {
+    Vertx v = vertx;
+    if (v == null || stopping != null || started == null || started.failed()) {
+      stop().onComplete(drained);
+      return;
+    }
+    beginDrain();
+    int limit = config.getInt("shutdown.drainLimitSec");
+    LOG.info("node {} draining: new sessions go elsewhere, calls run to their end (limit {} s)", nodeId, limit);
+    v.eventBus().request(Addresses.SIGNALLING_DRAIN, new JsonObject())
+        .onFailure(e -> LOG.warn("node {}: signalling did not take the drain: {}", nodeId, e.toString()));
+    drainLimit = v.setTimer(limit * 1000L, t -> endDrain("the drain limit (" + limit + " s)"));
+    drainPoll = v.setPeriodic(DRAIN_POLL_MS, t -> v.eventBus().<JsonObject>request(Addresses.SIGNALLING_STATUS,
+        new JsonObject()).onSuccess(m -> drainProgress(m.body())));
+  }
+
+  private void drainProgress(JsonObject status) {
+    int sessions = status.getInteger(Fields.SESSIONS, 0);
+    int calls = status.getInteger(Fields.CALLS, 0);
+    if (sessions == 0) {
+      endDrain("no call and no session left");
+      return;
+    }
+    String count = calls + " call(s), " + sessions + " session(s)";
+    long now = System.currentTimeMillis();
+    if (!count.equals(lastDrainCount) || now - lastDrainLogMs >= DRAIN_LOG_MS) {
+      lastDrainCount = count;
+      lastDrainLogMs = now;
+      LOG.info("node {} draining: {} still here", nodeId, count);
+    }
+  }
+
+  /**
+   * Ends a drain now (the drain limit, a second SIGTERM, or nothing left): the node {@link #stop}s, which
+   * hangs up the calls still up (BYE), unregisters their lines and returns their leases. No-op without a
+   * drain.
+   */
+  public synchronized void endDrain(String why) {
+    if (drained == null || stopping != null) {
+      return;
+    }
+    LOG.info("node {} drain ends: {}", nodeId, why);
+    Vertx v = vertx;
+    if (v != null) {
+      v.cancelTimer(drainPoll);
+      v.cancelTimer(drainLimit);
+    }
+    stop().onComplete(drained);
+  }
+
+  /**
    * Graceful stop, bounded by {@code shutdown.graceSec} in total: drain, undeploy the verticles in reverse
    * order (signalling hangs up calls, unregisters lines and returns leases while SIP, media and pool are
    * still there), then close Vert.x, which leaves the cluster. A step that overruns the bound is abandoned
@@ -182,7 +271,7 @@ public final class GatewayNode {
         return;
       }
       beginDrain();
-      LOG.info("node {} draining (bound {} s)", nodeId, config.getInt("shutdown.graceSec"));
+      LOG.info("node {} stopping (bound {} s)", nodeId, config.getInt("shutdown.graceSec"));
       Future<Void> chain = Future.succeededFuture();
       while (!deployments.isEmpty()) {
         String id = deployments.pop();

@@ -11,8 +11,13 @@ import org.webphone.gateway.config.GatewayConfig;
 /**
  * Starts one gateway node: {@code java -cp ... org.webphone.gateway.Main [--config FILE] [--cluster]}.
  *
+ * <p>SIGTERM drains the node ({@link GatewayNode#drain}): it takes no new sessions, its calls run to their
+ * end (at most {@code shutdown.drainLimitSec}), and the process exits 0 by itself once no session is left; a
+ * second SIGTERM ends the drain at once (the calls left are hung up). SIGINT (Ctrl-C) and
+ * {@code System.exit} stop at once through the shutdown hook, bounded by {@code shutdown.graceSec}.
+ *
  * <p>Exit codes: 2 for a configuration error (one line on stderr naming the key), 1 when the node failed
- * to start, 143 (the JVM's 128 + SIGTERM) after a graceful stop on SIGTERM, 0 after {@code --help}.
+ * to start or its stop after a drain had problems (logged), 0 after a drain and after {@code --help}.
  */
 public final class Main {
   private static final Logger LOG = LoggerFactory.getLogger(Main.class);
@@ -67,6 +72,7 @@ public final class Main {
         LOG.warn("graceful stop did not finish within {} s: {}", bound, e.toString());
       }
     }, "gateway-shutdown"));
+    onSigterm(node);
     try {
       node.start().toCompletionStage().toCompletableFuture().get(120, TimeUnit.SECONDS);
     } catch (Exception e) {
@@ -74,5 +80,31 @@ public final class Main {
       node.stop().toCompletionStage().toCompletableFuture().completeOnTimeout(null, 10, TimeUnit.SECONDS).join();
       System.exit(1);
     }
+  }
+
+  /**
+   * SIGTERM starts the drain instead of JVM shutdown. A shutdown hook cannot drain: the JVM has already
+   * begun to exit, a hook that waits an hour holds every other hook, and a second signal cannot reach it.
+   * The handler API is {@code sun.misc.Signal} of the {@code jdk.unsupported} module: the JDK exports it on
+   * purpose for this (JEP 260 keeps it until a supported replacement exists), it needs no
+   * {@code --add-exports}, and it is the only way in the JDK to handle a signal without entering shutdown.
+   * Its handler runs on a JDK thread, which only calls into the node (its methods are thread-safe).
+   */
+  @SuppressWarnings("restriction")
+  private static void onSigterm(GatewayNode node) {
+    java.util.concurrent.atomic.AtomicInteger terms = new java.util.concurrent.atomic.AtomicInteger();
+    sun.misc.Signal.handle(new sun.misc.Signal("TERM"), sig -> {
+      if (terms.incrementAndGet() == 1) {
+        LOG.info("SIGTERM: draining (a second SIGTERM ends the drain at once)");
+        node.drain().onComplete(ar -> {
+          // Exit off the Vert.x thread that completed the drain: the shutdown hook waits for stop()'s future.
+          Thread exit = new Thread(() -> System.exit(ar.succeeded() ? 0 : 1), "gateway-exit");
+          exit.start();
+        });
+      } else {
+        LOG.info("SIGTERM again: the drain ends now");
+        node.endDrain("a second SIGTERM");
+      }
+    });
   }
 }

@@ -84,6 +84,8 @@ public final class Addresses {
   public static final String SIGNALLING_OPEN = "signalling.session.open";
   public static final String SIGNALLING_CLOSE = "signalling.session.close";
   public static final String SIGNALLING_STATUS = "signalling.status";
+  /** Node-local: the node drains; signalling moves idle sessions, refuses new ones, stops taking bus opens. */
+  public static final String SIGNALLING_DRAIN = "signalling.drain";
   public static final Pattern SESSION_COMMANDS = new Pattern("signalling.session.", "sessionId", ".commands");
   public static final Pattern SESSION_EVENTS = new Pattern("signalling.session.", "sessionId", ".events");
   /** A session of this node taken back through another node (resume on any node): only its owner answers. */
@@ -96,6 +98,8 @@ public final class Addresses {
   public static final Pattern SESSION = new Pattern("session.", "sessionId", "");
 
   // ---- node operations (node.NodeOpsVerticle)
+  /** Node-local, consumed by {@code GatewayNode}: start this node's drain (the admin surface's request). */
+  public static final String NODE_DRAIN = "gateway.drain";
   public static final Pattern NODE = new Pattern("gateway.node.", "nodeId", "");
 
   public static String poolNode(String member) {

@@ -332,6 +332,7 @@ public final class GatewayConfig {
     positive("session.resumeGraceSec", 0, 3600);
     positive("auth.tokenMaxAgeSec", 1, 86400);
     positive("shutdown.graceSec", 0, 600);
+    positive("shutdown.drainLimitSec", 1, 86400);
     positive("node.eventLoops", 0, 1024);
     boolean cert = !getString("http.tlsCert").isBlank();
     boolean key = !getString("http.tlsKey").isBlank();

@@ -46,6 +46,7 @@ public final class LoadRun extends VerticleBase {
   private long progress = -1;
   private long deadline = -1;
   private boolean finishing;
+  private boolean noMoreCalls;
   private GatewayLatency latency;
   private Future<JsonObject> latencyBase = Future.succeededFuture();
   private long warmupTimer = -1;
@@ -146,6 +147,37 @@ public final class LoadRun extends VerticleBase {
     registrationProgress();
   }
 
+  /** A client whose session the gateway closed (its node drained) has a new one, likely on another node. */
+  void clientBack(VirtualClient c) {
+    stats.reopened++;
+    if (!finishing && !idle.contains(c)) {
+      idle.add(c);
+    }
+    checkDone();
+  }
+
+  /**
+   * Places no new call from now on; the run ends once the calls in progress ended by themselves (not cut).
+   * Any thread.
+   */
+  public void stopCalling() {
+    context.runOnContext(x -> {
+      noMoreCalls = true;
+      checkDone();
+    });
+  }
+
+  /** The run's counts so far, in the summary's JSON form. Any thread. */
+  public Future<JsonObject> counts() {
+    Promise<JsonObject> p = Promise.promise();
+    context.runOnContext(x -> p.complete(stats.toJson(options)));
+    return p.future();
+  }
+
+  boolean finishingRun() {
+    return finishing;
+  }
+
   /** The gateway closed a session that was registered: it can take no more calls. */
   void clientGone(VirtualClient c) {
     idle.remove(c);
@@ -184,15 +216,20 @@ public final class LoadRun extends VerticleBase {
   // ------------------------------------------------------------------ calls
 
   private void launchDue() {
-    if (finishing) {
+    if (finishing || noMoreCalls) {
       return;
     }
     double elapsed = (System.nanoTime() - callStartNanos) / 1e9;
     long due = Math.min(options.calls(), (long) Math.floor(callsDueBy(elapsed)) + 1) - launched;
     // A due call with no idle client waits for one: the offered rate is capped by clients / (hold + setup).
-    while (due-- > 0 && !idle.isEmpty()) {
+    while (due > 0 && !idle.isEmpty()) {
+      VirtualClient c = idle.poll();
+      if (c.phase() != VirtualClient.Phase.READY) {
+        continue; // its session was closed since (it moves to another node): it comes back by clientBack
+      }
+      due--;
       launched++;
-      idle.poll().call(options.number());
+      c.call(options.number());
     }
     checkDone();
   }
@@ -212,6 +249,14 @@ public final class LoadRun extends VerticleBase {
   void callStarted() {
     stats.attempted++;
     stats.active++;
+  }
+
+  /** A call attempt refused because its node drains: not counted; a client back will place it again. */
+  void callNotPlaced() {
+    stats.attempted--;
+    stats.active--;
+    stats.movedBeforeCall++;
+    launched--;
   }
 
   void callEnded(VirtualClient c, boolean completed, boolean cut, String reason) {
@@ -234,9 +279,12 @@ public final class LoadRun extends VerticleBase {
       return;
     }
     boolean allDone = stats.attempted >= options.calls() && stats.active == 0;
-    boolean nobodyLeft = stats.active == 0 && clients.stream().noneMatch(c -> c.phase() == VirtualClient.Phase.READY);
+    boolean nobodyLeft = stats.active == 0 && clients.stream()
+        .noneMatch(c -> c.phase() == VirtualClient.Phase.READY || c.comingBack());
     if (allDone) {
       finish("all " + options.calls() + " calls done");
+    } else if (noMoreCalls && stats.active == 0) {
+      finish("no more calls asked for");
     } else if (nobodyLeft) {
       finish("no client left");
     }

@@ -31,6 +31,12 @@ final class LoadStats {
   int attempted;
   int completed;
   int cut;
+  /** Calls in progress that the gateway side ended (BYE, session closed) before the tool hung up (call mode). */
+  int endedByGateway;
+  /** Call attempts refused because their node drains (not counted as attempted: placed again elsewhere). */
+  int movedBeforeCall;
+  /** Sessions the gateway closed (e.g. moved off a draining node) that the tool opened again. */
+  int reopened;
   int active;
   final Map<String, Integer> failed = new TreeMap<>();
   final Samples setupMs;
@@ -182,6 +188,7 @@ final class LoadStats {
         .put("registerMs", registerMs.toJson())
         .put("attempted", attempted).put("completed", completed).put("failed", failedTotal())
         .put("failedByReason", failedJson).put("cut", cut).put("active", active)
+        .put("endedByGateway", endedByGateway).put("movedBeforeCall", movedBeforeCall).put("reopened", reopened)
         .put("callsPerSecond", round(callsPerSecond()))
         .put("setupMs", setupMs.toJson()).put("ackMs", ackMs.toJson())
         .put("gatewayAddedMs", gatewayAdded)
@@ -201,6 +208,10 @@ final class LoadStats {
     row(sb, "calls completed", Integer.toString(completed));
     row(sb, "calls failed", failedTotal() + (failed.isEmpty() ? "" : " " + failed));
     row(sb, "calls cut by the bound", Integer.toString(cut));
+    if (endedByGateway + movedBeforeCall + reopened > 0) {
+      row(sb, "ended by the gateway", Integer.toString(endedByGateway));
+      row(sb, "moved before the call", movedBeforeCall + " (placed again), sessions reopened " + reopened);
+    }
     row(sb, "calls still active", Integer.toString(active));
     row(sb, "calls per second", String.format(Locale.ROOT, "%.1f (after registration)", callsPerSecond()));
     row(sb, "setup p50/p95/p99", triple(setupMs));

@@ -25,6 +25,9 @@ final class VirtualClient {
   private static final Logger LOG = LoggerFactory.getLogger(VirtualClient.class);
   /** With media, the packets stop this long before the hang-up, so the last echoes are back in time. */
   private static final long DRAIN_MS = 100;
+  private static final long REOPEN_RETRY_MS = 250;
+  /** Nodes a close may be sent to before the one holding the session answers (see {@link #closeSession}). */
+  private static final int CLOSE_TRIES = 8;
 
   enum Phase { NEW, OPENING, READY, CALLING, GONE }
 
@@ -54,6 +57,9 @@ final class VirtualClient {
   // the current call's audio (--media), else null
   private MediaLeg leg;
   private long mediaTimer = -1;
+  /** Opening again after the gateway closed the session ({@link #reopen}). */
+  private boolean comingBack;
+  private int generation;
 
   VirtualClient(LoadRun run, Vertx vertx, String events, long requestTimeoutMs) {
     this.run = run;
@@ -74,15 +80,54 @@ final class VirtualClient {
   void open() {
     phase = Phase.OPENING;
     openedNanos = System.nanoTime();
-    consumer = vertx.eventBus().consumer(events, m -> onFrame(m.body()));
+    openOn(events);
+  }
+
+  private void openOn(String address) {
+    consumer = vertx.eventBus().consumer(address, m -> onFrame(m.body()));
     consumer.completion()
         .compose(x -> vertx.eventBus().<JsonObject>request(Addresses.SIGNALLING_OPEN,
-            new JsonObject().put(Fields.EVENTS, events), requestOptions))
+            new JsonObject().put(Fields.EVENTS, address), requestOptions))
         .onSuccess(reply -> {
+          if (phase == Phase.GONE) {
+            // The run ended while this open was under way: the session is not wanted.
+            vertx.eventBus().request(Addresses.SIGNALLING_CLOSE,
+                new JsonObject().put(Fields.SESSION_ID, reply.body().getString(Fields.SESSION_ID)));
+            return;
+          }
           sessionId = reply.body().getString(Fields.SESSION_ID);
           commands = reply.body().getString(Fields.COMMANDS);
         })
         .onFailure(e -> registrationFailed("open refused: " + reason(e)));
+  }
+
+  /** Opening again after the gateway closed the session (its node drains): not yet back among the idle clients. */
+  boolean comingBack() {
+    return comingBack && phase == Phase.OPENING || phase == Phase.NEW;
+  }
+
+  /**
+   * The gateway closed this registered session (e.g. moved it off a draining node): open a new one, as the page
+   * reconnects, on a new events address (a late frame of the old session must not reach the new one). Retried
+   * every {@link #REOPEN_RETRY_MS} while the run goes on.
+   */
+  private void reopen() {
+    if (run.finishingRun()) {
+      phase = Phase.GONE;
+      run.clientGone(this);
+      return;
+    }
+    comingBack = true;
+    phase = Phase.OPENING;
+    sessionId = null;
+    commands = null;
+    MessageConsumer<JsonObject> old = consumer;
+    consumer = null;
+    (old == null ? io.vertx.core.Future.<Void>succeededFuture() : old.unregister()).onComplete(x -> {
+      if (phase == Phase.OPENING) {
+        openOn(events + ".r" + (++generation));
+      }
+    });
   }
 
   private void onFrame(JsonObject f) {
@@ -91,7 +136,12 @@ final class VirtualClient {
       case ServerEvent.READY -> {
         if (phase == Phase.OPENING && Boolean.TRUE.equals(f.getBoolean(ServerEventFields.READY))) {
           phase = Phase.READY;
-          run.clientReady(this, (System.nanoTime() - openedNanos) / 1e6);
+          if (comingBack) {
+            comingBack = false;
+            run.clientBack(this);
+          } else {
+            run.clientReady(this, (System.nanoTime() - openedNanos) / 1e6);
+          }
         }
       }
       case ServerEvent.REGISTRATION -> {
@@ -105,13 +155,21 @@ final class VirtualClient {
       case ServerEvent.CLOSED -> {
         if (phase == Phase.OPENING) {
           registrationFailed("session closed: " + f.getString(ServerEventFields.REASON));
-        } else if (phase == Phase.CALLING) {
-          endCall(null, "session closed: " + f.getString(ServerEventFields.REASON));
-          phase = Phase.GONE;
-        } else {
-          phase = Phase.GONE;
+          if (!comingBack) {
+            run.clientGone(this);
+          }
+          return;
         }
-        run.clientGone(this);
+        if (phase == Phase.CALLING) {
+          if (inCall) {
+            endCall(null, "session closed: " + f.getString(ServerEventFields.REASON));
+          } else {
+            notPlaced();
+          }
+        }
+        if (phase != Phase.GONE) {
+          reopen();
+        }
       }
       case ServerEvent.CALL_REQUEST -> onCallRequest(f);
       case ServerEvent.CALL_ERROR -> {
@@ -183,6 +241,16 @@ final class VirtualClient {
   }
 
   private void registrationFailed(String reason) {
+    if (phase == Phase.OPENING && comingBack) {
+      LOG.debug("line={} reopen failed ({}); again in {} ms", sessionId, reason, REOPEN_RETRY_MS);
+      phase = Phase.NEW;
+      vertx.setTimer(REOPEN_RETRY_MS, t -> {
+        if (phase == Phase.NEW) {
+          reopen();
+        }
+      });
+      return;
+    }
     if (phase == Phase.OPENING) {
       phase = Phase.GONE;
       run.clientFailed(this, reason);
@@ -321,6 +389,15 @@ final class VirtualClient {
       if (callId == null) {
         callId = ar.result().body().getString(ServerEventFields.CALL_ID);
       }
+    } else if (!inCall && movedAway(ar.cause())) {
+      // The node drains (or the session just moved): the call was never placed; the session's close follows.
+      notPlaced();
+      phase = Phase.NEW;
+      vertx.setTimer(REOPEN_RETRY_MS, t -> {
+        if (phase == Phase.NEW) {
+          reopen(); // no close frame came (the commands consumer was already gone)
+        }
+      });
     } else {
       endCall(null, "refused " + reason(ar.cause()));
     }
@@ -406,12 +483,40 @@ final class VirtualClient {
     });
   }
 
+  /** A refusal that means "this node drains, open a session elsewhere": SHUTTING_DOWN, or its commands are gone. */
+  private static boolean movedAway(Throwable e) {
+    return e instanceof ReplyException re && (re.failureType() == io.vertx.core.eventbus.ReplyFailure.NO_HANDLERS
+        || re.failureType() == io.vertx.core.eventbus.ReplyFailure.RECIPIENT_FAILURE
+        && re.failureCode() == ErrorCode.SHUTTING_DOWN.code());
+  }
+
+  /** The call attempt never reached a call (its session moves): not counted; the run places it again. */
+  private void notPlaced() {
+    if (phase != Phase.CALLING) {
+      return;
+    }
+    cancelTimer();
+    if (leg != null) {
+      run.media().close(leg);
+      leg = null;
+    }
+    previousCallId = callId;
+    callId = null;
+    phase = Phase.READY;
+    run.callNotPlaced();
+  }
+
   /** The call is over: counted once (completed, cut or failed by reason); the client is idle again. */
   private void endCall(CallState state, String reason) {
     if (phase != Phase.CALLING) {
       return;
     }
     cancelTimer();
+    if (inCall && !hangUpSent && !cut && failReason == null && run.options().mode().equals("call")) {
+      // Our calls end when we hang up (the benchmark's far end never does): the gateway side ended this one.
+      failReason = "ended_by_gateway";
+      run.stats().endedByGateway++;
+    }
     boolean completed = state == CallState.Completed && inCall && failReason == null;
     if (leg != null) {
       if (completed && leg.received.get() == 0) {
@@ -453,9 +558,19 @@ final class VirtualClient {
       leg = null;
     }
     io.vertx.core.Future<Void> closed = sessionId == null ? io.vertx.core.Future.succeededFuture()
-        : vertx.eventBus().request(Addresses.SIGNALLING_CLOSE, new JsonObject().put(Fields.SESSION_ID, sessionId),
-            requestOptions).<Void>mapEmpty().recover(e -> io.vertx.core.Future.succeededFuture());
+        : closeSession(sessionId, CLOSE_TRIES).recover(e -> io.vertx.core.Future.succeededFuture());
     return closed.eventually(() -> consumer == null ? io.vertx.core.Future.succeededFuture() : consumer.unregister());
+  }
+
+  /**
+   * {@code signalling.session.close} is consumed on every node and the bus picks one in turn: a node that does
+   * not hold the session answers 302, so the close is sent again (bounded) until the one that holds it answers.
+   */
+  private io.vertx.core.Future<Void> closeSession(String id, int tries) {
+    return vertx.eventBus().request(Addresses.SIGNALLING_CLOSE, new JsonObject().put(Fields.SESSION_ID, id),
+        requestOptions).<Void>mapEmpty().recover(e -> tries > 1 && e instanceof ReplyException re
+            && re.failureCode() == ErrorCode.NOT_FOUND.code() ? closeSession(id, tries - 1)
+            : io.vertx.core.Future.failedFuture(e));
   }
 
   static String reason(Throwable e) {

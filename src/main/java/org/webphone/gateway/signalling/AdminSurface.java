@@ -37,13 +37,15 @@ import org.webphone.gateway.config.IpRanges;
  *       time); without a token configured the public {@code /metrics} does not exist (404).</li>
  * </ul>
  * The public {@code /health} without a token answers only {@code {"state"}}, 200 when ready and 503 otherwise,
- * for load balancers.
+ * for load balancers. {@code POST /admin/drain} (same rules as {@code /metrics}) starts the node's drain, as
+ * SIGTERM does, and answers 202 {@code {"state": "draining"}}.
  *
  * <p>Runs on the signalling verticle's event loop; owns the admin listener, which {@link #close} closes.
  */
 final class AdminSurface {
   private static final Logger LOG = LoggerFactory.getLogger(AdminSurface.class);
   private static final long STATUS_TIMEOUT_MS = 2000;
+  static final String DRAIN_PATH = "/admin/drain";
 
   private final Vertx vertx;
   private final GatewayConfig cfg;
@@ -79,6 +81,28 @@ final class AdminSurface {
         scrape.handle(rc);
       }
     });
+    router.post(DRAIN_PATH).handler(rc -> {
+      if (tokenDigest == null) {
+        rc.response().setStatusCode(404).end();
+      } else if (authorized(rc)) {
+        drain(rc);
+      }
+    });
+  }
+
+  /** Asks the node to drain ({@code gateway.drain}); 202 with the node's state, 503 when no node answers. */
+  private void drain(RoutingContext rc) {
+    if (rc.request().getHeader("Origin") != null) {
+      // A browser's cross-site form POST to the loopback admin port carries an Origin; an operator's curl does not.
+      rc.response().setStatusCode(403).end();
+      return;
+    }
+    LOG.info("drain requested over HTTP by {}", rc.request().remoteAddress());
+    vertx.eventBus().<JsonObject>request(Addresses.NODE_DRAIN, new JsonObject(),
+        new DeliveryOptions().setSendTimeout(STATUS_TIMEOUT_MS)).onComplete(ar -> rc.response()
+        .setStatusCode(ar.succeeded() ? 202 : 503).putHeader("content-type", "application/json")
+        .putHeader("cache-control", "no-store")
+        .end(ar.succeeded() ? ar.result().body().encode() : new JsonObject().put("error", "no node to drain").encode()));
   }
 
   /** Opens the admin listener when {@code http.adminPort} is set; {@code base} supplies the timeouts. */
@@ -100,6 +124,7 @@ final class AdminSurface {
     });
     router.get("/health").handler(rc -> health(rc, true));
     router.get("/metrics").handler(PrometheusScrapingHandler.create(nodeId));
+    router.post(DRAIN_PATH).handler(this::drain);
     HttpServerOptions options = new HttpServerOptions().setHost(cfg.getString("http.adminHost")).setPort(port)
         .setHttp2ClearTextEnabled(false)
         .setIdleTimeout(base.getIdleTimeout()).setIdleTimeoutUnit(base.getIdleTimeoutUnit());

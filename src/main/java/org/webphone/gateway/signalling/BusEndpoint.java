@@ -16,14 +16,27 @@ import org.webphone.gateway.signalling.protocol.ProtocolException;
  */
 final class BusEndpoint {
   private final SignallingVerticle host;
+  private io.vertx.core.eventbus.MessageConsumer<JsonObject> opens;
 
   BusEndpoint(SignallingVerticle host) {
     this.host = host;
   }
 
   void register() {
-    host.vertx().eventBus().<JsonObject>consumer(Addresses.SIGNALLING_OPEN, this::open);
+    opens = host.vertx().eventBus().<JsonObject>consumer(Addresses.SIGNALLING_OPEN, this::open);
     host.vertx().eventBus().<JsonObject>consumer(Addresses.SIGNALLING_CLOSE, this::close);
+  }
+
+  /**
+   * The node drains: it stops consuming {@code signalling.session.open}, so the clustered bus sends new bus
+   * sessions to the other nodes (a bus resume then also lands elsewhere; the sessions here keep their
+   * commands consumers).
+   */
+  void stopOpening() {
+    if (opens != null) {
+      opens.unregister();
+      opens = null;
+    }
   }
 
   private void open(Message<JsonObject> m) {
@@ -31,6 +44,10 @@ final class BusEndpoint {
     try {
       if (host.draining()) {
         throw new ProtocolException(ErrorCode.SHUTTING_DOWN, "the gateway is shutting down");
+      }
+      if (host.moving() && body.getValue(Fields.RESUME_TOKEN) == null) {
+        // Sent before the unregistration reached every node: the client opens again and lands elsewhere.
+        throw new ProtocolException(ErrorCode.SHUTTING_DOWN, "this node is draining; open again");
       }
       String ip = string(body, Fields.CLIENT_IP);
       String resumeToken = string(body, Fields.RESUME_TOKEN);

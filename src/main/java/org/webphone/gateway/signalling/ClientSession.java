@@ -57,6 +57,11 @@ final class ClientSession implements CallControl.Owner {
   private boolean tokenHolder;
   /** Took one of its address's places at the pool ({@link Gate#takeShare}); given back by {@link #close}. */
   private boolean shareTaken;
+  /**
+   * Close the line (un-REGISTER) before the socket: a moving session's page connects again elsewhere only
+   * once the PBX no longer routes calls of its account here.
+   */
+  private boolean lineFirst;
 
   ClientSession(SignallingVerticle host, String clientIp) {
     this.host = host;
@@ -195,7 +200,7 @@ final class ClientSession implements CallControl.Owner {
     lastSeenMs = System.currentTimeMillis();
     try {
       return switch (f.method()) {
-        case Call -> calls.call(f);
+        case Call -> host.moving() ? movedInstead() : calls.call(f);
         case HangUp -> calls.hangUp(f);
         case Accept -> calls.accept(f);
         case Reject -> calls.reject(f);
@@ -262,7 +267,12 @@ final class ClientSession implements CallControl.Owner {
       case REGISTRATION -> onRegistration(ev);
       case REVOKED -> onRevoked(ev);
       case INCOMING -> calls.onIncoming(ev);
-      case CALL_STATE -> calls.onCallState(ev);
+      case CALL_STATE -> {
+        calls.onCallState(ev);
+        if (host.moving()) {
+          moveIfIdle(); // the node drains and this session's call just ended: it moves now
+        }
+      }
       case MEDIA -> calls.onMedia(ev);
       case DTMF -> calls.onDtmf(ev);
       case TRANSFER -> calls.onTransfer(ev);
@@ -394,7 +404,29 @@ final class ClientSession implements CallControl.Owner {
     return e;
   }
 
+  // ------------------------------------------------------------------ moving (the node drains)
+
+  /** The node drains: a session without a call moves now (close 4002); one with a call waits for its end. */
+  void moveIfIdle() {
+    if (phase != Phase.CLOSING && !hasCall()) {
+      lineFirst = true;
+      close("moved: this node is draining", SignallingVerticle.MOVED);
+    }
+  }
+
+  /** A new call on a draining node: refused, and the session moves right after the refusal went out. */
+  private Future<JsonObject> movedInstead() {
+    host.vertx().runOnContext(x -> moveIfIdle());
+    return Future.failedFuture(new ProtocolException(ErrorCode.SHUTTING_DOWN,
+        "this node is draining; connect again and call from the new session"));
+  }
+
   // ------------------------------------------------------------------ closing
+
+  /** Completes once a {@link #close} begun finished (line closed, lease given back); only during or after one. */
+  Future<Void> closing() {
+    return closed.future();
+  }
 
   /**
    * Ends the session: call, line, lease, consumer, timers, in that order; each step bounded by the
@@ -419,11 +451,16 @@ final class ClientSession implements CallControl.Owner {
       shareTaken = false;
       host.gate().returnShare(clientIp);
     }
-    Transport t = transport;
-    transport = null;
-    if (t != null) {
-      t.send(ServerEvent.of(ServerEvent.CLOSED).put(ServerEventFields.REASON, reason));
-      t.close(wsCode, reason);
+    Runnable endTransport = () -> {
+      Transport t = transport;
+      transport = null;
+      if (t != null) {
+        t.send(ServerEvent.of(ServerEvent.CLOSED).put(ServerEventFields.REASON, reason));
+        t.close(wsCode, reason);
+      }
+    };
+    if (!lineFirst) {
+      endTransport.run();
     }
     LOG.info("line={} closing: {}", id, reason);
     Future<Void> call = calls.endForClose();
@@ -434,7 +471,7 @@ final class ClientSession implements CallControl.Owner {
         .recover(e -> {
           LOG.warn("line={} line close failed: {}", id, e.getMessage());
           return Future.succeededFuture();
-        });
+        }).onComplete(x -> endTransport.run());
     Future<?> released = line.transform(x -> leasing == null ? Future.succeededFuture() : leasing.transform(l -> {
       JsonObject lz = lease;
       if (lz != null) {

@@ -33,10 +33,18 @@ import org.webphone.gateway.signalling.protocol.ProtocolException;
  * {@code http.idleTimeoutSec} without a byte either way. It keeps the registry of the node's
  * {@link ClientSession}s (by id and by resume token) and the {@link Gate}; all of it on this verticle's
  * event loop. On stop it refuses new sessions and closes every session (call, line, lease).
+ *
+ * <p>While the node drains ({@code signalling.drain}, see {@code GatewayNode#drain}) it refuses new sessions
+ * and calls with close code {@link #MOVED} (the page connects again, through the load balancer, to a node
+ * that is ready), stops consuming bus opens so the cluster sends them elsewhere, moves idle sessions at once
+ * and each in-call session once its call ended (line un-REGISTERed first, then the socket closed, then the
+ * lease returned); resumes into its own sessions still work.
  */
 public final class SignallingVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(SignallingVerticle.class);
   private static final long SWEEP_MS = 1000;
+  /** Close code: the node drains, connect again (docs/protocol.md, "Close codes"). */
+  static final short MOVED = 4002;
 
   private HttpServer server;
   private AdminSurface admin;
@@ -51,6 +59,11 @@ public final class SignallingVerticle extends VerticleBase {
   private final Map<String, ClientSession> sessions = new HashMap<>();
   private final Map<String, ClientSession> byToken = new HashMap<>();
   private boolean draining;
+  /** The node drains: sessions move to other nodes (see the class comment). */
+  private boolean moving;
+  /** Sessions closing: no longer in {@link #sessions}, their line or lease not yet given back. */
+  private int leaving;
+  private BusEndpoint bus;
   private long sweepTimer = -1;
   private long sweeps;
   /** Milliseconds of the per-frame rate check and of the TURN credentials' expiry: the wall clock, or a test's. */
@@ -73,7 +86,11 @@ public final class SignallingVerticle extends VerticleBase {
     replies = new VerticleRequests(vertx, cfg.getLong("limits.requestTimeoutMs"));
     metrics = new SignallingMetrics(config().getString("nodeId"));
     vertx.eventBus().<JsonObject>localConsumer(Addresses.SIGNALLING_STATUS, m -> m.reply(status()));
-    BusEndpoint bus = new BusEndpoint(this);
+    vertx.eventBus().<JsonObject>localConsumer(Addresses.SIGNALLING_DRAIN, m -> {
+      startMoving();
+      m.reply(status());
+    });
+    bus = new BusEndpoint(this);
     bus.register();
     remotes = new RemoteSessions(this, bus);
     remotes.register();
@@ -152,6 +169,23 @@ public final class SignallingVerticle extends VerticleBase {
         });
   }
 
+  /** The node drains: no new session or call here; idle sessions move now, the others after their call. */
+  private void startMoving() {
+    if (moving || draining) {
+      return;
+    }
+    moving = true;
+    bus.stopOpening();
+    LOG.info("draining: {} session(s) here; idle ones move now, the others after their call", sessions.size());
+    moveIdle();
+  }
+
+  private void moveIdle() {
+    for (ClientSession s : new ArrayList<>(sessions.values())) {
+      s.moveIfIdle();
+    }
+  }
+
   // ------------------------------------------------------------------ session registry
 
   /** Admits (sessions per IP) and registers a new session; {@link #start} starts it. */
@@ -184,11 +218,16 @@ public final class SignallingVerticle extends VerticleBase {
     byToken.put(s.resumeToken(), s);
   }
 
-  /** Called by a closing session: it no longer counts anywhere. */
+  /**
+   * Called by a closing session: it no longer counts anywhere, but it is {@link #leaving} until its line is
+   * closed and its lease given back (a drain ends only then: the pool must still be there to take the lease).
+   */
   void forget(ClientSession s) {
     if (sessions.remove(s.id()) != null) {
       byToken.remove(s.resumeToken());
       gate.leave(s.clientIp());
+      leaving++;
+      s.closing().onComplete(x -> leaving--);
     }
   }
 
@@ -202,6 +241,11 @@ public final class SignallingVerticle extends VerticleBase {
 
   boolean draining() {
     return draining;
+  }
+
+  /** The node drains: new sessions and calls are refused with {@link #MOVED}; see {@link #startMoving}. */
+  boolean moving() {
+    return moving;
   }
 
   Gate gate() {
@@ -251,7 +295,7 @@ public final class SignallingVerticle extends VerticleBase {
       calls += s.hasCall() ? 1 : 0;
       detached += s.isDetached() ? 1 : 0;
     }
-    return new JsonObject().put(Fields.SESSIONS, sessions.size()).put(Fields.CALLS, calls)
+    return new JsonObject().put(Fields.SESSIONS, sessions.size() + leaving).put(Fields.CALLS, calls)
         .put(Fields.DETACHED, detached).put(Fields.FORWARDS, remotes.size())
         .put(Fields.WEB_SOCKETS, metrics.webSocketCounts());
   }
@@ -264,6 +308,9 @@ public final class SignallingVerticle extends VerticleBase {
       if (!s.isDetached() && !s.hasCall() && now - s.lastSeenMs() > idleMs) {
         s.close("idle for " + cfg.getLong("limits.idleSessionSec") + " s", (short) 1000);
       }
+    }
+    if (moving) {
+      moveIdle(); // a session whose call ended without an event, or a detached one whose call ended
     }
     if (++sweeps % 60 == 0) {
       gate.sweep(now);

@@ -146,6 +146,12 @@ final class WebSocketEndpoint {
       host.attach(target, b.t);
       return;
     }
+    if (host.moving()) {
+      // A draining node neither opens nor forwards a session: 4002 sends the page to another node, where a
+      // foreign token is forwarded to its owner (the page keeps its token while it has a call).
+      moved(b, hello);
+      return;
+    }
     if (host.remotes().foreign(resume)) {
       resumeElsewhere(b, token, resume, hello);
       return;
@@ -155,6 +161,10 @@ final class WebSocketEndpoint {
 
   /** A new session for the socket; a resume token that did not work is named in an Error 302 first. */
   private void fresh(Binding b, String token, String resume, ClientFrame hello, String why) {
+    if (host.moving()) {
+      moved(b, hello);
+      return;
+    }
     ClientSession s = host.newSession(b.ip);
     if (resume != null) {
       b.t.send(ServerEvent.error(ErrorCode.NOT_FOUND, why + "; new session",
@@ -206,6 +216,16 @@ final class WebSocketEndpoint {
     if (hello != null) {
       b.t.send(ack(hello, new JsonObject().put(ServerEventFields.SESSION_ID, s.id()).put(ServerEventFields.RESUMED, resumed)));
     }
+  }
+
+  /** The node drains and this is no resume of one of its sessions: close {@code 4002}, the page connects again. */
+  private void moved(Binding b, ClientFrame hello) {
+    LOG.info("WebSocket from {} moved: this node drains", b.ip);
+    b.refused = true;
+    host.metrics().refused(ErrorCode.SHUTTING_DOWN);
+    b.t.send(ServerEvent.error(ErrorCode.SHUTTING_DOWN, "this node is draining; connect again",
+        hello == null ? null : hello.ref(), hello == null ? null : ClientMethod.Hello.name()));
+    b.t.close(SignallingVerticle.MOVED, "moved");
   }
 
   private void noHello(Binding b) {

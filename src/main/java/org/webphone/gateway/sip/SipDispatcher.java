@@ -122,6 +122,10 @@ final class SipDispatcher implements SipListener {
     } else if (!line.registered()) {
       LOG.info("line={} INVITE while not registered: 480", line.lineId);
       respond(st, req, Response.TEMPORARILY_UNAVAILABLE);
+    } else if (verticle.nodeDraining()) {
+      // Its lines leave as their calls end: a PBX queue then tries the next agent at once.
+      LOG.info("line={} INVITE while the node drains: 480", line.lineId);
+      respond(st, req, Response.TEMPORARILY_UNAVAILABLE);
     } else if (line.call != null) {
       LOG.info("line={} INVITE while busy with call={}: 486", line.lineId, line.call.callId);
       respond(st, req, Response.BUSY_HERE);

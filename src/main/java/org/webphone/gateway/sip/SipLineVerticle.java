@@ -610,6 +610,11 @@ public final class SipLineVerticle extends VerticleBase {
     }
   }
 
+  /** The node drains ({@code GatewayNode#drain}): its lines take no new incoming call. */
+  boolean nodeDraining() {
+    return org.webphone.gateway.common.NodeFacts.of(vertx).state() == org.webphone.gateway.common.NodeFacts.State.DRAINING;
+  }
+
   private JsonObject status() {
     long registered = lines.values().stream().filter(SipLine::registered).count();
     JsonObject s = new JsonObject().put(Fields.LINES, lines.size()).put(Fields.REGISTERED, registered)

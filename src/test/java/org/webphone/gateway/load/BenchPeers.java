@@ -11,14 +11,14 @@ import org.webphone.gateway.testing.Ports;
  * The benchmark's peers (bench/kamailio/bench.cfg, bench/sipp/uac-bench.xml) started the way bench/run-load.sh
  * starts them, for the load tool's tests. The caller owns the processes and stops them.
  */
-final class BenchPeers {
+public final class BenchPeers {
   private static final Path BASE = Path.of(System.getProperty("project.basedir", "."));
 
   private BenchPeers() {
   }
 
   /** Kamailio with bench.cfg on 127.0.0.1:{@code port}, once it listens; {@code defines} are extra -A values. */
-  static PeerProcess kamailio(String name, int port, String... defines) throws Exception {
+  public static PeerProcess kamailio(String name, int port, String... defines) throws Exception {
     List<String> cmd = new ArrayList<>(List.of("kamailio", "-DD", "-E", "-m", "64", "-f",
         BASE.resolve("bench/kamailio/bench.cfg").toString(), "-l", "udp:127.0.0.1:" + port));
     for (String d : defines) {

@@ -1,11 +1,14 @@
 package org.webphone.gateway.node;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -40,6 +43,27 @@ final class NodeFixtures {
     List<Integer> all() {
       return List.of(http, sip, demo, webrtc, rtpMin, rtpMin + 1, admin);
     }
+  }
+
+  /**
+   * The shipped cluster.xml with this run's cluster name, this member's port and the run's member list, written
+   * to {@code dir/<name>.xml}: each run has its own cluster, never joined by a test running at the same time.
+   */
+  static Path clusterXml(Path dir, String name, String clusterName, int port, List<Integer> members) throws IOException {
+    String xml = Files.readString(Path.of(System.getProperty("project.basedir", "."), "cluster.xml"));
+    String[][] edits = {
+        {"<cluster-name>webphone-gateway</cluster-name>", "<cluster-name>" + clusterName + "</cluster-name>"},
+        {"<port auto-increment=\"true\" port-count=\"20\">5701</port>", "<port auto-increment=\"false\">" + port + "</port>"},
+        {"<member>127.0.0.1</member>", members.stream().map(p -> "<member>127.0.0.1:" + p + "</member>")
+            .reduce("", String::concat)},
+    };
+    for (String[] e : edits) {
+      assertTrue(xml.contains(e[0]), "cluster.xml changed: no " + e[0] + " to replace; update this test");
+      xml = xml.replace(e[0], e[1]);
+    }
+    Path file = dir.resolve(name + ".xml");
+    Files.writeString(file, xml);
+    return file;
   }
 
   /** Asserts every port can be bound again on loopback, TCP and UDP: nothing of the node holds it. */

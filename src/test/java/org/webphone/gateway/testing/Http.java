@@ -23,4 +23,24 @@ public final class Http {
     return CLIENT.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).build(),
         HttpResponse.BodyHandlers.ofString());
   }
+
+  /** GET with these headers (name, value, name, value...). */
+  public static HttpResponse<String> get(String url, String... headers) throws IOException, InterruptedException {
+    return CLIENT.send(withHeaders(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)), headers)
+        .build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** POST with an empty body and these headers (name, value, name, value...). */
+  public static HttpResponse<String> post(String url, String... headers) throws IOException, InterruptedException {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10))
+        .POST(HttpRequest.BodyPublishers.noBody());
+    return CLIENT.send(withHeaders(b, headers).build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static HttpRequest.Builder withHeaders(HttpRequest.Builder b, String... headers) {
+    for (int i = 0; i + 1 < headers.length; i += 2) {
+      b.header(headers[i], headers[i + 1]);
+    }
+    return b;
+  }
 }

@@ -98,6 +98,8 @@ public enum BusMessage {
   SIGNALLING_NODE_DETACH(Addresses.SIGNALLING_NODE_DETACH.toString(), List.of(SESSION_ID, EVENTS), List.of(DETACHED)),
   /** Sent by the owner to a forwarded WebSocket's node: a server frame, or the close notice {closeCode, reason}. */
   SIGNALLING_FORWARD(Addresses.SIGNALLING_FORWARD.toString(), List.of(CLOSE_CODE, REASON), List.of()),
+  /** Node-local: the node drains (sessions move to other nodes); the reply is the status at that moment. */
+  SIGNALLING_DRAIN(Addresses.SIGNALLING_DRAIN, List.of(), List.of(SESSIONS, CALLS, DETACHED, FORWARDS, WEB_SOCKETS)),
   /** A client frame of docs/protocol.md; replies its Ack (or Pong) body, fails with its Error code. */
   SESSION_COMMANDS(Addresses.SESSION_COMMANDS.toString(), List.of(), List.of()),
   /** Published: a server frame of docs/protocol.md. */
@@ -106,6 +108,8 @@ public enum BusMessage {
   SESSION(Addresses.SESSION.toString(), List.of(EVENT), List.of(ACCEPTED)),
 
   // ---- node operations (node.NodeOpsVerticle)
+  /** Node-local, consumed by GatewayNode: start the drain (the admin surface's request); the node's state. */
+  NODE_DRAIN(Addresses.NODE_DRAIN, List.of(), List.of(STATE)),
   /** A node's state; with peer also that node's reply and round trip, with setupLatency its timers. Fails 302, 501. */
   NODE(Addresses.NODE.toString(), List.of(PEER, SETUP_LATENCY),
       List.of(NODE_ID, STATE, MODE, CLUSTERED, MEMBERS, PEER, PEER_RTT_MS, SETUP_LATENCY));
