@@ -49,7 +49,7 @@ class IceTcpCallTest {
       """.formatted(GW);
 
   @TempDir
-  Path tmp;
+  static Path tmp;
   private NetnsBed bed;
   private NetnsBed.Host browserHost;
   private GatewayJvm node;
