@@ -43,6 +43,8 @@ class IceTcpPortTest {
   private static final int FIRST_STUN_MS = 400;
   private static final int PER_ADDRESS = 4;
   private MediaFixture f;
+  private String callOffer;
+  private String callAnswer;
 
   @AfterEach
   void tearDown() throws Exception {
@@ -112,15 +114,8 @@ class IceTcpPortTest {
     // UDP it must not hold an ice4j thread for the rest of the call.
     f = new MediaFixture(vertx, new JsonObject());
     SyntheticBrowser browser = f.own(new SyntheticBrowser());
-    f.listen("s-udp");
-    String offer = browser.offer();
-    JsonObject created = f.request(Addresses.MEDIA_CREATE, new JsonObject().put("callId", "udp1")
-        .put("sessionId", "s-udp").put("browserOffer", offer));
-    String answer = created.getString("browserAnswer");
-    Sdp.Media audio = Sdp.parse(answer).audio();
-    String browserUfrag = Sdp.parse(offer).attr(Sdp.parse(offer).audio(), "ice-ufrag");
-    byte[] check = StunMessages.bindingRequest(Sdp.parse(answer).attr(audio, "ice-ufrag") + ":" + browserUfrag,
-        Sdp.parse(answer).attr(audio, "ice-pwd"), 7);
+    String answer = createCall("udp1", "s-udp", browser);
+    byte[] check = StunMessages.bindingRequest(checkUsername(), answerAttr("ice-pwd"), 7);
     try (Socket beside = open(f.webrtcPort)) {
       beside.getOutputStream().write(frame(check));
       Eventually.until(Duration.ofSeconds(5), "the connection handed to the call's agent",
@@ -148,15 +143,8 @@ class IceTcpPortTest {
     // who saw the ufrag, not the password) must get an error and open nothing; a valid check from the same
     // place does.
     f = new MediaFixture(vertx, new JsonObject());
-    SyntheticBrowser browser = f.own(new SyntheticBrowser());
-    f.listen("s-mi");
-    String offer = browser.offer();
-    JsonObject created = f.request(Addresses.MEDIA_CREATE, new JsonObject().put("callId", "mi1")
-        .put("sessionId", "s-mi").put("browserOffer", offer));
-    String answer = created.getString("browserAnswer");
-    Sdp.Media audio = Sdp.parse(answer).audio();
-    String username = Sdp.parse(answer).attr(audio, "ice-ufrag") + ":"
-        + Sdp.parse(offer).attr(Sdp.parse(offer).audio(), "ice-ufrag");
+    createCall("mi1", "s-mi", f.own(new SyntheticBrowser()));
+    String username = checkUsername();
     byte[] rtp = MediaRelayVerticleTest.rtp(0, 1, 160, 42, MediaRelayVerticleTest.payload(1));
     try (Socket forged = open(f.webrtcPort)) {
       forged.getOutputStream().write(frame(bindingRequestWithoutIntegrity(username)));
@@ -166,8 +154,7 @@ class IceTcpPortTest {
           () -> f.counter("mi1", "browserWrongSource") == 1);
     }
     try (Socket checked = open(f.webrtcPort)) {
-      checked.getOutputStream().write(frame(StunMessages.bindingRequest(username,
-          Sdp.parse(answer).attr(audio, "ice-pwd"), 7)));
+      checked.getOutputStream().write(frame(StunMessages.bindingRequest(username, answerAttr("ice-pwd"), 7)));
       assertEquals(0x0101, StunMessages.type(readResponse(checked)), "a Binding Success Response");
       checked.getOutputStream().write(frame(rtp));
       // Taken from this address; dropped only because DTLS has not given keys yet.
@@ -176,6 +163,25 @@ class IceTcpPortTest {
       assertEquals(1, f.counter("mi1", "browserWrongSource"), "nothing more dropped as wrong source");
     }
     f.closeAndAssertNothingLeaks("mi1");
+  }
+
+  /** Creates {@code callId} for {@code browser}'s offer without connecting it; returns the gateway's answer. */
+  private String createCall(String callId, String sessionId, SyntheticBrowser browser) throws Exception {
+    f.listen(sessionId);
+    callOffer = browser.offer();
+    callAnswer = f.request(Addresses.MEDIA_CREATE, new JsonObject().put("callId", callId)
+        .put("sessionId", sessionId).put("browserOffer", callOffer)).getString("browserAnswer");
+    return callAnswer;
+  }
+
+  /** An attribute of the audio section of the answer {@link #createCall} got. */
+  private String answerAttr(String name) {
+    return Sdp.parse(callAnswer).attr(Sdp.parse(callAnswer).audio(), name);
+  }
+
+  /** The USERNAME of a check from the browser of {@link #createCall} to the gateway: answer ufrag : offer ufrag. */
+  private String checkUsername() {
+    return answerAttr("ice-ufrag") + ":" + Sdp.parse(callOffer).attr(Sdp.parse(callOffer).audio(), "ice-ufrag");
   }
 
   /** A Binding Request for {@code username}, with PRIORITY and ICE-CONTROLLING but no MESSAGE-INTEGRITY. */
