@@ -60,8 +60,8 @@ final class WebRtcLeg implements AutoCloseable {
     }
 
     @Override
-    public void onPacket(byte[] b, int off, int len, InetSocketAddress from) {
-      receive(ice, b, off, len, from);
+    public void onPacket(byte[] b, int off, int len, InetSocketAddress from, boolean tcp) {
+      receive(ice, b, off, len, from, tcp);
     }
   }
 
@@ -267,10 +267,11 @@ final class WebRtcLeg implements AutoCloseable {
   }
 
   /**
-   * On the WebRTC port's reader for this browser's address (or ice4j's receive thread); never blocks.
-   * {@code via} is the agent the datagram was routed to (null before its constructor returned).
+   * On the WebRTC port's reader for this browser's address (or ice4j's receive thread, or the ICE-TCP port's
+   * thread when {@code tcp}); never blocks. {@code via} is the agent the datagram was routed to (null before
+   * its constructor returned).
    */
-  private void receive(IceLeg via, byte[] b, int off, int len, InetSocketAddress from) {
+  private void receive(IceLeg via, byte[] b, int off, int len, InetSocketAddress from, boolean tcp) {
     if (closed) {
       return;
     }
@@ -282,9 +283,12 @@ final class WebRtcLeg implements AutoCloseable {
       counters.inc(Name.browserJunk);
       return;
     }
-    // Media is accepted from the selected pair of the agent it came through, or of the running agent (an
-    // ICE restart from the same address routes the address to the restart's agent before it completes).
-    if ((via == null || !via.isSelected(from)) && !ice.isSelected(from)) {
+    // Media is accepted from an address that passed a connectivity check of the agent it came through, or of
+    // the running agent (an ICE restart from the same address routes the address to the restart's agent
+    // before it completes): see IceLeg, "which pair carries media".
+    IceLeg running = ice;
+    boolean viaRunning = via == null || via == running || !via.accepts(from, tcp);
+    if (viaRunning && !running.accepts(from, tcp)) {
       counters.inc(Name.browserWrongSource);
       return;
     }
@@ -315,6 +319,11 @@ final class WebRtcLeg implements AutoCloseable {
       return;
     }
     counters.inc(Name.browserIn);
+    if (viaRunning) {
+      // Authenticated SRTP: the browser sends on the pair it selected, so media to it follows (a pending
+      // restart's agent takes over at its own COMPLETED instead).
+      running.latch(from, tcp);
+    }
     session.fromBrowser(rx.getBuffer(), rx.getLength(), rxView);
   }
 

@@ -100,7 +100,7 @@ class GatewayConfigTest {
     assertEquals(443, load(null, Map.of("WEBPHONE_MEDIA_ICE_TCP_PORT", "443", "WEBPHONE_MEDIA_ANNOUNCED_ADDRESS",
         "203.0.113.7")).getInt("media.iceTcpPort"));
     assertEquals(0, load(null, Map.of("WEBPHONE_MEDIA_ICE_TCP_PORT", "0")).getInt("media.iceTcpPort"), "0 = off");
-    assertEquals(0, load(null, Map.of()).getInt("media.iceTcpPort"), "off by default until ice4j follows a second nomination (docs/media.md)");
+    assertEquals(10000, load(null, Map.of()).getInt("media.iceTcpPort"), "on by default");
   }
 
   private static void assertKey(String key, Runnable r) {

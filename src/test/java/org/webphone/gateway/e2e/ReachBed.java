@@ -209,8 +209,16 @@ final class ReachBed implements AutoCloseable {
           && packetsSent > 100;
     }
 
-    /** The selected pair's local candidate is of the path's type, over its protocol (relayProtocol for a relay). */
+    /**
+     * The selected pair's local candidate is of the path's type, over its protocol (relayProtocol for a relay);
+     * for ICE-TCP, the pair's remote candidate is the gateway's {@code tcp} passive host candidate, whatever the
+     * local type: Chromium's getStats shows the local side of its active TCP connection as {@code prflx}.
+     */
     boolean took(Route route) {
+      if (route == Route.ICE_TCP) {
+        return "tcp".equals(pair.get("remoteProtocol")) && "host".equals(pair.get("remoteType"))
+            && GW.equals(pair.get("remoteAddress")) && "tcp".equals(pair.get("localProtocol"));
+      }
       return route.candidateType.equals(pair.get("localType")) && route.protocol.equals(
           "relay".equals(pair.get("localType")) ? pair.get("relayProtocol") : pair.get("localProtocol"));
     }

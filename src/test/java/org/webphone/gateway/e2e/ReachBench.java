@@ -19,11 +19,12 @@ import org.junit.jupiter.api.io.TempDir;
  * Test): time from the click on Call to the first audio packet at the browser, gathering included, per route
  * of {@link ReachBed} (UDP direct, ICE-TCP, TURN-UDP, TURN-TCP, TURN-TLS), {@code -Dreach.calls} (20) echo calls
  * each, the routes taken in turn so that every route sees the same machine load; a warm-up call first, not
- * counted. Each call must take its route (getStats' selected pair); one that takes another, or gets no audio
+ * counted. Each call must take its route (getStats' selected pair; for ICE-TCP a pair whose remote candidate is the
+ * gateway's TCP passive one, the browser's side being {@code prflx}); one that takes another, or gets no audio
  * within 15 s, is counted as failed with its reason (ICE-TCP on a node that offers no TCP candidate: once, then the
  * route is left out). Blocked traffic is dropped ({@code -Dreach.block=drop}, what
  * most firewalls do: gathering then waits for the page's limit) or refused ({@code reject}). Extra node config
- * (e.g. what enables ICE-TCP) as JSON in {@code -Dreach.nodeConfig}. Prints {@code REACH-FIGURES <json>}.
+ * (e.g. {@code {"media":{"iceTcpPort":0}}} to measure a node without ICE-TCP) as JSON in {@code -Dreach.nodeConfig}. Prints {@code REACH-FIGURES <json>}.
  */
 class ReachBench {
   private static final int CALLS = Integer.getInteger("reach.calls", 20);

@@ -43,6 +43,8 @@ class IceTcpPortTest {
   private static final int FIRST_STUN_MS = 400;
   private static final int PER_ADDRESS = 4;
   private MediaFixture f;
+  private String callOffer;
+  private String callAnswer;
 
   @AfterEach
   void tearDown() throws Exception {
@@ -112,15 +114,8 @@ class IceTcpPortTest {
     // UDP it must not hold an ice4j thread for the rest of the call.
     f = new MediaFixture(vertx, new JsonObject());
     SyntheticBrowser browser = f.own(new SyntheticBrowser());
-    f.listen("s-udp");
-    String offer = browser.offer();
-    JsonObject created = f.request(Addresses.MEDIA_CREATE, new JsonObject().put("callId", "udp1")
-        .put("sessionId", "s-udp").put("browserOffer", offer));
-    String answer = created.getString("browserAnswer");
-    Sdp.Media audio = Sdp.parse(answer).audio();
-    String browserUfrag = Sdp.parse(offer).attr(Sdp.parse(offer).audio(), "ice-ufrag");
-    byte[] check = StunMessages.bindingRequest(Sdp.parse(answer).attr(audio, "ice-ufrag") + ":" + browserUfrag,
-        Sdp.parse(answer).attr(audio, "ice-pwd"), 7);
+    String answer = createCall("udp1", "s-udp", browser);
+    byte[] check = StunMessages.bindingRequest(checkUsername(), answerAttr("ice-pwd"), 7);
     try (Socket beside = open(f.webrtcPort)) {
       beside.getOutputStream().write(frame(check));
       Eventually.until(Duration.ofSeconds(5), "the connection handed to the call's agent",
@@ -138,6 +133,83 @@ class IceTcpPortTest {
     browser.sendRtp(0, MediaRelayVerticleTest.payload(1));
     assertNotNull(f.pbxReceive(), "the call goes on over UDP");
     f.closeAndAssertNothingLeaks("udp1");
+  }
+
+  @Test
+  void aCheckWithoutMessageIntegrityIsRefusedAndMediaFromItsConnectionIsDroppedAsWrongSource(Vertx vertx)
+      throws Exception {
+    // The gateway takes media from any address whose connectivity check ice4j answered with success (the browser
+    // may move to any pair it validated): a check that names the call's ufrag without MESSAGE-INTEGRITY (someone
+    // who saw the ufrag, not the password) must get an error and open nothing; a valid check from the same
+    // place does.
+    f = new MediaFixture(vertx, new JsonObject());
+    createCall("mi1", "s-mi", f.own(new SyntheticBrowser()));
+    String username = checkUsername();
+    byte[] rtp = MediaRelayVerticleTest.rtp(0, 1, 160, 42, MediaRelayVerticleTest.payload(1));
+    try (Socket forged = open(f.webrtcPort)) {
+      forged.getOutputStream().write(frame(bindingRequestWithoutIntegrity(username)));
+      assertEquals(0x0111, StunMessages.type(readResponse(forged)), "a Binding Error Response (401), no success");
+      forged.getOutputStream().write(frame(rtp));
+      Eventually.until(Duration.ofSeconds(3), "its RTP dropped as coming from a wrong source",
+          () -> f.counter("mi1", "browserWrongSource") == 1);
+    }
+    try (Socket checked = open(f.webrtcPort)) {
+      checked.getOutputStream().write(frame(StunMessages.bindingRequest(username, answerAttr("ice-pwd"), 7)));
+      assertEquals(0x0101, StunMessages.type(readResponse(checked)), "a Binding Success Response");
+      checked.getOutputStream().write(frame(rtp));
+      // Taken from this address; dropped only because DTLS has not given keys yet.
+      Eventually.until(Duration.ofSeconds(3), "its RTP taken (too early for keys)",
+          () -> f.counter("mi1", "browserEarly") == 1);
+      assertEquals(1, f.counter("mi1", "browserWrongSource"), "nothing more dropped as wrong source");
+    }
+    f.closeAndAssertNothingLeaks("mi1");
+  }
+
+  /** Creates {@code callId} for {@code browser}'s offer without connecting it; returns the gateway's answer. */
+  private String createCall(String callId, String sessionId, SyntheticBrowser browser) throws Exception {
+    f.listen(sessionId);
+    callOffer = browser.offer();
+    callAnswer = f.request(Addresses.MEDIA_CREATE, new JsonObject().put("callId", callId)
+        .put("sessionId", sessionId).put("browserOffer", callOffer)).getString("browserAnswer");
+    return callAnswer;
+  }
+
+  /** An attribute of the audio section of the answer {@link #createCall} got. */
+  private String answerAttr(String name) {
+    return Sdp.parse(callAnswer).attr(Sdp.parse(callAnswer).audio(), name);
+  }
+
+  /** The USERNAME of a check from the browser of {@link #createCall} to the gateway: answer ufrag : offer ufrag. */
+  private String checkUsername() {
+    return answerAttr("ice-ufrag") + ":" + Sdp.parse(callOffer).attr(Sdp.parse(callOffer).audio(), "ice-ufrag");
+  }
+
+  /** A Binding Request for {@code username}, with PRIORITY and ICE-CONTROLLING but no MESSAGE-INTEGRITY. */
+  private static byte[] bindingRequestWithoutIntegrity(String username) {
+    byte[] user = username.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    int padded = (user.length + 3) & ~3;
+    ByteBuffer b = ByteBuffer.allocate(20 + 4 + padded + 8 + 12);
+    byte[] tx = new byte[12];
+    ThreadLocalRandom.current().nextBytes(tx);
+    b.putShort((short) 0x0001).putShort((short) (4 + padded + 8 + 12)).putInt(StunMessages.MAGIC).put(tx);
+    b.putShort((short) 0x0006).putShort((short) user.length).put(user).position(20 + 4 + padded);
+    b.putShort((short) 0x0024).putShort((short) 4).putInt(0x6E7F00FF);
+    b.putShort((short) 0x802A).putShort((short) 8).putLong(7);
+    return b.array();
+  }
+
+  /** The next STUN response the gateway sends on {@code s} (within 5 s), skipping ice4j's own requests. */
+  private static byte[] readResponse(Socket s) throws IOException {
+    s.setSoTimeout(5000);
+    java.io.DataInputStream in = new java.io.DataInputStream(s.getInputStream());
+    while (true) {
+      byte[] b = new byte[in.readUnsignedShort()];
+      in.readFully(b);
+      int type = StunMessages.type(b);
+      if (type != 0x0001 && type != 0x0011) {
+        return b;
+      }
+    }
   }
 
   /** A call whose browser reaches the gateway only over ICE-TCP: audio both ways, then nothing left. */

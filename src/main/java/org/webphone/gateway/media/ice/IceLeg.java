@@ -7,6 +7,8 @@ import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.ice4j.Transport;
 import org.ice4j.TransportAddress;
@@ -19,6 +21,8 @@ import org.ice4j.ice.IceProcessingState;
 import org.ice4j.ice.KeepAliveStrategy;
 import org.ice4j.ice.RemoteCandidate;
 import org.ice4j.util.Buffer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One browser leg's ICE agent: full ICE in the controlled role (the browser made the offer; ice4j has no
@@ -29,17 +33,42 @@ import org.ice4j.util.Buffer;
  * {@link WebRtcPort}), or on ice4j's single receive thread when the port could not be shared, or, for a
  * browser on ICE-TCP, on the ICE-TCP port's thread {@code media-icetcp} ({@link IceTcpPort});
  * {@link Listener#onState} runs on ice4j's agent threads. Both must hand off quickly and never block.
+ *
+ * <p><b>Which pair carries media: the browser's, not ice4j's.</b> ice4j, in the controlled role, keeps the
+ * <i>first</i> pair the browser nominated as its selected pair for good ({@code CheckList.handleNominationConfirmed}),
+ * while Chromium (controlling) may nominate the ICE-TCP pair first and move to a higher-priority UDP pair once
+ * that one answers (or move for any later reason: RFC 8445 lets the controlling agent decide). So, per agent
+ * (an ICE restart's agent has its own): media is <b>accepted</b> from any address that passed a connectivity
+ * check for this agent, i.e. sent a Binding Request with valid MESSAGE-INTEGRITY for our ufrag (ice4j checks it:
+ * {@link IceService#configureIce4j} makes integrity mandatory) that ice4j answered with success; media is
+ * <b>sent</b> to the pair ice4j selected at COMPLETED until the browser sends authenticated SRTP from another
+ * accepted address, and then to that one ({@link #latch}): SRTP authentication proves it is the browser, and
+ * the browser sends on the pair it selected. This is what Chromium does on its side (it takes media from any
+ * connection that passed a check) and what rtpengine and Janus do. ice4j keeps answering checks on every
+ * succeeded pair after it terminates ({@link KeepAliveStrategy#ALL_SUCCEEDED}), else it would answer the
+ * browser's consent checks on its new pair with 403 and the browser would drop that pair.
  */
 public final class IceLeg implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(IceLeg.class);
+  /** Remote addresses remembered per transport: a browser has a few candidates; more is not a browser. */
+  static final int MAX_CHECKED = 16;
+
   /** Callbacks from ice4j threads. */
   public interface Listener {
     void onState(IceProcessingState state);
 
     /**
-     * A non-STUN datagram from a remote address ICE accepted (not necessarily the selected pair); the
-     * array is reused once this returns.
+     * A non-STUN datagram from a remote address ICE accepted (not necessarily the selected pair), over UDP or
+     * over an ICE-TCP connection ({@code tcp}); the array is reused once this returns.
      */
-    void onPacket(byte[] b, int off, int len, InetSocketAddress from);
+    void onPacket(byte[] b, int off, int len, InetSocketAddress from, boolean tcp);
+  }
+
+  /** Where media to the browser goes: its address and, on an ICE-TCP pair, the connection. Immutable. */
+  private record SendPath(InetSocketAddress remote, TcpLink tcp) {
+    boolean is(InetSocketAddress from, boolean overTcp) {
+      return (tcp != null) == overTcp && remote.equals(from);
+    }
   }
 
   private final IceService service;
@@ -47,9 +76,11 @@ public final class IceLeg implements AutoCloseable {
   private final Agent agent;
   private final Component component;
   private final AtomicBoolean freed = new AtomicBoolean();
-  private volatile InetSocketAddress selectedRemote;
-  /** The selected pair's ICE-TCP connection; null while the pair is UDP (or none). */
-  private volatile TcpLink selectedTcp;
+  /** Null until ICE completed; then ice4j's selected pair, later the pair the browser sends SRTP on. */
+  private volatile SendPath path;
+  /** Addresses that passed a connectivity check of this agent, per transport (ice4j's STUN threads add). */
+  private final Set<InetSocketAddress> checkedUdp = ConcurrentHashMap.newKeySet();
+  private final Set<InetSocketAddress> checkedTcp = ConcurrentHashMap.newKeySet();
   private WebRtcPort.Target target;
 
   /** Creates the agent and starts connectivity checks; blocking (harvesting), call from a worker. */
@@ -57,7 +88,7 @@ public final class IceLeg implements AutoCloseable {
                 Listener listener) throws IOException {
     this.service = service;
     this.remoteUfrag = remoteUfrag;
-    agent = new Agent();
+    agent = new CheckedAgent();
     service.agentCreated();
     try {
       agent.setControlling(false);
@@ -67,20 +98,20 @@ public final class IceLeg implements AutoCloseable {
         agent.addCandidateHarvester(service.tcp());
       }
       IceMediaStream stream = agent.createMediaStream("audio");
-      component = agent.createComponent(stream, KeepAliveStrategy.SELECTED_ONLY, false);
+      component = agent.createComponent(stream, KeepAliveStrategy.ALL_SUCCEEDED, false);
       component.setBufferCallback((Buffer buf) -> {
         try {
           listener.onPacket(buf.getBuffer(), buf.getOffset(), buf.getLength(),
-              (InetSocketAddress) buf.getRemoteAddress());
+              (InetSocketAddress) buf.getRemoteAddress(), false);
         } finally {
           // Push mode: the buffer is ours once delivered; the listener copied what it kept.
           IceBufferPool.release(buf);
         }
       });
-      target = listener::onPacket;
+      target = (b, off, len, from) -> listener.onPacket(b, off, len, from, false);
       service.harvester().register(agent.getLocalUfrag(), target);
       if (service.tcp() != null) {
-        service.tcp().register(agent.getLocalUfrag(), target);
+        service.tcp().register(agent.getLocalUfrag(), (b, off, len, from) -> listener.onPacket(b, off, len, from, true));
       }
       agent.addStateChangeListener((PropertyChangeEvent e) -> {
         if (e.getNewValue() instanceof IceProcessingState s) {
@@ -91,7 +122,8 @@ public final class IceLeg implements AutoCloseable {
               select(pair, new InetSocketAddress(ta.getAddress(), ta.getPort()));
             }
             if (service.tcp() != null) {
-              service.tcp().closeUnselected(agent.getLocalUfrag(), selectedTcp);
+              SendPath p = path;
+              service.tcp().closeUnselected(agent.getLocalUfrag(), p == null ? null : p.tcp());
             }
           }
           listener.onState(s);
@@ -170,72 +202,115 @@ public final class IceLeg implements AutoCloseable {
         CandidateType.parse(c.type()), c.foundation(), c.priority(), null);
   }
 
-  /** Records the selected pair's remote address and, for an ICE-TCP pair, its connection (for sending). */
+  /** Sends to ice4j's selected pair from now on (at COMPLETED): its remote address, its connection if ICE-TCP. */
   private void select(CandidatePair pair, InetSocketAddress remote) {
     IceTcpPort tcp = service.tcp();
-    selectedTcp = tcp != null && pair.getLocalCandidate().getTransport() == Transport.TCP ? tcp.link(remote) : null;
-    selectedRemote = remote;
+    TcpLink link = tcp != null && pair.getLocalCandidate().getTransport() == Transport.TCP ? tcp.link(remote) : null;
+    path = new SendPath(remote, link);
   }
 
-  /** The browser's address on the selected pair; null until ICE completed. Packets from elsewhere are junk. */
+  /** The browser's address media goes to; null until ICE completed. */
   public InetSocketAddress selectedRemote() {
-    return selectedRemote;
+    SendPath p = path;
+    return p == null ? null : p.remote();
   }
 
   /**
-   * Whether {@code from} is the browser's address on the ICE-selected pair. Fast path: the address cached at
-   * COMPLETED; a different address is checked against ice4j's current selected pair (the browser may
-   * nominate another pair later), so only media from the selected pair is ever accepted.
+   * Whether media from {@code from} (over an ICE-TCP connection when {@code tcp}) may be taken: the address
+   * media goes to, or any other that passed a connectivity check of this agent (the browser may use any pair
+   * it validated; SRTP authentication still decides each packet). Allocation-free; any reader thread.
    */
-  public boolean isSelected(java.net.SocketAddress from) {
-    InetSocketAddress cached = selectedRemote;
-    if (cached != null && cached.equals(from)) {
+  public boolean accepts(InetSocketAddress from, boolean tcp) {
+    SendPath p = path;
+    if (p != null && p.is(from, tcp)) {
       return true;
     }
-    if (cached == null) {
-      return false;
-    }
-    CandidatePair pair = component.getSelectedPair();
-    if (pair == null || !(from instanceof InetSocketAddress f)) {
-      return false;
-    }
-    TransportAddress ta = pair.getRemoteCandidate().getTransportAddress();
-    if (ta.getPort() == f.getPort() && ta.getAddress().equals(f.getAddress())) {
-      select(pair, f);
-      return true;
-    }
-    return false;
+    return (tcp ? checkedTcp : checkedUdp).contains(from);
   }
 
   /**
-   * Sends on the selected pair; throws until ICE has validated a pair. Non-blocking (UDP, or our framed
-   * non-blocking write on an ICE-TCP pair).
+   * The browser sent authenticated SRTP from {@code from}: send there from now on if it is not where media
+   * goes already (the browser moved to another pair it validated). Call only for an address {@link #accepts}
+   * took; on the reader thread that received it. An ICE-TCP connection that has closed is not taken.
+   */
+  public void latch(InetSocketAddress from, boolean tcp) {
+    SendPath p = path;
+    if (p == null || p.is(from, tcp)) {
+      return;
+    }
+    TcpLink link = null;
+    if (tcp) {
+      IceTcpPort port = service.tcp();
+      link = port == null ? null : port.link(from);
+      if (link == null) {
+        return;
+      }
+    }
+    path = new SendPath(from, link);
+    LOG.info("ICE agent {}: the browser moved its media from {} ({}) to {} ({}); sending there",
+        agent.getLocalUfrag(), p.remote(), p.tcp() != null ? "tcp" : "udp", from, tcp ? "tcp" : "udp");
+  }
+
+  /** From ice4j's STUN thread: {@code remote} sent a check with valid integrity that ice4j answered with success. */
+  private void checked(TransportAddress remote, TransportAddress local) {
+    boolean tcp = local.getTransport() == Transport.TCP || remote.getTransport() == Transport.TCP;
+    Set<InetSocketAddress> set = tcp ? checkedTcp : checkedUdp;
+    if (set.size() < MAX_CHECKED) {
+      set.add(new InetSocketAddress(remote.getAddress(), remote.getPort()));
+    }
+  }
+
+  /**
+   * Sends DTLS or SRTCP where media goes ({@link #sendMedia}); before ICE completed, through ice4j (its
+   * selected or valid pair). A datagram the socket cannot take now is dropped, as UDP would; the protocols
+   * above retransmit.
    */
   public void send(byte[] data, int off, int len) throws IOException {
-    component.send(data, off, len);
+    if (path == null) {
+      component.send(data, off, len);
+      return;
+    }
+    sendMedia(ByteBuffer.wrap(data, off, len));
   }
 
   /**
-   * Sends media ({@code view}'s position to limit) to the browser's address on the selected pair, from the
-   * node's WebRTC port, without ice4j's per-packet work; through ice4j when the port has no media channel; on
-   * the connection itself, one RFC 4571 frame, when the selected pair is ICE-TCP. Returns false when ICE has not
-   * completed or the socket's send buffer was full (the packet is dropped).
+   * Sends media ({@code view}'s position to limit) to the browser's address on the pair media goes to, from
+   * the node's WebRTC port, without ice4j's per-packet work; through ice4j when the port has no media channel
+   * (then on ice4j's selected pair); on the connection itself, one RFC 4571 frame, when the pair is ICE-TCP.
+   * Returns false when ICE has not completed or the socket's send buffer was full (the packet is dropped).
    */
   public boolean sendMedia(ByteBuffer view) throws IOException {
-    InetSocketAddress to = selectedRemote;
-    if (to == null) {
+    SendPath p = path;
+    if (p == null) {
       return false;
     }
-    TcpLink link = selectedTcp;
-    if (link != null) {
-      return link.send(view);
+    if (p.tcp() != null) {
+      return p.tcp().send(view);
     }
     DatagramChannel ch = service.mediaChannel();
     if (ch == null) {
       component.send(view.array(), view.position(), view.remaining());
       return true;
     }
-    return ch.send(view, to) > 0;
+    return ch.send(view, p.remote()) > 0;
+  }
+
+  /**
+   * ice4j's agent with one hook: the remote addresses of the checks it accepted (STUN integrity is checked
+   * before, by its STUN stack), which {@link #accepts} takes media from. Runs on ice4j's STUN threads.
+   */
+  private final class CheckedAgent extends Agent {
+    @Override
+    protected boolean incomingCheckReceived(TransportAddress remoteAddress, TransportAddress localAddress,
+                                            long priority, String remoteUFrag, String localUFrag,
+                                            boolean useCandidate) {
+      boolean ok = super.incomingCheckReceived(remoteAddress, localAddress, priority, remoteUFrag, localUFrag,
+          useCandidate);
+      if (ok) {
+        checked(remoteAddress, localAddress);
+      }
+      return ok;
+    }
   }
 
   /** Frees the agent (its threads and its ufrag registration in the shared harvester). Idempotent. */

@@ -7,6 +7,7 @@ import java.net.StandardSocketOptions;
 import java.nio.channels.DatagramChannel;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.ice4j.StackProperties;
 import org.ice4j.Transport;
 import org.webphone.gateway.media.dtls.DtlsHandshakePool;
 import org.ice4j.TransportAddress;
@@ -31,7 +32,8 @@ public final class IceService implements AutoCloseable {
 
   /**
    * ice4j settings that must hold before the first Agent: no AWS metadata probe (it blocks the first agent
-   * for about 1.6 s), a large receive buffer on the single port, and no STUN mapping. ice4j reads system properties through jitsi-metaconfig, where an
+   * for about 1.6 s), a large receive buffer on the single port, no STUN mapping, and checks without
+   * MESSAGE-INTEGRITY refused. ice4j reads system properties through jitsi-metaconfig, where an
    * empty {@code -Dice4j.harvest.mapping.stun.addresses=} is a STRING, not a list, and makes every
    * {@code new Agent()} throw; such a blank value is removed so the library default (none) applies.
    */
@@ -48,6 +50,11 @@ public final class IceService implements AutoCloseable {
       // With more than one socket ice4j binds them with SO_REUSEADDR, which lets our media channel share the
       // port (see the constructor); ice4j itself then sends only STUN and DTLS.
       System.setProperty("ice4j.harvest.udp.socket-pool-size", "2");
+    }
+    if (System.getProperty(StackProperties.REQUIRE_MESSAGE_INTEGRITY) == null) {
+      // RFC 8445 7.2.2: a connectivity check carries MESSAGE-INTEGRITY; ice4j answers one without it unless told
+      // otherwise, and IceLeg takes media from any address whose check ice4j answered.
+      System.setProperty(StackProperties.REQUIRE_MESSAGE_INTEGRITY, "true");
     }
     String stun = System.getProperty("ice4j.harvest.mapping.stun.addresses");
     if (stun != null && stun.isBlank()) {
