@@ -162,7 +162,7 @@ final class SipDispatcher implements SipListener {
     }
     ClientTransaction tx = e.getClientTransaction();
     if (tx != null && tx.getApplicationData() instanceof TxHandler h) {
-      h.timeout();
+      h.timeout(tx);
     }
   }
 
@@ -181,7 +181,8 @@ final class SipDispatcher implements SipListener {
 
   private void respond(ServerTransaction st, Request req, int code) {
     try {
-      st.sendResponse(sip.sip.messages().createResponse(code, req));
+      sip.sendResponse(st, sip.sip.messages().createResponse(code, req)).onFailure(ex ->
+          LOG.debug("cannot answer {} with {}: {}", req.getMethod(), code, ex.toString()));
     } catch (Exception ex) {
       LOG.debug("cannot answer {} with {}: {}", req.getMethod(), code, ex.toString());
     }

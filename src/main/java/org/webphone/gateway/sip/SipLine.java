@@ -67,6 +67,8 @@ final class SipLine {
   private Promise<Void> unregistered;
   private boolean everRegistered;
   private ClientTransaction pending;
+  /** Counts REGISTERs handed to the stack; one still being sent when this moved on was given up (stopWatching). */
+  private int attempts;
   private long attemptTimer = -1;
   /** The registrar the last REGISTER went to: its silence is reported against it, not against a newer one. */
   private PbxTarget sentTo;
@@ -141,18 +143,22 @@ final class SipLine {
       r.addHeader(c);
       r.addHeader(sip.headers().createExpiresHeader(expires));
       auth.authorize(r, sip.headers());
-      ClientTransaction tx = sip.sip.provider().getNewClientTransaction(r);
-      tx.setApplicationData(TxHandler.of(this::onResponse, () -> {
+      TxHandler handler = TxHandler.of(this::onResponse, (ClientTransaction tx) -> {
         if (tx == pending) {
           stopWatching();
           onTimeout();
         }
-      }));
-      watch(tx);
-      sip.send(tx, e -> {
-        if (tx == pending) {
+      });
+      int attempt = ++attempts;
+      sip.sendRequest(r, null, handler, tx -> {
+        if (attempt == attempts) {
+          watch(tx);
+        } else {
+          terminate(tx);
+        }
+      }, e -> {
+        if (attempt == attempts) {
           LOG.warn("line={} cannot send REGISTER: {}", lineId, e.toString());
-          stopWatching();
           onTimeout();
         }
       });
@@ -184,6 +190,7 @@ final class SipLine {
 
   private void stopWatching() {
     pending = null;
+    attempts++;
     if (attemptTimer >= 0) {
       sip.vertx.cancelTimer(attemptTimer);
       attemptTimer = -1;
@@ -315,11 +322,15 @@ final class SipLine {
     ClientTransaction tx = pending;
     stopWatching();
     if (tx != null) {
-      try {
-        tx.terminate();
-      } catch (Exception e) {
-        LOG.debug("line={} REGISTER transaction not terminated: {}", lineId, e.toString());
-      }
+      terminate(tx);
+    }
+  }
+
+  private void terminate(ClientTransaction tx) {
+    try {
+      tx.terminate();
+    } catch (Exception e) {
+      LOG.debug("line={} REGISTER transaction not terminated: {}", lineId, e.toString());
     }
   }
 
