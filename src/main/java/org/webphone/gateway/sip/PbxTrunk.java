@@ -46,6 +46,8 @@ final class PbxTrunk {
   final String pbxHost;
   final int pbxPort;
   final String pbxTransport;
+  /** {@code pbx.sipsUri}: our URIs (Contact, Request-URI, From, To) are {@code sips:} (TLS only, checked at load). */
+  final boolean sips;
   final boolean explicitDomain;
   /** Where requests go now (primary or secondary, resolved off the event loop): see docs/sip.md "PBX redundancy". */
   final PbxRegistrars registrars;
@@ -70,6 +72,7 @@ final class PbxTrunk {
     this.explicitDomain = !cfg.getString("pbx.domain").isBlank();
     this.domain = cfg.pbxDomain();
     this.pbxTransport = cfg.pbxTransport();
+    this.sips = cfg.getBoolean("pbx.sipsUri");
     this.announced = cfg.sipAnnouncedAddress();
     this.sipPort = cfg.getInt("sip.port");
     this.contactPort = "tls".equals(pbxTransport) ? cfg.getInt("sip.tlsPort") : sipPort;
@@ -88,24 +91,32 @@ final class PbxTrunk {
 
   /** {@code sip:user@domain}; with no separate domain the PBX's port is part of the URI. */
   SipURI pbxUri(String user) throws ParseException {
-    SipURI u = sip.addresses().createSipURI(user, domain);
+    SipURI u = uri(user, domain);
     if (!explicitDomain && pbxPort != 5060) {
       u.setPort(pbxPort);
-    }
-    if (!"udp".equals(pbxTransport)) {
-      u.setTransportParam(pbxTransport);
     }
     return u;
   }
 
   /** Our Contact: the announced address, never the browser's. */
   ContactHeader contact(String user) throws ParseException {
-    SipURI u = sip.addresses().createSipURI(user, announced);
+    SipURI u = uri(user, announced);
     u.setPort(contactPort);
-    if (!"udp".equals(pbxTransport)) {
+    return sip.headers().createContactHeader(sip.addresses().createAddress(u));
+  }
+
+  /**
+   * {@code sip:user@host;transport=<tcp|tls>} (no parameter for UDP), or with {@code pbx.sipsUri}
+   * {@code sips:user@host}: RFC 5630 deprecates {@code transport=tls}, the scheme already says TLS.
+   */
+  SipURI uri(String user, String host) throws ParseException {
+    SipURI u = sip.addresses().createSipURI(user, host);
+    if (sips) {
+      u.setSecure(true);
+    } else if (!"udp".equals(pbxTransport)) {
       u.setTransportParam(pbxTransport);
     }
-    return sip.headers().createContactHeader(sip.addresses().createAddress(u));
+    return u;
   }
 
   /** The registrar new out-of-dialog requests go to now. */
@@ -135,12 +146,9 @@ final class PbxTrunk {
     via.add(h.createViaHeader(announced, contactPort, pbxTransport, null));
     Request r = sip.messages().createRequest(requestUri, method, callId, cseqH, fromH, toH, via, mf);
     if (explicitDomain || !pbx.address().equals(pbxHost) || pbx.port() != pbxPort) {
-      SipURI route = sip.addresses().createSipURI(null, pbx.uriHost());
+      SipURI route = uri(null, pbx.uriHost());
       route.setPort(pbx.port());
       route.setLrParam();
-      if (!"udp".equals(pbxTransport)) {
-        route.setTransportParam(pbxTransport);
-      }
       r.addHeader(h.createRouteHeader(sip.addresses().createAddress(route)));
     }
     r.addHeader(h.createUserAgentHeader(List.of(userAgent)));

@@ -86,6 +86,7 @@ final class SipLine {
     this.account = account;
     this.leaseCurrent = leaseCurrent;
     SipURI u = sip.sip.addresses().createSipURI(account.username(), sip.domain);
+    u.setSecure(sip.sips);
     this.aor = sip.sip.addresses().createAddress(u);
     if (account.displayName() != null && !account.displayName().isBlank()) {
       aor.setDisplayName(account.displayName());
@@ -133,6 +134,7 @@ final class SipLine {
     expiresAsked = expires;
     try {
       SipURI ruri = sip.sip.addresses().createSipURI(null, sip.domain);
+      ruri.setSecure(sip.sips);
       SipURI pbx = sip.pbxUri(account.username());
       if (pbx.getPort() > 0) {
         ruri.setPort(pbx.getPort());

@@ -151,6 +151,27 @@ class SipTlsKamailioTest {
     }
   }
 
+  /** pbx.sipsUri: Kamailio stores the lines' sips: Contacts (its usrloc, logged) and calls work both ways. */
+  @Test
+  void withSipsUrisTheLinesRegisterSipsContactsAndCallsWorkBothWays() throws Exception {
+    try (SipTestBed bed = bed(new JsonObject().put("sipsUri", true))) {
+      int tlsPort = bed.config.getInt("sip.tlsPort");
+      bed.open("a", "1000", "secret-1000");
+      bed.open("b", "1001", "secret-1001");
+      bed.awaitRegistration("a", "registered");
+      bed.awaitRegistration("b", "registered");
+      for (String user : List.of("1000", "1001")) {
+        Eventually.until(Duration.ofSeconds(5), "Kamailio's usrloc to hold the sips: Contact of " + user,
+            () -> pbx.log().contains("usrloc " + user + ": sips:" + user + "@127.0.0.1:" + tlsPort + "\n"));
+      }
+      call(bed, "a", "t5", "1001", "b");
+      call(bed, "b", "t6", "1000", "a");
+      bed.request(Addresses.SIP_LINE_CLOSE, new JsonObject().put("lineId", "a"));
+      bed.request(Addresses.SIP_LINE_CLOSE, new JsonObject().put("lineId", "b"));
+      assertEquals(List.of("registering", "registered", "unregistering", "unregistered"), bed.registrationStates("a"));
+    }
+  }
+
   /**
    * The PBX drops the gateway's connection mid-call, three times: each time the next in-dialog request (re-INVITE,
    * INFO, BYE) opens a new connection and arrives, and no connection is ever opened on an event loop (the stack

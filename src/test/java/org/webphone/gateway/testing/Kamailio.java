@@ -45,7 +45,8 @@ public final class Kamailio implements AutoCloseable {
    * requests to them go back on the connection they registered over; requests to the others go to the Contact
    * itself, for which Kamailio opens a new connection. The first REGISTER of {@code closer} (may be null) is
    * answered and then its connection is closed by Kamailio (tcpops), as a PBX or load balancer that drops it.
-   * {@link #dropTlsConnection} closes the connection of the last request over TLS whenever the test asks.
+   * {@link #dropTlsConnection} closes the connection of the last request over TLS whenever the test asks. After each
+   * REGISTER its log says what usrloc holds for the user: {@code usrloc <user>: <contact>}.
    */
   public static Kamailio startTls(Map<String, String> accounts, TestCa.Issued cert, Path caPem,
       java.util.Set<String> viaRegistrationConnection, String closer) throws IOException, InterruptedException {
@@ -82,7 +83,9 @@ public final class Kamailio implements AutoCloseable {
               + "modparam(\"registrar\", \"received_avp\", \"$avp(RECEIVED)\")")
           .replace("    consume_credentials();\n    save(\"location\");",
               "    consume_credentials();\n" + (same.length() == 0 ? "" : "    if (" + same + ") {\n      fix_nated_register();\n    }\n")
-              + "    save(\"location\");\n" + close)
+              + "    save(\"location\");\n"
+              + "    if (reg_fetch_contacts(\"location\", \"$tu\", \"ul\")) {\n"
+              + "      xlog(\"L_INFO\", \"usrloc $tU: $(ulc(ul=>addr))\\n\");\n    }\n" + close)
           .replace("  t_check_trans();\n  if (is_method(\"REGISTER\")) {", "  if (is_method(\"OPTIONS\") && $rU == \""
               + DROP_USER + "\") {\n    $var(conid) = $sht(users=>tls-conid);\n    xlog(\"L_INFO\", \"closing connection $var(conid)\\n\");\n"
               + "    if (tcp_close_connection(\"$var(conid)\")) {\n      sl_send_reply(\"200\", \"Dropped\");\n"
