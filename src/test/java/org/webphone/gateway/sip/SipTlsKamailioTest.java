@@ -91,6 +91,8 @@ class SipTlsKamailioTest {
       bed.awaitRegistration("a", "registered");
       bed.awaitRegistration("b", "registered");
       assertEquals(new JsonObject().put("pbxCertificate", "ok").put("inboundConnections", 0), tls(bed));
+      assertTrue(org.webphone.gateway.common.PbxSources.reader(bed.vertx, null).get()
+          .contains(java.net.InetAddress.getByName("127.0.0.1")), "the media side learns the PBX's address from us");
 
       // a -> 1001: Kamailio sends the INVITE back on b's registration connection (none is opened to us). The
       // in-dialog requests (ACK, BYE) go to b's Contact, for which Kamailio then opens a connection to our TLS port.
@@ -156,9 +158,12 @@ class SipTlsKamailioTest {
   void withSipsUrisTheLinesRegisterSipsContactsAndCallsWorkBothWays() throws Exception {
     try (SipTestBed bed = bed(new JsonObject().put("sipsUri", true))) {
       int tlsPort = bed.config.getInt("sip.tlsPort");
+      // One after the other: two REGISTERs crossing the new connection's handshake can reach the PBX with their TLS
+      // records swapped (JAIN-SIP's NIO TLS; seen once under heavy load as "bad record mac"), which is not what
+      // this test is about.
       bed.open("a", "1000", "secret-1000");
-      bed.open("b", "1001", "secret-1001");
       bed.awaitRegistration("a", "registered");
+      bed.open("b", "1001", "secret-1001");
       bed.awaitRegistration("b", "registered");
       for (String user : List.of("1000", "1001")) {
         Eventually.until(Duration.ofSeconds(5), "Kamailio's usrloc to hold the sips: Contact of " + user,
