@@ -244,6 +244,10 @@ public final class GatewayConfig {
       throw new ConfigException("sip.tlsPort", "the lines use TLS (pbx.transport or sip.transport tls): set sip.tlsPort"
           + " (e.g. 5061) and sip.tlsCert, sip.tlsKey");
     }
+    if (getBoolean("pbx.sipsUri") && !"tls".equals(pbxTransport())) {
+      throw new ConfigException("pbx.sipsUri", "sips: URIs (RFC 5630) ask for TLS on every hop, and pbx.transport is "
+          + pbxTransport() + ": use pbx.transport=tls, or set pbx.sipsUri=false");
+    }
     for (String k : new String[] {"sip.tlsCert", "sip.tlsKey"}) {
       if (tlsPort > 0 && getString(k).isBlank()) {
         throw new ConfigException(k, "sip.tlsPort " + tlsPort + " needs a certificate and key: sip.tlsCert and sip.tlsKey"

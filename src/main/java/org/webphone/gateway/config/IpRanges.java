@@ -16,7 +16,7 @@ import java.util.regex.Pattern;
  * lookup ever happens on a hot path or at a packet's say-so. Immutable, so any thread may ask
  * {@link #contains}.
  */
-public final class IpRanges {
+public final class IpRanges implements io.vertx.core.shareddata.Shareable {
   private static final Pattern IPV4 = Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");
   private static final Pattern IPV6 = Pattern.compile("[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*");
 

@@ -16,6 +16,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.common.PbxSources;
 import org.webphone.gateway.common.messages.Fields;
 import org.webphone.gateway.common.messages.SessionEvent;
 import org.webphone.gateway.config.GatewayConfig;
@@ -152,18 +153,20 @@ public final class MediaRelayVerticle extends VerticleBase {
     return chosen;
   }
 
-  /** pbx.allowedSources for NAT learning (worker thread: may look the PBX host up); null when not learning. */
-  private static IpRanges pbxSources(GatewayConfig cfg) {
+  /**
+   * Where the PBX may send media from, for NAT learning (null when not learning): what the SIP verticle resolved
+   * ({@link PbxSources}: it follows re-resolution and a secondary registrar); until it has said, pbx.allowedSources
+   * as configured, else the PBX host when it is an IP address. No DNS here.
+   */
+  private java.util.function.Supplier<IpRanges> pbxSources(GatewayConfig cfg) {
     if (!cfg.getBoolean("media.learnPbxAddress")) {
       return null;
     }
-    try {
-      return IpRanges.pbxSources(cfg);
-    } catch (java.net.UnknownHostException e) {
-      LOG.warn("PBX host {} does not resolve ({}): its media is learned only from the SDP's address or port",
-          cfg.pbxHost(), e.toString());
-      return null;
-    }
+    IpRanges configured = IpRanges.configuredPbxSources(cfg);
+    InetAddress literal = IpRanges.literal(cfg.pbxHost());
+    IpRanges fallback = !configured.isEmpty() ? configured
+        : literal != null ? IpRanges.ofPbxAddresses(List.of(literal)) : null;
+    return PbxSources.reader(vertx, fallback);
   }
 
   @Override

@@ -469,6 +469,7 @@ final class MediaSession {
         .put("codec", codec.label()).put("codecPending", browserPending)
         .put("hold", onHold()).put("pbxSrtp", pbx.savp())
         .put("pbxSrtpSuite", pbx.srtpSuite() == null ? null : pbx.srtpSuite().name())
+        .put("pbxSrtpKeySets", pbx.srtpKeySets())
         .put("srtpProfile", srtpProfile())
         .put("quality", quality())
         .put("ageMs", (System.nanoTime() - createdNanos) / 1_000_000)

@@ -30,14 +30,15 @@ import org.webphone.gateway.media.rtp.RtpPorts;
  * @param rtcp               the node's RTCP timer, or null for no RTCP reports (packet-path tests)
  * @param rtcpIntervalMs     nominal RTCP report interval
  * @param aeadGcm            offer AEAD_AES_128_GCM (RFC 7714) to browsers that offer it, before AES-CM
- * @param pbxSources         where the PBX may send from ({@code pbx.allowedSources}): with learnPbxAddress, a first
- *                           packet from there may be learned; null: none beyond the SDP's address and port
+ * @param pbxSources         where the PBX may send from now (the SIP side's {@code PbxSources}), read from any thread:
+ *                           with learnPbxAddress, a first packet from there may be learned; null (or a null
+ *                           result): none beyond the SDP's address and port
  * @param pbxSrtpSuites      the SDES suites we offer the PBX, in our order of preference
  */
 record NodeMediaResources(IceService ice, DtlsIdentity identity, RtpPorts ports, RtpIoLoop loop,
                           String announcedAddress, boolean learnPbxAddress, boolean pbxSrtp, int handshakeTimeoutMs,
                           Events events, AtomicInteger dtlsThreads, RtcpScheduler rtcp, long rtcpIntervalMs,
-                          boolean aeadGcm, IpRanges pbxSources, java.util.List<SdesCrypto.Suite> pbxSrtpSuites) {
+                          boolean aeadGcm, java.util.function.Supplier<IpRanges> pbxSources, java.util.List<SdesCrypto.Suite> pbxSrtpSuites) {
 
   /** Delivers a session event ({@code {event:"media", ...}}); safe to call from any thread. */
   interface Events {
@@ -67,7 +68,7 @@ record NodeMediaResources(IceService ice, DtlsIdentity identity, RtpPorts ports,
     private RtcpScheduler rtcp;
     private long rtcpIntervalMs = 5000;
     private boolean aeadGcm;
-    private IpRanges pbxSources;
+    private java.util.function.Supplier<IpRanges> pbxSources;
     private java.util.List<SdesCrypto.Suite> pbxSrtpSuites = java.util.List.of(SdesCrypto.Suite.values());
 
     private Builder() {
@@ -134,7 +135,7 @@ record NodeMediaResources(IceService ice, DtlsIdentity identity, RtpPorts ports,
       return this;
     }
 
-    Builder pbxSources(IpRanges pbxSources) {
+    Builder pbxSources(java.util.function.Supplier<IpRanges> pbxSources) {
       this.pbxSources = pbxSources;
       return this;
     }

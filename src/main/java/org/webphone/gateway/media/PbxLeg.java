@@ -60,6 +60,12 @@ final class PbxLeg {
   private final ByteBuffer srtpOutView = ByteBuffer.wrap(srtpOut.getBuffer());
   private volatile boolean savp;
   private volatile SrtpKeys keys;
+  /**
+   * The keys a re-key replaced: packets under them may still be on their way, so they live until the new keys
+   * authenticate a first packet from the PBX (closed then, on {@code media-rtp-io}), or until the leg closes.
+   */
+  private final java.util.concurrent.atomic.AtomicReference<SrtpKeys> retired =
+      new java.util.concurrent.atomic.AtomicReference<>();
   private volatile InetSocketAddress remote;
   private volatile InetSocketAddress rtcpRemote;
   private final RtcpLeg rtcp;
@@ -164,6 +170,9 @@ final class PbxLeg {
     if (!sameSending || !sameReceiving) {
       SrtpKeys old = keys;
       keys = SrtpKeys.sdes(mine.suite().profile(), mine.key(), their.key(), sameSending ? old : null);
+      if (old != null) {
+        closeQuietly(retired.getAndSet(old)); // a re-key before the last one carried a packet: two back, unused
+      }
       LOG.info("call={} PBX SRTP {} tag {}: {}", callId, mine.suite(), mine.tag(), old == null ? "keys installed"
           : sameSending ? "PBX re-keyed, our sending contexts kept" : "new suite or key, new contexts both ways");
     }
@@ -342,7 +351,7 @@ final class PbxLeg {
    * hand the call's audio to the stranger.
    */
   private boolean mayBeThePbx(InetSocketAddress f, InetSocketAddress signalled) {
-    IpRanges sources = rt.pbxSources();
+    IpRanges sources = rt.pbxSources() == null ? null : rt.pbxSources().get();
     return f.getPort() == signalled.getPort() || f.getAddress().equals(signalled.getAddress())
         || (sources != null && sources.contains(f.getAddress()));
   }
@@ -351,9 +360,26 @@ final class PbxLeg {
     SrtpKeys k = keys;
     rx.set(len);
     try {
-      return k != null && k.unprotect(rx) == SrtpErrorStatus.OK ? rx.getLength() : -1;
+      if (k == null || k.unprotect(rx) != SrtpErrorStatus.OK) {
+        return -1;
+      }
+      if (retired.get() != null) {
+        closeQuietly(retired.getAndSet(null)); // the PBX sends under the new keys: the old ones are done
+      }
+      return rx.getLength();
     } catch (GeneralSecurityException | RuntimeException e) {
       return -1;
+    }
+  }
+
+  /** How many SDES key sets this leg holds: 0 (none yet, or closed), 1, or 2 from a re-key until it carried a packet. */
+  int srtpKeySets() {
+    return (keys != null ? 1 : 0) + (retired.get() != null ? 1 : 0);
+  }
+
+  private static void closeQuietly(SrtpKeys k) {
+    if (k != null) {
+      k.close();
     }
   }
 
@@ -364,6 +390,11 @@ final class PbxLeg {
   void close() {
     if (released.compareAndSet(false, true)) {
       rt.ports().release(ports);
+      // A packet still being handled with these keys fails to decrypt and is dropped; nothing else uses them.
+      SrtpKeys k = keys;
+      keys = null;
+      closeQuietly(k);
+      closeQuietly(retired.getAndSet(null));
     }
   }
 }

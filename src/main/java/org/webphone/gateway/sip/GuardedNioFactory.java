@@ -15,6 +15,8 @@ import java.nio.channels.SocketChannel;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import javax.sip.ListeningPoint;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * JAIN-SIP's NIO transport for TCP (one selector thread per listening point, no thread per connection; idle
@@ -33,6 +35,7 @@ import javax.sip.ListeningPoint;
  * only the PBX talks on them.
  */
 public final class GuardedNioFactory extends NioMessageProcessorFactory {
+  private static final Logger LOG = LoggerFactory.getLogger(GuardedNioFactory.class);
   private volatile SipPortGuard guard;
   private volatile int maxMessageBytes = 65536;
   private volatile Consumer<InetSocketAddress> onOutboundClosed = a -> { };
@@ -86,6 +89,25 @@ public final class GuardedNioFactory extends NioMessageProcessorFactory {
       }
       Admission a = new Admission(guard, client.socket().getInetAddress(), maxMessageBytes);
       return a.register(nioHandler, client, new Channel(this, client, a));
+    }
+
+    @Override
+    public SocketChannel connect(InetSocketAddress to, InetAddress from, int timeoutMs) throws IOException {
+      checkConnectThread(to);
+      return super.connect(to, from, timeoutMs);
+    }
+  }
+
+  /**
+   * The stack opens its connections in the thread that hands it a message (PbxTrunk#handOff keeps that off the
+   * event loops); one opened on an event loop would hold it for up to {@code CONNECTION_TIMEOUT}: said loudly.
+   */
+  static void checkConnectThread(InetSocketAddress to) {
+    if (io.vertx.core.Context.isOnEventLoopThread()) {
+      LOG.warn("SIP connection to {} opened on event loop thread {}: the loop waits for the connect", to,
+          Thread.currentThread().getName());
+    } else {
+      LOG.debug("SIP connection to {} opened on {}", to, Thread.currentThread().getName());
     }
   }
 
@@ -242,6 +264,12 @@ public final class GuardedNioFactory extends NioMessageProcessorFactory {
       }
       Admission a = new Admission(guard, client.socket().getInetAddress(), maxMessageBytes);
       return a.register(nioHandler, client, new TlsChannel(this, client, a));
+    }
+
+    @Override
+    public SocketChannel connect(InetSocketAddress to, InetAddress from, int timeoutMs) throws IOException {
+      checkConnectThread(to);
+      return super.connect(to, from, timeoutMs);
     }
   }
 

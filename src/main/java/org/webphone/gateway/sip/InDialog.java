@@ -7,7 +7,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import javax.sip.ClientTransaction;
 import javax.sip.ServerTransaction;
 import javax.sip.address.SipURI;
 import javax.sip.header.CSeqHeader;
@@ -70,11 +69,10 @@ final class InDialog {
             re.addHeader(call.sip.contact(call.line.account.username()));
             re.setContent(sdp, call.sip.headers().createContentTypeHeader("application", "sdp"));
             call.localSdp = sdp;
-            ClientTransaction ct = call.sip.sip.provider().getNewClientTransaction(re);
-            ct.setApplicationData(TxHandler.of((r, tx) -> onReInviteResponse(r, hold, p),
-                () -> p.tryFail("re-INVITE timed out")));
-            call.dialog.sendRequest(ct);
-            LOG.info("call={} line={} re-INVITE {} sent", call.callId, call.line.lineId, direction);
+            call.sip.sendRequest(re, call.dialog, TxHandler.of((r, tx) -> onReInviteResponse(r, hold, p),
+                () -> p.tryFail("re-INVITE timed out")),
+                tx -> LOG.info("call={} line={} re-INVITE {} sent", call.callId, call.line.lineId, direction),
+                e -> p.tryFail(e.toString()));
           } catch (Exception e) {
             p.tryFail(e.toString());
           }
@@ -93,7 +91,8 @@ final class InDialog {
     }
     try {
       long cseq = ((CSeqHeader) r.getHeader(CSeqHeader.NAME)).getSeqNumber();
-      call.dialog.sendAck(call.dialog.createAck(cseq));
+      call.sip.sendAck(call.dialog, call.dialog.createAck(cseq)).onFailure(e -> LOG.warn(
+          "call={} line={} cannot ACK the re-INVITE: {}", call.callId, call.line.lineId, e.toString()));
     } catch (Exception e) {
       p.tryFail("cannot ACK: " + e);
       return;
@@ -168,15 +167,13 @@ final class InDialog {
       Request info = call.dialog.createRequest(Request.INFO);
       String body = "Signal=" + digits.charAt(i) + "\r\nDuration=160\r\n";
       info.setContent(body, call.sip.headers().createContentTypeHeader("application", "dtmf-relay"));
-      ClientTransaction ct = call.sip.sip.provider().getNewClientTransaction(info);
-      ct.setApplicationData(TxHandler.of((r, tx) -> {
+      call.sip.sendRequest(info, call.dialog, TxHandler.of((r, tx) -> {
         if (r.getStatusCode() >= 300) {
           p.tryFail("INFO refused: " + r.getStatusCode());
         } else if (r.getStatusCode() >= 200) {
           sendDigit(digits, i + 1, p);
         }
-      }, () -> p.tryFail("INFO timed out")));
-      call.dialog.sendRequest(ct);
+      }, () -> p.tryFail("INFO timed out")), tx -> { }, e -> p.tryFail(e.toString()));
     } catch (Exception e) {
       p.tryFail(e.toString());
     }
@@ -217,8 +214,7 @@ final class InDialog {
       SipURI to = call.sip.pbxUri(target.replace("#", "%23"));
       refer.addHeader(call.sip.headers().createReferToHeader(call.sip.sip.addresses().createAddress(to)));
       refer.addHeader(call.sip.contact(call.line.account.username()));
-      ClientTransaction ct = call.sip.sip.provider().getNewClientTransaction(refer);
-      ct.setApplicationData(TxHandler.of((r, tx) -> {
+      call.sip.sendRequest(refer, call.dialog, TxHandler.of((r, tx) -> {
         int code = r.getStatusCode();
         if (code >= 300) {
           p.tryFail("REFER refused: " + code + " " + r.getReasonPhrase());
@@ -226,9 +222,9 @@ final class InDialog {
           transferring = true;
           p.tryComplete();
         }
-      }, () -> p.tryFail("REFER timed out")));
-      call.dialog.sendRequest(ct);
-      LOG.info("call={} line={} REFER to {} sent", call.callId, call.line.lineId, target);
+      }, () -> p.tryFail("REFER timed out")),
+          tx -> LOG.info("call={} line={} REFER to {} sent", call.callId, call.line.lineId, target),
+          e -> p.tryFail(e.toString()));
     } catch (Exception e) {
       p.tryFail(e.toString());
     }
@@ -268,7 +264,8 @@ final class InDialog {
       if (sdp != null) {
         r.setContent(sdp, call.sip.headers().createContentTypeHeader("application", "sdp"));
       }
-      st.sendResponse(r);
+      call.sip.sendResponse(st, r).onFailure(e -> LOG.warn("call={} line={} cannot answer {}: {}", call.callId,
+          call.line.lineId, req.getMethod(), e.toString()));
     } catch (Exception e) {
       LOG.warn("call={} line={} cannot answer {}: {}", call.callId, call.line.lineId, req.getMethod(), e.toString());
     }

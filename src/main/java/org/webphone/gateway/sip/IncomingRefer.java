@@ -185,11 +185,14 @@ final class IncomingRefer {
     }
   }
 
-  private void send(Request r) throws Exception {
+  private void send(Request r) {
     invite = r;
-    tx = call.sip.sip.provider().getNewClientTransaction(r);
-    tx.setApplicationData(TxHandler.of(this::onResponse, () -> failed(408, "Request Timeout")));
-    tx.sendRequest();
+    // The trunk's path: over TCP/TLS the transaction's connect happens off the event loop, in order.
+    call.sip.sendRequest(r, null, TxHandler.of(this::onResponse, () -> failed(408, "Request Timeout")),
+        t -> tx = t, e -> {
+          LOG.warn("call={} line={} INVITE to {} not sent: {}", call.callId, call.line.lineId, target, e.toString());
+          failed(500, "INVITE not sent");
+        });
   }
 
   private void onResponse(Response r, ClientTransaction t) {
@@ -231,7 +234,9 @@ final class IncomingRefer {
     }
     done = true;
     try {
-      d.sendAck(d.createAck(((CSeqHeader) r.getHeader(CSeqHeader.NAME)).getSeqNumber()));
+      call.sip.sendAck(d, d.createAck(((CSeqHeader) r.getHeader(CSeqHeader.NAME)).getSeqNumber()))
+          .onFailure(e -> LOG.warn("call={} line={} cannot ACK the transfer target: {}", call.callId,
+              call.line.lineId, e.toString()));
     } catch (Exception e) {
       LOG.warn("call={} line={} cannot ACK the transfer target: {}", call.callId, call.line.lineId, e.toString());
     }
@@ -291,9 +296,8 @@ final class IncomingRefer {
 
   private void cancel() {
     try {
-      ClientTransaction ct = call.sip.sip.provider().getNewClientTransaction(tx.createCancel());
-      ct.setApplicationData(TxHandler.of((r, t) -> { }, () -> { }));
-      ct.sendRequest();
+      call.sip.sendRequest(tx.createCancel(), null, TxHandler.of((r, t) -> { }, () -> { }), t -> { },
+          e -> LOG.debug("call={} CANCEL to transfer target not sent: {}", call.callId, e.toString()));
     } catch (Exception e) {
       LOG.debug("call={} CANCEL to transfer target not sent: {}", call.callId, e.toString());
     }
@@ -323,9 +327,8 @@ final class IncomingRefer {
       ContentTypeHeader sipfrag = call.sip.headers().createContentTypeHeader("message", "sipfrag");
       sipfrag.setParameter("version", "2.0");
       n.setContent("SIP/2.0 " + code + " " + reason + "\r\n", sipfrag);
-      ClientTransaction ct = call.sip.sip.provider().getNewClientTransaction(n);
-      ct.setApplicationData(TxHandler.of((r, t) -> { }, () -> { }));
-      oldDialog.sendRequest(ct);
+      call.sip.sendRequest(n, oldDialog, TxHandler.of((r, t) -> { }, () -> { }), t -> { },
+          e -> LOG.warn("call={} line={} NOTIFY {} not sent: {}", call.callId, call.line.lineId, code, e.toString()));
     } catch (Exception e) {
       LOG.warn("call={} line={} NOTIFY {} not sent: {}", call.callId, call.line.lineId, code, e.toString());
     }

@@ -79,22 +79,22 @@ final class IncomingReplaces {
   }
 
   /** An INVITE carrying Replaces; {@code calls} finds our call by the dialog the header names. */
-  static void onInvite(Request req, ServerTransaction st, Function<Target, SipCall> calls) {
+  static void onInvite(PbxTrunk trunk, Request req, ServerTransaction st, Function<Target, SipCall> calls) {
     Target t = parse(headerValue(req));
     SipCall c = t == null ? null : calls.apply(t);
     if (t == null) {
-      respond(st, req, Response.BAD_REQUEST);
+      respond(trunk, st, req, Response.BAD_REQUEST);
       return;
     }
     if (c == null || c.ended() || c.phase != SipCall.Phase.CONFIRMED) {
       LOG.info("INVITE with Replaces for unknown dialog {}: 481", t.callId());
-      respond(st, req, Response.CALL_OR_TRANSACTION_DOES_NOT_EXIST);
+      respond(trunk, st, req, Response.CALL_OR_TRANSACTION_DOES_NOT_EXIST);
       return;
     }
     if (t.earlyOnly() || c.referral != null) {
       LOG.info("call={} line={} Replaces refused (early-only, or a transfer in progress): 486", c.callId,
           c.line.lineId);
-      respond(st, req, Response.BUSY_HERE);
+      respond(trunk, st, req, Response.BUSY_HERE);
       return;
     }
     FromHeader from = (FromHeader) req.getHeader(FromHeader.NAME);
@@ -110,42 +110,42 @@ final class IncomingReplaces {
       return (Void) null;
     }).recover(err -> {
       LOG.warn("call={} line={} media refused the replacing offer: {}", c.callId, c.line.lineId, err.getMessage());
-      respond(st, req, Response.NOT_ACCEPTABLE_HERE);
+      respond(trunk, st, req, Response.NOT_ACCEPTABLE_HERE);
       return Future.succeededFuture();
     }));
   }
 
   private static void take(SipCall c, Request req, ServerTransaction st, String sdp, String who) {
     if (c.ended()) {
-      respond(st, req, Response.CALL_OR_TRANSACTION_DOES_NOT_EXIST);
+      respond(c.sip, st, req, Response.CALL_OR_TRANSACTION_DOES_NOT_EXIST);
       return;
     }
+    Response ok;
     try {
-      Response ok = c.sip.sip.messages().createResponse(Response.OK, req);
+      ok = c.sip.sip.messages().createResponse(Response.OK, req);
       ((ToHeader) ok.getHeader(ToHeader.NAME)).setTag(PbxTrunk.newTag());
       ok.addHeader(c.sip.contact(c.line.account.username()));
       ok.setContent(sdp, c.sip.headers().createContentTypeHeader("application", "sdp"));
-      c.localSdp = sdp;
-      st.sendResponse(ok);
     } catch (Exception e) {
-      LOG.warn("call={} line={} 200 to the replacing INVITE not sent: {}", c.callId, c.line.lineId, e.toString());
+      LOG.warn("call={} line={} 200 to the replacing INVITE not built: {}", c.callId, c.line.lineId, e.toString());
       return;
     }
-    Dialog old = c.dialog;
-    Dialog d = st.getDialog();
-    d.setApplicationData(c);
-    c.dialog = d;
-    old.setApplicationData(null);
-    c.sendBye(old);
-    c.sip.emit(c.line.sessionId, SessionEvent.TRANSFER.json().put(Fields.CALL_ID, c.callId).put(Fields.CODE, 200)
-        .put(Fields.REASON, "Replaced by a call from " + who).put(Fields.DIRECTION, SessionEvent.DIRECTION_IN));
+    c.localSdp = sdp;
+    c.sip.sendResponse(st, ok).onFailure(e -> LOG.warn("call={} line={} 200 to the replacing INVITE not sent: {}",
+        c.callId, c.line.lineId, e.toString())).onSuccess(v -> {
+          Dialog old = c.dialog;
+          Dialog d = st.getDialog();
+          d.setApplicationData(c);
+          c.dialog = d;
+          old.setApplicationData(null);
+          c.sendBye(old);
+          c.sip.emit(c.line.sessionId, SessionEvent.TRANSFER.json().put(Fields.CALL_ID, c.callId).put(Fields.CODE, 200)
+              .put(Fields.REASON, "Replaced by a call from " + who).put(Fields.DIRECTION, SessionEvent.DIRECTION_IN));
+        });
   }
 
-  private static void respond(ServerTransaction st, Request req, int code) {
-    try {
-      st.sendResponse(((gov.nist.javax.sip.message.SIPRequest) req).createResponse(code));
-    } catch (Exception e) {
-      LOG.debug("cannot answer a Replaces INVITE with {}: {}", code, e.toString());
-    }
+  private static void respond(PbxTrunk trunk, ServerTransaction st, Request req, int code) {
+    trunk.sendResponse(st, ((gov.nist.javax.sip.message.SIPRequest) req).createResponse(code))
+        .onFailure(e -> LOG.debug("cannot answer a Replaces INVITE with {}: {}", code, e.toString()));
   }
 }

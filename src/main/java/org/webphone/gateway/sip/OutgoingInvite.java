@@ -43,15 +43,22 @@ final class OutgoingInvite {
     }
   }
 
-  void send(Request r) throws Exception {
-    ClientTransaction tx = call.sip.sip.provider().getNewClientTransaction(r);
-    tx.setApplicationData(TxHandler.of(this::onResponse, this::onTimeout));
-    call.dialog = tx.getDialog();
-    if (call.dialog != null) {
-      call.dialog.setApplicationData(call);
-    }
-    inviteTx = tx;
-    tx.sendRequest();
+  /**
+   * Sends the INVITE (a first one or one with credentials); {@code sent} runs once the stack has it, before any
+   * response is handled. A failure to send it ends the call.
+   */
+  void send(Request r, Runnable sent) {
+    call.sip.sendRequest(r, null, TxHandler.of(this::onResponse, this::onTimeout), tx -> {
+      call.dialog = tx.getDialog();
+      if (call.dialog != null) {
+        call.dialog.setApplicationData(call);
+      }
+      inviteTx = tx;
+      sent.run();
+    }, e -> {
+      LOG.warn("call={} line={} INVITE not sent: {}", call.callId, call.line.lineId, e.toString());
+      call.end(CallState.Error, 0, "INVITE not sent: " + e.getMessage(), CallError.Unavailable);
+    });
   }
 
   private void onResponse(Response r, ClientTransaction tx) {
@@ -130,7 +137,8 @@ final class OutgoingInvite {
         again.addHeader(sip.headers().createViaHeader(sip.announced, sip.contactPort, sip.pbxTransport, null));
         auth.authorize(again, call.sip.headers());
         invite = again;
-        send(again);
+        provisionalSeen = false; // a CANCEL waits for a provisional answer to this INVITE
+        send(again, () -> { });
         return;
       } catch (Exception e) {
         LOG.warn("call={} line={} cannot answer the challenge: {}", call.callId, call.line.lineId, e.toString());
@@ -157,17 +165,22 @@ final class OutgoingInvite {
     }
   }
 
+  /** The ACK of the 2xx: false when it cannot be built; a failure to send it ends the call later. */
   private boolean sendAck(Response r) {
     try {
       long cseq = ((CSeqHeader) r.getHeader(CSeqHeader.NAME)).getSeqNumber();
       Request ack = call.dialog.createAck(cseq);
-      call.dialog.sendAck(ack);
+      call.sip.sendAck(call.dialog, ack).onFailure(e -> ackFailed(r, e));
       return true;
     } catch (Exception e) {
-      LOG.warn("call={} line={} cannot ACK: {}", call.callId, call.line.lineId, e.toString());
-      call.end(CallState.Error, r.getStatusCode(), "cannot acknowledge the answer", CallError.UnknownError);
+      ackFailed(r, e);
       return false;
     }
+  }
+
+  private void ackFailed(Response r, Throwable e) {
+    LOG.warn("call={} line={} cannot ACK: {}", call.callId, call.line.lineId, e.toString());
+    call.end(CallState.Error, r.getStatusCode(), "cannot acknowledge the answer", CallError.UnknownError);
   }
 
   private void ackAndBye(Response r, ClientTransaction tx) {
@@ -177,9 +190,10 @@ final class OutgoingInvite {
     }
     try {
       long cseq = ((CSeqHeader) r.getHeader(CSeqHeader.NAME)).getSeqNumber();
-      d.sendAck(d.createAck(cseq));
+      call.sip.sendAck(d, d.createAck(cseq));
       Request bye = d.createRequest(Request.BYE);
-      d.sendRequest(call.sip.sip.provider().getNewClientTransaction(bye));
+      call.sip.sendRequest(bye, d, TxHandler.of((resp, t) -> { }, () -> { }), t -> { },
+          e -> LOG.debug("call={} late 200 not cleared: {}", call.callId, e.toString()));
     } catch (Exception e) {
       LOG.debug("call={} late 200 not cleared: {}", call.callId, e.toString());
     }
@@ -192,10 +206,9 @@ final class OutgoingInvite {
     cancelSent = true;
     try {
       Request cancel = inviteTx.createCancel();
-      ClientTransaction ct = call.sip.sip.provider().getNewClientTransaction(cancel);
-      ct.setApplicationData(TxHandler.of((r, t) -> { }, () -> { }));
-      ct.sendRequest();
-      LOG.info("call={} line={} CANCEL sent", call.callId, call.line.lineId);
+      call.sip.sendRequest(cancel, null, TxHandler.of((r, t) -> { }, () -> { }),
+          t -> LOG.info("call={} line={} CANCEL sent", call.callId, call.line.lineId),
+          e -> LOG.warn("call={} line={} cannot CANCEL: {}", call.callId, call.line.lineId, e.toString()));
     } catch (Exception e) {
       LOG.warn("call={} line={} cannot CANCEL: {}", call.callId, call.line.lineId, e.toString());
     }

@@ -9,7 +9,13 @@ import java.text.ParseException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.function.Consumer;
+import javax.sip.ClientTransaction;
+import javax.sip.Dialog;
 import javax.sip.InvalidArgumentException;
+import javax.sip.ListeningPoint;
+import javax.sip.ServerTransaction;
 import javax.sip.address.Address;
 import javax.sip.address.SipURI;
 import javax.sip.header.CSeqHeader;
@@ -21,6 +27,7 @@ import javax.sip.header.MaxForwardsHeader;
 import javax.sip.header.ToHeader;
 import javax.sip.header.ViaHeader;
 import javax.sip.message.Request;
+import javax.sip.message.Response;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.Randoms;
 import org.webphone.gateway.config.GatewayConfig;
@@ -39,6 +46,8 @@ final class PbxTrunk {
   final String pbxHost;
   final int pbxPort;
   final String pbxTransport;
+  /** {@code pbx.sipsUri}: our URIs (Contact, Request-URI, From, To) are {@code sips:} (TLS only, checked at load). */
+  final boolean sips;
   final boolean explicitDomain;
   /** Where requests go now (primary or secondary, resolved off the event loop): see docs/sip.md "PBX redundancy". */
   final PbxRegistrars registrars;
@@ -65,6 +74,7 @@ final class PbxTrunk {
     this.explicitDomain = !cfg.getString("pbx.domain").isBlank();
     this.domain = cfg.pbxDomain();
     this.pbxTransport = cfg.pbxTransport();
+    this.sips = cfg.getBoolean("pbx.sipsUri");
     this.announced = cfg.sipAnnouncedAddress();
     this.sipPort = cfg.getInt("sip.port");
     this.contactPort = "tls".equals(pbxTransport) ? cfg.getInt("sip.tlsPort") : sipPort;
@@ -84,24 +94,32 @@ final class PbxTrunk {
 
   /** {@code sip:user@domain}; with no separate domain the PBX's port is part of the URI. */
   SipURI pbxUri(String user) throws ParseException {
-    SipURI u = sip.addresses().createSipURI(user, domain);
+    SipURI u = uri(user, domain);
     if (!explicitDomain && pbxPort != 5060) {
       u.setPort(pbxPort);
-    }
-    if (!"udp".equals(pbxTransport)) {
-      u.setTransportParam(pbxTransport);
     }
     return u;
   }
 
   /** Our Contact: the announced address, never the browser's. */
   ContactHeader contact(String user) throws ParseException {
-    SipURI u = sip.addresses().createSipURI(user, announced);
+    SipURI u = uri(user, announced);
     u.setPort(contactPort);
-    if (!"udp".equals(pbxTransport)) {
+    return sip.headers().createContactHeader(sip.addresses().createAddress(u));
+  }
+
+  /**
+   * {@code sip:user@host;transport=<tcp|tls>} (no parameter for UDP), or with {@code pbx.sipsUri}
+   * {@code sips:user@host}: RFC 5630 deprecates {@code transport=tls}, the scheme already says TLS.
+   */
+  SipURI uri(String user, String host) throws ParseException {
+    SipURI u = sip.addresses().createSipURI(user, host);
+    if (sips) {
+      u.setSecure(true);
+    } else if (!"udp".equals(pbxTransport)) {
       u.setTransportParam(pbxTransport);
     }
-    return sip.headers().createContactHeader(sip.addresses().createAddress(u));
+    return u;
   }
 
   /** The registrar new out-of-dialog requests go to now. */
@@ -131,12 +149,9 @@ final class PbxTrunk {
     via.add(h.createViaHeader(announced, contactPort, pbxTransport, null));
     Request r = sip.messages().createRequest(requestUri, method, callId, cseqH, fromH, toH, via, mf);
     if (explicitDomain || !pbx.address().equals(pbxHost) || pbx.port() != pbxPort) {
-      SipURI route = sip.addresses().createSipURI(null, pbx.uriHost());
+      SipURI route = uri(null, pbx.uriHost());
       route.setPort(pbx.port());
       route.setLrParam();
-      if (!"udp".equals(pbxTransport)) {
-        route.setTransportParam(pbxTransport);
-      }
       r.addHeader(h.createRouteHeader(sip.addresses().createAddress(route)));
     }
     r.addHeader(h.createUserAgentHeader(List.of(userAgent)));
@@ -144,23 +159,117 @@ final class PbxTrunk {
   }
 
   /**
-   * Sends an out-of-dialog request (REGISTER, OPTIONS: the ones that open the connection to the PBX). Over TLS
-   * it is sent from a worker, in order: JAIN-SIP starts the handshake of a new connection in the sending thread
-   * (the ClientHello's key pair), which must not be an event loop. {@code failed} runs on the event loop.
+   * Creates the client transaction of {@code r} and sends it, within {@code dialog} when it is not null, on the
+   * path {@link #handOff} chooses. {@code sent} then runs on the event loop with the transaction, before any of
+   * its responses or its timeout reach {@code handler} (they are held until then, so the caller may keep the
+   * transaction in a field first); {@code failed} runs there instead when it could not be created or sent.
    */
-  void send(javax.sip.ClientTransaction tx, java.util.function.Consumer<Throwable> failed) {
-    if (!"tls".equals(pbxTransport)) {
-      try {
+  void sendRequest(Request r, Dialog dialog, TxHandler handler, Consumer<ClientTransaction> sent,
+      Consumer<Throwable> failed) {
+    sendRequest(r, dialog, handler, sent, failed, true);
+  }
+
+  /**
+   * As above; {@code ordered} false sends it on any worker, outside the ordered queue: for a request of its own
+   * (an OPTIONS probe) whose connect to a dead registrar must not hold every other message for up to 2 s.
+   */
+  void sendRequest(Request r, Dialog dialog, TxHandler handler, Consumer<ClientTransaction> sent,
+      Consumer<Throwable> failed, boolean ordered) {
+    HeldUntilSent held = new HeldUntilSent(handler);
+    handOff(r, ordered, () -> {
+      // Creating the transaction creates its message channel: over TCP/TLS that connects when none is open.
+      ClientTransaction tx = sip.provider().getNewClientTransaction(r);
+      tx.setApplicationData(held);
+      if (dialog == null) {
         tx.sendRequest();
-      } catch (Exception e) {
-        failed.accept(e);
+      } else {
+        dialog.sendRequest(tx);
       }
-      return;
-    }
-    vertx.executeBlocking(() -> {
-      tx.sendRequest();
+      return tx;
+    }).onComplete(ar -> {
+      if (ar.succeeded()) {
+        sent.accept(ar.result());
+      } else {
+        failed.accept(ar.cause());
+      }
+      held.release();
+    });
+  }
+
+  /** Sends the ACK of a 2xx within {@code dialog} on the path {@link #handOff} chooses. */
+  Future<Void> sendAck(Dialog dialog, Request ack) {
+    return handOff(ack, true, () -> {
+      dialog.sendAck(ack);
       return null;
-    }, true).onFailure(failed::accept);
+    });
+  }
+
+  /** Sends {@code r} on its server transaction on the path {@link #handOff} chooses. */
+  Future<Void> sendResponse(ServerTransaction st, Response r) {
+    return handOff(r, true, () -> {
+      st.sendResponse(r);
+      return null;
+    });
+  }
+
+  /**
+   * Runs {@code send}, a step that hands {@code m} to the stack. Over TCP and TLS (the transport of its top Via)
+   * the stack opens a connection inside it when none is open (the PBX closed it, or it went idle): a connect of up
+   * to {@code CONNECTION_TIMEOUT} and the start of the TLS handshake, which must not run on an event loop. So
+   * these steps run on the verticle's ordered worker queue: one at a time and in the order they were asked for,
+   * which keeps the messages of a dialog in order (a 100 before its 180, an ACK before the BYE after it). Over UDP
+   * the stack only writes a datagram (to an IP address: our requests carry no host name to resolve), so the step
+   * runs here and saves two thread hops per message. The future completes on the verticle's context.
+   */
+  <T> Future<T> handOff(javax.sip.message.Message m, boolean ordered, Callable<T> send) {
+    ViaHeader via = (ViaHeader) m.getHeader(ViaHeader.NAME);
+    String transport = via == null ? pbxTransport : via.getTransport();
+    if (ListeningPoint.UDP.equalsIgnoreCase(transport)) {
+      try {
+        return Future.succeededFuture(send.call());
+      } catch (Exception e) {
+        return Future.failedFuture(e);
+      }
+    }
+    return vertx.executeBlocking(send, ordered);
+  }
+
+  /**
+   * A transaction's handler that holds its responses and timeout until {@link #release()}: a response can come
+   * back (on the event loop) before the worker that sent the request has handed the transaction back.
+   * Event-loop only.
+   */
+  private static final class HeldUntilSent implements TxHandler {
+    private final TxHandler handler;
+    private List<Runnable> held = new ArrayList<>();
+
+    HeldUntilSent(TxHandler handler) {
+      this.handler = handler;
+    }
+
+    @Override
+    public void response(Response r, ClientTransaction tx) {
+      run(() -> handler.response(r, tx));
+    }
+
+    @Override
+    public void timeout(ClientTransaction tx) {
+      run(() -> handler.timeout(tx));
+    }
+
+    private void run(Runnable event) {
+      if (held != null) {
+        held.add(event);
+      } else {
+        event.run();
+      }
+    }
+
+    void release() {
+      List<Runnable> events = held;
+      held = null;
+      events.forEach(Runnable::run);
+    }
   }
 
   CallIdHeader newCallId() {

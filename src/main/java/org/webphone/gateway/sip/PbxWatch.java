@@ -22,7 +22,8 @@ import org.webphone.gateway.config.GatewayConfig;
  * the re-resolution of the configured hosts every {@code pbx.resolveIntervalSec} and after each failover.
  * An OPTIONS counts as unanswered when no final response (or a 503) came by the next one (within 5 s when
  * the interval is longer); its transaction is then ended, so a dead PBX never holds more than one per target. Over TCP and TLS an
- * OPTIONS is handed to the stack from a worker, since the stack connects inside {@code sendRequest}.
+ * OPTIONS is handed to the stack from a worker outside the ordered queue ({@link PbxTrunk#sendRequest}), since the
+ * stack connects when it creates the transaction.
  *
  * <p>Thread: the SIP verticle's event loop; DNS runs in {@code executeBlocking}. Owns its two timers and its
  * pending OPTIONS transactions, freed by {@link #stop()}.
@@ -127,24 +128,20 @@ final class PbxWatch {
       Address me = trunk.sip.addresses().createAddress(trunk.sip.addresses().createSipURI("gateway", trunk.announced));
       Request req = trunk.newRequest(t, Request.OPTIONS, uri, me, PbxTrunk.newTag(),
           trunk.sip.addresses().createAddress(uri), trunk.newCallId(), 1);
-      ClientTransaction tx = trunk.sip.provider().getNewClientTransaction(req);
-      Probe p = new Probe(tx, optionsMs > MAX_OPTIONS_WAIT_MS ? vertx.setTimer(MAX_OPTIONS_WAIT_MS,
+      Probe p = new Probe(optionsMs > MAX_OPTIONS_WAIT_MS ? vertx.setTimer(MAX_OPTIONS_WAIT_MS,
           x -> done(t, probes.get(t), false)) : -1);
-      tx.setApplicationData(TxHandler.of((resp, c) -> {
+      probes.put(t, p);
+      trunk.sendRequest(req, null, TxHandler.of((resp, c) -> {
         if (resp.getStatusCode() >= 200) {
           done(t, p, resp.getStatusCode() != Response.SERVICE_UNAVAILABLE);
         }
-      }, () -> done(t, p, false)));
-      probes.put(t, p);
-      if ("udp".equals(trunk.pbxTransport)) {
-        tx.sendRequest();
-      } else {
-        // JAIN-SIP connects inside sendRequest (up to 2 s): probing a dead registrar must not hold the event loop.
-        vertx.executeBlocking(() -> {
-          tx.sendRequest();
-          return null;
-        }, false).onFailure(e -> done(t, p, false));
-      }
+      }, () -> done(t, p, false)), tx -> {
+        if (probes.get(t) == p) {
+          p.tx = tx;
+        } else {
+          terminate(tx); // given up while it was being sent
+        }
+      }, e -> done(t, p, false), false);
     } catch (Exception ex) {
       LOG.debug("OPTIONS keep-alive to {} not sent: {}", t, ex.toString());
       trunk.registrars.keepAlive(t, false);
@@ -165,11 +162,20 @@ final class PbxWatch {
     trunk.registrars.keepAlive(t, answered);
   }
 
-  /** An OPTIONS in flight and its timer (-1: none, the next tick decides). */
-  private record Probe(ClientTransaction tx, long timer) {
+  /** An OPTIONS in flight (its transaction once sent) and its timer (-1: none, the next tick decides). */
+  private static final class Probe {
+    final long timer;
+    ClientTransaction tx;
+
+    Probe(long timer) {
+      this.timer = timer;
+    }
   }
 
   private static void terminate(ClientTransaction tx) {
+    if (tx == null) {
+      return; // still being sent: its sent callback ends it
+    }
     try {
       tx.terminate();
     } catch (Exception e) {

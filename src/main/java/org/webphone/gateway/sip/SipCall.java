@@ -5,7 +5,6 @@ import io.vertx.core.Promise;
 import io.vertx.core.json.JsonObject;
 import java.nio.charset.StandardCharsets;
 import java.text.ParseException;
-import javax.sip.ClientTransaction;
 import javax.sip.Dialog;
 import javax.sip.DialogState;
 import javax.sip.ServerTransaction;
@@ -74,8 +73,8 @@ final class SipCall {
   // ------------------------------------------------------------------ outgoing
 
   /**
-   * Sends the INVITE (throws when it could not be built or sent); {@code inviteSent} runs as soon as the
-   * stack has it, before anything else, as the end of the gateway's Call-to-INVITE time.
+   * Sends the INVITE (throws when it could not be built; a failure to send it ends the call); {@code inviteSent}
+   * runs as soon as the stack has it, before any response, as the end of the gateway's Call-to-INVITE time.
    */
   static SipCall outgoing(PbxTrunk sip, SipLine line, String callId, String target, String sdp,
       Runnable inviteSent, Runnable onEnded) throws Exception {
@@ -92,10 +91,11 @@ final class SipCall {
     r.addHeader(sip.headers().createAllowHeader("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY"));
     r.setContent(sdp, sip.headers().createContentTypeHeader("application", "sdp"));
     c.out = new OutgoingInvite(c, r, new DigestAuth(line.account.authUser(), line.account.password()));
-    c.out.send(r);
-    inviteSent.run();
-    LOG.info("call={} line={} INVITE to {} sent (sip call-id {})", callId, line.lineId, target, cid.getCallId());
     c.report(CallState.Setup, 0, null, null);
+    c.out.send(r, () -> {
+      inviteSent.run();
+      LOG.info("call={} line={} INVITE to {} sent (sip call-id {})", callId, line.lineId, target, cid.getCallId());
+    });
     return c;
   }
 
@@ -110,14 +110,19 @@ final class SipCall {
     c.incomingInvite = req;
     st.setApplicationData(c);
     c.dialog = st.getDialog();
-    Response ringing = c.response(Response.RINGING);
-    st.sendResponse(ringing);
-    if (c.dialog == null) {
-      c.dialog = st.getDialog();
-    }
     if (c.dialog != null) {
       c.dialog.setApplicationData(c);
     }
+    Response ringing = c.response(Response.RINGING);
+    sip.sendResponse(st, ringing).onComplete(ar -> {
+      if (ar.failed()) {
+        LOG.warn("call={} line={} cannot send 180: {}", callId, line.lineId, ar.cause().toString());
+      }
+      if (c.dialog == null && st.getDialog() != null) {
+        c.dialog = st.getDialog();
+        c.dialog.setApplicationData(c);
+      }
+    });
     FromHeader from = (FromHeader) req.getHeader(FromHeader.NAME);
     String user = from.getAddress().getURI() instanceof SipURI u ? u.getUser() : from.getAddress().getURI().toString();
     String display = from.getAddress().getDisplayName();
@@ -155,7 +160,10 @@ final class SipCall {
     Response ok = response(Response.OK);
     ok.setContent(sdp, sip.headers().createContentTypeHeader("application", "sdp"));
     localSdp = sdp;
-    inviteSt.sendResponse(ok);
+    sip.sendResponse(inviteSt, ok).onFailure(e -> {
+      LOG.warn("call={} line={} cannot send 200: {}", callId, line.lineId, e.toString());
+      end(CallState.Error, 0, "200 OK not sent", CallError.Unavailable);
+    });
     phase = Phase.ANSWERING;
     LOG.info("call={} line={} accepted, waiting for ACK", callId, line.lineId);
     startTimer(SETTLE_MS * 8, () -> {
@@ -170,7 +178,8 @@ final class SipCall {
   /** The client's Reject, or the session vanishing while ringing (480). */
   void reject(int code, CallState state) {
     try {
-      inviteSt.sendResponse(response(code));
+      sip.sendResponse(inviteSt, response(code))
+          .onFailure(e -> LOG.warn("call={} line={} cannot send {}: {}", callId, line.lineId, code, e.toString()));
     } catch (Exception e) {
       LOG.warn("call={} line={} cannot send {}: {}", callId, line.lineId, code, e.toString());
     }
@@ -212,7 +221,8 @@ final class SipCall {
       return;
     }
     try {
-      inviteSt.sendResponse(response(Response.REQUEST_TERMINATED));
+      sip.sendResponse(inviteSt, response(Response.REQUEST_TERMINATED))
+          .onFailure(e -> LOG.debug("call={} 487 not sent: {}", callId, e.toString()));
     } catch (Exception e) {
       LOG.debug("call={} 487 not sent: {}", callId, e.toString());
     }
@@ -270,10 +280,9 @@ final class SipCall {
     }
     try {
       Request bye = d.createRequest(Request.BYE);
-      ClientTransaction ct = sip.sip.provider().getNewClientTransaction(bye);
-      ct.setApplicationData(TxHandler.of((r, t) -> { }, () -> { }));
-      d.sendRequest(ct);
-      LOG.info("call={} line={} BYE sent", callId, line.lineId);
+      sip.sendRequest(bye, d, TxHandler.of((r, t) -> { }, () -> { }),
+          t -> LOG.info("call={} line={} BYE sent", callId, line.lineId),
+          e -> LOG.warn("call={} line={} cannot send BYE: {}", callId, line.lineId, e.toString()));
     } catch (Exception e) {
       LOG.warn("call={} line={} cannot send BYE: {}", callId, line.lineId, e.toString());
     }

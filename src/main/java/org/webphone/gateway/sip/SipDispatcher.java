@@ -115,7 +115,7 @@ final class SipDispatcher implements SipListener {
     if (verticle.stopping()) {
       respond(st, req, Response.SERVICE_UNAVAILABLE);
     } else if (IncomingReplaces.headerValue(req) != null) {
-      IncomingReplaces.onInvite(req, st, verticle::callOfDialog);
+      IncomingReplaces.onInvite(sip, req, st, verticle::callOfDialog);
     } else if (line == null) {
       LOG.info("INVITE for unknown line {}: 404", user);
       respond(st, req, Response.NOT_FOUND);
@@ -168,7 +168,7 @@ final class SipDispatcher implements SipListener {
     }
     ClientTransaction tx = e.getClientTransaction();
     if (tx != null && tx.getApplicationData() instanceof TxHandler h) {
-      h.timeout();
+      h.timeout(tx);
     }
   }
 
@@ -187,7 +187,8 @@ final class SipDispatcher implements SipListener {
 
   private void respond(ServerTransaction st, Request req, int code) {
     try {
-      st.sendResponse(sip.sip.messages().createResponse(code, req));
+      sip.sendResponse(st, sip.sip.messages().createResponse(code, req)).onFailure(ex ->
+          LOG.debug("cannot answer {} with {}: {}", req.getMethod(), code, ex.toString()));
     } catch (Exception ex) {
       LOG.debug("cannot answer {} with {}: {}", req.getMethod(), code, ex.toString());
     }

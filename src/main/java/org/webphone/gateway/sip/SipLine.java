@@ -72,6 +72,8 @@ final class SipLine {
   private Promise<Void> unregistered;
   private boolean everRegistered;
   private ClientTransaction pending;
+  /** Counts REGISTERs handed to the stack; one still being sent when this moved on was given up (stopWatching). */
+  private int attempts;
   private long attemptTimer = -1;
   /** The registrar the last REGISTER went to: its silence is reported against it, not against a newer one. */
   private PbxTarget sentTo;
@@ -89,6 +91,7 @@ final class SipLine {
     this.account = account;
     this.leaseCurrent = leaseCurrent;
     SipURI u = sip.sip.addresses().createSipURI(account.username(), sip.domain);
+    u.setSecure(sip.sips);
     this.aor = sip.sip.addresses().createAddress(u);
     if (account.displayName() != null && !account.displayName().isBlank()) {
       aor.setDisplayName(account.displayName());
@@ -137,6 +140,7 @@ final class SipLine {
     expiresAsked = expires;
     try {
       SipURI ruri = sip.sip.addresses().createSipURI(null, sip.domain);
+      ruri.setSecure(sip.sips);
       SipURI pbx = sip.pbxUri(account.username());
       if (pbx.getPort() > 0) {
         ruri.setPort(pbx.getPort());
@@ -147,18 +151,22 @@ final class SipLine {
       r.addHeader(c);
       r.addHeader(sip.headers().createExpiresHeader(expires));
       auth.authorize(r, sip.headers());
-      ClientTransaction tx = sip.sip.provider().getNewClientTransaction(r);
-      tx.setApplicationData(TxHandler.of(this::onResponse, () -> {
+      TxHandler handler = TxHandler.of(this::onResponse, (ClientTransaction tx) -> {
         if (tx == pending) {
           stopWatching();
           onTimeout();
         }
-      }));
-      watch(tx);
-      sip.send(tx, e -> {
-        if (tx == pending) {
+      });
+      int attempt = ++attempts;
+      sip.sendRequest(r, null, handler, tx -> {
+        if (attempt == attempts) {
+          watch(tx);
+        } else {
+          terminate(tx);
+        }
+      }, e -> {
+        if (attempt == attempts) {
           LOG.warn("line={} cannot send REGISTER: {}", lineId, e.toString());
-          stopWatching();
           onTimeout();
         }
       });
@@ -190,6 +198,7 @@ final class SipLine {
 
   private void stopWatching() {
     pending = null;
+    attempts++;
     if (attemptTimer >= 0) {
       sip.vertx.cancelTimer(attemptTimer);
       attemptTimer = -1;
@@ -331,11 +340,15 @@ final class SipLine {
     ClientTransaction tx = pending;
     stopWatching();
     if (tx != null) {
-      try {
-        tx.terminate();
-      } catch (Exception e) {
-        LOG.debug("line={} REGISTER transaction not terminated: {}", lineId, e.toString());
-      }
+      terminate(tx);
+    }
+  }
+
+  private void terminate(ClientTransaction tx) {
+    try {
+      tx.terminate();
+    } catch (Exception e) {
+      LOG.debug("line={} REGISTER transaction not terminated: {}", lineId, e.toString());
     }
   }
 

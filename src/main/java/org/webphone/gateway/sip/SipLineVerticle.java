@@ -21,6 +21,7 @@ import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.CallState;
 import org.webphone.gateway.common.ConfirmedLeases;
 import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.common.PbxSources;
 import org.webphone.gateway.common.Randoms;
 import org.webphone.gateway.common.SetupLatency;
 import org.webphone.gateway.common.messages.Fields;
@@ -115,6 +116,7 @@ public final class SipLineVerticle extends VerticleBase {
       }
       LOG.info("SIP requests accepted from {} (pbx.allowedSources{})", guard.sources(),
           fixedSources ? "" : ": the registrars' addresses");
+      PbxSources.publish(vertx, guard.sources()); // the media side's NAT learning follows them
       // A TCP listener only when the lines use TCP: an unused listener is only attack surface.
       SipEndpoint.Options o = new SipEndpoint.Options("webphone-sip", cfg.getString("sip.bindAddress"),
           cfg.getInt("sip.port"), "tcp".equals(cfg.pbxTransport()), cfg.getInt("sip.tlsPort"), true,
@@ -147,6 +149,7 @@ public final class SipLineVerticle extends VerticleBase {
     public void targetsChanged(List<PbxTarget> targets) {
       if (!fixedSources) {
         guard.allow(IpRanges.ofPbxAddresses(addresses(targets)));
+        PbxSources.publish(vertx, guard.sources());
       }
     }
   }

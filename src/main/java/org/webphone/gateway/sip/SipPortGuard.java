@@ -177,9 +177,20 @@ final class SipPortGuard implements SIPMessageValve {
       return last;
     });
     if (log[0]) {
-      LOG.warn("SIP {} from {} dropped ({}); not in pbx.allowedSources {}; more from this address within a minute"
-          + " are dropped without a log line", what, from == null ? "?" : from.getHostAddress(), reason, allowed);
+      LOG.warn("SIP {} from {} dropped ({}): {}; more from this address within a minute are dropped without a log"
+          + " line", what, from == null ? "?" : from.getHostAddress(), reason, why(reason));
     }
+  }
+
+  /** The reason in the words of the setting that decided it. */
+  String why(Reason reason) {
+    return switch (reason) {
+      case stranger, unknown_dialog -> "not in pbx.allowedSources " + allowed;
+      case tcp_connection_cap -> "over sip.maxTcpConnections (" + maxTcpConnections + ") or " + TCP_PER_STRANGER
+          + " connections per address outside pbx.allowedSources";
+      case too_large -> "Content-Length over sip.maxMessageBytes (or none that can be read)";
+      case tls_handshake -> "not TLS, or the TLS handshake failed";
+    };
   }
 
   /** {@code webphone_sip_dropped_total{node, reason}}, read from the counts; the caller removes them. */

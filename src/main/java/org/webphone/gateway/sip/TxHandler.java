@@ -10,9 +10,15 @@ import javax.sip.message.Response;
 interface TxHandler {
   void response(Response r, ClientTransaction tx);
 
-  void timeout();
+  void timeout(ClientTransaction tx);
 
   static TxHandler of(java.util.function.BiConsumer<Response, ClientTransaction> onResponse, Runnable onTimeout) {
+    return of(onResponse, tx -> onTimeout.run());
+  }
+
+  /** As {@link #of(java.util.function.BiConsumer, Runnable)}, the timeout told which transaction timed out. */
+  static TxHandler of(java.util.function.BiConsumer<Response, ClientTransaction> onResponse,
+      java.util.function.Consumer<ClientTransaction> onTimeout) {
     return new TxHandler() {
       @Override
       public void response(Response r, ClientTransaction tx) {
@@ -20,8 +26,8 @@ interface TxHandler {
       }
 
       @Override
-      public void timeout() {
-        onTimeout.run();
+      public void timeout(ClientTransaction tx) {
+        onTimeout.accept(tx);
       }
     };
   }

@@ -20,6 +20,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.common.PbxSources;
+import org.webphone.gateway.config.IpRanges;
 import org.webphone.gateway.media.client.SyntheticBrowser;
 
 /**
@@ -123,6 +125,39 @@ class PbxAddressLearningTest {
         String what = "first packet from " + from.getLocalSocketAddress() + " with c=" + t[2];
         assertEquals(t[3], learnedFrom(from, rtpPort, browser, row * 10), what);
         assertEquals((Boolean) t[3] ? 0 : 1, f.counter(callId, "pbxWrongSource"), what);
+      }
+      f.closeAndAssertNothingLeaks(callId);
+      f.events.clear();
+    }
+    tc.completeNow();
+  }
+  /**
+   * The PBX's possible sources come from the SIP side ({@link PbxSources}: its resolved and re-resolved registrars),
+   * not from the media verticle resolving pbx.host itself: once the SIP side has said, a first packet from its
+   * address is learned, one from the configured host (here the demo's 127.0.0.1) no longer is, and a change the
+   * SIP side publishes applies to the next call.
+   */
+  @Test
+  void theSourcesTheSipSideResolvedDecideWhichFirstPacketMayBeThePbxs(Vertx vertx, VertxTestContext tc)
+      throws Exception {
+    f = new MediaFixture(vertx, new JsonObject().put("learnPbxAddress", true));
+    // source of the first packet, the sources the SIP side published before the call, learned?
+    Object[][] table = {
+        {loopback(6), "127.0.0.6", true},
+        {loopback(1), "127.0.0.6", false},
+        {loopback(11), "127.0.0.11", true},
+        {loopback(6), "127.0.0.11", false},
+    };
+    int row = 0;
+    for (Object[] t : table) {
+      row++;
+      PbxSources.publish(vertx, IpRanges.parse(java.util.List.of((String) t[1])));
+      String callId = "sip-side" + row;
+      SyntheticBrowser browser = f.own(new SyntheticBrowser());
+      int rtpPort = natCall(callId, browser, "10.9.8.7");
+      try (DatagramSocket from = new DatagramSocket(new InetSocketAddress((InetAddress) t[0], 0))) {
+        String what = "first packet from " + from.getLocalSocketAddress() + " with the SIP side's sources " + t[1];
+        assertEquals(t[2], learnedFrom(from, rtpPort, browser, row * 10), what);
       }
       f.closeAndAssertNothingLeaks(callId);
       f.events.clear();

@@ -76,7 +76,9 @@ class PbxSrtpRekeyTest {
     assertArrayEquals(gatewayKey32, key(Sdp.parse(answer).audio().attr("crypto"), "2 AES_CM_128_HMAC_SHA1_32 "));
     byte[] oldKeyPacket = protect(pbx, pbxSeq++);
     SrtpKeys pbxSendsRekeyed = SrtpKeys.sdes(SrtpKeys.Profile.AES128_CM_HMAC_SHA1_32, pbxKey2, gatewayKey32, null);
+    assertEquals(2, keySets(), "the replaced keys live until the new ones carried a packet");
     assertBothWays(pbx, pbxSendsRekeyed, 176, 5);
+    assertEquals(1, keySets(), "the replaced keys were closed once the PBX's new key carried a packet");
     f.pbxSend(oldKeyPacket, rtpPort);
     assertNull(browser.received.poll(300, TimeUnit.MILLISECONDS), "a packet under the PBX's old key was relayed");
     assertEquals(1, f.counter(CALL, "pbxAuthFailed"));
@@ -89,7 +91,9 @@ class PbxSrtpRekeyTest {
     assertFalse(Arrays.equals(gatewayKey32, gatewayKey80), "a new suite gets a new key of ours");
     assertEquals("AES_CM_128_HMAC_SHA1_80", f.sessionStatus(CALL).getString("pbxSrtpSuite"));
     SrtpKeys pbx80 = SrtpKeys.sdes(SrtpKeys.Profile.AES128_CM_HMAC_SHA1_80, pbxKey3, gatewayKey80, null);
+    assertEquals(2, keySets());
     assertBothWays(pbx80, pbx80, 182, 5);
+    assertEquals(1, keySets(), "both ways' old contexts closed after the new suite's first packet");
 
     // A re-offer naming only a suite we do not speak is refused and changes nothing.
     assertEquals(306, f.failure(Addresses.MEDIA_PBX_SDP, new JsonObject().put("callId", CALL)
@@ -119,6 +123,11 @@ class PbxSrtpRekeyTest {
       assertNotNull(back, "the PBX's SRTP packet " + i + " reached the browser");
       assertArrayEquals(payload(100 + (pbxSeq - 1) % 100), Arrays.copyOfRange(back, 12, 172));
     }
+  }
+
+  /** media.status's count of the SDES key sets the call's PBX leg holds. */
+  private int keySets() throws Exception {
+    return f.sessionStatus(CALL).getInteger("pbxSrtpKeySets");
   }
 
   private static byte[] protect(SrtpKeys pbx, int seq) throws Exception {

@@ -94,6 +94,12 @@ class SipTlsBadPeersTest {
 
   @Test
   void connectionsToOurTlsPortThatSendNothingOrJunkAreClosedAndCountedAndAStrangerIsCapped() throws Exception {
+    ch.qos.logback.classic.Logger guardLog = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory
+        .getLogger(SipPortGuard.class);
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged =
+        new ch.qos.logback.core.read.ListAppender<>();
+    logged.start();
+    guardLog.addAppender(logged);
     try (SipTestBed bed = bed(Ports.free(), 1)) {
       int port = bed.config.getInt("sip.tlsPort");
       List<Socket> silent = new ArrayList<>();
@@ -125,6 +131,16 @@ class SipTlsBadPeersTest {
       Eventually.until(Duration.ofSeconds(10), "no inbound connection left",
           () -> bed.request(Addresses.SIP_STATUS, new JsonObject()).getJsonObject("tls")
               .getInteger("inboundConnections") == 0);
+      // each drop's log line gives its own reason: the junk came from an allowed source
+      List<String> lines = List.copyOf(logged.list).stream().map(e -> e.getFormattedMessage()).toList();
+      assertTrue(lines.stream().anyMatch(m -> m.contains("(tls_handshake): not TLS, or the TLS handshake failed;")),
+          lines.toString());
+      assertTrue(lines.stream().anyMatch(m -> m.contains("(tcp_connection_cap): over sip.maxTcpConnections")),
+          lines.toString());
+      assertTrue(lines.stream().noneMatch(m -> m.contains("(tls_handshake): not in pbx.allowedSources")),
+          lines.toString());
+    } finally {
+      guardLog.detachAppender(logged);
     }
   }
 
@@ -139,6 +155,14 @@ class SipTlsBadPeersTest {
     JsonObject missingTrust = tlsConfig(5061, 60);
     missingTrust.getJsonObject("pbx").put("tlsTrust", "/nonexistent/ca.pem");
     assertEquals("pbx.tlsTrust", assertThrows(ConfigException.class, () -> GatewayConfig.of(missingTrust)).key());
+    for (String transport : new String[] {"udp", "tcp"}) {
+      JsonObject sipsWithoutTls = tlsConfig(5061, 60);
+      sipsWithoutTls.getJsonObject("pbx").put("transport", transport).put("sipsUri", true);
+      ConfigException e = assertThrows(ConfigException.class, () -> GatewayConfig.of(sipsWithoutTls));
+      assertEquals("pbx.sipsUri", e.key());
+      assertTrue(e.getMessage().contains("sips: URIs (RFC 5630) ask for TLS on every hop, and pbx.transport is "
+          + transport), e.getMessage());
+    }
   }
 
   private static Socket connect(InetAddress from, int port) throws Exception {

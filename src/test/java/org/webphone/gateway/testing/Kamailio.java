@@ -47,6 +47,8 @@ public final class Kamailio implements AutoCloseable {
    * requests to them go back on the connection they registered over; requests to the others go to the Contact
    * itself, for which Kamailio opens a new connection. The first REGISTER of {@code closer} (may be null) is
    * answered and then its connection is closed by Kamailio (tcpops), as a PBX or load balancer that drops it.
+   * {@link #dropTlsConnection} closes the connection of the last request over TLS whenever the test asks. After each
+   * REGISTER its log says what usrloc holds for the user: {@code usrloc <user>: <contact>}.
    */
   public static Kamailio startTls(Map<String, String> accounts, TestCa.Issued cert, Path caPem,
       java.util.Set<String> viaRegistrationConnection, String closer) throws IOException, InterruptedException {
@@ -83,13 +85,51 @@ public final class Kamailio implements AutoCloseable {
               + "modparam(\"registrar\", \"received_avp\", \"$avp(RECEIVED)\")")
           .replace("    consume_credentials();\n    save(\"location\");",
               "    consume_credentials();\n" + (same.length() == 0 ? "" : "    if (" + same + ") {\n      fix_nated_register();\n    }\n")
-              + "    save(\"location\");\n" + close)
+              + "    save(\"location\");\n"
+              + "    if (reg_fetch_contacts(\"location\", \"$tu\", \"ul\")) {\n"
+              + "      xlog(\"L_INFO\", \"usrloc $tU: $(ulc(ul=>addr))\\n\");\n    }\n" + close)
+          .replace("  t_check_trans();\n  if (is_method(\"REGISTER\")) {", "  if (is_method(\"OPTIONS\") && $rU == \""
+              + DROP_USER + "\") {\n    $var(conid) = $sht(users=>tls-conid);\n    xlog(\"L_INFO\", \"closing connection $var(conid)\\n\");\n"
+              + "    if (tcp_close_connection(\"$var(conid)\")) {\n      sl_send_reply(\"200\", \"Dropped\");\n"
+              + "    } else {\n      sl_send_reply(\"500\", \"Not dropped\");\n    }\n    exit;\n  }\n"
+              + "  t_check_trans();\n  if (is_method(\"REGISTER\")) {")
+          .replace("request_route {\n", "request_route {\n  if (proto == TLS) {\n"
+              + "    $sht(users=>tls-conid) = $conid;\n  }\n")
           .replace("    sl_send_reply(\"404\", \"Not Found\");\n    exit;\n  }\n  t_relay();",
               "    sl_send_reply(\"404\", \"Not Found\");\n    exit;\n  }\n"
               + "  xlog(\"L_INFO\", \"relaying $rm to $ru via $du\\n\");\n  t_relay();");
     });
     k.tlsPort = tlsPort;
     return k;
+  }
+
+  /** The user of the OPTIONS that makes a Kamailio of {@link #startTls} close a connection. */
+  private static final String DROP_USER = "drop-tls-connection";
+
+  /**
+   * Makes a Kamailio of {@link #startTls} close the TLS connection its last request came over (the gateway's
+   * connection to it: the ones Kamailio opens carry only its own requests), as a PBX or load balancer that drops it mid-call; asked by an OPTIONS over UDP, answered
+   * once it is closed. Fails when Kamailio did not close it.
+   */
+  public void dropTlsConnection() throws IOException {
+    try (java.net.DatagramSocket s = new java.net.DatagramSocket(0, java.net.InetAddress.getByName(host))) {
+      s.setSoTimeout(5_000);
+      String branch = "z9hG4bK-drop-" + System.nanoTime();
+      String req = "OPTIONS sip:" + DROP_USER + "@" + host + ":" + port + " SIP/2.0\r\n"
+          + "Via: SIP/2.0/UDP " + host + ":" + s.getLocalPort() + ";branch=" + branch + ";rport\r\n"
+          + "Max-Forwards: 70\r\nFrom: <sip:test@" + host + ">;tag=drop\r\nTo: <sip:" + DROP_USER + "@" + host
+          + ">\r\nCall-ID: " + branch + "\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+      byte[] out = req.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+      s.send(new java.net.DatagramPacket(out, out.length, java.net.InetAddress.getByName(host), port));
+      byte[] in = new byte[2048];
+      java.net.DatagramPacket answer = new java.net.DatagramPacket(in, in.length);
+      s.receive(answer);
+      String status = new String(in, 0, answer.getLength(), java.nio.charset.StandardCharsets.US_ASCII).lines()
+          .findFirst().orElse("");
+      if (!status.startsWith("SIP/2.0 200")) {
+        throw new AssertionError("Kamailio did not drop the TLS connection: " + status + "\n" + process.tail());
+      }
+    }
   }
 
   /** The TLS listening point of a Kamailio made by {@link #startTls}. */
