@@ -36,8 +36,9 @@ import org.webphone.gateway.testing.TestNode;
  * read on both sides: baresip's log "cryptosuite=..." and the gateway's media.status.
  *
  * <p>baresip 1.0 offers AES_CM_128_HMAC_SHA1_80 only (its preferred suite is fixed) and answers with the
- * first line of an offer it supports: so _32 is proven with the gateway offering it first, and a call from
- * the agent is always _80.
+ * first line of an offer it supports: so _32 is proven with the gateway offering it first; on a call from the
+ * agent, the PBX rewrites the agent's offer to _32 for line 1001 (as an SBC's SDP policy would: same key length,
+ * only the tag differs), so the gateway answers the PBX's one suite and baresip follows the answer.
  */
 class PbxSrtpWithBaresipTest {
   private static final String S80 = "AES_CM_128_HMAC_SHA1_80";
@@ -55,7 +56,9 @@ class PbxSrtpWithBaresipTest {
   @BeforeAll
   static void startThePbxAndTheAgent() throws Exception {
     dir = Files.createTempDirectory(Path.of("target"), "pbx-srtp-").toAbsolutePath();
-    pbx = Kamailio.start(Map.of("1000", "secret-1000", "2000", "agent-2000"));
+    // Calls to line 1001 reach it with the agent's _80 offer rewritten to _32 (baresip offers _80 only).
+    pbx = Kamailio.startRewritingOffersTo(Map.of("1000", "secret-1000", "1001", "secret-1001", "2000", "agent-2000"),
+        "1001", S80, S32);
     agent = Baresip.start(dir.resolve("agent"), "2000", "agent-2000", "127.0.0.1:" + pbx.port(),
         Browser.tone(dir, 1000, 120, 8000), "srtp-mand");
     vertx = Vertx.vertx();
@@ -122,11 +125,28 @@ class PbxSrtpWithBaresipTest {
     talkAndCheck(c, callId, S80);
   }
 
+  @Test
+  void anIncomingCallOfferingThe32BitSuiteOnlyIsAnsweredWithItAndBothSidesHearEachOther() throws Exception {
+    Harness.Client c = startNode(1001, S80, S32);
+    agent.command("dial", "sip:1001@127.0.0.1:" + pbx.port());
+    JsonObject ring = c.await("OnCallRequest");
+    String callId = ring.getString("callId");
+    assertEquals("Ack", c.request(Harness.method("Accept").put("callId", callId).put("sdp", browser.offer()))
+        .getString("event"));
+    browser.connect(c.awaitAnswer(callId).getString("sdp"));
+    c.await("OnInCall", e -> callId.equals(e.getString("callId")));
+    talkAndCheck(c, callId, S32);
+  }
+
   private Harness.Client startNode(String... suites) throws Exception {
+    return startNode(1000, suites);
+  }
+
+  private Harness.Client startNode(int account, String... suites) throws Exception {
     node = TestNode.start(new JsonObject()
         .put("sip", new JsonObject().put("optionsIntervalSec", 0))
         .put("pbx", new JsonObject().put("host", "127.0.0.1").put("port", pbx.port()))
-        .put("pool", new JsonObject().put("range", new JsonObject().put("prefix", "").put("from", 1000).put("to", 1000)
+        .put("pool", new JsonObject().put("range", new JsonObject().put("prefix", "").put("from", account).put("to", account)
             .put("passwordTemplate", "secret-{user}")))
         .put("dial", new JsonObject().put("allow", new JsonArray().add("2000")))
         .put("session", new JsonObject().put("resumeGraceSec", 0))

@@ -162,6 +162,22 @@ public final class Kamailio implements AutoCloseable {
   }
 
   /**
+   * Starts Kamailio as a PBX that rewrites the SDP of INVITEs to {@code user}: every {@code from} in the body
+   * becomes {@code to} (textops {@code subst_body}), as a session border controller's SDP policy does. The answer
+   * goes back unchanged. E.g. an SRTP agent that only offers AES_CM_128_HMAC_SHA1_80 reaches a line offering
+   * AES_CM_128_HMAC_SHA1_32 (same key length, only the tag differs).
+   */
+  public static Kamailio startRewritingOffersTo(Map<String, String> accounts, String user, String from, String to)
+      throws IOException, InterruptedException {
+    if (!SAFE.matcher(user).matches() || !SAFE.matcher(from).matches() || !SAFE.matcher(to).matches()) {
+      throw new IllegalArgumentException("user and texts must be plain tokens");
+    }
+    String rule = "  if (is_method(\"INVITE\") && $rU == \"" + user + "\" && has_body(\"application/sdp\")) {\n"
+        + "    subst_body(\"/" + from + "/" + to + "/g\");\n  }\n";
+    return start(accounts, Map.of(), "127.0.0.1", Ports.free(), cfg -> text -> text.replace("@ROUTES@", rule + "@ROUTES@"));
+  }
+
+  /**
    * Starts Kamailio inside {@code netns} (a {@link NetnsBed} host; null: in the test's own namespace) on its address
    * {@code ip} and {@code port}; a call to a number of {@code routes} is relayed to that "address:port" (e.g. a SIPp
    * UAS in the same bed). Its location table can be read with {@link #contacts} (a binrpc control socket for kamcmd,
