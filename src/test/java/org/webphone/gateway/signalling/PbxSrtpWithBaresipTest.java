@@ -115,27 +115,24 @@ class PbxSrtpWithBaresipTest {
     Harness.Client c = startNode(S32, S80);
     String line = Harness.await(node.node().vertx().eventBus().<JsonObject>request(Addresses.POOL_STATUS,
         new JsonObject())).body().getJsonArray("leases").getJsonObject(0).getString("accountId");
-    agent.command("dial", "sip:" + line + "@127.0.0.1:" + pbx.port());
-    JsonObject ring = c.await("OnCallRequest");
-    String callId = ring.getString("callId");
-    assertEquals("Ack", c.request(Harness.method("Accept").put("callId", callId).put("sdp", browser.offer()))
-        .getString("event"));
-    browser.connect(c.awaitAnswer(callId).getString("sdp"));
-    c.await("OnInCall", e -> callId.equals(e.getString("callId")));
-    talkAndCheck(c, callId, S80);
+    talkAndCheck(c, agentCalls(c, line), S80);
   }
 
   @Test
   void anIncomingCallOfferingThe32BitSuiteOnlyIsAnsweredWithItAndBothSidesHearEachOther() throws Exception {
     Harness.Client c = startNode(1001, S80, S32);
-    agent.command("dial", "sip:1001@127.0.0.1:" + pbx.port());
-    JsonObject ring = c.await("OnCallRequest");
-    String callId = ring.getString("callId");
+    talkAndCheck(c, agentCalls(c, "1001"), S32);
+  }
+
+  /** The agent dials {@code line}; the browser accepts; returns the call's id once it is in call. */
+  private String agentCalls(Harness.Client c, String line) throws Exception {
+    agent.command("dial", "sip:" + line + "@127.0.0.1:" + pbx.port());
+    String callId = c.await("OnCallRequest").getString("callId");
     assertEquals("Ack", c.request(Harness.method("Accept").put("callId", callId).put("sdp", browser.offer()))
         .getString("event"));
     browser.connect(c.awaitAnswer(callId).getString("sdp"));
     c.await("OnInCall", e -> callId.equals(e.getString("callId")));
-    talkAndCheck(c, callId, S32);
+    return callId;
   }
 
   private Harness.Client startNode(String... suites) throws Exception {
