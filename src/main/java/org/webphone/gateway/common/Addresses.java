@@ -69,6 +69,7 @@ public final class Addresses {
   public static final String SIP_CALL_DTMF = "sip.call.dtmf";
   public static final String SIP_CALL_TRANSFER = "sip.call.transfer";
   public static final String SIP_STATUS = "sip.status";
+  public static final String SIP_LINE_AVAILABILITY = "sip.line.availability";
 
   // ---- media relay (media.MediaRelayVerticle)
   public static final String MEDIA_CREATE = "media.session.create";
@@ -84,6 +85,7 @@ public final class Addresses {
   public static final String SIGNALLING_OPEN = "signalling.session.open";
   public static final String SIGNALLING_CLOSE = "signalling.session.close";
   public static final String SIGNALLING_STATUS = "signalling.status";
+  public static final String AGENT_AVAILABILITY = "signalling.agent.availability";
   public static final Pattern SESSION_COMMANDS = new Pattern("signalling.session.", "sessionId", ".commands");
   public static final Pattern SESSION_EVENTS = new Pattern("signalling.session.", "sessionId", ".events");
   /** The events of one session ({@link org.webphone.gateway.common.messages.SessionEvent}). */

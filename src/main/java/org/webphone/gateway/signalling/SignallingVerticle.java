@@ -47,6 +47,9 @@ public final class SignallingVerticle extends VerticleBase {
   private DialPolicy dialPolicy;
   private VerticleRequests replies;
   private SignallingMetrics metrics;
+  private TokenIds tokenIds;
+  private AgentBoard agentBoard;
+  private boolean agentsConfigured;
   private final Map<String, ClientSession> sessions = new HashMap<>();
   private final Map<String, ClientSession> byToken = new HashMap<>();
   private boolean draining;
@@ -71,6 +74,9 @@ public final class SignallingVerticle extends VerticleBase {
     dialPolicy = new DialPolicy(cfg);
     replies = new VerticleRequests(vertx, cfg.getLong("limits.requestTimeoutMs"));
     metrics = new SignallingMetrics(config().getString("nodeId"));
+    tokenIds = new TokenIds(vertx, cfg.getLong("auth.tokenMaxAgeSec"));
+    agentBoard = new AgentBoard(config().getString("nodeId"));
+    agentsConfigured = !org.webphone.gateway.config.AccountList.agentsFromConfig(cfg).isEmpty();
     vertx.eventBus().<JsonObject>localConsumer(Addresses.SIGNALLING_STATUS, m -> m.reply(status()));
     new BusEndpoint(this).register();
     WebSocketEndpoint ws = new WebSocketEndpoint(this);
@@ -139,6 +145,7 @@ public final class SignallingVerticle extends VerticleBase {
         .transform(x -> admin == null ? Future.succeededFuture() : admin.close())
         .onComplete(x -> {
           metrics.close();
+          agentBoard.close();
           if (deadline != null) {
             deadline.close();
           }
@@ -211,6 +218,19 @@ public final class SignallingVerticle extends VerticleBase {
 
   SignallingMetrics metrics() {
     return metrics;
+  }
+
+  TokenIds tokenIds() {
+    return tokenIds;
+  }
+
+  AgentBoard agentBoard() {
+    return agentBoard;
+  }
+
+  /** With pool.agents configured a token's sub names an agent's line; without, it is only informational. */
+  boolean agentsConfigured() {
+    return agentsConfigured;
   }
 
   VerticleRequests replies() {

@@ -120,7 +120,10 @@ final class SipDispatcher implements SipListener {
     } else if (!line.registered()) {
       LOG.info("line={} INVITE while not registered: 480", line.lineId);
       respond(st, req, Response.TEMPORARILY_UNAVAILABLE);
-    } else if (line.call != null) {
+    } else if (line.rejectIncoming > 0) {
+      LOG.info("line={} INVITE while the agent is not available: {}", line.lineId, line.rejectIncoming);
+      respond(st, req, line.rejectIncoming);
+  } else if (line.call != null) {
       LOG.info("line={} INVITE while busy with call={}: 486", line.lineId, line.call.callId);
       respond(st, req, Response.BUSY_HERE);
     } else {
