@@ -362,15 +362,21 @@ final class ClientSession implements CallControl.Owner {
    * closes (its un-REGISTER removes only this node's Contact) and the page reconnects into a fresh lease.
    */
   private void onRevoked(JsonObject ev) {
-    JsonObject held = lease;
-    if (held == null || !held.getString(Fields.ACCOUNT_ID, "").equals(ev.getString(Fields.ACCOUNT_ID))
-        || held.getLong(Fields.TOKEN, -1L) != ev.getLong(Fields.TOKEN, -2L)) {
+    if (!holds(ev)) {
       return; // an older lease of this session, already given back
     }
     LOG.warn("line={} lost account {}: the pool revoked lease {}", id, ev.getString(Fields.ACCOUNT_ID),
         ev.getLong(Fields.TOKEN));
     String why = "the account was taken away by the pool";
     endWithoutLine(null, why, why);
+  }
+
+  /** Whether the pool's event names this session's current lease (account and token; tokens compared as numbers). */
+  private boolean holds(JsonObject ev) {
+    JsonObject held = lease;
+    Long token = held == null ? null : held.getLong(Fields.TOKEN);
+    return token != null && held.getString(Fields.ACCOUNT_ID, "").equals(ev.getString(Fields.ACCOUNT_ID))
+        && token.equals(ev.getLong(Fields.TOKEN));
   }
 
   /** The session lost its line (or the account behind it): the browser hears Unregistered, then the end. */
@@ -584,9 +590,7 @@ final class ClientSession implements CallControl.Owner {
    * The lease is not released: it is the new session's now.
    */
   private void takenOver(Message<JsonObject> m, JsonObject ev) {
-    JsonObject held = lease;
-    if (held == null || !held.getString(Fields.ACCOUNT_ID, "").equals(ev.getString(Fields.ACCOUNT_ID))
-        || held.getLong(Fields.TOKEN, -1L) != ev.getLong(Fields.TOKEN, -2L) || phase == Phase.CLOSING) {
+    if (!holds(ev) || phase == Phase.CLOSING) {
       m.reply(new JsonObject().put(Fields.RELEASED, false));
       return;
     }
