@@ -11,6 +11,8 @@ import { newPeerConnection, trickleOffer, offerNow, candidateFields, Ringtone, k
 import { buildPhone, buildClickToCall } from './phone-view.js';
 import { TransferControl } from './transfer-view.js';
 
+import { AvailabilityControls } from './availability.js';
+
 const END_TEXT = { Completed: 'Call ended', Busy: 'Busy', Rejected: 'Rejected', Cancelled: 'Cancelled' };
 const ERROR_TEXT = { NotFound: 'Not found', Unavailable: 'Unavailable' };
 const BACK_TO_READY_MS = 3000;
@@ -67,6 +69,8 @@ class WebPhone extends HTMLElement {
     this.ready = false;
     this.ringtone = new Ringtone(this.v.ring);
     this.transferControl = this.clickToCall ? null : new TransferControl(this);
+
+    this.availability = this.clickToCall ? null : new AvailabilityControls(this);
     window.webphone = this;
     this.wire();
     if (!this.clickToCall) this.connect();
@@ -103,6 +107,7 @@ class WebPhone extends HTMLElement {
     on('Error', this.onError);
     on('reconnecting', () => this.status('Reconnecting'));
     on('disconnected', this.onDisconnected);
+    if (this.availability) this.availability.listen(c);
     c.connect();
   }
 
@@ -148,7 +153,7 @@ class WebPhone extends HTMLElement {
 
   onReady(f) {
     this.ready = !!f.ready;
-    if (this.ready && !this.call) this.status('Ready');
+    if (this.ready && !this.call) this.status(this.idleStatus());
     if (this.ready && this.clickToCall && this.wantCall) {
       this.wantCall = false;
       this.dial(this.getAttribute('number'));
@@ -502,7 +507,7 @@ class WebPhone extends HTMLElement {
     this.updateButtons();
     clearTimeout(this.readyTimer);
     this.readyTimer = setTimeout(() => {
-      if (!this.call && this.ready) this.status('Ready');
+      if (!this.call && this.ready) this.status(this.idleStatus());
       if (this.clickToCall && !this.call && this.client) {
         this.client.close(); // click-to-call holds a line only while calling
         this.client = null;
@@ -510,6 +515,11 @@ class WebPhone extends HTMLElement {
         this.status('');
       }
     }, BACK_TO_READY_MS);
+  }
+
+  /** "Ready", or an agent's availability words (availability.js). */
+  idleStatus() {
+    return this.availability ? this.availability.idleStatus() : 'Ready';
   }
 
   showCallState(state) {

@@ -391,6 +391,10 @@ public final class GatewayConfig {
       }
     }
     AccountList.fromConfig(this); // throws ConfigException for a bad pool
+    AccountList.agentsFromConfig(this); // and for bad named lines
+    positive("availability.wrapUpSec", 0, 86400);
+    positive("availability.rejectCode", 400, 699);
+    oneOf("availability.whenNotAvailable", Set.of("reject", "unregister"));
     IceServerUrls.fromConfig(this); // throws ConfigException for a bad ice.* key
   }
 

@@ -45,6 +45,10 @@ final class CallControl {
 
     /** The node's id, which also names its metrics registry. */
     String nodeId();
+
+    /** The line's call ended ({@code answered}: it had been answered); an agent's wrap-up may start. */
+    default void callEnded(boolean answered) {
+    }
   }
 
   /** One call; {@code state} is the last state told to the browser. */
@@ -431,6 +435,7 @@ final class CallControl {
     }
     owner.send(callState(c, code, reason));
     closeMedia(c.id);
+    owner.callEnded(c.answered);
   }
 
   private void closeMedia(String callId) {

@@ -13,6 +13,7 @@ import org.webphone.gateway.common.Randoms;
 import org.webphone.gateway.common.messages.Fields;
 import org.webphone.gateway.common.messages.SessionEvent;
 import org.webphone.gateway.signalling.protocol.ClientFrame;
+import org.webphone.gateway.signalling.protocol.ClientMethod;
 import org.webphone.gateway.signalling.protocol.ProtocolException;
 import org.webphone.gateway.signalling.protocol.ServerEvent;
 import org.webphone.gateway.signalling.protocol.ServerEventFields;
@@ -62,6 +63,18 @@ final class ClientSession implements CallControl.Owner {
    * once the PBX no longer routes calls of its account here.
    */
   private boolean lineFirst;
+
+  /** The agent whose named line this session leases (its token's sub, with pool.agents set), or null: anonymous. */
+  private String agent;
+  /** The token's id: used once cluster-wide ({@link TokenIds}) before anything is leased. */
+  private String jti;
+  /** An agent's availability; null for anonymous sessions. Closed by {@link #close}. */
+  private Availability availability;
+  /** availability.whenNotAvailable=unregister: the line is closed (un-REGISTERed) while the lease stays ours. */
+  private boolean parked;
+  /** The line was closed by {@link #parkLine}: its Unregistered event is ours, not a lost line. */
+  private boolean lineParked;
+  private Future<?> parking = Future.succeededFuture();
 
   ClientSession(SignallingVerticle host, String clientIp) {
     this.host = host;
@@ -119,9 +132,34 @@ final class ClientSession implements CallControl.Owner {
       }
       shareTaken = true;
     }
+    if (availability != null) {
+      send(availability.event());
+    }
+    if (jti == null) {
+      lease();
+      return;
+    }
+    host.tokenIds().useOnce(jti, id).onComplete(ar -> {
+      if (phase == Phase.CLOSING) {
+        return;
+      }
+      if (ar.succeeded() && ar.result()) {
+        lease();
+        return;
+      }
+      LOG.warn("line={} token id refused: {}", id, ar.failed() ? ar.cause().toString() : "already used");
+      ErrorCode code = ar.failed() ? ErrorCode.INTERNAL : ErrorCode.TOKEN_REFUSED;
+      host.metrics().refused(code);
+      send(ServerEvent.error(code, ar.failed() ? "the token's id could not be checked"
+          : "access token refused: already used (a new session needs a fresh token)", null, null));
+      close("access token already used", ar.failed() ? (short) 1011 : (short) 1008);
+    });
+  }
+
+  private void lease() {
     // wait:true only matters when the pool runs a waiting line (pool.waitingLine); else it refuses at once.
-    leasing = host.replies().request(Addresses.POOL_LEASE,
-        new JsonObject().put(Fields.SESSION_ID, id).put(Fields.NODE_ID, host.nodeId()).put(Fields.WAIT, true));
+    JsonObject ask = new JsonObject().put(Fields.SESSION_ID, id).put(Fields.NODE_ID, host.nodeId()).put(Fields.WAIT, true);
+    leasing = host.replies().request(Addresses.POOL_LEASE, agent == null ? ask : ask.put(Fields.AGENT, agent));
     leasing.onComplete(ar -> {
       if (phase == Phase.CLOSING) {
         if (ar.succeeded() && !ar.result().getBoolean(Fields.QUEUED, false)) {
@@ -133,6 +171,11 @@ final class ClientSession implements CallControl.Owner {
         ProtocolException p = VerticleRequests.toProtocol(Addresses.POOL_LEASE, ar.cause());
         if (p.code() == ErrorCode.NO_ACCOUNT) {
           connectionLimit("no free account");
+        } else if (p.code() == ErrorCode.UNKNOWN_AGENT) {
+          LOG.info("line={} refused: {}", id, p.getMessage());
+          host.metrics().refused(p.code());
+          send(ServerEvent.error(p.code(), p.getMessage(), null, null));
+          close("no line for this agent", (short) 1008);
         } else {
           LOG.warn("line={} lease failed: {}", id, p.getMessage());
           send(ServerEvent.error(p.code(), "no account: " + p.getMessage(), null, null));
@@ -161,6 +204,36 @@ final class ClientSession implements CallControl.Owner {
   /** The client proved a valid access token: its address's share of the pool does not apply. */
   void tokenHolder() {
     tokenHolder = true;
+  }
+
+  /** The valid token's claims: with pool.agents set its sub names the agent's line; its jti counts once. */
+  void claims(AuthToken.Claims c) {
+    jti = c.jti();
+    if (host.agentsConfigured() && c.sub() != null) {
+      agent = c.sub();
+      availability = new Availability(host.vertx(), host.cfg(), host.agentBoard(), host.nodeId(),
+          new Availability.Agent() {
+            @Override
+            public String sessionId() {
+              return id;
+            }
+
+            @Override
+            public String agent() {
+              return agent;
+            }
+
+            @Override
+            public void send(JsonObject frame) {
+              ClientSession.this.send(frame);
+            }
+
+            @Override
+            public void applyToLine(boolean available) {
+              applyAvailability();
+            }
+          });
+    }
   }
 
   private void onQueue(int position) {
@@ -217,6 +290,7 @@ final class ClientSession implements CallControl.Owner {
             .put(ServerEventFields.CALL_ID, hasCall() ? calls.current().id : null));
         case Hello -> Future.failedFuture(new ProtocolException(ErrorCode.WRONG_STATE,
             "Hello is the first frame of a WebSocket only"));
+        case SetAvailability -> setAvailability(f);
       };
     } catch (ProtocolException e) {
       return Future.failedFuture(e);
@@ -245,6 +319,10 @@ final class ClientSession implements CallControl.Owner {
   private void onMessage(Message<JsonObject> m) {
     JsonObject ev = m.body();
     SessionEvent kind = SessionEvent.of(ev);
+    if (kind == SessionEvent.TAKEN_OVER) {
+      takenOver(m, ev);
+      return;
+    }
     if (kind == SessionEvent.LEASE) {
       // The waiting line's grant is a request: accepting makes the account ours, refusing gives it back.
       boolean take = waiting && phase == Phase.LEASING && lease == null;
@@ -266,7 +344,16 @@ final class ClientSession implements CallControl.Owner {
       }
       case REGISTRATION -> onRegistration(ev);
       case REVOKED -> onRevoked(ev);
-      case INCOMING -> calls.onIncoming(ev);
+      case INCOMING -> {
+        if (availability != null && !availability.available()) {
+          // Crossed the change of availability on its way: refused as the SIP side refuses the next ones.
+          host.replies().request(Addresses.SIP_CALL_REJECT, new JsonObject().put(Fields.LINE_ID, id)
+              .put(Fields.CALL_ID, ev.getString(Fields.CALL_ID)).put(Fields.CODE,
+                  host.cfg().getInt("availability.rejectCode")));
+        } else {
+          calls.onIncoming(ev);
+        }
+      }
       case CALL_STATE -> {
         calls.onCallState(ev);
         if (host.moving()) {
@@ -285,15 +372,21 @@ final class ClientSession implements CallControl.Owner {
    * closes (its un-REGISTER removes only this node's Contact) and the page reconnects into a fresh lease.
    */
   private void onRevoked(JsonObject ev) {
-    JsonObject held = lease;
-    if (held == null || !held.getString(Fields.ACCOUNT_ID, "").equals(ev.getString(Fields.ACCOUNT_ID))
-        || held.getLong(Fields.TOKEN, -1L) != ev.getLong(Fields.TOKEN, -2L)) {
+    if (!holds(ev)) {
       return; // an older lease of this session, already given back
     }
     LOG.warn("line={} lost account {}: the pool revoked lease {}", id, ev.getString(Fields.ACCOUNT_ID),
         ev.getLong(Fields.TOKEN));
     String why = "the account was taken away by the pool";
     endWithoutLine(null, why, why);
+  }
+
+  /** Whether the pool's event names this session's current lease (account and token; tokens compared as numbers). */
+  private boolean holds(JsonObject ev) {
+    JsonObject held = lease;
+    Long token = held == null ? null : held.getLong(Fields.TOKEN);
+    return token != null && held.getString(Fields.ACCOUNT_ID, "").equals(ev.getString(Fields.ACCOUNT_ID))
+        && token.equals(ev.getLong(Fields.TOKEN));
   }
 
   /** The session lost its line (or the account behind it): the browser hears Unregistered, then the end. */
@@ -317,6 +410,9 @@ final class ClientSession implements CallControl.Owner {
           LOG.info("line={} registered", id);
           send(ServerEvent.registration(ServerEvent.REG_REGISTERED, code, reason));
           send(ServerEvent.ready(true));
+          if (availability != null && !availability.available()) {
+            applyAvailability(); // chosen while the line was still registering
+          }
         }
       }
       case SessionEvent.REG_FAILED -> {
@@ -327,6 +423,9 @@ final class ClientSession implements CallControl.Owner {
         send(ServerEvent.ready(false));
       }
       case SessionEvent.REG_UNREGISTERED -> {
+        if (lineParked) {
+          return; // our own un-REGISTER: the agent is not available (availability.whenNotAvailable=unregister)
+        }
         // We did not close the line (closing sessions ignore events): it was fenced or lost. A session
         // without a line is useless; it ends, and the page reconnects into a fresh one.
         LOG.warn("line={} unregistered by the SIP side: {}", id, reason);
@@ -375,6 +474,9 @@ final class ClientSession implements CallControl.Owner {
     lastSeenMs = System.currentTimeMillis();
     LOG.info("line={} resumed over {}{}", id, t.describe(), hasCall() ? " with call=" + calls.current().id : "");
     send(sessionEvent(true));
+    if (availability != null) {
+      send(availability.event());
+    }
     if (phase == Phase.READY) {
       send(ServerEvent.registration(registration, null, null));
       send(ServerEvent.ready(true));
@@ -395,6 +497,9 @@ final class ClientSession implements CallControl.Owner {
         .put(ServerEventFields.RESUME_TOKEN, resumeToken).put(ServerEventFields.RESUMED, resumed)
         .put(ServerEventFields.RESUME_GRACE_SEC, host.cfg().getInt("session.resumeGraceSec"))
         .put(ServerEventFields.ICE_SERVERS, host.turnCredentials().iceServers(id));
+    if (agent != null) {
+      e.put(ServerEventFields.AGENT, agent);
+    }
     CallControl.Call c = calls.current();
     if (c != null) {
       e.put(ServerEventFields.CALL, new JsonObject().put(ServerEventFields.CALL_ID, c.id)
@@ -447,6 +552,9 @@ final class ClientSession implements CallControl.Owner {
       iceServersTimer = -1;
     }
     host.forget(this);
+    if (availability != null) {
+      availability.close();
+    }
     if (shareTaken) {
       shareTaken = false;
       host.gate().returnShare(clientIp);
@@ -464,7 +572,7 @@ final class ClientSession implements CallControl.Owner {
     }
     LOG.info("line={} closing: {}", id, reason);
     Future<Void> call = calls.endForClose();
-    Future<?> line = call.transform(x -> lineOpening == null ? Future.succeededFuture()
+    Future<?> line = call.transform(x -> parking).transform(x -> lineOpening == null || lineParked ? Future.succeededFuture()
         // An open that timed out may still be carried out (or be under way): closed by its line id all the same.
         : lineOpening.transform(o -> o.failed() && !VerticleRequests.timedOut(o.cause()) ? Future.succeededFuture()
             : host.replies().request(Addresses.SIP_LINE_CLOSE, new JsonObject().put(Fields.LINE_ID, id))))
@@ -500,6 +608,90 @@ final class ClientSession implements CallControl.Owner {
       });
     });
     return closed.future();
+  }
+
+  // ------------------------------------------------------------------ agents
+
+  private Future<JsonObject> setAvailability(ClientFrame f) {
+    if (availability == null) {
+      throw new ProtocolException(ErrorCode.NOT_AN_AGENT, "only an agent's session (a token whose sub names a line "
+          + "of pool.agents) has an availability");
+    }
+    availability.set(Availability.State.valueOf(f.string(ClientMethod.Fields.AVAILABILITY)));
+    return Future.succeededFuture(new JsonObject());
+  }
+
+  /**
+   * Another session of the same agent took the named line over (the pool already gave it a newer token): this
+   * session ends with 4003, its line un-REGISTERs, and the reply tells the pool the new session may register.
+   * The lease is not released: it is the new session's now.
+   */
+  private void takenOver(Message<JsonObject> m, JsonObject ev) {
+    if (!holds(ev) || phase == Phase.CLOSING) {
+      m.reply(new JsonObject().put(Fields.RELEASED, false));
+      return;
+    }
+    lease = null;
+    LOG.info("line={} agent {} signed in again elsewhere: this session ends", id, agent);
+    host.agentBoard().takenOver();
+    close("taken over: the same agent signed in again in another session", (short) 4003)
+        .onComplete(x -> m.reply(new JsonObject().put(Fields.RELEASED, true)));
+  }
+
+  /** Makes the line follow the agent's availability: refused INVITEs, or an un-REGISTERed line (config). */
+  private void applyAvailability() {
+    if (availability == null || phase == Phase.CLOSING || lease == null) {
+      return;
+    }
+    boolean available = availability.available();
+    if ("unregister".equals(host.cfg().getString("availability.whenNotAvailable"))) {
+      parkLine(!available);
+    } else if (phase == Phase.READY) {
+      int code = available ? 0 : host.cfg().getInt("availability.rejectCode");
+      host.replies().request(Addresses.SIP_LINE_AVAILABILITY, new JsonObject().put(Fields.LINE_ID, id)
+          .put(Fields.CODE, code)).onFailure(e -> LOG.warn("line={} availability not applied: {}", id, e.getMessage()));
+    }
+  }
+
+  /**
+   * Un-REGISTERs the line (keeping the lease) or registers it again. Not during a call: the call keeps the line,
+   * and the end of the call applies the availability again ({@link #callEnded}).
+   */
+  private void parkLine(boolean park) {
+    if (park == parked || hasCall() && park) {
+      return;
+    }
+    parked = park;
+    if (park) {
+      lineParked = true;
+      LOG.info("line={} agent not available: un-REGISTERing the line", id);
+      phase = Phase.REGISTERING;
+      registration = ServerEvent.REG_UNREGISTERED;
+      send(ServerEvent.registration(ServerEvent.REG_UNREGISTERED, null, "not available"));
+      send(ServerEvent.ready(false));
+      Future<?> opened = lineOpening == null ? Future.succeededFuture() : lineOpening;
+      parking = opened.transform(x -> host.replies().request(Addresses.SIP_LINE_CLOSE,
+          new JsonObject().put(Fields.LINE_ID, id))).transform(x -> Future.succeededFuture());
+    } else {
+      parking.onComplete(x -> {
+        if (!parked && phase != Phase.CLOSING && lease != null) {
+          lineParked = false;
+          LOG.info("line={} agent available again: registering the line", id);
+          leased(lease);
+        }
+      });
+    }
+  }
+
+  @Override
+  public void callEnded(boolean answered) {
+    if (availability == null) {
+      return;
+    }
+    if (answered) {
+      availability.answeredCallEnded();
+    }
+    applyAvailability(); // Busy chosen during the call: the line leaves now
   }
 
   // ------------------------------------------------------------------ CallControl.Owner

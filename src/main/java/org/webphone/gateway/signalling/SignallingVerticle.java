@@ -56,6 +56,10 @@ public final class SignallingVerticle extends VerticleBase {
   private VerticleRequests replies;
   private SignallingMetrics metrics;
   private RemoteSessions remotes;
+
+  private TokenIds tokenIds;
+  private AgentBoard agentBoard;
+  private boolean agentsConfigured;
   private final Map<String, ClientSession> sessions = new HashMap<>();
   private final Map<String, ClientSession> byToken = new HashMap<>();
   private boolean draining;
@@ -85,6 +89,9 @@ public final class SignallingVerticle extends VerticleBase {
     dialPolicy = new DialPolicy(cfg);
     replies = new VerticleRequests(vertx, cfg.getLong("limits.requestTimeoutMs"));
     metrics = new SignallingMetrics(config().getString("nodeId"));
+    tokenIds = new TokenIds(vertx, cfg.getLong("auth.tokenMaxAgeSec"));
+    agentBoard = new AgentBoard(config().getString("nodeId"));
+    agentsConfigured = !org.webphone.gateway.config.AccountList.agentsFromConfig(cfg).isEmpty();
     vertx.eventBus().<JsonObject>localConsumer(Addresses.SIGNALLING_STATUS, m -> m.reply(status()));
     vertx.eventBus().<JsonObject>localConsumer(Addresses.SIGNALLING_DRAIN, m -> {
       startMoving();
@@ -163,6 +170,7 @@ public final class SignallingVerticle extends VerticleBase {
         .transform(x -> admin == null ? Future.succeededFuture() : admin.close())
         .onComplete(x -> {
           metrics.close();
+          agentBoard.close();
           if (deadline != null) {
             deadline.close();
           }
@@ -266,6 +274,19 @@ public final class SignallingVerticle extends VerticleBase {
 
   SignallingMetrics metrics() {
     return metrics;
+  }
+
+  TokenIds tokenIds() {
+    return tokenIds;
+  }
+
+  AgentBoard agentBoard() {
+    return agentBoard;
+  }
+
+  /** With pool.agents configured a token's sub names an agent's line; without, it is only informational. */
+  boolean agentsConfigured() {
+    return agentsConfigured;
   }
 
   VerticleRequests replies() {

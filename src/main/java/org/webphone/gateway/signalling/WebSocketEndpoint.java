@@ -172,6 +172,7 @@ final class WebSocketEndpoint {
     }
     if (host.gate().tokenValid(token)) {
       s.tokenHolder();
+      s.claims(AuthToken.claims(token));
     }
     b.session = s;
     acknowledge(b, hello, s, false);

@@ -13,8 +13,11 @@ import org.webphone.gateway.common.Addresses;
  */
 public enum BusMessage {
   // ---- account pool (pool.AccountPoolVerticle)
-  /** Lease a free account; with wait: true and the waiting line on, a place in line, then a lease event. Fails 300. */
-  POOL_LEASE(Addresses.POOL_LEASE, List.of(SESSION_ID, NODE_ID, WAIT),
+  /**
+   * Lease a free account; with wait: true and the waiting line on, a place in line, then a lease event. With agent:
+   * that agent's named line, taken over from another session of it. Fails 300, 307.
+   */
+  POOL_LEASE(Addresses.POOL_LEASE, List.of(SESSION_ID, NODE_ID, WAIT, AGENT),
       List.of(ACCOUNT_ID, TOKEN, ACCOUNT, QUEUED, POSITION)),
   /** Give a lease back, by {accountId, token} or by {sessionId} alone; a repeat succeeds. Fails 301, 302. */
   POOL_RELEASE(Addresses.POOL_RELEASE, List.of(ACCOUNT_ID, TOKEN, SESSION_ID), List.of(RELEASED)),
@@ -29,8 +32,11 @@ public enum BusMessage {
   POOL_CHANGED(Addresses.POOL_CHANGED, List.of(TOTAL, FREE, LEASED, WAITING), List.of()),
   /** Published node-local, pool to SIP verticle: leases confirmed until untilNanos (common.ConfirmedLeases). */
   POOL_LEASES_CONFIRMED(Addresses.POOL_LEASES_CONFIRMED, List.of(FULL, LEASES, RELEASED, UNTIL_NANOS), List.of()),
-  /** Cluster-wide, sent: a waiting-line lease granted on another node, to the pool of the waiter's node. */
-  POOL_NODE(Addresses.POOL_NODE.toString(), SessionEvent.LEASE.fields(), List.of()),
+  /**
+   * Cluster-wide, to the pool of a session's node: a waiting-line lease granted on another node (sent), or the
+   * takeover of a named line held there (a request: replied once the old session's line has unregistered).
+   */
+  POOL_NODE(Addresses.POOL_NODE.toString(), List.of(SESSION_ID, ACCOUNT_ID, TOKEN, ACCOUNT, AGENT), List.of(RELEASED)),
 
   // ---- SIP lines and calls (sip.SipLineVerticle)
   /** Register a leased account once its lease is current; registration events follow. Fails 301, 103, 104, 502. */
@@ -51,6 +57,8 @@ public enum BusMessage {
   SIP_CALL_DTMF(Addresses.SIP_CALL_DTMF, List.of(LINE_ID, CALL_ID, DIGITS), List.of(CALL_ID)),
   /** Blind transfer by REFER; replies when the PBX accepted it (202). Fails 302, 202, 104. */
   SIP_CALL_TRANSFER(Addresses.SIP_CALL_TRANSFER, List.of(LINE_ID, CALL_ID, TARGET), List.of(CALL_ID)),
+  /** An agent's availability: incoming INVITEs get code (0: ring as usual) before they ring. Fails 302, 103. */
+  SIP_LINE_AVAILABILITY(Addresses.SIP_LINE_AVAILABILITY, List.of(LINE_ID, CODE), List.of(LINE_ID)),
   /** Line and call counts, drops at the SIP port, the registrars. */
   SIP_STATUS(Addresses.SIP_STATUS, List.of(), List.of(LINES, REGISTERED, CALLS, DROPPED, PBX)),
 
@@ -100,6 +108,10 @@ public enum BusMessage {
   SIGNALLING_FORWARD(Addresses.SIGNALLING_FORWARD.toString(), List.of(CLOSE_CODE, REASON), List.of()),
   /** Node-local: the node drains (sessions move to other nodes); the reply is the status at that moment. */
   SIGNALLING_DRAIN(Addresses.SIGNALLING_DRAIN, List.of(), List.of(SESSIONS, CALLS, DETACHED, FORWARDS, WEB_SOCKETS)),
+
+  /** Published cluster-wide: an agent's availability changed (dashboards). */
+  AGENT_AVAILABILITY(Addresses.AGENT_AVAILABILITY, List.of(SESSION_ID, AGENT, NODE_ID, STATE, REASON, UNTIL_MS),
+      List.of()),
   /** A client frame of docs/protocol.md; replies its Ack (or Pong) body, fails with its Error code. */
   SESSION_COMMANDS(Addresses.SESSION_COMMANDS.toString(), List.of(), List.of()),
   /** Published: a server frame of docs/protocol.md. */

@@ -131,4 +131,8 @@ public final class Fields {
   public static final String PEER = "peer";
   public static final String PEER_RTT_MS = "peerRttMs";
   public static final String SETUP_LATENCY = "setupLatency";
+  /** An agent identity: the access token's {@code sub} that names a line of {@code pool.agents}. */
+  public static final String AGENT = "agent";
+  /** Epoch milliseconds at which something ends (an agent's wrap-up). */
+  public static final String UNTIL_MS = "untilMs";
 }

@@ -2,6 +2,7 @@ package org.webphone.gateway.common.messages;
 
 import static org.webphone.gateway.common.messages.Fields.ACCOUNT;
 import static org.webphone.gateway.common.messages.Fields.ACCOUNT_ID;
+import static org.webphone.gateway.common.messages.Fields.AGENT;
 import static org.webphone.gateway.common.messages.Fields.ANSWER_NANOS;
 import static org.webphone.gateway.common.messages.Fields.CALL_ID;
 import static org.webphone.gateway.common.messages.Fields.CODE;
@@ -53,7 +54,12 @@ public enum SessionEvent {
   /** pool, sent as a request: an account granted from the waiting line; a reply {accepted: false} gives it back. */
   LEASE("lease", SESSION_ID, ACCOUNT_ID, TOKEN, ACCOUNT),
   /** pool: the cluster took this lease away; the session ends as for a lost line. */
-  REVOKED("revoked", SESSION_ID, ACCOUNT_ID, TOKEN);
+  REVOKED("revoked", SESSION_ID, ACCOUNT_ID, TOKEN),
+  /**
+   * pool, sent as a request: another session of the same agent took this named line over; the session closes
+   * (4003), and replies once its line has unregistered, so that the new session registers only after that.
+   */
+  TAKEN_OVER("takenOver", SESSION_ID, ACCOUNT_ID, TOKEN, AGENT);
 
   /** {@link #REGISTRATION} states. */
   public static final String REG_REGISTERING = "registering";

@@ -38,7 +38,9 @@ public enum ClientMethod {
   /** Keep-alive; answered with Pong. */
   Ping(),
   /** The first frame of every WebSocket, before anything is leased: {token?, resume?} (not over the bus). */
-  Hello(Fields.ACCESS_TOKEN_OPT, Fields.RESUME_OPT);
+  Hello(Fields.ACCESS_TOKEN_OPT, Fields.RESUME_OPT),
+  /** An agent's availability (named lines only): {state: Available|Busy|WrapUp}. */
+  SetAvailability(Fields.AVAILABILITY);
 
   private final List<Field> fields;
 
@@ -81,6 +83,8 @@ public enum ClientMethod {
     public static final Field RESUME_TOKEN = Field.string("token", true, "[A-Za-z0-9_.-]{16,200}", 200);
     /** Hello's access token (auth.tokenSecret). */
     public static final Field ACCESS_TOKEN_OPT = Field.string("token", false, "[A-Za-z0-9_.-]{1,2048}", 2048);
+    /** SetAvailability's state; anything else is BAD_FIELD. */
+    public static final Field AVAILABILITY = Field.string("state", true, "Available|Busy|WrapUp", 16);
     /** Hello's resume token. */
     public static final Field RESUME_OPT = Field.string("resume", false, "[A-Za-z0-9_.-]{16,200}", 200);
 

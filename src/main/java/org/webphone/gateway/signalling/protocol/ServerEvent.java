@@ -26,6 +26,8 @@ public final class ServerEvent {
   public static final String PONG = "Pong";
   public static final String ERROR = "Error";
   public static final String CLOSED = "OnSessionClosed";
+  /** An agent's availability (Available, Busy, WrapUp) changed: by the agent, after a call, or at wrap-up's end. */
+  public static final String AVAILABILITY = "OnAvailabilityChanged";
 
   /** Registration states as the browser sees them. */
   public static final String REG_REGISTERING = "Registering";

@@ -39,6 +39,10 @@ public final class ServerEventFields {
   public static final String MESSAGE = "message";
   /** In the Ack of Candidate: whether the candidate went to the call's ICE agent. */
   public static final String ADDED = "added";
+  /** In OnSession: the agent identity of a named line (an access token's sub). */
+  public static final String AGENT = "agent";
+  /** In OnAvailabilityChanged: when wrap-up ends, epoch milliseconds. */
+  public static final String UNTIL_MS = "untilMs";
 
   /** The fields an event always carries and the ones it may carry. */
   public record Shape(List<String> always, List<String> optional) {
@@ -54,7 +58,7 @@ public final class ServerEventFields {
   /** Every server event (a {@link ServerEvent} name) → its fields besides {@code event}. */
   public static final Map<String, Shape> OF = Map.ofEntries(
       Map.entry(ServerEvent.SESSION, Shape.of(SESSION_ID, RESUME_TOKEN, RESUMED, RESUME_GRACE_SEC, ICE_SERVERS)
-          .optional(CALL)),
+          .optional(CALL, AGENT)),
       Map.entry(ServerEvent.ICE_SERVERS, Shape.of(ICE_SERVERS)),
       Map.entry(ServerEvent.REGISTRATION, Shape.of(STATE).optional(POSITION, CODE, REASON)),
       Map.entry(ServerEvent.READY, Shape.of(READY)),
@@ -70,7 +74,8 @@ public final class ServerEventFields {
       Map.entry(ServerEvent.ACK, Shape.of(METHOD).optional(REF, CALL_ID, SESSION_ID, RESUMED, ADDED, REASON)),
       Map.entry(ServerEvent.PONG, Shape.of(REGISTERED, CALL_ID).optional(REF)),
       Map.entry(ServerEvent.ERROR, Shape.of(CODE, NAME, MESSAGE).optional(REF, METHOD)),
-      Map.entry(ServerEvent.CLOSED, Shape.of(REASON)));
+      Map.entry(ServerEvent.CLOSED, Shape.of(REASON)),
+      Map.entry(ServerEvent.AVAILABILITY, Shape.of(STATE, REASON).optional(UNTIL_MS)));
 
   private ServerEventFields() {
   }
