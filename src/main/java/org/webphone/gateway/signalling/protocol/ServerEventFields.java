@@ -39,6 +39,10 @@ public final class ServerEventFields {
   public static final String MESSAGE = "message";
   /** In the Ack of Candidate: whether the candidate went to the call's ICE agent. */
   public static final String ADDED = "added";
+  public static final String AUDIO_PATH = "audioPath";
+  /** OnCallRequest: the gateway answers this call by itself after {@link #ANSWER_AFTER_MS} (auto-answer). */
+  public static final String AUTO_ANSWER = "autoAnswer";
+  public static final String ANSWER_AFTER_MS = "answerAfterMs";
 
   /** The fields an event always carries and the ones it may carry. */
   public record Shape(List<String> always, List<String> optional) {
