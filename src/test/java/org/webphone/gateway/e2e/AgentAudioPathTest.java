@@ -1,0 +1,219 @@
+package org.webphone.gateway.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.testing.Browser;
+import org.webphone.gateway.testing.Eventually;
+import org.webphone.gateway.testing.Kamailio;
+import org.webphone.gateway.testing.PeerProcess;
+import org.webphone.gateway.testing.Sipp;
+import org.webphone.gateway.testing.TestNode;
+
+/**
+ * An agent's persistent audio path and auto-answer with real peers: Kamailio is the PBX (digest auth), the
+ * gateway's one line 1000 registers on it, the agent is headless Chromium on the phone page (microphone: 440 Hz),
+ * a customer is SIPp (account 2000, plays a 1000 Hz PCMU tone from the answer on), extension 700 is a SIPp UAS
+ * that answers at once and plays the same tone. The page's {@code <web-phone>} element is replaced to change the
+ * session's options (a new session each time), so one browser serves every check.
+ */
+class AgentAudioPathTest {
+  private static final Duration SETUP = Duration.ofSeconds(20);
+  private static final String CALL_INFO = "Call-Info: <sip:127.0.0.1>;answer-after=0";
+
+  private static Path dir;
+  private static Kamailio pbx;
+  private static Sipp callee;
+  private static TestNode node;
+  private static Browser browser;
+
+  @BeforeAll
+  static void startTheContactCentre() throws Exception {
+    dir = Files.createTempDirectory(Path.of("target"), "e2e-agent-path-").toAbsolutePath();
+    // SIPp's rtp_stream reads the file relative to its working directory (target/peers/sipp-<port>-*/).
+    Path peers = Files.createDirectories(Path.of("target", "peers").toAbsolutePath());
+    PeerProcess.requireBinary("sox");
+    Process sox = new ProcessBuilder("sox", "-n", "-r", "8000", "-c", "1", "-e", "u-law",
+        peers.resolve("customer-tone.wav").toString(), "synth", "20", "sine", "1000", "vol", "0.5").inheritIO().start();
+    assertEquals(0, sox.waitFor(), "sox made the customer's tone");
+    callee = Sipp.uas("uas-answer-tone.xml", "-m", "3");
+    pbx = Kamailio.start(Map.of("1000", "secret-1000", "2000", "cust-2000"), Map.of("700", callee.port()));
+    node = TestNode.start(new JsonObject()
+        .put("pbx", new JsonObject().put("host", "127.0.0.1").put("port", pbx.port()))
+        .put("pool", new JsonObject().put("range", new JsonObject().put("prefix", "").put("from", 1000).put("to", 1000)
+            .put("passwordTemplate", "secret-{user}")))
+        .put("dial", new JsonObject().put("allow", new JsonArray().add("700")))
+        .put("session", new JsonObject().put("resumeGraceSec", 1).put("autoAnswerDelayMs", 30000)));
+    browser = Browser.start(Browser.tone(dir, 440, 60));
+    browser.open(node.url());
+    browser.awaitStatus("Ready", SETUP);
+  }
+
+  @AfterAll
+  static void stopTheContactCentre() throws Exception {
+    try {
+      if (browser != null) {
+        browser.close();
+      }
+      if (node != null) {
+        node.close();
+      }
+    } finally {
+      for (AutoCloseable c : new AutoCloseable[] {pbx, callee}) {
+        if (c != null) {
+          c.close();
+        }
+      }
+    }
+  }
+
+  @Test
+  void callsOnThePersistentPathNeedNoHandshakeAndHearTheFirstHundredMillisecondsUnlikeAFreshLeg() throws Exception {
+    // Without the path: a fresh ICE + DTLS leg per call, started with the call.
+    FirstAudio fresh = measuredCall();
+    long handshakesBefore = counter("dtlsConnected");
+
+    usePhone(Map.of("persistent-audio", ""));
+    awaitPathConnected();
+    assertEquals("Microphone idle", browser.js("return window.webphone.v.meter.getAttribute('aria-label')"),
+        "between calls the page shows the microphone as idle");
+    assertEquals(false, browser.js("return window.webphone.path.stream.getAudioTracks()[0].enabled"));
+    long pathHandshakes = counter("dtlsConnected") - handshakesBefore;
+    assertEquals(1, pathHandshakes, "opening the path is one DTLS handshake");
+
+    List<FirstAudio> onPath = new ArrayList<>();
+    for (int i = 0; i < 2; i++) {
+      long toPbxBefore = counter("toPbx");
+      onPath.add(measuredCall());
+      assertTrue(counter("toPbx") - toPbxBefore > 50, "the agent's microphone reached the PBX on call " + (i + 1));
+      assertEquals("Microphone idle", browser.js("return window.webphone.v.meter.getAttribute('aria-label')"));
+    }
+    assertEquals(1 + handshakesBefore, counter("dtlsConnected"), "two calls on the path: no new DTLS handshake");
+    assertEquals(2, counter("pathAttached"));
+    JsonObject media = mediaStatus();
+    assertEquals(1, media.getInteger("audioPaths"));
+    assertEquals(1, media.getInteger("agents"), "only the path's ICE agent is left: " + media.encode());
+
+    System.out.println("first audio after the answer: fresh leg " + fresh + "; audio path " + onPath);
+    for (FirstAudio a : onPath) {
+      assertTrue(a.firstMs() < 100, "audio within 100 ms of the answer on the path: " + a);
+      assertTrue(a.packetsIn100Ms() >= 3, "the first 100 ms after the answer arrive on the path: " + a);
+    }
+    assertTrue(fresh.firstMs() > onPath.get(0).firstMs(), "the fresh leg waits for its handshake: " + fresh);
+
+    usePhone(Map.of());
+    Eventually.until(Duration.ofSeconds(10), "the path freed with its session",
+        () -> mediaStatus().getInteger("audioPaths") == 0 && mediaStatus().getInteger("agents") == 0);
+  }
+
+  /** Dials 700 and measures, in the browser, when the first audio arrives after the answer; hangs up after 1 s. */
+  private FirstAudio measuredCall() throws Exception {
+    Object armed = browser.driver().executeAsyncScript(ARM_FIRST_AUDIO);
+    assertEquals("armed", armed);
+    browser.dialWithKeypad("700");
+    browser.click("Call");
+    browser.awaitStatus("In call", SETUP);
+    Map<?, ?> m = Eventually.await(Duration.ofSeconds(10), "the first-audio measurement",
+        () -> (Map<?, ?>) browser.js("return window.__firstAudio"), r -> Boolean.TRUE.equals(r.get("done")));
+    boolean onPath = Boolean.TRUE.equals(browser.js("return !!(window.webphone.call && window.webphone.call.onPath)"));
+    Browser.RemoteAudio audio = browser.remoteAudio(1000,
+        onPath ? "window.webphone.path && window.webphone.path.pc" : "window.webphone && window.webphone.pc");
+    assertTrue(Math.abs(audio.peakHz() - 1000) < 30, "the callee's 1000 Hz: " + audio);
+    browser.click("Hang up");
+    browser.awaitStatus("Ready", Duration.ofSeconds(10));
+    Eventually.until(Duration.ofSeconds(10), "the call's media closed", () -> mediaStatus().getInteger("sessions") == 0);
+    assertNotNull(m.get("first"), "no audio arrived: " + m);
+    return new FirstAudio(onPath, ((Number) m.get("first")).doubleValue() - ((Number) m.get("t0")).doubleValue(),
+        ((Number) m.get("at100")).longValue(), ((Number) m.get("at1000")).longValue());
+  }
+
+  /** When the first audio came, relative to the browser hearing InCall (negative: before), and packets by 100 ms, 1 s. */
+  record FirstAudio(boolean onPath, double firstMs, long packetsIn100Ms, long packetsIn1s) {
+    @Override
+    public String toString() {
+      return String.format("%s: first packet %+.0f ms, %d packets by 100 ms, %d by 1 s", onPath ? "path" : "fresh",
+          firstMs, packetsIn100Ms, packetsIn1s);
+    }
+  }
+
+  /**
+   * Arms window.__firstAudio for the next call: t0 is when the page hears InCall (the answer), first when getStats
+   * first counts a packet of the call (polled every 2 ms), at100/at1000 the packets by t0 + 100 ms / 1 s. The path's
+   * peer connection counts from its total before the call (it receives nothing between calls).
+   */
+  private static final String ARM_FIRST_AUDIO = """
+      const ready = arguments[arguments.length - 1];
+      const w = window.webphone;
+      const m = { t0: null, first: null, at100: null, at1000: null, done: false };
+      window.__firstAudio = m;
+      const now = () => performance.timeOrigin + performance.now();
+      const onState = (e) => { if (e.detail.state === 'InCall' && m.t0 === null) m.t0 = now(); };
+      w.client.addEventListener('OnCallStateChanged', onState);
+      const packets = async (pc) => {
+        let n = 0;
+        (await pc.getStats()).forEach(s => { if (s.type === 'inbound-rtp' && s.kind === 'audio') n = s.packetsReceived || 0; });
+        return n;
+      };
+      const pathPc = w.path && w.path.pc;
+      (async () => {
+        const base = pathPc ? await packets(pathPc) : 0;
+        ready('armed');
+        const until = Date.now() + 20000;
+        while (!m.done && Date.now() < until) {
+          const pc = w.call && w.call.onPath ? pathPc : (w.call ? w.pc : null);
+          if (pc) {
+            const n = (await packets(pc)) - (pc === pathPc ? base : 0);
+            const t = now();
+            if (n > 0 && m.first === null) m.first = t;
+            if (m.t0 !== null && m.at100 === null && t >= m.t0 + 100) m.at100 = n;
+            if (m.t0 !== null && t >= m.t0 + 1000) { m.at1000 = n; m.done = true; }
+          }
+          await new Promise(r => setTimeout(r, 2));
+        }
+        w.client.removeEventListener('OnCallStateChanged', onState);
+        m.done = true;
+      })();
+      """;
+
+  // ------------------------------------------------------------------ helpers
+
+  /** Replaces the page's phone by a new {@code <web-phone>} with these attributes (a new session) and waits for Ready. */
+  private static void usePhone(Map<String, String> attributes) throws Exception {
+    browser.js("document.querySelector('web-phone').remove()");
+    node.awaitIdle(0);
+    browser.js("""
+        const e = document.createElement('web-phone');
+        for (const [k, v] of Object.entries(arguments[0])) e.setAttribute(k, v);
+        document.querySelector('main').append(e);
+        """, attributes);
+    browser.awaitStatus("Ready", SETUP);
+  }
+
+  private static void awaitPathConnected() throws Exception {
+    Eventually.until(SETUP, "the audio path connected", () -> Boolean.TRUE.equals(browser.js(
+        "return !!(window.webphone.path && window.webphone.path.id && window.webphone.path.pc.connectionState === 'connected')")));
+    Eventually.until(Duration.ofSeconds(5), "the gateway's path leg connected", () -> counter("dtlsConnected") > 0);
+  }
+
+  private static JsonObject mediaStatus() throws Exception {
+    return Eventually.result(5, "media.status", node.node().vertx().eventBus()
+        .<JsonObject>request(Addresses.MEDIA_STATUS, new JsonObject())).body();
+  }
+
+  private static long counter(String name) throws Exception {
+    return mediaStatus().getJsonObject("counters").getLong(name);
+  }
+}
