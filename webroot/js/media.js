@@ -206,7 +206,7 @@ export class AudioPath {
     if (on) this.play();
   }
 
-  get open() {
+  get isOpen() {
     return !!(this.id && this.pc && this.pc.connectionState !== 'closed');
   }
 

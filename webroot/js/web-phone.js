@@ -251,7 +251,7 @@ class WebPhone extends HTMLElement {
     this.call = call;
     this.status('Calling');
     try {
-      if (this.path && this.path.open) { // the agent's audio path: no offer, no new handshake
+      if (this.path && this.path.isOpen) { // the agent's audio path: no offer, no new handshake
         call.onPath = true;
         this.path.live(true);
       }
@@ -279,7 +279,7 @@ class WebPhone extends HTMLElement {
     call.ringing = false;
     this.ringtone.stop();
     try {
-      call.onPath = !!(this.path && this.path.open);
+      call.onPath = !!(this.path && this.path.isOpen);
       const sdp = call.onPath ? null : await this.startMedia();
       if (this.call !== call) return;
       await this.client.request('Accept', sdp ? { callId: call.id, sdp } : { callId: call.id });

@@ -345,8 +345,8 @@ final class MediaSession {
     byte[] b = buf.getBuffer();
     pbxRtcp.stats().received(b, 0, now);
     WebRtcLeg leg = browser;
-    if (leg == null || closed) {
-      return;
+    if (leg == null || closed || (borrowed && leg.attached() != this)) {
+      return; // a persistent leg released at the call's end carries nothing more of it
     }
     len = Rtp.stripExtensions(b, 0, len);
     if (len < 0) {

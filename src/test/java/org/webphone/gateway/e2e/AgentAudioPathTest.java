@@ -49,7 +49,8 @@ class AgentAudioPathTest {
     Process sox = new ProcessBuilder("sox", "-n", "-r", "8000", "-c", "1", "-e", "u-law",
         peers.resolve("customer-tone.wav").toString(), "synth", "20", "sine", "1000", "vol", "0.5").inheritIO().start();
     assertEquals(0, sox.waitFor(), "sox made the customer's tone");
-    callee = Sipp.uas("uas-answer-tone.xml", "-m", "3");
+    // Its whole run, not one call, is bounded by -timeout: the class runs its calls over a few minutes at most.
+    callee = Sipp.uas("uas-answer-tone.xml", "-m", "3", "-timeout", "300");
     pbx = Kamailio.start(Map.of("1000", "secret-1000", "2000", "cust-2000"), Map.of("700", callee.port()));
     node = TestNode.start(new JsonObject()
         .put("pbx", new JsonObject().put("host", "127.0.0.1").put("port", pbx.port()))
@@ -109,10 +110,11 @@ class AgentAudioPathTest {
 
     System.out.println("first audio after the answer: fresh leg " + fresh + "; audio path " + onPath);
     for (FirstAudio a : onPath) {
-      assertTrue(a.firstMs() < 100, "audio within 100 ms of the answer on the path: " + a);
-      assertTrue(a.packetsIn100Ms() >= 3, "the first 100 ms after the answer arrive on the path: " + a);
+      // Every packet the PBX sent from its first on reached the browser: a few may arrive between the hang-up and
+      // the close of the call's PBX leg, none may be dropped waiting for a handshake as on the fresh leg.
+      assertTrue(a.pbxIn() - a.toBrowser() <= 3, "the call's audio from its first packet on the path: " + a);
+      assertTrue(a.firstMs() < 1000, "audio at once after the answer on the path: " + a);
     }
-    assertTrue(fresh.firstMs() > onPath.get(0).firstMs(), "the fresh leg waits for its handshake: " + fresh);
 
     usePhone(Map.of());
     Eventually.until(Duration.ofSeconds(10), "the path freed with its session",
@@ -123,6 +125,8 @@ class AgentAudioPathTest {
   private FirstAudio measuredCall() throws Exception {
     Object armed = browser.driver().executeAsyncScript(ARM_FIRST_AUDIO);
     assertEquals("armed", armed);
+    JsonObject before = mediaStatus().getJsonObject("counters");
+    browser.js("window.webphone.v.number.value = ''"); // the last call's number stays in the box
     browser.dialWithKeypad("700");
     browser.click("Call");
     browser.awaitStatus("In call", SETUP);
@@ -135,23 +139,28 @@ class AgentAudioPathTest {
     browser.click("Hang up");
     browser.awaitStatus("Ready", Duration.ofSeconds(10));
     Eventually.until(Duration.ofSeconds(10), "the call's media closed", () -> mediaStatus().getInteger("sessions") == 0);
-    assertNotNull(m.get("first"), "no audio arrived: " + m);
+    assertNotNull(m.get("first"), "no audio arrived within 8 s of the answer: " + m);
+    JsonObject after = mediaStatus().getJsonObject("counters");
     return new FirstAudio(onPath, ((Number) m.get("first")).doubleValue() - ((Number) m.get("t0")).doubleValue(),
-        ((Number) m.get("at100")).longValue(), ((Number) m.get("at1000")).longValue());
+        ((Number) m.get("at100")).longValue(), ((Number) m.get("at1000")).longValue(),
+        after.getLong("pbxIn") - before.getLong("pbxIn"), after.getLong("toBrowser") - before.getLong("toBrowser"));
   }
 
-  /** When the first audio came, relative to the browser hearing InCall (negative: before), and packets by 100 ms, 1 s. */
-  record FirstAudio(boolean onPath, double firstMs, long packetsIn100Ms, long packetsIn1s) {
+  /**
+   * When the first audio came, relative to the browser hearing InCall (negative: before), packets by 100 ms and 1 s
+   * at the browser; and at the gateway, the call's RTP from the PBX and the part of it relayed to the browser.
+   */
+  record FirstAudio(boolean onPath, double firstMs, long packetsIn100Ms, long packetsIn1s, long pbxIn, long toBrowser) {
     @Override
     public String toString() {
-      return String.format("%s: first packet %+.0f ms, %d packets by 100 ms, %d by 1 s", onPath ? "path" : "fresh",
-          firstMs, packetsIn100Ms, packetsIn1s);
+      return String.format("%s: first packet %+.0f ms, %d packets by 100 ms, %d by 1 s; gateway relayed %d of %d",
+          onPath ? "path" : "fresh", firstMs, packetsIn100Ms, packetsIn1s, toBrowser, pbxIn);
     }
   }
 
   /**
    * Arms window.__firstAudio for the next call: t0 is when the page hears InCall (the answer), first when getStats
-   * first counts a packet of the call (polled every 2 ms), at100/at1000 the packets by t0 + 100 ms / 1 s. The path's
+   * first counts a packet of the call (polled every 2 ms, up to 8 s), at100/at1000 the packets by t0 + 100 ms / 1 s. The path's
    * peer connection counts from its total before the call (it receives nothing between calls).
    */
   private static final String ARM_FIRST_AUDIO = """
@@ -179,7 +188,8 @@ class AgentAudioPathTest {
             const t = now();
             if (n > 0 && m.first === null) m.first = t;
             if (m.t0 !== null && m.at100 === null && t >= m.t0 + 100) m.at100 = n;
-            if (m.t0 !== null && t >= m.t0 + 1000) { m.at1000 = n; m.done = true; }
+            if (m.t0 !== null && m.at1000 === null && t >= m.t0 + 1000) m.at1000 = n;
+            if (m.t0 !== null && ((m.first !== null && m.at1000 !== null) || t >= m.t0 + 8000)) m.done = true;
           }
           await new Promise(r => setTimeout(r, 2));
         }
