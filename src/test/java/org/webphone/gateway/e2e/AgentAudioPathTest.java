@@ -1,6 +1,7 @@
 package org.webphone.gateway.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -121,6 +122,81 @@ class AgentAudioPathTest {
         () -> mediaStatus().getInteger("audioPaths") == 0 && mediaStatus().getInteger("agents") == 0);
   }
 
+  @Test
+  void anInviteAskingForAutoAnswerIsAnsweredAtOnceOnlyOnASessionThatOptedInAndOnlyFromThePbx() throws Exception {
+    usePhone(Map.of("persistent-audio", "")); // a path, but no auto-answer
+    awaitPathConnected();
+    browser.recordStatusHistory();
+    try (Sipp customer = customer("uac-customer-rings.xml", CALL_INFO, "0 8")) {
+      browser.awaitStatus("Incoming call from...", SETUP);
+      customer.awaitSuccess(Duration.ofSeconds(30)); // it rang, was not answered, and was cancelled (487)
+    }
+    browser.awaitStatus("Ready", Duration.ofSeconds(10));
+    assertFalse(browser.statusHistory().contains("In call"), "rang normally: " + browser.statusHistory());
+    assertEquals(0L, tones(), "no auto-answer tone");
+
+    // Opted in; the session's own delay (30 s here) is not what answers: the INVITE's answer-after=0 is.
+    usePhone(Map.of("persistent-audio", "", "auto-answer", ""));
+    awaitPathConnected();
+    long handshakes = counter("dtlsConnected");
+    try (Sipp customer = customer("uac-customer-answered.xml", CALL_INFO, "0 8")) {
+      browser.awaitStatus("In call", Duration.ofSeconds(10));
+      Browser.RemoteAudio audio = browser.remoteAudio(1000, "window.webphone.path && window.webphone.path.pc");
+      assertTrue(Math.abs(audio.peakHz() - 1000) < 30, "the customer's 1000 Hz on the path: " + audio);
+      customer.awaitSuccess(Duration.ofSeconds(30)); // answered, then it hung up
+    }
+    browser.awaitStatus("Ready", Duration.ofSeconds(10));
+    assertEquals(1L, tones(), "the page played the auto-answer tone once");
+    assertEquals(handshakes, counter("dtlsConnected"), "the auto-answered call rode the path");
+
+    // The same INVITE straight from an address outside the PBX's allowed sources: dropped, nothing rings.
+    long dropped = droppedStrangers();
+    browser.recordStatusHistory();
+    try (Sipp stranger = Sipp.uac("uac-stranger.xml", "127.0.0.1:" + node.config().getInt("sip.port"),
+        "-i", "127.0.0.2", "-s", "1000", "-key", "auto_answer_header", CALL_INFO)) {
+      stranger.awaitSuccess(Duration.ofSeconds(15));
+    }
+    Eventually.until(Duration.ofSeconds(5), "the stranger's INVITE counted as dropped", () -> droppedStrangers() > dropped);
+    assertEquals(List.of(), browser.statusHistory(), "nothing rang");
+    assertEquals("Ready", browser.status());
+    assertEquals(1L, tones());
+  }
+
+  @Test
+  void anOfferWithoutThePathsCodecIsRefusedAndTheSessionGoesOn() throws Exception {
+    // A session without a path: a Call without sdp is refused (101), and so is a path offer lacking PCMU (306).
+    usePhone(Map.of());
+    Map<?, ?> refused = (Map<?, ?>) browser.driver().executeAsyncScript("""
+        const done = arguments[arguments.length - 1];
+        const c = window.webphone.client;
+        const code = (p) => p.then(() => 0, (e) => e.code);
+        (async () => {
+          const pc = new RTCPeerConnection();
+          pc.addTransceiver('audio');
+          const offer = (await pc.createOffer()).sdp;
+          pc.close();
+          const noPcmu = offer.split('\\r\\n')
+            .map((l) => (l.startsWith('m=audio ') ? l.split(' ').filter((p, i) => i < 3 || p !== '0').join(' ') : l))
+            .filter((l) => !/^a=(rtpmap|fmtp|rtcp-fb):0 /.test(l)).join('\\r\\n');
+          done({ callWithoutSdp: await code(c.request('Call', { number: '700' })),
+                 pathWithoutPcmu: await code(c.request('AudioPath', { sdp: noPcmu })),
+                 ping: await code(c.request('Ping')) });
+        })().catch((e) => done({ error: String(e) }));
+        """);
+    assertEquals(Map.of("callWithoutSdp", 101L, "pathWithoutPcmu", 306L, "ping", 0L), refused);
+    assertEquals(0, mediaStatus().getInteger("audioPaths"));
+
+    // A call offered to the path without its codec (PCMA only): 488, the path stays for the next call.
+    usePhone(Map.of("persistent-audio", "", "auto-answer", "0"));
+    awaitPathConnected();
+    try (Sipp customer = customer("uac-customer-488.xml", "X-Test: no auto-answer header", "8")) {
+      customer.awaitSuccess(Duration.ofSeconds(30));
+    }
+    browser.awaitStatus("Ready", Duration.ofSeconds(10));
+    assertEquals(1, mediaStatus().getInteger("audioPaths"));
+    node.awaitIdle(1);
+  }
+
   /** Dials 700 and measures, in the browser, when the first audio arrives after the answer; hangs up after 1 s. */
   private FirstAudio measuredCall() throws Exception {
     Object armed = browser.driver().executeAsyncScript(ARM_FIRST_AUDIO);
@@ -216,6 +292,22 @@ class AgentAudioPathTest {
     Eventually.until(SETUP, "the audio path connected", () -> Boolean.TRUE.equals(browser.js(
         "return !!(window.webphone.path && window.webphone.path.id && window.webphone.path.pc.connectionState === 'connected')")));
     Eventually.until(Duration.ofSeconds(5), "the gateway's path leg connected", () -> counter("dtlsConnected") > 0);
+  }
+
+  /** A customer (account 2000) calling the agent's line 1000 through Kamailio, with this header and these codecs. */
+  private static Sipp customer(String scenario, String header, String codecs) throws Exception {
+    return Sipp.uac(scenario, "127.0.0.1:" + pbx.port(), "-s", "1000", "-key", "customer", "2000",
+        "-key", "customer_password", "cust-2000", "-key", "codecs", codecs, "-key", "auto_answer_header", header);
+  }
+
+  private static long tones() {
+    Object n = browser.js("return window.webphoneAutoAnswerTones || 0");
+    return ((Number) n).longValue();
+  }
+
+  private static long droppedStrangers() throws Exception {
+    return Eventually.result(5, "sip.status", node.node().vertx().eventBus()
+        .<JsonObject>request(Addresses.SIP_STATUS, new JsonObject())).body().getJsonObject("dropped").getLong("stranger");
   }
 
   private static JsonObject mediaStatus() throws Exception {
