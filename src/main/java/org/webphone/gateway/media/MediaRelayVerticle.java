@@ -316,6 +316,7 @@ public final class MediaRelayVerticle extends VerticleBase {
       m.fail(ErrorCode.NO_PORT.code(), "no free RTP port pair in media.rtpPortMin..rtpPortMax");
       return;
     }
+    path.toBrowser.newSource(); // the call's PBX stream continues the path's stream toward the browser
     MediaSession s = new MediaSession(callId, sessionId, rt, ports, path.toBrowser);
     s.negotiated(codec, path.browserTe, pbxTe);
     s.useSavp(pbx != null ? pbx.savp() : rt.pbxSrtp(), rt.pbxSrtpSuites());

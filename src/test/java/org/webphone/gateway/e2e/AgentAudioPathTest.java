@@ -85,8 +85,10 @@ class AgentAudioPathTest {
   @Test
   void callsOnThePersistentPathNeedNoHandshakeAndHearTheFirstHundredMillisecondsUnlikeAFreshLeg() throws Exception {
     // Without the path: a fresh ICE + DTLS leg per call, started with the call.
+    usePhone(Map.of());
     FirstAudio fresh = measuredCall();
     long handshakesBefore = counter("dtlsConnected");
+    long attachedBefore = counter("pathAttached");
 
     usePhone(Map.of("persistent-audio", ""));
     awaitPathConnected();
@@ -104,7 +106,7 @@ class AgentAudioPathTest {
       assertEquals("Microphone idle", browser.js("return window.webphone.v.meter.getAttribute('aria-label')"));
     }
     assertEquals(1 + handshakesBefore, counter("dtlsConnected"), "two calls on the path: no new DTLS handshake");
-    assertEquals(2, counter("pathAttached"));
+    assertEquals(2, counter("pathAttached") - attachedBefore);
     JsonObject media = mediaStatus();
     assertEquals(1, media.getInteger("audioPaths"));
     assertEquals(1, media.getInteger("agents"), "only the path's ICE agent is left: " + media.encode());
@@ -157,14 +159,14 @@ class AgentAudioPathTest {
       stranger.awaitSuccess(Duration.ofSeconds(15));
     }
     Eventually.until(Duration.ofSeconds(5), "the stranger's INVITE counted as dropped", () -> droppedStrangers() > dropped);
-    assertEquals(List.of(), browser.statusHistory(), "nothing rang");
+    assertEquals(List.of(), browser.statusHistory().stream().filter(x -> !x.equals("Ready")).toList(), "nothing rang");
     assertEquals("Ready", browser.status());
     assertEquals(1L, tones());
   }
 
   @Test
   void anOfferWithoutThePathsCodecIsRefusedAndTheSessionGoesOn() throws Exception {
-    // A session without a path: a Call without sdp is refused (101), and so is a path offer lacking PCMU (306).
+    // A session without a path: a Call without sdp is refused (102), and so is a path offer lacking PCMU (306).
     usePhone(Map.of());
     Map<?, ?> refused = (Map<?, ?>) browser.driver().executeAsyncScript("""
         const done = arguments[arguments.length - 1];
@@ -183,7 +185,7 @@ class AgentAudioPathTest {
                  ping: await code(c.request('Ping')) });
         })().catch((e) => done({ error: String(e) }));
         """);
-    assertEquals(Map.of("callWithoutSdp", 101L, "pathWithoutPcmu", 306L, "ping", 0L), refused);
+    assertEquals(Map.of("callWithoutSdp", 102L, "pathWithoutPcmu", 306L, "ping", 0L), refused);
     assertEquals(0, mediaStatus().getInteger("audioPaths"));
 
     // A call offered to the path without its codec (PCMA only): 488, the path stays for the next call.
@@ -296,8 +298,8 @@ class AgentAudioPathTest {
 
   /** A customer (account 2000) calling the agent's line 1000 through Kamailio, with this header and these codecs. */
   private static Sipp customer(String scenario, String header, String codecs) throws Exception {
-    return Sipp.uac(scenario, "127.0.0.1:" + pbx.port(), "-s", "1000", "-key", "customer", "2000",
-        "-key", "customer_password", "cust-2000", "-key", "codecs", codecs, "-key", "auto_answer_header", header);
+    return Sipp.uac(scenario, "127.0.0.1:" + pbx.port(), "-s", "1000", "-key", "codecs", codecs,
+        "-key", "auto_answer_header", header);
   }
 
   private static long tones() {
