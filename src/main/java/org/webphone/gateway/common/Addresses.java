@@ -79,6 +79,8 @@ public final class Addresses {
   public static final String MEDIA_DIRECTION = "media.session.direction";
   public static final String MEDIA_DTMF = "media.session.dtmf";
   public static final String MEDIA_CLOSE = "media.session.close";
+  public static final String MEDIA_PATH_OPEN = "media.path.open";
+  public static final String MEDIA_PATH_CLOSE = "media.path.close";
   public static final String MEDIA_STATUS = "media.status";
 
   // ---- signalling (signalling.SignallingVerticle)

@@ -37,6 +37,7 @@ final class ClientSession implements CallControl.Owner {
   private final String id;
   private final String clientIp;
   private final CallControl calls;
+  private final AudioPathControl audio;
   private final RateWindow messages;
   private final RateWindow callAttempts;
   private String resumeToken;
@@ -82,6 +83,7 @@ final class ClientSession implements CallControl.Owner {
     this.clientIp = clientIp;
     this.resumeToken = RemoteSessions.newToken(host.nodeId());
     this.calls = new CallControl(this);
+    this.audio = new AudioPathControl(this, host.cfg().getInt("session.autoAnswerDelayMs"));
     this.messages = new RateWindow(host.cfg().getInt("limits.messagesPerSecond"), 1000);
     this.callAttempts = new RateWindow(host.cfg().getInt("limits.callsPerMinutePerSession"), 60_000);
   }
@@ -283,6 +285,7 @@ final class ClientSession implements CallControl.Owner {
         case Transfer -> calls.transfer(f);
         case Offer -> calls.offer(f);
         case Candidate -> calls.candidate(f);
+        case AudioPath -> audio.open(f);
         // Over a WebSocket the verticle handles Resume before this; a bus client opens with resumeToken.
         case Resume -> Future.failedFuture(new ProtocolException(ErrorCode.WRONG_STATE,
             "resume a bus session with signalling.session.open {resumeToken}"));
@@ -360,7 +363,13 @@ final class ClientSession implements CallControl.Owner {
           moveIfIdle(); // the node drains and this session's call just ended: it moves now
         }
       }
-      case MEDIA -> calls.onMedia(ev);
+      case MEDIA -> {
+        if (ev.getValue(Fields.AUDIO_PATH) != null) {
+          audio.onEvent(ev);
+        } else {
+          calls.onMedia(ev);
+        }
+      }
       case DTMF -> calls.onDtmf(ev);
       case TRANSFER -> calls.onTransfer(ev);
     }
@@ -571,7 +580,7 @@ final class ClientSession implements CallControl.Owner {
       endTransport.run();
     }
     LOG.info("line={} closing: {}", id, reason);
-    Future<Void> call = calls.endForClose();
+    Future<Void> call = calls.endForClose().transform(x -> audio.close());
     Future<?> line = call.transform(x -> parking).transform(x -> lineOpening == null || lineParked ? Future.succeededFuture()
         // An open that timed out may still be carried out (or be under way): closed by its line id all the same.
         : lineOpening.transform(o -> o.failed() && !VerticleRequests.timedOut(o.cause()) ? Future.succeededFuture()
@@ -738,6 +747,21 @@ final class ClientSession implements CallControl.Owner {
   @Override
   public String nodeId() {
     return host.nodeId();
+  }
+
+  @Override
+  public AudioPathControl audioPath() {
+    return audio;
+  }
+
+  @Override
+  public long setTimer(long delayMs, Runnable action) {
+    return host.vertx().setTimer(Math.max(1, delayMs), x -> action.run());
+  }
+
+  @Override
+  public void cancelTimer(long id) {
+    host.vertx().cancelTimer(id);
   }
 
   @Override

@@ -425,7 +425,11 @@ public final class SipLineVerticle extends VerticleBase {
   /** Incoming INVITE for a registered, idle line (checked by the dispatcher). */
   SipCall newIncoming(SipLine line, javax.sip.ServerTransaction st, javax.sip.message.Request req) throws Exception {
     String callId = "in-" + Randoms.uuid();
-    SipCall c = SipCall.incoming(sip, line, callId, st, req, () -> forget(line, callId));
+    // Auto-answer headers count only from the PBX's allowed sources (docs/sip.md, Auto-answer).
+    boolean fromPbx = req instanceof gov.nist.javax.sip.message.SIPRequest r && r.getPeerPacketSourceAddress() != null
+        && guard.allowed(r.getPeerPacketSourceAddress());
+    Integer autoAnswerMs = fromPbx ? AutoAnswerRequest.delayMs(req) : null;
+    SipCall c = SipCall.incoming(sip, line, callId, st, req, autoAnswerMs, () -> forget(line, callId));
     line.call = c;
     calls.put(callId, c);
     return c;

@@ -67,7 +67,7 @@ public enum BusMessage {
    * Create a call's media: replies the PBX SDP (an offer, or the answer to pbxOffer) and the browser answer, or
    * with answerLater the PBX SDP alone and the browser answer as a media event. Fails 102, 104, 306, 305, 302, 500.
    */
-  MEDIA_CREATE(Addresses.MEDIA_CREATE, List.of(CALL_ID, SESSION_ID, BROWSER_OFFER, PBX_OFFER, ANSWER_LATER),
+  MEDIA_CREATE(Addresses.MEDIA_CREATE, List.of(CALL_ID, SESSION_ID, BROWSER_OFFER, PBX_OFFER, ANSWER_LATER, AUDIO_PATH),
       List.of(BROWSER_ANSWER, PBX_SDP)),
   /** The PBX's SDP, an answer or a re-offer (type, or guessed); replies the answer to a re-offer. Fails 302, 306. */
   MEDIA_PBX_SDP(Addresses.MEDIA_PBX_SDP, List.of(CALL_ID, SDP, TYPE), List.of(SDP)),
@@ -84,12 +84,19 @@ public enum BusMessage {
   MEDIA_DTMF(Addresses.MEDIA_DTMF, List.of(CALL_ID, DIGITS), List.of(CALL_ID)),
   /** Free all of a call's media; closing an unknown call succeeds. Fails 102. */
   MEDIA_CLOSE(Addresses.MEDIA_CLOSE, List.of(CALL_ID, REASON), List.of(CALL_ID)),
+  /**
+   * Open a session's persistent browser leg (audio path) on the browser's offer, with the one codec of
+   * media.pathCodec; replies the browser answer. Fails 102, 104, 306, 500.
+   */
+  MEDIA_PATH_OPEN(Addresses.MEDIA_PATH_OPEN, List.of(AUDIO_PATH, SESSION_ID, BROWSER_OFFER), List.of(BROWSER_ANSWER)),
+  /** Free an audio path (its ICE agent and DTLS association); a repeat succeeds. Fails 102. */
+  MEDIA_PATH_CLOSE(Addresses.MEDIA_PATH_CLOSE, List.of(AUDIO_PATH), List.of(AUDIO_PATH)),
   /** What the relay holds now and its counters; with callId also that call's session. */
   MEDIA_STATUS(Addresses.MEDIA_STATUS, List.of(CALL_ID),
       List.of(SESSIONS, CREATING, RTP_PORTS, AGENTS, DTLS_SESSIONS, DTLS_THREADS, DTLS_HANDSHAKES, DTLS_WAITING,
           DTLS_HELLO_TIMERS, DTLS_HELLO_TIMEOUTS, DTLS_POOL_THREADS, STUN_UNKNOWN_UFRAG, RTP_REGISTRATIONS, RTCP_TASKS,
           WEBRTC_PORT, ICE_TCP_PORT, ICE_TCP_CONNECTIONS, ICE_TCP_PENDING, ICE_TCP_THREADS, ICE_TCP_JUNK,
-          ICE_TCP_IDLE_CLOSED, ICE_TCP_OVER_CAP, FINGERPRINT, COUNTERS, Fields.SESSION)),
+          ICE_TCP_IDLE_CLOSED, ICE_TCP_OVER_CAP, FINGERPRINT, COUNTERS, AUDIO_PATHS, Fields.SESSION)),
 
   // ---- signalling (signalling.SignallingVerticle)
   /** Open a session without a WebSocket (or take one back by resumeToken). Fails 300, 204, 302, 502. */

@@ -76,6 +76,12 @@ public final class Fields {
   public static final String BROWSER_OFFER = "browserOffer";
   public static final String PBX_OFFER = "pbxOffer";
   public static final String ANSWER_LATER = "answerLater";
+  /** A persistent browser leg (audio path) of a session: its id; a create with it attaches the call to it. */
+  public static final String AUDIO_PATH = "audioPath";
+  /** media.status: how many audio paths are open. */
+  public static final String AUDIO_PATHS = "audioPaths";
+  /** incoming: the INVITE asks to be answered automatically after this many ms (from the PBX only). */
+  public static final String AUTO_ANSWER_MS = "autoAnswerMs";
   public static final String BROWSER_ANSWER = "browserAnswer";
   public static final String PBX_SDP = "pbxSdp";
   /** A trickled ICE candidate (media.session.candidate). */

@@ -22,6 +22,8 @@ public final class ServerEvent {
   public static final String RENEGOTIATE = "OnRenegotiate";
   public static final String DTMF = "OnDtmfReceived";
   public static final String TRANSFER = "OnTransferStateChanged";
+  /** The session's audio path: {audioPath, state (connected, failed, closed), reason?}. */
+  public static final String AUDIO_PATH = "OnAudioPath";
   public static final String ACK = "Ack";
   public static final String PONG = "Pong";
   public static final String ERROR = "Error";
