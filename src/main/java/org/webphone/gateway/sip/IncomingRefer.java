@@ -18,7 +18,6 @@ import javax.sip.header.ContentTypeHeader;
 import javax.sip.header.EventHeader;
 import javax.sip.header.ReferToHeader;
 import javax.sip.header.SubscriptionStateHeader;
-import javax.sip.header.ViaHeader;
 import javax.sip.message.Request;
 import javax.sip.message.Response;
 import org.slf4j.Logger;
@@ -211,14 +210,7 @@ final class IncomingRefer {
     if ((code == 401 || code == 407) && !abandoned && authTries < 2 && auth.accept(r)) {
       authTries++;
       try {
-        Request again = (Request) invite.clone();
-        CSeqHeader cs = (CSeqHeader) again.getHeader(CSeqHeader.NAME);
-        cs.setSeqNumber(cs.getSeqNumber() + 1);
-        again.removeHeader(ViaHeader.NAME);
-        again.addHeader(call.sip.headers().createViaHeader(call.sip.announced, call.sip.contactPort,
-            call.sip.pbxTransport, null));
-        auth.authorize(again, call.sip.headers());
-        send(again);
+        send(call.sip.reinviteWithCredentials(invite, auth));
         return;
       } catch (Exception e) {
         LOG.warn("call={} line={} cannot answer the challenge: {}", call.callId, call.line.lineId, e.toString());

@@ -4,7 +4,6 @@ import io.vertx.core.Future;
 import javax.sip.ClientTransaction;
 import javax.sip.Dialog;
 import javax.sip.header.CSeqHeader;
-import javax.sip.header.ViaHeader;
 import javax.sip.message.Request;
 import javax.sip.message.Response;
 import org.slf4j.Logger;
@@ -129,13 +128,7 @@ final class OutgoingInvite {
     if ((code == 401 || code == 407) && !cancelRequested && authTries < 2 && auth.accept(r)) {
       authTries++;
       try {
-        Request again = (Request) invite.clone();
-        CSeqHeader cs = (CSeqHeader) again.getHeader(CSeqHeader.NAME);
-        cs.setSeqNumber(cs.getSeqNumber() + 1);
-        again.removeHeader(ViaHeader.NAME);
-        PbxTrunk sip = call.sip;
-        again.addHeader(sip.headers().createViaHeader(sip.announced, sip.contactPort, sip.pbxTransport, null));
-        auth.authorize(again, call.sip.headers());
+        Request again = call.sip.reinviteWithCredentials(invite, auth);
         invite = again;
         provisionalSeen = false; // a CANCEL waits for a provisional answer to this INVITE
         send(again, () -> { });

@@ -159,6 +159,20 @@ final class PbxTrunk {
   }
 
   /**
+   * {@code invite} again after a 401/407 that {@code auth} accepted: the next CSeq, a fresh Via (a new branch: a
+   * new transaction) and the credentials for the challenge.
+   */
+  Request reinviteWithCredentials(Request invite, DigestAuth auth) throws ParseException, InvalidArgumentException {
+    Request again = (Request) invite.clone();
+    CSeqHeader cs = (CSeqHeader) again.getHeader(CSeqHeader.NAME);
+    cs.setSeqNumber(cs.getSeqNumber() + 1);
+    again.removeHeader(ViaHeader.NAME);
+    again.addHeader(headers().createViaHeader(announced, contactPort, pbxTransport, null));
+    auth.authorize(again, headers());
+    return again;
+  }
+
+  /**
    * Creates the client transaction of {@code r} and sends it, within {@code dialog} when it is not null, on the
    * path {@link #handOff} chooses. {@code sent} then runs on the event loop with the transaction, before any of
    * its responses or its timeout reach {@code handler} (they are held until then, so the caller may keep the

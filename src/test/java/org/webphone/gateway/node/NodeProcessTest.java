@@ -56,7 +56,8 @@ class NodeProcessTest {
     int code = node.awaitExit(Duration.ofSeconds(graceSec + 10));
     long ms = (System.nanoTime() - t0) / 1_000_000;
 
-    assertEquals(143, code, "exit code after SIGTERM (128 + 15); output:\n" + node.tail());
+    // SIGTERM drains (docs/deploy.md): an idle node has nothing to wait for, stops and exits 0 by itself.
+    assertEquals(0, code, "exit code after a drain on SIGTERM; output:\n" + node.tail());
     assertTrue(ms < (graceSec + 2) * 1000L, "stopped in " + ms + " ms, bound " + graceSec + " s + 2 s margin");
     String log = node.logText();
     assertTrue(log.contains("node sigterm draining"), node.tail());
