@@ -76,6 +76,8 @@ final class ClientSession implements CallControl.Owner {
   /** The line was closed by {@link #parkLine}: its Unregistered event is ours, not a lost line. */
   private boolean lineParked;
   private Future<?> parking = Future.succeededFuture();
+  /** The agent's session this one handed its carrier to ({@link #handTo}: a takeover that moves a call), or null. */
+  private ClientSession successor;
 
   ClientSession(SignallingVerticle host, String clientIp) {
     this.host = host;
@@ -116,6 +118,15 @@ final class ClientSession implements CallControl.Owner {
     return phase;
   }
 
+  String agent() {
+    return agent;
+  }
+
+  /** The session that now drives this one's carrier: this one, or the one it was handed to ({@link #handTo}). */
+  ClientSession current() {
+    return successor == null ? this : successor.current();
+  }
+
   /** Leases an account and opens the line; progress goes to the client over {@code t} as events. */
   void start(Transport t) {
     transport = t;
@@ -146,6 +157,11 @@ final class ClientSession implements CallControl.Owner {
         return;
       }
       if (ar.succeeded() && ar.result()) {
+        ClientSession held = host.agentInCall(agent, this);
+        if (held != null) {
+          handTo(held);
+          return;
+        }
         lease();
         return;
       }
@@ -470,6 +486,11 @@ final class ClientSession implements CallControl.Owner {
 
   /** A client came back with the token: it gets this session (and its call) over {@code t}. */
   void attach(Transport t) {
+    attach(t, (short) 4001, "session taken over");
+  }
+
+  /** {@link #attach(Transport)}; a carrier still attached is closed with {@code oldCode} and {@code why}. */
+  void attach(Transport t, short oldCode, String why) {
     if (graceTimer >= 0) {
       host.vertx().cancelTimer(graceTimer);
       graceTimer = -1;
@@ -477,7 +498,7 @@ final class ClientSession implements CallControl.Owner {
     Transport old = transport;
     transport = t;
     if (old != null) {
-      old.close((short) 4001, "session taken over");
+      old.close(oldCode, why);
     }
     resumeToken = RemoteSessions.newToken(host.nodeId()); // a token works once
     lastSeenMs = System.currentTimeMillis();
@@ -643,8 +664,24 @@ final class ClientSession implements CallControl.Owner {
     lease = null;
     LOG.info("line={} agent {} signed in again elsewhere: this session ends", id, agent);
     host.agentBoard().takenOver();
-    close("taken over: the same agent signed in again in another session", (short) 4003)
+    close("taken over: the same agent signed in again in another session", SignallingVerticle.TAKEN_OVER)
         .onComplete(x -> m.reply(new JsonObject().put(Fields.RELEASED, true)));
+  }
+
+  /**
+   * The same agent's other session on this node has a call in progress: a takeover moves it like a resume. That
+   * session gets this one's carrier (its old page closes with 4003) and keeps its line, lease and call untouched
+   * (no BYE, no re-INVITE: the new page offers a new browser leg on the call, as a reloaded page does); this
+   * session, which holds no lease or line yet, closes without a word to the page.
+   */
+  private void handTo(ClientSession held) {
+    Transport t = transport;
+    transport = null;
+    successor = held;
+    LOG.info("line={} agent {} signed in again while session {} has call={}: the call moves to this page", id, agent,
+        held.id, held.calls.current().id);
+    close("handed to the agent's session " + held.id, (short) 1000);
+    host.takeOverCall(held, t);
   }
 
   /** Makes the line follow the agent's availability: refused INVITEs, or an un-REGISTERed line (config). */

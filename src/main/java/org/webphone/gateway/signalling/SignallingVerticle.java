@@ -45,6 +45,8 @@ public final class SignallingVerticle extends VerticleBase {
   private static final long SWEEP_MS = 1000;
   /** Close code: the node drains, connect again (docs/protocol.md, "Close codes"). */
   static final short MOVED = 4002;
+  /** Close code: the same agent signed in again in another session, which took the line (and its call) over. */
+  static final short TAKEN_OVER = 4003;
 
   private HttpServer server;
   private AdminSurface admin;
@@ -237,6 +239,27 @@ public final class SignallingVerticle extends VerticleBase {
       leaving++;
       s.closing().onComplete(x -> leaving--);
     }
+  }
+
+  /** The session of {@code agent} on this node, other than {@code other}, that has a call in progress; or null. */
+  ClientSession agentInCall(String agent, ClientSession other) {
+    if (agent == null) {
+      return null;
+    }
+    for (ClientSession s : sessions.values()) {
+      if (s != other && agent.equals(s.agent()) && s.hasCall() && s.phase() != ClientSession.Phase.CLOSING) {
+        return s;
+      }
+    }
+    return null;
+  }
+
+  /** A takeover that moves a call (docs/pool.md): {@code held} gets {@code t} like a resume; its old page gets 4003. */
+  void takeOverCall(ClientSession held, Transport t) {
+    agentBoard.takenOver();
+    byToken.remove(held.resumeToken());
+    held.attach(t, TAKEN_OVER, "taken over: the same agent signed in again in another session");
+    byToken.put(held.resumeToken(), held);
   }
 
   ClientSession session(String id) {

@@ -125,7 +125,7 @@ final class WebSocketEndpoint {
         b.remote.socketClosed();
       }
       if (b.session != null) {
-        b.session.detach(b.t);
+        b.session.current().detach(b.t);
       }
     });
   }
@@ -348,7 +348,8 @@ final class WebSocketEndpoint {
       resume(b, f);
       return;
     }
-    ClientSession s = b.session;
+    // A takeover that moved a call handed the socket to the agent's other session (ClientSession#handTo).
+    ClientSession s = b.session = b.session.current();
     s.handle(f).onComplete(ar -> {
       if (ar.succeeded()) {
         b.t.send(ack(f, ar.result()));

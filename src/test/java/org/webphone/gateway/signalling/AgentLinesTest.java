@@ -4,6 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.http.WebSocketClient;
@@ -21,6 +25,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.openqa.selenium.WindowType;
+import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.testing.Baresip;
 import org.webphone.gateway.testing.Browser;
@@ -48,12 +53,19 @@ class AgentLinesTest {
   private static Vertx client;
   private static WebSocketClient ws;
   private static int tokens;
+  /** Every SIP message the gateway sent or received (logger sip.wire at TRACE, read when the stack starts). */
+  private static final ListAppender<ILoggingEvent> WIRE = new ListAppender<>();
   private final List<JsonObject> boardEvents = new CopyOnWriteArrayList<>();
   private MessageConsumer<JsonObject> board;
 
   @BeforeAll
   static void startTheContactCentre() throws Exception {
     dir = Files.createTempDirectory(Path.of("target"), "agents-").toAbsolutePath();
+    Logger wire = (Logger) LoggerFactory.getLogger("sip.wire");
+    wire.setLevel(Level.TRACE);
+    wire.setAdditive(false); // counted here, not printed
+    WIRE.start();
+    wire.addAppender(WIRE);
     pbx = Kamailio.start(Map.of("1000", "secret-1000", "2001", "alice-2001", "3000", "customer-3000"));
     customer = Baresip.start(dir.resolve("customer"), "3000", "customer-3000", "127.0.0.1:" + pbx.port(),
         Browser.tone(dir, 1000, 60, 8000));
@@ -74,6 +86,10 @@ class AgentLinesTest {
 
   @AfterAll
   static void stopTheContactCentre() throws Exception {
+    Logger wire = (Logger) LoggerFactory.getLogger("sip.wire");
+    wire.detachAppender(WIRE);
+    wire.setLevel(null);
+    wire.setAdditive(true);
     try {
       if (browser != null) {
         browser.close();
@@ -207,12 +223,56 @@ class AgentLinesTest {
       browser.click("Hang up");
       browser.awaitStatus("Ready", Duration.ofSeconds(10));
     } finally {
-      String other = otherWindow(firstWindow);
-      if (other != null) {
-        browser.driver().switchTo().window(other);
-        browser.driver().close();
-      }
+      closeOtherTab(firstWindow);
+    }
+  }
+
+  @Test
+  void aTakeoverDuringACallMovesTheCallToTheNewTabLikeAResumeWithNoByeAndNoReInvite() throws Exception {
+    String firstWindow = browser.driver().getWindowHandle();
+    browser.js("window.__closeCode = null; window.webphone.client.addEventListener('disconnected',"
+        + " (e) => { window.__closeCode = e.detail.code; });");
+    JsonObject lease = theOnlyLease();
+    customer.command("dial", "sip:2001@127.0.0.1:" + pbx.port());
+    browser.awaitStatus("Incoming call from...", SETUP);
+    browser.click("Call");
+    browser.awaitStatus("In call", SETUP);
+    long invites = wire("INVITE sip:");
+    long byes = wire("BYE sip:");
+
+    browser.driver().switchTo().newWindow(WindowType.TAB);
+    try {
+      signIn("alice");
+      browser.awaitStatus("In call", SETUP);
+      Browser.RemoteAudio audio = browser.remoteAudio(2000);
+      assertTrue(audio.packets() > 50 && Math.abs(audio.peakHz() - 1000) < 30,
+          "the customer's 1000 Hz reaches the new tab: " + audio);
+      JsonObject after = theOnlyLease();
+      assertEquals(lease.getString("sessionId"), after.getString("sessionId"), "the same session keeps the line");
+      assertEquals(lease.getLong("token"), after.getLong("token"), "the lease was not touched: " + after);
+      assertEquals(invites, wire("INVITE sip:"), "no re-INVITE (nor a new call) on the PBX side");
+      assertEquals(byes, wire("BYE sip:"), "no BYE on the PBX side");
+
       browser.driver().switchTo().window(firstWindow);
+      browser.awaitStatus("Disconnected", Duration.ofSeconds(5));
+      assertEquals(4003L, browser.js("return window.__closeCode"));
+
+      browser.driver().switchTo().window(otherWindow(firstWindow));
+      customer.command("hangup", null);
+      browser.awaitStatus("Call ended", Duration.ofSeconds(10));
+      // The last second and a half of what the customer heard came from the new tab only (the old tab's leg is gone).
+      Path heard = Eventually.await(SETUP, "the customer's finished recording", customer::finishedRecording);
+      Path tail = dir.resolve("takeover-tail.wav");
+      Process trim = new ProcessBuilder("sox", heard.toString(), tail.toString(), "trim", "-1.5")
+          .redirectErrorStream(true).start();
+      String trimOut = new String(trim.getInputStream().readAllBytes());
+      assertEquals(0, trim.waitFor(), "sox trim: " + trimOut);
+      double[] stat = Baresip.soxStat(tail);
+      assertTrue(stat[0] > 0.01 && Math.abs(stat[1] - 440) < 40,
+          "the new tab's 440 Hz reaches the customer after the takeover (RMS, Hz): " + stat[0] + ", " + stat[1]);
+      browser.awaitStatus("Ready", Duration.ofSeconds(10));
+    } finally {
+      closeOtherTab(firstWindow);
     }
   }
 
@@ -273,6 +333,16 @@ class AgentLinesTest {
     return AuthToken.issue(SECRET, System.currentTimeMillis() / 1000, sub, jti + "-" + System.nanoTime());
   }
 
+  /** Closes the tab that is not {@code first} (if any) and goes back to {@code first}. */
+  private static void closeOtherTab(String first) {
+    String other = otherWindow(first);
+    if (other != null) {
+      browser.driver().switchTo().window(other);
+      browser.driver().close();
+    }
+    browser.driver().switchTo().window(first);
+  }
+
   private static String otherWindow(String first) {
     return browser.driver().getWindowHandles().stream().filter(h -> !h.equals(first)).findFirst().orElse(null);
   }
@@ -312,6 +382,11 @@ class AgentLinesTest {
     return Http.get(node.adminUrl() + "metrics").body().lines()
         .filter(l -> l.startsWith("webphone_agent_sessions{") && l.contains("state=\"" + state + "\""))
         .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).findFirst().orElse(-1);
+  }
+
+  /** How many SIP messages the gateway sent or received so far whose first line starts with {@code startLine}. */
+  private static long wire(String startLine) {
+    return List.copyOf(WIRE.list).stream().filter(e -> e.getFormattedMessage().contains("\n" + startLine)).count();
   }
 
   private static long customerLines() {
