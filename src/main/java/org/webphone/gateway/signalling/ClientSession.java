@@ -545,7 +545,12 @@ final class ClientSession implements CallControl.Owner {
   void moveIfIdle() {
     if (phase != Phase.CLOSING && !hasCall()) {
       lineFirst = true;
-      close("moved: this node is draining", SignallingVerticle.MOVED);
+      if (jti == null) {
+        close("moved: this node is draining", SignallingVerticle.MOVED);
+        return;
+      }
+      // The page connects again elsewhere with the token it has: its id must open that session (4002 comes after).
+      host.tokenIds().release(jti).onComplete(x -> close("moved: this node is draining", SignallingVerticle.MOVED));
     }
   }
 

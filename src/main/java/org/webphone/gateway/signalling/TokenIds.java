@@ -33,4 +33,13 @@ final class TokenIds {
     }
     return map.compose(m -> m.putIfAbsent(jti, System.currentTimeMillis(), ttlMs)).map(prev -> prev == null);
   }
+
+  /**
+   * {@code jti} may open one session more: its session moved off a draining node (close 4002), and the page has
+   * no other token to connect again with elsewhere. Completes (never fails) once the map has forgotten it.
+   */
+  Future<Void> release(String jti) {
+    Future<AsyncMap<String, Long>> m = map == null ? vertx.sharedData().getAsyncMap(MAP) : map;
+    return m.compose(x -> x.remove(jti)).<Void>mapEmpty().recover(e -> Future.succeededFuture());
+  }
 }
