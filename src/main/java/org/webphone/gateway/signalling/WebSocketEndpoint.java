@@ -344,12 +344,13 @@ final class WebSocketEndpoint {
       hello(b, f);
       return;
     }
+    // A takeover that moved a call handed the socket to the agent's other session (ClientSession#handTo).
+    b.session = b.session.current();
     if (f.method() == ClientMethod.Resume) {
       resume(b, f);
       return;
     }
-    // A takeover that moved a call handed the socket to the agent's other session (ClientSession#handTo).
-    ClientSession s = b.session = b.session.current();
+    ClientSession s = b.session;
     s.handle(f).onComplete(ar -> {
       if (ar.succeeded()) {
         b.t.send(ack(f, ar.result()));
