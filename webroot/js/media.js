@@ -159,3 +159,79 @@ export function levelMeter(stream, onLevel) {
   }, 100);
   return () => { clearInterval(t); src.disconnect(); };
 }
+
+/**
+ * An agent's persistent audio path (docs/embedding.md, "Agents"): one RTCPeerConnection set up once, when the line
+ * is ready, and kept between calls; calls placed or accepted without an sdp ride on it, so the gateway needs no new
+ * ICE or DTLS handshake and the first words after the answer are heard. Between calls the microphone track is
+ * disabled (the browser sends silence, the gateway forwards nothing) and the level meter says "Microphone idle".
+ */
+export class AudioPath {
+  constructor(iceServersNow, remoteEl, meterEl) {
+    this.iceServersNow = iceServersNow;
+    this.remoteEl = remoteEl;
+    this.meterEl = meterEl;
+    this.pc = null;
+    this.stream = null;
+    this.id = null;
+  }
+
+  /** Opens the path on client with the microphone; opts: {autoAnswer, autoAnswerDelayMs}. Rejects with the Error frame. */
+  async open(client, opts = {}) {
+    this.stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    const pc = newPeerConnection(this.iceServersNow);
+    this.pc = pc;
+    this.stream.getAudioTracks().forEach((t) => pc.addTrack(t, this.stream));
+    this.live(false);
+    pc.ontrack = (e) => { this.remote = e.streams[0] || new MediaStream([e.track]); this.play(); };
+    const fields = { sdp: await completeOffer(pc) };
+    if (opts.autoAnswer) fields.autoAnswer = true;
+    if (Number.isInteger(opts.autoAnswerDelayMs)) fields.autoAnswerDelayMs = opts.autoAnswerDelayMs;
+    const ack = await client.request('AudioPath', fields);
+    await pc.setRemoteDescription({ type: 'answer', sdp: ack.sdp });
+    this.id = ack.audioPath;
+  }
+
+  /** Plays the path's audio on the call's <audio> element (a call's end clears that element). */
+  play() {
+    if (!this.remote || !this.remoteEl) return;
+    if (this.remoteEl.srcObject !== this.remote) this.remoteEl.srcObject = this.remote;
+    this.remoteEl.play().catch(() => {});
+  }
+
+  /** Microphone on for a call, off (idle) between calls. */
+  live(on) {
+    if (this.stream) this.stream.getAudioTracks().forEach((t) => { t.enabled = on; });
+    if (this.meterEl) this.meterEl.setAttribute('aria-label', on ? 'Microphone level' : 'Microphone idle');
+    if (on) this.play();
+  }
+
+  get isOpen() {
+    return !!(this.id && this.pc && this.pc.connectionState !== 'closed');
+  }
+
+  close() {
+    if (this.pc) this.pc.close();
+    if (this.stream) this.stream.getTracks().forEach((t) => t.stop());
+    if (this.meterEl) this.meterEl.setAttribute('aria-label', 'Microphone level');
+    this.pc = null;
+    this.stream = null;
+    this.id = null;
+  }
+}
+
+/** Two short 880 Hz beeps: an auto-answered call arrived (the agent does not click, so it must hear it). */
+export function autoAnswerTone() {
+  const ac = audioContext();
+  const g = ac.createGain();
+  g.gain.value = 0;
+  g.connect(ac.destination);
+  const o = ac.createOscillator();
+  o.frequency.value = 880;
+  o.connect(g);
+  const t = ac.currentTime;
+  [0, 0.2].forEach((at) => { g.gain.setValueAtTime(0.1, t + at); g.gain.setValueAtTime(0, t + at + 0.12); });
+  o.start(t);
+  o.stop(t + 0.4);
+  window.webphoneAutoAnswerTones = (window.webphoneAutoAnswerTones || 0) + 1; // tests read it
+}

@@ -3,13 +3,16 @@
 //   <web-phone></web-phone>                                   full phone, connects at once
 //   <web-phone number="1000" label="Call sales"></web-phone>  click-to-call: one button
 // Attributes: gateway (ws(s) URL; default: /ws of the host that served this script), token (access
-// token), number + label (click-to-call). The last element created is window.webphone (tests use
+// token), number + label (click-to-call), persistent-audio (an agent's audio path kept between calls) and
+// auto-answer (with persistent-audio; its value: the delay in ms, empty: the gateway's). The last element created is window.webphone (tests use
 // window.webphone.pc for getStats()).
 
 import { WebphoneClient, defaultGatewayUrl } from './webphone-client.js';
-import { newPeerConnection, trickleOffer, offerNow, candidateFields, Ringtone, keyTone, levelMeter } from './media.js';
+import { newPeerConnection, trickleOffer, offerNow, candidateFields, Ringtone, keyTone, levelMeter, AudioPath, autoAnswerTone } from './media.js';
 import { buildPhone, buildClickToCall } from './phone-view.js';
 import { TransferControl } from './transfer-view.js';
+
+import { AvailabilityControls } from './availability.js';
 
 const END_TEXT = { Completed: 'Call ended', Busy: 'Busy', Rejected: 'Rejected', Cancelled: 'Cancelled' };
 const ERROR_TEXT = { NotFound: 'Not found', Unavailable: 'Unavailable' };
@@ -67,6 +70,8 @@ class WebPhone extends HTMLElement {
     this.ready = false;
     this.ringtone = new Ringtone(this.v.ring);
     this.transferControl = this.clickToCall ? null : new TransferControl(this);
+
+    this.availability = this.clickToCall ? null : new AvailabilityControls(this);
     window.webphone = this;
     this.wire();
     if (!this.clickToCall) this.connect();
@@ -75,6 +80,7 @@ class WebPhone extends HTMLElement {
   disconnectedCallback() {
     if (this.client) this.client.close();
     this.endMedia();
+    this.closePath();
   }
 
   connect() {
@@ -93,6 +99,7 @@ class WebPhone extends HTMLElement {
     on('Answer', this.onAnswer);
     on('OnRenegotiate', this.onRenegotiate);
     on('OnCallErrorOccurred', (f) => { this.lastError = f; });
+    on('OnAudioPath', (f) => { if (f.state === 'failed') { this.closePath(); this.detail('Audio path failed: ' + (f.reason || '')); } });
     on('OnCallStateChanged', this.onCallState);
     on('OnInCall', () => this.startTimer());
     on('OnTransferStateChanged', (f) => this.transferControl && this.transferControl.onState(f));
@@ -103,6 +110,7 @@ class WebPhone extends HTMLElement {
     on('Error', this.onError);
     on('reconnecting', () => this.status('Reconnecting'));
     on('disconnected', this.onDisconnected);
+    if (this.availability) this.availability.listen(c);
     c.connect();
   }
 
@@ -148,7 +156,8 @@ class WebPhone extends HTMLElement {
 
   onReady(f) {
     this.ready = !!f.ready;
-    if (this.ready && !this.call) this.status('Ready');
+    if (this.ready && !this.call) this.status(this.idleStatus());
+    if (this.ready && this.hasAttribute('persistent-audio') && !this.path) this.openPath();
     if (this.ready && this.clickToCall && this.wantCall) {
       this.wantCall = false;
       this.dial(this.getAttribute('number'));
@@ -157,10 +166,10 @@ class WebPhone extends HTMLElement {
 
   onCallRequest(f) {
     if (this.call) return;
-    this.call = { id: f.callId, incoming: true, ringing: true, state: 'Ringing' };
+    this.call = { id: f.callId, incoming: true, ringing: true, state: 'Ringing', onPath: !!f.autoAnswer };
     this.status('Incoming call from ' + (f.caller || f.displayName || 'unknown'),
       f.displayName && f.displayName !== f.caller ? f.displayName : '');
-    this.ringtone.start();
+    if (f.autoAnswer) { this.call.ringing = false; autoAnswerTone(); } else this.ringtone.start();
     this.updateButtons();
   }
 
@@ -208,6 +217,7 @@ class WebPhone extends HTMLElement {
     if (!this.call || this.call.id !== f.callId) return;
     this.call.state = f.state;
     if (f.state !== 'Ringing' || !this.call.incoming) this.call.ringing = false;
+    if (f.state === 'InCall' && this.call.onPath && this.path) this.path.live(true);
     if (this.call.restoring && !['Completed', 'Busy', 'Rejected', 'Cancelled', 'Error'].includes(f.state)) {
       this.updateButtons(); // the status says "Reconnecting" until the audio is back
       return;
@@ -232,6 +242,7 @@ class WebPhone extends HTMLElement {
   onDisconnected() {
     if (this.v.status.textContent !== 'Connection limit') this.status('Disconnected');
     this.ready = false;
+    this.closePath(); // the session, and its path at the gateway, are gone
     if (this.call) {
       this.call = null;
       this.endMedia();
@@ -250,9 +261,13 @@ class WebPhone extends HTMLElement {
     this.call = call;
     this.status('Calling');
     try {
-      const sdp = await this.startMedia();
+      if (this.path && this.path.isOpen) { // the agent's audio path: no offer, no new handshake
+        call.onPath = true;
+        this.path.live(true);
+      }
+      const sdp = call.onPath ? null : await this.startMedia();
       if (this.call !== call) return; // hung up while preparing
-      const ack = await this.client.request('Call', { number, sdp });
+      const ack = await this.client.request('Call', sdp ? { number, sdp } : { number });
       call.id = ack.callId;
       this.offerSent(call);
       if (this.call !== call) this.client.request('HangUp', { callId: ack.callId }).catch(() => {});
@@ -274,9 +289,10 @@ class WebPhone extends HTMLElement {
     call.ringing = false;
     this.ringtone.stop();
     try {
-      const sdp = await this.startMedia();
+      call.onPath = !!(this.path && this.path.isOpen);
+      const sdp = call.onPath ? null : await this.startMedia();
       if (this.call !== call) return;
-      await this.client.request('Accept', { callId: call.id, sdp });
+      await this.client.request('Accept', sdp ? { callId: call.id, sdp } : { callId: call.id });
       this.offerSent(call);
     } catch (e) {
       if (this.call !== call) return;
@@ -455,8 +471,27 @@ class WebPhone extends HTMLElement {
     }, RESTART_RETRY_MS);
   }
 
+  /** The agent's audio path (persistent-audio): opened once the line is ready, kept until the session ends. */
+  async openPath() {
+    const path = new AudioPath(() => (this.client && this.client.iceServers) || [], this.v.remote, this.v.meter);
+    this.path = path;
+    const delay = parseInt(this.getAttribute('auto-answer'), 10);
+    try {
+      await path.open(this.client, { autoAnswer: this.hasAttribute('auto-answer'),
+        autoAnswerDelayMs: Number.isNaN(delay) ? undefined : delay });
+    } catch (e) {
+      if (this.path === path) this.closePath();
+      this.detail('No audio path: ' + ((e && e.message) || e));
+    }
+  }
+
+  closePath() {
+    if (this.path) { this.path.close(); this.path = null; }
+  }
+
   endMedia() {
     clearTimeout(this.restartTimer);
+    if (this.path) this.path.live(false);
     if (this.pc) { this.pc.close(); this.pc = null; }
     this.audioNote = '';
     if (this.stopMeter) { this.stopMeter(); this.stopMeter = null; }
@@ -502,7 +537,7 @@ class WebPhone extends HTMLElement {
     this.updateButtons();
     clearTimeout(this.readyTimer);
     this.readyTimer = setTimeout(() => {
-      if (!this.call && this.ready) this.status('Ready');
+      if (!this.call && this.ready) this.status(this.idleStatus());
       if (this.clickToCall && !this.call && this.client) {
         this.client.close(); // click-to-call holds a line only while calling
         this.client = null;
@@ -510,6 +545,11 @@ class WebPhone extends HTMLElement {
         this.status('');
       }
     }, BACK_TO_READY_MS);
+  }
+
+  /** "Ready", or an agent's availability words (availability.js). */
+  idleStatus() {
+    return this.availability ? this.availability.idleStatus() : 'Ready';
   }
 
   showCallState(state) {

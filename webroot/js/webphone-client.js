@@ -125,7 +125,7 @@ export class WebphoneClient extends EventTarget {
     }
     this.pending.clear();
     // 4004 (we did not read in time, e.g. a frozen tab) falls through: reconnect and resume.
-    if (this.closedByUs || this.final || ev.code === 1008 || ev.code === 1013 || ev.code === 4001) {
+    if (this.closedByUs || this.final || ev.code === 1008 || ev.code === 1013 || ev.code === 4001 || ev.code === 4003) {
       this.dispatchEvent(new CustomEvent('disconnected', { detail: { code: ev.code, reason: ev.reason } }));
       return;
     }

@@ -69,6 +69,7 @@ public final class Addresses {
   public static final String SIP_CALL_DTMF = "sip.call.dtmf";
   public static final String SIP_CALL_TRANSFER = "sip.call.transfer";
   public static final String SIP_STATUS = "sip.status";
+  public static final String SIP_LINE_AVAILABILITY = "sip.line.availability";
 
   // ---- media relay (media.MediaRelayVerticle)
   public static final String MEDIA_CREATE = "media.session.create";
@@ -78,6 +79,8 @@ public final class Addresses {
   public static final String MEDIA_DIRECTION = "media.session.direction";
   public static final String MEDIA_DTMF = "media.session.dtmf";
   public static final String MEDIA_CLOSE = "media.session.close";
+  public static final String MEDIA_PATH_OPEN = "media.path.open";
+  public static final String MEDIA_PATH_CLOSE = "media.path.close";
   public static final String MEDIA_STATUS = "media.status";
 
   // ---- signalling (signalling.SignallingVerticle)
@@ -86,6 +89,8 @@ public final class Addresses {
   public static final String SIGNALLING_STATUS = "signalling.status";
   /** Node-local: the node drains; signalling moves idle sessions, refuses new ones, stops taking bus opens. */
   public static final String SIGNALLING_DRAIN = "signalling.drain";
+
+  public static final String AGENT_AVAILABILITY = "signalling.agent.availability";
   public static final Pattern SESSION_COMMANDS = new Pattern("signalling.session.", "sessionId", ".commands");
   public static final Pattern SESSION_EVENTS = new Pattern("signalling.session.", "sessionId", ".events");
   /** A session of this node taken back through another node (resume on any node): only its owner answers. */

@@ -27,6 +27,8 @@ public enum ErrorCode {
   LINE_BUSY(304, "line already has a call"),
   NO_PORT(305, "no free media port"),
   BAD_SDP(306, "SDP not acceptable"),
+  UNKNOWN_AGENT(307, "no named line for this agent identity"),
+  NOT_AN_AGENT(308, "only an agent's session (a named line) has this"),
   // 5xx: the gateway
   INTERNAL(500, "internal error"),
   TIMEOUT(501, "timed out"),

@@ -3,7 +3,9 @@ package org.webphone.gateway.config;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
 import org.webphone.gateway.common.messages.Fields;
@@ -39,6 +41,63 @@ public final class AccountList {
   private AccountList() {
   }
 
+  private static final Pattern AGENT_ID = Pattern.compile("^[\\x21-\\x7e]{1,128}$");
+
+  private static Account account(String key, JsonObject o) {
+    String user = o.getValue("username") instanceof String s ? s : null;
+    String pass = o.getValue("password") instanceof String s ? s : null;
+    if (user == null || !USER.matcher(user).matches()) {
+      throw new ConfigException(key + ".username", "must be a SIP user part (letters, digits, ._-), 1-64 chars");
+    }
+    if (pass == null) {
+      throw new ConfigException(key + ".password", "must be a string");
+    }
+    String authUser = o.getValue("authUser", user) instanceof String s ? s : null;
+    String display = o.getValue("displayName", user) instanceof String s ? s : null;
+    if (authUser == null || display == null) {
+      throw new ConfigException(key, "authUser and displayName must be strings");
+    }
+    return new Account(user, pass, authUser, display);
+  }
+
+  /**
+   * The named lines of {@code pool.agents}: agent identity (an access token's {@code sub}) → its fixed account,
+   * in configuration order. Identities and user names are unique, and no user name is also in the anonymous pool.
+   */
+  public static Map<String, Account> agentsFromConfig(GatewayConfig cfg) {
+    Map<String, Account> out = new LinkedHashMap<>();
+    Set<String> users = new HashSet<>();
+    for (Account a : fromConfig(cfg)) {
+      users.add(a.username());
+    }
+    var list = cfg.getArray("pool.agents");
+    for (int i = 0; i < list.size(); i++) {
+      String key = "pool.agents[" + i + "]";
+      if (!(list.getValue(i) instanceof JsonObject o)) {
+        throw new ConfigException(key, "must be an object {id, username, password, authUser?, displayName?}");
+      }
+      String id = o.getValue("id") instanceof String s ? s : null;
+      if (id == null || !AGENT_ID.matcher(id).matches()) {
+        throw new ConfigException(key + ".id", "must be the agent's identity (the token's sub), 1-128 printable chars");
+      }
+      Account a = account(key, o);
+      if (out.containsKey(id)) {
+        throw new ConfigException(key + ".id", "duplicate agent " + id);
+      }
+      if (!users.add(a.username())) {
+        throw new ConfigException(key + ".username", "account " + a.username()
+            + " is already in the pool (pool.accounts, pool.range) or another agent's");
+      }
+      for (String f : o.fieldNames()) {
+        if (!Set.of("id", "username", "password", "authUser", "displayName").contains(f)) {
+          throw new ConfigException(key + "." + f, "unknown key");
+        }
+      }
+      out.put(id, a);
+    }
+    return out;
+  }
+
   public static List<Account> fromConfig(GatewayConfig cfg) {
     List<Account> out = new ArrayList<>();
     var explicit = cfg.getArray("pool.accounts");
@@ -48,20 +107,7 @@ public final class AccountList {
         if (!(explicit.getValue(i) instanceof JsonObject o)) {
           throw new ConfigException(key, "must be an object {username, password, authUser?, displayName?}");
         }
-        String user = o.getValue("username") instanceof String s ? s : null;
-        String pass = o.getValue("password") instanceof String s ? s : null;
-        if (user == null || !USER.matcher(user).matches()) {
-          throw new ConfigException(key + ".username", "must be a SIP user part (letters, digits, ._-), 1-64 chars");
-        }
-        if (pass == null) {
-          throw new ConfigException(key + ".password", "must be a string");
-        }
-        String authUser = o.getValue("authUser", user) instanceof String s ? s : null;
-        String display = o.getValue("displayName", user) instanceof String s ? s : null;
-        if (authUser == null || display == null) {
-          throw new ConfigException(key, "authUser and displayName must be strings");
-        }
-        out.add(new Account(user, pass, authUser, display));
+        out.add(account(key, o));
       }
     } else {
       JsonObject r = cfg.getObject("pool.range");

@@ -285,6 +285,7 @@ public final class GatewayConfig {
     oneOf("sip.transport", Set.of("udp", "tcp", "tls"));
     oneOf("pbx.transport", Set.of("udp", "tcp", "tls"));
     oneOf("sip.dtmfMode", Set.of("rfc4733", "info"));
+    oneOf("media.pathCodec", Set.of("PCMU", "PCMA"));
     pbxSrtp();
     oneOf("sip.tlsClientAuth", Set.of("Want", "Enabled", "Disabled"));
     host("pbx.tlsServerName", true);
@@ -334,6 +335,7 @@ public final class GatewayConfig {
     positive("limits.idleSessionSec", 1, 864000);
     positive("limits.requestTimeoutMs", 100, 600_000);
     positive("session.resumeGraceSec", 0, 3600);
+    positive("session.autoAnswerDelayMs", 0, 60000);
     positive("auth.tokenMaxAgeSec", 1, 86400);
     positive("shutdown.graceSec", 0, 600);
     positive("shutdown.drainLimitSec", 1, 86400);
@@ -391,6 +393,10 @@ public final class GatewayConfig {
       }
     }
     AccountList.fromConfig(this); // throws ConfigException for a bad pool
+    AccountList.agentsFromConfig(this); // and for bad named lines
+    positive("availability.wrapUpSec", 0, 86400);
+    positive("availability.rejectCode", 400, 699);
+    oneOf("availability.whenNotAvailable", Set.of("reject", "unregister"));
     IceServerUrls.fromConfig(this); // throws ConfigException for a bad ice.* key
   }
 

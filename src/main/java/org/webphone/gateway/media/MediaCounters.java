@@ -53,7 +53,11 @@ public final class MediaCounters {
     /** DTLS handshakes completed with the browser (one per DTLS association; an ICE restart adds none). */
     dtlsConnected,
     /** ICE restarts completed: the DTLS association moved onto a new agent's selected pair. */
-    iceRestarts
+    iceRestarts,
+    /** Calls attached to a persistent browser leg (audio path): no new ICE or DTLS for them. */
+    pathAttached,
+    /** Browser RTP on a persistent leg between calls: decrypted (keeps SRTP's rollover state) and dropped. */
+    pathIdleDropped
   }
 
   private final AtomicLongArray values = new AtomicLongArray(Name.values().length);

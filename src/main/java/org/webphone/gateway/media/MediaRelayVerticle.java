@@ -60,6 +60,7 @@ public final class MediaRelayVerticle extends VerticleBase {
   private Thread warmUp;
   private RtcpMetrics quality;
   private TrickledCandidates trickled;
+  private AudioPaths paths;
   private final TrickledCandidates.Lookup mdnsLookup;
 
   public MediaRelayVerticle() {
@@ -78,6 +79,7 @@ public final class MediaRelayVerticle extends VerticleBase {
     holdTimeoutNanos = cfg.getLong("media.holdTimeoutSec") * 1_000_000_000L;
     IceService.configureIce4j();
     Context ctx = context;
+    paths = new AudioPaths(vertx, context, cfg.getString("media.pathCodec"), this::emit);
     warmUp = new Thread(() -> {
       try {
         long t0 = System.nanoTime();
@@ -114,6 +116,7 @@ public final class MediaRelayVerticle extends VerticleBase {
       }
     }).onSuccess(r -> {
       rt = r;
+      paths.resources(r);
       quality = new RtcpMetrics(config().getString("nodeId"));
       var bus = vertx.eventBus();
       bus.<JsonObject>localConsumer(Addresses.MEDIA_CREATE, this::create);
@@ -124,6 +127,8 @@ public final class MediaRelayVerticle extends VerticleBase {
       bus.<JsonObject>localConsumer(Addresses.MEDIA_DIRECTION, this::direction);
       bus.<JsonObject>localConsumer(Addresses.MEDIA_DTMF, m -> MediaDtmf.handle(vertx, sessions, m));
       bus.<JsonObject>localConsumer(Addresses.MEDIA_CLOSE, this::close);
+      bus.<JsonObject>localConsumer(Addresses.MEDIA_PATH_OPEN, paths::open);
+      bus.<JsonObject>localConsumer(Addresses.MEDIA_PATH_CLOSE, paths::close);
       bus.<JsonObject>localConsumer(Addresses.MEDIA_STATUS, this::status);
       timer = vertx.setPeriodic(500, t -> checkTimeouts());
       LOG.info("media relay on {}:{} (WebRTC), RTP {}..{}, fingerprint {}", cfg.getString("media.bindAddress"),
@@ -184,6 +189,7 @@ public final class MediaRelayVerticle extends VerticleBase {
       for (MediaSession s : all) {
         s.close();
       }
+      paths.closeAll();
       if (r != null) {
         r.rtcp().close();
         r.loop().close();
@@ -201,12 +207,16 @@ public final class MediaRelayVerticle extends VerticleBase {
     String callId = text(b, Fields.CALL_ID);
     String sessionId = text(b, Fields.SESSION_ID);
     String offerText = text(b, Fields.BROWSER_OFFER);
-    if (callId == null || sessionId == null || offerText == null) {
-      m.fail(ErrorCode.MISSING_FIELD.code(), "media.session.create needs callId, sessionId and browserOffer");
+    if (callId == null || sessionId == null || (offerText == null && b.getValue(Fields.AUDIO_PATH) == null)) {
+      m.fail(ErrorCode.MISSING_FIELD.code(), "media.session.create needs callId, sessionId and browserOffer or audioPath");
       return;
     }
     if (sessions.containsKey(callId) || creating.containsKey(callId)) {
       m.fail(ErrorCode.WRONG_STATE.code(), "call " + callId + " already has media");
+      return;
+    }
+    if (b.getValue(Fields.AUDIO_PATH) != null) {
+      createOnPath(m, callId, sessionId);
       return;
     }
     MediaSdp.BrowserOffer offer;
@@ -264,6 +274,60 @@ public final class MediaRelayVerticle extends VerticleBase {
         createFailed(m, callId, ar.cause());
       }
     });
+  }
+
+  /**
+   * A create on the session's audio path: the call borrows the persistent browser leg (no ICE, no DTLS), only its
+   * PBX side is new, and it has the path's one codec: an outgoing call offers the PBX only that codec, an incoming
+   * offer without it is refused (306, which the SIP side answers with 488). Event loop only: binding the RTP pair
+   * is non-blocking, as in {@link #createAnswerLater}.
+   */
+  private void createOnPath(Message<JsonObject> m, String callId, String sessionId) {
+    AudioPaths.Path path = paths.get(text(m.body(), Fields.AUDIO_PATH));
+    if (path == null || path.failed || !path.sessionId.equals(sessionId)) {
+      m.fail(ErrorCode.NOT_FOUND.code(), "no open audio path " + text(m.body(), Fields.AUDIO_PATH) + " of this session");
+      return;
+    }
+    if (path.leg.attached() != null) {
+      m.fail(ErrorCode.WRONG_STATE.code(), "the audio path carries call " + path.leg.attached().callId());
+      return;
+    }
+    MediaSdp.PbxMedia pbx = null;
+    CallCodec codec = path.codec;
+    int pbxTe = path.browserTe >= 0 ? MediaSdp.PBX_TE_PT : -1;
+    String pbxOffer = m.body().getValue(Fields.PBX_OFFER) == null ? null : m.body().getString(Fields.PBX_OFFER, "");
+    try {
+      if (pbxOffer != null) {
+        pbx = MediaSdp.parsePbx(pbxOffer);
+        CallCodec.Format f = pbx.rtp() == null ? null : CallCodec.find(CallCodec.audio(pbx.formats()), codec);
+        if (f == null) {
+          throw new IllegalArgumentException("the PBX offer lacks " + codec.label() + ", the audio path's codec");
+        }
+        codec = codec.withPbx(f);
+        pbxTe = path.browserTe >= 0 ? CallCodec.telephoneEvent(pbx.formats(), codec.clockRate()) : -1;
+        if (pbx.savp()) {
+          SdesCrypto.chooseFromOffer(pbx.crypto());
+        }
+      }
+    } catch (IllegalArgumentException e) {
+      LOG.info("call={} refused SDP on audio path {}: {}", callId, path.id, e.getMessage());
+      m.fail(ErrorCode.BAD_SDP.code(), e.getMessage());
+      return;
+    }
+    RtpPorts.Pair ports = rt.ports().allocate();
+    if (ports == null) {
+      m.fail(ErrorCode.NO_PORT.code(), "no free RTP port pair in media.rtpPortMin..rtpPortMax");
+      return;
+    }
+    path.toBrowser.newSource(); // the call's PBX stream continues the path's stream toward the browser
+    MediaSession s = new MediaSession(callId, sessionId, rt, ports, path.toBrowser);
+    s.negotiated(codec, path.browserTe, pbxTe);
+    s.useSavp(pbx != null ? pbx.savp() : rt.pbxSrtp(), rt.pbxSrtpSuites());
+    s.borrowBrowserLeg(path.leg);
+    path.counters.inc(MediaCounters.Name.pathAttached);
+    creating.put(callId, false);
+    published(m, s, pbx, null, false);
+    LOG.info("call={} attached to audio path {} (no ICE, no DTLS)", callId, path.id);
   }
 
   /** A create that made no session: {@code cause} null means no free port pair. */
@@ -613,6 +677,9 @@ public final class MediaRelayVerticle extends VerticleBase {
       creating.put(callId, true);
     }
     MediaSession s = sessions.remove(callId);
+    if (s != null) {
+      s.releaseBrowserLeg(); // a persistent leg relays nothing from now on and may take the next call
+    }
     awaitingAnswer.remove(callId);
     trickled.forget(callId);
     lastPbxOrigin.remove(callId);
@@ -639,6 +706,7 @@ public final class MediaRelayVerticle extends VerticleBase {
     MediaCounters total = new MediaCounters();
     retired.addTo(total);
     sessions.values().forEach(s -> s.counters().addTo(total));
+    paths.addCounters(total);
     JsonObject r = new JsonObject()
         .put(Fields.SESSIONS, sessions.size())
         .put(Fields.CREATING, creating.size())
@@ -657,6 +725,7 @@ public final class MediaRelayVerticle extends VerticleBase {
         .put(Fields.RTCP_TASKS, rt.rtcp().liveTasks())
         .put(Fields.WEBRTC_PORT, rt.ice().port())
         .mergeIn(iceTcpStatus(rt.ice().tcp()))
+        .put(Fields.AUDIO_PATHS, paths.count())
         .put(Fields.FINGERPRINT, rt.identity().fingerprint())
         .put(Fields.COUNTERS, total.toJson());
     String callId = m.body() == null ? null : text(m.body(), Fields.CALL_ID);
@@ -688,6 +757,7 @@ public final class MediaRelayVerticle extends VerticleBase {
         emit(s.sessionId(), e);
       }
     }
+    paths.checkTimeouts(now, timeoutNanos);
   }
 
   private void emit(String sessionId, JsonObject event) {

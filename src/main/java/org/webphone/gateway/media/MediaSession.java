@@ -37,7 +37,8 @@ final class MediaSession {
   private final NodeMediaResources rt;
   private final MediaCounters counters = new MediaCounters();
   private final StreamRewriter toPbx = new StreamRewriter(ThreadLocalRandom.current().nextInt());
-  private final StreamRewriter toBrowser = new StreamRewriter(ThreadLocalRandom.current().nextInt());
+  /** Shared with the persistent leg when the call borrows one, so the browser sees one stream across calls. */
+  private final StreamRewriter toBrowser;
   private final long sdpSessionId = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE / 2);
   private final long createdNanos = System.nanoTime();
 
@@ -49,6 +50,8 @@ final class MediaSession {
   private RtcpScheduler.Handle pbxRtcpTask;
   private volatile String profileAtClose;
   private volatile WebRtcLeg browser;
+  /** The browser leg is a persistent one (an audio path): detached, never closed, when this call ends. */
+  private volatile boolean borrowed;
   private volatile boolean sendToPbx;
   private volatile int browserTe = -1;
   private volatile int pbxTe = -1;
@@ -81,6 +84,12 @@ final class MediaSession {
   private static final String DTMF_DIGITS = "0123456789*#ABCD";
 
   MediaSession(String callId, String sessionId, NodeMediaResources rt, RtpPorts.Pair ports) {
+    this(callId, sessionId, rt, ports, new StreamRewriter(ThreadLocalRandom.current().nextInt()));
+  }
+
+  /** With the stream toward the browser continued from {@code toBrowser} (a persistent leg's). */
+  MediaSession(String callId, String sessionId, NodeMediaResources rt, RtpPorts.Pair ports, StreamRewriter toBrowser) {
+    this.toBrowser = toBrowser;
     this.callId = callId;
     this.sessionId = sessionId;
     this.rt = rt;
@@ -218,6 +227,21 @@ final class MediaSession {
     return browser;
   }
 
+  /** Carries this call on a persistent browser leg (no new ICE or DTLS); the leg outlives the call. */
+  void borrowBrowserLeg(WebRtcLeg leg) {
+    borrowed = true;
+    browser = leg;
+    leg.attach(this);
+  }
+
+  /** Stops this call's packets on its persistent leg at once (event loop); the leg relays nothing until the next call. */
+  void releaseBrowserLeg() {
+    WebRtcLeg leg = browser;
+    if (borrowed && leg != null && leg.attached() == this) {
+      leg.attach(null);
+    }
+  }
+
   String browserAnswer(MediaSdp.BrowserOffer offer, WebRtcLeg leg) {
     return MediaSdp.browserAnswer(offer, sdpSessionId, ++browserVersion, rt.announcedAddress(), rt.ice().port(),
         leg.localUfrag(), leg.localPassword(), leg.localCandidateLines(), rt.identity().fingerprint(),
@@ -321,8 +345,8 @@ final class MediaSession {
     byte[] b = buf.getBuffer();
     pbxRtcp.stats().received(b, 0, now);
     WebRtcLeg leg = browser;
-    if (leg == null || closed) {
-      return;
+    if (leg == null || closed || (borrowed && leg.attached() != this)) {
+      return; // a persistent leg released at the call's end carries nothing more of it
     }
     len = Rtp.stripExtensions(b, 0, len);
     if (len < 0) {
@@ -428,7 +452,8 @@ final class MediaSession {
     if (leg != null && !leg.connected() && now - leg.createdNanos() > timeoutNanos) {
       reason = "browser media (ICE/DTLS) not connected within " + secs + " s";
       state = SessionEvent.MEDIA_FAILED;
-    } else if (leg != null && leg.connected() && now - Math.max(lastBrowserNanos, leg.createdNanos()) > timeoutNanos) {
+    } else if (leg != null && leg.connected()
+        && now - Math.max(lastBrowserNanos, Math.max(leg.createdNanos(), createdNanos)) > timeoutNanos) {
       reason = "no media from the browser for " + secs + " s";
     } else {
       long pbxLast = pbx.lastRxNanos();
@@ -568,8 +593,9 @@ final class MediaSession {
     profileAtClose = srtpProfile();
     closed = true;
     WebRtcLeg leg = browser;
+    releaseBrowserLeg();
     browser = null;
-    if (leg != null) {
+    if (leg != null && !borrowed) {
       leg.close();
     }
     pbx.close();
@@ -583,7 +609,9 @@ final class MediaSession {
     }
     if (rt.rtcp() != null) {
       long now = System.nanoTime();
-      browserRtcp.bye(now);
+      if (!borrowed) { // the browser's stream goes on with the next call on the same leg
+        browserRtcp.bye(now);
+      }
       pbxRtcp.bye(now);
     }
   }

@@ -66,7 +66,8 @@ final class WebRtcLeg implements AutoCloseable {
   }
 
   private final String callId;
-  private final MediaSession session;
+  /** The call this leg carries; null between the calls of a persistent leg (audio path), which then relays nothing. */
+  private volatile MediaSession session;
   private final MediaCounters counters;
   private final NodeMediaResources rt;
   private final Events events;
@@ -90,9 +91,18 @@ final class WebRtcLeg implements AutoCloseable {
   /** Builds the agent and starts ICE; blocking, call from a worker. */
   WebRtcLeg(MediaSession session, NodeMediaResources rt, MediaSdp.BrowserOffer offer, Events events)
       throws IOException {
-    this.callId = session.callId();
+    this(session.callId(), session, session.counters(), rt, offer, events);
+  }
+
+  /**
+   * A leg named {@code id} counting into {@code counters}; {@code session} null for a persistent leg (an audio path),
+   * which calls {@link #attach} later. Blocking, call from a worker.
+   */
+  WebRtcLeg(String id, MediaSession session, MediaCounters counters, NodeMediaResources rt,
+            MediaSdp.BrowserOffer offer, Events events) throws IOException {
+    this.callId = id;
     this.session = session;
-    this.counters = session.counters();
+    this.counters = counters;
     this.rt = rt;
     this.events = events;
     this.remoteUfrag = offer.ufrag();
@@ -242,6 +252,15 @@ final class WebRtcLeg implements AutoCloseable {
     return keys != null;
   }
 
+  /** Attaches a call to a persistent leg (null: detaches it); from then on packets go to that call's session. */
+  void attach(MediaSession s) {
+    session = s;
+  }
+
+  MediaSession attached() {
+    return session;
+  }
+
   long createdNanos() {
     return createdNanos;
   }
@@ -297,10 +316,11 @@ final class WebRtcLeg implements AutoCloseable {
       counters.inc(Name.browserEarly);
       return;
     }
+    MediaSession s = session;
     if (Rtp.isRtcp(b, off)) {
       counters.inc(Name.browserRtcpIn);
-      if (rx.load(b, off, len)) {
-        session.fromBrowserRtcp(rx);
+      if (s != null && rx.load(b, off, len)) {
+        s.fromBrowserRtcp(rx);
       }
       return;
     }
@@ -318,13 +338,17 @@ final class WebRtcLeg implements AutoCloseable {
       counters.inc(Name.browserAuthFailed);
       return;
     }
-    counters.inc(Name.browserIn);
     if (viaRunning) {
       // Authenticated SRTP: the browser sends on the pair it selected, so media to it follows (a pending
       // restart's agent takes over at its own COMPLETED instead).
       running.latch(from, tcp);
     }
-    session.fromBrowser(rx.getBuffer(), rx.getLength(), rxView);
+    if (s == null) {
+      counters.inc(Name.pathIdleDropped); // between calls: decrypted above so SRTP's rollover state stays right
+      return;
+    }
+    counters.inc(Name.browserIn);
+    s.fromBrowser(rx.getBuffer(), rx.getLength(), rxView);
   }
 
   /** Encrypts the RTP in {@code buf} and sends it; on the PBX-side packet thread only. */

@@ -15,6 +15,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -61,6 +62,7 @@ public final class AccountPoolVerticle extends VerticleBase {
   private UUID membershipRegistration;
   private UUID lifecycleRegistration;
   private WaitingLine line;
+  private NamedLines named;
   private final LocalLeases localLeases = new LocalLeases(new LocalLeases.Changes() {
     @Override
     public void confirmed(String accountId, long token) {
@@ -102,8 +104,10 @@ public final class AccountPoolVerticle extends VerticleBase {
     metrics = new PoolMetrics(nodeId);
     ArrayList<PoolState.Cred> wanted = new ArrayList<>();
     for (AccountList.Account a : AccountList.fromConfig(cfg)) {
-      wanted.add(new PoolState.Cred(a.username(), a.password(), a.authUser(), a.displayName()));
+      wanted.add(cred(a));
     }
+    LinkedHashMap<String, PoolState.Cred> agents = new LinkedHashMap<>();
+    AccountList.agentsFromConfig(cfg).forEach((agent, a) -> agents.put(agent, cred(a)));
     Future<PoolStore> storeReady;
     if (vertx.isClustered() && ((VertxInternal) vertx).clusterManager() instanceof HazelcastClusterManager cm) {
       hz = cm.getHazelcastInstance();
@@ -121,7 +125,8 @@ public final class AccountPoolVerticle extends VerticleBase {
     return storeReady.compose(s -> {
       store = s;
       line = new WaitingLine(vertx, store, requestTimeoutMs, localLeases, this::noteChange);
-      return store.run(new PoolOp.Reconcile(wanted, now()));
+      named = new NamedLines(vertx, store, nodeId, requestTimeoutMs, localLeases, metrics);
+      return store.run(new PoolOp.ReconcileNamed(wanted, agents, now()));
     }).compose(r -> {
       LOG.info("pool ready on node {} (member {}): {} accounts configured, added {}, removed {}, retiring {}; "
               + "cluster pool total={} free={} leased={} waiting={}", nodeId, store.member(), wanted.size(),
@@ -210,7 +215,7 @@ public final class AccountPoolVerticle extends VerticleBase {
         bus.<JsonObject>localConsumer(Addresses.POOL_VALIDATE, this::onValidate).completion(),
         bus.<JsonObject>localConsumer(Addresses.POOL_STATUS, this::onStatus).completion(),
         bus.<JsonObject>localConsumer(Addresses.POOL_CANCEL_WAIT, this::onCancelWait).completion(),
-        bus.<JsonObject>consumer(Addresses.poolNode(store.member()), m -> line.deliverLocal(m.body())).completion(),
+        bus.<JsonObject>consumer(Addresses.poolNode(store.member()), this::onNodeMessage).completion(),
         bus.<JsonObject>consumer(Addresses.POOL_CHANGED, m -> line.refreshPositions()).completion()));
   }
 
@@ -219,6 +224,13 @@ public final class AccountPoolVerticle extends VerticleBase {
   private void onLease(Message<JsonObject> m) {
     String sessionId = text(m, Fields.SESSION_ID);
     if (sessionId == null) {
+      return;
+    }
+    if (body(m).getValue(Fields.AGENT) != null) {
+      String agent = text(m, Fields.AGENT);
+      if (agent != null) {
+        named.lease(m, sessionId, agent);
+      }
       return;
     }
     Object node = body(m).getValue(Fields.NODE_ID, nodeId);
@@ -258,6 +270,19 @@ public final class AccountPoolVerticle extends VerticleBase {
       }
       noteChange(r.counts());
     });
+  }
+
+  /** Cluster-wide messages to this node's pool: a waiter's lease, or a takeover of a named line held here. */
+  private void onNodeMessage(Message<JsonObject> m) {
+    if (SessionEvent.of(m.body()) == SessionEvent.TAKEN_OVER) {
+      named.takeOverLocal(m);
+    } else {
+      line.deliverLocal(m.body());
+    }
+  }
+
+  private static PoolState.Cred cred(AccountList.Account a) {
+    return new PoolState.Cred(a.username(), a.password(), a.authUser(), a.displayName());
   }
 
   private void onRelease(Message<JsonObject> m) {

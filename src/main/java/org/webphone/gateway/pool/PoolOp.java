@@ -103,6 +103,23 @@ interface PoolOp<R extends Serializable> extends Serializable {
     }
   }
 
+  /** A reconciliation that also sets the named lines (agent identity → account). */
+  record ReconcileNamed(ArrayList<PoolState.Cred> wanted, LinkedHashMap<String, PoolState.Cred> named, long now)
+      implements PoolOp<PoolState.ReconcileResult> {
+    @Override
+    public PoolState.ReconcileResult apply(PoolState s) {
+      return s.reconcile(wanted, named, now);
+    }
+  }
+
+  record LeaseNamed(String sessionId, String agent, String nodeId, String member, long now)
+      implements PoolOp<PoolState.NamedResult> {
+    @Override
+    public PoolState.NamedResult apply(PoolState s) {
+      return s.leaseNamed(sessionId, agent, nodeId, member, now);
+    }
+  }
+
   record CountsOnly() implements PoolOp<PoolState.Counts> {
     @Override
     public PoolState.Counts apply(PoolState s) {

@@ -49,6 +49,12 @@ final class PoolState implements Serializable {
   }
 
   private final Map<String, Cred> accounts = new HashMap<>();
+  /**
+   * Named lines: agent identity (an access token's {@code sub}) → its fixed account. These accounts are in
+   * {@link #accounts} (so leases, release, validate and expiry treat them like any other) but never in the free
+   * line nor handed to a waiter: only their agent's session gets them.
+   */
+  private final Map<String, String> agents = new TreeMap<>();
   /** Accounts removed from the configuration while leased: dropped when their lease ends. */
   private final Set<String> retired = new HashSet<>();
   /** Free accounts, least recently released first (the Ozeki webphone server's queue order). */
@@ -77,8 +83,17 @@ final class PoolState implements Serializable {
     this.lastToken = now * 1000;
   }
 
+  /** The anonymous pool's counts: named lines are not part of it. */
   Counts counts() {
-    return new Counts(accounts.size(), free.size(), leases.size(), waiters.size());
+    int namedLeased = 0;
+    for (String id : agents.values()) {
+      namedLeased += leases.containsKey(id) ? 1 : 0;
+    }
+    return new Counts(accounts.size() - agents.size(), free.size(), leases.size() - namedLeased, waiters.size());
+  }
+
+  private boolean named(String accountId) {
+    return agents.containsValue(accountId);
   }
 
   long lastToken() {
@@ -124,6 +139,35 @@ final class PoolState implements Serializable {
     return new Grant(l, accounts.get(accountId));
   }
 
+  /**
+   * Outcome of a named line's lease: the grant, and the lease it took over from another session of the same
+   * agent ({@code previous}, null when the line was free); {@code grant} null: no line for that identity.
+   */
+  record NamedResult(Grant grant, Lease previous) implements Serializable {
+  }
+
+  /**
+   * Leases the named line of {@code agent} to {@code sessionId}. A line held by another session is taken
+   * over: that lease ends (its holder's next release or validate finds it stale: it is fenced) and the new
+   * one gets a new, larger token. A repeated request of the same session gets the same lease.
+   */
+  NamedResult leaseNamed(String sessionId, String agent, String nodeId, String member, long now) {
+    String id = agents.get(agent);
+    if (id == null) {
+      return new NamedResult(null, null);
+    }
+    heartbeats.put(member, now);
+    Lease held = leases.get(id);
+    if (held != null && held.sessionId().equals(sessionId)) {
+      return new NamedResult(new Grant(held, accounts.get(id)), null);
+    }
+    if (held != null) {
+      leases.remove(id);
+      leaseOfSession.remove(held.sessionId());
+    }
+    return new NamedResult(grant(id, sessionId, nodeId, member, now), held);
+  }
+
   enum ReleaseStatus { RELEASED, STALE, NOT_FOUND }
 
   /** Outcome of a release; {@code handedTo} is the grant made to the longest waiter, if any. */
@@ -152,6 +196,9 @@ final class PoolState implements Serializable {
       accounts.remove(l.accountId());
       releasedToken.remove(l.accountId());
       return null;
+    }
+    if (named(l.accountId())) {
+      return null; // waits for its agent, not in the free line
     }
     Waiter w = waiters.pollFirst();
     if (w != null) {
@@ -304,13 +351,33 @@ final class PoolState implements Serializable {
    * leased ones are retired when their lease ends. Valid leases are never touched.
    */
   ReconcileResult reconcile(List<Cred> wanted, long now) {
+    return reconcile(wanted, Map.of(), now);
+  }
+
+  /**
+   * As {@link #reconcile(List, long)}, with the named lines {@code named} (agent identity → account), which
+   * replace the previous mapping; their accounts are kept out of the free line.
+   */
+  ReconcileResult reconcile(List<Cred> wanted, Map<String, Cred> named, long now) {
     Set<String> names = new HashSet<>();
     int added = 0;
     List<Grant> handed = new ArrayList<>();
+    Set<String> wasNamed = new HashSet<>(agents.values());
+    agents.clear();
+    for (Map.Entry<String, Cred> e : new TreeMap<>(named).entrySet()) {
+      Cred c = e.getValue();
+      names.add(c.username());
+      retired.remove(c.username());
+      agents.put(e.getKey(), c.username());
+      if (accounts.put(c.username(), c) != null && !wasNamed.contains(c.username())) {
+        free.remove(c.username()); // was an anonymous account: it leaves the free line
+      }
+    }
     for (Cred c : wanted) {
       names.add(c.username());
       retired.remove(c.username());
-      if (accounts.put(c.username(), c) == null) {
+      boolean wasNamedOnly = wasNamed.contains(c.username()) && !leases.containsKey(c.username());
+      if (accounts.put(c.username(), c) == null || wasNamedOnly) {
         added++;
         Waiter w = waiters.pollFirst();
         if (w != null) {

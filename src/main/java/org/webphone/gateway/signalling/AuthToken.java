@@ -14,13 +14,23 @@ import javax.crypto.spec.SecretKeySpec;
  *
  * <pre>
  *   token   = base64url(payload) "." base64url(HMAC-SHA256(secret, base64url(payload)))
- *   payload = {"iat": issued-at epoch seconds, "exp": optional expiry epoch seconds, "sub": optional user}
+ *   payload = {"iat": issued-at epoch seconds, "exp": optional expiry epoch seconds, "sub": optional user,
+ *              "jti": optional token id}
  * </pre>
  * A token is accepted when the signature matches, it was issued at most {@code auth.tokenMaxAgeSec} ago
- * (and not more than a minute in the future: clock skew), and {@code exp}, if present, has not passed.
+ * (and not more than a minute in the future: clock skew), and {@code exp}, if present, has not passed;
+ * {@code sub} and {@code jti}, when present, must be strings of 1..128 printable characters. Which
+ * {@code sub} names an agent (a named line) and that a {@code jti} counts once cluster-wide is decided by
+ * the session ({@link #claims}, {@link TokenIds}).
  */
 public final class AuthToken {
-  private static final long SKEW_SEC = 60;
+  /** How far in the future an {@code iat} may be: clock skew between the integrator's backend and the node. */
+  static final long SKEW_SEC = 60;
+  private static final java.util.regex.Pattern CLAIM = java.util.regex.Pattern.compile("[\\x21-\\x7e]{1,128}");
+
+  /** The claims a session uses: {@code sub} (an agent identity, or null) and {@code jti} (or null). */
+  public record Claims(String sub, String jti) {
+  }
   private static final Base64.Encoder B64 = Base64.getUrlEncoder().withoutPadding();
 
   private AuthToken() {
@@ -28,9 +38,17 @@ public final class AuthToken {
 
   /** Issues a token (integrators' example code, tests). */
   public static String issue(String secret, long iatSec, String sub) {
+    return issue(secret, iatSec, sub, null);
+  }
+
+  /** Issues a token with a token id {@code jti} (an agent's token: accepted once cluster-wide). */
+  public static String issue(String secret, long iatSec, String sub, String jti) {
     JsonObject p = new JsonObject().put("iat", iatSec);
     if (sub != null) {
       p.put("sub", sub);
+    }
+    if (jti != null) {
+      p.put("jti", jti);
     }
     String payload = B64.encodeToString(p.encode().getBytes(StandardCharsets.UTF_8));
     return payload + "." + B64.encodeToString(hmac(secret, payload));
@@ -72,7 +90,20 @@ public final class AuthToken {
     if (exp != null && (!(exp instanceof Number e) || e.longValue() < nowSec)) {
       return "expired";
     }
+    for (String claim : new String[] {"sub", "jti"}) {
+      Object v = p.getValue(claim);
+      if (v != null && !(v instanceof String c && CLAIM.matcher(c).matches())) {
+        return "bad " + claim;
+      }
+    }
     return null;
+  }
+
+  /** The claims of a token that {@link #refusal} accepted. */
+  public static Claims claims(String token) {
+    JsonObject p = new JsonObject(new String(Base64.getUrlDecoder().decode(token.substring(0, token.indexOf('.'))),
+        StandardCharsets.UTF_8));
+    return new Claims(p.getString("sub"), p.getString("jti"));
   }
 
   private static byte[] hmac(String secret, String data) {

@@ -45,6 +45,18 @@ final class CallControl {
 
     /** The node's id, which also names its metrics registry. */
     String nodeId();
+
+    /** The line's call ended ({@code answered}: it had been answered); an agent's wrap-up may start. */
+    default void callEnded(boolean answered) {
+    }
+
+    /** The session's audio path and auto-answer choice. */
+    AudioPathControl audioPath();
+
+    /** A timer on the session's event loop (at least 1 ms). */
+    long setTimer(long delayMs, Runnable action);
+
+    void cancelTimer(long id);
   }
 
   /** One call; {@code state} is the last state told to the browser. */
@@ -59,6 +71,8 @@ final class CallControl {
     /** sip.call.make or sip.call.accept has been requested: the SIP side knows the call. */
     boolean sipRequested;
     boolean inCallSent;
+    /** The auto-answer timer while it runs, else -1; cancelled by the call's end. */
+    long autoAnswerTimer = -1;
 
     Call(String id, boolean incoming, String pbxOffer) {
       this.id = id;
@@ -87,11 +101,12 @@ final class CallControl {
       throw new ProtocolException(ErrorCode.WRONG_STATE, "a call is already in progress");
     }
     String target = owner.dialPolicy().check(f.string(ClientMethod.Fields.NUMBER));
+    String sdp = browserOfferOrPath(f);
     owner.countCallAttempt();
     Call c = new Call("c-" + Randoms.uuid(), false, null);
     call = c;
     LOG.info("call={} line={} outgoing to {}", c.id, owner.lineId(), target);
-    owner.replies().request(Addresses.MEDIA_CREATE, mediaCreate(c, f, null)).onComplete(ar -> {
+    owner.replies().request(Addresses.MEDIA_CREATE, mediaCreate(c, sdp, null)).onComplete(ar -> {
       if (call != c) {
         closeMedia(c.id); // hung up while the media was being made
         return;
@@ -130,10 +145,16 @@ final class CallControl {
 
   Future<JsonObject> accept(ClientFrame f) {
     Call c = requireRinging(f.string(ClientMethod.Fields.CALL_ID), "accept");
+    return accept(c, browserOfferOrPath(f), "the browser");
+  }
+
+  /** Accepts the ringing call {@code c} with the browser's offer, or on the audio path when {@code sdp} is null. */
+  private Future<JsonObject> accept(Call c, String sdp, String by) {
     c.accepting = true;
-    LOG.info("call={} line={} accepted by the browser", c.id, owner.lineId());
+    cancelAutoAnswer(c);
+    LOG.info("call={} line={} accepted by {}", c.id, owner.lineId(), by);
     // No pbxOffer for an offerless INVITE: the 200 OK then carries our offer.
-    owner.replies().request(Addresses.MEDIA_CREATE, mediaCreate(c, f, c.pbxOffer)).onComplete(ar -> {
+    owner.replies().request(Addresses.MEDIA_CREATE, mediaCreate(c, sdp, c.pbxOffer)).onComplete(ar -> {
       if (call != c) {
         closeMedia(c.id);
         return;
@@ -164,13 +185,27 @@ final class CallControl {
    * ports are bound, so the INVITE (or the 200 OK) leaves while it still builds the browser's ICE agent;
    * the browser's answer follows as a {@code media} event with state {@code answer} (see onMedia).
    */
-  private JsonObject mediaCreate(Call c, ClientFrame f, String pbxOffer) {
+  private JsonObject mediaCreate(Call c, String sdp, String pbxOffer) {
     JsonObject create = new JsonObject().put(Fields.CALL_ID, c.id).put(Fields.SESSION_ID, owner.lineId())
-        .put(Fields.BROWSER_OFFER, f.string(ClientMethod.Fields.SDP)).put(Fields.ANSWER_LATER, true);
+        .put(Fields.ANSWER_LATER, true);
+    if (sdp != null) {
+      create.put(Fields.BROWSER_OFFER, sdp);
+    } else {
+      create.put(Fields.AUDIO_PATH, owner.audioPath().openPath()); // checked by browserOfferOrPath
+    }
     if (pbxOffer != null) {
       create.put(Fields.PBX_OFFER, pbxOffer);
     }
     return create;
+  }
+
+  /** The frame's sdp; null when the call goes on the session's audio path; 101 when there is neither. */
+  private String browserOfferOrPath(ClientFrame f) {
+    String sdp = f.string(ClientMethod.Fields.SDP_OPT);
+    if (sdp == null && owner.audioPath().openPath() == null) {
+      throw new ProtocolException(ErrorCode.MISSING_FIELD, f.method() + " needs sdp (the session has no audio path)");
+    }
+    return sdp;
   }
 
   private void mediaCreated(Call c, JsonObject reply) {
@@ -271,9 +306,27 @@ final class CallControl {
     c.state = CallState.Ringing.name();
     call = c;
     LOG.info("call={} line={} incoming from {}", id, owner.lineId(), ev.getString(Fields.FROM));
-    owner.send(ServerEvent.call(ServerEvent.CALL_REQUEST, id)
+    JsonObject request = ServerEvent.call(ServerEvent.CALL_REQUEST, id)
         .put(ServerEventFields.CALLER, ev.getString(Fields.FROM, ""))
-        .put(ServerEventFields.DISPLAY_NAME, ev.getString(Fields.DISPLAY_NAME, "")));
+        .put(ServerEventFields.DISPLAY_NAME, ev.getString(Fields.DISPLAY_NAME, ""));
+    Integer after = owner.audioPath().autoAnswerAfter(ev.getInteger(Fields.AUTO_ANSWER_MS));
+    if (after != null) {
+      request.put(ServerEventFields.AUTO_ANSWER, true).put(ServerEventFields.ANSWER_AFTER_MS, after);
+      c.autoAnswerTimer = owner.setTimer(Math.max(1, after), () -> {
+        c.autoAnswerTimer = -1;
+        if (call == c && !c.accepting && !c.answered && owner.audioPath().openPath() != null) {
+          accept(c, null, "auto-answer after " + after + " ms");
+        }
+      });
+    }
+    owner.send(request);
+  }
+
+  private void cancelAutoAnswer(Call c) {
+    if (c.autoAnswerTimer >= 0) {
+      owner.cancelTimer(c.autoAnswerTimer);
+      c.autoAnswerTimer = -1;
+    }
   }
 
   void onCallState(JsonObject ev) {
@@ -420,6 +473,7 @@ final class CallControl {
       return;
     }
     call = null;
+    cancelAutoAnswer(c);
     c.state = state.name();
     LOG.info("call={} line={} ended: {}{}", c.id, owner.lineId(), state, error == null ? "" : " (" + error + ")");
     if (error != null) {
@@ -431,6 +485,7 @@ final class CallControl {
     }
     owner.send(callState(c, code, reason));
     closeMedia(c.id);
+    owner.callEnded(c.answered);
   }
 
   private void closeMedia(String callId) {

@@ -13,6 +13,7 @@ import org.webphone.gateway.common.Randoms;
 import org.webphone.gateway.common.messages.Fields;
 import org.webphone.gateway.common.messages.SessionEvent;
 import org.webphone.gateway.signalling.protocol.ClientFrame;
+import org.webphone.gateway.signalling.protocol.ClientMethod;
 import org.webphone.gateway.signalling.protocol.ProtocolException;
 import org.webphone.gateway.signalling.protocol.ServerEvent;
 import org.webphone.gateway.signalling.protocol.ServerEventFields;
@@ -36,6 +37,7 @@ final class ClientSession implements CallControl.Owner {
   private final String id;
   private final String clientIp;
   private final CallControl calls;
+  private final AudioPathControl audio;
   private final RateWindow messages;
   private final RateWindow callAttempts;
   private String resumeToken;
@@ -63,12 +65,27 @@ final class ClientSession implements CallControl.Owner {
    */
   private boolean lineFirst;
 
+  /** The agent whose named line this session leases (its token's sub, with pool.agents set), or null: anonymous. */
+  private String agent;
+  /** The token's id: used once cluster-wide ({@link TokenIds}) before anything is leased. */
+  private String jti;
+  /** An agent's availability; null for anonymous sessions. Closed by {@link #close}. */
+  private Availability availability;
+  /** availability.whenNotAvailable=unregister: the line is closed (un-REGISTERed) while the lease stays ours. */
+  private boolean parked;
+  /** The line was closed by {@link #parkLine}: its Unregistered event is ours, not a lost line. */
+  private boolean lineParked;
+  private Future<?> parking = Future.succeededFuture();
+  /** The agent's session this one handed its carrier to ({@link #handTo}: a takeover that moves a call), or null. */
+  private ClientSession successor;
+
   ClientSession(SignallingVerticle host, String clientIp) {
     this.host = host;
     this.id = "s-" + Randoms.uuid();
     this.clientIp = clientIp;
     this.resumeToken = RemoteSessions.newToken(host.nodeId());
     this.calls = new CallControl(this);
+    this.audio = new AudioPathControl(this, host.cfg().getInt("session.autoAnswerDelayMs"));
     this.messages = new RateWindow(host.cfg().getInt("limits.messagesPerSecond"), 1000);
     this.callAttempts = new RateWindow(host.cfg().getInt("limits.callsPerMinutePerSession"), 60_000);
   }
@@ -101,6 +118,15 @@ final class ClientSession implements CallControl.Owner {
     return phase;
   }
 
+  String agent() {
+    return agent;
+  }
+
+  /** The session that now drives this one's carrier: this one, or the one it was handed to ({@link #handTo}). */
+  ClientSession current() {
+    return successor == null ? this : successor.current();
+  }
+
   /** Leases an account and opens the line; progress goes to the client over {@code t} as events. */
   void start(Transport t) {
     transport = t;
@@ -119,9 +145,39 @@ final class ClientSession implements CallControl.Owner {
       }
       shareTaken = true;
     }
+    if (availability != null) {
+      send(availability.event());
+    }
+    if (jti == null) {
+      lease();
+      return;
+    }
+    host.tokenIds().useOnce(jti, id).onComplete(ar -> {
+      if (phase == Phase.CLOSING) {
+        return;
+      }
+      if (ar.succeeded() && ar.result()) {
+        ClientSession held = host.agentInCall(agent, this);
+        if (held != null) {
+          handTo(held);
+          return;
+        }
+        lease();
+        return;
+      }
+      LOG.warn("line={} token id refused: {}", id, ar.failed() ? ar.cause().toString() : "already used");
+      ErrorCode code = ar.failed() ? ErrorCode.INTERNAL : ErrorCode.TOKEN_REFUSED;
+      host.metrics().refused(code);
+      send(ServerEvent.error(code, ar.failed() ? "the token's id could not be checked"
+          : "access token refused: already used (a new session needs a fresh token)", null, null));
+      close("access token already used", ar.failed() ? (short) 1011 : (short) 1008);
+    });
+  }
+
+  private void lease() {
     // wait:true only matters when the pool runs a waiting line (pool.waitingLine); else it refuses at once.
-    leasing = host.replies().request(Addresses.POOL_LEASE,
-        new JsonObject().put(Fields.SESSION_ID, id).put(Fields.NODE_ID, host.nodeId()).put(Fields.WAIT, true));
+    JsonObject ask = new JsonObject().put(Fields.SESSION_ID, id).put(Fields.NODE_ID, host.nodeId()).put(Fields.WAIT, true);
+    leasing = host.replies().request(Addresses.POOL_LEASE, agent == null ? ask : ask.put(Fields.AGENT, agent));
     leasing.onComplete(ar -> {
       if (phase == Phase.CLOSING) {
         if (ar.succeeded() && !ar.result().getBoolean(Fields.QUEUED, false)) {
@@ -133,6 +189,11 @@ final class ClientSession implements CallControl.Owner {
         ProtocolException p = VerticleRequests.toProtocol(Addresses.POOL_LEASE, ar.cause());
         if (p.code() == ErrorCode.NO_ACCOUNT) {
           connectionLimit("no free account");
+        } else if (p.code() == ErrorCode.UNKNOWN_AGENT) {
+          LOG.info("line={} refused: {}", id, p.getMessage());
+          host.metrics().refused(p.code());
+          send(ServerEvent.error(p.code(), p.getMessage(), null, null));
+          close("no line for this agent", (short) 1008);
         } else {
           LOG.warn("line={} lease failed: {}", id, p.getMessage());
           send(ServerEvent.error(p.code(), "no account: " + p.getMessage(), null, null));
@@ -161,6 +222,36 @@ final class ClientSession implements CallControl.Owner {
   /** The client proved a valid access token: its address's share of the pool does not apply. */
   void tokenHolder() {
     tokenHolder = true;
+  }
+
+  /** The valid token's claims: with pool.agents set its sub names the agent's line; its jti counts once. */
+  void claims(AuthToken.Claims c) {
+    jti = c.jti();
+    if (host.agentsConfigured() && c.sub() != null) {
+      agent = c.sub();
+      availability = new Availability(host.vertx(), host.cfg(), host.agentBoard(), host.nodeId(),
+          new Availability.Agent() {
+            @Override
+            public String sessionId() {
+              return id;
+            }
+
+            @Override
+            public String agent() {
+              return agent;
+            }
+
+            @Override
+            public void send(JsonObject frame) {
+              ClientSession.this.send(frame);
+            }
+
+            @Override
+            public void applyToLine(boolean available) {
+              applyAvailability();
+            }
+          });
+    }
   }
 
   private void onQueue(int position) {
@@ -210,6 +301,7 @@ final class ClientSession implements CallControl.Owner {
         case Transfer -> calls.transfer(f);
         case Offer -> calls.offer(f);
         case Candidate -> calls.candidate(f);
+        case AudioPath -> audio.open(f);
         // Over a WebSocket the verticle handles Resume before this; a bus client opens with resumeToken.
         case Resume -> Future.failedFuture(new ProtocolException(ErrorCode.WRONG_STATE,
             "resume a bus session with signalling.session.open {resumeToken}"));
@@ -217,6 +309,7 @@ final class ClientSession implements CallControl.Owner {
             .put(ServerEventFields.CALL_ID, hasCall() ? calls.current().id : null));
         case Hello -> Future.failedFuture(new ProtocolException(ErrorCode.WRONG_STATE,
             "Hello is the first frame of a WebSocket only"));
+        case SetAvailability -> setAvailability(f);
       };
     } catch (ProtocolException e) {
       return Future.failedFuture(e);
@@ -245,6 +338,10 @@ final class ClientSession implements CallControl.Owner {
   private void onMessage(Message<JsonObject> m) {
     JsonObject ev = m.body();
     SessionEvent kind = SessionEvent.of(ev);
+    if (kind == SessionEvent.TAKEN_OVER) {
+      takenOver(m, ev);
+      return;
+    }
     if (kind == SessionEvent.LEASE) {
       // The waiting line's grant is a request: accepting makes the account ours, refusing gives it back.
       boolean take = waiting && phase == Phase.LEASING && lease == null;
@@ -266,14 +363,29 @@ final class ClientSession implements CallControl.Owner {
       }
       case REGISTRATION -> onRegistration(ev);
       case REVOKED -> onRevoked(ev);
-      case INCOMING -> calls.onIncoming(ev);
+      case INCOMING -> {
+        if (availability != null && !availability.available()) {
+          // Crossed the change of availability on its way: refused as the SIP side refuses the next ones.
+          host.replies().request(Addresses.SIP_CALL_REJECT, new JsonObject().put(Fields.LINE_ID, id)
+              .put(Fields.CALL_ID, ev.getString(Fields.CALL_ID)).put(Fields.CODE,
+                  host.cfg().getInt("availability.rejectCode")));
+        } else {
+          calls.onIncoming(ev);
+        }
+      }
       case CALL_STATE -> {
         calls.onCallState(ev);
         if (host.moving()) {
           moveIfIdle(); // the node drains and this session's call just ended: it moves now
         }
       }
-      case MEDIA -> calls.onMedia(ev);
+      case MEDIA -> {
+        if (ev.getValue(Fields.AUDIO_PATH) != null) {
+          audio.onEvent(ev);
+        } else {
+          calls.onMedia(ev);
+        }
+      }
       case DTMF -> calls.onDtmf(ev);
       case TRANSFER -> calls.onTransfer(ev);
     }
@@ -285,15 +397,21 @@ final class ClientSession implements CallControl.Owner {
    * closes (its un-REGISTER removes only this node's Contact) and the page reconnects into a fresh lease.
    */
   private void onRevoked(JsonObject ev) {
-    JsonObject held = lease;
-    if (held == null || !held.getString(Fields.ACCOUNT_ID, "").equals(ev.getString(Fields.ACCOUNT_ID))
-        || held.getLong(Fields.TOKEN, -1L) != ev.getLong(Fields.TOKEN, -2L)) {
+    if (!holds(ev)) {
       return; // an older lease of this session, already given back
     }
     LOG.warn("line={} lost account {}: the pool revoked lease {}", id, ev.getString(Fields.ACCOUNT_ID),
         ev.getLong(Fields.TOKEN));
     String why = "the account was taken away by the pool";
     endWithoutLine(null, why, why);
+  }
+
+  /** Whether the pool's event names this session's current lease (account and token; tokens compared as numbers). */
+  private boolean holds(JsonObject ev) {
+    JsonObject held = lease;
+    Long token = held == null ? null : held.getLong(Fields.TOKEN);
+    return token != null && held.getString(Fields.ACCOUNT_ID, "").equals(ev.getString(Fields.ACCOUNT_ID))
+        && token.equals(ev.getLong(Fields.TOKEN));
   }
 
   /** The session lost its line (or the account behind it): the browser hears Unregistered, then the end. */
@@ -317,6 +435,9 @@ final class ClientSession implements CallControl.Owner {
           LOG.info("line={} registered", id);
           send(ServerEvent.registration(ServerEvent.REG_REGISTERED, code, reason));
           send(ServerEvent.ready(true));
+          if (availability != null && !availability.available()) {
+            applyAvailability(); // chosen while the line was still registering
+          }
         }
       }
       case SessionEvent.REG_FAILED -> {
@@ -327,6 +448,9 @@ final class ClientSession implements CallControl.Owner {
         send(ServerEvent.ready(false));
       }
       case SessionEvent.REG_UNREGISTERED -> {
+        if (lineParked) {
+          return; // our own un-REGISTER: the agent is not available (availability.whenNotAvailable=unregister)
+        }
         // We did not close the line (closing sessions ignore events): it was fenced or lost. A session
         // without a line is useless; it ends, and the page reconnects into a fresh one.
         LOG.warn("line={} unregistered by the SIP side: {}", id, reason);
@@ -362,6 +486,11 @@ final class ClientSession implements CallControl.Owner {
 
   /** A client came back with the token: it gets this session (and its call) over {@code t}. */
   void attach(Transport t) {
+    attach(t, (short) 4001, "session taken over");
+  }
+
+  /** {@link #attach(Transport)}; a carrier still attached is closed with {@code oldCode} and {@code why}. */
+  void attach(Transport t, short oldCode, String why) {
     if (graceTimer >= 0) {
       host.vertx().cancelTimer(graceTimer);
       graceTimer = -1;
@@ -369,12 +498,15 @@ final class ClientSession implements CallControl.Owner {
     Transport old = transport;
     transport = t;
     if (old != null) {
-      old.close((short) 4001, "session taken over");
+      old.close(oldCode, why);
     }
     resumeToken = RemoteSessions.newToken(host.nodeId()); // a token works once
     lastSeenMs = System.currentTimeMillis();
     LOG.info("line={} resumed over {}{}", id, t.describe(), hasCall() ? " with call=" + calls.current().id : "");
     send(sessionEvent(true));
+    if (availability != null) {
+      send(availability.event());
+    }
     if (phase == Phase.READY) {
       send(ServerEvent.registration(registration, null, null));
       send(ServerEvent.ready(true));
@@ -395,6 +527,9 @@ final class ClientSession implements CallControl.Owner {
         .put(ServerEventFields.RESUME_TOKEN, resumeToken).put(ServerEventFields.RESUMED, resumed)
         .put(ServerEventFields.RESUME_GRACE_SEC, host.cfg().getInt("session.resumeGraceSec"))
         .put(ServerEventFields.ICE_SERVERS, host.turnCredentials().iceServers(id));
+    if (agent != null) {
+      e.put(ServerEventFields.AGENT, agent);
+    }
     CallControl.Call c = calls.current();
     if (c != null) {
       e.put(ServerEventFields.CALL, new JsonObject().put(ServerEventFields.CALL_ID, c.id)
@@ -410,7 +545,12 @@ final class ClientSession implements CallControl.Owner {
   void moveIfIdle() {
     if (phase != Phase.CLOSING && !hasCall()) {
       lineFirst = true;
-      close("moved: this node is draining", SignallingVerticle.MOVED);
+      if (jti == null) {
+        close("moved: this node is draining", SignallingVerticle.MOVED);
+        return;
+      }
+      // The page connects again elsewhere with the token it has: its id must open that session (4002 comes after).
+      host.tokenIds().release(jti).onComplete(x -> close("moved: this node is draining", SignallingVerticle.MOVED));
     }
   }
 
@@ -447,6 +587,9 @@ final class ClientSession implements CallControl.Owner {
       iceServersTimer = -1;
     }
     host.forget(this);
+    if (availability != null) {
+      availability.close();
+    }
     if (shareTaken) {
       shareTaken = false;
       host.gate().returnShare(clientIp);
@@ -463,8 +606,8 @@ final class ClientSession implements CallControl.Owner {
       endTransport.run();
     }
     LOG.info("line={} closing: {}", id, reason);
-    Future<Void> call = calls.endForClose();
-    Future<?> line = call.transform(x -> lineOpening == null ? Future.succeededFuture()
+    Future<Void> call = calls.endForClose().transform(x -> audio.close());
+    Future<?> line = call.transform(x -> parking).transform(x -> lineOpening == null || lineParked ? Future.succeededFuture()
         // An open that timed out may still be carried out (or be under way): closed by its line id all the same.
         : lineOpening.transform(o -> o.failed() && !VerticleRequests.timedOut(o.cause()) ? Future.succeededFuture()
             : host.replies().request(Addresses.SIP_LINE_CLOSE, new JsonObject().put(Fields.LINE_ID, id))))
@@ -500,6 +643,106 @@ final class ClientSession implements CallControl.Owner {
       });
     });
     return closed.future();
+  }
+
+  // ------------------------------------------------------------------ agents
+
+  private Future<JsonObject> setAvailability(ClientFrame f) {
+    if (availability == null) {
+      throw new ProtocolException(ErrorCode.NOT_AN_AGENT, "only an agent's session (a token whose sub names a line "
+          + "of pool.agents) has an availability");
+    }
+    availability.set(Availability.State.valueOf(f.string(ClientMethod.Fields.AVAILABILITY)));
+    return Future.succeededFuture(new JsonObject());
+  }
+
+  /**
+   * Another session of the same agent took the named line over (the pool already gave it a newer token): this
+   * session ends with 4003, its line un-REGISTERs, and the reply tells the pool the new session may register.
+   * The lease is not released: it is the new session's now.
+   */
+  private void takenOver(Message<JsonObject> m, JsonObject ev) {
+    if (!holds(ev) || phase == Phase.CLOSING) {
+      m.reply(new JsonObject().put(Fields.RELEASED, false));
+      return;
+    }
+    lease = null;
+    LOG.info("line={} agent {} signed in again elsewhere: this session ends", id, agent);
+    host.agentBoard().takenOver();
+    close("taken over: the same agent signed in again in another session", SignallingVerticle.TAKEN_OVER)
+        .onComplete(x -> m.reply(new JsonObject().put(Fields.RELEASED, true)));
+  }
+
+  /**
+   * The same agent's other session on this node has a call in progress: a takeover moves it like a resume. That
+   * session gets this one's carrier (its old page closes with 4003) and keeps its line, lease and call untouched
+   * (no BYE, no re-INVITE: the new page offers a new browser leg on the call, as a reloaded page does); this
+   * session, which holds no lease or line yet, closes without a word to the page.
+   */
+  private void handTo(ClientSession held) {
+    Transport t = transport;
+    transport = null;
+    successor = held;
+    LOG.info("line={} agent {} signed in again while session {} has call={}: the call moves to this page", id, agent,
+        held.id, held.calls.current().id);
+    close("handed to the agent's session " + held.id, (short) 1000);
+    host.takeOverCall(held, t);
+  }
+
+  /** Makes the line follow the agent's availability: refused INVITEs, or an un-REGISTERed line (config). */
+  private void applyAvailability() {
+    if (availability == null || phase == Phase.CLOSING || lease == null) {
+      return;
+    }
+    boolean available = availability.available();
+    if ("unregister".equals(host.cfg().getString("availability.whenNotAvailable"))) {
+      parkLine(!available);
+    } else if (phase == Phase.READY) {
+      int code = available ? 0 : host.cfg().getInt("availability.rejectCode");
+      host.replies().request(Addresses.SIP_LINE_AVAILABILITY, new JsonObject().put(Fields.LINE_ID, id)
+          .put(Fields.CODE, code)).onFailure(e -> LOG.warn("line={} availability not applied: {}", id, e.getMessage()));
+    }
+  }
+
+  /**
+   * Un-REGISTERs the line (keeping the lease) or registers it again. Not during a call: the call keeps the line,
+   * and the end of the call applies the availability again ({@link #callEnded}).
+   */
+  private void parkLine(boolean park) {
+    if (park == parked || hasCall() && park) {
+      return;
+    }
+    parked = park;
+    if (park) {
+      lineParked = true;
+      LOG.info("line={} agent not available: un-REGISTERing the line", id);
+      phase = Phase.REGISTERING;
+      registration = ServerEvent.REG_UNREGISTERED;
+      send(ServerEvent.registration(ServerEvent.REG_UNREGISTERED, null, "not available"));
+      send(ServerEvent.ready(false));
+      Future<?> opened = lineOpening == null ? Future.succeededFuture() : lineOpening;
+      parking = opened.transform(x -> host.replies().request(Addresses.SIP_LINE_CLOSE,
+          new JsonObject().put(Fields.LINE_ID, id))).transform(x -> Future.succeededFuture());
+    } else {
+      parking.onComplete(x -> {
+        if (!parked && phase != Phase.CLOSING && lease != null) {
+          lineParked = false;
+          LOG.info("line={} agent available again: registering the line", id);
+          leased(lease);
+        }
+      });
+    }
+  }
+
+  @Override
+  public void callEnded(boolean answered) {
+    if (availability == null) {
+      return;
+    }
+    if (answered) {
+      availability.answeredCallEnded();
+    }
+    applyAvailability(); // Busy chosen during the call: the line leaves now
   }
 
   // ------------------------------------------------------------------ CallControl.Owner
@@ -546,6 +789,21 @@ final class ClientSession implements CallControl.Owner {
   @Override
   public String nodeId() {
     return host.nodeId();
+  }
+
+  @Override
+  public AudioPathControl audioPath() {
+    return audio;
+  }
+
+  @Override
+  public long setTimer(long delayMs, Runnable action) {
+    return host.vertx().setTimer(Math.max(1, delayMs), x -> action.run());
+  }
+
+  @Override
+  public void cancelTimer(long id) {
+    host.vertx().cancelTimer(id);
   }
 
   @Override

@@ -45,6 +45,8 @@ public final class SignallingVerticle extends VerticleBase {
   private static final long SWEEP_MS = 1000;
   /** Close code: the node drains, connect again (docs/protocol.md, "Close codes"). */
   static final short MOVED = 4002;
+  /** Close code: the same agent signed in again in another session, which took the line (and its call) over. */
+  static final short TAKEN_OVER = 4003;
 
   private HttpServer server;
   private AdminSurface admin;
@@ -56,6 +58,10 @@ public final class SignallingVerticle extends VerticleBase {
   private VerticleRequests replies;
   private SignallingMetrics metrics;
   private RemoteSessions remotes;
+
+  private TokenIds tokenIds;
+  private AgentBoard agentBoard;
+  private boolean agentsConfigured;
   private final Map<String, ClientSession> sessions = new HashMap<>();
   private final Map<String, ClientSession> byToken = new HashMap<>();
   private boolean draining;
@@ -85,6 +91,9 @@ public final class SignallingVerticle extends VerticleBase {
     dialPolicy = new DialPolicy(cfg);
     replies = new VerticleRequests(vertx, cfg.getLong("limits.requestTimeoutMs"));
     metrics = new SignallingMetrics(config().getString("nodeId"));
+    tokenIds = new TokenIds(vertx, cfg.getLong("auth.tokenMaxAgeSec"));
+    agentBoard = new AgentBoard(config().getString("nodeId"));
+    agentsConfigured = !org.webphone.gateway.config.AccountList.agentsFromConfig(cfg).isEmpty();
     vertx.eventBus().<JsonObject>localConsumer(Addresses.SIGNALLING_STATUS, m -> m.reply(status()));
     vertx.eventBus().<JsonObject>localConsumer(Addresses.SIGNALLING_DRAIN, m -> {
       startMoving();
@@ -163,6 +172,7 @@ public final class SignallingVerticle extends VerticleBase {
         .transform(x -> admin == null ? Future.succeededFuture() : admin.close())
         .onComplete(x -> {
           metrics.close();
+          agentBoard.close();
           if (deadline != null) {
             deadline.close();
           }
@@ -231,6 +241,27 @@ public final class SignallingVerticle extends VerticleBase {
     }
   }
 
+  /** The session of {@code agent} on this node, other than {@code other}, that has a call in progress; or null. */
+  ClientSession agentInCall(String agent, ClientSession other) {
+    if (agent == null) {
+      return null;
+    }
+    for (ClientSession s : sessions.values()) {
+      if (s != other && agent.equals(s.agent()) && s.hasCall() && s.phase() != ClientSession.Phase.CLOSING) {
+        return s;
+      }
+    }
+    return null;
+  }
+
+  /** A takeover that moves a call (docs/pool.md): {@code held} gets {@code t} like a resume; its old page gets 4003. */
+  void takeOverCall(ClientSession held, Transport t) {
+    agentBoard.takenOver();
+    byToken.remove(held.resumeToken());
+    held.attach(t, TAKEN_OVER, "taken over: the same agent signed in again in another session");
+    byToken.put(held.resumeToken(), held);
+  }
+
   ClientSession session(String id) {
     return sessions.get(id);
   }
@@ -266,6 +297,19 @@ public final class SignallingVerticle extends VerticleBase {
 
   SignallingMetrics metrics() {
     return metrics;
+  }
+
+  TokenIds tokenIds() {
+    return tokenIds;
+  }
+
+  AgentBoard agentBoard() {
+    return agentBoard;
+  }
+
+  /** With pool.agents configured a token's sub names an agent's line; without, it is only informational. */
+  boolean agentsConfigured() {
+    return agentsConfigured;
   }
 
   VerticleRequests replies() {

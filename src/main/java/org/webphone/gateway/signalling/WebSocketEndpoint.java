@@ -125,7 +125,7 @@ final class WebSocketEndpoint {
         b.remote.socketClosed();
       }
       if (b.session != null) {
-        b.session.detach(b.t);
+        b.session.current().detach(b.t);
       }
     });
   }
@@ -172,6 +172,7 @@ final class WebSocketEndpoint {
     }
     if (host.gate().tokenValid(token)) {
       s.tokenHolder();
+      s.claims(AuthToken.claims(token));
     }
     b.session = s;
     acknowledge(b, hello, s, false);
@@ -343,6 +344,8 @@ final class WebSocketEndpoint {
       hello(b, f);
       return;
     }
+    // A takeover that moved a call handed the socket to the agent's other session (ClientSession#handTo).
+    b.session = b.session.current();
     if (f.method() == ClientMethod.Resume) {
       resume(b, f);
       return;

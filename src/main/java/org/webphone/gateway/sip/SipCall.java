@@ -103,7 +103,7 @@ final class SipCall {
 
   /** A new incoming INVITE for {@code line}: 180 with our tag, then the {@code incoming} event. */
   static SipCall incoming(PbxTrunk sip, SipLine line, String callId, ServerTransaction st, Request req,
-      Runnable onEnded) throws Exception {
+      Integer autoAnswerMs, Runnable onEnded) throws Exception {
     SipCall c = new SipCall(callId, line, false, sip, onEnded);
     c.phase = Phase.RINGING_IN;
     c.inviteSt = st;
@@ -129,7 +129,11 @@ final class SipCall {
     JsonObject ev = SessionEvent.INCOMING.json().put(Fields.LINE_ID, line.lineId).put(Fields.CALL_ID, callId)
         .put(Fields.FROM, user == null ? "" : user).put(Fields.DISPLAY_NAME, display == null ? "" : display)
         .put(Fields.SDP, sdpOf(req) == null ? "" : sdpOf(req));
-    LOG.info("call={} line={} incoming from {}", callId, line.lineId, user);
+    if (autoAnswerMs != null) {
+      ev.put(Fields.AUTO_ANSWER_MS, autoAnswerMs);
+    }
+    LOG.info("call={} line={} incoming from {}{}", callId, line.lineId, user,
+        autoAnswerMs == null ? "" : ", asks for auto-answer after " + autoAnswerMs + " ms");
     sip.emit(line.sessionId, ev);
     return c;
   }

@@ -126,6 +126,9 @@ final class SipDispatcher implements SipListener {
       // Its lines leave as their calls end: a PBX queue then tries the next agent at once.
       LOG.info("line={} INVITE while the node drains: 480", line.lineId);
       respond(st, req, Response.TEMPORARILY_UNAVAILABLE);
+    } else if (line.rejectIncoming > 0) {
+      LOG.info("line={} INVITE while the agent is not available: {}", line.lineId, line.rejectIncoming);
+      respond(st, req, line.rejectIncoming);
     } else if (line.call != null) {
       LOG.info("line={} INVITE while busy with call={}: 486", line.lineId, line.call.callId);
       respond(st, req, Response.BUSY_HERE);

@@ -80,6 +80,8 @@ final class SipLine {
   /** The registrar that accepted the last REGISTER (for sip.status: where the lines are). */
   private PbxTarget registeredWith;
   SipCall call;
+  /** An agent that is not available: incoming INVITEs get this code before they ring; 0 rings as usual. */
+  int rejectIncoming;
 
   SipLine(PbxTrunk sip, String lineId, String sessionId, String accountId, long token, Account account,
       Supplier<Future<Boolean>> leaseCurrent) throws java.text.ParseException {

@@ -189,6 +189,7 @@ public final class SipLineVerticle extends VerticleBase {
     consume(Addresses.SIP_CALL_DTMF, this::dtmf);
     consume(Addresses.SIP_CALL_TRANSFER, this::transfer);
     consume(Addresses.SIP_STATUS, (m, b) -> m.reply(status()));
+    consume(Addresses.SIP_LINE_AVAILABILITY, this::availability);
     ep.onTlsEvents(context, this::pbxCertificate, this::connectionClosed);
     watch = new PbxWatch(vertx, sip, resolver, entries, cfg, () -> !lines.isEmpty());
     watch.start();
@@ -290,6 +291,20 @@ public final class SipLineVerticle extends VerticleBase {
         fail(m, ErrorCode.BAD_FIELD, "account cannot be used in SIP: " + e.getMessage());
       }
     });
+  }
+
+  /** {lineId, code}: an agent's availability; while code is not 0 incoming INVITEs get it and never ring. */
+  private void availability(Message<JsonObject> m, JsonObject b) {
+    SipLine line = lines.get(b.getString(Fields.LINE_ID, ""));
+    int code = b.getValue(Fields.CODE) instanceof Number n ? n.intValue() : -1;
+    if (code != 0 && (code < 400 || code > 699)) {
+      fail(m, ErrorCode.BAD_FIELD, "code must be 0 or a SIP failure code 400..699");
+    } else if (line == null) {
+      fail(m, ErrorCode.NOT_FOUND, "no line " + b.getValue(Fields.LINE_ID));
+    } else {
+      line.rejectIncoming = code;
+      m.reply(new JsonObject().put(Fields.LINE_ID, line.lineId));
+    }
   }
 
   /**
@@ -410,7 +425,11 @@ public final class SipLineVerticle extends VerticleBase {
   /** Incoming INVITE for a registered, idle line (checked by the dispatcher). */
   SipCall newIncoming(SipLine line, javax.sip.ServerTransaction st, javax.sip.message.Request req) throws Exception {
     String callId = "in-" + Randoms.uuid();
-    SipCall c = SipCall.incoming(sip, line, callId, st, req, () -> forget(line, callId));
+    // Auto-answer headers count only from the PBX's allowed sources (docs/sip.md, Auto-answer).
+    boolean fromPbx = req instanceof gov.nist.javax.sip.message.SIPRequest r && r.getPeerPacketSourceAddress() != null
+        && guard.allowed(r.getPeerPacketSourceAddress());
+    Integer autoAnswerMs = fromPbx ? AutoAnswerRequest.delayMs(req) : null;
+    SipCall c = SipCall.incoming(sip, line, callId, st, req, autoAnswerMs, () -> forget(line, callId));
     line.call = c;
     calls.put(callId, c);
     return c;

@@ -46,7 +46,9 @@ class BrowserCallOutcomesTest {
     Path dir = Files.createTempDirectory(Path.of("target"), "e2e-outcomes-").toAbsolutePath();
     Map<String, Integer> routes = new LinkedHashMap<>();
     for (Map.Entry<String, String> e : FAR_ENDS.entrySet()) {
-      Sipp s = e.getKey().equals("700") ? Sipp.uas(e.getValue(), "-rtp_echo") : Sipp.uas(e.getValue());
+      // SIPp quits after its -timeout (Sipp's 60 s): on a loaded machine this class's last test starts later than that.
+      Sipp s = e.getKey().equals("700") ? Sipp.uas(e.getValue(), "-rtp_echo", "-timeout", "600")
+          : Sipp.uas(e.getValue(), "-timeout", "600");
       sipps.put(e.getKey(), s);
       routes.put(e.getKey(), s.port());
     }

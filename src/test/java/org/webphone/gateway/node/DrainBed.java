@@ -37,6 +37,8 @@ final class DrainBed implements AutoCloseable {
   static final String TOKEN = "drain-test-admin-token";
 
   private final Path dir;
+  /** Added to every node's environment (e.g. named lines and a token secret). */
+  private final Map<String, String> moreEnv;
   private final List<PeerProcess> peers = new ArrayList<>();
   private final NodeProcess[] nodes = new NodeProcess[2];
   private final List<Map<String, String>> envs = new ArrayList<>();
@@ -47,13 +49,19 @@ final class DrainBed implements AutoCloseable {
   private int pbx;
   private Path ctl;
 
-  private DrainBed(Path dir) {
+  private DrainBed(Path dir, Map<String, String> moreEnv) {
     this.dir = dir;
+    this.moreEnv = moreEnv;
   }
 
   /** Peers, both nodes (ready, in one cluster) and the probe; files in {@code dir}. */
   static DrainBed start(Path dir, int drainLimitSec) throws Exception {
-    DrainBed bed = new DrainBed(dir);
+    return start(dir, drainLimitSec, Map.of());
+  }
+
+  /** {@link #start(Path, int)} with {@code moreEnv} added to both nodes' environment. */
+  static DrainBed start(Path dir, int drainLimitSec, Map<String, String> moreEnv) throws Exception {
+    DrainBed bed = new DrainBed(dir, moreEnv);
     try {
       bed.startAll(drainLimitSec);
       return bed;
@@ -89,6 +97,7 @@ final class DrainBed implements AutoCloseable {
       env.put("WEBPHONE_SHUTDOWN_DRAIN_LIMIT_SEC", Integer.toString(drainLimitSec));
       env.put("WEBPHONE_CLUSTER_ENABLED", "true");
       env.put("WEBPHONE_CLUSTER_CONFIG", NodeFixtures.clusterXml(dir, "node-" + i, cluster, hz.get(i), hz).toString());
+      env.putAll(moreEnv);
       envs.add(env);
     }
     for (int i = 0; i < 2; i++) {
@@ -177,6 +186,15 @@ final class DrainBed implements AutoCloseable {
       }
     }
     return null;
+  }
+
+  /** The contacts Kamailio holds for {@code user} now; each names the SIP port of the node that registered it. */
+  List<String> contacts(String user) throws IOException, InterruptedException {
+    return org.webphone.gateway.testing.Kamailio.contacts(ctl, user);
+  }
+
+  int sipPort(int i) {
+    return ports.get(i).sip();
   }
 
   UsrlocWatch usrloc() {

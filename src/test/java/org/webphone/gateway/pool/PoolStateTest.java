@@ -132,4 +132,32 @@ class PoolStateTest {
       return (PoolState) in.readObject();
     }
   }
+
+  @Test
+  void aNamedLineGoesOnlyToItsAgentAndASecondSessionTakesItOverWithABiggerToken() {
+    PoolState s = new PoolState(T0);
+    java.util.Map<String, PoolState.Cred> agents = new java.util.LinkedHashMap<>();
+    agents.put("alice", new PoolState.Cred("2001", "pw", "2001", "Alice"));
+    s.reconcile(creds("a"), agents, T0);
+    assertEquals(1, s.counts().total(), "the named line is not part of the anonymous pool");
+    assertEquals("a", s.lease("v1", "n", "m", false, 0, T0).grant().lease().accountId());
+    assertNull(s.lease("v2", "n", "m", true, 10, T0).grant(), "an anonymous session never gets 2001");
+    assertTrue(s.cancelWait("v2"));
+    assertNull(s.leaseNamed("s0", "mallory", "n", "m", T0).grant(), "no line for an unknown identity");
+
+    PoolState.NamedResult first = s.leaseNamed("s1", "alice", "n1", "m1", T0);
+    assertEquals("2001", first.grant().lease().accountId());
+    assertNull(first.previous());
+    assertEquals(first.grant().lease(), s.leaseNamed("s1", "alice", "n1", "m1", T0).grant().lease(),
+        "a repeated request of the same session gets the same lease");
+    PoolState.NamedResult second = s.leaseNamed("s2", "alice", "n2", "m2", T0 + 1);
+    assertEquals(first.grant().lease(), second.previous(), "the takeover names the lease it ended");
+    assertTrue(second.grant().lease().token() > first.grant().lease().token());
+    assertFalse(s.isCurrent("2001", first.grant().lease().token()), "the old holder is fenced");
+    assertEquals(PoolState.ReleaseStatus.STALE, s.release("2001", first.grant().lease().token(), T0).status());
+    assertEquals(PoolState.ReleaseStatus.RELEASED,
+        s.release("2001", second.grant().lease().token(), T0 + 2).status());
+    assertEquals(List.of(), s.freeOrder(), "a released named line waits for its agent, not in the free line");
+    assertEquals("2001", s.leaseNamed("s3", "alice", "n", "m", T0 + 3).grant().lease().accountId());
+  }
 }

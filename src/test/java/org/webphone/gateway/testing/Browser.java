@@ -176,12 +176,18 @@ public final class Browser implements AutoCloseable {
    * before the audio path is up: the listening starts once the connection is {@code connected} (at most 10 s).
    */
   public RemoteAudio remoteAudio(long listenMs) {
+    return remoteAudio(listenMs, "window.webphone && window.webphone.pc");
+  }
+
+  /** The same for the RTCPeerConnection the JavaScript expression {@code pcExpression} names (e.g. an audio path's). */
+  public RemoteAudio remoteAudio(long listenMs, String pcExpression) {
     String script = """
         const done = arguments[arguments.length - 1];
         const listenMs = arguments[0];
         (async () => {
-          const pc = window.webphone && window.webphone.pc;
-          if (!pc) { done({error: 'no window.webphone.pc'}); return; }
+          const pc = PC_EXPRESSION;
+          if (!pc) { done({error: 'no PC_EXPRESSION'}); return; }""".replace("PC_EXPRESSION", pcExpression) + """
+
           const upBy = Date.now() + 10000;
           while (pc.connectionState !== 'connected' && Date.now() < upBy) await new Promise(r => setTimeout(r, 50));
           const recv = pc.getReceivers().find(r => r.track && r.track.kind === 'audio');

@@ -133,6 +133,27 @@ public final class GatewaySession implements AutoCloseable {
   }
 
   /**
+   * The next event that {@code match} accepts (the others skipped) within {@code timeoutMs}; fails naming
+   * {@code what} and the events seen instead.
+   */
+  public JsonObject await(String what, java.util.function.Predicate<JsonObject> match, long timeoutMs)
+      throws IOException, InterruptedException {
+    long end = System.currentTimeMillis() + timeoutMs;
+    java.util.List<String> seen = new java.util.ArrayList<>();
+    while (System.currentTimeMillis() < end) {
+      JsonObject e = next(end - System.currentTimeMillis());
+      if (e == null) {
+        break;
+      }
+      if (match.test(e)) {
+        return e;
+      }
+      seen.add(e.encode());
+    }
+    throw new AssertionError("no " + what + " within " + timeoutMs + " ms; saw " + seen);
+  }
+
+  /**
    * Waits until the line is ready ({@code OnSetReadyStatus ready:true}); returns null then, or what the
    * gateway said instead (an Error's name, "Connection limit", a close code).
    */

@@ -200,8 +200,16 @@ public final class Kamailio implements AutoCloseable {
    * when it has no binding. Only for a Kamailio made by {@link #startIn}.
    */
   public List<String> contacts(String user) throws IOException, InterruptedException {
-    if (ctl == null || !SAFE.matcher(user).matches()) {
-      throw new IllegalStateException("contacts needs a Kamailio made by startIn and a plain user name");
+    if (ctl == null) {
+      throw new IllegalStateException("contacts needs a Kamailio made by startIn");
+    }
+    return contacts(ctl, user);
+  }
+
+  /** The contacts the location table of the Kamailio with the ctl socket {@code ctl} holds for {@code user} now. */
+  public static List<String> contacts(Path ctl, String user) throws IOException, InterruptedException {
+    if (!SAFE.matcher(user).matches()) {
+      throw new IllegalArgumentException("contacts needs a plain user name");
     }
     // "s:": kamcmd would send a numeric user name (1000) as an integer, which ul.lookup does not take.
     Process p = new ProcessBuilder("kamcmd", "-s", "unix:" + ctl, "ul.lookup", "location", "s:" + user)

@@ -13,8 +13,11 @@ import org.webphone.gateway.common.Addresses;
  */
 public enum BusMessage {
   // ---- account pool (pool.AccountPoolVerticle)
-  /** Lease a free account; with wait: true and the waiting line on, a place in line, then a lease event. Fails 300. */
-  POOL_LEASE(Addresses.POOL_LEASE, List.of(SESSION_ID, NODE_ID, WAIT),
+  /**
+   * Lease a free account; with wait: true and the waiting line on, a place in line, then a lease event. With agent:
+   * that agent's named line, taken over from another session of it. Fails 300, 307.
+   */
+  POOL_LEASE(Addresses.POOL_LEASE, List.of(SESSION_ID, NODE_ID, WAIT, AGENT),
       List.of(ACCOUNT_ID, TOKEN, ACCOUNT, QUEUED, POSITION)),
   /** Give a lease back, by {accountId, token} or by {sessionId} alone; a repeat succeeds. Fails 301, 302. */
   POOL_RELEASE(Addresses.POOL_RELEASE, List.of(ACCOUNT_ID, TOKEN, SESSION_ID), List.of(RELEASED)),
@@ -29,8 +32,11 @@ public enum BusMessage {
   POOL_CHANGED(Addresses.POOL_CHANGED, List.of(TOTAL, FREE, LEASED, WAITING), List.of()),
   /** Published node-local, pool to SIP verticle: leases confirmed until untilNanos (common.ConfirmedLeases). */
   POOL_LEASES_CONFIRMED(Addresses.POOL_LEASES_CONFIRMED, List.of(FULL, LEASES, RELEASED, UNTIL_NANOS), List.of()),
-  /** Cluster-wide, sent: a waiting-line lease granted on another node, to the pool of the waiter's node. */
-  POOL_NODE(Addresses.POOL_NODE.toString(), SessionEvent.LEASE.fields(), List.of()),
+  /**
+   * Cluster-wide, to the pool of a session's node: a waiting-line lease granted on another node (sent), or the
+   * takeover of a named line held there (a request: replied once the old session's line has unregistered).
+   */
+  POOL_NODE(Addresses.POOL_NODE.toString(), List.of(SESSION_ID, ACCOUNT_ID, TOKEN, ACCOUNT, AGENT), List.of(RELEASED)),
 
   // ---- SIP lines and calls (sip.SipLineVerticle)
   /** Register a leased account once its lease is current; registration events follow. Fails 301, 103, 104, 502. */
@@ -51,6 +57,8 @@ public enum BusMessage {
   SIP_CALL_DTMF(Addresses.SIP_CALL_DTMF, List.of(LINE_ID, CALL_ID, DIGITS), List.of(CALL_ID)),
   /** Blind transfer by REFER; replies when the PBX accepted it (202). Fails 302, 202, 104. */
   SIP_CALL_TRANSFER(Addresses.SIP_CALL_TRANSFER, List.of(LINE_ID, CALL_ID, TARGET), List.of(CALL_ID)),
+  /** An agent's availability: incoming INVITEs get code (0: ring as usual) before they ring. Fails 302, 103. */
+  SIP_LINE_AVAILABILITY(Addresses.SIP_LINE_AVAILABILITY, List.of(LINE_ID, CODE), List.of(LINE_ID)),
   /** Line and call counts, drops at the SIP port, the registrars. */
   SIP_STATUS(Addresses.SIP_STATUS, List.of(), List.of(LINES, REGISTERED, CALLS, DROPPED, PBX)),
 
@@ -59,7 +67,7 @@ public enum BusMessage {
    * Create a call's media: replies the PBX SDP (an offer, or the answer to pbxOffer) and the browser answer, or
    * with answerLater the PBX SDP alone and the browser answer as a media event. Fails 102, 104, 306, 305, 302, 500.
    */
-  MEDIA_CREATE(Addresses.MEDIA_CREATE, List.of(CALL_ID, SESSION_ID, BROWSER_OFFER, PBX_OFFER, ANSWER_LATER),
+  MEDIA_CREATE(Addresses.MEDIA_CREATE, List.of(CALL_ID, SESSION_ID, BROWSER_OFFER, PBX_OFFER, ANSWER_LATER, AUDIO_PATH),
       List.of(BROWSER_ANSWER, PBX_SDP)),
   /** The PBX's SDP, an answer or a re-offer (type, or guessed); replies the answer to a re-offer. Fails 302, 306. */
   MEDIA_PBX_SDP(Addresses.MEDIA_PBX_SDP, List.of(CALL_ID, SDP, TYPE), List.of(SDP)),
@@ -76,12 +84,19 @@ public enum BusMessage {
   MEDIA_DTMF(Addresses.MEDIA_DTMF, List.of(CALL_ID, DIGITS), List.of(CALL_ID)),
   /** Free all of a call's media; closing an unknown call succeeds. Fails 102. */
   MEDIA_CLOSE(Addresses.MEDIA_CLOSE, List.of(CALL_ID, REASON), List.of(CALL_ID)),
+  /**
+   * Open a session's persistent browser leg (audio path) on the browser's offer, with the one codec of
+   * media.pathCodec; replies the browser answer. Fails 102, 104, 306, 500.
+   */
+  MEDIA_PATH_OPEN(Addresses.MEDIA_PATH_OPEN, List.of(AUDIO_PATH, SESSION_ID, BROWSER_OFFER), List.of(BROWSER_ANSWER)),
+  /** Free an audio path (its ICE agent and DTLS association); a repeat succeeds. Fails 102. */
+  MEDIA_PATH_CLOSE(Addresses.MEDIA_PATH_CLOSE, List.of(AUDIO_PATH), List.of(AUDIO_PATH)),
   /** What the relay holds now and its counters; with callId also that call's session. */
   MEDIA_STATUS(Addresses.MEDIA_STATUS, List.of(CALL_ID),
       List.of(SESSIONS, CREATING, RTP_PORTS, AGENTS, DTLS_SESSIONS, DTLS_THREADS, DTLS_HANDSHAKES, DTLS_WAITING,
           DTLS_HELLO_TIMERS, DTLS_HELLO_TIMEOUTS, DTLS_POOL_THREADS, STUN_UNKNOWN_UFRAG, RTP_REGISTRATIONS, RTCP_TASKS,
           WEBRTC_PORT, ICE_TCP_PORT, ICE_TCP_CONNECTIONS, ICE_TCP_PENDING, ICE_TCP_THREADS, ICE_TCP_JUNK,
-          ICE_TCP_IDLE_CLOSED, ICE_TCP_OVER_CAP, FINGERPRINT, COUNTERS, Fields.SESSION)),
+          ICE_TCP_IDLE_CLOSED, ICE_TCP_OVER_CAP, FINGERPRINT, COUNTERS, AUDIO_PATHS, Fields.SESSION)),
 
   // ---- signalling (signalling.SignallingVerticle)
   /** Open a session without a WebSocket (or take one back by resumeToken). Fails 300, 204, 302, 502. */
@@ -100,6 +115,10 @@ public enum BusMessage {
   SIGNALLING_FORWARD(Addresses.SIGNALLING_FORWARD.toString(), List.of(CLOSE_CODE, REASON), List.of()),
   /** Node-local: the node drains (sessions move to other nodes); the reply is the status at that moment. */
   SIGNALLING_DRAIN(Addresses.SIGNALLING_DRAIN, List.of(), List.of(SESSIONS, CALLS, DETACHED, FORWARDS, WEB_SOCKETS)),
+
+  /** Published cluster-wide: an agent's availability changed (dashboards). */
+  AGENT_AVAILABILITY(Addresses.AGENT_AVAILABILITY, List.of(SESSION_ID, AGENT, NODE_ID, STATE, REASON, UNTIL_MS),
+      List.of()),
   /** A client frame of docs/protocol.md; replies its Ack (or Pong) body, fails with its Error code. */
   SESSION_COMMANDS(Addresses.SESSION_COMMANDS.toString(), List.of(), List.of()),
   /** Published: a server frame of docs/protocol.md. */

@@ -76,6 +76,12 @@ public final class Fields {
   public static final String BROWSER_OFFER = "browserOffer";
   public static final String PBX_OFFER = "pbxOffer";
   public static final String ANSWER_LATER = "answerLater";
+  /** A persistent browser leg (audio path) of a session: its id; a create with it attaches the call to it. */
+  public static final String AUDIO_PATH = "audioPath";
+  /** media.status: how many audio paths are open. */
+  public static final String AUDIO_PATHS = "audioPaths";
+  /** incoming: the INVITE asks to be answered automatically after this many ms (from the PBX only). */
+  public static final String AUTO_ANSWER_MS = "autoAnswerMs";
   public static final String BROWSER_ANSWER = "browserAnswer";
   public static final String PBX_SDP = "pbxSdp";
   /** A trickled ICE candidate (media.session.candidate). */
@@ -131,4 +137,8 @@ public final class Fields {
   public static final String PEER = "peer";
   public static final String PEER_RTT_MS = "peerRttMs";
   public static final String SETUP_LATENCY = "setupLatency";
+  /** An agent identity: the access token's {@code sub} that names a line of {@code pool.agents}. */
+  public static final String AGENT = "agent";
+  /** Epoch milliseconds at which something ends (an agent's wrap-up). */
+  public static final String UNTIL_MS = "untilMs";
 }

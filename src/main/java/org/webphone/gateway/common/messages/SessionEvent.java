@@ -2,7 +2,10 @@ package org.webphone.gateway.common.messages;
 
 import static org.webphone.gateway.common.messages.Fields.ACCOUNT;
 import static org.webphone.gateway.common.messages.Fields.ACCOUNT_ID;
+import static org.webphone.gateway.common.messages.Fields.AGENT;
 import static org.webphone.gateway.common.messages.Fields.ANSWER_NANOS;
+import static org.webphone.gateway.common.messages.Fields.AUDIO_PATH;
+import static org.webphone.gateway.common.messages.Fields.AUTO_ANSWER_MS;
 import static org.webphone.gateway.common.messages.Fields.CALL_ID;
 import static org.webphone.gateway.common.messages.Fields.CODE;
 import static org.webphone.gateway.common.messages.Fields.CODEC;
@@ -32,8 +35,11 @@ import java.util.List;
 public enum SessionEvent {
   /** sip: the line's registration is now {@code state} (a {@code REG_*} value); code, reason: the PBX's answer. */
   REGISTRATION("registration", LINE_ID, STATE, CODE, REASON),
-  /** sip: an INVITE rings on the line; {@code sdp} is the PBX's offer, "" for an offerless INVITE. */
-  INCOMING("incoming", LINE_ID, CALL_ID, FROM, DISPLAY_NAME, SDP),
+  /**
+   * sip: an INVITE rings on the line; {@code sdp} is the PBX's offer, "" for an offerless INVITE; {@code autoAnswerMs}
+   * when an INVITE from the PBX's allowed sources asks to be answered automatically (Answer-Mode, Call-Info, Alert-Info).
+   */
+  INCOMING("incoming", LINE_ID, CALL_ID, FROM, DISPLAY_NAME, SDP, AUTO_ANSWER_MS),
   /** sip: the call's new {@code CallState}; {@code error} with failures, {@code answerNanos} on an outgoing InCall. */
   CALL_STATE("callState", LINE_ID, CALL_ID, STATE, DIRECTION, CODE, REASON, ERROR, ANSWER_NANOS),
   /** sip (INFO) or media (RFC 4733, {@code source}): one digit the PBX sent. */
@@ -45,15 +51,21 @@ public enum SessionEvent {
   TRANSFER("transfer", CALL_ID, CODE, REASON, DIRECTION),
   /**
    * media: the browser's answer ({@code state} answer, {@code sdp}), a request for the browser's re-offer
-   * ({@code state} renegotiate, {@code codec} the PBX chose) or the media's state ({@code MEDIA_*}, reason).
+   * ({@code state} renegotiate, {@code codec} the PBX chose) or the media's state ({@code MEDIA_*}, reason); with
+   * {@code audioPath} instead of {@code callId}: the state of the session's persistent browser leg.
    */
-  MEDIA("media", CALL_ID, STATE, SDP, REASON, CODEC),
+  MEDIA("media", CALL_ID, STATE, SDP, REASON, CODEC, AUDIO_PATH),
   /** pool: the waiting session's new place in line. */
   QUEUE("queue", SESSION_ID, POSITION),
   /** pool, sent as a request: an account granted from the waiting line; a reply {accepted: false} gives it back. */
   LEASE("lease", SESSION_ID, ACCOUNT_ID, TOKEN, ACCOUNT),
   /** pool: the cluster took this lease away; the session ends as for a lost line. */
-  REVOKED("revoked", SESSION_ID, ACCOUNT_ID, TOKEN);
+  REVOKED("revoked", SESSION_ID, ACCOUNT_ID, TOKEN),
+  /**
+   * pool, sent as a request: another session of the same agent took this named line over; the session closes
+   * (4003), and replies once its line has unregistered, so that the new session registers only after that.
+   */
+  TAKEN_OVER("takenOver", SESSION_ID, ACCOUNT_ID, TOKEN, AGENT);
 
   /** {@link #REGISTRATION} states. */
   public static final String REG_REGISTERING = "registering";

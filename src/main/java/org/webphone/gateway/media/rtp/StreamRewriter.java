@@ -21,6 +21,8 @@ public final class StreamRewriter {
   private long lastTs;
   private long lastNanos;
   private boolean rebased;
+  /** Set by {@link #newSource} on another thread: the next packet starts a new upstream stream. */
+  private volatile boolean sourceChanged;
 
   public StreamRewriter(int outSsrc) {
     this.outSsrc = outSsrc;
@@ -40,7 +42,8 @@ public final class StreamRewriter {
     int ssrc = Rtp.ssrc(b, off);
     int seq = Rtp.seq(b, off);
     long ts = Rtp.timestamp(b, off);
-    if (!started || ssrc != inSsrc) {
+    if (!started || ssrc != inSsrc || sourceChanged) {
+      sourceChanged = false;
       rebase(ssrc, seq, ts, nowNanos);
     }
     int outSeq = (seq + seqDelta) & 0xFFFF;
@@ -58,6 +61,15 @@ public final class StreamRewriter {
       lastTs = outTs;
       lastNanos = nowNanos;
     }
+  }
+
+  /**
+   * The next packet comes from a new upstream stream even if its SSRC is the same as the last one's (a persistent
+   * browser leg's next call: a PBX or a test peer may reuse an SSRC and restart its sequence numbers, which mapped
+   * with the old offset would go backwards and fail SRTP's replay check). Any thread.
+   */
+  public void newSource() {
+    sourceChanged = true;
   }
 
   /** Next sequence number and the timestamp "now" for packets this side generates itself (DTMF). */

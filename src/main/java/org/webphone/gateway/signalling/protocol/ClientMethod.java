@@ -9,12 +9,12 @@ import java.util.List;
  * <p>Every frame is {@code {"method": <name>, "ref": <string|number, optional, echoed in Ack/Error>, ...}}.
  */
 public enum ClientMethod {
-  /** Place a call: {number, sdp (the browser's WebRTC offer)}. */
-  Call(Fields.NUMBER, Fields.SDP),
+  /** Place a call: {number, sdp (the browser's WebRTC offer; without it, on the session's audio path)}. */
+  Call(Fields.NUMBER, Fields.SDP_OPT),
   /** End the current call: CANCEL or BYE; on a ringing incoming call, the same as Reject. */
   HangUp(Fields.CALL_ID_OPT),
-  /** Answer the ringing incoming call with the browser's offer: {callId, sdp}. */
-  Accept(Fields.CALL_ID, Fields.SDP),
+  /** Answer the ringing incoming call with the browser's offer: {callId, sdp (without it: on the audio path)}. */
+  Accept(Fields.CALL_ID, Fields.SDP_OPT),
   /** Decline the ringing incoming call: {callId}. */
   Reject(Fields.CALL_ID),
   /** Send DTMF digits during a call: {callId, digits}. */
@@ -35,10 +35,17 @@ public enum ClientMethod {
   Candidate(Fields.CALL_ID, Fields.CANDIDATE, Fields.SDP_MID_OPT, Fields.SDP_MLINE_INDEX_OPT, Fields.UFRAG_OPT),
   /** Take back a session whose WebSocket dropped: {token}. */
   Resume(Fields.RESUME_TOKEN),
+  /**
+   * Open the session's persistent audio path (an agent's browser leg kept between calls): {sdp, autoAnswer?,
+   * autoAnswerDelayMs?}; acked with {audioPath, sdp (the answer)}, its state follows as OnAudioPath.
+   */
+  AudioPath(Fields.SDP, Fields.AUTO_ANSWER_OPT, Fields.AUTO_ANSWER_DELAY_OPT),
   /** Keep-alive; answered with Pong. */
   Ping(),
   /** The first frame of every WebSocket, before anything is leased: {token?, resume?} (not over the bus). */
-  Hello(Fields.ACCESS_TOKEN_OPT, Fields.RESUME_OPT);
+  Hello(Fields.ACCESS_TOKEN_OPT, Fields.RESUME_OPT),
+  /** An agent's availability (named lines only): {state: Available|Busy|WrapUp}. */
+  SetAvailability(Fields.AVAILABILITY);
 
   private final List<Field> fields;
 
@@ -70,6 +77,9 @@ public enum ClientMethod {
     // Characters only; the length limit and what may be dialled is the dial policy's job (dial.*).
     public static final Field NUMBER = Field.string("number", true, null, 256);
     public static final Field SDP = Field.string("sdp", true, null, 60_000);
+    public static final Field SDP_OPT = Field.string("sdp", false, null, 60_000);
+    public static final Field AUTO_ANSWER_OPT = Field.bool("autoAnswer", false);
+    public static final Field AUTO_ANSWER_DELAY_OPT = Field.number("autoAnswerDelayMs", false);
     public static final Field DIGITS = Field.string("digits", true, "[0-9A-D*#]{1,32}", 32);
     /** A trickled candidate: printable ASCII, as RFC 8839's candidate-attribute is. */
     public static final Field CANDIDATE = Field.string("candidate", true, "[\\x20-\\x7e]{1,1024}", 1024);
@@ -81,6 +91,8 @@ public enum ClientMethod {
     public static final Field RESUME_TOKEN = Field.string("token", true, "[A-Za-z0-9_.-]{16,200}", 200);
     /** Hello's access token (auth.tokenSecret). */
     public static final Field ACCESS_TOKEN_OPT = Field.string("token", false, "[A-Za-z0-9_.-]{1,2048}", 2048);
+    /** SetAvailability's state; anything else is BAD_FIELD. */
+    public static final Field AVAILABILITY = Field.string("state", true, "Available|Busy|WrapUp", 16);
     /** Hello's resume token. */
     public static final Field RESUME_OPT = Field.string("resume", false, "[A-Za-z0-9_.-]{16,200}", 200);
 

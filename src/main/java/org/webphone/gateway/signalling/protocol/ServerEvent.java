@@ -22,10 +22,14 @@ public final class ServerEvent {
   public static final String RENEGOTIATE = "OnRenegotiate";
   public static final String DTMF = "OnDtmfReceived";
   public static final String TRANSFER = "OnTransferStateChanged";
+  /** The session's audio path: {audioPath, state (connected, failed, closed), reason?}. */
+  public static final String AUDIO_PATH = "OnAudioPath";
   public static final String ACK = "Ack";
   public static final String PONG = "Pong";
   public static final String ERROR = "Error";
   public static final String CLOSED = "OnSessionClosed";
+  /** An agent's availability (Available, Busy, WrapUp) changed: by the agent, after a call, or at wrap-up's end. */
+  public static final String AVAILABILITY = "OnAvailabilityChanged";
 
   /** Registration states as the browser sees them. */
   public static final String REG_REGISTERING = "Registering";

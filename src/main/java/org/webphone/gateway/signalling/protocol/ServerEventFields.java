@@ -39,6 +39,14 @@ public final class ServerEventFields {
   public static final String MESSAGE = "message";
   /** In the Ack of Candidate: whether the candidate went to the call's ICE agent. */
   public static final String ADDED = "added";
+  /** In OnSession: the agent identity of a named line (an access token's sub). */
+  public static final String AGENT = "agent";
+  /** In OnAvailabilityChanged: when wrap-up ends, epoch milliseconds. */
+  public static final String UNTIL_MS = "untilMs";
+  public static final String AUDIO_PATH = "audioPath";
+  /** OnCallRequest: the gateway answers this call by itself after {@link #ANSWER_AFTER_MS} (auto-answer). */
+  public static final String AUTO_ANSWER = "autoAnswer";
+  public static final String ANSWER_AFTER_MS = "answerAfterMs";
 
   /** The fields an event always carries and the ones it may carry. */
   public record Shape(List<String> always, List<String> optional) {
@@ -54,11 +62,11 @@ public final class ServerEventFields {
   /** Every server event (a {@link ServerEvent} name) → its fields besides {@code event}. */
   public static final Map<String, Shape> OF = Map.ofEntries(
       Map.entry(ServerEvent.SESSION, Shape.of(SESSION_ID, RESUME_TOKEN, RESUMED, RESUME_GRACE_SEC, ICE_SERVERS)
-          .optional(CALL)),
+          .optional(CALL, AGENT)),
       Map.entry(ServerEvent.ICE_SERVERS, Shape.of(ICE_SERVERS)),
       Map.entry(ServerEvent.REGISTRATION, Shape.of(STATE).optional(POSITION, CODE, REASON)),
       Map.entry(ServerEvent.READY, Shape.of(READY)),
-      Map.entry(ServerEvent.CALL_REQUEST, Shape.of(CALL_ID, CALLER, DISPLAY_NAME)),
+      Map.entry(ServerEvent.CALL_REQUEST, Shape.of(CALL_ID, CALLER, DISPLAY_NAME).optional(AUTO_ANSWER, ANSWER_AFTER_MS)),
       Map.entry(ServerEvent.ANSWER, Shape.of(CALL_ID, SDP)),
       Map.entry(ServerEvent.CALL_STATE, Shape.of(CALL_ID, STATE, DIRECTION).optional(CODE, REASON)),
       Map.entry(ServerEvent.IN_CALL, Shape.of(CALL_ID)),
@@ -67,10 +75,13 @@ public final class ServerEventFields {
       Map.entry(ServerEvent.RENEGOTIATE, Shape.of(CALL_ID, CODEC)),
       Map.entry(ServerEvent.DTMF, Shape.of(CALL_ID, DIGIT).optional(DURATION_MS)),
       Map.entry(ServerEvent.TRANSFER, Shape.of(CALL_ID, CODE, REASON, DIRECTION)),
-      Map.entry(ServerEvent.ACK, Shape.of(METHOD).optional(REF, CALL_ID, SESSION_ID, RESUMED, ADDED, REASON)),
+      Map.entry(ServerEvent.AUDIO_PATH, Shape.of(AUDIO_PATH, STATE).optional(REASON)),
+      Map.entry(ServerEvent.ACK, Shape.of(METHOD).optional(REF, CALL_ID, SESSION_ID, RESUMED, ADDED, REASON, AUDIO_PATH,
+          SDP)),
       Map.entry(ServerEvent.PONG, Shape.of(REGISTERED, CALL_ID).optional(REF)),
       Map.entry(ServerEvent.ERROR, Shape.of(CODE, NAME, MESSAGE).optional(REF, METHOD)),
-      Map.entry(ServerEvent.CLOSED, Shape.of(REASON)));
+      Map.entry(ServerEvent.CLOSED, Shape.of(REASON)),
+      Map.entry(ServerEvent.AVAILABILITY, Shape.of(STATE, REASON).optional(UNTIL_MS)));
 
   private ServerEventFields() {
   }
