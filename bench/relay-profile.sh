@@ -2,7 +2,7 @@
 # Where a forwarded packet's CPU goes in our relay: runs the relay load benchmark (bench/media-load.sh, gateway
 # only) for N calls and, during its measured window, counts per thread the system calls, context switches and
 # CPU (perf stat, software events and syscall tracepoints only) and records a JFR CPU profile of the same JVM.
-#   bench/relay-profile.sh [N]          e.g. bench/relay-profile.sh 300     (window: JAVA_OPTS=-Dseconds=20)
+#   bench/relay-profile.sh [N]          e.g. bench/relay-profile.sh 300     (window 30 s; perf and JFR take 10 s of it)
 # Output: target/bench/<time>-profile/{bench.log,perf-threads.txt,relay.jfr,hot-methods.txt}; the summary
 # printed at the end (JFR over the same 10 s) divides each relay thread's counts by the packets it forwarded in the window.
 set -euo pipefail
@@ -14,7 +14,7 @@ mkdir -p "$OUT"
 mvn -o -q -B test-compile dependency:build-classpath \
   -Dmdep.outputFile=target/test-classpath.txt -Dmdep.includeScope=test
 java -Xmx2g -Dice4j.harvest.mapping.aws.enabled=false -Djava.net.preferIPv4Stack=true \
-  -Dlogback.configurationFile=bench/logback-quiet.xml -Dseconds=20 ${JAVA_OPTS:-} \
+  -Dlogback.configurationFile=bench/logback-quiet.xml -Dseconds=30 ${JAVA_OPTS:-} \
   -cp "target/test-classes:target/classes:$(cat target/test-classpath.txt)" \
   org.webphone.gateway.media.MediaLoadBenchmark "$N" >"$OUT/bench.log" 2>&1 &
 PID=$!
@@ -27,11 +27,10 @@ for _ in $(seq 600); do
 done
 sleep 4
 # JFR over the same 10 s as perf (the handshakes of the set-up stay out of the profile).
-jcmd $PID JFR.start name=window settings=profile >/dev/null
+jcmd $PID JFR.start name=window settings=profile duration=10s filename="$PWD/$OUT/relay.jfr" >/dev/null &
 perf stat --per-thread -p $PID -x, -o "$OUT/perf-threads.txt" \
   -e task-clock,context-switches,raw_syscalls:sys_enter,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_futex \
   -- sleep 10
-jcmd $PID JFR.stop name=window filename="$PWD/$OUT/relay.jfr" >/dev/null
 wait $PID || true
 trap - EXIT
 grep -v '^\[' "$OUT/bench.log" | grep -v '^$' | tail -8
