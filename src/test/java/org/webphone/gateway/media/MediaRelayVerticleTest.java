@@ -104,8 +104,8 @@ class MediaRelayVerticleTest {
   }
 
   /**
-   * The media loop reads one datagram per ready channel per select: a burst queued on one call's PBX channel must
-   * still come out whole and in order, each datagram reported again by the level-triggered selector.
+   * The media loop reads a bounded number of datagrams per ready channel per select: a burst queued on one call's
+   * PBX channel, longer than that bound, must still come out whole and in order.
    */
   @Test
   void aBurstQueuedOnThePbxChannelReachesTheBrowserWholeAndInOrder() throws Exception {
