@@ -28,9 +28,14 @@ done
 sleep 4
 # JFR over the same 10 s as perf (the handshakes of the set-up stay out of the profile).
 jcmd $PID JFR.start name=window settings=profile duration=10s filename="$PWD/$OUT/relay.jfr" >/dev/null &
+# CPU samples of every thread, kernel included, to split the relay's time by where it runs: the kernel (system
+# calls), OpenSSL through jitsi-srtp's JNI library, the JVM, or JIT-compiled Java (no symbol map: "[unknown]").
+perf record -q -e cpu-clock -F 2000 -p $PID -o "$OUT/perf.data" -- sleep 10 2>/dev/null &
+REC=$!
 perf stat --per-thread -p $PID -x, -o "$OUT/perf-threads.txt" \
   -e task-clock,context-switches,raw_syscalls:sys_enter,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_futex \
   -- sleep 10
+wait $REC || true
 wait $PID || true
 trap - EXIT
 grep -v '^\[' "$OUT/bench.log" | grep -v '^$' | tail -8
@@ -61,6 +66,9 @@ for g, c in sorted(groups.items(), key=lambda kv: -kv[1]['task-clock']):
         c['syscalls:sys_enter_epoll_wait'] / fwd, c['syscalls:sys_enter_futex'] / fwd))
 print("  (media-* groups are divided by the packets of both directions, the generator's by one direction)")
 PY
+echo "relay threads' CPU samples by where they ran (perf, % of the relay threads' samples):"
+perf report -i "$OUT/perf.data" --stdio --sort comm,dso 2>/dev/null | grep -E '^ +[0-9.]+% +media-' \
+  | awk '{s[$3]+=$1; t+=$1} END {for (k in s) printf "  %5.1f %%  %s\n", 100*s[k]/t, k}' | sort -rn | head -12
 if command -v jfr >/dev/null; then
   jfr print --events jdk.ExecutionSample --stack-depth 64 "$OUT/relay.jfr" >"$OUT/samples.txt"
   python3 - "$OUT/samples.txt" <<'PY' | tee "$OUT/hot-methods.txt"
