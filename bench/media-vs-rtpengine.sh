@@ -6,6 +6,8 @@
 # that a drift of the shared machine's load does not favour one side. rtpengine is started for each of its
 # runs on a free ng port and a port range of its own, and stopped by PID. Window: JAVA_OPTS=-Dseconds=20.
 # Needs the rtpengine daemon on the PATH (Debian package rtpengine-daemon; a benchmark-only peer).
+# BASELINE=DIR adds, in every round, a run of the gateway built in DIR (another checkout, e.g. the commit before
+# a change; its classes are compiled there first): before/after and rtpengine in the same interleaved rounds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=2
@@ -16,6 +18,11 @@ OUT="target/bench/$(date -u +%Y%m%dT%H%M%S)-rtpengine"
 mkdir -p "$OUT"
 mvn -o -q -B test-compile dependency:build-classpath \
   -Dmdep.outputFile=target/test-classpath.txt -Dmdep.includeScope=test
+if [ -n "${BASELINE:-}" ]; then
+  (cd "$BASELINE" && mvn -o -q -B test-compile dependency:build-classpath \
+    -Dmdep.outputFile=target/test-classpath.txt -Dmdep.includeScope=test)
+  BASE_CP="$BASELINE/target/test-classes:$BASELINE/target/classes:$(cat "$BASELINE/target/test-classpath.txt")"
+fi
 JAVA=(java -Xmx2g -Dice4j.harvest.mapping.aws.enabled=false -Djava.net.preferIPv4Stack=true
   -Dlogback.configurationFile=bench/logback-quiet.xml ${JAVA_OPTS:-}
   -cp "target/test-classes:target/classes:$(cat target/test-classpath.txt)")
@@ -28,6 +35,14 @@ free_udp_port() { python3 -c 'import socket;s=socket.socket(socket.AF_INET,socke
 run_gateway() { # $1 = calls
   echo "== $(date -u +%H:%M:%S) gateway, $1 calls, load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/runs.log"
   "${JAVA[@]}" -Drelay=gateway org.webphone.gateway.media.MediaLoadBenchmark "$1" 2>&1 | tee -a "$OUT/runs.log"
+}
+
+run_baseline() { # $1 = calls; the gateway of $BASELINE (the same JVM flags, its own classpath)
+  [ -n "${BASELINE:-}" ] || return 0
+  echo "== $(date -u +%H:%M:%S) gateway (baseline $BASELINE), $1 calls, load $(cut -d' ' -f1-3 /proc/loadavg)" \
+    | tee -a "$OUT/runs.log"
+  "${JAVA[@]:0:${#JAVA[@]}-2}" -cp "$BASE_CP" -Drelay=gateway org.webphone.gateway.media.MediaLoadBenchmark "$1" 2>&1 \
+    | sed 's/^relay=gateway /relay=baseline /' | tee -a "$OUT/runs.log"
 }
 
 run_rtpengine() { # $1 = calls
@@ -51,7 +66,8 @@ run_rtpengine() { # $1 = calls
 
 for r in $(seq "$ROUNDS"); do
   for n in "${SIZES[@]}"; do
-    if [ $((r % 2)) -eq 1 ]; then run_gateway "$n"; run_rtpengine "$n"; else run_rtpengine "$n"; run_gateway "$n"; fi
+    if [ $((r % 2)) -eq 1 ]; then run_gateway "$n"; run_rtpengine "$n"; run_baseline "$n"
+    else run_baseline "$n"; run_rtpengine "$n"; run_gateway "$n"; fi
   done
 done
 echo "== summary (also in $OUT/runs.log)"

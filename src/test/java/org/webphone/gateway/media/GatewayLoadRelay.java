@@ -109,24 +109,39 @@ final class GatewayLoadRelay implements LoadRelay {
     return b.getLong(key) - a.getLong(key);
   }
 
-  /** CPU time of the live Java threads: all of them, or only those that are not the load generator's. */
+  /**
+   * CPU time of the Java threads: all of them, or only those that are not the load generator's. Cumulative: a
+   * thread that has ended keeps the time last read for it, so the difference of two readings never loses the
+   * time of a thread that ends between them (summing only the live threads did: pool threads ending in the
+   * window took their whole lifetime's CPU out of the window's figure).
+   */
   static long javaThreadsCpu(boolean all) {
     var mx = ManagementFactory.getThreadMXBean();
-    long sum = 0;
-    for (ThreadInfo ti : mx.getThreadInfo(mx.getAllThreadIds())) {
-      if (ti == null) {
-        continue;
+    synchronized (LAST_CPU) {
+      for (ThreadInfo ti : mx.getThreadInfo(mx.getAllThreadIds())) {
+        if (ti == null) {
+          continue;
+        }
+        long cpu = mx.getThreadCpuTime(ti.getThreadId());
+        if (cpu >= 0) {
+          boolean generator = false;
+          for (String p : GENERATOR_THREADS) {
+            generator |= ti.getThreadName().startsWith(p);
+          }
+          LAST_CPU.put(ti.getThreadId(), generator ? -cpu - 1 : cpu);
+        }
       }
-      boolean generator = false;
-      for (String p : GENERATOR_THREADS) {
-        generator |= ti.getThreadName().startsWith(p);
+      long sum = 0;
+      for (long v : LAST_CPU.values()) {
+        // Generator threads are stored negated (minus one, so that zero stays distinguishable).
+        sum += v >= 0 ? v : all ? -v - 1 : 0;
       }
-      if (all || !generator) {
-        sum += Math.max(0, mx.getThreadCpuTime(ti.getThreadId()));
-      }
+      return sum;
     }
-    return sum;
   }
+
+  /** Last CPU time read per thread id (generator threads as {@code -cpu - 1}); ended threads stay. */
+  private static final java.util.Map<Long, Long> LAST_CPU = new java.util.HashMap<>();
 
   @Override
   public void close() throws Exception {

@@ -103,6 +103,36 @@ class MediaRelayVerticleTest {
     f.closeAndAssertNothingLeaks("c1");
   }
 
+  /**
+   * The media loop reads a bounded number of datagrams per ready channel per select: a burst queued on one call's
+   * PBX channel, longer than that bound, must still come out whole and in order.
+   */
+  @Test
+  void aBurstQueuedOnThePbxChannelReachesTheBrowserWholeAndInOrder() throws Exception {
+    SyntheticBrowser browser = f.own(new SyntheticBrowser());
+    f.listen("s1");
+    JsonObject created = f.request(Addresses.MEDIA_CREATE,
+        new JsonObject().put("callId", "c1").put("sessionId", "s1").put("browserOffer", browser.offer()));
+    int rtpPort = Sdp.parse(created.getString("pbxSdp")).audio().port;
+    f.request(Addresses.MEDIA_PBX_SDP, new JsonObject().put("callId", "c1").put("sdp", f.pbxSdp(1, "0 101", "sendrecv")));
+    browser.connect(created.getString("browserAnswer"));
+    f.awaitEvent("connected", 5);
+
+    // 100 datagrams, about 120 KB of socket buffer with the kernel's overhead: inside every receive buffer on the way.
+    int burst = 100;
+    for (int i = 0; i < burst; i++) {
+      f.pbxSend(rtp(0, 9000 + i, 160L * i, 0x0BADCAFE, payload(300 + i)), rtpPort);
+    }
+    for (int i = 0; i < burst; i++) {
+      byte[] p = browser.received.poll(3, TimeUnit.SECONDS);
+      assertNotNull(p, "browser got only " + i + " packets of the burst");
+      assertArrayEquals(payload(300 + i), java.util.Arrays.copyOfRange(p, 12, 172),
+          "packet " + i + " of the burst");
+    }
+    assertEquals(burst, f.sessionStatus("c1").getJsonObject("counters").getLong("toBrowser"));
+    f.closeAndAssertNothingLeaks("c1");
+  }
+
   @Test
   void withAnswerLaterThePbxSdpComesFirstAndTheBrowserAnswerFollowsAsAnEvent() throws Exception {
     SyntheticBrowser browser = f.own(new SyntheticBrowser());
