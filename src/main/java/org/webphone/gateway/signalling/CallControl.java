@@ -138,7 +138,7 @@ final class CallControl {
       c.sipRequested = true;
       JsonObject make = new JsonObject().put(Fields.LINE_ID, owner.lineId()).put(Fields.CALL_ID, c.id)
           .put(Fields.TARGET, target).put(Fields.SDP, ar.result().getString(Fields.PBX_SDP))
-          .put(Fields.CALL_NANOS, callNanos);
+          .put(Fields.CALL_NANOS, callNanos).put(Fields.SECOND, c.consult);
       owner.replies().request(Addresses.SIP_CALL_MAKE, make).onFailure(e -> {
         if (VerticleRequests.timedOut(e)) {
           undoAtSip(c.id); // the INVITE may still leave: it must not outlive the call the browser was told ended
@@ -163,7 +163,7 @@ final class CallControl {
 
   Future<JsonObject> accept(ClientFrame f) {
     Call c = requireRinging(f.string(ClientMethod.Fields.CALL_ID), "accept");
-    String sdp = browserOfferOrPath(f);
+    String sdp = c == other ? secondCallOffer(f) : browserOfferOrPath(f);
     if (c == other) {
       // A call waiting: the active call is held (its far end gets the hold re-INVITE) and the waiting one becomes active.
       Call first = call;
@@ -234,6 +234,15 @@ final class CallControl {
     return sdp;
   }
 
+  /** The frame's sdp, which a session's second call needs: its audio path (if any) carries the first call. */
+  private static String secondCallOffer(ClientFrame f) {
+    String sdp = f.string(ClientMethod.Fields.SDP_OPT);
+    if (sdp == null) {
+      throw new ProtocolException(ErrorCode.MISSING_FIELD, f.method() + " of a second call needs sdp (its own browser leg)");
+    }
+    return sdp;
+  }
+
   private void mediaCreated(Call c, JsonObject reply) {
     c.mediaCreated = true;
     String browserAnswer = reply.getString(Fields.BROWSER_ANSWER);
@@ -291,7 +300,7 @@ final class CallControl {
       throw new ProtocolException(ErrorCode.WRONG_STATE, "the session already has a second call");
     }
     String target = owner.dialPolicy().check(f.string(ClientMethod.Fields.NUMBER));
-    String sdp = browserOfferOrPath(f);
+    String sdp = f.string(ClientMethod.Fields.SDP);
     owner.countCallAttempt();
     Call c = new Call("c-" + Randoms.uuid(), false, null);
     c.consult = true;

@@ -391,8 +391,9 @@ public final class SipLineVerticle extends VerticleBase {
       fail(m, ErrorCode.LINE_NOT_READY, ErrorCode.LINE_NOT_READY.text());
       return;
     }
-    // A second call (an agent's consult call) is the session's choice; the line holds at most two.
-    if (line.full() || calls.containsKey(callId) || making.containsKey(callId)) {
+    // A second call (an agent's consult call) only when the session asks for one; the line holds at most two.
+    boolean second = Boolean.TRUE.equals(b.getValue(Fields.SECOND));
+    if (busyFor(line, second) || calls.containsKey(callId) || making.containsKey(callId)) {
       fail(m, ErrorCode.LINE_BUSY, ErrorCode.LINE_BUSY.text());
       return;
     }
@@ -411,7 +412,7 @@ public final class SipLineVerticle extends VerticleBase {
         }
         return;
       }
-      if (line.full() || !line.registered() || lines.get(line.lineId) != line) {
+      if (busyFor(line, second) || !line.registered() || lines.get(line.lineId) != line) {
         fail(m, ErrorCode.LINE_BUSY, "line changed while checking the lease");
         return;
       }
@@ -426,6 +427,10 @@ public final class SipLineVerticle extends VerticleBase {
         fail(m, ErrorCode.INTERNAL, "INVITE not sent: " + e.getMessage());
       }
     });
+  }
+
+  private static boolean busyFor(SipLine line, boolean second) {
+    return second ? line.full() || line.call == null : line.call != null;
   }
 
   /** Incoming INVITE for a registered line with a free slot (checked by the dispatcher). */

@@ -39,6 +39,8 @@ class SecondCallTest {
 
   private static Kamailio pbx;
   private static Sipp consultee;
+  /** A second consultee (2002), for the transfer that is cancelled: answers and waits for our BYE. */
+  private static Sipp cancelled;
   private static TestNode node;
   private static Vertx vertx;
   private static WebSocketClient ws;
@@ -54,7 +56,8 @@ class SecondCallTest {
   @BeforeAll
   static void startThePbxAndTheNode() throws Exception {
     consultee = Sipp.uas("consult-consultee.xml", "-timeout", "300");
-    pbx = Kamailio.start(Map.of("1000", "secret-1000"), Map.of("2001", consultee.port()));
+    cancelled = Sipp.uas("uas-answer.xml", "-timeout", "300");
+    pbx = Kamailio.start(Map.of("1000", "secret-1000"), Map.of("2001", consultee.port(), "2002", cancelled.port()));
     node = TestNode.start(new JsonObject()
         .put("pbx", new JsonObject().put("host", "127.0.0.1").put("port", pbx.port()))
         .put("sip", new JsonObject().put("dtmfMode", "info"))
@@ -81,7 +84,7 @@ class SecondCallTest {
         node.close();
       }
     } finally {
-      for (AutoCloseable c : new AutoCloseable[] {consultee, pbx}) {
+      for (AutoCloseable c : new AutoCloseable[] {consultee, cancelled, pbx}) {
         if (c != null) {
           c.close();
         }
@@ -93,7 +96,8 @@ class SecondCallTest {
   void anAttendedTransferRefersTheCustomerWithReplacesNamingTheConsultCallAndBothCallsEnd() throws Exception {
     Harness.Client c = ready();
     for (String method : new String[] {"Consult", "Swap", "CompleteTransfer", "CancelTransfer"}) {
-      assertWrongState(c, method.equals("Consult") ? m(method).put("number", "2001") : m(method), "without a call");
+      assertWrongState(c, method.equals("Consult") ? m(method).put("number", "2001").put("sdp", "v=0") : m(method),
+          "without a call");
     }
     try (SyntheticBrowser agentLeg = new SyntheticBrowser(); SyntheticBrowser consultLeg = new SyntheticBrowser();
         Sipp customer = callTheLine("consult-customer.xml")) {
@@ -140,6 +144,28 @@ class SecondCallTest {
   }
 
   @Test
+  void cancellingTheTransferHangsUpTheConsultCallAndTakesTheCustomerOffHold() throws Exception {
+    Harness.Client c = ready();
+    try (SyntheticBrowser agentLeg = new SyntheticBrowser(); SyntheticBrowser consultLeg = new SyntheticBrowser();
+        Sipp customer = callTheLine("cw-first.xml")) { // answered, held, resumed, then our BYE
+      String customerId = answer(c, agentLeg, "2002");
+      String consultId = c.request(m("Consult").put("number", "2002").put("sdp", consultLeg.offer())).getString("callId");
+      consultLeg.connect(c.awaitAnswer(consultId).getString("sdp"));
+      c.await("OnCallStateChanged", e -> customerId.equals(e.getString("callId")) && "LocalHeld".equals(e.getString("state")));
+      c.await("OnInCall", e -> consultId.equals(e.getString("callId")));
+
+      assertEquals(customerId, c.request(m("CancelTransfer")).getString("callId"), "the customer is the call again");
+      c.await("OnCallStateChanged", e -> consultId.equals(e.getString("callId")) && "Completed".equals(e.getString("state")));
+      cancelled.awaitSuccess(SETUP); // the consultee got our BYE
+      c.await("OnCallStateChanged", e -> customerId.equals(e.getString("callId")) && "InCall".equals(e.getString("state")));
+      assertWrongState(c, m("CancelTransfer"), "after the consult call ended");
+      assertEquals(customerId, c.request(m("HangUp")).getString("callId"));
+      customer.awaitSuccess(SETUP);
+    }
+    node.awaitIdle(1);
+  }
+
+  @Test
   void aCallWaitingIsDeclinedOrAcceptedHoldingTheFirstSwappedAndBothHungUp() throws Exception {
     Harness.Client c = ready();
     try (SyntheticBrowser firstLeg = new SyntheticBrowser(); SyntheticBrowser secondLeg = new SyntheticBrowser();
@@ -159,6 +185,8 @@ class SecondCallTest {
         JsonObject ring = c.await("OnCallRequest", e -> Boolean.TRUE.equals(e.getBoolean("waiting")));
         assertEquals("2003", ring.getString("caller"));
         String secondId = ring.getString("callId");
+        assertEquals(102, c.request(m("Accept").put("callId", secondId)).getInteger("code"),
+            "a second call needs its own browser leg");
         assertEquals("Ack", c.request(m("Accept").put("callId", secondId).put("sdp", secondLeg.offer())).getString("event"));
         secondLeg.connect(c.awaitAnswer(secondId).getString("sdp"));
         c.await("OnCallStateChanged", e -> firstId.equals(e.getString("callId")) && "LocalHeld".equals(e.getString("state")));
