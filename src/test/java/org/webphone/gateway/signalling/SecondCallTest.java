@@ -113,17 +113,17 @@ class SecondCallTest {
       String consultId = ack.getString("callId");
       assertEquals("Ack", ack.getString("event"), ack.encode());
       consultLeg.connect(c.awaitAnswer(consultId).getString("sdp"));
-      c.await("OnCallStateChanged", e -> customerId.equals(e.getString("callId")) && "LocalHeld".equals(e.getString("state")));
-      c.await("OnInCall", e -> consultId.equals(e.getString("callId")));
+      c.awaitKeeping("OnCallStateChanged", e -> customerId.equals(e.getString("callId")) && "LocalHeld".equals(e.getString("state")));
+      c.awaitKeeping("OnInCall", e -> consultId.equals(e.getString("callId")));
       assertWrongState(c, m("Consult").put("number", "2002").put("sdp", consultLeg.offer()), "with two calls");
 
       // The consultee's sign to leave (its BYE follows 3 s later, as the customer's Replaces would cause).
       assertEquals("Ack", c.request(m("SendDTMF").put("callId", consultId).put("digits", "1")).getString("event"));
       JsonObject done = c.request(m("CompleteTransfer"));
       assertEquals(customerId, done.getString("callId"), done.encode());
-      c.await("OnTransferStateChanged", e -> customerId.equals(e.getString("callId")) && e.getInteger("code") == 200);
-      c.await("OnCallStateChanged", e -> customerId.equals(e.getString("callId")) && "Completed".equals(e.getString("state")));
-      c.await("OnCallStateChanged", e -> consultId.equals(e.getString("callId")) && "Completed".equals(e.getString("state")));
+      c.awaitKeeping("OnTransferStateChanged", e -> customerId.equals(e.getString("callId")) && e.getInteger("code") == 200);
+      c.awaitKeeping("OnCallStateChanged", e -> customerId.equals(e.getString("callId")) && "Completed".equals(e.getString("state")));
+      c.awaitKeeping("OnCallStateChanged", e -> consultId.equals(e.getString("callId")) && "Completed".equals(e.getString("state")));
       customer.awaitSuccess(SETUP);
 
       String refer = customer.messageTrace();
@@ -151,13 +151,13 @@ class SecondCallTest {
       String customerId = answer(c, agentLeg, "2002");
       String consultId = c.request(m("Consult").put("number", "2002").put("sdp", consultLeg.offer())).getString("callId");
       consultLeg.connect(c.awaitAnswer(consultId).getString("sdp"));
-      c.await("OnCallStateChanged", e -> customerId.equals(e.getString("callId")) && "LocalHeld".equals(e.getString("state")));
-      c.await("OnInCall", e -> consultId.equals(e.getString("callId")));
+      c.awaitKeeping("OnCallStateChanged", e -> customerId.equals(e.getString("callId")) && "LocalHeld".equals(e.getString("state")));
+      c.awaitKeeping("OnInCall", e -> consultId.equals(e.getString("callId")));
 
       assertEquals(customerId, c.request(m("CancelTransfer")).getString("callId"), "the customer is the call again");
-      c.await("OnCallStateChanged", e -> consultId.equals(e.getString("callId")) && "Completed".equals(e.getString("state")));
+      c.awaitKeeping("OnCallStateChanged", e -> consultId.equals(e.getString("callId")) && "Completed".equals(e.getString("state")));
       cancelled.awaitSuccess(SETUP); // the consultee got our BYE
-      c.await("OnCallStateChanged", e -> customerId.equals(e.getString("callId")) && "InCall".equals(e.getString("state")));
+      c.awaitKeeping("OnCallStateChanged", e -> customerId.equals(e.getString("callId")) && "InCall".equals(e.getString("state")));
       assertWrongState(c, m("CancelTransfer"), "after the consult call ended");
       assertEquals(customerId, c.request(m("HangUp")).getString("callId"));
       customer.awaitSuccess(SETUP);
@@ -189,12 +189,12 @@ class SecondCallTest {
             "a second call needs its own browser leg");
         assertEquals("Ack", c.request(m("Accept").put("callId", secondId).put("sdp", secondLeg.offer())).getString("event"));
         secondLeg.connect(c.awaitAnswer(secondId).getString("sdp"));
-        c.await("OnCallStateChanged", e -> firstId.equals(e.getString("callId")) && "LocalHeld".equals(e.getString("state")));
-        c.await("OnInCall", e -> secondId.equals(e.getString("callId")));
+        c.awaitKeeping("OnCallStateChanged", e -> firstId.equals(e.getString("callId")) && "LocalHeld".equals(e.getString("state")));
+        c.awaitKeeping("OnInCall", e -> secondId.equals(e.getString("callId")));
 
         assertEquals(firstId, c.request(m("Swap")).getString("callId"), "Swap makes the held call active");
-        c.await("OnCallStateChanged", e -> secondId.equals(e.getString("callId")) && "LocalHeld".equals(e.getString("state")));
-        c.await("OnCallStateChanged", e -> firstId.equals(e.getString("callId")) && "InCall".equals(e.getString("state")));
+        c.awaitKeeping("OnCallStateChanged", e -> secondId.equals(e.getString("callId")) && "LocalHeld".equals(e.getString("state")));
+        c.awaitKeeping("OnCallStateChanged", e -> firstId.equals(e.getString("callId")) && "InCall".equals(e.getString("state")));
 
         assertEquals(firstId, c.request(m("HangUp")).getString("callId"), "HangUp without callId ends the active call");
         first.awaitSuccess(SETUP);
