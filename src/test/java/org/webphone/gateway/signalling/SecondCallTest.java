@@ -47,10 +47,11 @@ class SecondCallTest {
   private Harness.Client client;
 
   @AfterEach
-  void closeTheSession() {
+  void closeTheSession() throws Exception {
     if (client != null && !client.closed) {
       client.ws.close(); // also after a failure: the next test needs the line
     }
+    node.awaitIdle(0); // the session's line unregistered and its one account given back
   }
 
   @BeforeAll
