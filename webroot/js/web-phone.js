@@ -11,6 +11,7 @@ import { WebphoneClient, defaultGatewayUrl } from './webphone-client.js';
 import { newPeerConnection, trickleOffer, offerNow, candidateFields, Ringtone, keyTone, levelMeter, AudioPath, autoAnswerTone } from './media.js';
 import { buildPhone, buildClickToCall } from './phone-view.js';
 import { TransferControl } from './transfer-view.js';
+import { SecondCall } from './second-call.js';
 
 import { AvailabilityControls } from './availability.js';
 
@@ -70,6 +71,7 @@ class WebPhone extends HTMLElement {
     this.ready = false;
     this.ringtone = new Ringtone(this.v.ring);
     this.transferControl = this.clickToCall ? null : new TransferControl(this);
+    this.secondCall = this.clickToCall ? null : new SecondCall(this);
 
     this.availability = this.clickToCall ? null : new AvailabilityControls(this);
     window.webphone = this;
@@ -102,7 +104,8 @@ class WebPhone extends HTMLElement {
     on('OnAudioPath', (f) => { if (f.state === 'failed') { this.closePath(); this.detail('Audio path failed: ' + (f.reason || '')); } });
     on('OnCallStateChanged', this.onCallState);
     on('OnInCall', () => this.startTimer());
-    on('OnTransferStateChanged', (f) => this.transferControl && this.transferControl.onState(f));
+    on('OnTransferStateChanged', (f) => (this.secondCall && this.secondCall.onTransfer(f))
+      || (this.transferControl && this.transferControl.onState(f)));
     on('OnDtmfReceived', (f) => this.transferControl && this.transferControl.onDtmf(f));
     on('OnMediaStateChanged', (f) => {
       if (f.state === 'failed' && /ICE/.test(f.reason || '')) this.audioState(NO_AUDIO_PATH);
@@ -165,7 +168,10 @@ class WebPhone extends HTMLElement {
   }
 
   onCallRequest(f) {
-    if (this.call) return;
+    if (this.call) {
+      if (f.waiting && this.secondCall) this.secondCall.onWaiting(f);
+      return;
+    }
     this.call = { id: f.callId, incoming: true, ringing: true, state: 'Ringing', onPath: !!f.autoAnswer };
     this.status('Incoming call from ' + (f.caller || f.displayName || 'unknown'),
       f.displayName && f.displayName !== f.caller ? f.displayName : '');
@@ -213,6 +219,7 @@ class WebPhone extends HTMLElement {
   }
 
   onCallState(f) {
+    if (this.secondCall && this.secondCall.onCallState(f)) return; // the other call (waiting, held)
     if (this.call && !this.call.id && !this.call.incoming) this.call.id = f.callId;
     if (!this.call || this.call.id !== f.callId) return;
     this.call.state = f.state;
@@ -243,6 +250,7 @@ class WebPhone extends HTMLElement {
     if (this.v.status.textContent !== 'Connection limit') this.status('Disconnected');
     this.ready = false;
     this.closePath(); // the session, and its path at the gateway, are gone
+    if (this.secondCall) this.secondCall.drop();
     if (this.call) {
       this.call = null;
       this.endMedia();
@@ -529,6 +537,7 @@ class WebPhone extends HTMLElement {
   // ---------------------------------------------------------------- view
 
   finishCall(text, detail = '') {
+    if (this.secondCall && this.secondCall.promote(text, detail)) { this.updateButtons(); return; }
     if (this.audioNote === NO_AUDIO_PATH) detail = NO_AUDIO_PATH; // why the call ended, for the caller
     this.call = null;
     this.lastError = null;
@@ -598,7 +607,7 @@ class WebPhone extends HTMLElement {
       return;
     }
     const v = this.v;
-    v.call.disabled = !!c && !(c.incoming && c.ringing);
+    v.call.disabled = !!c && !(c.incoming && c.ringing) && !(this.secondCall && this.secondCall.waitingRings());
     v.hangup.disabled = false;
     v.hold.textContent = c && c.state === 'LocalHeld' ? 'Resume' : 'Hold';
     v.hold.disabled = !c || !['InCall', 'LocalHeld', 'RemoteHeld'].includes(c.state);
@@ -606,6 +615,7 @@ class WebPhone extends HTMLElement {
     v.mute.textContent = track && !track.enabled ? 'Unmute' : 'Mute';
     v.mute.disabled = !c || !track;
     if (this.transferControl) this.transferControl.update();
+    if (this.secondCall) this.secondCall.update();
   }
 
   wire() {
@@ -619,7 +629,8 @@ class WebPhone extends HTMLElement {
       return;
     }
     v.call.addEventListener('click', () => {
-      if (this.call && this.call.incoming && this.call.ringing) this.accept();
+      if (this.secondCall && this.secondCall.waitingRings()) this.secondCall.acceptWaiting();
+      else if (this.call && this.call.incoming && this.call.ringing) this.accept();
       else this.dial(v.number.value);
     });
     v.hangup.addEventListener('click', () => this.hangUp());

@@ -19,9 +19,12 @@ import org.webphone.gateway.signalling.protocol.ServerEvent;
 import org.webphone.gateway.signalling.protocol.ServerEventFields;
 
 /**
- * The call of one session (a line has at most one): the client's call methods, the SIP and media events
- * of the call, and the one rule that every ending, whoever causes it, sends the final state once and
- * calls {@code media.session.close}. Runs on the signalling event loop only, so no locks.
+ * The calls of one session: the active call and at most one other (a call waiting while it rings, a held call
+ * after Accept or Swap, the customer held while its agent consults), the client's call methods (a method without
+ * {@code callId} acts on the active call), the SIP and media events of the calls, and the one rule that every
+ * ending, whoever causes it, sends the final state once and calls {@code media.session.close}; when the active
+ * call ends, the other becomes the active one (as it is: held, or still ringing). Runs on the signalling event
+ * loop only, so no locks.
  */
 final class CallControl {
   private static final Logger LOG = LoggerFactory.getLogger(CallControl.class);
@@ -73,6 +76,8 @@ final class CallControl {
     boolean inCallSent;
     /** The auto-answer timer while it runs, else -1; cancelled by the call's end. */
     long autoAnswerTimer = -1;
+    /** An agent's consult call: the session's other call is the customer it may be transferred to. */
+    boolean consult;
 
     Call(String id, boolean incoming, String pbxOffer) {
       this.id = id;
@@ -82,7 +87,10 @@ final class CallControl {
   }
 
   private final Owner owner;
+  /** The active call (or the only one). */
   private Call call;
+  /** The session's second call (ringing, held, or the consult call's customer), or null; only beside {@link #call}. */
+  private Call other;
 
   CallControl(Owner owner) {
     this.owner = owner;
@@ -90,6 +98,11 @@ final class CallControl {
 
   Call current() {
     return call;
+  }
+
+  /** Whether {@code c} is still one of the session's calls (not ended, not replaced). */
+  private boolean has(Call c) {
+    return c != null && (c == call || c == other);
   }
 
   // ------------------------------------------------------------------ client methods
@@ -106,8 +119,14 @@ final class CallControl {
     Call c = new Call("c-" + Randoms.uuid(), false, null);
     call = c;
     LOG.info("call={} line={} outgoing to {}", c.id, owner.lineId(), target);
+    place(c, target, sdp, callNanos);
+    return Future.succeededFuture(ack(c));
+  }
+
+  /** Media for the outgoing call {@code c}, then its INVITE (sip.call.make). */
+  private void place(Call c, String target, String sdp, long callNanos) {
     owner.replies().request(Addresses.MEDIA_CREATE, mediaCreate(c, sdp, null)).onComplete(ar -> {
-      if (call != c) {
+      if (!has(c)) {
         closeMedia(c.id); // hung up while the media was being made
         return;
       }
@@ -119,17 +138,16 @@ final class CallControl {
       c.sipRequested = true;
       JsonObject make = new JsonObject().put(Fields.LINE_ID, owner.lineId()).put(Fields.CALL_ID, c.id)
           .put(Fields.TARGET, target).put(Fields.SDP, ar.result().getString(Fields.PBX_SDP))
-          .put(Fields.CALL_NANOS, callNanos);
+          .put(Fields.CALL_NANOS, callNanos).put(Fields.SECOND, c.consult);
       owner.replies().request(Addresses.SIP_CALL_MAKE, make).onFailure(e -> {
         if (VerticleRequests.timedOut(e)) {
           undoAtSip(c.id); // the INVITE may still leave: it must not outlive the call the browser was told ended
         }
-        if (call == c) {
+        if (has(c)) {
           fail(c, e, false);
         }
       });
     });
-    return Future.succeededFuture(ack(c));
   }
 
   Future<JsonObject> hangUp(ClientFrame f) {
@@ -145,7 +163,15 @@ final class CallControl {
 
   Future<JsonObject> accept(ClientFrame f) {
     Call c = requireRinging(f.string(ClientMethod.Fields.CALL_ID), "accept");
-    return accept(c, browserOfferOrPath(f), "the browser");
+    String sdp = c == other ? secondCallOffer(f) : browserOfferOrPath(f);
+    if (c == other) {
+      // A call waiting: the active call is held (its far end gets the hold re-INVITE) and the waiting one becomes active.
+      Call first = call;
+      other = first;
+      call = c;
+      holdAtSip(first, true);
+    }
+    return accept(c, sdp, "the browser");
   }
 
   /** Accepts the ringing call {@code c} with the browser's offer, or on the audio path when {@code sdp} is null. */
@@ -155,7 +181,7 @@ final class CallControl {
     LOG.info("call={} line={} accepted by {}", c.id, owner.lineId(), by);
     // No pbxOffer for an offerless INVITE: the 200 OK then carries our offer.
     owner.replies().request(Addresses.MEDIA_CREATE, mediaCreate(c, sdp, c.pbxOffer)).onComplete(ar -> {
-      if (call != c) {
+      if (!has(c)) {
         closeMedia(c.id);
         return;
       }
@@ -172,7 +198,7 @@ final class CallControl {
         if (late) {
           undoAtSip(c.id); // the 200 OK may still leave: a hang-up ends the call in whichever phase it is
         }
-        if (call == c) {
+        if (has(c)) {
           fail(c, e, !late);
         }
       });
@@ -204,6 +230,15 @@ final class CallControl {
     String sdp = f.string(ClientMethod.Fields.SDP_OPT);
     if (sdp == null && owner.audioPath().openPath() == null) {
       throw new ProtocolException(ErrorCode.MISSING_FIELD, f.method() + " needs sdp (the session has no audio path)");
+    }
+    return sdp;
+  }
+
+  /** The frame's sdp, which a session's second call needs: its audio path (if any) carries the first call. */
+  private static String secondCallOffer(ClientFrame f) {
+    String sdp = f.string(ClientMethod.Fields.SDP_OPT);
+    if (sdp == null) {
+      throw new ProtocolException(ErrorCode.MISSING_FIELD, f.method() + " of a second call needs sdp (its own browser leg)");
     }
     return sdp;
   }
@@ -253,6 +288,92 @@ final class CallControl {
   }
 
   /**
+   * Attended transfer, first step: the active answered call (the customer) is held and a consult call to
+   * {@code number} (dial policy applied) is placed on the same line; it becomes the active call. Acked with the
+   * consult call's {callId}.
+   */
+  Future<JsonObject> consult(ClientFrame f) {
+    long callNanos = System.nanoTime();
+    requireReady();
+    Call customer = requireAnswered(f.string(ClientMethod.Fields.CALL_ID_OPT));
+    if (other != null) {
+      throw new ProtocolException(ErrorCode.WRONG_STATE, "the session already has a second call");
+    }
+    String target = owner.dialPolicy().check(f.string(ClientMethod.Fields.NUMBER));
+    String sdp = f.string(ClientMethod.Fields.SDP);
+    owner.countCallAttempt();
+    Call c = new Call("c-" + Randoms.uuid(), false, null);
+    c.consult = true;
+    other = customer;
+    call = c;
+    LOG.info("call={} line={} consult to {} (customer call={} held)", c.id, owner.lineId(), target, customer.id);
+    holdAtSip(customer, true);
+    place(c, target, sdp, callNanos);
+    return Future.succeededFuture(ack(c));
+  }
+
+  /**
+   * Attended transfer, last step: REFER to the customer with Replaces naming the consult call's dialog
+   * (sip.call.transfer {replaces}); both calls then end at SIP (the customer's on the NOTIFY 200, the consult
+   * call by the consultee's BYE). Acked with the customer's {callId} once the REFER is accepted.
+   */
+  Future<JsonObject> completeTransfer(ClientFrame f) {
+    Call consult = requireConsult();
+    Call customer = consult == call ? other : call;
+    if (!consult.answered || customer == null || !customer.answered) {
+      throw new ProtocolException(ErrorCode.WRONG_STATE, "the consult call is not answered yet");
+    }
+    LOG.info("call={} line={} attended transfer to the consult call={}", customer.id, owner.lineId(), consult.id);
+    return owner.replies().request(Addresses.SIP_CALL_TRANSFER, sipCall(customer.id).put(Fields.REPLACES, consult.id))
+        .map(r -> ack(customer));
+  }
+
+  /** Attended transfer given up: the consult call is hung up and the customer taken off hold (its {callId}). */
+  Future<JsonObject> cancelTransfer(ClientFrame f) {
+    Call consult = requireConsult();
+    Call customer = consult == call ? other : call;
+    LOG.info("call={} line={} consult call={} cancelled", customer.id, owner.lineId(), consult.id);
+    endAtSip(consult);
+    finish(consult, consult.answered ? CallState.Completed : CallState.Cancelled, null, null, null);
+    if (customer.answered) {
+      holdAtSip(customer, false);
+    }
+    return Future.succeededFuture(ack(customer));
+  }
+
+  /** Two answered calls: the active one is held, the held one resumed and made active (its {callId}). */
+  Future<JsonObject> swap(ClientFrame f) {
+    Call held = other;
+    if (held == null || call == null || !call.answered || !held.answered) {
+      throw new ProtocolException(ErrorCode.WRONG_STATE, "swap needs two answered calls");
+    }
+    Call active = call;
+    LOG.info("call={} line={} swapped with call={}", held.id, owner.lineId(), active.id);
+    holdAtSip(active, true);
+    holdAtSip(held, false);
+    call = held;
+    other = active;
+    return Future.succeededFuture(ack(held));
+  }
+
+  /** Hold or resume {@code c} at SIP unless it is already so; a refusal leaves the call as its state says. */
+  private void holdAtSip(Call c, boolean hold) {
+    if (!c.answered || hold == CallState.LocalHeld.name().equals(c.state)) {
+      return;
+    }
+    owner.replies().request(Addresses.SIP_CALL_HOLD, sipCall(c.id).put(Fields.HOLD, hold)).onFailure(e ->
+        LOG.warn("call={} line={} {} failed: {}", c.id, owner.lineId(), hold ? "hold" : "resume", e.getMessage()));
+  }
+
+  private Call requireConsult() {
+    Call c = call != null && call.consult ? call : other != null && other.consult ? other : null;
+    if (c == null) {
+      throw new ProtocolException(ErrorCode.WRONG_STATE, "there is no consult call");
+    }
+    return c;
+  }
+
+  /**
    * A new browser offer for the running call: the media relay keeps the leg (same ICE credentials and
    * fingerprint), restarts ICE keeping the DTLS association (new credentials), or builds a new leg (new
    * fingerprint); the SIP leg is never touched. A refused offer (306) leaves the call as it was.
@@ -265,7 +386,7 @@ final class CallControl {
     LOG.info("call={} line={} new browser offer", c.id, owner.lineId());
     return owner.replies().request(Addresses.MEDIA_BROWSER_OFFER, new JsonObject().put(Fields.CALL_ID, c.id)
         .put(Fields.BROWSER_OFFER, f.string(ClientMethod.Fields.SDP))).map(r -> {
-          if (call == c) {
+          if (has(c)) {
             owner.send(answer(c.id, r.getString(Fields.BROWSER_ANSWER)));
           }
           return ack(c);
@@ -296,7 +417,9 @@ final class CallControl {
     if (id == null) {
       return;
     }
-    if (!owner.isReady() || call != null) {
+    // A call waiting: only beside one answered call.
+    boolean waiting = call != null && other == null && call.answered;
+    if (!owner.isReady() || call != null && !waiting) {
       LOG.info("call={} line={} incoming call refused: line busy", id, owner.lineId());
       owner.replies().request(Addresses.SIP_CALL_REJECT, sipCall(id).put(Fields.CODE, 486));
       return;
@@ -304,6 +427,16 @@ final class CallControl {
     String sdp = ev.getString(Fields.SDP);
     Call c = new Call(id, true, sdp == null || sdp.isBlank() ? null : sdp);
     c.state = CallState.Ringing.name();
+    if (waiting) {
+      other = c;
+      LOG.info("call={} line={} call waiting from {} beside call={}", id, owner.lineId(), ev.getString(Fields.FROM),
+          call.id);
+      owner.send(ServerEvent.call(ServerEvent.CALL_REQUEST, id)
+          .put(ServerEventFields.CALLER, ev.getString(Fields.FROM, ""))
+          .put(ServerEventFields.DISPLAY_NAME, ev.getString(Fields.DISPLAY_NAME, ""))
+          .put(ServerEventFields.WAITING, true));
+      return;
+    }
     call = c;
     LOG.info("call={} line={} incoming from {}", id, owner.lineId(), ev.getString(Fields.FROM));
     JsonObject request = ServerEvent.call(ServerEvent.CALL_REQUEST, id)
@@ -330,8 +463,8 @@ final class CallControl {
   }
 
   void onCallState(JsonObject ev) {
-    Call c = call;
-    if (c == null || !c.id.equals(ev.getString(Fields.CALL_ID))) {
+    Call c = ofEvent(ev);
+    if (c == null) {
       return; // a call already finished here (e.g. hung up by the browser)
     }
     CallState state;
@@ -413,15 +546,23 @@ final class CallControl {
     }
   }
 
-  /** The current call if the event is about it, else null (an event of a call that already ended here). */
+  /** The session's call the event is about, else null (an event of a call that already ended here). */
   private Call ofEvent(JsonObject ev) {
-    Call c = call;
-    return c != null && c.id.equals(ev.getString(Fields.CALL_ID)) ? c : null;
+    return byId(ev.getString(Fields.CALL_ID));
   }
 
-  /** Ends the call for a closing session: SIP ended, media closed. */
+  private Call byId(String id) {
+    return call != null && call.id.equals(id) ? call : other != null && other.id.equals(id) ? other : null;
+  }
+
+  /** Ends the calls for a closing session: SIP ended, media closed. */
   Future<Void> endForClose() {
-    Call c = call;
+    Call second = other;
+    Future<Void> first = endForClose(call);
+    return second == null ? first : Future.join(first, endForClose(second)).mapEmpty();
+  }
+
+  private Future<Void> endForClose(Call c) {
     if (c == null) {
       return Future.succeededFuture();
     }
@@ -469,10 +610,13 @@ final class CallControl {
 
   /** The single ending path: error event (if any), final state, media closed, call forgotten. */
   private void finish(Call c, CallState state, String error, Integer code, String reason) {
-    if (call != c) {
+    if (!has(c)) {
       return;
     }
-    call = null;
+    if (c == call) {
+      call = other;
+    }
+    other = null;
     cancelAutoAnswer(c);
     c.state = state.name();
     LOG.info("call={} line={} ended: {}{}", c.id, owner.lineId(), state, error == null ? "" : " (" + error + ")");
@@ -485,7 +629,9 @@ final class CallControl {
     }
     owner.send(callState(c, code, reason));
     closeMedia(c.id);
-    owner.callEnded(c.answered);
+    if (call == null) {
+      owner.callEnded(c.answered); // the session's last call: an agent's wrap-up may start
+    }
   }
 
   private void closeMedia(String callId) {
@@ -525,19 +671,20 @@ final class CallControl {
     }
   }
 
+  /** The call {@code callId} names, or the active call when it is null. */
   private Call requireCall(String callId) {
-    Call c = call;
-    if (c == null) {
+    if (call == null) {
       throw new ProtocolException(ErrorCode.WRONG_STATE, "there is no call");
     }
-    if (callId != null && !callId.equals(c.id)) {
+    Call c = callId == null ? call : byId(callId);
+    if (c == null) {
       throw new ProtocolException(ErrorCode.NOT_FOUND, "no call " + callId);
     }
     return c;
   }
 
   private Call requireRinging(String callId, String what) {
-    Call c = call;
+    Call c = other != null && other.id.equals(callId) ? other : call;
     if (c == null || !c.incoming || c.answered || c.accepting) {
       throw new ProtocolException(ErrorCode.WRONG_STATE, "no ringing incoming call to " + what);
     }

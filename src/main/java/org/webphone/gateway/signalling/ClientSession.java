@@ -299,6 +299,10 @@ final class ClientSession implements CallControl.Owner {
         case Hold -> calls.hold(f, true);
         case Unhold -> calls.hold(f, false);
         case Transfer -> calls.transfer(f);
+        case Consult -> calls.consult(f);
+        case CompleteTransfer -> calls.completeTransfer(f);
+        case CancelTransfer -> calls.cancelTransfer(f);
+        case Swap -> calls.swap(f);
         case Offer -> calls.offer(f);
         case Candidate -> calls.candidate(f);
         case AudioPath -> audio.open(f);

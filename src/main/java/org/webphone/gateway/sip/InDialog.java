@@ -23,7 +23,7 @@ import org.webphone.gateway.common.messages.SessionEvent;
 
 /**
  * The in-dialog part of a confirmed call: hold and resume (our re-INVITE), the PBX's re-INVITE (remote
- * hold), DTMF by SIP INFO both ways, blind transfer (REFER and its NOTIFY progress). Only one local
+ * hold), DTMF by SIP INFO both ways, blind and attended transfer (REFER and its NOTIFY progress). Only one local
  * re-INVITE, INFO run or REFER is in flight at a time; a PBX re-INVITE crossing ours gets 491.
  */
 final class InDialog {
@@ -34,6 +34,10 @@ final class InDialog {
   private final SipCall call;
   private Promise<Void> pending;
   private boolean transferring;
+  /** The consult call our pending attended transfer replaces, or null. */
+  private SipCall replaced;
+  /** How long a consult call may outlive its completed attended transfer before we end it. */
+  static final long REPLACED_BYE_MS = 8_000;
 
   InDialog(SipCall call) {
     this.call = call;
@@ -204,6 +208,19 @@ final class InDialog {
 
   /** Blind transfer: REFER to {@code target}; done when the PBX accepts it (202), progress by NOTIFY. */
   Future<Void> transfer(String target) {
+    return refer(target, null);
+  }
+
+  /**
+   * Attended transfer (RFC 5589): REFER to the far end of our confirmed {@code consult} call, with
+   * {@code ?Replaces=<its Call-ID;to-tag (the consultee's);from-tag (ours)>}, so that the far end's INVITE takes
+   * the consult call's place there. The consult call then ends by the consultee's BYE (or ours, see onNotify).
+   */
+  Future<Void> transferTo(SipCall consult) {
+    return refer(null, consult);
+  }
+
+  private Future<Void> refer(String target, SipCall consult) {
     if (busy()) {
       return Future.failedFuture("another request is in progress");
     }
@@ -211,8 +228,13 @@ final class InDialog {
     pending = p;
     try {
       Request refer = call.dialog.createRequest(Request.REFER);
-      SipURI to = call.sip.pbxUri(target.replace("#", "%23"));
+      SipURI to = consult == null ? call.sip.pbxUri(target.replace("#", "%23")) : replacing(consult);
+      replaced = consult;
+      if (target == null) {
+        target = to.toString();
+      }
       refer.addHeader(call.sip.headers().createReferToHeader(call.sip.sip.addresses().createAddress(to)));
+      String shown = target;
       refer.addHeader(call.sip.contact(call.line.account.username()));
       call.sip.sendRequest(refer, call.dialog, TxHandler.of((r, tx) -> {
         int code = r.getStatusCode();
@@ -223,12 +245,35 @@ final class InDialog {
           p.tryComplete();
         }
       }, () -> p.tryFail("REFER timed out")),
-          tx -> LOG.info("call={} line={} REFER to {} sent", call.callId, call.line.lineId, target),
+          tx -> LOG.info("call={} line={} REFER to {} sent", call.callId, call.line.lineId, shown),
           e -> p.tryFail(e.toString()));
     } catch (Exception e) {
       p.tryFail(e.toString());
     }
     return p.future();
+  }
+
+  /** The consult call's far-end URI with the Replaces header naming its dialog, escaped as a URI header. */
+  private static SipURI replacing(SipCall consult) throws java.text.ParseException {
+    javax.sip.Dialog d = consult.dialog;
+    SipURI u = (SipURI) d.getRemoteParty().getURI().clone();
+    String replaces = d.getCallId().getCallId() + ";to-tag=" + d.getRemoteTag() + ";from-tag=" + d.getLocalTag();
+    u.setHeader("Replaces", escapeHeader(replaces));
+    return u;
+  }
+
+  /** RFC 3261 25.1 hvalue: what is not unreserved (or one of []/?:+$) is %-escaped. */
+  static String escapeHeader(String value) {
+    StringBuilder b = new StringBuilder();
+    for (byte x : value.getBytes(StandardCharsets.UTF_8)) {
+      char c = (char) (x & 0xff);
+      if (c < 128 && (Character.isLetterOrDigit(c) || "-_.!~*'()[]/?:+$".indexOf(c) >= 0)) {
+        b.append(c);
+      } else {
+        b.append('%').append(String.format("%02X", x & 0xff));
+      }
+    }
+    return b.toString();
   }
 
   /** NOTIFY with a sipfrag: progress of our REFER; a final 2xx ends our leg (the transfer is done). */
@@ -250,9 +295,30 @@ final class InDialog {
       LOG.info("call={} line={} transferred", call.callId, call.line.lineId);
       call.sendBye();
       call.end(CallState.Completed, code, "transferred", null);
+      endReplacedLater();
     } else if (last || code >= 300) {
       transferring = false;
     }
+  }
+
+  /**
+   * The consult call of a completed attended transfer ends by the consultee's BYE (its INVITE with Replaces
+   * took the call's place); a consultee that never sends it is sent ours, so no call of the line is left.
+   */
+  private void endReplacedLater() {
+    SipCall consult = replaced;
+    replaced = null;
+    if (consult == null) {
+      return;
+    }
+    call.sip.vertx.setTimer(REPLACED_BYE_MS, t -> {
+      if (!consult.ended()) {
+        LOG.info("call={} line={} consult call not replaced within {} ms: BYE", consult.callId,
+            consult.line.lineId, REPLACED_BYE_MS);
+        consult.sendBye();
+        consult.end(CallState.Completed, 0, "transferred", null);
+      }
+    });
   }
 
   void respond(ServerTransaction st, Request req, int code, String sdp) {

@@ -129,7 +129,8 @@ final class SipDispatcher implements SipListener {
     } else if (line.rejectIncoming > 0) {
       LOG.info("line={} INVITE while the agent is not available: {}", line.lineId, line.rejectIncoming);
       respond(st, req, line.rejectIncoming);
-    } else if (line.call != null) {
+    } else if (line.call != null && (line.second != null || line.call.phase != SipCall.Phase.CONFIRMED)) {
+      // A call waiting only beside one established call; the session may still refuse it (486).
       LOG.info("line={} INVITE while busy with call={}: 486", line.lineId, line.call.callId);
       respond(st, req, Response.BUSY_HERE);
     } else {

@@ -24,7 +24,8 @@ import org.webphone.gateway.config.AccountList.Account;
  * One leased account registered on the PBX, owned by the session that leased it (the line's id is the
  * session's id). Keeps the registration alive (refresh before the granted expiry, 423 honoured, capped
  * exponential backoff while the PBX is unreachable), reports every registration state to the session,
- * and holds at most one call. Runs on the SIP verticle's event loop only.
+ * and holds at most two calls ({@link #call} and {@link #second}: a call waiting, or an agent's consult call).
+ * Runs on the SIP verticle's event loop only.
  */
 final class SipLine {
   private static final Logger LOG = LoggerFactory.getLogger(SipLine.class);
@@ -80,6 +81,8 @@ final class SipLine {
   /** The registrar that accepted the last REGISTER (for sip.status: where the lines are). */
   private PbxTarget registeredWith;
   SipCall call;
+  /** The line's second call (a call waiting, or an agent's consult call), or null; only while {@link #call} is set. */
+  SipCall second;
   /** An agent that is not available: incoming INVITEs get this code before they ring; 0 rings as usual. */
   int rejectIncoming;
 
@@ -100,6 +103,36 @@ final class SipLine {
     }
     this.regCallId = sip.newCallId();
     this.auth = new DigestAuth(account.authUser(), account.password());
+  }
+
+  /** Both call slots are taken. */
+  boolean full() {
+    return call != null && second != null;
+  }
+
+  /** Puts {@code c} in the free slot (the caller checked {@link #full}). */
+  void place(SipCall c) {
+    if (call == null) {
+      call = c;
+    } else {
+      second = c;
+    }
+  }
+
+  /** Frees the slot of {@code callId}, if it still holds it; a remaining second call becomes the first. */
+  void drop(String callId) {
+    if (second != null && second.callId.equals(callId)) {
+      second = null;
+    } else if (call != null && call.callId.equals(callId)) {
+      call = second;
+      second = null;
+    }
+  }
+
+  /** The line's call with this id, or null. */
+  SipCall callById(String callId) {
+    return call != null && call.callId.equals(callId) ? call
+        : second != null && second.callId.equals(callId) ? second : null;
   }
 
   State state() {

@@ -343,7 +343,16 @@ public final class SipLineVerticle extends VerticleBase {
 
   /** Ends the line's call (480 while it rings, CANCEL or BYE otherwise), then unregisters. */
   private Future<Void> closeLine(SipLine line) {
-    SipCall c = line.call;
+    for (SipCall c : new SipCall[] {line.second, line.call}) {
+      endForClose(c);
+    }
+    return line.close().onComplete(ar -> {
+      lines.remove(line.lineId, line);
+      linesByUser.remove(line.account.username(), line);
+    });
+  }
+
+  private static void endForClose(SipCall c) {
     if (c != null && !c.ended()) {
       if (c.phase == SipCall.Phase.RINGING_IN) {
         c.reject(480, CallState.Cancelled);
@@ -355,10 +364,6 @@ public final class SipLineVerticle extends VerticleBase {
         }
       }
     }
-    return line.close().onComplete(ar -> {
-      lines.remove(line.lineId, line);
-      linesByUser.remove(line.account.username(), line);
-    });
   }
 
   // ------------------------------------------------------------------ calls
@@ -386,7 +391,9 @@ public final class SipLineVerticle extends VerticleBase {
       fail(m, ErrorCode.LINE_NOT_READY, ErrorCode.LINE_NOT_READY.text());
       return;
     }
-    if (line.call != null || calls.containsKey(callId) || making.containsKey(callId)) {
+    // A second call (an agent's consult call) only when the session asks for one; the line holds at most two.
+    boolean second = Boolean.TRUE.equals(b.getValue(Fields.SECOND));
+    if (busyFor(line, second) || calls.containsKey(callId) || making.containsKey(callId)) {
       fail(m, ErrorCode.LINE_BUSY, ErrorCode.LINE_BUSY.text());
       return;
     }
@@ -405,14 +412,14 @@ public final class SipLineVerticle extends VerticleBase {
         }
         return;
       }
-      if (line.call != null || !line.registered() || lines.get(line.lineId) != line) {
+      if (busyFor(line, second) || !line.registered() || lines.get(line.lineId) != line) {
         fail(m, ErrorCode.LINE_BUSY, "line changed while checking the lease");
         return;
       }
       try {
         SipCall c = SipCall.outgoing(sip, line, callId, target, sdp,
             () -> SetupLatency.record(nodeId, SetupLatency.CALL_TO_INVITE, callNanos), () -> forget(line, callId));
-        line.call = c;
+        line.place(c);
         calls.put(callId, c);
         m.reply(new JsonObject().put(Fields.CALL_ID, callId));
       } catch (Exception e) {
@@ -422,7 +429,11 @@ public final class SipLineVerticle extends VerticleBase {
     });
   }
 
-  /** Incoming INVITE for a registered, idle line (checked by the dispatcher). */
+  private static boolean busyFor(SipLine line, boolean second) {
+    return second ? line.full() || line.call == null : line.call != null;
+  }
+
+  /** Incoming INVITE for a registered line with a free slot (checked by the dispatcher). */
   SipCall newIncoming(SipLine line, javax.sip.ServerTransaction st, javax.sip.message.Request req) throws Exception {
     String callId = "in-" + Randoms.uuid();
     // Auto-answer headers count only from the PBX's allowed sources (docs/sip.md, Auto-answer).
@@ -430,16 +441,14 @@ public final class SipLineVerticle extends VerticleBase {
         && guard.allowed(r.getPeerPacketSourceAddress());
     Integer autoAnswerMs = fromPbx ? AutoAnswerRequest.delayMs(req) : null;
     SipCall c = SipCall.incoming(sip, line, callId, st, req, autoAnswerMs, () -> forget(line, callId));
-    line.call = c;
+    line.place(c);
     calls.put(callId, c);
     return c;
   }
 
   private void forget(SipLine line, String callId) {
     calls.remove(callId);
-    if (line.call != null && line.call.callId.equals(callId)) {
-      line.call = null;
-    }
+    line.drop(callId);
   }
 
   private void accept(Message<JsonObject> m, JsonObject b) {
@@ -497,8 +506,8 @@ public final class SipLineVerticle extends VerticleBase {
       // a few seconds. The session already counts the call as over, so the line is free for the next call at
       // once: load runs saw a Call right after such a HangUp refused with 304 LINE_BUSY. The settling call
       // stays in `calls` and forgets itself; forget() only clears the slot if it still holds this call.
-      if (cancelling && !c.ended() && c.line.call == c) {
-        c.line.call = null;
+      if (cancelling && !c.ended()) {
+        c.line.drop(c.callId);
       }
       m.reply(new JsonObject().put(Fields.CALL_ID, c.callId));
     }
@@ -543,15 +552,22 @@ public final class SipLineVerticle extends VerticleBase {
       return;
     }
     String target = b.getValue(Fields.TARGET) instanceof String s ? s : null;
-    if (target == null || !dialPattern.matcher(target).matches()) {
+    String replaces = b.getValue(Fields.REPLACES) instanceof String s ? s : null;
+    SipCall consult = replaces == null ? null : c.line.callById(replaces);
+    if (replaces != null && (consult == null || consult == c)) {
+      fail(m, ErrorCode.NOT_FOUND, "no consult call " + replaces + " on line " + c.line.lineId);
+      return;
+    }
+    if (consult == null && (target == null || !dialPattern.matcher(target).matches())) {
       fail(m, ErrorCode.NUMBER_REFUSED, "number must be 1-" + sip.dialMaxLength + " of 0-9 * # +");
       return;
     }
-    if (c.phase != SipCall.Phase.CONFIRMED) {
-      fail(m, ErrorCode.WRONG_STATE, "call " + c.callId + " is not established");
+    if (c.phase != SipCall.Phase.CONFIRMED || consult != null && consult.phase != SipCall.Phase.CONFIRMED) {
+      fail(m, ErrorCode.WRONG_STATE, "call " + (consult == null ? c : consult).callId + " is not established");
       return;
     }
-    c.inDialog.transfer(target).onComplete(ar -> replyOrFail(m, c, ar.cause()));
+    (consult == null ? c.inDialog.transfer(target) : c.inDialog.transferTo(consult))
+        .onComplete(ar -> replyOrFail(m, c, ar.cause()));
   }
 
   private void replyOrFail(Message<JsonObject> m, SipCall c, Throwable cause) {

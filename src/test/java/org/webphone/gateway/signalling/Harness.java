@@ -233,6 +233,14 @@ final class Harness implements AutoCloseable {
     }
 
     /**
+     * Like {@link #await(String, Predicate)}, but the frames before it stay queued, in order: for events of two
+     * calls whose order between them is not fixed (a hold of one crossing the answer of the other).
+     */
+    JsonObject awaitKeeping(String event, Predicate<JsonObject> p) throws InterruptedException {
+      return next(f -> event.equals(f.getString("event")) && p.test(f), "no " + event, true);
+    }
+
+    /**
      * The gateway's {@code Answer} for the call; frames before it stay queued, in order, for the next await:
      * the Answer may come after call states (the INVITE or 200 OK does not wait for the browser's ICE agent).
      */

@@ -55,6 +55,10 @@ public final class Fields {
   public static final String DIRECTION = "direction";
   public static final String ERROR = "error";
   public static final String TARGET = "target";
+  /** sip.call.transfer: the consult call (same line) whose dialog the REFER's Replaces names (attended transfer). */
+  public static final String REPLACES = "replaces";
+  /** sip.call.make: true for a session's second call on the line (an agent's consult call); else the line must be idle. */
+  public static final String SECOND = "second";
   public static final String HOLD = "hold";
   public static final String DIGITS = "digits";
   public static final String DIGIT = "digit";

@@ -11,11 +11,11 @@ import java.util.List;
 public enum ClientMethod {
   /** Place a call: {number, sdp (the browser's WebRTC offer; without it, on the session's audio path)}. */
   Call(Fields.NUMBER, Fields.SDP_OPT),
-  /** End the current call: CANCEL or BYE; on a ringing incoming call, the same as Reject. */
+  /** End the call (default: the active one): CANCEL or BYE; on a ringing incoming call, the same as Reject. */
   HangUp(Fields.CALL_ID_OPT),
   /** Answer the ringing incoming call with the browser's offer: {callId, sdp (without it: on the audio path)}. */
   Accept(Fields.CALL_ID, Fields.SDP_OPT),
-  /** Decline the ringing incoming call: {callId}. */
+  /** Decline the ringing incoming call (also a call waiting): {callId}. */
   Reject(Fields.CALL_ID),
   /** Send DTMF digits during a call: {callId, digits}. */
   SendDTMF(Fields.CALL_ID, Fields.DIGITS),
@@ -25,6 +25,18 @@ public enum ClientMethod {
   Unhold(Fields.CALL_ID),
   /** Blind transfer to another number (the dial policy applies): {callId, number}. */
   Transfer(Fields.CALL_ID, Fields.NUMBER),
+  /**
+   * Attended transfer: hold the active call (the customer) and call {@code number} on the same line (the dial policy
+   * applies): {callId? (the customer; default the active call), number, sdp (the consult call's own browser leg)};
+   * acked with the consult call's {callId}.
+   */
+  Consult(Fields.CALL_ID_OPT, Fields.NUMBER, Fields.SDP),
+  /** Transfer the held customer to the answered consult call (REFER with Replaces): {}; acked with the customer's {callId}. */
+  CompleteTransfer(),
+  /** Hang up the consult call and take the customer off hold: {}; acked with the customer's {callId}. */
+  CancelTransfer(),
+  /** Hold the active call and resume the held one, which becomes active: {}; acked with its {callId}. */
+  Swap(),
   /** A new browser offer for the current call (after Resume, or an ICE restart): {callId, sdp}. */
   Offer(Fields.CALL_ID, Fields.SDP),
   /**

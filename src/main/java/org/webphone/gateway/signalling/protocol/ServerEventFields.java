@@ -47,6 +47,8 @@ public final class ServerEventFields {
   /** OnCallRequest: the gateway answers this call by itself after {@link #ANSWER_AFTER_MS} (auto-answer). */
   public static final String AUTO_ANSWER = "autoAnswer";
   public static final String ANSWER_AFTER_MS = "answerAfterMs";
+  /** OnCallRequest: a call waiting (the session is in another call; Accept holds that one). */
+  public static final String WAITING = "waiting";
 
   /** The fields an event always carries and the ones it may carry. */
   public record Shape(List<String> always, List<String> optional) {
@@ -66,7 +68,7 @@ public final class ServerEventFields {
       Map.entry(ServerEvent.ICE_SERVERS, Shape.of(ICE_SERVERS)),
       Map.entry(ServerEvent.REGISTRATION, Shape.of(STATE).optional(POSITION, CODE, REASON)),
       Map.entry(ServerEvent.READY, Shape.of(READY)),
-      Map.entry(ServerEvent.CALL_REQUEST, Shape.of(CALL_ID, CALLER, DISPLAY_NAME).optional(AUTO_ANSWER, ANSWER_AFTER_MS)),
+      Map.entry(ServerEvent.CALL_REQUEST, Shape.of(CALL_ID, CALLER, DISPLAY_NAME).optional(AUTO_ANSWER, ANSWER_AFTER_MS, WAITING)),
       Map.entry(ServerEvent.ANSWER, Shape.of(CALL_ID, SDP)),
       Map.entry(ServerEvent.CALL_STATE, Shape.of(CALL_ID, STATE, DIRECTION).optional(CODE, REASON)),
       Map.entry(ServerEvent.IN_CALL, Shape.of(CALL_ID)),
