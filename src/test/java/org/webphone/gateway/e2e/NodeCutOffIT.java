@@ -139,12 +139,46 @@ class NodeCutOffIT {
     return c;
   }
 
+  /**
+   * One cut and heal; with {@code -Dcutoff.rounds=N} (bench/node-cut-off.sh, at most 10) N of them on the same
+   * nodes, each printing its times.
+   */
   @Test
-  @Timeout(value = 4, unit = TimeUnit.MINUTES)
+  @Timeout(value = 15, unit = TimeUnit.MINUTES)
   void aNodeCutOffEndsItsLinesTheOthersTakeThemOverNothingIsRegisteredTwiceAndTheHealedClusterCountsExactly()
       throws Exception {
+    int rounds = Math.max(1, Math.min(10, Integer.getInteger("cutoff.rounds", 1)));
     GatewaySession a = ready(0);
     GatewaySession b = ready(1);
+    List<GatewaySession> tookOver = List.of();
+    for (int round = 1; round <= rounds; round++) {
+      tookOver = cutOffAndHeal(round);
+      if (round < rounds) {
+        tookOver.forEach(GatewaySession::close);
+        awaitCounts("between rounds", List.of(0, 1, C), 2, 0);
+      }
+    }
+
+    // C leases again: a freed account goes to a new session there, every lease held by a live session.
+    a.close();
+    awaitCounts("after a session on node 1 ended", List.of(0, 1, C), 3, 0);
+    GatewaySession c3 = ready(C);
+    assertEquals(1, registeredBy(C).size(), contactsByAccount().toString());
+    awaitCounts("with a new line on C", List.of(0, 1, C), 4, 0);
+    List<GatewaySession> rest = new ArrayList<>(List.of(b, c3));
+    rest.addAll(tookOver);
+    rest.forEach(GatewaySession::close);
+    awaitCounts("once every session ended", List.of(0, 1, C), 0, 0);
+    Eventually.until(Duration.ofSeconds(20), "no registration left at the PBX",
+        () -> contactsByAccount().values().stream().allMatch(List::isEmpty));
+    assertEquals(0, usrloc.mostExtraContacts(), "an account had two contacts at once");
+  }
+
+  /**
+   * With a session on each survivor holding a line: two lines on C and a session waiting on each survivor, C cut
+   * off and the cut healed. Returns the two sessions that took C's accounts over.
+   */
+  private List<GatewaySession> cutOffAndHeal(int round) throws Exception {
     GatewaySession c1 = ready(C);
     GatewaySession c2 = ready(C);
     List<String> heldByC = registeredBy(C);
@@ -195,23 +229,10 @@ class NodeCutOffIT {
     awaitMembers(3, Duration.ofSeconds(90));
     awaitCounts("after the heal", List.of(0, 1, C), 4, 0);
     long exactMs = msSince(healedAt);
-    System.out.printf("node cut off: C's sessions closed %d ms after the cut, its accounts registered by the "
-        + "survivors %d ms after the cut; counts exact on all three nodes %d ms after the heal%n", closedMs,
+    System.out.printf("round %d: C's sessions closed %d ms after the cut, its accounts registered by the "
+        + "survivors %d ms after the cut; counts exact on all three nodes %d ms after the heal%n", round, closedMs,
         takenOverMs, exactMs);
-
-    // C leases again: a freed account goes to a new session there, every lease held by a live session.
-    a.close();
-    awaitCounts("after a session on node 1 ended", List.of(0, 1, C), 3, 0);
-    GatewaySession c3 = ready(C);
-    assertEquals(1, registeredBy(C).size(), contactsByAccount().toString());
-    awaitCounts("with a new line on C", List.of(0, 1, C), 4, 0);
-    for (GatewaySession s : List.of(b, w1, w2, c3)) {
-      s.close();
-    }
-    awaitCounts("once every session ended", List.of(0, 1, C), 0, 0);
-    Eventually.until(Duration.ofSeconds(20), "no registration left at the PBX",
-        () -> contactsByAccount().values().stream().allMatch(List::isEmpty));
-    assertEquals(0, usrloc.mostExtraContacts(), "an account had two contacts at once");
+    return List.of(w1, w2);
   }
 
   /** A session on node {@code i} whose line is registered. */
