@@ -29,6 +29,7 @@ public enum ErrorCode {
   BAD_SDP(306, "SDP not acceptable"),
   UNKNOWN_AGENT(307, "no named line for this agent identity"),
   NOT_AN_AGENT(308, "only an agent's session (a named line) has this"),
+  NO_QUORUM(309, "this node is cut off from the cluster: the pool refuses it"),
   // 5xx: the gateway
   INTERNAL(500, "internal error"),
   TIMEOUT(501, "timed out"),

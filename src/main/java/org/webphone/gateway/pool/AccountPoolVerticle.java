@@ -6,6 +6,7 @@ import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.core.LifecycleEvent;
 import com.hazelcast.spi.properties.ClusterProperty;
 import com.hazelcast.spi.properties.HazelcastProperties;
+import com.hazelcast.splitbrainprotection.SplitBrainProtectionException;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.DeliveryOptions;
@@ -17,6 +18,7 @@ import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -82,6 +84,8 @@ public final class AccountPoolVerticle extends VerticleBase {
   /** Counts cluster changes, so that a heartbeat started before one does not confirm anything. */
   private int clusterEpoch;
   private boolean stopping;
+  /** Set while the pool refuses this member for want of a quorum (split brain), so that it is told once. */
+  private boolean withoutQuorum;
   /** System.nanoTime, or a test's clock shared with the SIP verticle's {@link ConfirmedLeases}. */
   private final java.util.function.LongSupplier nanoClock;
 
@@ -162,6 +166,9 @@ public final class AccountPoolVerticle extends VerticleBase {
               String member = e.getMember().getUuid().toString();
               context.runOnContext(v -> {
                 clusterChanged("member " + member + " left");
+                if (!store.quorumPresent()) {
+                  quorumLost("member " + member + " left and this node sees fewer members than the pool's quorum");
+                }
                 dropMember(member, "left the cluster");
               });
             }
@@ -418,7 +425,14 @@ public final class AccountPoolVerticle extends VerticleBase {
       if (ar.failed()) {
         // No new confirmation: the last one runs out by itself.
         LOG.warn("pool heartbeat of node {} failed: {}", nodeId, ar.cause().toString());
+        if (noQuorum(ar.cause())) {
+          quorumLost("its pool heartbeat was refused for want of a quorum");
+        }
         return;
+      }
+      if (withoutQuorum) {
+        withoutQuorum = false;
+        LOG.warn("node {}: the pool's quorum is back; leasing again", nodeId);
       }
       PoolState.DropResult d = ar.result().dropped();
       if (d.freed() + d.unqueued() > 0) {
@@ -436,15 +450,47 @@ public final class AccountPoolVerticle extends VerticleBase {
       }
       // The new set reaches the SIP verticle before any session hears "revoked".
       publishConfirmedSet();
-      for (LocalLeases.Held h : revoked) {
-        // This node was silent past the TTL (or dropped from the cluster): the account may be someone else's.
-        LOG.warn("line={} lost account {} token {}: the cluster took the lease away", h.sessionId(), h.accountId(),
-            h.token());
-        vertx.eventBus().send(Addresses.session(h.sessionId()), SessionEvent.REVOKED.json()
-            .put(Fields.SESSION_ID, h.sessionId()).put(Fields.ACCOUNT_ID, h.accountId())
-            .put(Fields.TOKEN, h.token()));
-      }
+      tellRevoked(revoked, "the cluster took the lease away");
     });
+  }
+
+  /**
+   * This member is cut off from the cluster's majority (split brain): the pool refuses it, and the other side
+   * frees its leases once it drops this member, so they may be leased (and registered) there soon. Every lease
+   * held here is revoked at once: the sessions end and their lines un-REGISTER this node's Contact, instead of
+   * keeping accounts the other side is giving away. Idempotent.
+   */
+  private void quorumLost(String why) {
+    clusterEpoch++;
+    confirmedValid = false;
+    List<LocalLeases.Held> all = localLeases.revoked(Map.of(), Long.MAX_VALUE);
+    if (!withoutQuorum || !all.isEmpty()) {
+      LOG.warn("node {} lost the pool's quorum ({}): its {} lease(s) revoked, leases refused until the cluster "
+          + "is whole again", nodeId, why, all.size());
+    }
+    withoutQuorum = true;
+    publishConfirmedSet();
+    tellRevoked(all, "this node lost the cluster's quorum");
+  }
+
+  private void tellRevoked(List<LocalLeases.Held> revoked, String why) {
+    for (LocalLeases.Held h : revoked) {
+      // This node was silent past the TTL, dropped or cut off from the cluster: the account may be someone else's.
+      LOG.warn("line={} lost account {} token {}: {}", h.sessionId(), h.accountId(), h.token(), why);
+      vertx.eventBus().send(Addresses.session(h.sessionId()), SessionEvent.REVOKED.json()
+          .put(Fields.SESSION_ID, h.sessionId()).put(Fields.ACCOUNT_ID, h.accountId())
+          .put(Fields.TOKEN, h.token()));
+    }
+  }
+
+  /** Whether Hazelcast refused an operation because this member lacks the pool map's quorum. */
+  static boolean noQuorum(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof SplitBrainProtectionException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void dropMember(String member, String why) {
@@ -541,6 +587,12 @@ public final class AccountPoolVerticle extends VerticleBase {
   }
 
   private void fail(Message<JsonObject> m, String what, Throwable e) {
+    if (noQuorum(e)) {
+      // Expected while cut off (docs/pool.md, "A node cut off"): a clear refusal, no stack trace per request.
+      LOG.warn("pool {} refused on node {}: no quorum", what, nodeId);
+      m.fail(ErrorCode.NO_QUORUM.code(), "pool " + what + " refused: " + ErrorCode.NO_QUORUM.text());
+      return;
+    }
     LOG.error("pool {} failed on node {}", what, nodeId, e);
     m.fail(ErrorCode.INTERNAL.code(), "pool " + what + " failed: " + e.getMessage());
   }

@@ -7,6 +7,7 @@ import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.core.ReadOnly;
 import com.hazelcast.map.EntryProcessor;
 import com.hazelcast.map.IMap;
+import com.hazelcast.splitbrainprotection.SplitBrainProtection;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import java.io.Serializable;
@@ -37,13 +38,19 @@ final class HazelcastPoolStore implements PoolStore {
   private final IMap<String, PoolState> map;
   private final Context context;
   private final String member;
+  /** The pool map's split-brain protection (cluster.xml), or null when it has none. */
+  private final SplitBrainProtection quorum;
 
   /** Blocking (adds the map's config cluster-wide, creates the map proxy): call from a worker thread. */
   HazelcastPoolStore(HazelcastInstance hz, Context context) {
     objectFormat(hz);
     this.map = hz.getMap(MAP);
     this.context = context;
+    // Kept for the node's life: a split-brain merge gives the member a new UUID, but its leases, heartbeats and
+    // waiters stay filed under this one (docs/pool.md, "A node cut off").
     this.member = hz.getCluster().getLocalMember().getUuid().toString();
+    String sbp = hz.getConfig().findMapConfig(MAP).getSplitBrainProtectionName();
+    this.quorum = sbp == null ? null : hz.getSplitBrainProtectionService().getSplitBrainProtection(sbp);
   }
 
   /**
@@ -76,6 +83,12 @@ final class HazelcastPoolStore implements PoolStore {
   @Override
   public String member() {
     return member;
+  }
+
+  /** Hazelcast's own judgement, the one that refuses the map's operations: a volatile read, no network. */
+  @Override
+  public boolean quorumPresent() {
+    return quorum == null || quorum.hasMinimumSize();
   }
 
   /** Changes the state; Hazelcast ships the same instance (with the same {@code now}) to the backup. */

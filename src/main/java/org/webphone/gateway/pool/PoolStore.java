@@ -11,6 +11,14 @@ interface PoolStore {
   /** This node's identity in the pool (the Hazelcast member UUID, or "local"). */
   String member();
 
+  /**
+   * False while this member sees fewer members than the split-brain protection of the pool's map asks for: every
+   * operation is refused then (docs/pool.md, "A node cut off"). Standalone: always true.
+   */
+  default boolean quorumPresent() {
+    return true;
+  }
+
   /** Frees what the store registered (listeners); the state itself stays for the other nodes. */
   default void close() {
   }
