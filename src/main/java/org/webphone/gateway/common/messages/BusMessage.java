@@ -44,7 +44,7 @@ public enum BusMessage {
   /** End the line's call, unregister, forget the line (replies after the un-REGISTER, or 3 s). Fails 302. */
   SIP_LINE_CLOSE(Addresses.SIP_LINE_CLOSE, List.of(LINE_ID), List.of(LINE_ID)),
   /** Send an INVITE to target with sdp; callNanos times the set-up. Fails 302, 303, 304, 202, 103, 301. */
-  SIP_CALL_MAKE(Addresses.SIP_CALL_MAKE, List.of(LINE_ID, CALL_ID, TARGET, SDP, CALL_NANOS), List.of(CALL_ID)),
+  SIP_CALL_MAKE(Addresses.SIP_CALL_MAKE, List.of(LINE_ID, CALL_ID, TARGET, SDP, CALL_NANOS, SECOND), List.of(CALL_ID)),
   /** Answer the ringing incoming call with sdp (200 OK). Fails 302, 104, 103. */
   SIP_CALL_ACCEPT(Addresses.SIP_CALL_ACCEPT, List.of(LINE_ID, CALL_ID, SDP), List.of(CALL_ID)),
   /** Decline the ringing incoming call with code (default sip.rejectCode). Fails 302, 104, 103. */
@@ -56,7 +56,7 @@ public enum BusMessage {
   /** Send digits as SIP INFO (sip.dtmfMode info); replies when every INFO was answered. Fails 302, 103, 104. */
   SIP_CALL_DTMF(Addresses.SIP_CALL_DTMF, List.of(LINE_ID, CALL_ID, DIGITS), List.of(CALL_ID)),
   /** Blind transfer by REFER; replies when the PBX accepted it (202). Fails 302, 202, 104. */
-  SIP_CALL_TRANSFER(Addresses.SIP_CALL_TRANSFER, List.of(LINE_ID, CALL_ID, TARGET), List.of(CALL_ID)),
+  SIP_CALL_TRANSFER(Addresses.SIP_CALL_TRANSFER, List.of(LINE_ID, CALL_ID, TARGET, REPLACES), List.of(CALL_ID)),
   /** An agent's availability: incoming INVITEs get code (0: ring as usual) before they ring. Fails 302, 103. */
   SIP_LINE_AVAILABILITY(Addresses.SIP_LINE_AVAILABILITY, List.of(LINE_ID, CODE), List.of(LINE_ID)),
   /** Line and call counts, drops at the SIP port, the registrars. */
