@@ -7,6 +7,7 @@ import io.vertx.core.http.ClientWebSocket;
 import io.vertx.core.http.WebSocketClient;
 import io.vertx.core.http.WebSocketConnectOptions;
 import io.vertx.core.json.JsonObject;
+import java.util.concurrent.TimeUnit;
 import org.webphone.gateway.common.CallState;
 import org.webphone.gateway.signalling.protocol.ClientMethod;
 import org.webphone.gateway.signalling.protocol.ServerEvent;
@@ -19,6 +20,8 @@ import org.webphone.gateway.signalling.protocol.ServerEventFields;
  * first echoed audio packet. Runs on the bench's context only (the leg's own threads are LoadMedia's).
  */
 final class WsCaller {
+  /** A call is held at least until its first echo, this long after InCall at most. */
+  private static final long AUDIO_WAIT_MS = 5000;
   /** The stamps of one call (System.nanoTime of this JVM; -1 = not seen); what {@link #call} completes with. */
   static final class Trace {
     long written = -1;
@@ -142,9 +145,10 @@ final class WsCaller {
         trace.inCall = now;
         startAudio();
         cancelTimer();
+        long until = now + TimeUnit.MILLISECONDS.toNanos(Math.max(holdMs, AUDIO_WAIT_MS));
         timer = vertx.setTimer(Math.max(1, holdMs), x -> {
           timer = -1;
-          hangUp();
+          hangUpOnceHeard(until);
         });
       }
     } else if (event.equals(ServerEvent.CALL_STATE) && isFinal(f.getString(ServerEventFields.STATE))) {
@@ -165,6 +169,18 @@ final class WsCaller {
     if (leg != null && leg.connected && trace.inCall >= 0) {
       media.startSending(leg);
     }
+  }
+
+  /** Hangs up once the first echo came back, or at {@code untilNanos} without one (then the call fails). */
+  private void hangUpOnceHeard(long untilNanos) {
+    if (leg == null || leg.firstAudioNanos.get() >= 0 || System.nanoTime() > untilNanos) {
+      hangUp();
+      return;
+    }
+    timer = vertx.setTimer(10, x -> {
+      timer = -1;
+      hangUpOnceHeard(untilNanos);
+    });
   }
 
   private void fail(String why) {
