@@ -22,6 +22,9 @@ import org.webphone.gateway.signalling.protocol.ServerEventFields;
 final class WsCaller {
   /** A call is held at least until its first echo, this long after InCall at most. */
   private static final long AUDIO_WAIT_MS = 5000;
+  private static final long PING_MS = 25_000;
+  /** -Dwsbench.trace=true: every frame received, on stderr. */
+  private static final boolean TRACE = Boolean.getBoolean("wsbench.trace");
   /** The stamps of one call (System.nanoTime of this JVM; -1 = not seen); what {@link #call} completes with. */
   static final class Trace {
     long written = -1;
@@ -41,6 +44,8 @@ final class WsCaller {
   private ClientWebSocket ws;
   private Promise<Void> ready;
   private int ref;
+  private long ping = -1;
+  private boolean closed;
   // the call in progress, else null
   private Trace trace;
   private MediaLeg leg;
@@ -61,9 +66,14 @@ final class WsCaller {
     ws = client.webSocket();
     ws.textMessageHandler(t -> onFrame(new JsonObject(t)));
     ws.closeHandler(x -> {
-      ready.tryFail("socket closed before the line was ready");
-      end("socket closed");
+      closed = true;
+      vertx.cancelTimer(ping);
+      String why = "socket closed (" + ws.closeStatusCode() + " " + ws.closeReason() + ")";
+      ready.tryFail(why);
+      end(why);
     });
+    // As the page: a Ping every 25 s keeps the session and its connection from counting as idle.
+    ping = vertx.setPeriodic(PING_MS, x -> send(new JsonObject().put("method", "Ping")));
     long t = vertx.setTimer(timeoutMs, x -> ready.tryFail("line not ready within " + timeoutMs + " ms"));
     ws.connect(new WebSocketConnectOptions().setHost(host).setPort(port).setURI("/ws"))
         .onSuccess(x -> send(new JsonObject().put("method", "Hello")))
@@ -96,7 +106,13 @@ final class WsCaller {
     return done.future();
   }
 
+  /** The socket is open (the gateway did not close it). */
+  boolean open() {
+    return !closed;
+  }
+
   Future<Void> close() {
+    vertx.cancelTimer(ping);
     return ws == null ? Future.succeededFuture() : ws.close().recover(e -> Future.succeededFuture());
   }
 
@@ -106,6 +122,9 @@ final class WsCaller {
 
   private void onFrame(JsonObject f) {
     long now = System.nanoTime();
+    if (TRACE) {
+      System.err.println(System.identityHashCode(this) + " < " + f.encode());
+    }
     String event = f.getString("event", "");
     if (event.equals(ServerEvent.READY) && f.getBoolean(ServerEventFields.READY, false)) {
       ready.tryComplete();

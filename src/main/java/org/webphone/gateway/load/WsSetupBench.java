@@ -156,6 +156,9 @@ public final class WsSetupBench extends VerticleBase {
       long due = Math.min(calls, (long) ((System.nanoTime() - start) / 1e9 * perSecond) + 1);
       while (all.size() < due && !idle.isEmpty()) {
         WsCaller c = idle.remove(idle.size() - 1);
+        if (!c.open()) {
+          continue;
+        }
         all.add(place(c).onComplete(x -> idle.add(0, c)));
       }
       if (all.size() == calls) {
@@ -171,7 +174,8 @@ public final class WsSetupBench extends VerticleBase {
     if (rounds == 0) {
       return Future.succeededFuture(acc);
     }
-    List<WsCaller> round = callers.subList(0, Math.min(size, callers.size()));
+    List<WsCaller> open = callers.stream().filter(WsCaller::open).toList();
+    List<WsCaller> round = open.subList(0, Math.min(size, open.size()));
     return Future.all(round.stream().map(WsCaller::prepare).toList()).compose(legs -> {
       List<Future<WsCaller.Trace>> calls = new ArrayList<>();
       for (int i = 0; i < round.size(); i++) {
