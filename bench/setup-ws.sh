@@ -28,6 +28,9 @@ while [ $# -gt 0 ]; do
 done
 [ -f target/classpath.txt ] || { echo "build first: mvn -q -B -o test-compile" >&2; exit 2; }
 CP="$ROOT/target/classes:$(cat target/classpath.txt)"
+# GATEWAY_CLASSES: the gateway's classes from elsewhere (e.g. a build of the code before a change), so a
+# before/after pair runs against the same peers with the same bench client; default target/classes.
+GW_CP="${GATEWAY_CLASSES:-$ROOT/target/classes}:$(cat target/classpath.txt)"
 OUT="$ROOT/target/bench/setup-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$OUT"
 PIDS=()
@@ -61,7 +64,7 @@ GATEWAY_JAVA_OPTS=${GATEWAY_JAVA_OPTS:-$(sed -n '/exec-maven-plugin/,/<\/plugin>
   | grep -o '<argument>-X[^<]*</argument>' | sed 's/<[^>]*>//g' | tr '\n' ' ')}
 JFR=()
 [ "${BENCH_JFR:-0}" = 1 ] && JFR=("-XX:StartFlightRecording=settings=profile,filename=$OUT/gateway.jfr")
-echo "gateway JVM flags: $GATEWAY_JAVA_OPTS ${JFR[*]}" | tee "$OUT/summary.txt"
+echo "gateway JVM flags: $GATEWAY_JAVA_OPTS ${JFR[*]}; classes ${GATEWAY_CLASSES:-target/classes}" | tee "$OUT/summary.txt"
 env WEBPHONE_PBX_HOST=127.0.0.1 WEBPHONE_PBX_PORT="$PBX_PORT" \
   WEBPHONE_POOL_RANGE="{\"prefix\":\"\",\"from\":2000,\"to\":$((2000 + POOL - 1)),\"passwordTemplate\":\"secret-{user}\"}" \
   WEBPHONE_LIMITS_CALLS_PER_MINUTE_PER_SESSION=1000000 WEBPHONE_LIMITS_CALLS_PER_MINUTE_PER_IP=1000000 \
@@ -70,7 +73,7 @@ env WEBPHONE_PBX_HOST=127.0.0.1 WEBPHONE_PBX_PORT="$PBX_PORT" \
   WEBPHONE_HTTP_PORT="$HTTP" WEBPHONE_HTTP_ADMIN_PORT="$ADMIN" WEBPHONE_SIP_PORT="$(free_port)" \
   WEBPHONE_MEDIA_WEBRTC_PORT="$(free_port)" WEBPHONE_MEDIA_ICE_TCP_PORT="$(free_port)" \
   java $GATEWAY_JAVA_OPTS "${JFR[@]}" -Dice4j.harvest.mapping.aws.enabled=false -Djava.net.preferIPv4Stack=true \
-  -cp "$CP" org.webphone.gateway.Main > "$OUT/gateway.log" 2>&1 &
+  -cp "$GW_CP" org.webphone.gateway.Main > "$OUT/gateway.log" 2>&1 &
 GW=$!
 PIDS+=($GW)
 for _ in $(seq 1 180); do curl -sf "http://127.0.0.1:$HTTP/health" > /dev/null && break; sleep 1; done
