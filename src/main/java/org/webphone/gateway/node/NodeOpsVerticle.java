@@ -100,6 +100,7 @@ public final class NodeOpsVerticle extends VerticleBase {
     vertx.cancelTimer(timer);
     if (registry != null) {
       meters.forEach(registry::remove);
+      SetupLatency.forget(nodeId);
     }
     return Future.join(consumer.unregister(),
         memberConsumer == null ? Future.succeededFuture() : memberConsumer.unregister());

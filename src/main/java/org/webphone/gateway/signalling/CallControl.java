@@ -74,6 +74,13 @@ final class CallControl {
     /** sip.call.make or sip.call.accept has been requested: the SIP side knows the call. */
     boolean sipRequested;
     boolean inCallSent;
+    /**
+     * The browser offered and its {@code Answer} has not gone out yet (the relay builds the ICE agent while the
+     * INVITE or 200 OK is under way). InCall waits for it in {@link #heldInCall}: a page told InCall before it has
+     * the answer shows a call it cannot hear yet, and the page's set-up ends at whichever comes last anyway.
+     */
+    boolean answerPending;
+    JsonObject heldInCall;
     /** The auto-answer timer while it runs, else -1; cancelled by the call's end. */
     long autoAnswerTimer = -1;
     /** An agent's consult call: the session's other call is the customer it may be transferred to. */
@@ -117,6 +124,7 @@ final class CallControl {
     String sdp = browserOfferOrPath(f);
     owner.countCallAttempt();
     Call c = new Call("c-" + Randoms.uuid(), false, null);
+    c.answerPending = sdp != null;
     call = c;
     LOG.info("call={} line={} outgoing to {}", c.id, owner.lineId(), target);
     place(c, target, sdp, callNanos);
@@ -177,6 +185,7 @@ final class CallControl {
   /** Accepts the ringing call {@code c} with the browser's offer, or on the audio path when {@code sdp} is null. */
   private Future<JsonObject> accept(Call c, String sdp, String by) {
     c.accepting = true;
+    c.answerPending = sdp != null;
     cancelAutoAnswer(c);
     LOG.info("call={} line={} accepted by {}", c.id, owner.lineId(), by);
     // No pbxOffer for an offerless INVITE: the 200 OK then carries our offer.
@@ -247,7 +256,18 @@ final class CallControl {
     c.mediaCreated = true;
     String browserAnswer = reply.getString(Fields.BROWSER_ANSWER);
     if (browserAnswer != null) {
-      owner.send(answer(c.id, browserAnswer));
+      answerSent(c, browserAnswer);
+    }
+  }
+
+  /** The browser's answer goes out, then the InCall that waited for it (see {@link Call#answerPending}). */
+  private void answerSent(Call c, String sdp) {
+    owner.send(answer(c.id, sdp));
+    c.answerPending = false;
+    JsonObject held = c.heldInCall;
+    c.heldInCall = null;
+    if (held != null) {
+      onCallState(held);
     }
   }
 
@@ -486,6 +506,11 @@ final class CallControl {
     }
     if (state == CallState.InCall) {
       c.answered = true;
+      if (c.answerPending && !c.inCallSent) {
+        // Bounded: the answer comes, or the relay's failure or media timeout ends the call.
+        c.heldInCall = ev;
+        return;
+      }
     }
     c.state = state.name();
     owner.send(callState(c, code, reason));
@@ -507,7 +532,7 @@ final class CallControl {
     }
     String state = ev.getString(Fields.STATE, "");
     if (state.equals(SessionEvent.MEDIA_ANSWER)) {
-      owner.send(answer(c.id, ev.getString(Fields.SDP)));
+      answerSent(c, ev.getString(Fields.SDP));
       return;
     }
     if (state.equals(SessionEvent.MEDIA_RENEGOTIATE)) {

@@ -35,6 +35,11 @@ final class FakeLowerLayers {
    * that answers after {@code limits.requestTimeoutMs}: the requester sees a timeout, the work is done.
    */
   final java.util.Set<String> silent = ConcurrentHashMap.newKeySet();
+  /**
+   * As the real relay with {@code answerLater}: media.create replies with the PBX SDP only, and the browser's
+   * answer comes as a media event when the test calls {@link #answerLater(String, String)}.
+   */
+  volatile boolean answerLater;
   private final Vertx vertx;
   private final int accounts;
   private final List<MessageConsumer<?>> consumers = new ArrayList<>();
@@ -130,6 +135,10 @@ final class FakeLowerLayers {
         return;
       }
       mediaSessions.put(m.body().getString("callId"), true);
+      if (answerLater) {
+        m.reply(new JsonObject().put("pbxSdp", "v=0 pbx"));
+        return;
+      }
       m.reply(new JsonObject().put("browserAnswer", answerTo(m.body().getString("browserOffer")))
           .put("pbxSdp", "v=0 pbx"));
     });
@@ -148,6 +157,12 @@ final class FakeLowerLayers {
   void incoming(String lineId, String callId, String from) {
     emit(lineId, new JsonObject().put("event", "incoming").put("lineId", lineId).put("callId", callId)
         .put("from", from).put("displayName", "Alice").put("sdp", "v=0 pbx offer"));
+  }
+
+  /** The browser's answer of a call whose media.create came with {@link #answerLater} set, as the relay's event. */
+  void answerLater(String lineId, String callId) {
+    emit(lineId, new JsonObject().put("event", "media").put("callId", callId).put("state", "answer")
+        .put("sdp", "v=0 answer"));
   }
 
   void emit(String lineId, JsonObject event) {
