@@ -110,8 +110,11 @@ final class HazelcastPoolStore implements PoolStore {
       this.op = op;
     }
 
-    /** The state to run the op on: {@code s}, or a fresh one when the entry is empty; refuses unreadable ones. */
-    final PoolState usable(PoolState s, long fresh) {
+    /**
+     * The op this processor carries, and the state to run it on: {@code s}, or a fresh one when the entry is
+     * empty (seeded with {@code now}); throws the sentence when either could not be read.
+     */
+    final PoolState usable(PoolState s, boolean seeded) {
       if (refusal != null) {
         throw new IllegalStateException(refusal);
       }
@@ -119,7 +122,7 @@ final class HazelcastPoolStore implements PoolStore {
         ClusterFormat.refused(ClusterFormat.Channel.POOL, s.refusal());
         throw new IllegalStateException(s.refusal());
       }
-      return s == null ? new PoolState(fresh) : s;
+      return s != null ? s : new PoolState(seeded ? op.now() : 0);
     }
 
     final PoolOp<R> op() {
@@ -156,7 +159,7 @@ final class HazelcastPoolStore implements PoolStore {
 
     @Override
     public PoolReply process(Map.Entry<String, PoolState> entry) {
-      PoolState s = usable(entry.getValue(), op().now());
+      PoolState s = usable(entry.getValue(), true);
       R r = op().apply(s);
       entry.setValue(s);
       return new PoolReply(r);
@@ -175,7 +178,7 @@ final class HazelcastPoolStore implements PoolStore {
 
     @Override
     public PoolReply process(Map.Entry<String, PoolState> entry) {
-      return new PoolReply(op().apply(usable(entry.getValue(), 0)));
+      return new PoolReply(op().apply(usable(entry.getValue(), false)));
     }
 
     @Override
