@@ -20,6 +20,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.common.NodeIds;
 import org.webphone.gateway.common.Randoms;
 import org.webphone.gateway.common.messages.Fields;
 import org.webphone.gateway.signalling.protocol.ProtocolException;
@@ -85,10 +86,23 @@ final class RemoteSessions {
     }
   }
 
-  /** The node a token names, or null for a token of no node (an older form, or garbage). */
+  /**
+   * The node a token names, or null for a token of no node (an older form, or garbage): only a valid node id
+   * ({@link NodeIds}) is ever used to build the owner's bus address.
+   */
   static String ownerOf(String token) {
     int dot = token == null ? -1 : token.lastIndexOf('.');
-    return dot <= 0 ? null : token.substring(0, dot);
+    String owner = dot <= 0 ? null : token.substring(0, dot);
+    return NodeIds.valid(owner) ? owner : null;
+  }
+
+  /** Why a token that no session here holds, and that names no other node, is refused (Error 302's text). */
+  static String unknownTokenWhy(String token) {
+    int dot = token == null ? -1 : token.lastIndexOf('.');
+    if (dot > 0 && ownerOf(token) == null) {
+      return "resume token names no valid node (" + NodeIds.problem(token.substring(0, dot)) + ")";
+    }
+    return "resume token unknown or expired";
   }
 
   /** A token of another node: only that node can say whether it is valid. */

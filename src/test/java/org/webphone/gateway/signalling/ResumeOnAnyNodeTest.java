@@ -245,6 +245,41 @@ class ResumeOnAnyNodeTest {
   }
 
   @Test
+  @Order(2)
+  void signallingSessionCloseReachesTheOwnerWhicheverNodeTheBusPicks() throws Exception {
+    DeliveryOptions timeout = new DeliveryOptions().setSendTimeout(10_000);
+    List<String> ids = new ArrayList<>();
+    TestNode[] alternate = {a, b, a, b, a, b, a, b};
+    for (TestNode from : alternate) {
+      ids.add(Eventually.result(15, "a bus session", from.node().vertx().eventBus()
+          .<JsonObject>request(Addresses.SIGNALLING_OPEN, new JsonObject(), timeout)).body().getString("sessionId"));
+    }
+    assertTrue(status(a).getInteger("sessions") > 0 && status(b).getInteger("sessions") > 0,
+        "the opens landed on both nodes: " + status(a) + " " + status(b));
+    // Each close is sent once; the bus gives about half of them to the node that does not hold the session.
+    for (int i = 0; i < ids.size(); i++) {
+      JsonObject closed = Eventually.result(15, "the close of " + ids.get(i), alternate[i].node().vertx().eventBus()
+          .<JsonObject>request(Addresses.SIGNALLING_CLOSE, new JsonObject().put("sessionId", ids.get(i)), timeout))
+          .body();
+      assertEquals(ids.get(i), closed.getString("sessionId"));
+    }
+    awaitCounts(a, 0, 0, 0);
+    awaitCounts(b, 0, 0, 0);
+    for (String id : new String[] {ids.get(0), "s-" + UUID.randomUUID(), "x.y z", "signalling.node.a.resume"}) {
+      ReplyException none = org.junit.jupiter.api.Assertions.assertThrows(ReplyException.class, () -> Eventually
+          .result(15, "a close of " + id, a.node().vertx().eventBus().request(Addresses.SIGNALLING_CLOSE,
+              new JsonObject().put("sessionId", id), timeout)));
+      assertEquals(302, none.failureCode(), id + ": " + none.getMessage());
+    }
+    ReplyException junk = org.junit.jupiter.api.Assertions.assertThrows(ReplyException.class, () -> Eventually.result(
+        15, "a bus resume with junk before the token's random part", b.node().vertx().eventBus().request(
+            Addresses.SIGNALLING_OPEN, new JsonObject().put("resumeToken", "signalling.node.a.resume." + randomPart()),
+            timeout)));
+    assertEquals(302, junk.failureCode());
+    assertTrue(junk.getMessage().contains("names no valid node"), junk.getMessage());
+  }
+
+  @Test
   @Order(3)
   void tokensThatMustNotWorkGetError302AndAFreshSession() throws Exception {
     String[] expired = readySession(a);
@@ -259,6 +294,8 @@ class ResumeOnAnyNodeTest {
         {expired[1], "refused it"},                    // its session ended after the grace
         {used[1], "refused it"},                       // already used (by the socket above)
         {"ghost." + randomPart(), "not in the cluster"}, // no such node
+        {"a.b." + randomPart(), "names no valid node"},  // junk before the random part: never an address
+        {"n".repeat(41) + "." + randomPart(), "names no valid node"},
     };
     for (String[] c : cases) {
       GatewaySession s = hello(b, c[0]);
