@@ -108,19 +108,7 @@ class ResumeOnAnyNodeTest {
 
   /** The next event of {@code s} that {@code match} accepts (others skipped), within {@link #WAIT_MS}. */
   private static JsonObject await(GatewaySession s, String what, Predicate<JsonObject> match) throws Exception {
-    long end = System.currentTimeMillis() + WAIT_MS;
-    List<String> seen = new ArrayList<>();
-    while (System.currentTimeMillis() < end) {
-      JsonObject e = s.next(end - System.currentTimeMillis());
-      if (e == null) {
-        break;
-      }
-      if (match.test(e)) {
-        return e;
-      }
-      seen.add(e.encode());
-    }
-    throw new AssertionError("no " + what + " within " + WAIT_MS + " ms; saw " + seen);
+    return s.awaitEvent(what, match, WAIT_MS);
   }
 
   private static JsonObject event(GatewaySession s, String name) throws Exception {

@@ -115,6 +115,27 @@ public final class GatewaySession implements AutoCloseable {
     }
   }
 
+  /**
+   * The first event {@code match} accepts within {@code timeoutMs} (others skipped); fails naming {@code what} and
+   * the events seen.
+   */
+  public JsonObject awaitEvent(String what, java.util.function.Predicate<JsonObject> match, long timeoutMs)
+      throws IOException, InterruptedException {
+    long end = System.currentTimeMillis() + timeoutMs;
+    java.util.List<String> seen = new java.util.ArrayList<>();
+    while (System.currentTimeMillis() < end) {
+      JsonObject e = next(end - System.currentTimeMillis());
+      if (e == null) {
+        break;
+      }
+      if (match.test(e)) {
+        return e;
+      }
+      seen.add(e.encode());
+    }
+    throw new AssertionError("no " + what + " within " + timeoutMs + " ms; saw " + seen);
+  }
+
   /** The next event within {@code timeoutMs}, or null; EOFException once the socket is closed and drained. */
   public JsonObject next(long timeoutMs) throws IOException, InterruptedException {
     long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
