@@ -340,6 +340,11 @@ public final class GatewayConfig {
     positive("shutdown.graceSec", 0, 600);
     positive("shutdown.drainLimitSec", 1, 86400);
     positive("node.eventLoops", 0, 1024);
+    String nodeId = getString("node.id");
+    if (!nodeId.isEmpty() && !org.webphone.gateway.common.NodeIds.valid(nodeId)) {
+      // It names bus addresses and the owner in resume tokens: docs/pool.md, "Mixed versions" and node ids.
+      throw new ConfigException("node.id", org.webphone.gateway.common.NodeIds.problem(nodeId));
+    }
     boolean cert = !getString("http.tlsCert").isBlank();
     boolean key = !getString("http.tlsKey").isBlank();
     if (cert != key) {

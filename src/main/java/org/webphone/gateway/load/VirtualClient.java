@@ -26,8 +26,6 @@ final class VirtualClient {
   /** With media, the packets stop this long before the hang-up, so the last echoes are back in time. */
   private static final long DRAIN_MS = 100;
   private static final long REOPEN_RETRY_MS = 250;
-  /** Nodes a close may be sent to before the one holding the session answers (see {@link #closeSession}). */
-  private static final int CLOSE_TRIES = 8;
 
   enum Phase { NEW, OPENING, READY, CALLING, GONE }
 
@@ -558,19 +556,14 @@ final class VirtualClient {
       leg = null;
     }
     io.vertx.core.Future<Void> closed = sessionId == null ? io.vertx.core.Future.succeededFuture()
-        : closeSession(sessionId, CLOSE_TRIES).recover(e -> io.vertx.core.Future.succeededFuture());
+        : closeSession(sessionId).recover(e -> io.vertx.core.Future.succeededFuture());
     return closed.eventually(() -> consumer == null ? io.vertx.core.Future.succeededFuture() : consumer.unregister());
   }
 
-  /**
-   * {@code signalling.session.close} is consumed on every node and the bus picks one in turn: a node that does
-   * not hold the session answers 302, so the close is sent again (bounded) until the one that holds it answers.
-   */
-  private io.vertx.core.Future<Void> closeSession(String id, int tries) {
+  /** {@code signalling.session.close}: whichever node the bus picks passes it to the session's owner. */
+  private io.vertx.core.Future<Void> closeSession(String id) {
     return vertx.eventBus().request(Addresses.SIGNALLING_CLOSE, new JsonObject().put(Fields.SESSION_ID, id),
-        requestOptions).<Void>mapEmpty().recover(e -> tries > 1 && e instanceof ReplyException re
-            && re.failureCode() == ErrorCode.NOT_FOUND.code() ? closeSession(id, tries - 1)
-            : io.vertx.core.Future.failedFuture(e));
+        requestOptions).mapEmpty();
   }
 
   static String reason(Throwable e) {

@@ -24,6 +24,7 @@ import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.common.ClusterFormat;
 import org.webphone.gateway.common.ConfirmedLeases;
 import org.webphone.gateway.common.ErrorCode;
 import org.webphone.gateway.common.messages.Fields;
@@ -281,6 +282,13 @@ public final class AccountPoolVerticle extends VerticleBase {
 
   /** Cluster-wide messages to this node's pool: a waiter's lease, or a takeover of a named line held here. */
   private void onNodeMessage(Message<JsonObject> m) {
+    String why = ClusterFormat.unreadable(m.body(), "pool message to node " + nodeId);
+    if (why != null) {
+      // A node of a newer major format: its lease or takeover is not guessed at (docs/pool.md, "Mixed versions").
+      ClusterFormat.refused(ClusterFormat.Channel.BUS, why);
+      m.fail(ErrorCode.BAD_FIELD.code(), why);
+      return;
+    }
     if (SessionEvent.of(m.body()) == SessionEvent.TAKEN_OVER) {
       named.takeOverLocal(m);
     } else {

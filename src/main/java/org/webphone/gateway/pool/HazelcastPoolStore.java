@@ -10,10 +10,15 @@ import com.hazelcast.map.IMap;
 import com.hazelcast.splitbrainprotection.SplitBrainProtection;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
+import com.hazelcast.nio.ObjectDataInput;
+import com.hazelcast.nio.ObjectDataOutput;
+import com.hazelcast.nio.serialization.DataSerializable;
+import java.io.IOException;
 import java.io.Serializable;
 import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.webphone.gateway.common.ClusterFormat;
 
 /**
  * Clustered node: the state is the single entry {@link #KEY} of the Hazelcast map {@link #MAP}; each op is
@@ -71,12 +76,22 @@ final class HazelcastPoolStore implements PoolStore {
 
   @Override
   public <R extends Serializable> Future<R> run(PoolOp<R> op) {
-    EntryProcessor<String, PoolState, R> p = op.readOnly() ? new Reader<>(op) : new Writer<>(op);
+    EntryProcessor<String, PoolState, PoolReply> p = op.readOnly() ? new Reader<>(op) : new Writer<>(op);
     try {
-      return Future.fromCompletionStage(map.submitToKey(KEY, p), context);
+      return Future.fromCompletionStage(map.submitToKey(KEY, p), context).map(HazelcastPoolStore::<R>value);
     } catch (RuntimeException e) {
       // Thrown at once, not through the stage, e.g. when this member's Hazelcast is no longer running.
       return Future.failedFuture(e);
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <R> R value(PoolReply reply) {
+    try {
+      return (R) reply.value();
+    } catch (IllegalStateException e) {
+      ClusterFormat.refused(ClusterFormat.Channel.POOL, e.getMessage());
+      throw e;
     }
   }
 
@@ -91,43 +106,96 @@ final class HazelcastPoolStore implements PoolStore {
     return quorum == null || quorum.hasMinimumSize();
   }
 
-  /** Changes the state; Hazelcast ships the same instance (with the same {@code now}) to the backup. */
-  static final class Writer<R extends Serializable> implements EntryProcessor<String, PoolState, R> {
-    private static final long serialVersionUID = 1L;
-    private final PoolOp<R> op;
+  /**
+   * What both processors carry: the op in the pool's cluster format ({@link PoolCodec}) instead of a
+   * Java-serialized object, so that a node of another release reads it or refuses it with a sentence, never with
+   * a ClassNotFound or InvalidClass deep in Hazelcast. {@link #readData} never throws: an op this release cannot
+   * read is refused when it runs, and the caller's future fails with that sentence.
+   */
+  abstract static class Processor<R extends Serializable> implements DataSerializable {
+    private PoolOp<R> op;
+    private String refusal;
 
-    Writer(PoolOp<R> op) {
+    Processor() {
+    }
+
+    Processor(PoolOp<R> op) {
       this.op = op;
     }
 
-    @Override
-    public R process(Map.Entry<String, PoolState> entry) {
-      PoolState s = entry.getValue();
-      if (s == null) {
-        s = new PoolState(op.now());
+    /**
+     * The op this processor carries, and the state to run it on: {@code s}, or a fresh one when the entry is
+     * empty (seeded with {@code now}); throws the sentence when either could not be read.
+     */
+    final PoolState usable(PoolState s, boolean seeded) {
+      if (refusal != null) {
+        throw new IllegalStateException(refusal);
       }
-      R r = op.apply(s);
-      entry.setValue(s);
-      return r;
+      if (s != null && s.refusal() != null) {
+        ClusterFormat.refused(ClusterFormat.Channel.POOL, s.refusal());
+        throw new IllegalStateException(s.refusal());
+      }
+      return s != null ? s : new PoolState(seeded ? op.now() : 0);
+    }
+
+    final PoolOp<R> op() {
+      return op;
+    }
+
+    @Override
+    public final void writeData(ObjectDataOutput out) throws IOException {
+      out.writeByteArray(PoolCodec.bytes(PoolCodec.op(op)));
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public final void readData(ObjectDataInput in) throws IOException {
+      try {
+        op = (PoolOp<R>) PoolCodec.op(PoolCodec.parse(in.readByteArray(), null));
+      } catch (IllegalStateException e) {
+        refusal = e.getMessage();
+        ClusterFormat.refused(ClusterFormat.Channel.POOL, refusal);
+      }
     }
   }
 
-  static final class Reader<R extends Serializable> implements EntryProcessor<String, PoolState, R>, ReadOnly {
-    private static final long serialVersionUID = 1L;
-    private final PoolOp<R> op;
+  /** Changes the state; Hazelcast ships the same op (with the same {@code now}) to the backup. */
+  static final class Writer<R extends Serializable> extends Processor<R>
+      implements EntryProcessor<String, PoolState, PoolReply> {
+    /** For Hazelcast, which then calls {@link #readData}. */
+    Writer() {
+    }
+
+    Writer(PoolOp<R> op) {
+      super(op);
+    }
+
+    @Override
+    public PoolReply process(Map.Entry<String, PoolState> entry) {
+      PoolState s = usable(entry.getValue(), true);
+      R r = op().apply(s);
+      entry.setValue(s);
+      return new PoolReply(r);
+    }
+  }
+
+  static final class Reader<R extends Serializable> extends Processor<R>
+      implements EntryProcessor<String, PoolState, PoolReply>, ReadOnly {
+    /** For Hazelcast, which then calls {@link #readData}. */
+    Reader() {
+    }
 
     Reader(PoolOp<R> op) {
-      this.op = op;
+      super(op);
     }
 
     @Override
-    public R process(Map.Entry<String, PoolState> entry) {
-      PoolState s = entry.getValue();
-      return op.apply(s == null ? new PoolState(0) : s);
+    public PoolReply process(Map.Entry<String, PoolState> entry) {
+      return new PoolReply(op().apply(usable(entry.getValue(), false)));
     }
 
     @Override
-    public EntryProcessor<String, PoolState, R> getBackupProcessor() {
+    public EntryProcessor<String, PoolState, PoolReply> getBackupProcessor() {
       return null;
     }
   }

@@ -8,6 +8,7 @@ import io.vertx.core.json.JsonObject;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.common.ClusterFormat;
 import org.webphone.gateway.common.ErrorCode;
 import org.webphone.gateway.common.messages.Fields;
 import org.webphone.gateway.common.messages.SessionEvent;
@@ -73,7 +74,7 @@ final class NamedLines {
           JsonObject ev = SessionEvent.TAKEN_OVER.json().put(Fields.SESSION_ID, prev.sessionId())
               .put(Fields.ACCOUNT_ID, prev.accountId()).put(Fields.TOKEN, prev.token()).put(Fields.AGENT, agent);
           Future<?> told = prev.member().equals(store.member()) ? tellLocal(ev)
-              : vertx.eventBus().request(Addresses.poolNode(prev.member()), ev,
+              : vertx.eventBus().request(Addresses.poolNode(prev.member()), ClusterFormat.stamp(ev.copy()),
                   new DeliveryOptions().setSendTimeout(takeoverWaitMs));
           told.onComplete(x -> {
             if (x.failed()) {

@@ -1,6 +1,7 @@
 package org.webphone.gateway.pool;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -8,6 +9,7 @@ import io.vertx.micrometer.backends.BackendRegistries;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.webphone.gateway.common.ClusterFormat;
 
 /**
  * This node's lease outcomes and pool-op latency on /metrics (tagged {@code node}). The pool's counts
@@ -34,6 +36,12 @@ final class PoolMetrics {
     queued = add(lease(registryName, "queued"));
     stale = add(Counter.builder("webphone.pool.stale").description("stale-token releases refused")
         .tag("node", registryName).register(registry));
+    for (ClusterFormat.Channel c : ClusterFormat.Channel.values()) {
+      // Per JVM (one node in production): docs/pool.md, "Mixed versions".
+      add(FunctionCounter.builder("webphone.cluster.format.refused", c, ClusterFormat::refusedCount)
+          .description("messages of another node refused: a newer major format, or malformed")
+          .tag("node", registryName).tag("channel", c.label()).register(registry));
+    }
     ops = add(Timer.builder("webphone.pool.op").description("time of one pool operation against the store")
         .tag("node", registryName).register(registry));
   }

@@ -1,5 +1,11 @@
 package org.webphone.gateway.pool;
 
+import com.hazelcast.nio.ObjectDataInput;
+import com.hazelcast.nio.ObjectDataOutput;
+import com.hazelcast.nio.serialization.DataSerializable;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
 import java.io.Serializable;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -21,10 +27,12 @@ import java.util.TreeMap;
  * deterministic given its arguments (time comes in as {@code now}), because Hazelcast replays the same
  * op on the backup copy and both copies must end up equal.
  *
+ * <p>Between nodes (migration, backup, a split-brain merge) it travels in the pool's cluster format
+ * ({@link #writeData}, docs/pool.md "Mixed versions"), never Java-serialized.
+ *
  * <p>Not thread-safe; never shared outside one op.
  */
-final class PoolState implements Serializable {
-  private static final long serialVersionUID = 1L;
+final class PoolState implements DataSerializable {
 
   /** The credentials of one account. Travels inside the cluster only; never logged. */
   record Cred(String username, String password, String authUser, String displayName) implements Serializable {
@@ -81,6 +89,11 @@ final class PoolState implements Serializable {
 
   PoolState(long now) {
     this.lastToken = now * 1000;
+  }
+
+  /** For Hazelcast, which then calls {@link #readData}. */
+  PoolState() {
+    this(0);
   }
 
   /** The anonymous pool's counts: named lines are not part of it. */
@@ -419,5 +432,104 @@ final class PoolState implements Serializable {
   /** Free account ids in lease order (tests check the fair order with it). */
   List<String> freeOrder() {
     return List.copyOf(free);
+  }
+
+  // ---------------------------------------------------------------- cluster format (docs/pool.md, "Mixed versions")
+
+  private static final java.util.Set<String> KNOWN = Set.of(org.webphone.gateway.common.ClusterFormat.V,
+      PoolCodec.KIND, "lastToken", "accounts", "agents", "retired", "free", "leases", "releasedToken", "waiters",
+      "heartbeats");
+  /** Top-level fields a newer release added: kept and written back, so an older owner does not drop them. */
+  private JsonObject unknown = new JsonObject();
+  /** The bytes of a state this release cannot read (a newer major version), kept to be written back unchanged. */
+  private byte[] unreadable;
+  private String refusal;
+
+  /** Why this copy cannot be used (a newer major version, or malformed), or null. */
+  String refusal() {
+    return refusal;
+  }
+
+  @Override
+  public void writeData(ObjectDataOutput out) throws IOException {
+    out.writeByteArray(unreadable != null ? unreadable : PoolCodec.bytes(toJson()));
+  }
+
+  /** Never throws: a state it cannot read is kept as bytes and every op on it is refused (see {@link #refusal}). */
+  @Override
+  public void readData(ObjectDataInput in) throws IOException {
+    byte[] bytes = in.readByteArray();
+    try {
+      fill(PoolCodec.parse(bytes, "poolState"));
+    } catch (IllegalStateException e) {
+      unreadable = bytes;
+      refusal = e.getMessage();
+      org.webphone.gateway.common.ClusterFormat.refused(org.webphone.gateway.common.ClusterFormat.Channel.POOL,
+          refusal);
+    }
+  }
+
+  JsonObject toJson() {
+    JsonObject j = PoolCodec.head("poolState").put("lastToken", lastToken);
+    JsonArray accs = new JsonArray();
+    accounts.values().forEach(c -> accs.add(PoolCodec.cred(c)));
+    JsonArray ls = new JsonArray();
+    leases.values().forEach(l -> ls.add(PoolCodec.lease(l)));
+    JsonArray ws = new JsonArray();
+    waiters.forEach(w -> ws.add(PoolCodec.waiter(w)));
+    j.put("accounts", accs).put("agents", new JsonObject(new LinkedHashMap<>(agents)))
+        .put("retired", new JsonArray(new ArrayList<>(retired))).put("free", new JsonArray(new ArrayList<>(free)))
+        .put("leases", ls).put("releasedToken", new JsonObject(new LinkedHashMap<>(releasedToken)))
+        .put("waiters", ws).put("heartbeats", new JsonObject(new LinkedHashMap<>(heartbeats)));
+    unknown.forEach(e -> {
+      if (!j.containsKey(e.getKey())) {
+        j.put(e.getKey(), e.getValue());
+      }
+    });
+    return j;
+  }
+
+  /** A state from its cluster format; throws {@link IllegalStateException} when this release cannot read it. */
+  static PoolState fromJson(JsonObject j) {
+    PoolState s = new PoolState();
+    s.fill(j);
+    return s;
+  }
+
+  private void fill(JsonObject j) {
+    try {
+      fillChecked(j);
+    } catch (ClassCastException | NullPointerException e) {
+      throw new IllegalStateException("pool state is malformed: " + e.getMessage());
+    }
+  }
+
+  private void fillChecked(JsonObject j) {
+    lastToken = PoolCodec.num(j, "lastToken");
+    PoolCodec.array(j, "accounts").forEach(c -> {
+      Cred cred = PoolCodec.cred(PoolCodec.asObject(c, "account"));
+      accounts.put(cred.username(), cred);
+    });
+    strings(j, "agents").forEach((agent, id) -> agents.put(agent, (String) id));
+    PoolCodec.array(j, "retired").forEach(id -> retired.add((String) id));
+    PoolCodec.array(j, "free").forEach(id -> free.add((String) id));
+    PoolCodec.array(j, "leases").forEach(o -> {
+      Lease l = PoolCodec.lease(PoolCodec.asObject(o, "lease"));
+      leases.put(l.accountId(), l);
+      leaseOfSession.put(l.sessionId(), l.accountId());
+    });
+    strings(j, "releasedToken").forEach((id, t) -> releasedToken.put(id, ((Number) t).longValue()));
+    PoolCodec.array(j, "waiters").forEach(o -> waiters.add(PoolCodec.waiter(PoolCodec.asObject(o, "waiter"))));
+    strings(j, "heartbeats").forEach((m, t) -> heartbeats.put(m, ((Number) t).longValue()));
+    j.forEach(e -> {
+      if (!KNOWN.contains(e.getKey())) {
+        unknown.put(e.getKey(), e.getValue());
+      }
+    });
+  }
+
+  /** The object field {@code name} as a map (missing: empty). */
+  private static Map<String, Object> strings(JsonObject j, String name) {
+    return j.getValue(name) == null ? Map.of() : PoolCodec.asObject(j.getValue(name), name).getMap();
   }
 }

@@ -11,6 +11,7 @@ import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.common.ClusterFormat;
 import org.webphone.gateway.common.messages.Fields;
 import org.webphone.gateway.common.messages.SessionEvent;
 
@@ -57,7 +58,7 @@ final class WaitingLine {
       deliverLocal(ev);
     } else {
       // If that node is gone, the membership event or the TTL frees the account (the lease names its member).
-      vertx.eventBus().send(Addresses.poolNode(g.lease().member()), ev);
+      vertx.eventBus().send(Addresses.poolNode(g.lease().member()), ClusterFormat.stamp(ev));
     }
   }
 

@@ -1,6 +1,9 @@
 package org.webphone.gateway.signalling;
 
+import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.json.JsonObject;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.ErrorCode;
@@ -15,6 +18,10 @@ import org.webphone.gateway.signalling.protocol.ProtocolException;
  * Bus clients are trusted: no origin or token check; per-IP limits only when {@code clientIp} is given.
  */
 final class BusEndpoint {
+  /** Marks a close passed on by the node that got {@code signalling.session.close} to the session's owner. */
+  static final String CLOSE_HEADER = "webphone-close";
+  /** What a session id looks like ({@code s-<uuid>}); anything else is never made into an address. */
+  private static final java.util.regex.Pattern SESSION_ID = java.util.regex.Pattern.compile("[A-Za-z0-9_-]{1,64}");
   private final SignallingVerticle host;
   private io.vertx.core.eventbus.MessageConsumer<JsonObject> opens;
 
@@ -59,7 +66,7 @@ final class BusEndpoint {
           return;
         }
         if (s == null) {
-          throw new ProtocolException(ErrorCode.NOT_FOUND, "resume token unknown or expired");
+          throw new ProtocolException(ErrorCode.NOT_FOUND, RemoteSessions.unknownTokenWhy(resumeToken));
         }
         BusTransport t = transport(s, events);
         // In a cluster the commands consumer must be known everywhere before the client uses it.
@@ -81,14 +88,32 @@ final class BusEndpoint {
     }
   }
 
+  /**
+   * {@code signalling.session.close}: the bus picks any node, so a node that does not hold the session passes the
+   * close to the one that does, over the session's commands address (consumed only by its owner, wherever the
+   * client's transport is), marked {@link #CLOSE_HEADER}. One hop: the owner answers, or nobody holds it (302).
+   */
   private void close(Message<JsonObject> m) {
-    String id = m.body() == null ? null : m.body().getString(Fields.SESSION_ID);
+    String id = m.body() == null ? null : m.body().getValue(Fields.SESSION_ID) instanceof String v ? v : null;
     ClientSession s = id == null ? null : host.session(id);
-    if (s == null) {
-      m.fail(ErrorCode.NOT_FOUND.code(), "no session " + id);
+    if (s != null) {
+      s.close("closed by request", (short) 1000).onComplete(x -> m.reply(new JsonObject().put(Fields.SESSION_ID, id)));
       return;
     }
-    s.close("closed by request", (short) 1000).onComplete(x -> m.reply(new JsonObject().put(Fields.SESSION_ID, id)));
+    if (id == null || !SESSION_ID.matcher(id).matches()) {
+      m.fail(ErrorCode.NOT_FOUND.code(), "no session " + (id == null ? "id given" : "with that id"));
+      return;
+    }
+    host.vertx().eventBus().<JsonObject>request(Addresses.sessionCommands(id), new JsonObject(), new DeliveryOptions()
+        .addHeader(CLOSE_HEADER, "1").setSendTimeout(host.cfg().getLong("limits.requestTimeoutMs"))).onComplete(ar -> {
+          if (ar.succeeded()) {
+            m.reply(ar.result().body());
+          } else if (ar.cause() instanceof ReplyException r && r.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
+            m.fail(r.failureCode(), r.getMessage());
+          } else {
+            m.fail(ErrorCode.NOT_FOUND.code(), "no session " + id + " in the cluster");
+          }
+        });
   }
 
   BusTransport transport(ClientSession s, String events) {
@@ -100,6 +125,10 @@ final class BusEndpoint {
   }
 
   private void command(ClientSession s, Message<JsonObject> c) {
+    if (c.headers().contains(CLOSE_HEADER)) { // another node's signalling.session.close: not a client frame
+      s.close("closed by request", (short) 1000).onComplete(x -> c.reply(new JsonObject().put(Fields.SESSION_ID, s.id())));
+      return;
+    }
     long now = System.currentTimeMillis();
     if (!s.admitMessage(now)) {
       host.metrics().refused(ErrorCode.RATE_LIMITED);

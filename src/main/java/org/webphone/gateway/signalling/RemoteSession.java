@@ -12,6 +12,7 @@ import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.common.ClusterFormat;
 import org.webphone.gateway.common.messages.Fields;
 import org.webphone.gateway.signalling.protocol.ClientFrame;
 import org.webphone.gateway.signalling.protocol.ProtocolException;
@@ -80,11 +81,16 @@ final class RemoteSession {
    */
   Future<Void> attach(String token, String clientIp) {
     events = host.vertx().eventBus().consumer(Addresses.SIGNALLING_FORWARD.of(forwardId), this::fromOwner);
-    JsonObject body = new JsonObject().put(Fields.RESUME_TOKEN, token).put(Fields.CLIENT_IP, clientIp)
-        .put(Fields.EVENTS, Addresses.SIGNALLING_FORWARD.of(forwardId)).put(Fields.FORWARDED, true);
+    JsonObject body = ClusterFormat.stamp(new JsonObject().put(Fields.RESUME_TOKEN, token).put(Fields.CLIENT_IP, clientIp)
+        .put(Fields.EVENTS, Addresses.SIGNALLING_FORWARD.of(forwardId)).put(Fields.FORWARDED, true));
     return events.completion()
         .compose(x -> host.vertx().eventBus().<JsonObject>request(Addresses.SIGNALLING_NODE_RESUME.of(owner), body, options))
         .<Void>map(m -> {
+          String why = ClusterFormat.unreadable(m.body(), "resume reply of node " + owner);
+          if (why != null) {
+            ClusterFormat.refused(ClusterFormat.Channel.BUS, why);
+            throw new IllegalStateException(why);
+          }
           sessionId = m.body().getString(Fields.SESSION_ID);
           commands = m.body().getString(Fields.COMMANDS);
           memberId = m.body().getString(Fields.MEMBER_ID);
@@ -152,8 +158,9 @@ final class RemoteSession {
     }
     end();
     if (sessionId != null) {
-      host.vertx().eventBus().<JsonObject>request(Addresses.SIGNALLING_NODE_DETACH.of(owner), new JsonObject()
-          .put(Fields.SESSION_ID, sessionId).put(Fields.EVENTS, Addresses.SIGNALLING_FORWARD.of(forwardId)), options)
+      host.vertx().eventBus().<JsonObject>request(Addresses.SIGNALLING_NODE_DETACH.of(owner), ClusterFormat.stamp(
+          new JsonObject().put(Fields.SESSION_ID, sessionId).put(Fields.EVENTS, Addresses.SIGNALLING_FORWARD.of(forwardId))),
+          options)
           .onFailure(e -> LOG.info("line={} its node {} did not take the detach: {}", sessionId, owner, e.getMessage()));
     }
   }

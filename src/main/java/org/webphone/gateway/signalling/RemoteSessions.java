@@ -19,7 +19,9 @@ import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.common.ClusterFormat;
 import org.webphone.gateway.common.ErrorCode;
+import org.webphone.gateway.common.NodeIds;
 import org.webphone.gateway.common.Randoms;
 import org.webphone.gateway.common.messages.Fields;
 import org.webphone.gateway.signalling.protocol.ProtocolException;
@@ -85,10 +87,23 @@ final class RemoteSessions {
     }
   }
 
-  /** The node a token names, or null for a token of no node (an older form, or garbage). */
+  /**
+   * The node a token names, or null for a token of no node (an older form, or garbage): only a valid node id
+   * ({@link NodeIds}) is ever used to build the owner's bus address.
+   */
   static String ownerOf(String token) {
     int dot = token == null ? -1 : token.lastIndexOf('.');
-    return dot <= 0 ? null : token.substring(0, dot);
+    String owner = dot <= 0 ? null : token.substring(0, dot);
+    return NodeIds.valid(owner) ? owner : null;
+  }
+
+  /** Why a token that no session here holds, and that names no other node, is refused (Error 302's text). */
+  static String unknownTokenWhy(String token) {
+    int dot = token == null ? -1 : token.lastIndexOf('.');
+    if (dot > 0 && ownerOf(token) == null) {
+      return "resume token names no valid node (" + NodeIds.problem(token.substring(0, dot)) + ")";
+    }
+    return "resume token unknown or expired";
   }
 
   /** A token of another node: only that node can say whether it is valid. */
@@ -125,7 +140,7 @@ final class RemoteSessions {
   void openElsewhere(Message<JsonObject> m, JsonObject body) {
     String token = body.getString(Fields.RESUME_TOKEN);
     String owner = ownerOf(token);
-    JsonObject ask = body.copy().put(Fields.FORWARDED, false);
+    JsonObject ask = ClusterFormat.stamp(body.copy().put(Fields.FORWARDED, false));
     host.vertx().eventBus().<JsonObject>request(Addresses.SIGNALLING_NODE_RESUME.of(owner), ask,
         new DeliveryOptions().setSendTimeout(host.cfg().getLong("limits.requestTimeoutMs"))).onComplete(ar -> {
           if (ar.succeeded()) {
@@ -167,6 +182,9 @@ final class RemoteSessions {
 
   private void resumeHere(Message<JsonObject> m) {
     JsonObject body = m.body() == null ? new JsonObject() : m.body();
+    if (refusedFormat(m, body, "resume request")) {
+      return;
+    }
     String token = body.getValue(Fields.RESUME_TOKEN) instanceof String s ? s : null;
     String events = body.getValue(Fields.EVENTS) instanceof String s ? s : null;
     boolean forwarded = body.getBoolean(Fields.FORWARDED, false);
@@ -190,13 +208,16 @@ final class RemoteSessions {
         return;
       }
       host.attach(session, carrier);
-      m.reply(BusEndpoint.reply(session, inner).put(Fields.RESUMED, true).put(Fields.NODE_ID, host.nodeId())
-          .put(Fields.MEMBER_ID, member));
+      m.reply(ClusterFormat.stamp(BusEndpoint.reply(session, inner).put(Fields.RESUMED, true)
+          .put(Fields.NODE_ID, host.nodeId()).put(Fields.MEMBER_ID, member)));
     });
   }
 
   private void detachHere(Message<JsonObject> m) {
     JsonObject body = m.body() == null ? new JsonObject() : m.body();
+    if (refusedFormat(m, body, "detach request")) {
+      return;
+    }
     ForwardedTransport f = forwardedHere.get(body.getString(Fields.EVENTS, ""));
     ClientSession s = host.session(body.getString(Fields.SESSION_ID, ""));
     if (f == null || s == null) {
@@ -205,7 +226,18 @@ final class RemoteSessions {
     }
     s.detach(f);
     f.release();
-    m.reply(new JsonObject().put(Fields.DETACHED, true));
+    m.reply(ClusterFormat.stamp(new JsonObject().put(Fields.DETACHED, true)));
+  }
+
+  /** A request of a node of a newer major format (docs/pool.md, "Mixed versions"): refused, logged, counted. */
+  static boolean refusedFormat(Message<JsonObject> m, JsonObject body, String what) {
+    String why = ClusterFormat.unreadable(body, what);
+    if (why == null) {
+      return false;
+    }
+    ClusterFormat.refused(ClusterFormat.Channel.BUS, why);
+    m.fail(ErrorCode.BAD_FIELD.code(), why);
+    return true;
   }
 
   /** This node stops: the sockets it holds for other nodes close (their sessions wait for a resume elsewhere). */

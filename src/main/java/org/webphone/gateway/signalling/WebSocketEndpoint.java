@@ -156,7 +156,7 @@ final class WebSocketEndpoint {
       resumeElsewhere(b, token, resume, hello);
       return;
     }
-    fresh(b, token, resume, hello, "resume token unknown or expired");
+    fresh(b, token, resume, hello, RemoteSessions.unknownTokenWhy(resume));
   }
 
   /** A new session for the socket; a resume token that did not work is named in an Error 302 first. */

@@ -67,6 +67,10 @@ class GatewayConfigTest {
     assertKey("http.port", () -> load(null, Map.of("WEBPHONE_HTTP_PORT", "eighty")));
     assertKey("sip.transport", () -> load(null, Map.of("WEBPHONE_SIP_TRANSPORT", "sctp")));
     assertKey("node.eventLoops", () -> load(null, Map.of("WEBPHONE_NODE_EVENT_LOOPS", "-1")));
+    // A node id becomes part of bus addresses (signalling.node.<id>.resume) and of every resume token.
+    assertKey("node.id", () -> load(null, Map.of("WEBPHONE_NODE_ID", "a.b")));
+    assertKey("node.id", () -> load(null, Map.of("WEBPHONE_NODE_ID", "node a")));
+    assertKey("node.id", () -> load(null, Map.of("WEBPHONE_NODE_ID", "n".repeat(41))));
     assertKey("media.rtpPortMin", () -> load(null, Map.of("WEBPHONE_MEDIA_RTP_PORT_MIN", "20001")));
     assertKey("dial.allow", () -> load(null, Map.of("WEBPHONE_DIAL_ALLOW", "[\"(\"]")));
     // Host names would mean a DNS lookup per client; only literal addresses and CIDR blocks are trusted.

@@ -233,6 +233,53 @@ class ResumeOnAnyNodeTest {
   }
 
   @Test
+  @Order(2)
+  void signallingSessionCloseReachesTheOwnerWhicheverNodeTheBusPicks() throws Exception {
+    DeliveryOptions timeout = new DeliveryOptions().setSendTimeout(10_000);
+    List<String> ids = new ArrayList<>();
+    List<String> ofA = new ArrayList<>();
+    List<String> ofB = new ArrayList<>();
+    for (TestNode from : new TestNode[] {a, b, a, b, a, b, a, b}) {
+      JsonObject opened = Eventually.result(15, "a bus session", from.node().vertx().eventBus()
+          .<JsonObject>request(Addresses.SIGNALLING_OPEN, new JsonObject(), timeout)).body();
+      ids.add(opened.getString("sessionId"));
+      (opened.getString("resumeToken").startsWith("a.") ? ofA : ofB).add(opened.getString("sessionId"));
+    }
+    assertTrue(ofA.size() >= 2 && ofB.size() >= 2, "the opens landed on both nodes: " + ofA + " " + ofB);
+    // All closes from a, two of a's sessions then two of b's: the bus alternates the nodes it gives a's requests
+    // to, so of each pair one close reaches the node that does not hold the session.
+    List<String> order = new ArrayList<>();
+    for (int i = 0; i + 1 < Math.max(ofA.size(), ofB.size()); i += 2) {
+      order.addAll(ofA.subList(Math.min(i, ofA.size()), Math.min(i + 2, ofA.size())));
+      order.addAll(ofB.subList(Math.min(i, ofB.size()), Math.min(i + 2, ofB.size())));
+    }
+    for (String id : ids) {
+      if (!order.contains(id)) {
+        order.add(id);
+      }
+    }
+    for (String id : order) {
+      JsonObject closed = Eventually.result(15, "the close of " + id, a.node().vertx().eventBus()
+          .<JsonObject>request(Addresses.SIGNALLING_CLOSE, new JsonObject().put("sessionId", id), timeout)).body();
+      assertEquals(id, closed.getString("sessionId"));
+    }
+    awaitCounts(a, 0, 0, 0);
+    awaitCounts(b, 0, 0, 0);
+    for (String id : new String[] {ids.get(0), "s-" + UUID.randomUUID(), "x.y z", "signalling.node.a.resume"}) {
+      ReplyException none = org.junit.jupiter.api.Assertions.assertThrows(ReplyException.class, () -> Eventually
+          .result(15, "a close of " + id, a.node().vertx().eventBus().request(Addresses.SIGNALLING_CLOSE,
+              new JsonObject().put("sessionId", id), timeout)));
+      assertEquals(302, none.failureCode(), id + ": " + none.getMessage());
+    }
+    ReplyException junk = org.junit.jupiter.api.Assertions.assertThrows(ReplyException.class, () -> Eventually.result(
+        15, "a bus resume with junk before the token's random part", b.node().vertx().eventBus().request(
+            Addresses.SIGNALLING_OPEN, new JsonObject().put("resumeToken", "signalling.node.a.resume." + randomPart()),
+            timeout)));
+    assertEquals(302, junk.failureCode());
+    assertTrue(junk.getMessage().contains("names no valid node"), junk.getMessage());
+  }
+
+  @Test
   @Order(3)
   void tokensThatMustNotWorkGetError302AndAFreshSession() throws Exception {
     String[] expired = readySession(a);
@@ -247,6 +294,8 @@ class ResumeOnAnyNodeTest {
         {expired[1], "refused it"},                    // its session ended after the grace
         {used[1], "refused it"},                       // already used (by the socket above)
         {"ghost." + randomPart(), "not in the cluster"}, // no such node
+        {"a.b." + randomPart(), "names no valid node"},  // junk before the random part: never an address
+        {"n".repeat(41) + "." + randomPart(), "names no valid node"},
     };
     for (String[] c : cases) {
       GatewaySession s = hello(b, c[0]);

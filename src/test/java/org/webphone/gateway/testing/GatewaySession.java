@@ -115,6 +115,7 @@ public final class GatewaySession implements AutoCloseable {
     }
   }
 
+
   /** The next event within {@code timeoutMs}, or null; EOFException once the socket is closed and drained. */
   public JsonObject next(long timeoutMs) throws IOException, InterruptedException {
     long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);

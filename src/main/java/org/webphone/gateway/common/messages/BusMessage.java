@@ -36,7 +36,7 @@ public enum BusMessage {
    * Cluster-wide, to the pool of a session's node: a waiting-line lease granted on another node (sent), or the
    * takeover of a named line held there (a request: replied once the old session's line has unregistered).
    */
-  POOL_NODE(Addresses.POOL_NODE.toString(), List.of(SESSION_ID, ACCOUNT_ID, TOKEN, ACCOUNT, AGENT), List.of(RELEASED)),
+  POOL_NODE(Addresses.POOL_NODE.toString(), List.of(V, SESSION_ID, ACCOUNT_ID, TOKEN, ACCOUNT, AGENT), List.of(RELEASED)),
 
   // ---- SIP lines and calls (sip.SipLineVerticle)
   /** Register a leased account once its lease is current; registration events follow. Fails 301, 103, 104, 502. */
@@ -107,10 +107,10 @@ public enum BusMessage {
   /** Session counts. */
   SIGNALLING_STATUS(Addresses.SIGNALLING_STATUS, List.of(), List.of(SESSIONS, CALLS, DETACHED, FORWARDS, WEB_SOCKETS)),
   /** To the owner named by a resume token: take the session back over events (forwarded: a WebSocket elsewhere). Fails 302. */
-  SIGNALLING_NODE_RESUME(Addresses.SIGNALLING_NODE_RESUME.toString(), List.of(RESUME_TOKEN, CLIENT_IP, EVENTS, FORWARDED),
-      List.of(SESSION_ID, RESUME_TOKEN, COMMANDS, EVENTS, RESUMED, NODE_ID, MEMBER_ID)),
+  SIGNALLING_NODE_RESUME(Addresses.SIGNALLING_NODE_RESUME.toString(), List.of(V, RESUME_TOKEN, CLIENT_IP, EVENTS, FORWARDED),
+      List.of(V, SESSION_ID, RESUME_TOKEN, COMMANDS, EVENTS, RESUMED, NODE_ID, MEMBER_ID)),
   /** To the owner: the forwarding node's WebSocket of the session closed. Fails 302. */
-  SIGNALLING_NODE_DETACH(Addresses.SIGNALLING_NODE_DETACH.toString(), List.of(SESSION_ID, EVENTS), List.of(DETACHED)),
+  SIGNALLING_NODE_DETACH(Addresses.SIGNALLING_NODE_DETACH.toString(), List.of(V, SESSION_ID, EVENTS), List.of(V, DETACHED)),
   /** Sent by the owner to a forwarded WebSocket's node: a server frame, or the close notice {closeCode, reason}. */
   SIGNALLING_FORWARD(Addresses.SIGNALLING_FORWARD.toString(), List.of(CLOSE_CODE, REASON), List.of()),
   /** Node-local: the node drains (sessions move to other nodes); the reply is the status at that moment. */

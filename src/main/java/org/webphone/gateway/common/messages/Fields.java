@@ -12,6 +12,8 @@ public final class Fields {
   // ---- ids (docs/event-bus.md, "Conventions")
   public static final String EVENT = "event";
   public static final String SESSION_ID = "sessionId";
+  /** The cluster format's major version (common.ClusterFormat) on messages between nodes. */
+  public static final String V = "v";
   public static final String LINE_ID = "lineId";
   public static final String CALL_ID = "callId";
   public static final String NODE_ID = "nodeId";
