@@ -3,7 +3,7 @@
 #   load tool (--media, its own JVM) -> the node (its own JVM, the flags of deploy/webphone.env) -> Kamailio
 #   (digest auth) -> SIPp UAS echoing RTP
 #
-#   bench/memory-footprint.sh [STEP...]        default: 100 400 500:1000 1000:1000
+#   bench/memory-footprint.sh [STEP...]        default: 100 400 1000:1000
 #
 # A STEP is N[:PACKET_MS]: N calls with audio (one synthetic browser each) ramped at MEM_RATE calls/s (default 10)
 # and held until all N are up plus MEM_PLATEAU_SEC (default 12) seconds; PACKET_MS is the interval of each
@@ -12,7 +12,8 @@
 # records PSS, RSS and their parts (/proc/<pid>/smaps_rollup), threads (/proc/<pid>/task), the live heap
 # (GC.heap_info after the histogram's full GC) and, at the plateau of the step with the most calls at 20 ms, a
 # class histogram (jcmd GC.class_histogram); after each step, when every call has ended, the same again (what
-# the calls left behind). The histogram forces a full GC, so it is taken after the step's PSS samples.
+# the calls left behind); on the way up to a step of more than MEM_THREADS_AT calls (default 500), one sample when
+# that many are up (threads at 0 and 500 calls). The histogram forces a full GC, so it is taken after the step's PSS samples.
 # MEM_JAVA_OPTS replaces the node's flags (default: WEBPHONE_JAVA_OPTS of deploy/webphone.env).
 # Results: target/bench/<time>-memory/ (memory.csv, histo-*.txt, summary.txt, logs). Bounded: every step by the
 # load tool's --duration, every wait by a count. Needs a build: mvn -q -B -o test-compile.
@@ -20,9 +21,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 STEPS=("$@")
-[ ${#STEPS[@]} -gt 0 ] || STEPS=(100 400 500:1000 1000:1000)
+[ ${#STEPS[@]} -gt 0 ] || STEPS=(100 400 1000:1000)
 RATE=${MEM_RATE:-10}
 PLATEAU=${MEM_PLATEAU_SEC:-12}
+THREADS_AT=${MEM_THREADS_AT:-500}
 MAXN=0
 for s in "${STEPS[@]}"; do n=${s%%:*}; [ "$n" -gt "$MAXN" ] && MAXN=$n; done
 [ -f target/classpath.txt ] || { echo "build first: mvn -q -B -o test-compile" >&2; exit 2; }
@@ -116,18 +118,23 @@ for s in "${STEPS[@]}"; do
   n=${s%%:*}; ms=${s#*:}; [ "$ms" = "$s" ] && ms=20
   label="$n@${ms}ms"
   ramp=$(( n / RATE + 1 ))
-  hold=$(( (ramp + PLATEAU + 20) * 1000 ))
+  hold=$(( (ramp + PLATEAU + 40) * 1000 ))
   echo "step $label: $n calls ramped at $RATE/s, packets every $ms ms, held $((hold / 1000)) s"
   java -Xmx2g -XX:+UseParallelGC -Dload.media.packetMs="$ms" -Djava.net.preferIPv4Stack=true \
     -Dice4j.harvest.mapping.aws.enabled=false -Dice4j.harvest.mapping.stun.addresses= -cp "$CP" \
     org.webphone.gateway.load.LoadTool --target cluster --cluster-config "$OUT/cluster.xml" --clients "$n" --calls "$n" \
-    --rate "$RATE" --hold-ms "$hold" --duration $(( hold / 1000 + ramp + 60 )) --open-concurrency 20 --progress 10 \
-    --media --media-timeout-ms 15000 --json "$OUT/summary-$label.json" > "$OUT/load-$label.log" 2>&1 &
+    --rate "$RATE" --hold-ms "$hold" --duration $(( hold / 1000 + ramp + n / 5 + 60 )) --open-concurrency 20 --progress 10 \
+    --media --media-timeout-ms 30000 --setup-timeout-ms 60000 --json "$OUT/summary-$label.json" > "$OUT/load-$label.log" 2>&1 &
   TOOL=$!
   PIDS+=($TOOL)
   up=0
-  for _ in $(seq 1 $(( (ramp + 60) * 2 ))); do
+  mid=""
+  for _ in $(seq 1 $(( (ramp + 120) * 2 ))); do
     up=$(sessions)
+    # On the way up, one sample where THREADS_AT calls are up (threads at 0 and 500 calls: no thread per call).
+    if [ -z "$mid" ] && [ "$up" -ge "$THREADS_AT" ] && [ "$n" -gt "$THREADS_AT" ]; then
+      mid=1; record "$label-at$THREADS_AT" "$up"; threads "$label-at$THREADS_AT"
+    fi
     [ "$up" -ge "$n" ] && break
     kill -0 "$TOOL" 2>/dev/null || break
     sleep 0.5
