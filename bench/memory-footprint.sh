@@ -171,6 +171,24 @@ for step, rs in by.items():
 for r in rows:
     if r["calls_up"] == "live_heap":
         print(f"live heap after a full GC, {r['step']}: {int(r['live_heap_kb'] or 0) / 1024:.1f} MB")
+# The classes that grew most per call: the histogram at the largest 20 ms step minus the idle one, over its calls.
+import glob, re
+def histo(path):
+    h = {}
+    for line in open(path):
+        m = re.match(r"\s*\d+:\s+(\d+)\s+(\d+)\s+(\S+)", line)
+        if m:
+            h[m.group(3)] = (int(m.group(1)), int(m.group(2)))
+    return h
+steps = [p for p in glob.glob(f"{out}/histo-*@20ms.txt")]
+if steps and by.get(steps[0].split("histo-")[1][:-4]):
+    step = steps[0].split("histo-")[1][:-4]
+    up = max(int(r["calls_up"]) for r in by[step])
+    a, b = histo(f"{out}/histo-idle.txt"), histo(steps[0])
+    grown = sorted(((b[k][1] - a.get(k, (0, 0))[1], b[k][0] - a.get(k, (0, 0))[0], k) for k in b), reverse=True)
+    print(f"live heap grown per call at {step} ({up} calls up), largest classes:")
+    for db, dn, k in grown[:12]:
+        print(f"  {db / up / 1024:8.1f} kB  {dn / up:7.1f} objects  {k}")
 PY
 # GC pauses of the whole run (the unified log's "Pause" lines; ZGC's are its Pause Mark/Relocate phases).
 python3 - "$OUT/gc.log" <<'PY' | tee -a "$OUT/summary.txt"
