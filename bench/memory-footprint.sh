@@ -14,7 +14,7 @@
 # class histogram (jcmd GC.class_histogram); after each step, when every call has ended, the same again (what
 # the calls left behind); on the way up to a step of more than MEM_THREADS_AT calls (default 500), one sample when
 # that many are up (threads at 0 and 500 calls). The histogram forces a full GC, so it is taken after the step's PSS samples.
-# MEM_JAVA_OPTS replaces the node's flags (default: WEBPHONE_JAVA_OPTS of deploy/webphone.env).
+# MEM_HEAP_DUMP=1: heap dumps at the largest 20 ms step and at the end. MEM_JAVA_OPTS replaces the node's flags (default: WEBPHONE_JAVA_OPTS of deploy/webphone.env).
 # Results: target/bench/<time>-memory/ (memory.csv, histo-*.txt, summary.txt, logs). Bounded: every step by the
 # load tool's --duration, every wait by a count. Needs a build: mvn -q -B -o test-compile.
 set -euo pipefail
@@ -152,6 +152,8 @@ for s in "${STEPS[@]}"; do
   record "after-$label" "$(sessions)"
 done
 histo end
+# What the ended calls left (MEM_HEAP_DUMP=1): a dump once every call is over.
+[ -n "${MEM_HEAP_DUMP:-}" ] && jcmd "$NODE" GC.heap_dump "$OUT/heap-end.hprof" > /dev/null
 python3 - "$OUT" <<'PY' | tee "$OUT/summary.txt"
 import csv, sys
 out = sys.argv[1]
