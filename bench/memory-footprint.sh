@@ -79,8 +79,9 @@ sessions() { curl -s -m 2 "http://127.0.0.1:$ADMIN/health" | python3 -c 'import 
 echo "step,calls_up,pss_kb,pss_anon_kb,pss_file_kb,pss_shmem_kb,rss_kb,threads,live_heap_kb,load1" > "$OUT/memory.csv"
 # One row: the node's smaps_rollup and threads now; the live heap column is filled by histo() for the row's step.
 threads() { # label: the node's threads by name, digits folded (who holds a thread per call, if any)
-  for t in /proc/"$NODE"/task/*/comm; do cat "$t"; done 2>/dev/null | sed 's/[0-9]\+/N/g' | sort | uniq -c | sort -rn \
-    > "$OUT/threads-$1.txt"
+  # (a thread may end between the listing and the read: that is no error)
+  for t in /proc/"$NODE"/task/*/comm; do cat "$t" 2>/dev/null || true; done | sed 's/[0-9]\+/N/g' | sort | uniq -c \
+    | sort -rn > "$OUT/threads-$1.txt" || true
 }
 nmt() { # label: where the JVM's own memory goes, when the flags turn Native Memory Tracking on
   case "$NODE_OPTS" in *NativeMemoryTracking*) jcmd "$NODE" VM.native_memory summary > "$OUT/nmt-$1.txt" 2>&1 || true ;; esac
@@ -151,6 +152,9 @@ for s in "${STEPS[@]}"; do
   sleep 5
   record "after-$label" "$(sessions)"
 done
+# Longer than any timer of an ended call (ice4j's STUN transactions, consent checks, the media timeout of 30 s):
+# what the end histogram still holds of the calls is kept, not waiting to be freed.
+sleep "${MEM_END_WAIT_SEC:-40}"
 histo end
 # What the ended calls left (MEM_HEAP_DUMP=1): a dump once every call is over.
 [ -n "${MEM_HEAP_DUMP:-}" ] && jcmd "$NODE" GC.heap_dump "$OUT/heap-end.hprof" > /dev/null
@@ -183,7 +187,7 @@ def histo(path):
             h[m.group(3)] = (int(m.group(1)), int(m.group(2)))
     return h
 steps = [p for p in glob.glob(f"{out}/histo-*@20ms.txt")]
-if steps and by.get(steps[0].split("histo-")[1][:-4]):
+if steps and max((int(r["calls_up"]) for r in by.get(steps[0].split("histo-")[1][:-4], [])), default=0) > 0:
     step = steps[0].split("histo-")[1][:-4]
     up = max(int(r["calls_up"]) for r in by[step])
     a, b = histo(f"{out}/histo-idle.txt"), histo(steps[0])
