@@ -27,7 +27,7 @@ import org.webphone.gateway.media.rtp.SrtpKeys;
  * <p>Threads, all named {@code load-media-*} and all gone after {@link #close()}: a few set-up threads for
  * the blocking parts (a browser's key pair and socket, ICE checks, the DTLS handshake, close), so the run's
  * event loop never blocks and a slow handshake does not hold up the others; and ONE sender thread for every
- * leg. The sender spreads the legs over the 20 ms period (slot = millisecond of the period) instead of
+ * leg. The sender spreads the legs over the 20 ms period (or {@link #SLOTS} ms) (slot = millisecond of the period) instead of
  * sending every leg's packet at once: real browsers are not in step, and a burst of hundreds of packets
  * each 20 ms would measure the receive buffers, not the gateway. Each browser has its own receive thread
  * (SyntheticBrowser's), which only decrypts and counts.
@@ -36,7 +36,12 @@ import org.webphone.gateway.media.rtp.SrtpKeys;
  */
 final class LoadMedia {
   private static final Logger LOG = LoggerFactory.getLogger(LoadMedia.class);
-  private static final int SLOTS = 20;
+  /**
+   * Milliseconds between two packets of a leg, one slot per millisecond: 20 as a browser sends; a bench of
+   * many quiet calls (bench/memory-footprint.sh: 1000 calls at one packet a second) sets
+   * {@code -Dload.media.packetMs=1000}.
+   */
+  private static final int SLOTS = Math.max(1, Integer.getInteger("load.media.packetMs", 20));
   private static final int SETUP_THREADS = 6;
   private static final long SLOT_NANOS = 1_000_000;
   /** Further behind than this (a stall of the machine), the sender skips ahead instead of bursting. */
@@ -124,7 +129,7 @@ final class LoadMedia {
     });
   }
 
-  /** The leg sends one packet every 20 ms from now on. */
+  /** The leg sends one packet every 20 ms ({@link #SLOTS} ms) from now on. */
   void startSending(MediaLeg leg) {
     if (leg.slot < 0) {
       // The emptiest slot would be better balanced after many ends; round robin is close enough for calls

@@ -311,6 +311,18 @@ public final class IceLeg implements AutoCloseable {
       }
       return ok;
     }
+
+    /**
+     * Empty, so that the JVM does not register the agent for finalization: ice4j's {@code Agent.finalize()}
+     * only calls {@code free()}, which {@link IceLeg#close()} always does. With it, every ended call's agent and
+     * all it reaches (the media session, SRTP contexts, buffers: a few hundred kB) stayed in the heap until the
+     * single finalizer thread ran and a second GC came: 129 ended calls 40 s after the last one on a busy node
+     * (bench/RESULTS.md, "Memory footprint").
+     */
+    @Override
+    @SuppressWarnings("deprecation")
+    protected void finalize() {
+    }
   }
 
   /** Frees the agent (its threads and its ufrag registration in the shared harvester). Idempotent. */
