@@ -11,7 +11,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * registered accounts seen, and the most contacts beyond one per account (0: no account was ever registered
  * by two lines at once). A thread of its own, stopped by {@link #close}.
  */
-final class UsrlocWatch implements AutoCloseable {
+public final class UsrlocWatch implements AutoCloseable {
   private final Path ctl;
   private final AtomicInteger users = new AtomicInteger();
   private final AtomicInteger mostUsers = new AtomicInteger();
@@ -19,7 +19,7 @@ final class UsrlocWatch implements AutoCloseable {
   private final Thread thread;
   private volatile boolean running = true;
 
-  UsrlocWatch(Path ctl) {
+  public UsrlocWatch(Path ctl) {
     this.ctl = ctl;
     thread = new Thread(this::loop, "usrloc-watch");
     thread.setDaemon(true);
@@ -62,15 +62,15 @@ final class UsrlocWatch implements AutoCloseable {
     return -1;
   }
 
-  int users() {
+  public int users() {
     return users.get();
   }
 
-  int mostUsers() {
+  public int mostUsers() {
     return mostUsers.get();
   }
 
-  int mostExtraContacts() {
+  public int mostExtraContacts() {
     return mostExtra.get();
   }
 
