@@ -52,7 +52,7 @@ class ClusterBehindHaproxyIT {
   private Path dir;
 
   @BeforeAll
-  @Timeout(value = 8, unit = TimeUnit.MINUTES) // three JVMs, HAProxy, Kamailio and Chromium on a shared 2-core machine
+  @Timeout(value = 12, unit = TimeUnit.MINUTES) // three JVMs, HAProxy, Kamailio and Chromium on a shared 2-core machine
   void startTheDeployment(@TempDir Path tmp) throws Exception {
     dir = tmp;
     bed = JarClusterBed.start(tmp, NODES, ACCOUNTS);
@@ -134,7 +134,7 @@ class ClusterBehindHaproxyIT {
     PeerProcess load = bed.startLoadTool("--clients", Integer.toString(CLIENTS), "--calls", "100000", "--rate", "2",
         "--number", JarClusterBed.ECHO, "--hold-ms", Long.toString(HOLD_MS), "--duration", "900", "--progress", "5",
         "--media", "--media-timeout-ms", "8000", "--setup-timeout-ms", "20000", "--json", summary.toString());
-    Eventually.until(Duration.ofSeconds(120), "the load tool's " + CLIENTS + " sessions and the page's on the nodes",
+    Eventually.until(Duration.ofSeconds(180), "the load tool's " + CLIENTS + " sessions and the page's on the nodes",
         () -> {
           if (!load.isAlive()) {
             throw new Eventually.Hopeless("the load tool exited:\n" + load.tail());
@@ -210,7 +210,7 @@ class ClusterBehindHaproxyIT {
    * and is ready there with a fresh session.
    */
   private void assertTheIdlePageMovedOffNode1(String idleSession) throws InterruptedException {
-    Eventually.until(Duration.ofSeconds(30), "the idle page ready on another node with a fresh session",
+    Eventually.until(Duration.ofSeconds(60), "the idle page ready on another node with a fresh session",
         () -> "Ready".equals(browser.status()) && !idleSession.equals(sessionId()) && !"node1".equals(owner()));
     assertNotEquals("node1", owner());
   }

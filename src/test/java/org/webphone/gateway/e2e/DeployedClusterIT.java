@@ -46,7 +46,7 @@ class DeployedClusterIT {
   private Browser browser;
 
   @BeforeAll
-  @Timeout(value = 8, unit = TimeUnit.MINUTES) // three JVMs, HAProxy, Kamailio and Chromium on a shared 2-core machine
+  @Timeout(value = 12, unit = TimeUnit.MINUTES) // three JVMs, HAProxy, Kamailio and Chromium on a shared 2-core machine
   void startTheDeployment(@TempDir Path tmp) throws Exception {
     bed = JarClusterBed.start(tmp, 3, 1);
     browser = bed.browser();

@@ -124,7 +124,7 @@ public final class JarClusterBed implements AutoCloseable {
       node.startJar();
       if (i == 1 || i == n - 1) {
         for (Node started : nodes) {
-          started.jvm().awaitReady(START);
+          started.awaitReady();
         }
       }
     }
@@ -339,10 +339,31 @@ public final class JarClusterBed implements AutoCloseable {
     /** Started again from the jar, ready, checked healthy by HAProxy, and seen by the cluster's other members. */
     public void restart(int members) throws Exception {
       startJar();
-      jvm.awaitReady(START);
+      awaitReady();
       awaitHealthyAtHaproxy(Duration.ofSeconds(30));
       Eventually.await(Duration.ofSeconds(60), members + " cluster members seen by " + id(), this::fullHealth,
           h -> h.getJsonObject("cluster").getJsonArray("members").size() == members);
+    }
+
+    /**
+     * Waits until the node logs that it is ready. A start that fails (the node exits non-zero, e.g. at its 120 s
+     * start timeout on an overloaded machine) is started again, as the unit's {@code Restart=on-failure} does, at
+     * most twice.
+     */
+    public void awaitReady() throws IOException, InterruptedException {
+      for (int attempt = 1; ; attempt++) {
+        try {
+          jvm.awaitReady(START);
+          return;
+        } catch (AssertionError e) {
+          if (jvm.isAlive() || attempt == 3) {
+            throw e;
+          }
+          System.err.println(id() + " exited with " + jvm.process().exitValue()
+              + " before it was ready; started again, as the unit's Restart=on-failure does");
+          startJar();
+        }
+      }
     }
 
     public void awaitHealthyAtHaproxy(Duration timeout) throws InterruptedException {
