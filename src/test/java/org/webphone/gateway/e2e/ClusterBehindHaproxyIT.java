@@ -82,7 +82,9 @@ class ClusterBehindHaproxyIT {
     assertEquals("node1", owner(), "the resume token names the node that served the session");
     assertEquals(1, bed.node(0).fullHealth().getInteger("calls"), "node1 carries the call");
     assertEquals(0, bed.node(1).fullHealth().getInteger("sessions"), "node2 has no session yet");
-    browser.remoteAudio(2000).assertEchoOf(440);
+    // "In call" can come before the media path is up (trickled candidates, DTLS): listen until the echo is heard.
+    Eventually.await(SETUP, "the echoed tone through node1", () -> browser.remoteAudio(1000),
+        x -> Math.abs(x.peakHz() - 440) < 25).assertEchoOf(440);
 
     bed.onlyTo(1); // the reload and its WebSocket: node2
     long node2Before = Long.parseLong(bed.haproxy().stat(JarClusterBed.BACKEND, "node2", "stot"));
@@ -94,7 +96,7 @@ class ClusterBehindHaproxyIT {
         "HAProxy sent the reload to node2");
     bed.node(1).jvm().awaitLog(l -> l.contains("line=" + sessionId + " resumed here over WebSocket")
         && l.contains("forwarded to its node node1"), Duration.ofSeconds(10));
-    Browser.RemoteAudio after = Eventually.await(Duration.ofSeconds(15), "the echoed tone after the reload",
+    Browser.RemoteAudio after = Eventually.await(SETUP, "the echoed tone after the reload",
         () -> browser.remoteAudio(1000), x -> Math.abs(x.peakHz() - 440) < 25);
     after.assertEchoOf(440);
     assertEquals(0, echo.traceCount("BYE sip:") - byes, "SIPp saw no BYE:\n" + echo.diagnostics());
@@ -149,7 +151,7 @@ class ClusterBehindHaproxyIT {
           () -> node.fullHealth().getInteger("calls", 0), c -> c > 0);
       long t0 = System.nanoTime();
       node.sigterm();
-      HttpResponse<String> health = Eventually.await(Duration.ofSeconds(5), node.id() + " to say draining",
+      HttpResponse<String> health = Eventually.await(Duration.ofSeconds(15), node.id() + " to say draining",
           node::publicHealth, r -> r.statusCode() == 503);
       assertEquals(new JsonObject().put("state", "draining"), new JsonObject(health.body()));
       if (i == 0) {
