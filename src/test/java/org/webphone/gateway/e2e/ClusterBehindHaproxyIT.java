@@ -147,8 +147,12 @@ class ClusterBehindHaproxyIT {
     long start = System.nanoTime();
     for (int i = 0; i < ROLLED; i++) {
       JarClusterBed.Node node = bed.node(i);
-      int calls = Eventually.await(Duration.ofSeconds(60), "a call in progress on " + node.id(),
-          () -> node.fullHealth().getInteger("calls", 0), c -> c > 0);
+      int calls = Eventually.await(Duration.ofSeconds(60), "a call in progress on " + node.id(), () -> {
+        if (!load.isAlive()) {
+          throw new Eventually.Hopeless("the load tool exited:\n" + load.tail());
+        }
+        return node.fullHealth().getInteger("calls", 0);
+      }, c -> c > 0);
       long t0 = System.nanoTime();
       node.sigterm();
       HttpResponse<String> health = Eventually.await(Duration.ofSeconds(15), node.id() + " to say draining",
