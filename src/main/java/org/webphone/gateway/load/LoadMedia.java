@@ -3,6 +3,8 @@ package org.webphone.gateway.load;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
@@ -17,6 +19,7 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.stream.IntStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.webphone.gateway.config.GatewayConfig;
 import org.webphone.gateway.media.client.SyntheticBrowser;
 import org.webphone.gateway.media.rtp.SrtpKeys;
 
@@ -47,6 +50,13 @@ final class LoadMedia {
   /** Further behind than this (a stall of the machine), the sender skips ahead instead of bursting. */
   private static final long MAX_LAG_NANOS = 100_000_000;
 
+  /**
+   * Where the browsers' sockets bind: the tool's own cluster address when it joins a cluster on another host
+   * (WEBPHONE_CLUSTER_HOST, the event bus's host too: LoadTool), since a node on another host never answers a
+   * loopback source; else loopback.
+   */
+  private static final InetAddress ADDRESS = address(System.getenv(GatewayConfig.envName("cluster.host")));
+
   private final Context context;
   private final ExecutorService setup;
   private final java.util.concurrent.Future<?> srtpReady;
@@ -58,6 +68,15 @@ final class LoadMedia {
   private final AtomicInteger nextSlot = new AtomicInteger();
   private volatile boolean running = true;
   private Future<Void> closed;
+
+  static InetAddress address(String clusterHost) {
+    try {
+      return clusterHost == null || clusterHost.isBlank() ? InetAddress.getLoopbackAddress()
+          : InetAddress.getByName(clusterHost);
+    } catch (UnknownHostException e) {
+      throw new IllegalArgumentException("WEBPHONE_CLUSTER_HOST is not an address: " + clusterHost, e);
+    }
+  }
 
   LoadMedia(Context context) {
     this.context = context;
@@ -108,7 +127,7 @@ final class LoadMedia {
       if (!running) {
         throw new IllegalStateException("the run's media is closed");
       }
-      MediaLeg leg = new MediaLeg(new SyntheticBrowser());
+      MediaLeg leg = new MediaLeg(new SyntheticBrowser(null, ADDRESS));
       open.add(leg);
       if (!running) { // close() may have drained the set just before the add
         closeNow(leg);

@@ -11,6 +11,7 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.slf4j.bridge.SLF4JBridgeHandler;
 import org.webphone.gateway.GatewayNode;
 import org.webphone.gateway.config.ConfigException;
@@ -76,7 +77,7 @@ public final class LoadTool {
       vertx = await(joinCluster(options.clusterConfig()), 120);
     }
     try {
-      LoadRun.Report report = runOn(vertx, options, out);
+      LoadRun.Report report = runOn(vertx, options, out, LoadTool::stopCallingOnSigterm);
       return report.json().getInteger("failed") == 0 && report.json().getInteger("cut") == 0
           && report.json().getInteger("registered") == options.clients()
           && report.json().getBoolean("countsAddUp") ? 0 : 1;
@@ -91,8 +92,14 @@ public final class LoadTool {
 
   /** Deploys one {@link LoadRun} on {@code vertx}, waits for it (bounded), prints and returns the summary. */
   public static LoadRun.Report runOn(Vertx vertx, LoadOptions options, PrintStream out) throws Exception {
+    return runOn(vertx, options, out, run -> { });
+  }
+
+  private static LoadRun.Report runOn(Vertx vertx, LoadOptions options, PrintStream out, Consumer<LoadRun> deployed)
+      throws Exception {
     LoadRun run = new LoadRun(options, out);
     String id = await(vertx.deployVerticle(run), 30);
+    deployed.accept(run);
     try {
       LoadRun.Report report = await(run.result(), (int) options.durationSec() + 60);
       out.print(report.table());
@@ -104,6 +111,15 @@ public final class LoadTool {
     } finally {
       vertx.undeploy(id).toCompletionStage().toCompletableFuture().handle((x, e) -> null).get(30, TimeUnit.SECONDS);
     }
+  }
+
+  /**
+   * SIGTERM ends the run the way {@code --calls} does: no new call, the calls in progress end by themselves (bounded
+   * by {@code --duration}), then the summary and the exit code. A test or an operator stops a long run so without
+   * cutting calls. Only the command line installs it: a JVM that embeds the tool keeps its own SIGTERM handling.
+   */
+  private static void stopCallingOnSigterm(LoadRun run) {
+    sun.misc.Signal.handle(new sun.misc.Signal("TERM"), sig -> run.stopCalling());
   }
 
   private static Future<Vertx> joinCluster(String clusterConfig) throws Exception {

@@ -234,6 +234,14 @@ public final class Kamailio implements AutoCloseable {
         .map(l -> l.substring("Address:".length()).trim()).toList();
   }
 
+  /** The binrpc control socket of a Kamailio made by {@link #startIn}, for kamcmd (e.g. a usrloc watch). */
+  public Path ctlSocket() {
+    if (ctl == null) {
+      throw new IllegalStateException("only a Kamailio made by startIn has a control socket");
+    }
+    return ctl;
+  }
+
   /** {@code edit} is given the configuration file's path and returns how to change its text (additions). */
   private static Kamailio start(Map<String, String> accounts, Map<String, Integer> routes, String host, int port,
       java.util.function.Function<Path, java.util.function.UnaryOperator<String>> edit)
