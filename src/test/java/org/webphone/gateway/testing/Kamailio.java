@@ -195,11 +195,6 @@ public final class Kamailio implements AutoCloseable {
     return k;
   }
 
-  /** The binrpc control socket of a Kamailio made by {@link #startIn} (for kamcmd, e.g. a usrloc watch), or null. */
-  public Path ctlSocket() {
-    return ctl;
-  }
-
   /**
    * The contacts the location table holds for {@code user} now ({@code kamcmd ul.lookup location <user>}): none
    * when it has no binding. Only for a Kamailio made by {@link #startIn}.
