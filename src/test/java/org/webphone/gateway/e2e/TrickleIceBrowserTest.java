@@ -69,12 +69,25 @@ class TrickleIceBrowserTest {
           return send.call(this, data);
         };
         window.acks = [];
+        // The answer is applied once a trickled UDP candidate was acknowledged (at most 4 s later): Chromium
+        // nominates a pair only after the answer, so the gateway's agent cannot be done before that candidate
+        // reached it. Without this, a UDP candidate gathered late on loopback could reach the node after ICE had
+        // completed on the pairs of the offer, and was rightly refused ("ICE of this leg is already done").
+        let udpAcked;
+        const firstUdpAck = new Promise((r) => { udpAcked = r; });
+        const setRemote = RTCPeerConnection.prototype.setRemoteDescription;
+        RTCPeerConnection.prototype.setRemoteDescription = function (...args) {
+          return Promise.race([firstUdpAck, new Promise((r) => setTimeout(r, 4000))])
+            .then(() => setRemote.apply(this, args));
+        };
         const client = window.webphone.client;
         const request = client.request.bind(client);
         client.request = (m, f) => {
           const p = request(m, f);
-          if (m === 'Candidate') p.then((a) => window.acks.push({c: f.candidate, added: a.added, reason: a.reason}),
-            (e) => window.acks.push({c: f.candidate, code: e.code}));
+          if (m === 'Candidate') p.then((a) => {
+            window.acks.push({c: f.candidate, added: a.added, reason: a.reason});
+            if (String(f.candidate).includes(' udp ')) udpAcked();
+          }, (e) => window.acks.push({c: f.candidate, code: e.code}));
           return p;
         };
         window.details = [];
