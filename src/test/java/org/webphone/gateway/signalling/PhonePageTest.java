@@ -77,7 +77,7 @@ class PhonePageTest {
   }
 
   private WebElement button(String name) {
-    return driver.findElement(By.xpath("//button[normalize-space(.)='" + name + "']"));
+    return browser.button(name);
   }
 
   @Test

@@ -171,19 +171,10 @@ class SecondCallPageTest {
   }
 
   private void awaitStatus(String text) {
-    try {
-      new WebDriverWait(driver, Duration.ofSeconds(8)).until(d -> text.equals(status().getText()));
-    } catch (org.openqa.selenium.TimeoutException e) {
-      throw new AssertionError("status stayed \"" + status().getText() + "\", expected \"" + text + "\"; detail: "
-          + driver.findElement(By.cssSelector(".wp-status + .wp-detail")).getText());
-    }
-  }
-
-  private WebElement status() {
-    return driver.findElement(By.cssSelector("[role=status]"));
+    browser.awaitStatus(text, Duration.ofSeconds(8));
   }
 
   private WebElement button(String name) {
-    return driver.findElement(By.xpath("//button[normalize-space(.)='" + name + "']"));
+    return browser.button(name);
   }
 }

@@ -102,7 +102,7 @@ class TransferPageTest {
     awaitStatus("Transferred");
     h.lower.emit(line, new JsonObject().put("event", "callState").put("callId", callId).put("state", "Completed"));
     new WebDriverWait(driver, Duration.ofSeconds(2)).until(d -> digits().getText().isEmpty());
-    assertEquals("Transferred", status().getText());
+    assertEquals("Transferred", browser.status());
 
     // The far end transfers this call elsewhere (direction in): the call goes on with the same id.
     String second = call("600");
@@ -126,7 +126,7 @@ class TransferPageTest {
         + ".then(() => done('accepted'), (e) => done(e.name + ': ' + e.message));");
     assertEquals("WRONG_STATE: there is no call", refused);
     assertEquals(0, h.lower.count(Addresses.SIP_CALL_TRANSFER));
-    assertEquals("Ready", status().getText(), "the session goes on");
+    assertEquals("Ready", browser.status(), "the session goes on");
 
     // Every request of both pages answered (the favicon, the scripts, the socket): no 404 in the console or
     // in the resource timings of the page.
@@ -158,16 +158,7 @@ class TransferPageTest {
   }
 
   private void awaitStatus(String text) {
-    try {
-      new WebDriverWait(driver, Duration.ofSeconds(8)).until(d -> text.equals(status().getText()));
-    } catch (org.openqa.selenium.TimeoutException e) {
-      throw new AssertionError("status stayed \"" + status().getText() + "\", expected \"" + text + "\"; detail: "
-          + detail());
-    }
-  }
-
-  private WebElement status() {
-    return driver.findElement(By.cssSelector("[role=status]"));
+    browser.awaitStatus(text, Duration.ofSeconds(8));
   }
 
   private String detail() {
@@ -179,6 +170,6 @@ class TransferPageTest {
   }
 
   private WebElement button(String name) {
-    return driver.findElement(By.xpath("//button[normalize-space(.)='" + name + "']"));
+    return browser.button(name);
   }
 }

@@ -137,6 +137,14 @@ public final class Browser implements AutoCloseable {
     control(name).click();
   }
 
+  /**
+   * The button whose text is {@code name}, shown or hidden, enabled or not: for checks of a control's state, which
+   * {@link #control} (visible controls only) cannot make.
+   */
+  public WebElement button(String name) {
+    return driver.findElement(By.xpath("//button[normalize-space(.)='" + name + "']"));
+  }
+
   /** Types into the dial box (accessible name "Number") with the keypad buttons, as a visitor would. */
   public void dialWithKeypad(String number) {
     for (char c : number.toCharArray()) {
