@@ -102,10 +102,7 @@ class AgentLinesOnTwoNodesTest {
   @Test
   @Order(2)
   void aTakeoverOnAnotherNodeMovesTheCallWithoutTouchingSip() throws Exception {
-    bed.ensureRunning(0);
-    bed.ensureRunning(1);
-    GatewaySession first = agent(0, token());
-    assertNull(first.awaitReady(WAIT_MS), "alice's line on node 0");
+    GatewaySession first = signedIn(0);
     Eventually.await(Duration.ofSeconds(10), "one contact for " + LINE + ", node 0's", () -> registeredBy(),
         List.of(0)::equals);
     long invites = bed.invites();
@@ -150,10 +147,7 @@ class AgentLinesOnTwoNodesTest {
   @Test
   @Order(3)
   void aTokenPastItsAgeResumesItsMovedSessionAndFollowsItOffADrainingNodeOnce() throws Exception {
-    bed.ensureRunning(0);
-    bed.ensureRunning(1);
-    GatewaySession first = agent(1, token());
-    assertNull(first.awaitReady(WAIT_MS), "alice's line on node 1");
+    GatewaySession first = signedIn(1);
     long iat = System.currentTimeMillis() / 1000 - MAX_AGE_SEC + 15; // valid for 15 s more
     String old = AuthToken.issue(SECRET, iat, "alice", "two-nodes-aged-" + ++tokens);
     try (SyntheticBrowser before = new SyntheticBrowser(); SyntheticBrowser after = new SyntheticBrowser()) {
@@ -243,6 +237,15 @@ class AgentLinesOnTwoNodesTest {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  /** Both nodes running, and alice's session on node {@code i} with a fresh token, her line registered. */
+  private GatewaySession signedIn(int i) throws Exception {
+    bed.ensureRunning(0);
+    bed.ensureRunning(1);
+    GatewaySession s = agent(i, token());
+    assertNull(s.awaitReady(WAIT_MS), "alice's line on node " + i);
+    return s;
+  }
 
   /** alice's outgoing call to 600 (SIPp's echoing UAS, through Kamailio) from {@code page}, with {@code leg}; InCall. */
   private static String call(GatewaySession page, SyntheticBrowser leg) throws Exception {

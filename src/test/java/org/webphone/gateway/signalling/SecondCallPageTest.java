@@ -105,14 +105,7 @@ class SecondCallPageTest {
 
   @Test
   void consultThenCancelThenConsultAgainAndCompleteTheTransfer(Vertx vertx) throws Exception {
-    h = new Harness(vertx, 1, new JsonObject());
-    driver.get("http://127.0.0.1:" + h.port + "/");
-    awaitStatus("Ready");
-    String line = h.lower.leases.values().iterator().next();
-    h.lower.incoming(line, "in-9", "2000");
-    awaitStatus("Incoming call from 2000");
-    button("Call").click();
-    awaitStatus("In call");
+    String line = answered(vertx, new JsonObject(), "in-9");
     WebElement to = driver.findElement(By.cssSelector("input[aria-label='Transfer to']"));
 
     to.sendKeys("0900123"); // blocked by the default dial policy: nothing held, nothing called
@@ -158,14 +151,7 @@ class SecondCallPageTest {
    */
   @Test
   void aReloadDuringAConsultBringsBothCallsBackAndCancelTransferWorksAfterwards(Vertx vertx) throws Exception {
-    h = new Harness(vertx, 1, new JsonObject().put("session", new JsonObject().put("resumeGraceSec", 30)));
-    driver.get("http://127.0.0.1:" + h.port + "/");
-    awaitStatus("Ready");
-    String line = h.lower.leases.values().iterator().next();
-    h.lower.incoming(line, "in-7", "2000");
-    awaitStatus("Incoming call from 2000");
-    button("Call").click();
-    awaitStatus("In call");
+    String line = answered(vertx, new JsonObject().put("session", new JsonObject().put("resumeGraceSec", 30)), "in-7");
     driver.findElement(By.cssSelector("input[aria-label='Transfer to']")).sendKeys("1001");
     button("Consult").click();
     new WebDriverWait(driver, Duration.ofSeconds(5)).until(d -> button("Cancel transfer").isEnabled());
@@ -196,6 +182,19 @@ class SecondCallPageTest {
     h.lower.awaitCount(Addresses.SIP_CALL_HANGUP, 2); // the consult call, then the customer
     awaitStatus("Call ended");
     mediaClosed();
+  }
+
+  /** The phone page on a gateway with {@code config}, and the call {@code callId} from 2000 answered there; its line. */
+  private String answered(Vertx vertx, JsonObject config, String callId) throws Exception {
+    h = new Harness(vertx, 1, config);
+    driver.get("http://127.0.0.1:" + h.port + "/");
+    awaitStatus("Ready");
+    String line = h.lower.leases.values().iterator().next();
+    h.lower.incoming(line, callId, "2000");
+    awaitStatus("Incoming call from 2000");
+    button("Call").click();
+    awaitStatus("In call");
+    return line;
   }
 
   private String otherCall() {
