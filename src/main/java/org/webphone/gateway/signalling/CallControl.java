@@ -1,6 +1,7 @@
 package org.webphone.gateway.signalling;
 
 import io.vertx.core.Future;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -113,8 +114,8 @@ final class CallControl {
    * Every call of the session as a page that comes back (resume, takeover) needs it: {callId, state, direction,
    * caller?, waiting?, consult?}, the active call first. A waiting call still rings; an answered one needs an Offer.
    */
-  io.vertx.core.json.JsonArray describe() {
-    io.vertx.core.json.JsonArray all = new io.vertx.core.json.JsonArray();
+  JsonArray describe() {
+    JsonArray all = new JsonArray();
     for (Call c : new Call[] {call, other}) {
       if (c == null) {
         continue;

@@ -4,6 +4,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -584,7 +585,7 @@ final class ClientSession implements CallControl.Owner {
     if (agent != null) {
       e.put(ServerEventFields.AGENT, agent);
     }
-    io.vertx.core.json.JsonArray all = calls.describe();
+    JsonArray all = calls.describe();
     if (!all.isEmpty()) {
       JsonObject active = all.getJsonObject(0);
       e.put(ServerEventFields.CALL, new JsonObject().put(ServerEventFields.CALL_ID, active.getString(ServerEventFields.CALL_ID))

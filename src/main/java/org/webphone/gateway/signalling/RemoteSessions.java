@@ -16,6 +16,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.UUID;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
@@ -228,8 +230,9 @@ final class RemoteSessions {
       return;
     }
     String jti = body.getValue(Fields.JTI) instanceof String s ? s : null;
-    if (!session.hasCall() || session.phase() == ClientSession.Phase.CLOSING
-        || !String.valueOf(session.agent()).equals(body.getString(Fields.AGENT)) || jti == null) {
+    String agent = body.getValue(Fields.AGENT) instanceof String s ? s : null;
+    if (!session.hasCall() || session.phase() == ClientSession.Phase.CLOSING || agent == null
+        || !agent.equals(session.agent()) || jti == null) {
       m.fail(ErrorCode.NOT_FOUND.code(), "no call in progress for that agent on node " + host.nodeId());
       return;
     }
@@ -244,7 +247,7 @@ final class RemoteSessions {
    * WebSocket of another node), once its carrier is ready and {@code stillValid} (not closed or taken meanwhile).
    */
   private void giveAway(Message<JsonObject> m, JsonObject body, ClientSession session,
-      java.util.function.BooleanSupplier stillValid, java.util.function.Consumer<Transport> attach) {
+      BooleanSupplier stillValid, Consumer<Transport> attach) {
     String events = body.getValue(Fields.EVENTS) instanceof String s ? s : null;
     boolean forwarded = body.getBoolean(Fields.FORWARDED, false);
     if (forwarded && events == null) {
