@@ -207,6 +207,73 @@ public final class Sipp implements AutoCloseable {
     return sb.toString();
   }
 
+  /**
+   * The messages of the trace that SIPp received whose first line starts with {@code start} (e.g. "INVITE ",
+   * "REFER ", "NOTIFY "), in the order received, each from its first line to its end.
+   */
+  public List<String> received(String start) {
+    List<String> out = new ArrayList<>();
+    for (String block : messageTrace().split("\n-{20,}[^\n]*\n")) {
+      int body = block.indexOf("\n\n");
+      if (block.contains("message received") && body >= 0) {
+        String message = block.substring(body).strip();
+        if (message.startsWith(start)) {
+          out.add(message);
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * How many values of header {@code name} (or its compact form {@code compact}, may be null) {@code message}
+   * carries, over all its header lines: a line holds several when they are separated by commas outside
+   * {@code <>} and quotes (RFC 3261 7.3.1).
+   */
+  public static int headerValues(String message, String name, String compact) {
+    int n = 0;
+    for (String line : message.split("\r?\n")) {
+      if (line.isEmpty()) {
+        break; // the body
+      }
+      int colon = line.indexOf(':');
+      String h = colon < 0 ? "" : line.substring(0, colon).trim();
+      if (!h.equalsIgnoreCase(name) && !h.equalsIgnoreCase(compact == null ? name : compact)) {
+        continue;
+      }
+      n++;
+      boolean inAngle = false;
+      boolean inQuote = false;
+      for (char c : line.substring(colon + 1).toCharArray()) {
+        if (c == '"') {
+          inQuote = !inQuote;
+        } else if (!inQuote && (c == '<' || c == '>')) {
+          inAngle = c == '<';
+        } else if (c == ',' && !inAngle && !inQuote) {
+          n++;
+        }
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Each of the {@code count} requests starting with {@code start} that SIPp received carries exactly one Contact
+   * value (a request of a dialog has the stack's Contact already: the gateway's must replace it, not be added).
+   */
+  public void assertOneContact(String start, int count) {
+    List<String> requests = received(start);
+    if (requests.size() != count) {
+      throw new AssertionError(count + " requests starting with " + start + " expected, got " + requests.size()
+          + ":\n" + messageTrace());
+    }
+    for (String r : requests) {
+      if (headerValues(r, "Contact", "m") != 1) {
+        throw new AssertionError("not one Contact value:\n" + r);
+      }
+    }
+  }
+
   /** Screen output and the error/message traces, for failure messages. */
   public String diagnostics() {
     StringBuilder sb = new StringBuilder(process.tail());
