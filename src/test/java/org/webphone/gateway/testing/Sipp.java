@@ -274,6 +274,32 @@ public final class Sipp implements AutoCloseable {
     }
   }
 
+  /**
+   * The REFER this SIPp (an attended transfer's customer) received names the consult call to {@code number} that
+   * {@code consultee} (a SIPp UAS) answered: {@code Refer-To: <sip:number@...?Replaces=<Call-ID>%3Bto-tag%3D<the
+   * consultee's tag>%3Bfrom-tag%3D<the gateway's tag>>} (RFC 5589), checked against the consultee's own trace.
+   */
+  public void assertReplacesNames(Sipp consultee, String number) {
+    String refer = messageTrace();
+    java.util.regex.Matcher r = java.util.regex.Pattern.compile("Refer-To: *<sip:" + number
+        + "@[^?>]+\\?Replaces=([^>;]+?)%3Bto-tag%3D([^%>;]+)%3Bfrom-tag%3D([^%>;]+)>").matcher(refer);
+    if (!r.find()) {
+      throw new AssertionError("the REFER names no consult dialog: " + refer);
+    }
+    String consultInvite = consultee.messageTrace();
+    String callId = java.net.URLDecoder.decode(r.group(1), java.nio.charset.StandardCharsets.UTF_8);
+    if (!consultInvite.contains("Call-ID: " + callId + "\n") && !consultInvite.contains("Call-ID: " + callId + "\r")) {
+      throw new AssertionError("Replaces carries the consult call's Call-ID " + callId + ":\n" + consultInvite);
+    }
+    if (!consultInvite.contains(";tag=" + r.group(2))) {
+      throw new AssertionError("to-tag is the consultee's tag " + r.group(2) + ":\n" + consultInvite);
+    }
+    if (!java.util.regex.Pattern.compile("From: [^\\r\\n]*;tag=" + java.util.regex.Pattern.quote(r.group(3)))
+        .matcher(consultInvite).find()) {
+      throw new AssertionError("from-tag is our tag of the consult INVITE " + r.group(3) + ":\n" + consultInvite);
+    }
+  }
+
   /** Screen output and the error/message traces, for failure messages. */
   public String diagnostics() {
     StringBuilder sb = new StringBuilder(process.tail());
