@@ -61,31 +61,15 @@ class SecondCallThroughKamailioTest {
         Browser.tone(dir, 1000, 60, 8000));
     second = Baresip.startTracingSip(dir.resolve("second"), "2003", "second-2003", "127.0.0.1:" + pbx.port(),
         Browser.tone(dir, 600, 60, 8000));
-    node = TestNode.start(new JsonObject()
-        .put("pbx", new JsonObject().put("host", "127.0.0.1").put("port", pbx.port()))
-        .put("sip", new JsonObject().put("dtmfMode", "info"))
-        .put("pool", new JsonObject().put("range", new JsonObject().put("prefix", "").put("from", 1000).put("to", 1000)
-            .put("passwordTemplate", "secret-{user}")))
+    node = TestNode.withLine1000On(pbx, new JsonObject()
+        .put("sip", new JsonObject().put("dtmfMode", "info")) // the consultee's sign to leave is a DTMF INFO
         .put("dial", new JsonObject().put("allow", new JsonArray().add("200[0-9]"))));
     agent = Browser.start(Browser.tone(dir, 440, 60));
   }
 
   @AfterAll
   static void stopTheContactCentre() throws Exception {
-    try {
-      if (agent != null) {
-        agent.close();
-      }
-      if (node != null) {
-        node.close();
-      }
-    } finally {
-      for (AutoCloseable c : new AutoCloseable[] {first, second, pbx, consultee}) {
-        if (c != null) {
-          c.close();
-        }
-      }
-    }
+    TestNode.closeAll(agent, node, first, second, pbx, consultee);
   }
 
   @Test
@@ -148,14 +132,14 @@ class SecondCallThroughKamailioTest {
       agent.awaitStatus("Incoming call from 2002", SETUP);
       agent.click("Call");
       agent.awaitStatus("In call", SETUP);
-      agent.remoteAudio(1500).assertEchoOf(440); // the customer's echo: audio both ways on the customer's call
+      agent.remoteAudio(2500).assertEchoOf(440); // the customer's echo: audio both ways on the customer's call
 
       agent.driver().findElement(By.cssSelector("input[aria-label='Transfer to']")).sendKeys("2001");
       agent.click("Consult");
       Eventually.until(SETUP, "the consult call answered", () -> agent.button("Complete transfer").isEnabled());
       agent.awaitStatus("In call", SETUP);
       assertEquals(1, customer.received("INVITE ").size(), "the customer was held: " + customer.messageTrace());
-      agent.remoteAudio(1500).assertEchoOf(440); // the consultee's echo, on the consult call's own connection
+      agent.remoteAudio(2500).assertEchoOf(440); // the consultee's echo, on the consult call's own connection
       assertTrue(((Number) agent.js("return [window.webphone.pc, " + OTHER_PC + "].filter((p) => p"
           + " && p.connectionState === 'connected').length")).intValue() == 2, "each call has its connection");
 
