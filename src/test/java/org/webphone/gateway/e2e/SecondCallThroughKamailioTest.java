@@ -109,6 +109,8 @@ class SecondCallThroughKamailioTest {
     assertTrue(atAgent.packets() > 50 && Math.abs(atAgent.peakHz() - 1000) < 30, "the agent hears A again: " + atAgent);
     Eventually.until(SETUP, "A receives the agent's audio again (RTP at 64 kbit/s)", () -> receiveRate(first) > 48000);
 
+    assertTrue(!noCall(first) && !noCall(second), "A and B each have their call: " + first.command("listcalls", null)
+        + second.command("listcalls", null));
     agent.click("Hang up"); // the active call, A's
     agent.awaitStatus("On hold", SETUP);
     Eventually.until(SETUP, "A's call closed", () -> byes(first) == 1 && noCall(first));
