@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.openqa.selenium.By;
@@ -63,6 +64,7 @@ class SecondCallThroughKamailioTest {
         Browser.tone(dir, 600, 60, 8000));
     node = TestNode.withLine1000On(pbx, new JsonObject()
         .put("sip", new JsonObject().put("dtmfMode", "info")) // the consultee's sign to leave is a DTMF INFO
+        .put("session", new JsonObject().put("resumeGraceSec", 1))
         .put("dial", new JsonObject().put("allow", new JsonArray().add("200[0-9]"))));
     agent = Browser.start(Browser.tone(dir, 440, 60));
   }
@@ -70,6 +72,13 @@ class SecondCallThroughKamailioTest {
   @AfterAll
   static void stopTheContactCentre() throws Exception {
     TestNode.closeAll(agent, node, first, second, pbx, consultee);
+  }
+
+  /** The page closed, its session (and any call a failed test left) ends: each test starts from a free line. */
+  @AfterEach
+  void closeThePage() throws Exception {
+    agent.open("about:blank");
+    node.awaitIdle(0);
   }
 
   @Test
