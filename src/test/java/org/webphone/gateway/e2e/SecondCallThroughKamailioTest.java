@@ -29,8 +29,9 @@ import org.webphone.gateway.testing.TestNode;
  * <p>Call waiting: customer A (baresip 2000, microphone 1000 Hz) calls and is answered; customer B (baresip 2003,
  * 600 Hz) calls: the page shows "Call waiting from 2003" and plays the waiting tone; "Call" holds A (A's SIP trace
  * shows our re-INVITE with a=sendonly) and answers B on a second RTCPeerConnection; "Swap" holds B and resumes A;
- * "Hang up" ends A, then B. Audio is measured at each step on both sides: the agent hears the active customer's
- * tone, the active customer's recording of that moment holds the agent's 440 Hz.
+ * "Hang up" ends A, then B (each gets our BYE and has no call left). Audio is measured at each step on both sides:
+ * the agent hears the active customer's tone, the active customer's recording of that moment holds the agent's
+ * 440 Hz; after the swap A's recorder has stopped (baresip 1.0 after a re-INVITE), so there A's receive rate counts.
  *
  * <p>Attended transfer: baresip 1.0 neither sends nor honours Replaces, so the customer is SIPp 2002 calling through
  * Kamailio and echoing RTP (it checks that our hold re-INVITE holds it and that our REFER's Refer-To carries
