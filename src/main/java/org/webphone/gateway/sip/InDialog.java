@@ -70,7 +70,8 @@ final class InDialog {
           String sdp = reply.getString(Fields.SDP, call.localSdp);
           try {
             Request re = call.dialog.createRequest(Request.INVITE);
-            re.addHeader(call.sip.contact(call.line.account.username()));
+            // The dialog's request has the stack's Contact (no user part) already: ours replaces it, one value.
+            re.setHeader(call.sip.contact(call.line.account.username()));
             re.setContent(sdp, call.sip.headers().createContentTypeHeader("application", "sdp"));
             call.localSdp = sdp;
             call.sip.sendRequest(re, call.dialog, TxHandler.of((r, tx) -> onReInviteResponse(r, hold, p),
@@ -235,7 +236,7 @@ final class InDialog {
       }
       refer.addHeader(call.sip.headers().createReferToHeader(call.sip.sip.addresses().createAddress(to)));
       String shown = target;
-      refer.addHeader(call.sip.contact(call.line.account.username()));
+      refer.setHeader(call.sip.contact(call.line.account.username()));
       call.sip.sendRequest(refer, call.dialog, TxHandler.of((r, tx) -> {
         int code = r.getStatusCode();
         if (code >= 300) {

@@ -315,7 +315,7 @@ final class IncomingRefer {
         state.setExpires(60);
       }
       n.addHeader(state);
-      n.addHeader(call.sip.contact(call.line.account.username()));
+      n.setHeader(call.sip.contact(call.line.account.username()));
       ContentTypeHeader sipfrag = call.sip.headers().createContentTypeHeader("message", "sipfrag");
       sipfrag.setParameter("version", "2.0");
       n.setContent("SIP/2.0 " + code + " " + reason + "\r\n", sipfrag);

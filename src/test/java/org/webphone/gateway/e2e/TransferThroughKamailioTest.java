@@ -57,10 +57,7 @@ class TransferThroughKamailioTest {
         Browser.tone(dir, 1000, 60, 8000), 2);
     consultee = Baresip.start(dir.resolve("consultee"), "2001", "consultee-2001", "127.0.0.1:" + pbx.port(),
         Browser.tone(dir, 600, 60, 8000));
-    node = TestNode.start(new JsonObject()
-        .put("pbx", new JsonObject().put("host", "127.0.0.1").put("port", pbx.port()))
-        .put("pool", new JsonObject().put("range", new JsonObject().put("prefix", "").put("from", 1000).put("to", 1000)
-            .put("passwordTemplate", "secret-{user}")))
+    node = TestNode.withLine1000On(pbx, new JsonObject()
         .put("dial", new JsonObject().put("allow", new JsonArray().add("200[0-9]").add("701").add("0900123"))
             .put("blockedPrefixes", new JsonArray().add("2009").add("09"))));
     agent = Browser.start(Browser.tone(dir, 440, 30));
@@ -68,20 +65,7 @@ class TransferThroughKamailioTest {
 
   @AfterAll
   static void stopTheCallCentre() throws Exception {
-    try {
-      if (agent != null) {
-        agent.close();
-      }
-      if (node != null) {
-        node.close();
-      }
-    } finally {
-      for (AutoCloseable c : new AutoCloseable[] {consultee, customer, pbx, echo}) {
-        if (c != null) {
-          c.close();
-        }
-      }
-    }
+    TestNode.closeAll(agent, node, consultee, customer, pbx, echo);
   }
 
   @Test

@@ -24,7 +24,8 @@ import org.webphone.gateway.testing.Browser;
 /**
  * The page's second-call controls in real headless Chromium against the real signalling verticle; the layers below
  * are {@link FakeLowerLayers} (they stand for the PBX's calls, holds and NOTIFYs here; the real SIP of the same
- * steps, through Kamailio to SIPp peers, is {@link SecondCallTest}). Call waiting: "Decline", then "Call" holds the
+ * steps, through Kamailio to SIPp peers, is {@link SecondCallTest}; the page with every peer real, baresip customers
+ * and audio measured, is {@code e2e.SecondCallThroughKamailioTest}, which has no Decline nor Cancel transfer). Call waiting: "Decline", then "Call" holds the
  * first call and answers the waiting one on a second RTCPeerConnection, "Swap", "Hang up" of the active call leaves
  * the held one. Attended transfer: "Consult" with the "Transfer to" number, "Cancel transfer", "Consult" again and
  * "Complete transfer" with its status words.

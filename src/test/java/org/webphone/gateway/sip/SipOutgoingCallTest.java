@@ -228,6 +228,7 @@ class SipOutgoingCallTest {
       assertEquals(List.of("sendonly", "sendrecv"), bed.mediaRequests.stream()
           .filter(r -> Addresses.MEDIA_DIRECTION.equals(r.getString("address"))).map(r -> r.getString("direction"))
           .toList());
+      uas.assertOneContact("INVITE ", 3); // the call's INVITE, then our hold and resume re-INVITEs
     }
   }
 
@@ -270,6 +271,7 @@ class SipOutgoingCallTest {
       assertEquals(List.of(100, 200), bed.events.stream().filter(e -> "transfer".equals(e.getString("event")))
           .map(e -> e.getInteger("code")).toList());
       assertEquals(List.of("Setup", "Ringing", "InCall", "Completed"), bed.callStates("c8"));
+      uas.assertOneContact("REFER ", 1);
     }
   }
 }

@@ -103,6 +103,7 @@ class SipTransferTest {
       assertEquals("in", connected.getString("direction"));
       assertTrue(connected.getString("reason").contains("701"), connected.encode());
       transferor.awaitSuccess(SIPP_DONE);
+      transferor.assertOneContact("NOTIFY ", 2);
 
       // Only the allowed target was dialled (the refused ones also route to this UAS in Kamailio).
       String dialled = target.messageTrace();

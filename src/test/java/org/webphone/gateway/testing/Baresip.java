@@ -79,6 +79,15 @@ public final class Baresip implements AutoCloseable {
     return start(dir, user, password, registrar, microphone, null, null, calls);
   }
 
+  /**
+   * {@link #start(Path, String, String, String, Path)} with baresip's SIP trace ({@code -s}): every SIP message it
+   * sends and receives is in its log ({@link #process()}), e.g. the SDP of a re-INVITE that holds its call.
+   */
+  public static Baresip startTracingSip(Path dir, String user, String password, String registrar, Path microphone)
+      throws IOException, InterruptedException {
+    return start(dir, user, password, registrar, microphone, null, null, 1, true);
+  }
+
   private static Baresip start(Path dir, String user, String password, String registrar, Path microphone,
                                Tls tls, String mediaenc) throws IOException, InterruptedException {
     return start(dir, user, password, registrar, microphone, tls, mediaenc, 1);
@@ -86,6 +95,12 @@ public final class Baresip implements AutoCloseable {
 
   private static Baresip start(Path dir, String user, String password, String registrar, Path microphone,
                                Tls tls, String mediaenc, int calls) throws IOException, InterruptedException {
+    return start(dir, user, password, registrar, microphone, tls, mediaenc, calls, false);
+  }
+
+  private static Baresip start(Path dir, String user, String password, String registrar, Path microphone,
+                               Tls tls, String mediaenc, int calls, boolean sipTrace)
+      throws IOException, InterruptedException {
     PeerProcess.requireBinary("baresip");
     Files.createDirectories(dir);
     int sipPort = Ports.free();
@@ -122,7 +137,11 @@ public final class Baresip implements AutoCloseable {
     String params = registrar == null ? ";regint=0" : ";auth_pass=" + password + ";regint=60";
     Files.writeString(dir.resolve("accounts"), aor + params + ";answermode=auto;audio_codecs=PCMU,PCMA"
         + (mediaenc != null ? ";mediaenc=" + mediaenc : "") + "\n");
-    PeerProcess p = PeerProcess.start("baresip-" + user, List.of("baresip", "-f", dir.toAbsolutePath().toString()), dir);
+    List<String> command = new java.util.ArrayList<>(List.of("baresip", "-f", dir.toAbsolutePath().toString()));
+    if (sipTrace) {
+      command.add("-s");
+    }
+    PeerProcess p = PeerProcess.start("baresip-" + user, command, dir);
     Baresip b = new Baresip(p, dir, ctrlPort, sipPort);
     p.awaitLog(l -> l.contains("baresip is ready") || l.contains("ctrl_tcp: TCP socket listening"), Duration.ofSeconds(10));
     if (registrar != null) {
@@ -174,26 +193,81 @@ public final class Baresip implements AutoCloseable {
    * call's audio stops: the RIFF size then counts the whole file); null before.
    */
   public Path finishedRecording() throws IOException {
-    try (var s = Files.list(dir)) {
-      Path newest = s.filter(p -> p.getFileName().toString().endsWith("-dec.wav"))
-          .max((a, b) -> a.getFileName().toString().compareTo(b.getFileName().toString())).orElse(null);
-      if (newest == null || Files.size(newest) <= 8000) {
+    Path newest = newestRecording();
+    if (newest == null || Files.size(newest) <= 8000) {
+      return null;
+    }
+    byte[] head = new byte[8];
+    try (var in = Files.newInputStream(newest)) {
+      if (in.readNBytes(head, 0, 8) < 8) {
         return null;
       }
-      byte[] head = new byte[8];
-      try (var in = Files.newInputStream(newest)) {
-        if (in.readNBytes(head, 0, 8) < 8) {
-          return null;
-        }
+    }
+    long riffSize = java.nio.ByteBuffer.wrap(head, 4, 4).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt() & 0xFFFFFFFFL;
+    return riffSize == Files.size(newest) - 8 ? newest : null;
+  }
+
+  /** Where the newest recording of what baresip received ends now (0 before any): a mark for {@link #heardSince}. */
+  public long heardMark() throws IOException {
+    Path newest = newestRecording();
+    return newest == null ? 0 : Files.size(newest);
+  }
+
+  /**
+   * sox's statistics (as {@link #soxStat}) of what baresip received after {@code mark}, once at least
+   * {@code seconds} of it are recorded (at most 15 s of waiting): a part of a call still running, whose WAV header
+   * is not finished yet (the samples are read raw, as the header's format says).
+   */
+  public double[] heardSince(long mark, double seconds) throws IOException, InterruptedException {
+    Path wav = Eventually.await(Duration.ofSeconds(15), seconds + " s more of baresip's recording", () -> {
+      Path p = newestRecording();
+      return p != null && Files.size(p) - mark >= seconds * bytesPerSecond(p) ? p : null;
+    });
+    java.nio.ByteBuffer h = java.nio.ByteBuffer.wrap(Files.readAllBytes(wav), 0, 44).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    int channels = h.getShort(22);
+    int rate = h.getInt(24);
+    int bits = h.getShort(34);
+    byte[] all = Files.readAllBytes(wav);
+    long from = Math.max(44, mark);
+    int frame = channels * bits / 8;
+    long to = from + (all.length - from) / frame * frame;
+    Path raw = dir.resolve("heard-" + System.nanoTime() + ".raw");
+    Files.write(raw, java.util.Arrays.copyOfRange(all, (int) from, (int) to));
+    try {
+      return soxStat(List.of("-t", "raw", "-r", String.valueOf(rate), "-e", "signed", "-b", String.valueOf(bits),
+          "-c", String.valueOf(channels), raw.toString()));
+    } finally {
+      Files.deleteIfExists(raw);
+    }
+  }
+
+  private static int bytesPerSecond(Path wav) throws IOException {
+    byte[] head = new byte[44];
+    try (var in = Files.newInputStream(wav)) {
+      if (in.readNBytes(head, 0, 44) < 44) {
+        return Integer.MAX_VALUE;
       }
-      long riffSize = java.nio.ByteBuffer.wrap(head, 4, 4).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt() & 0xFFFFFFFFL;
-      return riffSize == Files.size(newest) - 8 ? newest : null;
+    }
+    return java.nio.ByteBuffer.wrap(head).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt(28);
+  }
+
+  private Path newestRecording() throws IOException {
+    try (var s = Files.list(dir)) {
+      return s.filter(p -> p.getFileName().toString().endsWith("-dec.wav"))
+          .max((a, b) -> a.getFileName().toString().compareTo(b.getFileName().toString())).orElse(null);
     }
   }
 
   /** sox's statistics of a WAV: RMS amplitude and rough frequency in Hz. */
   public static double[] soxStat(Path wav) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder("sox", wav.toString(), "-n", "stat").redirectErrorStream(true).start();
+    return soxStat(List.of(wav.toString()));
+  }
+
+  private static double[] soxStat(List<String> input) throws IOException, InterruptedException {
+    List<String> command = new java.util.ArrayList<>(List.of("sox"));
+    command.addAll(input);
+    command.addAll(List.of("-n", "stat"));
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     p.waitFor(30, TimeUnit.SECONDS);
     return new double[] {number(out, "RMS\\s+amplitude:\\s+([0-9.]+)"), number(out, "Rough\\s+frequency:\\s+([0-9.]+)")};

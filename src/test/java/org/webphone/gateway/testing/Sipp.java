@@ -207,6 +207,99 @@ public final class Sipp implements AutoCloseable {
     return sb.toString();
   }
 
+  /**
+   * The messages of the trace that SIPp received whose first line starts with {@code start} (e.g. "INVITE ",
+   * "REFER ", "NOTIFY "), in the order received, each from its first line to its end.
+   */
+  public List<String> received(String start) {
+    List<String> out = new ArrayList<>();
+    for (String block : messageTrace().split("\n-{20,}[^\n]*\n")) {
+      int body = block.indexOf("\n\n");
+      if (block.contains("message received") && body >= 0) {
+        String message = block.substring(body).strip();
+        if (message.startsWith(start)) {
+          out.add(message);
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * How many values of header {@code name} (or its compact form {@code compact}, may be null) {@code message}
+   * carries, over all its header lines: a line holds several when they are separated by commas outside
+   * {@code <>} and quotes (RFC 3261 7.3.1).
+   */
+  public static int headerValues(String message, String name, String compact) {
+    int n = 0;
+    for (String line : message.split("\r?\n")) {
+      if (line.isEmpty()) {
+        break; // the body
+      }
+      int colon = line.indexOf(':');
+      String h = colon < 0 ? "" : line.substring(0, colon).trim();
+      if (!h.equalsIgnoreCase(name) && !h.equalsIgnoreCase(compact == null ? name : compact)) {
+        continue;
+      }
+      n++;
+      boolean inAngle = false;
+      boolean inQuote = false;
+      for (char c : line.substring(colon + 1).toCharArray()) {
+        if (c == '"') {
+          inQuote = !inQuote;
+        } else if (!inQuote && (c == '<' || c == '>')) {
+          inAngle = c == '<';
+        } else if (c == ',' && !inAngle && !inQuote) {
+          n++;
+        }
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Each of the {@code count} requests starting with {@code start} that SIPp received carries exactly one Contact
+   * value (a request of a dialog has the stack's Contact already: the gateway's must replace it, not be added).
+   */
+  public void assertOneContact(String start, int count) {
+    List<String> requests = received(start);
+    if (requests.size() != count) {
+      throw new AssertionError(count + " requests starting with " + start + " expected, got " + requests.size()
+          + ":\n" + messageTrace());
+    }
+    for (String r : requests) {
+      if (headerValues(r, "Contact", "m") != 1) {
+        throw new AssertionError("not one Contact value:\n" + r);
+      }
+    }
+  }
+
+  /**
+   * The REFER this SIPp (an attended transfer's customer) received names the consult call to {@code number} that
+   * {@code consultee} (a SIPp UAS) answered: {@code Refer-To: <sip:number@...?Replaces=<Call-ID>%3Bto-tag%3D<the
+   * consultee's tag>%3Bfrom-tag%3D<the gateway's tag>>} (RFC 5589), checked against the consultee's own trace.
+   */
+  public void assertReplacesNames(Sipp consultee, String number) {
+    String refer = messageTrace();
+    java.util.regex.Matcher r = java.util.regex.Pattern.compile("Refer-To: *<sip:" + number
+        + "@[^?>]+\\?Replaces=([^>;]+?)%3Bto-tag%3D([^%>;]+)%3Bfrom-tag%3D([^%>;]+)>").matcher(refer);
+    if (!r.find()) {
+      throw new AssertionError("the REFER names no consult dialog: " + refer);
+    }
+    String consultInvite = consultee.messageTrace();
+    String callId = java.net.URLDecoder.decode(r.group(1), java.nio.charset.StandardCharsets.UTF_8);
+    if (!consultInvite.contains("Call-ID: " + callId + "\n") && !consultInvite.contains("Call-ID: " + callId + "\r")) {
+      throw new AssertionError("Replaces carries the consult call's Call-ID " + callId + ":\n" + consultInvite);
+    }
+    if (!consultInvite.contains(";tag=" + r.group(2))) {
+      throw new AssertionError("to-tag is the consultee's tag " + r.group(2) + ":\n" + consultInvite);
+    }
+    if (!java.util.regex.Pattern.compile("From: [^\\r\\n]*;tag=" + java.util.regex.Pattern.quote(r.group(3)))
+        .matcher(consultInvite).find()) {
+      throw new AssertionError("from-tag is our tag of the consult INVITE " + r.group(3) + ":\n" + consultInvite);
+    }
+  }
+
   /** Screen output and the error/message traces, for failure messages. */
   public String diagnostics() {
     StringBuilder sb = new StringBuilder(process.tail());

@@ -30,6 +30,42 @@ public final class TestNode implements AutoCloseable {
     }
   }
 
+  /**
+   * A node whose pool is the one agent line 1000 (password {@code secret-1000}) of the test PBX {@code pbx} on
+   * loopback, with {@code overrides} merged in (e.g. the dial policy).
+   */
+  public static TestNode withLine1000On(Kamailio pbx, JsonObject overrides) throws Exception {
+    return start(new JsonObject()
+        .put("pbx", new JsonObject().put("host", "127.0.0.1").put("port", pbx.port()))
+        .put("pool", new JsonObject().put("range", new JsonObject().put("prefix", "").put("from", 1000).put("to", 1000)
+            .put("passwordTemplate", "secret-{user}")))
+        .mergeIn(overrides, true));
+  }
+
+  /**
+   * Closes each of {@code all} in order (nulls skipped), the browser and the node first, then the peers, even when
+   * one fails; the first failure is thrown at the end.
+   */
+  public static void closeAll(AutoCloseable... all) throws Exception {
+    Exception first = null;
+    for (AutoCloseable c : all) {
+      try {
+        if (c != null) {
+          c.close();
+        }
+      } catch (Exception e) {
+        if (first == null) {
+          first = e;
+        } else {
+          first.addSuppressed(e);
+        }
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
+  }
+
   private static TestNode startOnce(JsonObject overrides) throws Exception {
     int rtp = Ports.free(true);
     // Free for UDP and TCP: the ICE-TCP port takes the same number (never the default 10000 of another node).
