@@ -6,7 +6,7 @@
 // The phone's call and RTCPeerConnection (phone.call, phone.pc) are always the active call's; the other call
 // and its own RTCPeerConnection wait here (this.other) while it rings, is held, or is the consult's customer.
 
-import { autoAnswerTone } from './media.js';
+import { autoAnswerTone, completeOffer, newPeerConnection } from './media.js';
 
 const FINAL = ['Completed', 'Busy', 'Rejected', 'Cancelled', 'Error'];
 const ANSWERED = ['InCall', 'LocalHeld', 'RemoteHeld'];
@@ -45,6 +45,49 @@ export class SecondCall {
     this.other = { call: { id: f.callId, incoming: true, ringing: true, state: 'Ringing', caller: f.caller }, pc: null };
     autoAnswerTone(); // the waiting tone: short, over the call's audio
     this.phone.status('Call waiting from ' + (f.caller || f.displayName || 'unknown'));
+  }
+
+  /**
+   * After a resume (a reload, a takeover): the session's other call as OnSession's calls[1] describes it (or none).
+   * A waiting call rings here again; an answered one (held, or the consult's customer) gets its own new browser
+   * leg, as the active call does (Offer {callId}; the SIP call never noticed).
+   */
+  async restore(d) {
+    const p = this.phone;
+    const o = this.other;
+    if (d && o && o.call.id === d.callId && (d.waiting || (o.pc && o.pc.connectionState !== 'closed'))) {
+      o.call.state = d.state; // the same page: its connection for that call is still there
+      return;
+    }
+    this.drop();
+    if (!d) { p.updateButtons(); return; }
+    const call = { id: d.callId, incoming: d.direction === 'in', state: d.state, caller: d.caller, consult: !!d.consult,
+      ringing: !!d.waiting };
+    this.other = { call, pc: null };
+    if (call.ringing) {
+      p.status('Call waiting from ' + (d.caller || 'unknown'));
+      p.updateButtons();
+      return;
+    }
+    try {
+      const pc = newPeerConnection(() => (p.client && p.client.iceServers) || []);
+      this.other.pc = pc;
+      if (p.stream) p.stream.getAudioTracks().forEach((t) => pc.addTrack(t, p.stream));
+      const sdp = await completeOffer(pc);
+      if (!this.other || this.other.call !== call) { pc.close(); return; }
+      await p.client.request('Offer', { callId: call.id, sdp });
+    } catch (e) {
+      p.detail('Could not restore the audio of the other call: ' + (e && e.message ? e.message : e));
+    }
+    p.updateButtons();
+  }
+
+  /** Answer to the other call's new leg ({@link restore}): true when it was about that call. */
+  onAnswer(f) {
+    const o = this.other;
+    if (!o || o.call.id !== f.callId || !o.pc) return false;
+    o.pc.setRemoteDescription({ type: 'answer', sdp: f.sdp }).catch((e) => this.phone.detail(e.message));
+    return true;
   }
 
   waitingRings() {

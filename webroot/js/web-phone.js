@@ -133,9 +133,13 @@ class WebPhone extends HTMLElement {
         this.status('Reconnecting');
         // Same page, same RTCPeerConnection: an ICE restart keeps its DTLS association; a reloaded page
         // has none left and offers a new one.
-        if (known && this.pc && this.pc.connectionState !== 'closed') this.restartIce();
-        else this.renegotiate(f.call.callId);
+        const back = known && this.pc && this.pc.connectionState !== 'closed'
+          ? this.restartIce() : this.renegotiate(f.call.callId);
+        // The session's other call (held, the consult's customer, or waiting) comes back too, once the
+        // microphone is there again (docs/protocol.md, "Resume": calls).
+        if (this.secondCall) back.then(() => this.secondCall.restore((f.calls || [])[1]));
       }
+      if (f.calls && f.calls[0] && f.calls[0].consult) this.call.consult = true;
     } else if (this.call) {
       this.finishCall('Call ended'); // the session (and the call) did not survive
     }
@@ -180,6 +184,7 @@ class WebPhone extends HTMLElement {
   }
 
   async onAnswer(f) {
+    if (this.secondCall && this.secondCall.onAnswer(f)) return; // the other call's new leg, after a resume
     if (this.call && !this.call.id && !this.call.incoming) this.call.id = f.callId;
     if (!this.pc || !this.call || this.call.id !== f.callId) return;
     try {

@@ -97,6 +97,11 @@ public final class Addresses {
   public static final Pattern SIGNALLING_NODE_RESUME = new Pattern("signalling.node.", "nodeId", ".resume");
   /** The forwarding node's WebSocket of a session of this node closed: the session waits for a resume. */
   public static final Pattern SIGNALLING_NODE_DETACH = new Pattern("signalling.node.", "nodeId", ".detach");
+  /**
+   * An agent's session holding the named line (cluster-wide): a new session of the same agent on another node takes
+   * it over with its call in progress, as a resume.
+   */
+  public static final Pattern SIGNALLING_AGENT_TAKEOVER = new Pattern("signalling.agent.", "agent", ".takeover");
   /** One forwarded WebSocket on the node that holds it: the owner's server frames and its close notice. */
   public static final Pattern SIGNALLING_FORWARD = new Pattern("signalling.forward.", "forwardId", "");
   /** The events of one session ({@link org.webphone.gateway.common.messages.SessionEvent}). */

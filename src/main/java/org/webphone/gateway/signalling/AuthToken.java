@@ -99,6 +99,14 @@ public final class AuthToken {
     return null;
   }
 
+  /**
+   * Whether {@code token} is refused only for its age ({@code iat} more than {@code maxAgeSec} ago): signature,
+   * claims and {@code exp} fine. Such a token still follows a moved session of its own ({@link TokenIds#release}).
+   */
+  public static boolean onlyTooOld(String token, String secret, long maxAgeSec, long nowSec) {
+    return refusal(token, secret, maxAgeSec, nowSec) != null && refusal(token, secret, Long.MAX_VALUE / 2, nowSec) == null;
+  }
+
   /** The claims of a token that {@link #refusal} accepted. */
   public static Claims claims(String token) {
     JsonObject p = new JsonObject(new String(Base64.getUrlDecoder().decode(token.substring(0, token.indexOf('.'))),

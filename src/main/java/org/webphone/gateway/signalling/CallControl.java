@@ -1,6 +1,7 @@
 package org.webphone.gateway.signalling;
 
 import io.vertx.core.Future;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -85,6 +86,8 @@ final class CallControl {
     long autoAnswerTimer = -1;
     /** An agent's consult call: the session's other call is the customer it may be transferred to. */
     boolean consult;
+    /** An incoming call's caller (its From user), for a page that comes back while it rings. */
+    String caller = "";
 
     Call(String id, boolean incoming, String pbxOffer) {
       this.id = id;
@@ -105,6 +108,32 @@ final class CallControl {
 
   Call current() {
     return call;
+  }
+
+  /**
+   * Every call of the session as a page that comes back (resume, takeover) needs it: {callId, state, direction,
+   * caller?, waiting?, consult?}, the active call first. A waiting call still rings; an answered one needs an Offer.
+   */
+  JsonArray describe() {
+    JsonArray all = new JsonArray();
+    for (Call c : new Call[] {call, other}) {
+      if (c == null) {
+        continue;
+      }
+      JsonObject d = new JsonObject().put(ServerEventFields.CALL_ID, c.id).put(ServerEventFields.STATE, c.state)
+          .put(ServerEventFields.DIRECTION, c.incoming ? SessionEvent.DIRECTION_IN : SessionEvent.DIRECTION_OUT);
+      if (c.incoming) {
+        d.put(ServerEventFields.CALLER, c.caller);
+      }
+      if (c == other && c.incoming && !c.answered && !c.accepting) {
+        d.put(ServerEventFields.WAITING, true);
+      }
+      if (c.consult) {
+        d.put(ServerEventFields.CONSULT, true);
+      }
+      all.add(d);
+    }
+    return all;
   }
 
   /** Whether {@code c} is still one of the session's calls (not ended, not replaced). */
@@ -447,6 +476,7 @@ final class CallControl {
     String sdp = ev.getString(Fields.SDP);
     Call c = new Call(id, true, sdp == null || sdp.isBlank() ? null : sdp);
     c.state = CallState.Ringing.name();
+    c.caller = ev.getString(Fields.FROM, "");
     if (waiting) {
       other = c;
       LOG.info("call={} line={} call waiting from {} beside call={}", id, owner.lineId(), ev.getString(Fields.FROM),

@@ -4,6 +4,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -78,6 +79,12 @@ final class ClientSession implements CallControl.Owner {
   private Future<?> parking = Future.succeededFuture();
   /** The agent's session this one handed its carrier to ({@link #handTo}: a takeover that moves a call), or null. */
   private ClientSession successor;
+  /** The agent's session on another node that this one's socket now carries ({@link #handToRemote}), or null. */
+  private RemoteSession forwardedTo;
+  /** The token is past its age: it may only follow a move of its own session ({@link TokenIds#useMovedOnly}). */
+  private boolean tokenTooOld;
+  /** While this agent's session holds the named line: another node's session of the agent may take it over. */
+  private MessageConsumer<JsonObject> takeovers;
 
   ClientSession(SignallingVerticle host, String clientIp) {
     this.host = host;
@@ -127,6 +134,16 @@ final class ClientSession implements CallControl.Owner {
     return successor == null ? this : successor.current();
   }
 
+  /** The session of another node this one's socket was handed to ({@link #handToRemote}), or null. */
+  RemoteSession forwardedTo() {
+    return forwardedTo;
+  }
+
+  /** This session now belongs to the page whose token has id {@code jti}: a move of it frees that id. */
+  void countsTokenId(String tokenId) {
+    jti = tokenId;
+  }
+
   /** Leases an account and opens the line; progress goes to the client over {@code t} as events. */
   void start(Transport t) {
     transport = t;
@@ -152,7 +169,8 @@ final class ClientSession implements CallControl.Owner {
       lease();
       return;
     }
-    host.tokenIds().useOnce(jti, id).onComplete(ar -> {
+    Future<Boolean> used = tokenTooOld ? host.tokenIds().useMovedOnly(jti) : host.tokenIds().useOnce(jti, id);
+    used.onComplete(ar -> {
       if (phase == Phase.CLOSING) {
         return;
       }
@@ -162,15 +180,40 @@ final class ClientSession implements CallControl.Owner {
           handTo(held);
           return;
         }
-        lease();
+        takeOverElsewhereOrLease();
         return;
       }
-      LOG.warn("line={} token id refused: {}", id, ar.failed() ? ar.cause().toString() : "already used");
+      String why = tokenTooOld ? "expired" : "already used (a new session needs a fresh token)";
+      LOG.warn("line={} token id refused: {}", id, ar.failed() ? ar.cause().toString() : why);
       ErrorCode code = ar.failed() ? ErrorCode.INTERNAL : ErrorCode.TOKEN_REFUSED;
       host.metrics().refused(code);
       send(ServerEvent.error(code, ar.failed() ? "the token's id could not be checked"
-          : "access token refused: already used (a new session needs a fresh token)", null, null));
-      close("access token already used", ar.failed() ? (short) 1011 : (short) 1008);
+          : "access token refused: " + why, null, null));
+      close("access token " + (tokenTooOld ? "expired" : "already used"), ar.failed() ? (short) 1011 : (short) 1008);
+    });
+  }
+
+  /**
+   * An agent's new WebSocket session: when the agent's session on another node has a call in progress, this socket
+   * takes that session over like a resume ({@link #handToRemote}); else the line is leased (a takeover without a
+   * call, if another session holds it).
+   */
+  private void takeOverElsewhereOrLease() {
+    if (agent == null || !(transport instanceof WebSocketTransport ws)) {
+      lease();
+      return;
+    }
+    host.remotes().takeOver(agent, jti, clientIp, ws).onComplete(ar -> {
+      RemoteSession r = ar.succeeded() ? ar.result() : null;
+      if (r == null) {
+        if (phase != Phase.CLOSING) {
+          lease();
+        }
+      } else if (phase == Phase.CLOSING || transport != ws) {
+        r.socketClosed(); // the socket went (or this session closed) meanwhile: the owner's session waits for a resume
+      } else {
+        handToRemote(r);
+      }
     });
   }
 
@@ -224,9 +267,13 @@ final class ClientSession implements CallControl.Owner {
     tokenHolder = true;
   }
 
-  /** The valid token's claims: with pool.agents set its sub names the agent's line; its jti counts once. */
-  void claims(AuthToken.Claims c) {
+  /**
+   * The valid token's claims: with pool.agents set its sub names the agent's line; its jti counts once.
+   * {@code tooOld}: the token is past its age, and opens this session only if it follows a move of its own.
+   */
+  void claims(AuthToken.Claims c, boolean tooOld) {
     jti = c.jti();
+    tokenTooOld = tooOld;
     if (host.agentsConfigured() && c.sub() != null) {
       agent = c.sub();
       availability = new Availability(host.vertx(), host.cfg(), host.agentBoard(), host.nodeId(),
@@ -263,6 +310,10 @@ final class ClientSession implements CallControl.Owner {
 
   private void leased(JsonObject granted) {
     lease = granted;
+    if (agent != null && takeovers == null) {
+      takeovers = host.vertx().eventBus().consumer(Addresses.SIGNALLING_AGENT_TAKEOVER.of(agent),
+          m -> host.remotes().takeOverHere(m, this));
+    }
     waiting = false;
     phase = Phase.REGISTERING;
     registration = ServerEvent.REG_REGISTERING;
@@ -534,11 +585,13 @@ final class ClientSession implements CallControl.Owner {
     if (agent != null) {
       e.put(ServerEventFields.AGENT, agent);
     }
-    CallControl.Call c = calls.current();
-    if (c != null) {
-      e.put(ServerEventFields.CALL, new JsonObject().put(ServerEventFields.CALL_ID, c.id)
-          .put(ServerEventFields.STATE, c.state)
-          .put(ServerEventFields.DIRECTION, c.incoming ? SessionEvent.DIRECTION_IN : SessionEvent.DIRECTION_OUT));
+    JsonArray all = calls.describe();
+    if (!all.isEmpty()) {
+      JsonObject active = all.getJsonObject(0);
+      e.put(ServerEventFields.CALL, new JsonObject().put(ServerEventFields.CALL_ID, active.getString(ServerEventFields.CALL_ID))
+          .put(ServerEventFields.STATE, active.getString(ServerEventFields.STATE))
+          .put(ServerEventFields.DIRECTION, active.getString(ServerEventFields.DIRECTION)));
+      e.put(ServerEventFields.CALLS, all);
     }
     return e;
   }
@@ -593,6 +646,10 @@ final class ClientSession implements CallControl.Owner {
     host.forget(this);
     if (availability != null) {
       availability.close();
+    }
+    if (takeovers != null) {
+      takeovers.unregister();
+      takeovers = null;
     }
     if (shareTaken) {
       shareTaken = false;
@@ -687,10 +744,25 @@ final class ClientSession implements CallControl.Owner {
     Transport t = transport;
     transport = null;
     successor = held;
+    held.countsTokenId(jti);
     LOG.info("line={} agent {} signed in again while session {} has call={}: the call moves to this page", id, agent,
         held.id, held.calls.current().id);
     close("handed to the agent's session " + held.id, (short) 1000);
     host.takeOverCall(held, t);
+  }
+
+  /**
+   * {@link #handTo} across nodes: the agent's session with a call lives on another node, which has given it to this
+   * session's socket through {@code r} (its old page closes with 4003, its line, lease and call untouched). This
+   * session, which holds no lease or line, closes without a word to the page; the socket's frames go to {@code r}.
+   */
+  private void handToRemote(RemoteSession r) {
+    transport = null;
+    forwardedTo = r;
+    LOG.info("line={} agent {} signed in again while session {} on node {} has a call: the call moves to this page",
+        id, agent, r.sessionId(), r.owner());
+    close("handed to the agent's session " + r.sessionId() + " on node " + r.owner(), (short) 1000);
+    r.deliver();
   }
 
   /** Makes the line follow the agent's availability: refused INVITEs, or an un-REGISTERed line (config). */

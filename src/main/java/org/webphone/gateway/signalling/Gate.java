@@ -64,6 +64,15 @@ final class Gate {
     }
   }
 
+  /**
+   * A secret is configured and {@code token} is refused only because it is older than {@code auth.tokenMaxAgeSec}:
+   * it may still take back its session ({@code resume}) or follow a session of its that moved ({@link TokenIds}).
+   */
+  boolean tokenOnlyTooOld(String token) {
+    return !tokenSecret.isEmpty() && token != null
+        && AuthToken.onlyTooOld(token, tokenSecret, tokenMaxAgeSec, System.currentTimeMillis() / 1000);
+  }
+
   /** True when a secret is configured and {@code token} is acceptable (such sessions are not bound by the share). */
   boolean tokenValid(String token) {
     return !tokenSecret.isEmpty() && token != null

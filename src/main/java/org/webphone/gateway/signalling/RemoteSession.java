@@ -13,6 +13,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
 import org.webphone.gateway.common.ClusterFormat;
+import org.webphone.gateway.common.NodeIds;
 import org.webphone.gateway.common.messages.Fields;
 import org.webphone.gateway.signalling.protocol.ClientFrame;
 import org.webphone.gateway.signalling.protocol.ProtocolException;
@@ -38,7 +39,8 @@ final class RemoteSession {
   private final RemoteSessions registry;
   private final WebSocketTransport socket;
   private final String forwardId;
-  private final String owner;
+  /** The owner's node id; for a takeover, learnt from its reply. */
+  private String owner;
   private final DeliveryOptions options;
   private MessageConsumer<JsonObject> events;
   /** Server frames that came before the Hello's Ack went out; null once {@link #deliver} ran. */
@@ -76,15 +78,16 @@ final class RemoteSession {
   }
 
   /**
-   * Listens on this socket's forward address (cluster-wide before the owner is asked), then asks the owner to
-   * take its session back with {@code token}; fails with the raw bus failure (the caller words it).
+   * Listens on this socket's forward address (cluster-wide before the owner is asked), then asks {@code address}
+   * (the owner's resume, or an agent's takeover) to give its session to this socket with {@code ask} (the resume
+   * token, or the agent); fails with the raw bus failure (the caller words it).
    */
-  Future<Void> attach(String token, String clientIp) {
+  Future<Void> attach(String address, JsonObject ask, String clientIp) {
     events = host.vertx().eventBus().consumer(Addresses.SIGNALLING_FORWARD.of(forwardId), this::fromOwner);
-    JsonObject body = ClusterFormat.stamp(new JsonObject().put(Fields.RESUME_TOKEN, token).put(Fields.CLIENT_IP, clientIp)
+    JsonObject body = ClusterFormat.stamp(ask.copy().put(Fields.CLIENT_IP, clientIp)
         .put(Fields.EVENTS, Addresses.SIGNALLING_FORWARD.of(forwardId)).put(Fields.FORWARDED, true));
     return events.completion()
-        .compose(x -> host.vertx().eventBus().<JsonObject>request(Addresses.SIGNALLING_NODE_RESUME.of(owner), body, options))
+        .compose(x -> host.vertx().eventBus().<JsonObject>request(address, body, options))
         .<Void>map(m -> {
           String why = ClusterFormat.unreadable(m.body(), "resume reply of node " + owner);
           if (why != null) {
@@ -94,6 +97,12 @@ final class RemoteSession {
           sessionId = m.body().getString(Fields.SESSION_ID);
           commands = m.body().getString(Fields.COMMANDS);
           memberId = m.body().getString(Fields.MEMBER_ID);
+          if (owner == null) { // a takeover: the agent's session says where it lives
+            owner = m.body().getString(Fields.NODE_ID);
+            if (!NodeIds.valid(owner)) {
+              throw new IllegalStateException("the agent's session names no valid node (" + NodeIds.problem(owner) + ")");
+            }
+          }
           LOG.info("line={} resumed here over {}, forwarded to its node {}", sessionId, socket.describe(), owner);
           return null;
         }).onFailure(e -> end());

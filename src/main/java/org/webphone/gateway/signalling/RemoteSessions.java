@@ -16,6 +16,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.UUID;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.webphone.gateway.common.Addresses;
@@ -131,9 +133,32 @@ final class RemoteSessions {
    */
   Future<RemoteSession> attach(String token, String clientIp, WebSocketTransport socket) {
     String owner = ownerOf(token);
+    return forward(owner, Addresses.SIGNALLING_NODE_RESUME.of(owner), new JsonObject().put(Fields.RESUME_TOKEN, token),
+        clientIp, socket).recover(e -> Future.failedFuture(refusal(owner, e)));
+  }
+
+  /**
+   * A new session of {@code agent} (its token's id {@code jti}) takes over the agent's session that holds the named
+   * line with a call in progress on another node, as a resume: {@code socket} carries it from now on (docs/protocol.md,
+   * "Agents"). Null when no session of the agent has a call anywhere (nobody listens, or it has no call): the new
+   * session leases the line as usual.
+   */
+  Future<RemoteSession> takeOver(String agent, String jti, String clientIp, WebSocketTransport socket) {
+    JsonObject ask = new JsonObject().put(Fields.AGENT, agent).put(Fields.JTI, jti);
+    return forward(null, Addresses.SIGNALLING_AGENT_TAKEOVER.of(agent), ask, clientIp, socket).recover(e -> {
+      if (!(e instanceof ReplyException r && (r.failureType() == ReplyFailure.NO_HANDLERS
+          || r.failureType() == ReplyFailure.RECIPIENT_FAILURE && r.failureCode() == ErrorCode.NOT_FOUND.code()))) {
+        LOG.warn("agent {}: asking for a session with a call elsewhere failed ({}); leasing the line", agent, e.toString());
+      }
+      return Future.succeededFuture();
+    });
+  }
+
+  private Future<RemoteSession> forward(String owner, String address, JsonObject ask, String clientIp,
+      WebSocketTransport socket) {
     RemoteSession r = new RemoteSession(host, this, socket, Randoms.uuid().toString().replace("-", ""), owner);
     forwards.put(r.forwardId(), r);
-    return r.attach(token, clientIp).map(r).recover(e -> Future.failedFuture(refusal(owner, e)));
+    return r.attach(address, ask, clientIp).map(r);
   }
 
   /** A bus client's open with a token of another node: the owner answers it (its commands are cluster-wide). */
@@ -186,11 +211,47 @@ final class RemoteSessions {
       return;
     }
     String token = body.getValue(Fields.RESUME_TOKEN) instanceof String s ? s : null;
+    ClientSession session = host.byToken(token);
+    if (session == null) {
+      m.fail(ErrorCode.NOT_FOUND.code(), "unknown, expired or already used on node " + host.nodeId());
+      return;
+    }
+    giveAway(m, body, session, () -> host.byToken(token) == session, carrier -> host.attach(session, carrier));
+  }
+
+  /**
+   * {@code signalling.agent.<agent>.takeover} at {@code session}, the agent's session holding the named line: with a
+   * call in progress it goes to the asking socket like a resume (its page closes with 4003), and from now on counts
+   * the new page's token id (a move frees that one); without a call, 302 (the asking session leases the line).
+   */
+  void takeOverHere(Message<JsonObject> m, ClientSession session) {
+    JsonObject body = m.body() == null ? new JsonObject() : m.body();
+    if (refusedFormat(m, body, "takeover request")) {
+      return;
+    }
+    String jti = body.getValue(Fields.JTI) instanceof String s ? s : null;
+    String agent = body.getValue(Fields.AGENT) instanceof String s ? s : null;
+    if (!session.hasCall() || session.phase() == ClientSession.Phase.CLOSING || agent == null
+        || !agent.equals(session.agent()) || jti == null) {
+      m.fail(ErrorCode.NOT_FOUND.code(), "no call in progress for that agent on node " + host.nodeId());
+      return;
+    }
+    giveAway(m, body, session, () -> session.hasCall() && session.phase() != ClientSession.Phase.CLOSING, carrier -> {
+      session.countsTokenId(jti);
+      host.takeOverCall(session, carrier);
+    });
+  }
+
+  /**
+   * Gives {@code session} to the client that asked with {@code m} ({@code events}: its address; {@code forwarded}: a
+   * WebSocket of another node), once its carrier is ready and {@code stillValid} (not closed or taken meanwhile).
+   */
+  private void giveAway(Message<JsonObject> m, JsonObject body, ClientSession session,
+      BooleanSupplier stillValid, Consumer<Transport> attach) {
     String events = body.getValue(Fields.EVENTS) instanceof String s ? s : null;
     boolean forwarded = body.getBoolean(Fields.FORWARDED, false);
-    ClientSession session = host.byToken(token);
-    if (session == null || forwarded && events == null) {
-      m.fail(ErrorCode.NOT_FOUND.code(), "unknown, expired or already used on node " + host.nodeId());
+    if (forwarded && events == null) {
+      m.fail(ErrorCode.NOT_FOUND.code(), "a forwarded socket needs its events address");
       return;
     }
     BusTransport inner = bus.transport(session, events);
@@ -202,12 +263,12 @@ final class RemoteSessions {
     }
     Transport carrier = t;
     inner.ready().onComplete(x -> {
-      if (host.byToken(token) != session) { // closed, or taken back by another client, meanwhile
+      if (!stillValid.getAsBoolean()) { // closed, or taken back by another client, meanwhile
         carrier.close((short) 1000, "resume token used meanwhile");
         m.fail(ErrorCode.NOT_FOUND.code(), "already used on node " + host.nodeId());
         return;
       }
-      host.attach(session, carrier);
+      attach.accept(carrier);
       m.reply(ClusterFormat.stamp(BusEndpoint.reply(session, inner).put(Fields.RESUMED, true)
           .put(Fields.NODE_ID, host.nodeId()).put(Fields.MEMBER_ID, member)));
     });

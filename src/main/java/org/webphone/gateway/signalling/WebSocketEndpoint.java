@@ -121,6 +121,7 @@ final class WebSocketEndpoint {
     ws.closeHandler(x -> {
       endHelloWait(b);
       b.closed = true;
+      follow(b);
       if (b.remote != null) {
         b.remote.socketClosed();
       }
@@ -138,7 +139,11 @@ final class WebSocketEndpoint {
     if (host.draining()) {
       throw new ProtocolException(ErrorCode.SHUTTING_DOWN, "the gateway is shutting down");
     }
-    host.gate().checkToken(token);
+    // A token only too old still takes its session back (the resume token is the session's credential), and opens
+    // the one session that follows a move of its own (fresh, ClientSession#start); anything else is refused now.
+    if (!host.gate().tokenOnlyTooOld(token)) {
+      host.gate().checkToken(token);
+    }
     ClientSession target = host.byToken(resume);
     if (target != null) {
       b.session = target;
@@ -165,14 +170,18 @@ final class WebSocketEndpoint {
       moved(b, hello);
       return;
     }
+    boolean tooOld = host.gate().tokenOnlyTooOld(token);
+    if (tooOld && AuthToken.claims(token).jti() == null) {
+      host.gate().checkToken(token); // no id that a move could have left usable: refused as expired
+    }
     ClientSession s = host.newSession(b.ip);
     if (resume != null) {
       b.t.send(ServerEvent.error(ErrorCode.NOT_FOUND, why + "; new session",
           hello == null ? null : hello.ref(), hello == null ? ClientMethod.Resume.name() : ClientMethod.Hello.name()));
     }
-    if (host.gate().tokenValid(token)) {
+    if (tooOld || host.gate().tokenValid(token)) {
       s.tokenHolder();
-      s.claims(AuthToken.claims(token));
+      s.claims(AuthToken.claims(token), tooOld);
     }
     b.session = s;
     acknowledge(b, hello, s, false);
@@ -336,6 +345,7 @@ final class WebSocketEndpoint {
       refuseFrame(b, e, refOf(text));
       return;
     }
+    follow(b);
     if (b.remote != null || b.resuming) {
       toOtherNode(b, f);
       return;
@@ -344,8 +354,6 @@ final class WebSocketEndpoint {
       hello(b, f);
       return;
     }
-    // A takeover that moved a call handed the socket to the agent's other session (ClientSession#handTo).
-    b.session = b.session.current();
     if (f.method() == ClientMethod.Resume) {
       resume(b, f);
       return;
@@ -360,6 +368,21 @@ final class WebSocketEndpoint {
         refuse(b.t, p.code(), p.getMessage(), f.ref(), f.method().name());
       }
     });
+  }
+
+  /**
+   * A takeover that moved a call handed the socket to the agent's other session: on this node
+   * (ClientSession#handTo), or on another one, which this socket now carries (ClientSession#handToRemote).
+   */
+  private static void follow(Binding b) {
+    if (b.session == null) {
+      return;
+    }
+    b.session = b.session.current();
+    if (b.session.forwardedTo() != null) {
+      b.remote = b.session.forwardedTo();
+      b.session = null;
+    }
   }
 
   /** A frame of a socket that carries (or is about to carry) a session of another node. */

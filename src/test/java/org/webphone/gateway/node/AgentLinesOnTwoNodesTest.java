@@ -39,6 +39,8 @@ class AgentLinesOnTwoNodesTest {
   private static final String SECRET = "two-node-agent-secret";
   private static final String LINE = "2100";
   private static final long WAIT_MS = 30_000;
+  /** auth.tokenMaxAgeSec as the nodes run it (the default). */
+  private static final long MAX_AGE_SEC = 300;
 
   @TempDir
   static Path dir;
@@ -53,7 +55,9 @@ class AgentLinesOnTwoNodesTest {
         "WEBPHONE_POOL_AGENTS", "[{\"id\":\"alice\",\"username\":\"" + LINE + "\",\"password\":\"secret-" + LINE + "\"}]",
         "WEBPHONE_AUTH_TOKEN_SECRET", SECRET,
         // The agent's call has no real browser leg (a synthetic offer): it must outlast the test, not end on its own.
-        "WEBPHONE_MEDIA_TIMEOUT_SEC", "300"));
+        "WEBPHONE_MEDIA_TIMEOUT_SEC", "300",
+        // A closed page's session (and its line) ends soon after, so each test can check that nothing is left.
+        "WEBPHONE_SESSION_RESUME_GRACE_SEC", "3"));
   }
 
   @AfterAll
@@ -89,8 +93,108 @@ class AgentLinesOnTwoNodesTest {
     assertEquals(0, pool.getInteger("leased"), "the anonymous pool is untouched: " + pool.encode());
   }
 
+  /**
+   * The agent's call lives on node 0; a new tab reaches node 1 with a fresh token of hers: node 1 forwards the socket
+   * to node 0's session (as a resume on another node), the old tab is closed with 4003, the new one gets the call and
+   * offers a new browser leg. SIP is untouched (SIPp's UAS saw one INVITE and no BYE during the move, the line stays
+   * registered by node 0 alone), the audio echoed by SIPp comes back on the new leg, and the new tab hangs up.
+   */
   @Test
   @Order(2)
+  void aTakeoverOnAnotherNodeMovesTheCallWithoutTouchingSip() throws Exception {
+    GatewaySession first = signedIn(0);
+    Eventually.await(Duration.ofSeconds(10), "one contact for " + LINE + ", node 0's", () -> registeredBy(),
+        List.of(0)::equals);
+    long invites = bed.invites();
+    long byes = bed.byes();
+    try (SyntheticBrowser before = new SyntheticBrowser(); SyntheticBrowser after = new SyntheticBrowser()) {
+      String callId = call(first, before);
+      assertTrue(echoes(before) > 0, "SIPp echoes the first tab's audio");
+
+      GatewaySession second = agent(1, token());
+      JsonObject session = second.await("the call's session", e -> "OnSession".equals(e.getString("event"))
+          && e.getBoolean("resumed"), WAIT_MS);
+      assertEquals(callId, session.getJsonObject("call").getString("callId"), session.encode());
+      assertEquals("InCall", session.getJsonArray("calls").getJsonObject(0).getString("state"), session.encode());
+      assertEquals("alice", session.getString("agent"));
+      Eventually.until(Duration.ofSeconds(10), "the first tab's socket to close", first::isClosed);
+      assertEquals(4003, first.closeCode(), "the first tab is told it was taken over");
+      assertEquals(1, bed.fullHealth(1).getInteger("forwards"), "node 1 carries the socket of node 0's session");
+
+      offer(second, after, callId);
+      assertTrue(echoes(after) > 0, "SIPp echoes the new tab's audio, on the same call");
+      assertEquals(invites + 1, bed.invites(), "one INVITE: no new call, no re-INVITE for the move");
+      assertEquals(byes, bed.byes(), "no BYE during the move");
+      assertEquals(List.of(0), registeredBy(), "the line stays node 0's, registered once");
+      assertEquals(1, bed.fullHealth(0).getInteger("calls"));
+
+      second.socket().sendText(new JsonObject().put("method", "HangUp").put("ref", "bye").put("callId", callId).encode());
+      second.await("the call's end", e -> "OnCallStateChanged".equals(e.getString("event"))
+          && "Completed".equals(e.getString("state")), WAIT_MS);
+      Eventually.until(Duration.ofSeconds(10), "SIPp to get the new tab's BYE", () -> bed.byes() == byes + 1);
+    }
+    closeSessions();
+    assertNothingLeft();
+    assertEquals(0, bed.usrloc().mostExtraContacts(), "the line was never registered twice at once");
+  }
+
+  /**
+   * The documented token lifetime ({@code auth.tokenMaxAgeSec}, 300 s) bounds the Hello that opens a session, not
+   * the session: a tab whose token is older than that still takes its session back ({@code Hello {token, resume}})
+   * and, once, follows it off a draining node (close 4002). The tab's token is the one of the takeover that moved
+   * the call to it, so that session counts the tab's token id, not the first tab's.
+   */
+  @Test
+  @Order(3)
+  void aTokenPastItsAgeResumesItsMovedSessionAndFollowsItOffADrainingNodeOnce() throws Exception {
+    GatewaySession first = signedIn(1);
+    long iat = System.currentTimeMillis() / 1000 - MAX_AGE_SEC + 15; // valid for 15 s more
+    String old = AuthToken.issue(SECRET, iat, "alice", "two-nodes-aged-" + ++tokens);
+    try (SyntheticBrowser before = new SyntheticBrowser(); SyntheticBrowser after = new SyntheticBrowser()) {
+      String callId = call(first, before);
+      GatewaySession tab = agent(0, old); // takes the call over from node 0
+      String resume = tab.await("the call's session", e -> "OnSession".equals(e.getString("event"))
+          && e.getBoolean("resumed"), WAIT_MS).getString("resumeToken");
+      Eventually.until(Duration.ofSeconds(10), "the first tab's socket to close", first::isClosed);
+      assertEquals(4003, first.closeCode());
+      Eventually.until(Duration.ofSeconds(30), "the tab's token to pass its age",
+          () -> System.currentTimeMillis() / 1000 > iat + MAX_AGE_SEC + 1);
+
+      tab.close(); // the tab reloads, onto the node that holds its session now
+      GatewaySession reloaded = GatewaySession.open(new InetSocketAddress("127.0.0.1", bed.httpPort(1)),
+          new JsonObject().put("method", "Hello").put("ref", "hello").put("token", old).put("resume", resume));
+      sessions.add(reloaded);
+      JsonObject back = reloaded.await("the session back", e -> "OnSession".equals(e.getString("event"))
+          || "Error".equals(e.getString("event")), WAIT_MS);
+      assertEquals(true, back.getBoolean("resumed"), "a token past its age still resumes: " + back.encode());
+      assertEquals(callId, back.getJsonObject("call").getString("callId"));
+      offer(reloaded, after, callId);
+      assertTrue(echoes(after) > 0, "SIPp echoes the reloaded tab's audio");
+
+      HttpResponse<String> drain = Http.post("http://127.0.0.1:" + bed.adminPort(1) + "/admin/drain",
+          "Authorization", "Bearer " + DrainBed.TOKEN);
+      assertEquals(202, drain.statusCode(), drain.body());
+      reloaded.socket().sendText(new JsonObject().put("method", "HangUp").put("ref", "bye").put("callId", callId).encode());
+      reloaded.await("the move", e -> "OnSessionClosed".equals(e.getString("event")), WAIT_MS);
+      Eventually.until(Duration.ofSeconds(10), "the socket to close", reloaded::isClosed);
+      assertEquals(4002, reloaded.closeCode());
+    }
+    GatewaySession again = agent(0, old); // the tab's only token, past its age, on the node the balancer picks now
+    assertNull(again.awaitReady(WAIT_MS), "the token past its age follows its moved session once");
+    Eventually.await(Duration.ofSeconds(10), "one contact for " + LINE + ", node 0's", () -> registeredBy(),
+        List.of(0)::equals);
+    assertEquals(0, bed.node(1).awaitExit(Duration.ofSeconds(60)), bed.node(1).tail());
+
+    GatewaySession once = agent(0, old);
+    JsonObject refused = once.await("the refusal", e -> "Error".equals(e.getString("event")), WAIT_MS);
+    assertEquals(201, refused.getInteger("code"), "only once: " + refused.encode());
+    Eventually.until(Duration.ofSeconds(10), "the refused socket to close", once::isClosed);
+    assertEquals(1008, once.closeCode());
+    assertTrue(!again.isClosed(), "the session it followed goes on");
+  }
+
+  @Test
+  @Order(4)
   void aDrainingNodeAnswers480DuringTheAgentsCallThenUnregistersTheLineBeforeThePageMovesAndItsTokenOpensTheNewSession()
       throws Exception {
     bed.ensureRunning(1);
@@ -133,6 +237,73 @@ class AgentLinesOnTwoNodesTest {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  /** Both nodes running, and alice's session on node {@code i} with a fresh token, her line registered. */
+  private GatewaySession signedIn(int i) throws Exception {
+    bed.ensureRunning(0);
+    bed.ensureRunning(1);
+    GatewaySession s = agent(i, token());
+    assertNull(s.awaitReady(WAIT_MS), "alice's line on node " + i);
+    return s;
+  }
+
+  /** alice's outgoing call to 600 (SIPp's echoing UAS, through Kamailio) from {@code page}, with {@code leg}; InCall. */
+  private static String call(GatewaySession page, SyntheticBrowser leg) throws Exception {
+    page.socket().sendText(new JsonObject().put("method", "Call").put("ref", "call").put("number", "600")
+        .put("sdp", leg.offer()).encode());
+    String callId = page.await("the call's Ack", e -> "call".equals(e.getString("ref")), WAIT_MS).getString("callId");
+    assertTrue(callId != null, "the Call was acknowledged");
+    leg.connect(page.await("the answer", e -> "Answer".equals(e.getString("event")), WAIT_MS).getString("sdp"));
+    page.await("the call answered", e -> "OnCallStateChanged".equals(e.getString("event"))
+        && "InCall".equals(e.getString("state")), WAIT_MS);
+    return callId;
+  }
+
+  /** A new browser leg for the running call, as a reloaded page (or the agent's new tab) offers it. */
+  private static void offer(GatewaySession page, SyntheticBrowser leg, String callId) throws Exception {
+    page.socket().sendText(new JsonObject().put("method", "Offer").put("ref", "offer").put("callId", callId)
+        .put("sdp", leg.offer()).encode());
+    leg.connect(page.await("the answer to the offer", e -> "Answer".equals(e.getString("event"))
+        && callId.equals(e.getString("callId")), WAIT_MS).getString("sdp"));
+  }
+
+  /**
+   * Sends 50 PCMU packets (20 ms apart) marked for this round from {@code leg} and counts those that come back: SIPp's
+   * UAS echoes what reached it, so each one crossed the gateway to the far side and back.
+   */
+  private static int echoes(SyntheticBrowser leg) throws Exception {
+    byte[] mark = ("echo-" + System.nanoTime()).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    byte[] payload = new byte[160];
+    System.arraycopy(mark, 0, payload, 0, mark.length);
+    leg.received.clear();
+    for (int i = 0; i < 50; i++) {
+      leg.sendRtp(0, payload);
+      Thread.sleep(20);
+    }
+    Thread.sleep(500);
+    int n = 0;
+    for (byte[] p; (p = leg.received.poll()) != null; ) {
+      if (p.length >= 12 + mark.length
+          && java.util.Arrays.equals(p, 12, 12 + mark.length, mark, 0, mark.length)) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** No session, call, forwarded socket or media session on either running node, and no contact of the line. */
+  private static void assertNothingLeft() throws Exception {
+    for (int i = 0; i < 2; i++) {
+      if (!bed.node(i).isAlive()) {
+        continue;
+      }
+      int node = i;
+      Eventually.await(Duration.ofSeconds(20), "nothing left on node " + i, () -> bed.fullHealth(node),
+          h -> h.getInteger("sessions") == 0 && h.getInteger("calls") == 0 && h.getInteger("forwards") == 0
+              && h.getJsonObject("media").getInteger("sessions") == 0);
+    }
+    Eventually.await(Duration.ofSeconds(10), "no contact for " + LINE, () -> registeredBy(), List.of()::equals);
+  }
 
   private static String token() {
     return AuthToken.issue(SECRET, System.currentTimeMillis() / 1000, "alice", "two-nodes-" + ++tokens);

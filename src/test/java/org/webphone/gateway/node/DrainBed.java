@@ -217,11 +217,20 @@ final class DrainBed implements AutoCloseable {
 
   /** BYE requests SIPp's UAS received so far (its message trace). */
   long byes() throws IOException {
+    return requests("BYE");
+  }
+
+  /** INVITE requests (re-INVITEs included) SIPp's UAS received so far (its message trace). */
+  long invites() throws IOException {
+    return requests("INVITE");
+  }
+
+  private long requests(String method) throws IOException {
     if (!Files.exists(sippMessages)) {
       return 0;
     }
     return Files.readAllLines(sippMessages, StandardCharsets.ISO_8859_1).stream()
-        .filter(l -> l.startsWith("BYE sip:")).count();
+        .filter(l -> l.startsWith(method + " sip:")).count();
   }
 
   @Override

@@ -1,7 +1,9 @@
 package org.webphone.gateway.signalling;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -45,6 +47,27 @@ class AuthTokenTest {
     assertNull(AuthToken.refusal(withExp, SECRET, 300, now + 10));
     assertEquals("expired", AuthToken.refusal(withExp, SECRET, 300, now + 11), "past exp");
     assertEquals("no iat", AuthToken.refusal(signed("{\"sub\":\"v\"}"), SECRET, 300, now));
+  }
+
+  /**
+   * Only a token whose one fault is its age (iat more than tokenMaxAgeSec ago) may still resume its session or
+   * follow a move of it: a bad signature, a passed exp or a future iat are never "only too old".
+   */
+  @Test
+  void onlyATokenPastItsAgeButOtherwiseGoodIsOnlyTooOld() {
+    long now = 1_800_000_000L;
+    String good = AuthToken.issue(SECRET, now, "agent-7", "jti-1");
+    assertFalse(AuthToken.onlyTooOld(good, SECRET, 300, now + 299), "within its age: simply valid");
+    assertTrue(AuthToken.onlyTooOld(good, SECRET, 300, now + 301));
+    assertTrue(AuthToken.onlyTooOld(good, SECRET, 300, now + 86_400 * 30), "a month later too");
+    assertFalse(AuthToken.onlyTooOld(good, "other", 300, now + 301), "bad signature");
+    assertFalse(AuthToken.onlyTooOld(good, SECRET, 300, now - 120), "issued in the future");
+    String withExp = signed("{\"iat\":" + now + ",\"exp\":" + (now + 400) + "}");
+    assertTrue(AuthToken.onlyTooOld(withExp, SECRET, 300, now + 301), "past its age, before its exp");
+    assertFalse(AuthToken.onlyTooOld(withExp, SECRET, 300, now + 401), "past its exp: refused for good");
+    assertFalse(AuthToken.onlyTooOld(null, SECRET, 300, now));
+    assertFalse(AuthToken.onlyTooOld(signed("{\"iat\":" + now + ",\"sub\":\"\"}"), SECRET, 300, now + 301),
+        "a bad claim");
   }
 
   private static String signed(String json) {

@@ -106,14 +106,7 @@ class SecondCallPageTest {
 
   @Test
   void consultThenCancelThenConsultAgainAndCompleteTheTransfer(Vertx vertx) throws Exception {
-    h = new Harness(vertx, 1, new JsonObject());
-    driver.get("http://127.0.0.1:" + h.port + "/");
-    awaitStatus("Ready");
-    String line = h.lower.leases.values().iterator().next();
-    h.lower.incoming(line, "in-9", "2000");
-    awaitStatus("Incoming call from 2000");
-    button("Call").click();
-    awaitStatus("In call");
+    String line = answered(vertx, new JsonObject(), "in-9");
     WebElement to = driver.findElement(By.cssSelector("input[aria-label='Transfer to']"));
 
     to.sendKeys("0900123"); // blocked by the default dial policy: nothing held, nothing called
@@ -150,6 +143,64 @@ class SecondCallPageTest {
     h.lower.emit(line, state(consult, "Completed"));
     awaitStatus("Call ended");
     mediaClosed();
+  }
+
+  /**
+   * A reload during a consult: the page comes back with both calls (docs/protocol.md, "Resume": calls), the consult
+   * call active and the customer held, each on a new RTCPeerConnection of its own (two Offers, no new call, no hold
+   * or transfer at SIP), and the transfer controls work on them: "Cancel transfer", then "Hang up".
+   */
+  @Test
+  void aReloadDuringAConsultBringsBothCallsBackAndCancelTransferWorksAfterwards(Vertx vertx) throws Exception {
+    String line = answered(vertx, new JsonObject().put("session", new JsonObject().put("resumeGraceSec", 30)), "in-7");
+    driver.findElement(By.cssSelector("input[aria-label='Transfer to']")).sendKeys("1001");
+    button("Consult").click();
+    new WebDriverWait(driver, Duration.ofSeconds(5)).until(d -> button("Cancel transfer").isEnabled());
+    String consult = activeCall();
+    h.lower.emit(line, state("in-7", "LocalHeld"));
+    h.lower.emit(line, state(consult, "InCall").put("direction", "out"));
+    awaitStatus("In call");
+    long holds = h.lower.count(Addresses.SIP_CALL_HOLD);
+    long offers = h.lower.count(Addresses.MEDIA_BROWSER_OFFER);
+
+    driver.navigate().refresh();
+    new WebDriverWait(driver, Duration.ofSeconds(10)).withMessage(() -> "active " + activeCall() + ", other "
+        + otherCall() + ", connections " + peerConnections()).until(d -> consult.equals(activeCall())
+        && "in-7".equals(otherCall()) && peerConnections() == 2);
+    awaitStatus("In call");
+    h.lower.awaitCount(Addresses.MEDIA_BROWSER_OFFER, offers + 2); // a new leg for each call
+    assertEquals(holds, h.lower.count(Addresses.SIP_CALL_HOLD), "SIP untouched by the reload");
+    assertEquals(0, h.lower.count(Addresses.SIP_CALL_TRANSFER));
+    new WebDriverWait(driver, Duration.ofSeconds(5)).until(d -> button("Cancel transfer").isEnabled()
+        && button("Complete transfer").isEnabled());
+
+    button("Cancel transfer").click();
+    new WebDriverWait(driver, Duration.ofSeconds(5)).until(d -> "in-7".equals(activeCall()));
+    assertEquals(holds + 1, h.lower.count(Addresses.SIP_CALL_HOLD), "the customer was taken off hold");
+    h.lower.emit(line, state("in-7", "InCall"));
+    awaitStatus("In call");
+    button("Hang up").click();
+    h.lower.awaitCount(Addresses.SIP_CALL_HANGUP, 2); // the consult call, then the customer
+    awaitStatus("Call ended");
+    mediaClosed();
+  }
+
+  /** The phone page on a gateway with {@code config}, and the call {@code callId} from 2000 answered there; its line. */
+  private String answered(Vertx vertx, JsonObject config, String callId) throws Exception {
+    h = new Harness(vertx, 1, config);
+    driver.get("http://127.0.0.1:" + h.port + "/");
+    awaitStatus("Ready");
+    String line = h.lower.leases.values().iterator().next();
+    h.lower.incoming(line, callId, "2000");
+    awaitStatus("Incoming call from 2000");
+    button("Call").click();
+    awaitStatus("In call");
+    return line;
+  }
+
+  private String otherCall() {
+    return (String) ((JavascriptExecutor) driver).executeScript(
+        "const o = window.webphone.secondCall.other; return o && o.call.id;");
   }
 
   /** Every call's media session closed (the page, and so its session and line, stay). */

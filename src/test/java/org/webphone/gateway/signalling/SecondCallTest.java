@@ -196,6 +196,76 @@ class SecondCallTest {
     node.awaitIdle(1);
   }
 
+  /**
+   * A page that comes back (Hello {resume}: the reload of a tab; the old socket is closed with 4001) gets every call
+   * of the session in OnSession's {@code calls}: first an answered call and a call waiting that still rings (it is
+   * accepted afterwards), then a held call and the active one; each answered call gets a new browser leg by Offer
+   * (SIP untouched: both SIPp callers fail on any re-INVITE but the hold and resume their scenario expects), and Swap
+   * and HangUp work on both afterwards.
+   */
+  @Test
+  void aReloadGetsEveryCallBackARingingOneAndAHeldOneInTheirStatesThenSwapAndHangUpWorkOnBoth() throws Exception {
+    Harness.Client c = client = Harness.connect(ws, node.config().getInt("http.port"), null, null);
+    String resume = c.await("OnSession").getString("resumeToken");
+    c.await("OnSetReadyStatus", e -> e.getBoolean("ready"));
+    try (SyntheticBrowser firstLeg = new SyntheticBrowser(); SyntheticBrowser secondLeg = new SyntheticBrowser();
+        Sipp first = callTheLine("cw-first.xml")) {
+      String firstId = answer(c, firstLeg, "2002");
+      try (Sipp second = callTheLine("cw-second.xml")) {
+        String secondId = c.await("OnCallRequest", e -> Boolean.TRUE.equals(e.getBoolean("waiting"))).getString("callId");
+
+        c = reload(c, resume);
+        JsonObject session = c.await("OnSession", e -> e.getBoolean("resumed"));
+        resume = session.getString("resumeToken");
+        JsonArray calls = session.getJsonArray("calls");
+        assertEquals(2, calls.size(), calls.encode());
+        assertEquals(new JsonObject().put("callId", firstId).put("state", "InCall").put("direction", "in")
+            .put("caller", "2002"), calls.getJsonObject(0), "the active call first");
+        assertEquals(new JsonObject().put("callId", secondId).put("state", "Ringing").put("direction", "in")
+            .put("caller", "2003").put("waiting", true), calls.getJsonObject(1), "the call waiting still rings");
+        try (SyntheticBrowser firstAgain = new SyntheticBrowser()) {
+          offer(c, firstAgain, firstId);
+          assertEquals("Ack", c.request(m("Accept").put("callId", secondId).put("sdp", secondLeg.offer())).getString("event"));
+          secondLeg.connect(c.awaitAnswer(secondId).getString("sdp"));
+          c.awaitKeeping("OnCallStateChanged", e -> firstId.equals(e.getString("callId")) && "LocalHeld".equals(e.getString("state")));
+          c.awaitKeeping("OnInCall", e -> secondId.equals(e.getString("callId")));
+        }
+
+        c = reload(c, resume);
+        calls = c.await("OnSession", e -> e.getBoolean("resumed")).getJsonArray("calls");
+        assertEquals(List.of(secondId, firstId), List.of(calls.getJsonObject(0).getString("callId"),
+            calls.getJsonObject(1).getString("callId")), "the active call first: " + calls.encode());
+        assertEquals(List.of("InCall", "LocalHeld"), List.of(calls.getJsonObject(0).getString("state"),
+            calls.getJsonObject(1).getString("state")), calls.encode());
+        try (SyntheticBrowser firstAgain = new SyntheticBrowser(); SyntheticBrowser secondAgain = new SyntheticBrowser()) {
+          offer(c, secondAgain, secondId);
+          offer(c, firstAgain, firstId);
+          assertEquals(firstId, c.request(m("Swap")).getString("callId"), "Swap after the reload");
+          c.awaitKeeping("OnCallStateChanged", e -> secondId.equals(e.getString("callId")) && "LocalHeld".equals(e.getString("state")));
+          c.awaitKeeping("OnCallStateChanged", e -> firstId.equals(e.getString("callId")) && "InCall".equals(e.getString("state")));
+          assertEquals(firstId, c.request(m("HangUp")).getString("callId"));
+          first.awaitSuccess(SETUP);
+          assertEquals(secondId, c.request(m("HangUp")).getString("callId"));
+          second.awaitSuccess(SETUP);
+        }
+      }
+    }
+    node.awaitIdle(1);
+  }
+
+  /** The same page again over a new socket (Hello {resume}); the old socket is closed with 4001. */
+  private Harness.Client reload(Harness.Client old, String resumeToken) throws Exception {
+    client = Harness.connect(ws, node.config().getInt("http.port"), "resume=" + resumeToken, null);
+    old.awaitClosed();
+    return client;
+  }
+
+  /** A new browser leg for the running call {@code callId}, as a reloaded page offers it. */
+  private static void offer(Harness.Client c, SyntheticBrowser leg, String callId) throws Exception {
+    assertEquals("Ack", c.request(m("Offer").put("callId", callId).put("sdp", leg.offer())).getString("event"));
+    leg.connect(c.awaitAnswer(callId).getString("sdp"));
+  }
+
   private Harness.Client ready() throws Exception {
     client = Harness.connect(ws, node.config().getInt("http.port"), null, null);
     client.await("OnSetReadyStatus", e -> e.getBoolean("ready"));

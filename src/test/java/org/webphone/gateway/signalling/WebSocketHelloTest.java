@@ -114,6 +114,40 @@ class WebSocketHelloTest {
     }
   }
 
+  /**
+   * auth.tokenMaxAgeSec bounds the Hello that opens a session: a token past it (signature fine) opens none, with or
+   * without a jti that no move left usable, and with a resume token that names no session; but it takes back the
+   * session its resume token names (AgentLinesOnTwoNodesTest has the move it may follow once).
+   */
+  @Test
+  void aTokenPastItsAgeOpensNoSessionButStillResumesOne(Vertx vertx) throws Exception {
+    try (Harness h = new Harness(vertx, 2, new JsonObject().put("auth", new JsonObject().put("tokenSecret", SECRET)))) {
+      long now = System.currentTimeMillis() / 1000;
+      String aged = AuthToken.issue(SECRET, now - 400, "visitor-2");
+      String agedWithId = AuthToken.issue(SECRET, now - 400, "visitor-3", "never-moved");
+      String gone = RemoteSessions.newToken("node-gone");
+      for (String hello : new String[] {"token=" + aged, "token=" + agedWithId, "token=" + aged + "&resume=" + gone}) {
+        Harness.Client c = h.connect(hello);
+        JsonObject refused = c.await("Error", e -> e.getInteger("code") == 201);
+        assertEquals("access token refused: expired", refused.getString("message"), hello);
+        c.awaitClosed();
+        assertEquals(1008, (int) c.ws.closeStatusCode(), hello);
+      }
+      assertEquals(0, h.lower.count(Addresses.POOL_LEASE), "nothing leased for them");
+
+      Harness.Client page = h.connect("token=" + AuthToken.issue(SECRET, now, "visitor-1", "fresh"));
+      String resume = page.await("OnSession").getString("resumeToken");
+      page.await("OnSetReadyStatus");
+      Harness.Client again = h.connect("token=" + agedWithId + "&resume=" + resume);
+      assertEquals(true, again.await("OnSession").getBoolean("resumed"), "its resume token takes the session back");
+      page.awaitClosed();
+      assertEquals(4001, (int) page.ws.closeStatusCode());
+      assertEquals(1, h.lower.count(Addresses.POOL_LEASE));
+      again.ws.close();
+      h.assertNothingLeaked();
+    }
+  }
+
   @Test
   void oneAddressGetsItsShareOfThePoolAndTheNextSessionGetsConnectionLimit(Vertx vertx) throws Exception {
     // Ten accounts (the default range 1000-1009): the default share is max(2, 10 % of 10) = 2.

@@ -109,6 +109,13 @@ public enum BusMessage {
   /** To the owner named by a resume token: take the session back over events (forwarded: a WebSocket elsewhere). Fails 302. */
   SIGNALLING_NODE_RESUME(Addresses.SIGNALLING_NODE_RESUME.toString(), List.of(V, RESUME_TOKEN, CLIENT_IP, EVENTS, FORWARDED),
       List.of(V, SESSION_ID, RESUME_TOKEN, COMMANDS, EVENTS, RESUMED, NODE_ID, MEMBER_ID)),
+  /**
+   * To the agent's session holding its named line: a new session of the agent (token id jti) takes it over with its
+   * call in progress, over events (a WebSocket on the asking node). Fails 302 (no call in progress there).
+   */
+  SIGNALLING_AGENT_TAKEOVER(Addresses.SIGNALLING_AGENT_TAKEOVER.toString(),
+      List.of(V, AGENT, JTI, CLIENT_IP, EVENTS, FORWARDED),
+      List.of(V, SESSION_ID, RESUME_TOKEN, COMMANDS, EVENTS, RESUMED, NODE_ID, MEMBER_ID)),
   /** To the owner: the forwarding node's WebSocket of the session closed. Fails 302. */
   SIGNALLING_NODE_DETACH(Addresses.SIGNALLING_NODE_DETACH.toString(), List.of(V, SESSION_ID, EVENTS), List.of(V, DETACHED)),
   /** Sent by the owner to a forwarded WebSocket's node: a server frame, or the close notice {closeCode, reason}. */

@@ -145,6 +145,8 @@ public final class Fields {
   public static final String SETUP_LATENCY = "setupLatency";
   /** An agent identity: the access token's {@code sub} that names a line of {@code pool.agents}. */
   public static final String AGENT = "agent";
+  /** An access token's id (its {@code jti}). */
+  public static final String JTI = "jti";
   /** Epoch milliseconds at which something ends (an agent's wrap-up). */
   public static final String UNTIL_MS = "untilMs";
 }

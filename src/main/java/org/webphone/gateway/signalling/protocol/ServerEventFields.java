@@ -19,6 +19,10 @@ public final class ServerEventFields {
   public static final String ICE_SERVERS = "iceServers";
   /** In OnSession after a resume: {callId, state, direction} of the call that survived. */
   public static final String CALL = "call";
+  /** OnSession after a resume or takeover: every call of the session, the active one first. */
+  public static final String CALLS = "calls";
+  /** In OnSession's {@code calls}: an agent's consult call (its customer is the other call). */
+  public static final String CONSULT = "consult";
   public static final String STATE = "state";
   public static final String POSITION = "position";
   public static final String CODE = "code";
@@ -64,7 +68,7 @@ public final class ServerEventFields {
   /** Every server event (a {@link ServerEvent} name) → its fields besides {@code event}. */
   public static final Map<String, Shape> OF = Map.ofEntries(
       Map.entry(ServerEvent.SESSION, Shape.of(SESSION_ID, RESUME_TOKEN, RESUMED, RESUME_GRACE_SEC, ICE_SERVERS)
-          .optional(CALL, AGENT)),
+          .optional(CALL, CALLS, AGENT)),
       Map.entry(ServerEvent.ICE_SERVERS, Shape.of(ICE_SERVERS)),
       Map.entry(ServerEvent.REGISTRATION, Shape.of(STATE).optional(POSITION, CODE, REASON)),
       Map.entry(ServerEvent.READY, Shape.of(READY)),
