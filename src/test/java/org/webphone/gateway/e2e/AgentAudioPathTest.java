@@ -204,38 +204,30 @@ class AgentAudioPathTest {
 
   @Test
   void callWaitingOnThePersistentPathSwitchesAudioToTheAcceptedCallAndBackOnSwapWithoutANewHandshake() throws Exception {
-    usePhone(Map.of("persistent-audio", ""));
-    awaitPathConnected();
-    browser.js("window.__firstCall = null");
-    Bed bed = new Bed();
+    Bed bed = pathReady();
     try (Baresip first = caller("2001", 600); Baresip second = caller("2002", 1500)) {
-      first.command("dial", "sip:1000@127.0.0.1:" + pbx.port());
-      browser.awaitStatus("Incoming call from 2001", SETUP);
-      browser.click("Call");
-      browser.awaitStatus("In call", SETUP);
-      Heard one = heard(first, second);
-      assertEquals(600, one.browserHz(), 30, "the first caller on the path: " + one);
-      one.agentReached(true, true, false, false);
+      Heard one = answeredOnPath(first);
 
       // Call waiting: Accept holds the first caller and the path carries the second, with no new handshake.
       second.command("dial", "sip:1000@127.0.0.1:" + pbx.port());
       browser.awaitStatus("Call waiting from 2002", SETUP);
       browser.click("Call");
       browser.awaitStatus("In call", SETUP);
-      Heard two = heard(first, second);
-      assertEquals(1500, two.browserHz(), 30, "after Accept the browser hears the second caller: " + two);
-      two.agentReached(false, false, true, true);
+      Heard two = heardOnPath(1500, "after Accept the browser hears the second caller: ", first, second,
+          false, false, true, true);
 
       browser.click("Swap");
       Eventually.until(Duration.ofSeconds(10), "Swap acked", () -> "In call".equals(browser.status()));
-      Heard back = heard(first, second);
-      assertEquals(600, back.browserHz(), 30, "after Swap the browser hears the first caller again: " + back);
-      back.agentReached(true, false, false, false);
+      Heard back = heardOnPath(600, "after Swap the browser hears the first caller again: ", first, second,
+          true, false, false, false);
       System.out.println("call waiting on the path: first " + one + "; accepted " + two + "; swapped " + back);
 
       // Hanging up the active (first) call: the path carries the remaining one, held until Unhold.
       browser.click("Hang up");
       browser.awaitStatus("On hold", SETUP);
+      Heard remaining = heard(null, second);
+      remaining.agentReached(false, false, true, false);
+      System.out.println("the remaining (held) call on the path: " + remaining);
       browser.click("Hang up");
       browser.awaitStatus("Ready", SETUP);
     }
@@ -244,39 +236,44 @@ class AgentAudioPathTest {
 
   @Test
   void aConsultOnThePersistentPathReachesTheConsulteeWithTheCustomerHeldAndCancelTransferGoesBack() throws Exception {
-    usePhone(Map.of("persistent-audio", ""));
-    awaitPathConnected();
-    browser.js("window.__firstCall = null");
-    Bed bed = new Bed();
+    Bed bed = pathReady();
     try (Baresip customer = caller("2001", 600); Baresip consultee = caller("2002", 1500)) {
-      customer.command("dial", "sip:1000@127.0.0.1:" + pbx.port());
-      browser.awaitStatus("Incoming call from 2001", SETUP);
-      browser.click("Call");
-      browser.awaitStatus("In call", SETUP);
-      Heard talking = heard(customer, null);
-      assertEquals(600, talking.browserHz(), 30, "the customer on the path: " + talking);
-      talking.agentReached(true, true, false, false);
+      Heard talking = answeredOnPath(customer);
 
       browser.js("document.querySelector(\"input[aria-label='Transfer to']\").value = '2002'");
       browser.click("Consult");
       Eventually.until(SETUP, "the consultee (baresip answers at once) to record", () -> consultee.receivedWav().isPresent());
       browser.awaitStatus("In call", SETUP);
-      Heard consulting = heard(customer, consultee);
-      assertEquals(1500, consulting.browserHz(), 30, "the consultee on the path: " + consulting);
-      consulting.agentReached(false, false, true, true);
+      Heard consulting = heardOnPath(1500, "the consultee on the path: ", customer, consultee, false, false, true, true);
 
       browser.click("Cancel transfer");
       Eventually.until(SETUP, "the consult call ended", () -> mediaStatus().getInteger("sessions") == 1);
       browser.awaitStatus("In call", SETUP);
-      Heard after = heard(customer, null);
-      assertEquals(600, after.browserHz(), 30, "Cancel transfer: the customer on the path again: " + after);
-      after.agentReached(true, false, false, false);
+      Heard after = heardOnPath(600, "Cancel transfer: the customer on the path again: ", customer, null,
+          true, false, false, false);
       System.out.println("consult on the path: customer " + talking + "; consult " + consulting + "; cancelled " + after);
 
       browser.click("Hang up");
       browser.awaitStatus("Ready", SETUP);
     }
     bed.assertOnePathIdleAndNothingLeaked();
+  }
+
+  /** A new agent session with its path connected (the page's first call forgotten), and the bed's figures then. */
+  private Bed pathReady() throws Exception {
+    usePhone(Map.of("persistent-audio", ""));
+    awaitPathConnected();
+    browser.js("window.__firstCall = null");
+    return new Bed();
+  }
+
+  /** Caller 2001 (600 Hz) calls the agent, who answers on the path: the two hear each other. */
+  private static Heard answeredOnPath(Baresip caller) throws Exception {
+    caller.command("dial", "sip:1000@127.0.0.1:" + pbx.port());
+    browser.awaitStatus("Incoming call from 2001", SETUP);
+    browser.click("Call");
+    browser.awaitStatus("In call", SETUP);
+    return heardOnPath(600, "the first caller on the path: ", caller, null, true, true, false, false);
   }
 
   /** The path's transport and the relay's resources when a test's calls start, checked again after they ended. */
@@ -318,6 +315,18 @@ class AgentAudioPathTest {
   private static Baresip caller(String user, int hz) throws Exception {
     return Baresip.start(dir.resolve("caller-" + user + "-" + System.nanoTime()), user, "cust-" + user,
         "127.0.0.1:" + pbx.port(), Browser.tone(dir, hz, 120, 8000));
+  }
+
+  /**
+   * {@link #heard}, checked: the browser hears {@code hz} ({@code what}), and the agent reached caller 1 / 2 as said
+   * ({@link Heard#agentReached}).
+   */
+  private static Heard heardOnPath(int hz, String what, Baresip a, Baresip b, boolean one, boolean recorded1,
+                                   boolean two, boolean recorded2) throws Exception {
+    Heard h = heard(a, b);
+    assertEquals(hz, h.browserHz(), 30, what + h);
+    h.agentReached(one, recorded1, two, recorded2);
+    return h;
   }
 
   /**
