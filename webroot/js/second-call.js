@@ -5,6 +5,8 @@
 //
 // The phone's call and RTCPeerConnection (phone.call, phone.pc) are always the active call's; the other call
 // and its own RTCPeerConnection wait here (this.other) while it rings, is held, or is the consult's customer.
+// An agent's audio path (persistent-audio) carries both calls instead: no second RTCPeerConnection, no sdp; the
+// gateway switches the path to the active call (Accept, Consult, Swap, the end of one call).
 
 import { autoAnswerTone, completeOffer, newPeerConnection } from './media.js';
 
@@ -94,6 +96,14 @@ export class SecondCall {
     return !!(this.other && this.other.call.ringing);
   }
 
+  /** The second call's offer: none on the agent's audio path (it carries the active call), else a new connection. */
+  async offer(call) {
+    const p = this.phone;
+    call.onPath = !!(p.path && p.path.isOpen);
+    if (call.onPath) p.path.live(true);
+    return call.onPath ? {} : { sdp: await p.startMedia() };
+  }
+
   /** "Call" while a call waits: the gateway holds the active call; the waiting one gets a new RTCPeerConnection. */
   async acceptWaiting() {
     const p = this.phone;
@@ -102,8 +112,7 @@ export class SecondCall {
     this.park();
     p.call = waiting;
     try {
-      const sdp = await p.startMedia();
-      await p.client.request('Accept', { callId: waiting.id, sdp });
+      await p.client.request('Accept', { callId: waiting.id, ...(await this.offer(waiting)) });
       p.offerSent(waiting);
     } catch (e) {
       p.detail(e && e.message ? e.message : String(e));
@@ -127,8 +136,7 @@ export class SecondCall {
     p.call = consult;
     p.status('Calling', 'consulting ' + number);
     try {
-      const sdp = await p.startMedia();
-      const ack = await p.client.request('Consult', { callId: customer.id, number, sdp });
+      const ack = await p.client.request('Consult', { callId: customer.id, number, ...(await this.offer(consult)) });
       consult.id = ack.callId;
       p.offerSent(consult);
     } catch (e) {
@@ -227,6 +235,8 @@ export class SecondCall {
     p.call = o.call;
     p.pc = o.pc;
     this.listen(p.pc);
+    if (p.path && o.call.onPath) p.path.play(); // the gateway moved the path back to this call
+    else if (p.path && o.call.ringing) p.path.live(false); // nothing on the path until this call is answered
     if (o.call.ringing) p.status('Incoming call from ' + (o.call.caller || 'unknown'));
     else p.showCallState(o.call.state);
     p.detail([text, detail].filter((x) => x).join(': '));

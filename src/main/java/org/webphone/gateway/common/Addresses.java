@@ -81,6 +81,7 @@ public final class Addresses {
   public static final String MEDIA_CLOSE = "media.session.close";
   public static final String MEDIA_PATH_OPEN = "media.path.open";
   public static final String MEDIA_PATH_CLOSE = "media.path.close";
+  public static final String MEDIA_PATH_ATTACH = "media.path.attach";
   public static final String MEDIA_STATUS = "media.status";
 
   // ---- signalling (signalling.SignallingVerticle)

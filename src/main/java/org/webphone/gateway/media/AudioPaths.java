@@ -172,6 +172,42 @@ final class AudioPaths {
     });
   }
 
+  /**
+   * The path carries {@code s} from now on (its session's active call): a new call borrows the leg, a call already
+   * on it is attached again. The call it carried before stays on the leg but relays nothing either way until it is
+   * attached again (it is on hold: RFC 3264 {@code sendonly} toward its far end, no RTP needed); the browser's
+   * stream goes on with a new source, as between calls.
+   */
+  void carry(Path p, MediaSession s) {
+    p.toBrowser.newSource();
+    if (s.browserLeg() == p.leg) {
+      s.attachBrowserLeg();
+    } else {
+      s.borrowBrowserLeg(p.leg);
+    }
+  }
+
+  /** media.path.attach: {@code call} (null when unknown) becomes the one call the path carries. */
+  void attach(Message<JsonObject> m, MediaSession call) {
+    String id = text(m.body(), Fields.AUDIO_PATH);
+    String callId = text(m.body(), Fields.CALL_ID);
+    if (id == null || callId == null) {
+      m.fail(ErrorCode.MISSING_FIELD.code(), "media.path.attach needs audioPath and callId");
+      return;
+    }
+    Path p = paths.get(id);
+    if (p == null || p.failed || call == null || call.browserLeg() != p.leg || !call.sessionId().equals(p.sessionId)) {
+      m.fail(ErrorCode.NOT_FOUND.code(), "call " + callId + " is not on the open audio path " + id);
+      return;
+    }
+    if (p.leg.attached() != call) {
+      MediaSession was = p.leg.attached();
+      carry(p, call);
+      LOG.info("path={} now carries call={} (call={} held on it)", id, callId, was == null ? "-" : was.callId());
+    }
+    m.reply(new JsonObject().put(Fields.AUDIO_PATH, id).put(Fields.CALL_ID, callId));
+  }
+
   /** Undeploy: every leg freed (blocking, from the verticle's stop on a worker). */
   void closeAll() {
     for (Path p : paths.values()) {

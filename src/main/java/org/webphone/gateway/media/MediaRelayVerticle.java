@@ -129,6 +129,7 @@ public final class MediaRelayVerticle extends VerticleBase {
       bus.<JsonObject>localConsumer(Addresses.MEDIA_CLOSE, this::close);
       bus.<JsonObject>localConsumer(Addresses.MEDIA_PATH_OPEN, paths::open);
       bus.<JsonObject>localConsumer(Addresses.MEDIA_PATH_CLOSE, paths::close);
+      bus.<JsonObject>localConsumer(Addresses.MEDIA_PATH_ATTACH, m -> paths.attach(m, sessions.get(text(m.body(), Fields.CALL_ID))));
       bus.<JsonObject>localConsumer(Addresses.MEDIA_STATUS, this::status);
       timer = vertx.setPeriodic(500, t -> checkTimeouts());
       LOG.info("media relay on {}:{} (WebRTC), RTP {}..{}, fingerprint {}", cfg.getString("media.bindAddress"),
@@ -279,17 +280,14 @@ public final class MediaRelayVerticle extends VerticleBase {
   /**
    * A create on the session's audio path: the call borrows the persistent browser leg (no ICE, no DTLS), only its
    * PBX side is new, and it has the path's one codec: an outgoing call offers the PBX only that codec, an incoming
-   * offer without it is refused (306, which the SIP side answers with 488). Event loop only: binding the RTP pair
+   * offer without it is refused (306, which the SIP side answers with 488). The new call is the session's active one
+   * (a first call, an accepted call waiting, a consult call), so the path carries it at once. Event loop only: binding the RTP pair
    * is non-blocking, as in {@link #createAnswerLater}.
    */
   private void createOnPath(Message<JsonObject> m, String callId, String sessionId) {
     AudioPaths.Path path = paths.get(text(m.body(), Fields.AUDIO_PATH));
     if (path == null || path.failed || !path.sessionId.equals(sessionId)) {
       m.fail(ErrorCode.NOT_FOUND.code(), "no open audio path " + text(m.body(), Fields.AUDIO_PATH) + " of this session");
-      return;
-    }
-    if (path.leg.attached() != null) {
-      m.fail(ErrorCode.WRONG_STATE.code(), "the audio path carries call " + path.leg.attached().callId());
       return;
     }
     MediaSdp.PbxMedia pbx = null;
@@ -319,11 +317,10 @@ public final class MediaRelayVerticle extends VerticleBase {
       m.fail(ErrorCode.NO_PORT.code(), "no free RTP port pair in media.rtpPortMin..rtpPortMax");
       return;
     }
-    path.toBrowser.newSource(); // the call's PBX stream continues the path's stream toward the browser
     MediaSession s = new MediaSession(callId, sessionId, rt, ports, path.toBrowser);
     s.negotiated(codec, path.browserTe, pbxTe);
     s.useSavp(pbx != null ? pbx.savp() : rt.pbxSrtp(), rt.pbxSrtpSuites());
-    s.borrowBrowserLeg(path.leg);
+    paths.carry(path, s); // a call already on the path (call waiting, consult) is held from now on
     path.counters.inc(MediaCounters.Name.pathAttached);
     creating.put(callId, false);
     published(m, s, pbx, null, false);

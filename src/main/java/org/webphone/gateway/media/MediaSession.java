@@ -231,7 +231,22 @@ final class MediaSession {
   void borrowBrowserLeg(WebRtcLeg leg) {
     borrowed = true;
     browser = leg;
-    leg.attach(this);
+    attachBrowserLeg();
+  }
+
+  /**
+   * Makes this call the one its persistent leg carries (event loop): the session's other call on the same leg, if
+   * any, is detached and so relays nothing either way (it is on hold). The browser timeout counts from now.
+   */
+  void attachBrowserLeg() {
+    lastBrowserNanos = System.nanoTime();
+    browser.attach(this);
+  }
+
+  /** Whether this call borrows a persistent leg that carries another call now (or none): it relays nothing. */
+  boolean detachedFromLeg() {
+    WebRtcLeg leg = browser;
+    return borrowed && leg != null && leg.attached() != this;
   }
 
   /** Stops this call's packets on its persistent leg at once (event loop); the leg relays nothing until the next call. */
@@ -345,8 +360,8 @@ final class MediaSession {
     byte[] b = buf.getBuffer();
     pbxRtcp.stats().received(b, 0, now);
     WebRtcLeg leg = browser;
-    if (leg == null || closed || (borrowed && leg.attached() != this)) {
-      return; // a persistent leg released at the call's end carries nothing more of it
+    if (leg == null || closed || detachedFromLeg()) {
+      return; // a persistent leg carries the session's active call only (released at the call's end, or held)
     }
     len = Rtp.stripExtensions(b, 0, len);
     if (len < 0) {
@@ -452,7 +467,7 @@ final class MediaSession {
     if (leg != null && !leg.connected() && now - leg.createdNanos() > timeoutNanos) {
       reason = "browser media (ICE/DTLS) not connected within " + secs + " s";
       state = SessionEvent.MEDIA_FAILED;
-    } else if (leg != null && leg.connected()
+    } else if (leg != null && leg.connected() && !detachedFromLeg()
         && now - Math.max(lastBrowserNanos, Math.max(leg.createdNanos(), createdNanos)) > timeoutNanos) {
       reason = "no media from the browser for " + secs + " s";
     } else {
@@ -546,7 +561,7 @@ final class MediaSession {
     @Override
     public boolean ready() {
       WebRtcLeg leg = browser;
-      return leg != null && leg.connected() && !closed;
+      return leg != null && leg.connected() && !closed && !detachedFromLeg(); // one call's reports on a shared leg
     }
 
     @Override

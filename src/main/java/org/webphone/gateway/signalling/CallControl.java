@@ -88,6 +88,8 @@ final class CallControl {
     boolean consult;
     /** An incoming call's caller (its From user), for a page that comes back while it rings. */
     String caller = "";
+    /** The call rides the session's audio path (its media was created without an sdp). */
+    boolean onPath;
 
     Call(String id, boolean incoming, String pbxOffer) {
       this.id = id;
@@ -200,7 +202,7 @@ final class CallControl {
 
   Future<JsonObject> accept(ClientFrame f) {
     Call c = requireRinging(f.string(ClientMethod.Fields.CALL_ID), "accept");
-    String sdp = c == other ? secondCallOffer(f) : browserOfferOrPath(f);
+    String sdp = browserOfferOrPath(f);
     if (c == other) {
       // A call waiting: the active call is held (its far end gets the hold re-INVITE) and the waiting one becomes active.
       Call first = call;
@@ -255,6 +257,7 @@ final class CallControl {
     if (sdp != null) {
       create.put(Fields.BROWSER_OFFER, sdp);
     } else {
+      c.onPath = true; // the path carries the call from its create on (a call already on it is held there)
       create.put(Fields.AUDIO_PATH, owner.audioPath().openPath()); // checked by browserOfferOrPath
     }
     if (pbxOffer != null) {
@@ -272,13 +275,21 @@ final class CallControl {
     return sdp;
   }
 
-  /** The frame's sdp, which a session's second call needs: its audio path (if any) carries the first call. */
-  private static String secondCallOffer(ClientFrame f) {
-    String sdp = f.string(ClientMethod.Fields.SDP_OPT);
-    if (sdp == null) {
-      throw new ProtocolException(ErrorCode.MISSING_FIELD, f.method() + " of a second call needs sdp (its own browser leg)");
+  /**
+   * The audio path follows the active call: when {@code call} rides the path, the path carries it (media.path.attach)
+   * and the session's other call on the path is held there, relaying nothing. After Swap, and after the active call
+   * ended (the remaining call becomes the active one); Accept of a call waiting and Consult need nothing: the new
+   * call's create attaches it.
+   */
+  private void pathFollowsActive() {
+    Call c = call;
+    String path = owner.audioPath().openPath();
+    if (c == null || !c.onPath || !c.mediaCreated || path == null) {
+      return;
     }
-    return sdp;
+    owner.replies().request(Addresses.MEDIA_PATH_ATTACH, new JsonObject().put(Fields.AUDIO_PATH, path)
+        .put(Fields.CALL_ID, c.id)).onFailure(e ->
+            LOG.warn("call={} line={} audio path not moved to it: {}", c.id, owner.lineId(), e.getMessage()));
   }
 
   private void mediaCreated(Call c, JsonObject reply) {
@@ -349,7 +360,7 @@ final class CallControl {
       throw new ProtocolException(ErrorCode.WRONG_STATE, "the session already has a second call");
     }
     String target = owner.dialPolicy().check(f.string(ClientMethod.Fields.NUMBER));
-    String sdp = f.string(ClientMethod.Fields.SDP);
+    String sdp = browserOfferOrPath(f);
     owner.countCallAttempt();
     Call c = new Call("c-" + Randoms.uuid(), false, null);
     c.consult = true;
@@ -402,6 +413,7 @@ final class CallControl {
     holdAtSip(held, false);
     call = held;
     other = active;
+    pathFollowsActive();
     return Future.succeededFuture(ack(held));
   }
 
@@ -668,6 +680,7 @@ final class CallControl {
     if (!has(c)) {
       return;
     }
+    boolean promoted = c == call && other != null;
     if (c == call) {
       call = other;
     }
@@ -684,6 +697,9 @@ final class CallControl {
     }
     owner.send(callState(c, code, reason));
     closeMedia(c.id);
+    if (promoted) {
+      pathFollowsActive(); // the remaining call has the path again (still held at SIP until Unhold)
+    }
     if (call == null) {
       owner.callEnded(c.answered); // the session's last call: an agent's wrap-up may start
     }

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.webphone.gateway.common.Addresses;
+import org.webphone.gateway.testing.Baresip;
 import org.webphone.gateway.testing.Browser;
 import org.webphone.gateway.testing.Eventually;
 import org.webphone.gateway.testing.Kamailio;
@@ -28,7 +29,8 @@ import org.webphone.gateway.testing.TestNode;
  * An agent's persistent audio path and auto-answer with real peers: Kamailio is the PBX (digest auth), the
  * gateway's one line 1000 registers on it, the agent is headless Chromium on the phone page (microphone: 440 Hz),
  * a customer is SIPp (account 2000, plays a 1000 Hz PCMU tone from the answer on), extension 700 is a SIPp UAS
- * that answers at once and plays the same tone. The page's {@code <web-phone>} element is replaced to change the
+ * that answers at once and plays the same tone; for two calls on the path, baresip callers 2001 (600 Hz) and 2002
+ * (1500 Hz) record what they receive, so each can tell when the agent's 440 Hz reached it. The page's {@code <web-phone>} element is replaced to change the
  * session's options (a new session each time), so one browser serves every check.
  */
 class AgentAudioPathTest {
@@ -52,12 +54,13 @@ class AgentAudioPathTest {
     assertEquals(0, sox.waitFor(), "sox made the customer's tone");
     // Its whole run, not one call, is bounded by -timeout: the class runs its calls over a few minutes at most.
     callee = Sipp.uas("uas-answer-tone.xml", "-m", "3", "-timeout", "300");
-    pbx = Kamailio.start(Map.of("1000", "secret-1000", "2000", "cust-2000"), Map.of("700", callee.port()));
+    pbx = Kamailio.start(Map.of("1000", "secret-1000", "2000", "cust-2000", "2001", "cust-2001", "2002", "cust-2002"),
+        Map.of("700", callee.port()));
     node = TestNode.start(new JsonObject()
         .put("pbx", new JsonObject().put("host", "127.0.0.1").put("port", pbx.port()))
         .put("pool", new JsonObject().put("range", new JsonObject().put("prefix", "").put("from", 1000).put("to", 1000)
             .put("passwordTemplate", "secret-{user}")))
-        .put("dial", new JsonObject().put("allow", new JsonArray().add("700")))
+        .put("dial", new JsonObject().put("allow", new JsonArray().add("700").add("2002")))
         .put("session", new JsonObject().put("resumeGraceSec", 1).put("autoAnswerDelayMs", 30000)));
     browser = Browser.start(Browser.tone(dir, 440, 60));
     browser.open(node.url());
@@ -197,6 +200,249 @@ class AgentAudioPathTest {
     browser.awaitStatus("Ready", Duration.ofSeconds(10));
     assertEquals(1, mediaStatus().getInteger("audioPaths"));
     node.awaitIdle(1);
+  }
+
+  @Test
+  void callWaitingOnThePersistentPathSwitchesAudioToTheAcceptedCallAndBackOnSwapWithoutANewHandshake() throws Exception {
+    Bed bed = pathReady();
+    try (Baresip first = caller("2001", 600); Baresip second = caller("2002", 1500)) {
+      Heard one = answeredOnPath(first);
+
+      // Call waiting: Accept holds the first caller and the path carries the second, with no new handshake.
+      second.command("dial", "sip:1000@127.0.0.1:" + pbx.port());
+      browser.awaitStatus("Call waiting from 2002", SETUP);
+      browser.click("Call");
+      browser.awaitStatus("In call", SETUP);
+      Heard two = heardOnPath(1500, "after Accept the browser hears the second caller: ", first, second,
+          false, false, true, true);
+
+      browser.click("Swap");
+      Eventually.until(Duration.ofSeconds(10), "Swap acked", () -> "In call".equals(browser.status()));
+      Heard back = heardOnPath(600, "after Swap the browser hears the first caller again: ", first, second,
+          true, false, false, false);
+      System.out.println("call waiting on the path: first " + one + "; accepted " + two + "; swapped " + back);
+
+      // Hanging up the active (first) call: the path carries the remaining one, held until Unhold.
+      browser.click("Hang up");
+      browser.awaitStatus("On hold", SETUP);
+      Heard remaining = heard(null, second);
+      remaining.agentReached(false, false, true, false);
+      System.out.println("the remaining (held) call on the path: " + remaining);
+      browser.click("Hang up");
+      browser.awaitStatus("Ready", SETUP);
+    }
+    bed.assertOnePathIdleAndNothingLeaked();
+  }
+
+  @Test
+  void aConsultOnThePersistentPathReachesTheConsulteeWithTheCustomerHeldAndCancelTransferGoesBack() throws Exception {
+    Bed bed = pathReady();
+    try (Baresip customer = caller("2001", 600); Baresip consultee = caller("2002", 1500)) {
+      Heard talking = answeredOnPath(customer);
+
+      browser.js("document.querySelector(\"input[aria-label='Transfer to']\").value = '2002'");
+      browser.click("Consult");
+      Eventually.until(SETUP, "the consultee (baresip answers at once) to record", () -> consultee.receivedWav().isPresent());
+      browser.awaitStatus("In call", SETUP);
+      Heard consulting = heardOnPath(1500, "the consultee on the path: ", customer, consultee, false, false, true, true);
+
+      browser.click("Cancel transfer");
+      Eventually.until(SETUP, "the consult call ended", () -> mediaStatus().getInteger("sessions") == 1);
+      browser.awaitStatus("In call", SETUP);
+      Heard after = heardOnPath(600, "Cancel transfer: the customer on the path again: ", customer, null,
+          true, false, false, false);
+      System.out.println("consult on the path: customer " + talking + "; consult " + consulting + "; cancelled " + after);
+
+      browser.click("Hang up");
+      browser.awaitStatus("Ready", SETUP);
+    }
+    bed.assertOnePathIdleAndNothingLeaked();
+  }
+
+  /** A new agent session with its path connected (the page's first call forgotten), and the bed's figures then. */
+  private Bed pathReady() throws Exception {
+    usePhone(Map.of("persistent-audio", ""));
+    awaitPathConnected();
+    browser.js("window.__firstCall = null");
+    return new Bed();
+  }
+
+  /** Caller 2001 (600 Hz) calls the agent, who answers on the path: the two hear each other. */
+  private static Heard answeredOnPath(Baresip caller) throws Exception {
+    caller.command("dial", "sip:1000@127.0.0.1:" + pbx.port());
+    browser.awaitStatus("Incoming call from 2001", SETUP);
+    browser.click("Call");
+    browser.awaitStatus("In call", SETUP);
+    return heardOnPath(600, "the first caller on the path: ", caller, null, true, true, false, false);
+  }
+
+  /** The path's transport and the relay's resources when a test's calls start, checked again after they ended. */
+  private final class Bed {
+    final long handshakes;
+    final int pathDtlsSessions;
+    final int rtpPorts;
+
+    Bed() throws Exception {
+      JsonObject m = mediaStatus();
+      handshakes = m.getJsonObject("counters").getLong("dtlsConnected");
+      pathDtlsSessions = m.getInteger("dtlsSessions");
+      rtpPorts = m.getInteger("rtpPorts");
+      assertEquals(1, m.getInteger("agents"), "the path's one ICE agent: " + m.encode());
+    }
+
+    void assertOnePathIdleAndNothingLeaked() throws Exception {
+      node.awaitIdle(1); // the line, no call at SIP, no media session
+      JsonObject m = mediaStatus();
+      assertEquals(handshakes, m.getJsonObject("counters").getLong("dtlsConnected"), "no new DTLS handshake: " + m.encode());
+      assertEquals(1, m.getInteger("agents"), "one ICE agent (the path's) the whole time: " + m.encode());
+      assertEquals(1, m.getInteger("audioPaths"));
+      assertEquals(pathDtlsSessions, m.getInteger("dtlsSessions"));
+      assertEquals(rtpPorts, m.getInteger("rtpPorts"), "the calls' RTP ports freed");
+      assertEquals(Map.of("transports", 1L, "state", "connected"), browser.driver().executeAsyncScript("""
+          const done = arguments[arguments.length - 1];
+          const pc = window.webphone.path.pc;
+          pc.getStats().then((r) => {
+            let n = 0;
+            r.forEach((s) => { if (s.type === 'transport') n++; });
+            done({ transports: n, state: pc.connectionState });
+          }, (e) => done(String(e)));
+          """), "the page's path: one transport (one ICE and DTLS) for both calls, still up");
+      assertEquals("Microphone idle", browser.js("return window.webphone.v.meter.getAttribute('aria-label')"));
+    }
+  }
+
+  /** A baresip caller registered as {@code user} whose microphone is a {@code hz} tone. */
+  private static Baresip caller(String user, int hz) throws Exception {
+    return Baresip.start(dir.resolve("caller-" + user + "-" + System.nanoTime()), user, "cust-" + user,
+        "127.0.0.1:" + pbx.port(), Browser.tone(dir, hz, 120, 8000));
+  }
+
+  /**
+   * {@link #heard}, checked: the browser hears {@code hz} ({@code what}), and the agent reached caller 1 / 2 as said
+   * ({@link Heard#agentReached}).
+   */
+  private static Heard heardOnPath(int hz, String what, Baresip a, Baresip b, boolean one, boolean recorded1,
+                                   boolean two, boolean recorded2) throws Exception {
+    Heard h = heard(a, b);
+    assertEquals(hz, h.browserHz(), 30, what + h);
+    h.agentReached(one, recorded1, two, recorded2);
+    return h;
+  }
+
+  /**
+   * What the browser hears on the path (its strongest frequency) while, for each caller (null: none), the gateway
+   * counts the RTP it relays toward that call's PBX leg and the caller records what it receives. baresip 1.0 stops
+   * its recording at its first re-INVITE (the hold), so a caller's 440 Hz is measured where it still records.
+   */
+  private static Heard heard(Baresip a, Baresip b) throws Exception {
+    Thread.sleep(700); // the switch: the browser's jitter buffer and the callers' recordings settle
+    String[] calls = {callOf(a == null ? null : "1"), callOf(b == null ? null : "2")};
+    long[] from = {recorded(a), recorded(b)};
+    long[] sent = {toPbx(calls[0]), toPbx(calls[1])};
+    Browser.RemoteAudio audio = browser.remoteAudio(1500, "window.webphone.path && window.webphone.path.pc");
+    long[] sentAfter = {toPbx(calls[0]), toPbx(calls[1])};
+    Thread.sleep(300);
+    return new Heard(audio.peakHz(), tone440(a, from[0]), tone440(b, from[1]), relayed(sent[0], sentAfter[0]),
+        relayed(sent[1], sentAfter[1]));
+  }
+
+  private static long relayed(long before, long after) {
+    return before < 0 || after < 0 ? -1 : after - before;
+  }
+
+  /**
+   * {@code browserHz}: the browser's strongest frequency; {@code at1}, {@code at2}: the amplitude of the agent's
+   * 440 Hz in what caller 1 / 2 recorded meanwhile (NaN: not recording); {@code toPbx1}, {@code toPbx2}: packets the
+   * gateway relayed toward each call's PBX leg meanwhile (-1: no such call).
+   */
+  record Heard(double browserHz, double at1, double at2, long toPbx1, long toPbx2) {
+    /** Whether the agent's audio reached caller 1 / 2; {@code recorded*}: the caller must have recorded it. */
+    void agentReached(boolean one, boolean recorded1, boolean two, boolean recorded2) {
+      check("the first caller", at1, toPbx1, one, recorded1);
+      check("the second caller", at2, toPbx2, two, recorded2);
+    }
+
+    private void check(String who, double amplitude, long packets, boolean expected, boolean recorded) {
+      if (packets < 0) {
+        return; // that caller has no call now
+      }
+      if (expected) {
+        assertTrue(packets > 40, who + ": the agent's audio relayed to it: " + this);
+        if (recorded || !Double.isNaN(amplitude)) {
+          assertTrue(amplitude > 300, who + " hears the agent's 440 Hz: " + this);
+        }
+      } else {
+        assertEquals(0, packets, who + " is held: nothing relayed to it: " + this);
+        if (!Double.isNaN(amplitude)) {
+          assertTrue(amplitude < 100, who + " is held and hears nothing of the agent: " + this);
+        }
+      }
+    }
+
+    @Override
+    public String toString() {
+      return String.format("browser hears %.0f Hz; caller 1: 440 Hz amplitude %.0f, %d packets; caller 2: %.0f, %d packets",
+          browserHz, at1, toPbx1, at2, toPbx2);
+    }
+  }
+
+  /** The page's call {@code which} ("1": the first call of the test, "2": the second), or null. */
+  private static String callOf(String which) {
+    if (which == null) {
+      return null;
+    }
+    Object id = browser.js("""
+        const w = window.webphone;
+        const calls = [w.call, w.secondCall && w.secondCall.other && w.secondCall.other.call].filter((c) => c && c.id);
+        if (!window.__firstCall && calls.length) window.__firstCall = calls[0].id;
+        const one = calls.find((c) => c.id === window.__firstCall);
+        const two = calls.find((c) => c.id !== window.__firstCall);
+        return arguments[0] === '1' ? (one ? one.id : null) : (two ? two.id : null);
+        """, which);
+    return (String) id;
+  }
+
+  /** Packets the gateway relayed toward the PBX leg of {@code callId} (-1: no such call). */
+  private static long toPbx(String callId) throws Exception {
+    if (callId == null) {
+      return -1;
+    }
+    JsonObject session = Eventually.result(5, "media.status", node.node().vertx().eventBus()
+        .<JsonObject>request(Addresses.MEDIA_STATUS, new JsonObject().put("callId", callId))).body().getJsonObject("session");
+    return session == null ? -1 : session.getJsonObject("counters").getLong("toPbx");
+  }
+
+  /** The size of what {@code b} recorded of its call so far (-1 without a caller or a recording). */
+  private static long recorded(Baresip b) throws Exception {
+    java.util.Optional<Path> wav = b == null ? java.util.Optional.empty() : b.receivedWav();
+    return wav.isPresent() ? Files.size(wav.get()) : -1;
+  }
+
+  /**
+   * The amplitude (16-bit units) of 440 Hz in what {@code b} recorded after {@code from} bytes (Goertzel over
+   * 8 kHz 16-bit mono); NaN when it recorded nothing more, or has no recording.
+   */
+  private static double tone440(Baresip b, long from) throws Exception {
+    if (from < 0) {
+      return Double.NaN;
+    }
+    byte[] all = Files.readAllBytes(b.receivedWav().orElseThrow());
+    int start = (int) (from + (from & 1));
+    int n = (all.length - start) / 2;
+    if (n < 800) {
+      return Double.NaN; // it records nothing now (after its first re-INVITE)
+    }
+    double k = 2 * Math.cos(2 * Math.PI * 440 / 8000.0);
+    double s1 = 0;
+    double s2 = 0;
+    for (int i = 0; i < n; i++) {
+      short x = (short) ((all[start + 2 * i] & 0xFF) | (all[start + 2 * i + 1] << 8));
+      double s0 = x + k * s1 - s2;
+      s2 = s1;
+      s1 = s0;
+    }
+    double power = s1 * s1 + s2 * s2 - k * s1 * s2;
+    return 2 * Math.sqrt(Math.max(0, power)) / n;
   }
 
   /** Dials 700 and measures, in the browser, when the first audio arrives after the answer; hangs up after 1 s. */

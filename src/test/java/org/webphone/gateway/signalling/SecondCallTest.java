@@ -177,7 +177,7 @@ class SecondCallTest {
         assertEquals("2003", ring.getString("caller"));
         String secondId = ring.getString("callId");
         assertEquals(102, c.request(m("Accept").put("callId", secondId)).getInteger("code"),
-            "a second call needs its own browser leg");
+            "without an audio path a second call needs its own browser leg");
         assertEquals("Ack", c.request(m("Accept").put("callId", secondId).put("sdp", secondLeg.offer())).getString("event"));
         secondLeg.connect(c.awaitAnswer(secondId).getString("sdp"));
         c.awaitKeeping("OnCallStateChanged", e -> firstId.equals(e.getString("callId")) && "LocalHeld".equals(e.getString("state")));

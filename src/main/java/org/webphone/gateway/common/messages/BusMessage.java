@@ -91,6 +91,11 @@ public enum BusMessage {
   MEDIA_PATH_OPEN(Addresses.MEDIA_PATH_OPEN, List.of(AUDIO_PATH, SESSION_ID, BROWSER_OFFER), List.of(BROWSER_ANSWER)),
   /** Free an audio path (its ICE agent and DTLS association); a repeat succeeds. Fails 102. */
   MEDIA_PATH_CLOSE(Addresses.MEDIA_PATH_CLOSE, List.of(AUDIO_PATH), List.of(AUDIO_PATH)),
+  /**
+   * Make the path carry this call of its session (the session's active call); the call it carried is held, its
+   * PBX leg relaying nothing. Fails 102, 302 (no such path, or the call is not on it).
+   */
+  MEDIA_PATH_ATTACH(Addresses.MEDIA_PATH_ATTACH, List.of(AUDIO_PATH, CALL_ID), List.of(AUDIO_PATH, CALL_ID)),
   /** What the relay holds now and its counters; with callId also that call's session. */
   MEDIA_STATUS(Addresses.MEDIA_STATUS, List.of(CALL_ID),
       List.of(SESSIONS, CREATING, RTP_PORTS, AGENTS, DTLS_SESSIONS, DTLS_THREADS, DTLS_HANDSHAKES, DTLS_WAITING,

@@ -27,10 +27,10 @@ public enum ClientMethod {
   Transfer(Fields.CALL_ID, Fields.NUMBER),
   /**
    * Attended transfer: hold the active call (the customer) and call {@code number} on the same line (the dial policy
-   * applies): {callId? (the customer; default the active call), number, sdp (the consult call's own browser leg)};
-   * acked with the consult call's {callId}.
+   * applies): {callId? (the customer; default the active call), number, sdp (the consult call's own browser leg;
+   * without it, on the session's audio path)}; acked with the consult call's {callId}.
    */
-  Consult(Fields.CALL_ID_OPT, Fields.NUMBER, Fields.SDP),
+  Consult(Fields.CALL_ID_OPT, Fields.NUMBER, Fields.SDP_OPT),
   /** Transfer the held customer to the answered consult call (REFER with Replaces): {}; acked with the customer's {callId}. */
   CompleteTransfer(),
   /** Hang up the consult call and take the customer off hold: {}; acked with the customer's {callId}. */
