@@ -50,12 +50,25 @@ final class WebRtcPort extends SinglePortUdpHarvester {
   private final List<DatagramChannel> channels = new ArrayList<>();
   private final List<Thread> threads = new ArrayList<>();
   private volatile boolean closing;
+  /** The reader group on Netty's epoll transport (recvmmsg), or null: then {@link #channels} are read by our threads. */
+  private EpollReaders epoll;
   /** Binding Requests for a ufrag no leg holds (stale after an ICE restart, or never ours): dropped unanswered. */
   private final java.util.concurrent.atomic.AtomicLong unknownUfrag = new java.util.concurrent.atomic.AtomicLong();
 
   WebRtcPort(TransportAddress address) throws IOException {
     super(address);
     InetSocketAddress bound = new InetSocketAddress(address.getAddress(), getLocalAddress().getPort());
+    if (EpollReaders.available()) {
+      try {
+        epoll = new EpollReaders(bound, READERS, this::dispatchSafely);
+        return;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted while binding the WebRTC port's readers", e);
+      } catch (RuntimeException | Error e) {
+        LOG.info("WebRTC port {}: epoll readers unavailable ({}), JDK readers instead", bound, e.toString());
+      }
+    }
     try {
       for (int i = 0; i < READERS; i++) {
         DatagramChannel ch = DatagramChannel.open(StandardProtocolFamily.INET);
@@ -82,10 +95,13 @@ final class WebRtcPort extends SinglePortUdpHarvester {
 
   /** Whether our readers carry the port (else ice4j's push thread does). */
   boolean readersActive() {
-    return !channels.isEmpty();
+    return epoll != null || !channels.isEmpty();
   }
 
   int readerThreads() {
+    if (epoll != null) {
+      return epoll.threads();
+    }
     int n = 0;
     for (Thread t : threads) {
       n += t.isAlive() ? 1 : 0;
@@ -117,12 +133,15 @@ final class WebRtcPort extends SinglePortUdpHarvester {
         }
         return;
       }
-      int len = buf.position();
-      try {
-        dispatch(b, len, from);
-      } catch (RuntimeException e) {
-        LOG.warn("WebRTC datagram from {} dropped: {}", from, e.toString(), e);
-      }
+      dispatchSafely(b, buf.position(), from);
+    }
+  }
+
+  private void dispatchSafely(byte[] b, int len, InetSocketAddress from) {
+    try {
+      dispatch(b, len, from);
+    } catch (RuntimeException e) {
+      LOG.warn("WebRTC datagram from {} dropped: {}", from, e.toString(), e);
     }
   }
 
@@ -225,6 +244,9 @@ final class WebRtcPort extends SinglePortUdpHarvester {
   @Override
   public void close() {
     closing = true;
+    if (epoll != null) {
+      epoll.close();
+    }
     closeChannels();
     for (Thread t : threads) {
       try {
