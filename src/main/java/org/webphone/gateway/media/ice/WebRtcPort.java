@@ -50,25 +50,12 @@ final class WebRtcPort extends SinglePortUdpHarvester {
   private final List<DatagramChannel> channels = new ArrayList<>();
   private final List<Thread> threads = new ArrayList<>();
   private volatile boolean closing;
-  /** The reader group on Netty's epoll transport (recvmmsg), or null: then {@link #channels} are read by our threads. */
-  private EpollReaders epoll;
   /** Binding Requests for a ufrag no leg holds (stale after an ICE restart, or never ours): dropped unanswered. */
   private final java.util.concurrent.atomic.AtomicLong unknownUfrag = new java.util.concurrent.atomic.AtomicLong();
 
   WebRtcPort(TransportAddress address) throws IOException {
     super(address);
     InetSocketAddress bound = new InetSocketAddress(address.getAddress(), getLocalAddress().getPort());
-    if (EpollReaders.available()) {
-      try {
-        epoll = new EpollReaders(bound, READERS, this::dispatchSafely);
-        return;
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IOException("interrupted while binding the WebRTC port's readers", e);
-      } catch (RuntimeException | Error e) {
-        LOG.info("WebRTC port {}: epoll readers unavailable ({}), JDK readers instead", bound, e.toString());
-      }
-    }
     try {
       for (int i = 0; i < READERS; i++) {
         DatagramChannel ch = DatagramChannel.open(StandardProtocolFamily.INET);
@@ -95,13 +82,10 @@ final class WebRtcPort extends SinglePortUdpHarvester {
 
   /** Whether our readers carry the port (else ice4j's push thread does). */
   boolean readersActive() {
-    return epoll != null || !channels.isEmpty();
+    return !channels.isEmpty();
   }
 
   int readerThreads() {
-    if (epoll != null) {
-      return epoll.threads();
-    }
     int n = 0;
     for (Thread t : threads) {
       n += t.isAlive() ? 1 : 0;
@@ -133,15 +117,12 @@ final class WebRtcPort extends SinglePortUdpHarvester {
         }
         return;
       }
-      dispatchSafely(b, buf.position(), from);
-    }
-  }
-
-  private void dispatchSafely(byte[] b, int len, InetSocketAddress from) {
-    try {
-      dispatch(b, len, from);
-    } catch (RuntimeException e) {
-      LOG.warn("WebRTC datagram from {} dropped: {}", from, e.toString(), e);
+      int len = buf.position();
+      try {
+        dispatch(b, len, from);
+      } catch (RuntimeException e) {
+        LOG.warn("WebRTC datagram from {} dropped: {}", from, e.toString(), e);
+      }
     }
   }
 
@@ -244,9 +225,6 @@ final class WebRtcPort extends SinglePortUdpHarvester {
   @Override
   public void close() {
     closing = true;
-    if (epoll != null) {
-      epoll.close();
-    }
     closeChannels();
     for (Thread t : threads) {
       try {
