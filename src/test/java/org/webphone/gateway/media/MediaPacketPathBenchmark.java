@@ -16,6 +16,7 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -67,10 +68,19 @@ public class MediaPacketPathBenchmark {
   private int index;
   private int pbxSeq;
   private long failures;
+  /**
+   * jitsi-srtp's AES: OpenSSL through JNI (what {@link SrtpKeys#warmUp} pins, the relay's) or the JDK's SunJCE
+   * (AES-NI intrinsics), to compare; e.g. {@code bench/media-jmh.sh -p aes=OpenSSL,SunJCE}.
+   */
+  @Param({"OpenSSL"})
+  public String aes;
 
   @Setup(Level.Trial)
   public void setUp() throws Exception {
     SrtpKeys.warmUp();
+    if (!"OpenSSL".equals(aes)) {
+      org.jitsi.srtp.crypto.Aes.setFactoryClassName("org.jitsi.srtp.crypto.Aes$" + aes + "CipherFactory");
+    }
     material = new byte[SrtpKeys.KEYING_MATERIAL_LENGTH];
     new SecureRandom().nextBytes(material);
     try (SrtpKeys browser = new SrtpKeys(material, false)) {

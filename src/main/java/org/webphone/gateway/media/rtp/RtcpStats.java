@@ -13,7 +13,8 @@ import java.lang.invoke.VarHandle;
  * thread reads both to build reports. Each writer ends with a release store that the reader reads first
  * (acquire), so a report sees every field as of some recent packet (a report may lag one packet, which RTCP
  * tolerates); a release store costs no fence on x86, unlike a volatile write. Both per-packet methods are a
- * handful of arithmetic operations and allocate nothing.
+ * handful of arithmetic operations and allocate nothing. The two writers are two threads, each writing on every
+ * packet: the send side lives on cache lines of its own ({@link Sent}) so that they do not share one.
  */
 public final class RtcpStats {
   private static final VarHandle RX_PUBLISHED;
@@ -23,10 +24,27 @@ public final class RtcpStats {
     try {
       MethodHandles.Lookup l = MethodHandles.lookup();
       RX_PUBLISHED = l.findVarHandle(RtcpStats.class, "rxPublished", long.class);
-      SENT_PUBLISHED = l.findVarHandle(RtcpStats.class, "sentPublished", long.class);
+      SENT_PUBLISHED = l.findVarHandle(Sent.class, "published", long.class);
     } catch (ReflectiveOperationException e) {
       throw new ExceptionInInitializerError(e);
     }
+  }
+
+  /**
+   * The send side's fields, in an object of their own between 64 bytes of padding on each side: they are written
+   * on every packet by the other direction's thread, and sharing a cache line with the receive side's fields
+   * (written on every packet by the receiving thread) would move that line between the cores twice per packet.
+   * All fields are longs, so the JVM lays them out in declaration order (fields are grouped by size).
+   */
+  @SuppressWarnings("unused")
+  static final class Sent {
+    private long p00, p01, p02, p03, p04, p05, p06, p07;
+    long packets;
+    long octets;
+    long lastTs;
+    long lastNanos;
+    volatile long published;
+    private long p10, p11, p12, p13, p14, p15, p16, p17;
   }
 
   /** The default clock, 8 kHz (PCMU/PCMA/G.722, telephone-event/8000), until the codec says otherwise. */
@@ -66,12 +84,8 @@ public final class RtcpStats {
   private long expectedPrior;
   private long receivedPrior;
 
-  // ---- send side (one writer at a time)
-  private long sentPackets;
-  private long sentOctets;
-  private long lastSentTs;
-  private long lastSentNanos;
-  private volatile long sentPublished;
+  // ---- send side (one writer at a time), on cache lines of its own
+  private final Sent tx = new Sent();
 
   /** Only packets of {@code pt} feed the jitter, measured on the clock of {@code clockRate} Hz. */
   public void jitterPayloadType(int pt, int clockRate) {
@@ -157,11 +171,12 @@ public final class RtcpStats {
 
   /** One RTP packet of the sent stream (header as sent); {@code len} is the whole RTP packet's length. */
   public void sent(byte[] b, int off, int len, long nowNanos) {
-    sentPackets++;
-    sentOctets += Math.max(0, len - Rtp.HEADER);
-    lastSentTs = Rtp.timestamp(b, off);
-    lastSentNanos = nowNanos;
-    SENT_PUBLISHED.setRelease(this, nowNanos);
+    Sent t = tx;
+    t.packets++;
+    t.octets += Math.max(0, len - Rtp.HEADER);
+    t.lastTs = Rtp.timestamp(b, off);
+    t.lastNanos = nowNanos;
+    SENT_PUBLISHED.setRelease(t, nowNanos);
   }
 
   /** Notes an SR from the peer (for LSR/DLSR in our next report block). */
@@ -174,23 +189,27 @@ public final class RtcpStats {
 
   /** Nanos of the last sent packet, or 0 before any. */
   public long lastSentNanos() {
-    return sentPublished == 0 ? 0 : lastSentNanos;
+    Sent t = tx;
+    return t.published == 0 ? 0 : t.lastNanos;
   }
 
   public long sentPackets() {
-    return sentPublished == 0 ? 0 : sentPackets;
+    Sent t = tx;
+    return t.published == 0 ? 0 : t.packets;
   }
 
   public long sentOctets() {
-    return sentPublished == 0 ? 0 : sentOctets;
+    Sent t = tx;
+    return t.published == 0 ? 0 : t.octets;
   }
 
   /** The RTP timestamp that corresponds to {@code nowNanos} on the sent stream's clock (for an SR). */
   public long sentTimestampAt(long nowNanos) {
-    if (sentPublished == 0) {
+    Sent t = tx;
+    if (t.published == 0) {
       return 0;
     }
-    return (lastSentTs + Math.max(0, nowNanos - lastSentNanos) * sentClockRate / 1_000_000_000L) & 0xFFFFFFFFL;
+    return (t.lastTs + Math.max(0, nowNanos - t.lastNanos) * sentClockRate / 1_000_000_000L) & 0xFFFFFFFFL;
   }
 
   public boolean receiving() {

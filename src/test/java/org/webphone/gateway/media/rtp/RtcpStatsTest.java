@@ -217,4 +217,48 @@ class RtcpStatsTest {
     assertEquals(3 * 100.0 / 256, leg.remoteLossPercent(), 0.001);
     assertEquals(1, leg.reportsReceived());
   }
+
+  /**
+   * The relay's two directions write one stats object at once (the receive side from one packet thread, the send
+   * side from the other) while the RTCP thread reads: the counts of both sides, and the RTP timestamp an SR
+   * carries, are exact once both writers have finished, however their writes interleave.
+   */
+  @Test
+  void twoPacketThreadsWritingTheirSidesAtOnceLeaveEveryCountExact() throws Exception {
+    RtcpStats s = new RtcpStats();
+    int n = 200_000;
+    long t0 = 1_000 * MS;
+    Thread receiver = new Thread(() -> {
+      for (int i = 0; i < n; i++) {
+        if (i % 10 != 3) { // one packet in ten lost
+          s.received(rtp(i, 160L * i, 5), 0, t0 + 20 * MS * i);
+        }
+      }
+    });
+    Thread sender = new Thread(() -> {
+      byte[] p = rtp(0, 0, 6);
+      for (int i = 0; i < n; i++) {
+        Rtp.setTimestamp(p, 0, 160L * i);
+        s.sent(p, 0, 172, t0 + 20 * MS * i);
+      }
+    });
+    receiver.start();
+    sender.start();
+    long readsWhileWriting = 0;
+    while (receiver.isAlive() || sender.isAlive()) {
+      assertTrue(s.sentPackets() <= n && s.receivedTotal() <= n);
+      readsWhileWriting++;
+    }
+    receiver.join(30_000);
+    sender.join(30_000);
+    assertTrue(readsWhileWriting > 0);
+    assertEquals(n, s.sentPackets());
+    assertEquals((long) n * (172 - Rtp.HEADER), s.sentOctets());
+    assertEquals(t0 + 20 * MS * (n - 1), s.lastSentNanos());
+    assertEquals(160L * (n - 1) + 8 * 20, s.sentTimestampAt(t0 + 20 * MS * n), "20 ms after the last: + 160 units");
+    assertEquals(n - n / 10, s.receivedTotal());
+    assertEquals(n, s.expected());
+    assertEquals(n / 10, s.lost());
+    assertEquals(0, s.jitter(), "perfect pacing");
+  }
 }
