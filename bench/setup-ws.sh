@@ -115,7 +115,9 @@ for r in $(seq 1 "$ROUNDS"); do
   echo "round $r: load average $(cut -d' ' -f1-3 /proc/loadavg) at $(date -u +%H:%M:%S)" | tee -a "$OUT/summary.txt"
   baseline "r$r-before" | tee -a "$OUT/summary.txt"
   java -Djava.net.preferIPv4Stack=true ${WSBENCH_JAVA_OPTS:-} -cp "$CP" org.webphone.gateway.load.WsSetupBench --port "$HTTP" --admin-port "$ADMIN" \
-    --sessions "$SESSIONS" --plan "$PLAN" --json "$OUT/ws-r$r.json" > "$OUT/ws-r$r.log" 2>&1 || echo "round $r: some calls failed (see ws-r$r.log)"
+    --sessions "$SESSIONS" --plan "$PLAN" --json "$OUT/ws-r$r.json" > "$OUT/ws-r$r.log" 2>&1 \
+    || { echo "round $r: some calls failed or the run stopped (see ws-r$r.log)"; grep -h '^setup bench:' "$OUT/ws-r$r.log" || true; } \
+    | tee -a "$OUT/summary.txt"
   python3 - "$OUT/ws-r$r.json" <<'PY' | tee -a "$OUT/summary.txt"
 import json, sys
 try: r = json.load(open(sys.argv[1]))
