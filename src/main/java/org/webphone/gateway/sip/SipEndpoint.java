@@ -28,9 +28,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Threading: the stack is created and stopped on a worker thread (it binds sockets and starts threads).
  * JAIN-SIP calls the listener on its single message worker (REENTRANT_LISTENER: no event-scanner hop);
- * this class only hands every event over to the owner's Vert.x context, so all SIP state lives on one event loop and needs no locks. Sending
- * requests and responses from the event loop is fine over UDP (a datagram send); DNS is never involved
- * because every address we build is an IP literal.
+ * this class only hands every event over to the owner's Vert.x context, so all SIP state lives on one event
+ * loop and needs no locks. Sending requests and responses from the event loop is fine over UDP (a datagram
+ * send); DNS is never involved because every address we build is an IP literal.
  */
 public final class SipEndpoint {
   private static final Logger LOG = LoggerFactory.getLogger(SipEndpoint.class);
