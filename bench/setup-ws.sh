@@ -7,7 +7,8 @@
 #   bench/setup-ws.sh [--rounds N] [--plan rate:1:20,rate:10:200,burst:10:5,burst:25:5] [--baseline-calls 200]
 #
 # Each round: PBX-only baseline, the gateway's plan, PBX-only baseline again. The gateway is its own JVM with the
-# run command's flags (GATEWAY_JAVA_OPTS, default the pom's exec flags: -XX:+UseZGC); BENCH_JFR=1 records it
+# run command's flags (GATEWAY_JAVA_OPTS, default the -X flags of this tree's pom; a before/after pair with
+# GATEWAY_CLASSES needs the other build's flags given in GATEWAY_JAVA_OPTS); BENCH_JFR=1 records it
 # with JFR (profile settings) into the result directory. Results: target/bench/setup-<time>/ (summary.txt,
 # per-round JSON, logs). Needs a build: mvn -q -B -o test-compile (for target/classpath.txt).
 set -euo pipefail
@@ -115,7 +116,9 @@ for r in $(seq 1 "$ROUNDS"); do
   echo "round $r: load average $(cut -d' ' -f1-3 /proc/loadavg) at $(date -u +%H:%M:%S)" | tee -a "$OUT/summary.txt"
   baseline "r$r-before" | tee -a "$OUT/summary.txt"
   java -Djava.net.preferIPv4Stack=true ${WSBENCH_JAVA_OPTS:-} -cp "$CP" org.webphone.gateway.load.WsSetupBench --port "$HTTP" --admin-port "$ADMIN" \
-    --sessions "$SESSIONS" --plan "$PLAN" --json "$OUT/ws-r$r.json" > "$OUT/ws-r$r.log" 2>&1 || echo "round $r: some calls failed (see ws-r$r.log)"
+    --sessions "$SESSIONS" --plan "$PLAN" --json "$OUT/ws-r$r.json" > "$OUT/ws-r$r.log" 2>&1 \
+    || { echo "round $r: some calls failed or the run stopped (see ws-r$r.log)"; grep -h '^setup bench:' "$OUT/ws-r$r.log" || true; } \
+    | tee -a "$OUT/summary.txt"
   python3 - "$OUT/ws-r$r.json" <<'PY' | tee -a "$OUT/summary.txt"
 import json, sys
 try: r = json.load(open(sys.argv[1]))

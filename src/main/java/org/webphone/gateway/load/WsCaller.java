@@ -8,6 +8,7 @@ import io.vertx.core.http.WebSocketClient;
 import io.vertx.core.http.WebSocketConnectOptions;
 import io.vertx.core.json.JsonObject;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.webphone.gateway.common.CallState;
 import org.webphone.gateway.signalling.protocol.ClientMethod;
 import org.webphone.gateway.signalling.protocol.ServerEvent;
@@ -46,6 +47,9 @@ final class WsCaller {
   private int ref;
   private long ping = -1;
   private boolean closed;
+  /** {@link #close} was called: the socket's end is ours, not news. */
+  private boolean closing;
+  private Consumer<String> onLost;
   // the call in progress, else null
   private Trace trace;
   private MediaLeg leg;
@@ -60,8 +64,12 @@ final class WsCaller {
     this.media = media;
   }
 
-  /** Opens the socket, says Hello and completes once the line is registered and ready for calls. */
-  Future<Void> open(WebSocketClient client, String host, int port, long timeoutMs) {
+  /**
+   * Opens the socket, says Hello and completes once the line is registered and ready for calls; {@code onLost}
+   * runs once if the socket closes later without {@link #close} (the gateway closed it, or the connection broke).
+   */
+  Future<Void> open(WebSocketClient client, String host, int port, long timeoutMs, Consumer<String> onLost) {
+    this.onLost = onLost;
     ready = Promise.promise();
     ws = client.webSocket();
     ws.textMessageHandler(t -> onFrame(new JsonObject(t)));
@@ -71,6 +79,9 @@ final class WsCaller {
       String why = "socket closed (" + ws.closeStatusCode() + " " + ws.closeReason() + ")";
       ready.tryFail(why);
       end(why);
+      if (!closing && onLost != null) {
+        onLost.accept(why);
+      }
     });
     // As the page: a Ping every 25 s keeps the session and its connection from counting as idle.
     ping = vertx.setPeriodic(PING_MS, x -> send(new JsonObject().put("method", "Ping")));
@@ -112,6 +123,7 @@ final class WsCaller {
   }
 
   Future<Void> close() {
+    closing = true;
     vertx.cancelTimer(ping);
     return ws == null ? Future.succeededFuture() : ws.close().recover(e -> Future.succeededFuture());
   }

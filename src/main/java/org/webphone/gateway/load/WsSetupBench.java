@@ -51,6 +51,13 @@ public final class WsSetupBench extends VerticleBase {
   private final Promise<JsonObject> result = Promise.promise();
   private LoadMedia media;
   private HttpClient http;
+  /**
+   * Held for the whole run and closed in {@link #stop}: a Vert.x client nobody references is closed by its
+   * cleaner after a GC, and that close shuts its WebSockets down 30 s later (what made the rate:10 phase hang
+   * with every session gone).
+   */
+  private WebSocketClient wsClient;
+  private int lost;
 
   WsSetupBench(Map<String, String> opts) {
     this.opts = opts;
@@ -97,13 +104,13 @@ public final class WsSetupBench extends VerticleBase {
   public Future<?> start() {
     media = new LoadMedia(context);
     http = vertx.createHttpClient();
-    WebSocketClient ws = vertx.createWebSocketClient();
+    wsClient = vertx.createWebSocketClient();
     int n = Integer.parseInt(opts.get("sessions"));
     List<Future<Void>> opened = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       WsCaller c = new WsCaller(vertx, media);
       callers.add(c);
-      opened.add(c.open(ws, opts.get("host"), Integer.parseInt(opts.get("port")), 30_000));
+      opened.add(c.open(wsClient, opts.get("host"), Integer.parseInt(opts.get("port")), 30_000, this::sessionLost));
     }
     long bound = vertx.setTimer(Long.parseLong(opts.get("duration")) * 1000,
         t -> result.tryFail("the run's time bound passed"));
@@ -118,7 +125,25 @@ public final class WsSetupBench extends VerticleBase {
 
   @Override
   public Future<?> stop() {
-    return Future.join(callers.stream().map(WsCaller::close).toList()).eventually(() -> media.close());
+    return Future.join(callers.stream().map(WsCaller::close).toList()).eventually(() -> media.close())
+        .eventually(() -> wsClient.close());
+  }
+
+  /** The run's result (tests). */
+  Future<JsonObject> result() {
+    return result.future();
+  }
+
+  /**
+   * A session closed that the bench did not close: the run fails now with why, instead of going on with fewer
+   * sessions than it was asked for (a phase waiting for an idle session would wait for ever).
+   */
+  private void sessionLost(String why) {
+    lost++;
+    if (result.tryFail("a WebSocket session closed under the bench: " + why + "; " + lost + " of " + callers.size()
+        + " sessions lost")) {
+      System.err.println("setup bench: " + result.future().cause().getMessage());
+    }
   }
 
   private void runPlan(List<String> plan, int i) {
@@ -153,6 +178,11 @@ public final class WsSetupBench extends VerticleBase {
     long start = System.nanoTime();
     long[] tick = new long[1];
     tick[0] = vertx.setPeriodic(2, t -> {
+      if (result.future().isComplete()) { // the run failed (a session lost, the time bound): stop placing calls
+        vertx.cancelTimer(tick[0]);
+        p.tryFail("the run ended");
+        return;
+      }
       long due = Math.min(calls, (long) ((System.nanoTime() - start) / 1e9 * perSecond) + 1);
       while (all.size() < due && !idle.isEmpty()) {
         WsCaller c = idle.remove(idle.size() - 1);
@@ -173,6 +203,9 @@ public final class WsSetupBench extends VerticleBase {
   private Future<List<WsCaller.Trace>> bursts(int size, int rounds, List<WsCaller.Trace> acc) {
     if (rounds == 0) {
       return Future.succeededFuture(acc);
+    }
+    if (result.future().isComplete()) {
+      return Future.failedFuture("the run ended");
     }
     List<WsCaller> open = callers.stream().filter(WsCaller::open).toList();
     List<WsCaller> round = open.subList(0, Math.min(size, open.size()));

@@ -27,10 +27,10 @@ import org.slf4j.LoggerFactory;
  * before the stack creates anything for it, and inbound TCP connections are capped and length-checked.
  *
  * <p>Threading: the stack is created and stopped on a worker thread (it binds sockets and starts threads).
- * JAIN-SIP calls the listener on its single event-scanner thread; this class only hands every event over
- * to the owner's Vert.x context, so all SIP state lives on one event loop and needs no locks. Sending
- * requests and responses from the event loop is fine over UDP (a datagram send); DNS is never involved
- * because every address we build is an IP literal.
+ * JAIN-SIP calls the listener on its single message worker (REENTRANT_LISTENER: no event-scanner hop);
+ * this class only hands every event over to the owner's Vert.x context, so all SIP state lives on one event
+ * loop and needs no locks. Sending requests and responses from the event loop is fine over UDP (a datagram
+ * send); DNS is never involved because every address we build is an IP literal.
  */
 public final class SipEndpoint {
   private static final Logger LOG = LoggerFactory.getLogger(SipEndpoint.class);
@@ -113,6 +113,11 @@ public final class SipEndpoint {
       // One worker keeps the messages of a call in arrival order (a 100 or 180 is not overtaken by its 200);
       // parsing is cheap and the listener only hands off, so one thread is not a bottleneck.
       p.setProperty("gov.nist.javax.sip.THREAD_POOL_SIZE", "1");
+      // The listener (Handoff) is called on that worker itself instead of through the stack's event-scanner
+      // thread: Handoff only queues the event on our context and returns, so the scanner's queue added one thread
+      // hand-off to every message received (the 407 and the 200 of each outgoing call among them) and nothing else.
+      // Order is kept: one worker delivers every message, in arrival order. Timeouts come from the stack's timer.
+      p.setProperty("gov.nist.javax.sip.REENTRANT_LISTENER", "true");
       p.setProperty("gov.nist.javax.sip.CACHE_CLIENT_CONNECTIONS", "true");
       // A TCP/TLS connect happens inside sendRequest, i.e. on the event loop: bound it.
       p.setProperty("gov.nist.javax.sip.CONNECTION_TIMEOUT", "2000");
