@@ -33,7 +33,8 @@ import org.slf4j.LoggerFactory;
  * browser's address ({@code media-webrtc-rx-<n>}, shared with the other browsers hashed to it, see
  * {@link WebRtcPort}), or on ice4j's single receive thread when the port could not be shared, or, for a
  * browser on ICE-TCP, on the ICE-TCP port's thread {@code media-icetcp} ({@link IceTcpPort});
- * {@link Listener#onState} runs on ice4j's agent threads. Both must hand off quickly and never block.
+ * {@link Listener#onState} runs on ice4j's agent threads (FAILED for lost consent: on the node's ICE thread
+ * {@code media-ice-consent}). Both must hand off quickly and never block.
  *
  * <p><b>Which pair carries media: the browser's, not ice4j's.</b> ice4j, in the controlled role, keeps the
  * <i>first</i> pair the browser nominated as its selected pair for good ({@code CheckList.handleNominationConfirmed}),
@@ -48,6 +49,12 @@ import org.slf4j.LoggerFactory;
  * connection that passed a check) and what rtpengine and Janus do. ice4j keeps answering checks on every
  * succeeded pair after it terminates ({@link KeepAliveStrategy#ALL_SUCCEEDED}), else it would answer the
  * browser's consent checks on its new pair with 403 and the browser would drop that pair.
+ *
+ * <p><b>After ICE, no agent.</b> ice4j's STUN stack reads each browser address on a thread of its own
+ * ({@code IceConnector}) with two 10 000-slot queues, for as long as the agent lives. So once ICE completed on a
+ * UDP pair the leg frees its agent ({@link #release}) and answers the browser's checks itself on the WebRTC
+ * port's reader ({@link #onStun}: the same addresses, the same short-term credentials), and checks the browser's
+ * consent (RFC 7675, {@link #tickConsent}). An ICE-TCP pair, or a port read by ice4j's own thread, keeps the agent.
  */
 public final class IceLeg implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(IceLeg.class);
