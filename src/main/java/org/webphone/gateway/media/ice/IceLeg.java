@@ -408,7 +408,7 @@ public final class IceLeg implements AutoCloseable {
 
   /**
    * A STUN message from {@code from} for this leg after its agent was freed, on the WebRTC port's reader thread.
-   * A Binding Request with our USERNAME, valid MESSAGE-INTEGRITY (our password) and FINGERPRINT, from an address
+   * A Binding Request with our USERNAME, valid MESSAGE-INTEGRITY (our password) and FINGERPRINT (required), from an address
    * that passed a check (or a new one while fewer than {@link #MAX_CHECKED} did) gets a success response with its
    * XOR-MAPPED-ADDRESS; a success response with the browser's integrity to one of our pending consent checks
    * refreshes consent; a Binding Indication is taken silently; anything else is dropped unanswered and counted.

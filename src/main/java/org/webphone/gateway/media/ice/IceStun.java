@@ -60,8 +60,9 @@ public final class IceStun {
 
   /**
    * Why the STUN message {@code b[0, len)} is refused, or null when it is one whole message (the datagram holds
-   * exactly it), carries a MESSAGE-INTEGRITY that {@code key} verifies, a valid FINGERPRINT if it has one (last),
-   * and, when {@code username} is not null, exactly that USERNAME. Allocation-free but for the key object.
+   * exactly it), carries a MESSAGE-INTEGRITY that {@code key} verifies, a valid FINGERPRINT as its last attribute
+   * (attributes between the two are ignored, RFC 5389 15.4), and, when {@code username} is not null, exactly that
+   * USERNAME. Allocation-free but for the key object.
    */
   public static String refusal(byte[] b, int len, byte[] key, byte[] username) {
     if (len < 20 || (b[0] & 0xC0) != 0 || ByteBuffer.wrap(b, 4, 4).getInt() != MAGIC) {
@@ -108,16 +109,18 @@ public final class IceStun {
     if (mi < 0) {
       return "no MESSAGE-INTEGRITY";
     }
+    if (fp < 0) {
+      // RFC 8445 7.1/7.2: every ICE check and its response carries FINGERPRINT (every browser sends it).
+      return "no FINGERPRINT";
+    }
     if (username != null && (userOff < 0 || !java.util.Arrays.equals(b, userOff, userOff + userLen, username, 0,
         username.length))) {
       return "wrong USERNAME";
     }
-    if (fp >= 0) {
-      CRC32 crc = new CRC32();
-      crc.update(b, 0, fp);
-      if (((int) crc.getValue() ^ FINGERPRINT_XOR) != ByteBuffer.wrap(b, fp + 4, 4).getInt()) {
-        return "bad FINGERPRINT";
-      }
+    CRC32 crc = new CRC32();
+    crc.update(b, 0, fp);
+    if (((int) crc.getValue() ^ FINGERPRINT_XOR) != ByteBuffer.wrap(b, fp + 4, 4).getInt()) {
+      return "bad FINGERPRINT";
     }
     // HMAC over the message up to MESSAGE-INTEGRITY, its length field covering MESSAGE-INTEGRITY (RFC 5389 15.4).
     int coveredLen = mi - 20 + 24;
