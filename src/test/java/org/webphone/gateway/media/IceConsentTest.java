@@ -119,7 +119,7 @@ class IceConsentTest {
       ByteBuffer longAttr = ByteBuffer.allocate(28).putShort((short) 1).putShort((short) 8).putInt(IceStun.MAGIC)
           .put(new byte[12]).putShort((short) IceStun.USERNAME).putShort((short) 100).putInt(0);
       b.sendRaw(longAttr.array());
-      // A success response to no check of ours, and one with bad integrity.
+      // A success response without the browser's integrity.
       b.sendRaw(IceStun.bindingSuccess(valid, b.localAddress(), "whatever".getBytes()));
       // A Binding Error Response (not a type a leg takes).
       byte[] error = valid.clone();

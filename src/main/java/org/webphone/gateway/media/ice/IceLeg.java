@@ -411,7 +411,8 @@ public final class IceLeg implements AutoCloseable {
    * A Binding Request with our USERNAME, valid MESSAGE-INTEGRITY (our password) and FINGERPRINT (required), from an address
    * that passed a check (or a new one while fewer than {@link #MAX_CHECKED} did) gets a success response with its
    * XOR-MAPPED-ADDRESS; a success response with the browser's integrity to one of our pending consent checks
-   * refreshes consent; a Binding Indication is taken silently; anything else is dropped unanswered and counted.
+   * refreshes consent (one to another check, e.g. ice4j's before the agent was freed, is taken silently); a
+   * Binding Indication is taken silently; anything else is dropped unanswered and counted.
    *
    * @return true for a request accepted (its address then routes to this leg)
    */
@@ -437,10 +438,11 @@ public final class IceLeg implements AutoCloseable {
     } else if (type == IceStun.BINDING_SUCCESS) {
       why = IceStun.refusal(b, len, remotePwd, null);
       if (why == null) {
-        why = answeredCheck(b) ? null : "no such consent check";
-      }
-      if (why == null) {
-        consentNanos = System.nanoTime();
+        // Authenticated by the browser: consent, when it answers one of our checks; otherwise a late answer to a
+        // check ice4j sent before the agent was freed, taken silently.
+        if (answeredCheck(b)) {
+          consentNanos = System.nanoTime();
+        }
         return false;
       }
     } else {

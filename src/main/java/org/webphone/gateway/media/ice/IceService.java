@@ -188,7 +188,7 @@ public final class IceService implements AutoCloseable {
 
   /**
    * STUN messages that legs answering their own STUN dropped unanswered since start: a Binding Request with a
-   * wrong USERNAME, bad MESSAGE-INTEGRITY or FINGERPRINT, truncated, a response to no check of ours, ...
+   * wrong USERNAME, bad MESSAGE-INTEGRITY or FINGERPRINT, truncated, a response without the browser's integrity...
    */
   public long stunDropped() {
     return harvester.stunDropped();

@@ -59,6 +59,9 @@ final class WebRtcPort extends SinglePortUdpHarvester {
   }
 
   private final ConcurrentHashMap<String, Target> byUfrag = new ConcurrentHashMap<>();
+  /** The order legs were registered in: an ICE restart's leg comes after the leg it replaces. */
+  private final ConcurrentHashMap<String, Long> registeredAt = new ConcurrentHashMap<>();
+  private final java.util.concurrent.atomic.AtomicLong registrations = new java.util.concurrent.atomic.AtomicLong();
   /** Legs whose agent was freed after ICE completed: they answer their STUN themselves. */
   private final ConcurrentHashMap<String, StunAnswerer> answerers = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<InetSocketAddress, Route> routes = new ConcurrentHashMap<>();
@@ -111,6 +114,7 @@ final class WebRtcPort extends SinglePortUdpHarvester {
   }
 
   void register(String localUfrag, Target target) {
+    registeredAt.put(localUfrag, registrations.incrementAndGet());
     byUfrag.put(localUfrag, target);
   }
 
@@ -118,6 +122,7 @@ final class WebRtcPort extends SinglePortUdpHarvester {
   void unregister(String localUfrag, Target target) {
     if (byUfrag.remove(localUfrag, target)) {
       answerers.remove(localUfrag);
+      registeredAt.remove(localUfrag);
     }
     routes.values().removeIf(r -> r.target() == target);
   }
@@ -178,6 +183,15 @@ final class WebRtcPort extends SinglePortUdpHarvester {
         // restart's agent takes the address over below) or a stale ufrag (dropped).
         if (!byUfrag.containsKey(ufrag)) {
           unknownUfrag.incrementAndGet();
+          return;
+        }
+        if (registeredAt.getOrDefault(ufrag, 0L) < registeredAt.getOrDefault(r.ufrag(), 0L)) {
+          // The replaced leg's ufrag from an address its restart took over (the browser still checks its old
+          // pairs for a while): never moved back; answered by that leg when it answers its own STUN.
+          StunAnswerer old = answerers.get(ufrag);
+          if (old != null) {
+            old.onStun(b, len, from);
+          }
           return;
         }
         routes.remove(from, r);
