@@ -50,7 +50,8 @@ class IceThreadsPerCallTest {
       startCalls(f, loop, browsers, FEW);
       int atFew = settled(idle + SLACK, FEW + " calls");
       startCalls(f, loop, browsers, MANY);
-      int atMany = settled(idle + SLACK, MANY + " calls");
+      // Within SLACK of both idle and the count at FEW calls (the pools' threads may still be ending).
+      int atMany = settled(Math.min(idle, atFew) + SLACK, MANY + " calls");
       System.out.printf("threads: idle %d, %d calls %d, %d calls %d%n", idle, FEW, atFew, MANY, atMany);
 
       JsonObject s = f.status();
