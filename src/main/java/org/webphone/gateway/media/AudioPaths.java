@@ -22,8 +22,8 @@ import org.webphone.gateway.media.rtp.StreamRewriter;
  * open; calls on it offer the PBX only that codec.
  *
  * <p>Between calls the leg relays nothing (its browser RTP is decrypted, to keep SRTP's rollover state, and
- * dropped) and no media timeout applies; ICE consent is the browser's and ice4j answers it; DTLS needs no
- * keep-alive. Until its first connect a path is failed after {@code media.timeoutSec} like any leg.
+ * dropped) and no media timeout applies; the leg answers the browser's ICE consent checks and checks the
+ * browser's ({@code IceLeg}: a path whose browser answers none for 30 s fails); DTLS needs no keep-alive. Until its first connect a path is failed after {@code media.timeoutSec} like any leg.
  *
  * <p>Threads: the media verticle's event loop only (the map, open, attach, close); building and freeing a leg run
  * on a worker. Owns: its paths' legs; {@link #close} (a session's end) and {@link #closeAll} (undeploy) free them.

@@ -718,6 +718,8 @@ public final class MediaRelayVerticle extends VerticleBase {
         .put(Fields.DTLS_HELLO_TIMEOUTS, rt.ice().dtlsPool().helloTimeouts())
         .put(Fields.DTLS_POOL_THREADS, rt.ice().dtlsPool().threads())
         .put(Fields.STUN_UNKNOWN_UFRAG, rt.ice().unknownUfragRequests())
+        .put(Fields.STUN_DROPPED, rt.ice().stunDropped())
+        .put(Fields.ICE_ANSWERING, rt.ice().answeringLegs())
         .put(Fields.RTP_REGISTRATIONS, rt.loop().registrations())
         .put(Fields.RTCP_TASKS, rt.rtcp().liveTasks())
         .put(Fields.WEBRTC_PORT, rt.ice().port())

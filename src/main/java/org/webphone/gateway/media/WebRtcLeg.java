@@ -199,7 +199,7 @@ final class WebRtcLeg implements AutoCloseable {
       decides = !closed && f != null && (f == next || (f == ice && next == null));
     }
     if (decides) {
-      events.onFailed(this, f == ice ? "ICE failed" : "ICE restart failed");
+      events.onFailed(this, f.consentLost() ? "ICE consent lost" : f == ice ? "ICE failed" : "ICE restart failed");
     }
   }
 

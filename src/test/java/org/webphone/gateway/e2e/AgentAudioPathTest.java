@@ -559,8 +559,7 @@ class AgentAudioPathTest {
   }
 
   private static JsonObject mediaStatus() throws Exception {
-    return Eventually.result(5, "media.status", node.node().vertx().eventBus()
-        .<JsonObject>request(Addresses.MEDIA_STATUS, new JsonObject())).body();
+    return node.mediaStatus();
   }
 
   private static long counter(String name) throws Exception {

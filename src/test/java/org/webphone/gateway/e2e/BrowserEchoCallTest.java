@@ -12,6 +12,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.webphone.gateway.testing.Browser;
+import org.webphone.gateway.testing.Eventually;
 import org.webphone.gateway.testing.TestNode;
 
 /**
@@ -44,6 +45,42 @@ class BrowserEchoCallTest {
         node.close();
       }
     }
+  }
+
+  /**
+   * A call held past Chromium's ICE consent timeout (it checks its pair every few seconds and stops sending after
+   * 30 s without an answer, RFC 7675): the node freed the leg's ice4j agent once ICE completed and answers those
+   * checks itself, and checks Chromium's consent in turn; 40 s into the call the tone still comes back, and the
+   * page's connection is still "connected".
+   */
+  @Test
+  void aCallHeldPastTheConsentTimeoutKeepsItsAudio() throws Exception {
+    browser.open(node.url());
+    browser.awaitStatus("Ready", Duration.ofSeconds(30));
+    browser.dialWithKeypad("600");
+    browser.click("Call");
+    browser.awaitStatus("In call", Duration.ofSeconds(20));
+    long inCall = System.nanoTime();
+    Eventually.await(Duration.ofSeconds(10), "the browser leg answering its own STUN", node::mediaStatus,
+        s -> s.getInteger("iceAnswering") == 1);
+
+    Thread.sleep(Math.max(0, 37_000 - java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - inCall)));
+    Browser.RemoteAudio at37 = browser.remoteAudio(200);
+    Browser.RemoteAudio at40 = browser.remoteAudio(3000);
+    System.out.println("echo audio 37 s into the call: " + at37 + "; 3 s later: " + at40);
+    assertTrue(at40.packets() - at37.packets() > 100, "packets in the 3 s after 37 s: " + at37 + " -> " + at40);
+    assertTrue(at40.energy() - at37.energy() > 0.005, "audio energy in the 3 s after 37 s: " + at37 + " -> " + at40);
+    assertTrue(Math.abs(at40.peakHz() - 440) < 25, "the echoed tone after 37 s: " + at40);
+    assertEquals("connected", browser.js("return window.webphone.pc.connectionState"), "the page's connection");
+    assertEquals("In call", browser.status());
+    JsonObject media = node.mediaStatus();
+    assertEquals(1, media.getInteger("iceAnswering"), "still answering: " + media);
+    assertEquals(0, media.getLong("stunDropped"), "every check and consent answer of Chromium taken: " + media);
+
+    browser.click("Hang up");
+    browser.awaitStatus("Ready", Duration.ofSeconds(10));
+    node.awaitIdle(1);
+    assertEquals(0, node.mediaStatus().getInteger("iceAnswering"), "the leg no longer answers STUN");
   }
 
   @Test

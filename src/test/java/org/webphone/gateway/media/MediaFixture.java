@@ -185,6 +185,7 @@ final class MediaFixture implements AutoCloseable {
     assertEquals(0, s.getInteger("sessions"), "sessions: " + s);
     assertEquals(0, s.getInteger("rtpPorts"), "RTP ports in use: " + s);
     assertEquals(0, s.getInteger("agents"), "ICE agents: " + s);
+    assertEquals(0, s.getInteger("iceAnswering"), "legs answering their own STUN: " + s);
     assertEquals(0, s.getInteger("dtlsSessions"), "DTLS sessions: " + s);
     assertEquals(s.getInteger("dtlsSessions"), s.getInteger("dtlsThreads"), "the old name carries the same count");
     assertEquals(0, s.getInteger("rtcpTasks"), "RTCP timer tasks: " + s);

@@ -105,6 +105,12 @@ public final class TestNode implements AutoCloseable {
     return "http://127.0.0.1:" + config.getInt("http.adminPort") + "/";
   }
 
+  /** The node's {@code media.status} reply (its relay's holdings and counters). */
+  public JsonObject mediaStatus() throws Exception {
+    return Eventually.result(5, "media.status", node.vertx().eventBus()
+        .<JsonObject>request(org.webphone.gateway.common.Addresses.MEDIA_STATUS, new JsonObject())).body();
+  }
+
   /** The node's full /health body from its admin surface (whatever its status code). */
   public JsonObject health() throws Exception {
     return new JsonObject(Http.get(adminUrl() + "health").body());

@@ -108,6 +108,8 @@ public final class Fields {
   public static final String DTLS_HELLO_TIMEOUTS = "dtlsHelloTimeouts";
   public static final String DTLS_POOL_THREADS = "dtlsPoolThreads";
   public static final String STUN_UNKNOWN_UFRAG = "stunUnknownUfrag";
+  public static final String STUN_DROPPED = "stunDropped";
+  public static final String ICE_ANSWERING = "iceAnswering";
   public static final String RTP_REGISTRATIONS = "rtpRegistrations";
   public static final String RTCP_TASKS = "rtcpTasks";
   public static final String WEBRTC_PORT = "webrtcPort";

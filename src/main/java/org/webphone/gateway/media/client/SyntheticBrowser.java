@@ -73,6 +73,10 @@ public final class SyntheticBrowser implements AutoCloseable {
   private volatile CountDownLatch iceDone = new CountDownLatch(1);
   /** STUN responses (success or error) received from the gateway to this client's checks. */
   public final AtomicInteger stunResponses = new AtomicInteger();
+  /** Binding Requests from the gateway answered (the default); false plays a browser that withdrew consent. */
+  public volatile boolean answerChecks = true;
+  /** Binding Requests received from the gateway (its checks and, after ICE, its consent checks). */
+  public final AtomicInteger stunRequests = new AtomicInteger();
   private final PacketBuffer rxBuf = new PacketBuffer();
   private final PacketBuffer txBuf = new PacketBuffer();
   /** Decrypted RTP packets received, whole (header + payload). */
@@ -388,6 +392,10 @@ public final class SyntheticBrowser implements AutoCloseable {
     if (StunMessages.isStun(d, len)) {
       int type = StunMessages.type(d);
       if (type == 0x0001) {
+        stunRequests.incrementAndGet();
+        if (!answerChecks) {
+          return;
+        }
         byte[] resp = StunMessages.bindingSuccess(java.util.Arrays.copyOf(d, len), from, pwd);
         try {
           out(ByteBuffer.wrap(resp), from);

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -32,7 +33,8 @@ import org.slf4j.LoggerFactory;
  * browser's address ({@code media-webrtc-rx-<n>}, shared with the other browsers hashed to it, see
  * {@link WebRtcPort}), or on ice4j's single receive thread when the port could not be shared, or, for a
  * browser on ICE-TCP, on the ICE-TCP port's thread {@code media-icetcp} ({@link IceTcpPort});
- * {@link Listener#onState} runs on ice4j's agent threads. Both must hand off quickly and never block.
+ * {@link Listener#onState} runs on ice4j's agent threads (FAILED for lost consent: on the node's ICE thread
+ * {@code media-ice-consent}). Both must hand off quickly and never block.
  *
  * <p><b>Which pair carries media: the browser's, not ice4j's.</b> ice4j, in the controlled role, keeps the
  * <i>first</i> pair the browser nominated as its selected pair for good ({@code CheckList.handleNominationConfirmed}),
@@ -47,6 +49,12 @@ import org.slf4j.LoggerFactory;
  * connection that passed a check) and what rtpengine and Janus do. ice4j keeps answering checks on every
  * succeeded pair after it terminates ({@link KeepAliveStrategy#ALL_SUCCEEDED}), else it would answer the
  * browser's consent checks on its new pair with 403 and the browser would drop that pair.
+ *
+ * <p><b>After ICE, no agent.</b> ice4j's STUN stack reads each browser address on a thread of its own
+ * ({@code IceConnector}) with two 10 000-slot queues, for as long as the agent lives. So once ICE completed on a
+ * UDP pair the leg frees its agent ({@link #release}) and answers the browser's checks itself on the WebRTC
+ * port's reader ({@link #onStun}: the same addresses, the same short-term credentials), and checks the browser's
+ * consent (RFC 7675, {@link #tickConsent}). An ICE-TCP pair, or a port read by ice4j's own thread, keeps the agent.
  */
 public final class IceLeg implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(IceLeg.class);
@@ -71,11 +79,35 @@ public final class IceLeg implements AutoCloseable {
     }
   }
 
+  /** RFC 7675: a consent check every 5 s (randomised by ±20 %), consent lost 30 s after the last answer. */
+  static final long CONSENT_INTERVAL_MS = 5_000;
+  static final long CONSENT_TIMEOUT_MS = 30_000;
+  /** Transaction ids of our consent checks that an answer may still match (30 s of checks). */
+  private static final int CONSENT_PENDING = 8;
+
   private final IceService service;
+  private final Listener listener;
   private final String remoteUfrag;
+  private final byte[] remotePwd;
+  private final String localUfrag;
+  private final byte[] localPwd;
+  /** USERNAME of the browser's checks ("ourUfrag:theirUfrag") and of our consent checks ("theirs:ours"). */
+  private final byte[] checkUsername;
+  private final String consentUsername;
+  private final long tieBreaker = java.util.concurrent.ThreadLocalRandom.current().nextLong();
   private final Agent agent;
   private final Component component;
+  /** The agent was freed: at close, or once ICE completed on UDP ({@link #release}). */
   private final AtomicBoolean freed = new AtomicBoolean();
+  private volatile boolean closed;
+  /** ICE completed on UDP and the agent is freed: this leg answers its STUN and checks consent itself. */
+  private volatile boolean answering;
+  private volatile boolean consentLost;
+  /** Monotonic times (ns): the last answer to our consent check (or the release), the next check due. */
+  private volatile long consentNanos;
+  private long nextCheckNanos;
+  private final byte[][] pendingChecks = new byte[CONSENT_PENDING][];
+  private int nextPending;
   /** Null until ICE completed; then ice4j's selected pair, later the pair the browser sends SRTP on. */
   private volatile SendPath path;
   /** Addresses that passed a connectivity check of this agent, per transport (ice4j's STUN threads add). */
@@ -87,8 +119,14 @@ public final class IceLeg implements AutoCloseable {
   public IceLeg(IceService service, String remoteUfrag, String remotePwd, List<IceCandidate> remote,
                 Listener listener) throws IOException {
     this.service = service;
+    this.listener = listener;
     this.remoteUfrag = remoteUfrag;
+    this.remotePwd = remotePwd.getBytes(StandardCharsets.UTF_8);
     agent = new CheckedAgent();
+    this.localUfrag = agent.getLocalUfrag();
+    this.localPwd = agent.getLocalPassword().getBytes(StandardCharsets.UTF_8);
+    this.checkUsername = (localUfrag + ":" + remoteUfrag).getBytes(StandardCharsets.UTF_8);
+    this.consentUsername = remoteUfrag + ":" + localUfrag;
     service.agentCreated();
     try {
       agent.setControlling(false);
@@ -127,6 +165,9 @@ public final class IceLeg implements AutoCloseable {
             }
           }
           listener.onState(s);
+          if (s == IceProcessingState.COMPLETED && service.answersStun()) {
+            service.releaseLater(this);
+          }
         }
       });
       stream.setRemoteUfrag(remoteUfrag);
@@ -144,11 +185,11 @@ public final class IceLeg implements AutoCloseable {
   }
 
   public String localUfrag() {
-    return agent.getLocalUfrag();
+    return localUfrag;
   }
 
   public String localPassword() {
-    return agent.getLocalPassword();
+    return new String(localPwd, StandardCharsets.UTF_8);
   }
 
   /**
@@ -281,7 +322,7 @@ public final class IceLeg implements AutoCloseable {
    */
   public boolean sendMedia(ByteBuffer view) throws IOException {
     SendPath p = path;
-    if (p == null) {
+    if (p == null || consentLost) {
       return false;
     }
     if (p.tcp() != null) {
@@ -325,18 +366,167 @@ public final class IceLeg implements AutoCloseable {
     }
   }
 
+  /**
+   * On the node's ICE thread ({@link IceService#releaseLater}), after ICE COMPLETED on a UDP pair: frees the ice4j
+   * agent (its per-address sockets, their two 10 000-slot queues and the {@code IceConnector} thread that reads
+   * each) and answers the browser's checks itself from now on ({@link #onStun}), as ice4j did after COMPLETED
+   * (every address that passed a check, {@link KeepAliveStrategy#ALL_SUCCEEDED}; a new address through a valid
+   * check, up to {@link #MAX_CHECKED}); it also checks the browser's consent (RFC 7675, {@link #tickConsent}).
+   * Nothing happens when the leg was closed meanwhile or media goes over ICE-TCP.
+   */
+  synchronized void release() {
+    SendPath p = path;
+    if (closed || p == null || p.tcp() != null || !freed.compareAndSet(false, true)) {
+      return;
+    }
+    consentNanos = System.nanoTime();
+    nextCheckNanos = consentNanos + jitter();
+    answering = true;
+    service.harvester().answerStun(localUfrag, target, this::onStun);
+    if (service.tcp() != null) {
+      service.tcp().unregister(localUfrag);
+    }
+    checkedTcp.clear();
+    agent.free();
+    service.answering(this, true);
+  }
+
+  /** Whether this leg answers its STUN itself (its agent freed after ICE completed on UDP). */
+  public boolean answeringStun() {
+    return answering;
+  }
+
+  /** Whether the browser stopped answering our consent checks for {@link #CONSENT_TIMEOUT_MS}: media stopped. */
+  public boolean consentLost() {
+    return consentLost;
+  }
+
+  private static long jitter() {
+    return java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(
+        CONSENT_INTERVAL_MS * 4 / 5 + java.util.concurrent.ThreadLocalRandom.current().nextLong(CONSENT_INTERVAL_MS * 2 / 5));
+  }
+
+  /**
+   * A STUN message from {@code from} for this leg after its agent was freed, on the WebRTC port's reader thread.
+   * A Binding Request with our USERNAME, valid MESSAGE-INTEGRITY (our password) and FINGERPRINT (required), from an address
+   * that passed a check (or a new one while fewer than {@link #MAX_CHECKED} did) gets a success response with its
+   * XOR-MAPPED-ADDRESS; a success response with the browser's integrity to one of our pending consent checks
+   * refreshes consent (one to another check, e.g. ice4j's before the agent was freed, is taken silently); a
+   * Binding Indication is taken silently; anything else is dropped unanswered and counted.
+   *
+   * @return true for a request accepted (its address then routes to this leg)
+   */
+  boolean onStun(byte[] b, int len, InetSocketAddress from) {
+    int type = IceStun.type(b);
+    if (type == IceStun.BINDING_INDICATION) {
+      return false;
+    }
+    String why;
+    if (type == IceStun.BINDING_REQUEST) {
+      why = IceStun.refusal(b, len, localPwd, checkUsername);
+      if (why == null && !checkedUdp.contains(from)) {
+        if (checkedUdp.size() < MAX_CHECKED) {
+          checkedUdp.add(from);
+        } else {
+          why = "too many addresses";
+        }
+      }
+      if (why == null) {
+        sendStun(IceStun.bindingSuccess(b, from, localPwd), from);
+        return true;
+      }
+    } else if (type == IceStun.BINDING_SUCCESS) {
+      why = IceStun.refusal(b, len, remotePwd, null);
+      if (why == null) {
+        // Authenticated by the browser: consent, when it answers one of our checks; otherwise a late answer to a
+        // check ice4j sent before the agent was freed, taken silently.
+        if (answeredCheck(b)) {
+          consentNanos = System.nanoTime();
+        }
+        return false;
+      }
+    } else {
+      why = "STUN type 0x" + Integer.toHexString(type);
+    }
+    service.harvester().countStunDropped();
+    LOG.debug("ICE leg {}: STUN from {} dropped: {}", localUfrag, from, why);
+    return false;
+  }
+
+  /** Whether {@code response} answers one of our last consent checks (its transaction id is then forgotten). */
+  private boolean answeredCheck(byte[] response) {
+    synchronized (pendingChecks) {
+      for (int i = 0; i < pendingChecks.length; i++) {
+        byte[] tx = pendingChecks[i];
+        if (tx != null && java.util.Arrays.equals(response, 8, 20, tx, 0, 12)) {
+          pendingChecks[i] = null;
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  private void sendStun(byte[] msg, InetSocketAddress to) {
+    try {
+      service.mediaChannel().send(ByteBuffer.wrap(msg), to);
+    } catch (IOException e) {
+      LOG.debug("ICE leg {}: STUN to {} not sent: {}", localUfrag, to, e.toString());
+    }
+  }
+
+  /**
+   * On the node's ICE thread about twice a second while this leg answers STUN: sends a consent check (RFC 7675) to
+   * where media goes when one is due; after {@link #CONSENT_TIMEOUT_MS} without an answer, stops sending media and
+   * fails the leg ({@link Listener#onState} FAILED, on this thread). Returns false once consent is lost or the leg
+   * closed (then it is not ticked again).
+   */
+  boolean tickConsent(long now) {
+    if (closed || consentLost) {
+      return false;
+    }
+    if (now - consentNanos > java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(CONSENT_TIMEOUT_MS)) {
+      consentLost = true;
+      LOG.info("ICE leg {}: the browser at {} answered no consent check for {} s: media stopped", localUfrag,
+          selectedRemote(), CONSENT_TIMEOUT_MS / 1000);
+      listener.onState(IceProcessingState.FAILED);
+      return false;
+    }
+    SendPath p = path;
+    if (now - nextCheckNanos >= 0 && p != null) {
+      nextCheckNanos = now + jitter();
+      byte[] tx = new byte[12];
+      java.util.concurrent.ThreadLocalRandom.current().nextBytes(tx);
+      synchronized (pendingChecks) {
+        pendingChecks[nextPending] = tx;
+        nextPending = (nextPending + 1) % pendingChecks.length;
+      }
+      // The priority our agent would give a peer-reflexive candidate of this host candidate (RFC 8445 7.1.1).
+      sendStun(IceStun.consentRequest(tx, consentUsername, remotePwd, (110L << 24) + (65535L << 8) + 255,
+          tieBreaker), p.remote());
+    }
+    return true;
+  }
+
   /** Frees the agent (its threads and its ufrag registration in the shared harvester). Idempotent. */
   @Override
   public void close() {
-    if (freed.compareAndSet(false, true)) {
-      if (target != null) {
-        service.harvester().unregister(agent.getLocalUfrag(), target);
-        if (service.tcp() != null) {
-          service.tcp().unregister(agent.getLocalUfrag());
-        }
+    synchronized (this) {
+      if (closed) {
+        return;
       }
-      agent.free();
-      service.agentFreed();
+      closed = true;
     }
+    if (target != null) {
+      service.harvester().unregister(localUfrag, target);
+      if (service.tcp() != null) {
+        service.tcp().unregister(localUfrag);
+      }
+    }
+    if (freed.compareAndSet(false, true)) {
+      agent.free();
+    }
+    service.answering(this, false);
+    service.agentFreed();
   }
 }

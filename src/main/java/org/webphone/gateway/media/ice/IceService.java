@@ -71,6 +71,13 @@ public final class IceService implements AutoCloseable {
   private final AtomicInteger liveAgents = new AtomicInteger();
   private final DtlsHandshakePool dtlsPool;
   private volatile IceTcpPort tcp;
+  /** Legs that answer their own STUN (agent freed after ICE completed on UDP), ticked for consent. */
+  private final java.util.Set<IceLeg> answering = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  /**
+   * The node's one ICE thread {@code media-ice-consent}: frees the agents of legs whose ICE completed on UDP and
+   * sends their consent checks; one thread however many calls.
+   */
+  private final java.util.concurrent.ScheduledExecutorService consentThread;
 
   /**
    * Binds the port; blocking, call from a worker thread.
@@ -119,6 +126,72 @@ public final class IceService implements AutoCloseable {
     this.announcedAddress = candidateAddresses.get(0);
     this.candidateAddresses = List.copyOf(candidateAddresses);
     this.dtlsPool = new DtlsHandshakePool(dtls);
+    this.consentThread = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "media-ice-consent");
+      t.setDaemon(true);
+      return t;
+    });
+    consentThread.scheduleWithFixedDelay(this::tickConsent, CONSENT_TICK_MS, CONSENT_TICK_MS,
+        java.util.concurrent.TimeUnit.MILLISECONDS);
+  }
+
+  private static final long CONSENT_TICK_MS = 500;
+
+  private void tickConsent() {
+    long now = System.nanoTime();
+    for (IceLeg leg : answering) {
+      try {
+        if (!leg.tickConsent(now)) {
+          answering.remove(leg);
+        }
+      } catch (RuntimeException e) {
+        LOG.warn("ICE consent check of leg {} failed: {}", leg.localUfrag(), e.toString(), e);
+      }
+    }
+  }
+
+  /**
+   * Whether legs answer their own STUN once ICE completed on UDP (freeing their ice4j agent): only where our
+   * readers carry the port and media goes out on our channel; otherwise ice4j keeps every agent to the end.
+   */
+  boolean answersStun() {
+    return mediaChannel != null && harvester.readersActive();
+  }
+
+  /** Frees {@code leg}'s agent on the node's ICE thread, not on the ice4j thread that reported COMPLETED. */
+  void releaseLater(IceLeg leg) {
+    try {
+      consentThread.execute(() -> {
+        try {
+          leg.release();
+        } catch (RuntimeException e) {
+          LOG.warn("ICE leg {}: agent not freed after COMPLETED: {}", leg.localUfrag(), e.toString(), e);
+        }
+      });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      // the node is stopping; the leg frees its agent when it closes
+    }
+  }
+
+  void answering(IceLeg leg, boolean on) {
+    if (on) {
+      answering.add(leg);
+    } else {
+      answering.remove(leg);
+    }
+  }
+
+  /** Legs answering their own STUN now (their agent freed after ICE completed on UDP). */
+  public int answeringLegs() {
+    return answering.size();
+  }
+
+  /**
+   * STUN messages that legs answering their own STUN dropped unanswered since start: a Binding Request with a
+   * wrong USERNAME, bad MESSAGE-INTEGRITY or FINGERPRINT, truncated, a response without the browser's integrity...
+   */
+  public long stunDropped() {
+    return harvester.stunDropped();
   }
 
   /**
@@ -194,7 +267,9 @@ public final class IceService implements AutoCloseable {
     return tcp;
   }
 
-  /** ICE agents created and not yet freed. */
+  /**
+   * ICE legs open: an ice4j agent, or, once ICE completed on UDP, the leg answering its own STUN (its agent freed).
+   */
   public int liveAgents() {
     return liveAgents.get();
   }
@@ -213,6 +288,7 @@ public final class IceService implements AutoCloseable {
       tcp.close();
     }
     dtlsPool.close();
+    consentThread.shutdownNow();
     harvester.close();
     closeQuietly(mediaChannel);
   }

@@ -25,9 +25,10 @@ import org.webphone.gateway.media.rtp.Rtp;
  * receives the port's datagrams, spread over its sockets by a hash of the sender's address, so each
  * browser's packets stay in order on one reader while the readers run in parallel. Each reader demultiplexes
  * as ice4j does (by remote address, a new address only through a STUN Binding Request carrying a local
- * ufrag, which ice4j accepts through {@link #maybeAcceptNewSession}): STUN goes to ice4j's per-remote socket,
- * so ICE and consent stay ice4j's; everything else goes straight to the leg registered for that ufrag,
- * without ice4j's per-datagram copy, buffer, clock read and hash lookup on one thread.
+ * ufrag, which ice4j accepts through {@link #maybeAcceptNewSession}): STUN goes to ice4j's per-remote socket
+ * while the leg's connectivity checks run, and to the leg itself ({@link StunAnswerer}) once ICE completed and
+ * the leg freed its agent (consent freshness, {@link IceLeg}); everything else goes straight to the leg
+ * registered for that ufrag, without ice4j's per-datagram copy, buffer, clock read and hash lookup on one thread.
  *
  * <p>When the group cannot be bound (no SO_REUSEPORT, or ice4j configured with one socket and no
  * SO_REUSEADDR), nothing changes: ice4j's own thread keeps delivering through the push API.
@@ -41,17 +42,36 @@ final class WebRtcPort extends SinglePortUdpHarvester {
     void onDatagram(byte[] b, int off, int len, InetSocketAddress from);
   }
 
-  /** A remote address accepted for a leg: ice4j's socket for its STUN, the leg, the ufrag it was accepted for. */
+  /**
+   * Answers a leg's STUN once its ice4j agent is freed ({@link IceLeg}); called on a reader thread, must not block.
+   * Returns true when the message was a Binding Request it accepted from {@code from} (the address then routes to
+   * the leg).
+   */
+  interface StunAnswerer {
+    boolean onStun(byte[] b, int len, InetSocketAddress from);
+  }
+
+  /**
+   * A remote address accepted for a leg: ice4j's socket for its STUN (null once the leg answers STUN itself), the
+   * leg, the ufrag it was accepted for.
+   */
   private record Route(MySocket stun, Target target, String ufrag) {
   }
 
   private final ConcurrentHashMap<String, Target> byUfrag = new ConcurrentHashMap<>();
+  /** The order legs were registered in: an ICE restart's leg comes after the leg it replaces. */
+  private final ConcurrentHashMap<String, Long> registeredAt = new ConcurrentHashMap<>();
+  private final java.util.concurrent.atomic.AtomicLong registrations = new java.util.concurrent.atomic.AtomicLong();
+  /** Legs whose agent was freed after ICE completed: they answer their STUN themselves. */
+  private final ConcurrentHashMap<String, StunAnswerer> answerers = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<InetSocketAddress, Route> routes = new ConcurrentHashMap<>();
   private final List<DatagramChannel> channels = new ArrayList<>();
   private final List<Thread> threads = new ArrayList<>();
   private volatile boolean closing;
   /** Binding Requests for a ufrag no leg holds (stale after an ICE restart, or never ours): dropped unanswered. */
   private final java.util.concurrent.atomic.AtomicLong unknownUfrag = new java.util.concurrent.atomic.AtomicLong();
+  /** STUN messages dropped unanswered by a leg answering its own STUN (bad integrity, wrong ufrag, truncated...). */
+  private final java.util.concurrent.atomic.AtomicLong stunDropped = new java.util.concurrent.atomic.AtomicLong();
 
   WebRtcPort(TransportAddress address) throws IOException {
     super(address);
@@ -94,13 +114,27 @@ final class WebRtcPort extends SinglePortUdpHarvester {
   }
 
   void register(String localUfrag, Target target) {
+    registeredAt.put(localUfrag, registrations.incrementAndGet());
     byUfrag.put(localUfrag, target);
   }
 
   /** Forgets a leg: its ufrag and every remote address routed to it. */
   void unregister(String localUfrag, Target target) {
-    byUfrag.remove(localUfrag, target);
+    if (byUfrag.remove(localUfrag, target)) {
+      answerers.remove(localUfrag);
+      registeredAt.remove(localUfrag);
+    }
     routes.values().removeIf(r -> r.target() == target);
+  }
+
+  /**
+   * From now on the leg registered as {@code target} for {@code localUfrag} answers its STUN itself: every address
+   * routed to it, and every new address whose Binding Request it accepts, hands its STUN to {@code answerer}
+   * instead of ice4j (whose agent, and its per-address sockets, the leg frees next).
+   */
+  void answerStun(String localUfrag, Target target, StunAnswerer answerer) {
+    answerers.put(localUfrag, answerer);
+    routes.replaceAll((from, r) -> r.target() == target ? new Route(null, target, r.ufrag()) : r);
   }
 
   private void read(DatagramChannel ch) {
@@ -130,6 +164,15 @@ final class WebRtcPort extends SinglePortUdpHarvester {
     return unknownUfrag.get();
   }
 
+  /** Counts a STUN message a leg that answers its own STUN dropped unanswered (bad, or for no live leg). */
+  void countStunDropped() {
+    stunDropped.incrementAndGet();
+  }
+
+  long stunDropped() {
+    return stunDropped.get();
+  }
+
   private void dispatch(byte[] b, int len, InetSocketAddress from) {
     Route r = routes.get(from);
     boolean stun = Rtp.isStun(b, len);
@@ -140,6 +183,15 @@ final class WebRtcPort extends SinglePortUdpHarvester {
         // restart's agent takes the address over below) or a stale ufrag (dropped).
         if (!byUfrag.containsKey(ufrag)) {
           unknownUfrag.incrementAndGet();
+          return;
+        }
+        if (registeredAt.getOrDefault(ufrag, 0L) < registeredAt.getOrDefault(r.ufrag(), 0L)) {
+          // The replaced leg's ufrag from an address its restart took over (the browser still checks its old
+          // pairs for a while): never moved back; answered by that leg when it answers its own STUN.
+          StunAnswerer old = answerers.get(ufrag);
+          if (old != null) {
+            old.onStun(b, len, from);
+          }
           return;
         }
         routes.remove(from, r);
@@ -156,6 +208,13 @@ final class WebRtcPort extends SinglePortUdpHarvester {
         }
         return;
       }
+      StunAnswerer answerer = answerers.get(ufrag);
+      if (answerer != null) {
+        if (answerer.onStun(b, len, from) && byUfrag.get(ufrag) == target) {
+          routes.put(from, new Route(null, target, ufrag));
+        }
+        return;
+      }
       Buffer copy = copy(b, len, from);
       MySocket socket = maybeAcceptNewSession(copy, from, ufrag);
       if (socket == null) {
@@ -167,7 +226,16 @@ final class WebRtcPort extends SinglePortUdpHarvester {
       return;
     }
     if (stun) {
-      r.stun().addBuffer(copy(b, len, from));
+      if (r.stun() != null) {
+        r.stun().addBuffer(copy(b, len, from));
+        return;
+      }
+      StunAnswerer answerer = answerers.get(r.ufrag());
+      if (answerer != null) {
+        answerer.onStun(b, len, from);
+      } else {
+        stunDropped.incrementAndGet();
+      }
       return;
     }
     r.target().onDatagram(b, 0, len, from);
