@@ -5,24 +5,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
-import io.vertx.junit5.VertxExtension;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 import org.openqa.selenium.By;
 import org.openqa.selenium.JavascriptExecutor;
-import org.openqa.selenium.WebDriver;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.WindowType;
 import org.openqa.selenium.support.ui.WebDriverWait;
 import org.webphone.gateway.common.Addresses;
-import org.webphone.gateway.testing.Browser;
 
 /**
  * The phone page in real headless Chromium against the real signalling verticle: the accessibility
@@ -30,37 +23,7 @@ import org.webphone.gateway.testing.Browser;
  * {@link FakeLowerLayers} (see why there), so these tests check words and frames, not audio; the
  * end-to-end audio tests run against the whole gateway.
  */
-@ExtendWith(VertxExtension.class)
-class PhonePageTest {
-  private Harness h;
-  // One browser for the class (each test has its own gateway, so its own origin and storage): Chromium
-  // starts once, not once per test.
-  private static Browser browser;
-  private static WebDriver driver;
-
-  @BeforeAll
-  static void browser() throws Exception {
-    browser = Browser.start(null);
-    driver = browser.driver();
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    if (driver != null) {
-      driver.get("about:blank"); // the page lets go of its session before its gateway goes
-    }
-    if (h != null) {
-      h.close();
-    }
-  }
-
-  @AfterAll
-  static void quit() {
-    if (browser != null) {
-      browser.close();
-    }
-  }
-
+class PhonePageTest extends FakeGatewayPage {
   private void awaitStatus(String text) {
     try {
       new WebDriverWait(driver, Duration.ofSeconds(8)).until(d -> text.equals(status().getText()));
@@ -74,10 +37,6 @@ class PhonePageTest {
     List<WebElement> s = driver.findElements(By.cssSelector("[role=status]"));
     assertEquals(1, s.size(), "exactly one status element");
     return s.get(0);
-  }
-
-  private WebElement button(String name) {
-    return browser.button(name);
   }
 
   @Test

@@ -6,20 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
-import io.vertx.junit5.VertxExtension;
 import java.time.Duration;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 import org.openqa.selenium.By;
 import org.openqa.selenium.JavascriptExecutor;
-import org.openqa.selenium.WebDriver;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.support.ui.WebDriverWait;
 import org.webphone.gateway.common.Addresses;
-import org.webphone.gateway.testing.Browser;
 
 /**
  * The page's second-call controls in real headless Chromium against the real signalling verticle; the layers below
@@ -30,35 +23,7 @@ import org.webphone.gateway.testing.Browser;
  * the held one. Attended transfer: "Consult" with the "Transfer to" number, "Cancel transfer", "Consult" again and
  * "Complete transfer" with its status words.
  */
-@ExtendWith(VertxExtension.class)
-class SecondCallPageTest {
-  private static Browser browser;
-  private static WebDriver driver;
-  private Harness h;
-
-  @BeforeAll
-  static void browser() throws Exception {
-    browser = Browser.start(null);
-    driver = browser.driver();
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    if (driver != null) {
-      driver.get("about:blank");
-    }
-    if (h != null) {
-      h.close();
-    }
-  }
-
-  @AfterAll
-  static void quit() {
-    if (browser != null) {
-      browser.close();
-    }
-  }
-
+class SecondCallPageTest extends FakeGatewayPage {
   @Test
   void aCallWaitingIsDeclinedThenTakenHoldingTheFirstSwappedAndHungUpOneAtATime(Vertx vertx) throws Exception {
     h = new Harness(vertx, 1, new JsonObject());
@@ -226,7 +191,4 @@ class SecondCallPageTest {
     browser.awaitStatus(text, Duration.ofSeconds(8));
   }
 
-  private WebElement button(String name) {
-    return browser.button(name);
-  }
 }

@@ -6,21 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
-import io.vertx.junit5.VertxExtension;
 import java.time.Duration;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 import org.openqa.selenium.By;
 import org.openqa.selenium.JavascriptExecutor;
-import org.openqa.selenium.WebDriver;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.support.ui.WebDriverWait;
 import org.webphone.gateway.common.Addresses;
-import org.webphone.gateway.testing.Browser;
 
 /**
  * The page's transfer control, its transfer and DTMF displays and its requests, in real headless Chromium
@@ -28,35 +21,7 @@ import org.webphone.gateway.testing.Browser;
  * also stand for the PBX's NOTIFYs and INFO digits here. The real REFER through Kamailio to baresip is
  * TransferThroughKamailioTest.
  */
-@ExtendWith(VertxExtension.class)
-class TransferPageTest {
-  private static Browser browser;
-  private static WebDriver driver;
-  private Harness h;
-
-  @BeforeAll
-  static void browser() throws Exception {
-    browser = Browser.start(null);
-    driver = browser.driver();
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    if (driver != null) {
-      driver.get("about:blank");
-    }
-    if (h != null) {
-      h.close();
-    }
-  }
-
-  @AfterAll
-  static void quit() {
-    if (browser != null) {
-      browser.close();
-    }
-  }
-
+class TransferPageTest extends FakeGatewayPage {
   @Test
   void theTransferControlShowsProgressFailureAndSuccessAndReceivedDigits(Vertx vertx) throws Exception {
     h = new Harness(vertx, 1, new JsonObject());
@@ -169,7 +134,4 @@ class TransferPageTest {
     return driver.findElement(By.cssSelector("[aria-label='Digits received']"));
   }
 
-  private WebElement button(String name) {
-    return browser.button(name);
-  }
 }
