@@ -248,7 +248,7 @@ final class WebRtcPort extends SinglePortUdpHarvester {
 
   /** The same at {@code off} (an RFC 4571 frame inside a TCP read buffer). */
   static String ufragOf(byte[] b, int off, int len) {
-    if (((b[off] & 0xFF) << 8 | (b[off + 1] & 0xFF)) != 0x0001) {
+    if (((b[off] & 0xFF) << 8 | (b[off + 1] & 0xFF)) != IceStun.BINDING_REQUEST) {
       return null;
     }
     int end = off + Math.min(len, 20 + ((b[off + 2] & 0xFF) << 8 | (b[off + 3] & 0xFF)));
@@ -258,7 +258,7 @@ final class WebRtcPort extends SinglePortUdpHarvester {
       if (p + 4 + alen > end) {
         return null;
       }
-      if (type == 0x0006) {
+      if (type == IceStun.USERNAME) {
         for (int i = 0; i < alen; i++) {
           if (b[p + 4 + i] == ':') {
             return i == 0 ? null : new String(b, p + 4, i, java.nio.charset.StandardCharsets.US_ASCII);
