@@ -151,8 +151,16 @@ class SipIncomingCallTest {
       }
       uac.awaitSuccess(SIPP_DONE);
     }
+    int cancelRoundFrom = bed.events.size();
     try (Sipp uac = call("uac-cancel.xml", "-m", Integer.toString(rounds), "-l", "1")) {
       uac.awaitSuccess(SIPP_DONE);
+    }
+    // SIPp can finish before the last Cancelled event has crossed the bus to the bed: wait for each call's.
+    List<JsonObject> events = List.copyOf(bed.events);
+    for (JsonObject e : events.subList(cancelRoundFrom, events.size())) {
+      if ("incoming".equals(e.getString("event"))) {
+        bed.awaitCallState(e.getString("callId"), "Cancelled");
+      }
     }
     assertEquals(rounds, bed.events.stream().filter(e -> "Cancelled".equals(e.getString("state"))).count());
     assertEquals(0, bed.status().getInteger("calls"));
